@@ -1,0 +1,3 @@
+//! Acquiring catalogs: fetch, verify, extract, parse.
+
+pub mod model;

@@ -1,0 +1,166 @@
+//! What a parsed catalog contains, independent of where it came from.
+//!
+//! These records are the hand-off between the catalog parser, the store (which persists
+//! them) and the planner (which diffs them). The raw package XML travels with each update
+//! so the store can keep it byte-exact and revisions can be detected by hashing it.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{CategoryId, Sha1, Sha256, UpdateId};
+use crate::trust::CertificateInfo;
+
+/// Catalog CAB generations as ConfigMgr tells them apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FormatVersion {
+    /// XML only (and possibly `V2/`): no content certificates, status 11523.
+    V1,
+    /// Ships `ContentCertificates/`.
+    V2,
+    /// Ships `V3/` categories as well: category selection and staging are available.
+    V3,
+}
+
+impl FormatVersion {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FormatVersion::V1 => "v1",
+            FormatVersion::V2 => "v2",
+            FormatVersion::V3 => "v3",
+        }
+    }
+}
+
+/// `Properties/@PublicationState`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum PublicationState {
+    #[default]
+    Published,
+    Expired,
+}
+
+/// One language's title and description (`LocalizedProperties`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Localized {
+    pub language: String,
+    pub title: String,
+    pub description: String,
+}
+
+/// How an installable item installs; rules stay in the raw XML.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Installer {
+    CommandLine {
+        program: String,
+        arguments: Option<String>,
+    },
+    Msi {
+        product_code: String,
+        msi_file: String,
+    },
+    Msp {
+        patch_code: Option<String>,
+    },
+    /// An installer element supctl does not model (kept by its local name).
+    Other { element: String },
+}
+
+/// `InstallableItem/OriginFile`: the binary that must be staged for the update to be deployable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OriginFile {
+    pub name: String,
+    pub size: u64,
+    /// `@Digest`: base64 SHA-1 in the catalog, the only digest vendors reliably ship.
+    pub sha1: Sha1,
+    /// `bt:AdditionalDigest[@Algorithm="SHA256"]` when present.
+    pub sha256: Option<Sha256>,
+    /// `@OriginUri`; often plain `http://` (integrity comes from digest + Authenticode).
+    pub uri: Option<String>,
+    /// `@Modified` exactly as written.
+    pub modified: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstallableItem {
+    pub id: UpdateId,
+    pub installer: Installer,
+    pub files: Vec<OriginFile>,
+}
+
+/// One `SoftwareDistributionPackage`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UpdateRecord {
+    pub id: UpdateId,
+    pub schema_version: String,
+    /// `@CreationDate` parsed (zone-less dates are UTC) ...
+    pub created: DateTime<Utc>,
+    /// ... and as written, so it can be shown and compared without reformatting.
+    pub created_raw: String,
+    pub vendor: String,
+    pub products: Vec<String>,
+    pub publication_state: PublicationState,
+    /// `Software`, `Driver` or `Detectoid`.
+    pub update_type: String,
+    /// Deduplicated by language; the first is the default.
+    pub localized: Vec<Localized>,
+    /// `UpdateSpecificData/@UpdateClassification`, or `Applications` for ApplicationSpecificData.
+    pub classification: String,
+    pub severity: Option<String>,
+    pub kb_article: Option<String>,
+    pub bulletin: Option<String>,
+    pub cves: Vec<String>,
+    pub superseded: Vec<UpdateId>,
+    pub items: Vec<InstallableItem>,
+    /// The package element exactly as it appears in the catalog (byte-exact slice).
+    pub raw_xml: String,
+}
+
+impl UpdateRecord {
+    /// The default-language title (the first `LocalizedProperties`).
+    pub fn title(&self) -> &str {
+        self.localized.first().map(|l| l.title.as_str()).unwrap_or("")
+    }
+    pub fn description(&self) -> &str {
+        self.localized
+            .first()
+            .map(|l| l.description.as_str())
+            .unwrap_or("")
+    }
+    /// Hash of the raw package XML with `SchemaVersion` ignored: a change means a new revision.
+    pub fn content_hash(&self) -> Sha256 {
+        Sha256::of(self.raw_xml.as_bytes())
+    }
+    /// Total bytes of every origin file (what staging would download).
+    pub fn content_bytes(&self) -> u64 {
+        self.items
+            .iter()
+            .flat_map(|i| i.files.iter())
+            .map(|f| f.size)
+            .sum()
+    }
+    pub fn files(&self) -> impl Iterator<Item = &OriginFile> {
+        self.items.iter().flat_map(|i| i.files.iter())
+    }
+}
+
+/// A V3 category node (`V3/<guid>.json`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Category {
+    pub id: CategoryId,
+    pub display_name: String,
+    pub parent: Option<CategoryId>,
+    pub members: Vec<UpdateId>,
+    /// Display-name path from the root, `Root/Child/...`.
+    pub path: String,
+}
+
+/// A verified, parsed catalog: what the planner sees.
+#[derive(Debug, Clone)]
+pub struct CatalogContent {
+    pub format: FormatVersion,
+    pub updates: Vec<UpdateRecord>,
+    pub categories: Vec<Category>,
+    pub content_certificates: Vec<CertificateInfo>,
+}

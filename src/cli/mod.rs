@@ -1,0 +1,46 @@
+//! The command line: one file per command, output formatting and exit codes.
+//!
+//! Exit codes follow Terraform: 0 success (or no changes), 1 error, 2 changes present
+//! (only with `--detailed-exitcode`).
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Success, or no changes.
+pub const EXIT_OK: u8 = 0;
+/// Any error: invalid config, failed apply, untrusted catalog.
+pub const EXIT_ERROR: u8 = 1;
+/// Changes present (`plan --detailed-exitcode`).
+pub const EXIT_CHANGES: u8 = 2;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "supctl",
+    version,
+    about = "Keep a software update point's third-party update catalogs in the state declared in TOML",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {}
+
+/// Parses arguments, runs the command and maps its outcome to an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<u8> {
+    match cli.command {}
+}

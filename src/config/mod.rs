@@ -1,0 +1,1 @@
+//! The desired state: TOML model, loading and validation.

@@ -1,0 +1,8 @@
+//! supctl: keeps a software update point's third-party update catalogs in the state its
+//! admins declare in TOML. See `docs/architecture.md` for the module map.
+
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod ids;
+pub mod trust;
