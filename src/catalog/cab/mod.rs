@@ -1,0 +1,109 @@
+//! supctl's own cabinet (CAB) reader.
+//!
+//! Why not the `cab` crate at run time: it re-decompresses a folder from its first block on
+//! every `read_file` (quadratic on catalogs with thousands of members) and panics on some
+//! malformed input. This reader parses the directory from a byte slice with every offset
+//! bounds-checked, then streams each folder's CFDATA blocks once, in order, handing wanted
+//! members to a [`Visitor`] and dropping the rest (e.g. `V2/`) without copying them.
+//! The Authenticode signature appended after `cbCabinet` is never read here; verify it
+//! (crate `trust`) before extracting anything.
+
+mod checksum;
+mod decompress;
+mod header;
+mod path;
+mod stream;
+
+pub use header::{CabEntry, Cabinet, Compression, Folder};
+pub use path::{CabPath, PathError};
+
+/// Why a cabinet could not be read. Every variant is an input problem, never a bug.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CabError {
+    #[error("not a cabinet (no `MSCF` signature)")]
+    NotCabinet,
+    #[error("truncated cabinet: {0}")]
+    Truncated(String),
+    #[error("malformed cabinet: {0}")]
+    Malformed(String),
+    #[error("unsupported cabinet feature: {0}")]
+    Unsupported(String),
+    #[error("unsafe member name `{name}`: {reason}")]
+    UnsafePath { name: String, reason: PathError },
+    #[error("checksum mismatch in data block {block} of folder {folder}")]
+    Checksum { folder: usize, block: usize },
+    #[error("corrupt compressed data in block {block} of folder {folder}: {reason}")]
+    Corrupt {
+        folder: usize,
+        block: usize,
+        reason: String,
+    },
+    #[error("member `{name}` is {size} bytes, over the per-file limit of {limit}")]
+    FileTooLarge { name: String, size: u64, limit: u64 },
+    #[error("cabinet inflates past the limit of {limit} bytes")]
+    TooLarge { limit: u64 },
+}
+
+/// Bounds on what extraction may produce: the HP catalog XML compresses about 20x, so a
+/// hostile cabinet of a few MB could otherwise claim gigabytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Total bytes decompressed (wanted or skipped) plus bytes handed to the visitor.
+    pub max_total: u64,
+    /// Largest single member that may be handed to the visitor.
+    pub max_file: u64,
+}
+
+impl Default for Limits {
+    /// 1 GiB total, 512 MiB per member: roughly 20x the largest real catalog (Lenovo, ~51 MB).
+    fn default() -> Self {
+        Self {
+            max_total: 1 << 30,
+            max_file: 512 << 20,
+        }
+    }
+}
+
+/// Chooses members while a cabinet streams, and receives their bytes.
+pub trait Visitor {
+    /// Whether the bytes of `entry` are needed. Unwanted members are decompressed only if a
+    /// wanted one follows them in the same folder, and never copied.
+    fn wants(&mut self, entry: &CabEntry) -> bool;
+    /// Receives a wanted member, in folder order.
+    fn file(&mut self, entry: &CabEntry, data: Vec<u8>);
+}
+
+/// Collects every member: convenient for tests and small cabinets.
+#[derive(Debug, Default)]
+pub struct CollectAll {
+    pub files: Vec<(CabEntry, Vec<u8>)>,
+}
+
+impl Visitor for CollectAll {
+    fn wants(&mut self, _: &CabEntry) -> bool {
+        true
+    }
+    fn file(&mut self, entry: &CabEntry, data: Vec<u8>) {
+        self.files.push((entry.clone(), data));
+    }
+}
+
+/// What an extraction cost, for logs and benchmarks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExtractStats {
+    pub blocks: u64,
+    pub decompressed_bytes: u64,
+    pub delivered_files: u64,
+    pub delivered_bytes: u64,
+}
+
+/// Parses `data` and extracts every member into memory.
+pub fn extract_all(data: &[u8], limits: &Limits) -> Result<Vec<(CabEntry, Vec<u8>)>, CabError> {
+    let cab = Cabinet::parse(data)?;
+    let mut all = CollectAll::default();
+    cab.extract(limits, &mut all)?;
+    Ok(all.files)
+}
+
+#[cfg(test)]
+mod tests;
