@@ -2,3 +2,5 @@
 
 pub mod cab;
 pub mod model;
+pub mod sdp;
+pub mod v3;

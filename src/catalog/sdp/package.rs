@@ -1,0 +1,490 @@
+//! One `SoftwareDistributionPackage` → one [`UpdateRecord`].
+
+use std::borrow::Cow;
+
+use chrono::{DateTime, Utc};
+use quick_xml::NsReader;
+use quick_xml::XmlVersion;
+use quick_xml::events::{BytesStart, Event};
+
+use super::text::{parse_xml_datetime, resolve_ref};
+use super::{Ns, SdpError, SdpErrorKind, classify, error_at};
+use crate::catalog::model::{
+    InstallableItem, Installer, Localized, OriginFile, PublicationState, UpdateRecord,
+};
+use crate::ids::{Sha1, Sha256, UpdateId};
+
+/// The elements whose content or attributes feed the record; everything else (rules,
+/// prerequisites, install properties) stays in the raw XML only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum El {
+    Properties,
+    ProductName,
+    Localized,
+    Language,
+    Title,
+    Description,
+    TypeData,
+    KbArticle,
+    Bulletin,
+    Cve,
+    Superseded,
+    SupersededId,
+    Item,
+    Installer,
+    OriginFile,
+    AdditionalDigest { sha256: bool },
+    Other,
+}
+
+impl El {
+    fn has_text(self) -> bool {
+        use El::*;
+        matches!(
+            self,
+            ProductName
+                | Language
+                | Title
+                | Description
+                | KbArticle
+                | Bulletin
+                | Cve
+                | SupersededId
+                | AdditionalDigest { .. }
+        )
+    }
+}
+
+#[derive(Default)]
+struct LocalizedDraft {
+    language: Option<String>,
+    title: Option<String>,
+    description: Option<String>,
+}
+
+struct ItemDraft {
+    id: UpdateId,
+    installer: Option<Installer>,
+    files: Vec<OriginFile>,
+}
+
+/// Accumulates one package while its events stream by.
+struct Builder<'d> {
+    doc: &'d str,
+    /// Offset of the event being handled, for error positions.
+    at: usize,
+    schema_version: String,
+    id: Option<UpdateId>,
+    created: Option<(DateTime<Utc>, String)>,
+    vendor: String,
+    products: Vec<String>,
+    publication_state: PublicationState,
+    update_type: String,
+    localized: Vec<Localized>,
+    loc: LocalizedDraft,
+    classification: Option<String>,
+    severity: Option<String>,
+    kb_article: Option<String>,
+    bulletin: Option<String>,
+    cves: Vec<String>,
+    superseded: Vec<UpdateId>,
+    items: Vec<InstallableItem>,
+    item: Option<ItemDraft>,
+    text: String,
+}
+
+type Attrs<'a> = Vec<(&'a str, Cow<'a, str>)>;
+
+impl<'d> Builder<'d> {
+    fn err(&self, kind: SdpErrorKind) -> SdpError {
+        error_at(self.doc, self.at, self.id.as_ref(), kind)
+    }
+
+    fn invalid(&self, what: &'static str, value: &str, reason: impl ToString) -> SdpError {
+        self.err(SdpErrorKind::Invalid {
+            what,
+            value: value.to_string(),
+            reason: reason.to_string(),
+        })
+    }
+
+    /// Unprefixed attributes, unescaped and normalised; every attribute of every element is
+    /// checked so malformed rule XML cannot hide inside the raw slice.
+    fn attributes<'a>(&self, e: &'a BytesStart) -> Result<Attrs<'a>, SdpError> {
+        let mut out = Vec::new();
+        for a in e.attributes() {
+            let a = a.map_err(|err| self.err(SdpErrorKind::Xml(err.to_string())))?;
+            let key = a.key.0;
+            if key.starts_with("xmlns") {
+                continue;
+            }
+            let value = a
+                .normalized_value(XmlVersion::Implicit1_0)
+                .map_err(|err| self.err(SdpErrorKind::Xml(format!("attribute `{key}`: {err}"))))?;
+            if !key.contains(':') {
+                out.push((key, value));
+            }
+        }
+        Ok(out)
+    }
+
+    fn required<'a>(
+        &self,
+        attrs: &'a Attrs,
+        name: &str,
+        what: &'static str,
+    ) -> Result<&'a str, SdpError> {
+        get(attrs, name).ok_or_else(|| self.err(SdpErrorKind::Missing(what)))
+    }
+
+    fn open(
+        &mut self,
+        parent: Option<El>,
+        ns: Ns,
+        local: &str,
+        e: &BytesStart,
+    ) -> Result<El, SdpError> {
+        let attrs = self.attributes(e)?;
+        let sdp = ns == Ns::Sdp;
+        let el = match (parent, local) {
+            (None, "Properties") if sdp => {
+                self.properties(&attrs)?;
+                El::Properties
+            }
+            (None, "LocalizedProperties") if sdp => {
+                self.loc = LocalizedDraft::default();
+                El::Localized
+            }
+            (None, "UpdateSpecificData") if sdp => {
+                let c = self.required(
+                    &attrs,
+                    "UpdateClassification",
+                    "UpdateSpecificData/@UpdateClassification",
+                )?;
+                self.classification = Some(c.to_string());
+                self.severity = get(&attrs, "MsrcSeverity").map(str::to_string);
+                El::TypeData
+            }
+            (None, "ApplicationSpecificData") if sdp => {
+                self.classification = Some("Applications".into());
+                El::TypeData
+            }
+            (None, "SupersededPackages") if sdp => El::Superseded,
+            (None, "InstallableItem") if sdp => {
+                let raw = self.required(&attrs, "ID", "InstallableItem/@ID")?;
+                let id = UpdateId::parse(raw)
+                    .map_err(|e| self.invalid("InstallableItem/@ID", raw, e))?;
+                self.item = Some(ItemDraft {
+                    id,
+                    installer: None,
+                    files: Vec::new(),
+                });
+                El::Item
+            }
+            (Some(El::Properties), "ProductName") if sdp => El::ProductName,
+            (Some(El::Localized), "Language") if sdp => El::Language,
+            (Some(El::Localized), "Title") if sdp => El::Title,
+            (Some(El::Localized), "Description") if sdp => El::Description,
+            (Some(El::TypeData), "KBArticleID") if sdp => El::KbArticle,
+            (Some(El::TypeData), "SecurityBulletinID") if sdp => El::Bulletin,
+            (Some(El::TypeData), "CveID") if sdp => El::Cve,
+            (Some(El::Superseded), "PackageID") if sdp => El::SupersededId,
+            (Some(El::Item), "OriginFile") if sdp => {
+                let file = self.origin_file(&attrs)?;
+                if let Some(item) = &mut self.item {
+                    item.files.push(file);
+                }
+                El::OriginFile
+            }
+            (Some(El::Item), _) if !sdp => {
+                let installer = self.installer(ns, local, &attrs)?;
+                if let Some(item) = &mut self.item
+                    && item.installer.is_none()
+                {
+                    item.installer = Some(installer);
+                }
+                El::Installer
+            }
+            (Some(El::OriginFile), "AdditionalDigest") if ns == Ns::Bt => El::AdditionalDigest {
+                sha256: get(&attrs, "Algorithm").is_some_and(|a| a.eq_ignore_ascii_case("SHA256")),
+            },
+            _ => El::Other,
+        };
+        if el.has_text() {
+            self.text.clear();
+        }
+        Ok(el)
+    }
+
+    fn properties(&mut self, attrs: &Attrs) -> Result<(), SdpError> {
+        let raw = self.required(attrs, "PackageID", "Properties/@PackageID")?;
+        self.id =
+            Some(UpdateId::parse(raw).map_err(|e| self.invalid("Properties/@PackageID", raw, e))?);
+        let raw = self.required(attrs, "CreationDate", "Properties/@CreationDate")?;
+        let parsed = parse_xml_datetime(raw)
+            .ok_or_else(|| self.invalid("Properties/@CreationDate", raw, "not an xs:dateTime"))?;
+        self.created = Some((parsed, raw.to_string()));
+        self.vendor = get(attrs, "VendorName").unwrap_or_default().to_string();
+        self.publication_state = match get(attrs, "PublicationState") {
+            None | Some("Published") => PublicationState::Published,
+            Some("Expired") => PublicationState::Expired,
+            Some(other) => {
+                return Err(self.invalid(
+                    "Properties/@PublicationState",
+                    other,
+                    "expected Published or Expired",
+                ));
+            }
+        };
+        self.update_type = get(attrs, "UpdateType").unwrap_or("Software").to_string();
+        Ok(())
+    }
+
+    fn origin_file(&self, attrs: &Attrs) -> Result<OriginFile, SdpError> {
+        let digest = self.required(attrs, "Digest", "OriginFile/@Digest")?;
+        let sha1 =
+            Sha1::from_base64(digest).map_err(|e| self.invalid("OriginFile/@Digest", digest, e))?;
+        let size = self.required(attrs, "Size", "OriginFile/@Size")?;
+        let size = size
+            .trim()
+            .parse::<u64>()
+            .map_err(|e| self.invalid("OriginFile/@Size", size, e))?;
+        Ok(OriginFile {
+            name: self
+                .required(attrs, "FileName", "OriginFile/@FileName")?
+                .to_string(),
+            size,
+            sha1,
+            sha256: None,
+            uri: get(attrs, "OriginUri").map(str::to_string),
+            modified: self
+                .required(attrs, "Modified", "OriginFile/@Modified")?
+                .to_string(),
+        })
+    }
+
+    fn installer(&self, ns: Ns, local: &str, attrs: &Attrs) -> Result<Installer, SdpError> {
+        Ok(match (ns, local) {
+            (Ns::Cmd, "CommandLineInstallerData") => Installer::CommandLine {
+                program: self
+                    .required(attrs, "Program", "CommandLineInstallerData/@Program")?
+                    .to_string(),
+                arguments: get(attrs, "Arguments").map(str::to_string),
+            },
+            (Ns::Msi, "MsiInstallerData") => Installer::Msi {
+                product_code: self
+                    .required(attrs, "ProductCode", "MsiInstallerData/@ProductCode")?
+                    .to_string(),
+                msi_file: self
+                    .required(attrs, "MsiFile", "MsiInstallerData/@MsiFile")?
+                    .to_string(),
+            },
+            (Ns::Msp, "MspInstallerData") => Installer::Msp {
+                patch_code: get(attrs, "PatchCode").map(str::to_string),
+            },
+            _ => Installer::Other {
+                element: local.to_string(),
+            },
+        })
+    }
+
+    fn close(&mut self, el: El) -> Result<(), SdpError> {
+        let text = self.text.trim();
+        match el {
+            El::ProductName => self.products.push(text.to_string()),
+            El::Language => self.loc.language = Some(text.to_string()),
+            El::Title => self.loc.title = Some(text.to_string()),
+            El::Description => self.loc.description = Some(text.to_string()),
+            El::KbArticle => self.kb_article = Some(text.to_string()),
+            El::Bulletin => self.bulletin = Some(text.to_string()),
+            El::Cve => self.cves.push(text.to_string()),
+            El::SupersededId => {
+                let id = UpdateId::parse(text)
+                    .map_err(|e| self.invalid("SupersededPackages/PackageID", text, e))?;
+                self.superseded.push(id);
+            }
+            El::AdditionalDigest { sha256: true } => {
+                let d = Sha256::from_base64(text)
+                    .map_err(|e| self.invalid("OriginFile/AdditionalDigest", text, e))?;
+                if let Some(f) = self.item.as_mut().and_then(|i| i.files.last_mut()) {
+                    f.sha256 = Some(d);
+                }
+            }
+            El::Localized => {
+                let loc = std::mem::take(&mut self.loc);
+                let language = loc.language.ok_or_else(|| {
+                    self.err(SdpErrorKind::Missing("LocalizedProperties/Language"))
+                })?;
+                let title = loc
+                    .title
+                    .ok_or_else(|| self.err(SdpErrorKind::Missing("LocalizedProperties/Title")))?;
+                // HP repeats identical LocalizedProperties; the first of each language wins.
+                if !self
+                    .localized
+                    .iter()
+                    .any(|l| l.language.eq_ignore_ascii_case(&language))
+                {
+                    self.localized.push(Localized {
+                        language,
+                        title,
+                        description: loc.description.unwrap_or_default(),
+                    });
+                }
+            }
+            El::Item => {
+                if let Some(item) = self.item.take() {
+                    let installer = item.installer.ok_or_else(|| {
+                        self.err(SdpErrorKind::Missing("InstallableItem installer element"))
+                    })?;
+                    self.items.push(InstallableItem {
+                        id: item.id,
+                        installer,
+                        files: item.files,
+                    });
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn finish(self, raw_xml: &str) -> Result<UpdateRecord, SdpError> {
+        let id = self
+            .id
+            .clone()
+            .ok_or_else(|| self.err(SdpErrorKind::Missing("Properties/@PackageID")))?;
+        if self.localized.is_empty() {
+            return Err(self.err(SdpErrorKind::Missing("LocalizedProperties")));
+        }
+        let classification = self.classification.clone().ok_or_else(|| {
+            self.err(SdpErrorKind::Missing(
+                "UpdateSpecificData or ApplicationSpecificData",
+            ))
+        })?;
+        let (created, created_raw) = self.created.ok_or_else(|| {
+            error_at(
+                self.doc,
+                self.at,
+                Some(&id),
+                SdpErrorKind::Missing("Properties/@CreationDate"),
+            )
+        })?;
+        Ok(UpdateRecord {
+            id,
+            schema_version: self.schema_version,
+            created,
+            created_raw,
+            vendor: self.vendor,
+            products: self.products,
+            publication_state: self.publication_state,
+            update_type: self.update_type,
+            localized: self.localized,
+            classification,
+            severity: self.severity,
+            kb_article: self.kb_article,
+            bulletin: self.bulletin,
+            cves: self.cves,
+            superseded: self.superseded,
+            items: self.items,
+            raw_xml: raw_xml.to_string(),
+        })
+    }
+}
+
+fn get<'a>(attrs: &'a Attrs, name: &str) -> Option<&'a str> {
+    attrs
+        .iter()
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.as_ref())
+}
+
+/// Parses the package whose start tag (`root`, at byte `start`) was just read.
+pub(super) fn parse(
+    reader: &mut NsReader<&[u8]>,
+    doc: &str,
+    start: usize,
+    root: &BytesStart,
+    empty: bool,
+) -> Result<UpdateRecord, SdpError> {
+    let mut b = Builder {
+        doc,
+        at: start,
+        schema_version: String::new(),
+        id: None,
+        created: None,
+        vendor: String::new(),
+        products: Vec::new(),
+        publication_state: PublicationState::Published,
+        update_type: "Software".into(),
+        localized: Vec::new(),
+        loc: LocalizedDraft::default(),
+        classification: None,
+        severity: None,
+        kb_article: None,
+        bulletin: None,
+        cves: Vec::new(),
+        superseded: Vec::new(),
+        items: Vec::new(),
+        item: None,
+        text: String::new(),
+    };
+    let attrs = b.attributes(root)?;
+    b.schema_version = get(&attrs, "SchemaVersion").unwrap_or_default().to_string();
+    if empty {
+        let end = reader.buffer_position() as usize;
+        return b.finish(&doc[start..end]);
+    }
+    let mut stack: Vec<El> = Vec::with_capacity(16);
+    loop {
+        b.at = reader.buffer_position() as usize;
+        let (ns, event) = reader
+            .read_resolved_event()
+            .map(|(ns, ev)| (classify(&ns), ev))
+            .map_err(|e| {
+                error_at(
+                    doc,
+                    reader.error_position() as usize,
+                    b.id.as_ref(),
+                    SdpErrorKind::Xml(e.to_string()),
+                )
+            })?;
+        match event {
+            Event::Start(e) => {
+                let el = b.open(stack.last().copied(), ns, e.local_name().into_inner(), &e)?;
+                stack.push(el);
+            }
+            Event::Empty(e) => {
+                let el = b.open(stack.last().copied(), ns, e.local_name().into_inner(), &e)?;
+                b.close(el)?;
+            }
+            Event::End(_) => match stack.pop() {
+                Some(el) => b.close(el)?,
+                None => {
+                    let end = reader.buffer_position() as usize;
+                    return b.finish(&doc[start..end]);
+                }
+            },
+            Event::Text(t) => {
+                if stack.last().is_some_and(|el| el.has_text()) {
+                    b.text.push_str(&t.xml_content(XmlVersion::Implicit1_0));
+                }
+            }
+            Event::CData(t) => {
+                if stack.last().is_some_and(|el| el.has_text()) {
+                    b.text.push_str(&t.xml_content(XmlVersion::Implicit1_0));
+                }
+            }
+            Event::GeneralRef(r) => {
+                let c = resolve_ref(&r).map_err(|k| b.err(k))?;
+                if stack.last().is_some_and(|el| el.has_text()) {
+                    b.text.push(c);
+                }
+            }
+            Event::DocType(_) => return Err(b.err(SdpErrorKind::Doctype)),
+            Event::Eof => {
+                return Err(b.err(SdpErrorKind::Xml("document ends inside a package".into())));
+            }
+            Event::Comment(_) | Event::Decl(_) | Event::PI(_) => {}
+        }
+    }
+}
