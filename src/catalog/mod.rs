@@ -1,6 +1,15 @@
 //! Acquiring catalogs: fetch, verify, extract, parse.
+//!
+//! `cab` reads cabinets, `sdp` parses the catalog XML, `v3` the categories, `certs` the
+//! content certificates; `extract` ties them into one pass producing
+//! [`model::CatalogContent`]; `partners` knows the public partner catalogs.
 
 pub mod cab;
+pub mod certs;
+pub mod extract;
 pub mod model;
+pub mod partners;
 pub mod sdp;
 pub mod v3;
+
+pub use extract::{ExtractError, Extracted, extract, extract_cab, extract_xml};

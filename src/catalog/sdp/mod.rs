@@ -22,6 +22,11 @@ use crate::ids::UpdateId;
 
 pub use text::parse_xml_datetime;
 
+/// Resolves a predefined or character entity reference (`amp`, `#x41`); `None` otherwise.
+pub fn resolve_entity(r: &quick_xml::events::BytesRef) -> Option<char> {
+    text::resolve_ref(r).ok()
+}
+
 /// `smc:` (note `sms`, not `wsus`).
 pub const NS_SMC: &str =
     "http://schemas.microsoft.com/sms/2005/04/CorporatePublishing/SystemsManagementCatalog.xsd";
