@@ -21,7 +21,7 @@ pub enum ExtractError {
     #[error(transparent)]
     Cab(#[from] CabError),
     #[error("{file}: {source}")]
-    Xml { file: String, source: SdpError },
+    Xml { file: String, source: Box<SdpError> },
     #[error(transparent)]
     V3(#[from] V3Error),
     #[error(transparent)]
@@ -100,7 +100,7 @@ pub fn extract(
 pub fn extract_xml(data: &[u8]) -> Result<Extracted, ExtractError> {
     let updates = parse_catalog_bytes(data).map_err(|source| ExtractError::Xml {
         file: "catalog XML".into(),
-        source,
+        source: Box::new(source),
     })?;
     Ok(Extracted {
         content: CatalogContent {
@@ -137,7 +137,7 @@ pub fn extract_cab(
     };
     let updates = parse_catalog_bytes(&xml).map_err(|source| ExtractError::Xml {
         file: xml_name.clone(),
-        source,
+        source: Box::new(source),
     })?;
     let mut content_certificates = Vec::new();
     let mut expired_content_certificates = Vec::new();

@@ -7,9 +7,11 @@
 pub mod cab;
 pub mod certs;
 pub mod extract;
+pub mod inspect;
 pub mod model;
 pub mod partners;
 pub mod sdp;
+pub mod summary;
 pub mod v3;
 
 pub use extract::{ExtractError, Extracted, extract, extract_cab, extract_xml};

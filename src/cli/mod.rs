@@ -7,6 +7,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod catalog;
+
 /// Success, or no changes.
 pub const EXIT_OK: u8 = 0;
 /// Any error: invalid config, failed apply, untrusted catalog.
@@ -27,7 +29,10 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Inspect catalogs: signature, contents, updates, categories, partner list
+    Catalog(catalog::CatalogArgs),
+}
 
 /// Parses arguments, runs the command and maps its outcome to an exit code.
 pub fn main() -> ExitCode {
@@ -42,5 +47,7 @@ pub fn main() -> ExitCode {
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
-    match cli.command {}
+    match cli.command {
+        Command::Catalog(args) => catalog::run(args),
+    }
 }

@@ -25,7 +25,7 @@ fn bad(file: &str, reason: impl ToString) -> V3Error {
 /// LE/BE with a BOM.
 pub fn decode_text(file: &str, bytes: &[u8]) -> Result<String, V3Error> {
     let utf16 = |rest: &[u8], le: bool| -> Result<String, V3Error> {
-        if rest.len() % 2 != 0 {
+        if !rest.len().is_multiple_of(2) {
             return Err(bad(file, "UTF-16 text with an odd number of bytes"));
         }
         let units = rest.chunks_exact(2).map(|c| {

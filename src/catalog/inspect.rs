@@ -1,0 +1,86 @@
+//! The verify-then-parse gate shared by `supctl catalog ...` commands.
+//!
+//! Trust rule 1: nothing is extracted from a cabinet whose signature does not verify, and,
+//! when approved signers are given, whose signer is not one of them. Unsigned catalogs (and
+//! bare XML, which has no container signature) are parsed only when no approval is required,
+//! so that admins can look at a catalog before deciding to trust it.
+
+use chrono::{DateTime, Utc};
+
+use super::cab::Limits;
+use super::extract::{ExtractError, Extracted, extract};
+use crate::ids::Thumbprint;
+use crate::trust::{SignatureReport, SignatureStatus, TrustDecision, evaluate, verify_cab};
+
+/// What was verified, what was decided and, if allowed, what was parsed.
+#[derive(Debug, Clone)]
+pub struct Inspection {
+    pub signature: SignatureReport,
+    /// The policy decision when approved signers were given.
+    pub decision: Option<TrustDecision>,
+    /// Why parsing was refused; `extracted` is `None` exactly when this is set.
+    pub refused: Option<String>,
+    pub extracted: Option<Extracted>,
+}
+
+impl Inspection {
+    /// `Some(true)` when approved signers were given and one signed the catalog.
+    pub fn trusted(&self) -> Option<bool> {
+        self.decision
+            .as_ref()
+            .map(|d| matches!(d, TrustDecision::Trusted { .. }))
+    }
+}
+
+/// Verifies `data` (a catalog cabinet, or a bare XML) and parses it if the gate allows.
+/// `approved = None` inspects without a trust decision; `Some(list)` requires a signer in
+/// `list`. Expired signers without a covering timestamp are refused, as Windows does.
+pub fn inspect(
+    data: &[u8],
+    approved: Option<&[Thumbprint]>,
+    limits: &Limits,
+    now: DateTime<Utc>,
+) -> Result<Inspection, ExtractError> {
+    let signature = if data.starts_with(b"MSCF") {
+        verify_cab(data, now)
+    } else {
+        SignatureReport {
+            status: SignatureStatus::Unsigned,
+            reason: Some("a bare catalog XML carries no Authenticode signature".into()),
+            signers: Vec::new(),
+        }
+    };
+    let decision = approved.map(|a| evaluate(&signature, a, &[], false));
+    let refused = match (&decision, signature.status) {
+        (Some(TrustDecision::Trusted { .. }), _) => None,
+        (Some(TrustDecision::Untrusted { signers }), _) => Some(format!(
+            "the catalog signer is not approved (signed by {})",
+            signers
+                .iter()
+                .map(|s| format!("{} [{}]", s.certificate.subject, s.certificate.sha1))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        (Some(TrustDecision::Invalid { reason }), _) => {
+            Some(format!("the catalog signature is invalid: {reason}"))
+        }
+        (Some(TrustDecision::Unsigned), _) => {
+            Some("the catalog is unsigned and signers are required".into())
+        }
+        (None, SignatureStatus::Invalid) => Some(format!(
+            "the catalog signature is invalid: {}",
+            signature.reason.as_deref().unwrap_or("it does not verify")
+        )),
+        (None, _) => None,
+    };
+    let extracted = match refused {
+        Some(_) => None,
+        None => Some(extract(data, limits, now)?),
+    };
+    Ok(Inspection {
+        signature,
+        decision,
+        refused,
+        extracted,
+    })
+}

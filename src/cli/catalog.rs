@@ -1,0 +1,281 @@
+//! `supctl catalog inspect | updates | partners`: look at a catalog before subscribing to it.
+
+use std::io::Write;
+
+use anyhow::{Context, bail};
+use chrono::{DateTime, Utc};
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+
+use super::{EXIT_ERROR, EXIT_OK};
+use crate::catalog::cab::Limits;
+use crate::catalog::inspect::{Inspection, inspect};
+use crate::catalog::model::UpdateRecord;
+use crate::catalog::partners;
+use crate::catalog::summary::summarize;
+use crate::catalog::v3::{members_under, resolve_all};
+use crate::ids::Thumbprint;
+use crate::trust::{SignerReport, TrustDecision, approve_line};
+
+#[derive(Debug, Args)]
+pub struct CatalogArgs {
+    #[command(subcommand)]
+    pub command: CatalogCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CatalogCommand {
+    /// Verify a catalog's signature and summarise what it contains
+    Inspect {
+        /// Catalog CAB or XML: a local path (URLs need catalog::fetch)
+        source: String,
+        /// Print one JSON object
+        #[arg(long)]
+        json: bool,
+        /// Require the catalog to be signed by this certificate (SHA-1 or SHA-256); repeatable
+        #[arg(long = "trust", value_name = "THUMBPRINT")]
+        trust: Vec<String>,
+    },
+    /// List a catalog's updates, optionally only those in some V3 categories
+    Updates {
+        source: String,
+        /// Category path (`Lenovo/Device Drivers - X`) or GUID; repeatable, includes subcategories
+        #[arg(long = "category", value_name = "PATH|GUID")]
+        categories: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the built-in partner catalogs
+    Partners {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn run(args: CatalogArgs) -> anyhow::Result<u8> {
+    match args.command {
+        CatalogCommand::Inspect {
+            source,
+            json,
+            trust,
+        } => run_inspect(&source, json, &trust),
+        CatalogCommand::Updates {
+            source,
+            categories,
+            json,
+        } => run_updates(&source, &categories, json),
+        CatalogCommand::Partners { json } => run_partners(json),
+    }
+}
+
+fn read_source(source: &str) -> anyhow::Result<Vec<u8>> {
+    let lower = source.to_ascii_lowercase();
+    if lower.starts_with("https://") || lower.starts_with("http://") {
+        bail!(
+            "`{source}`: fetching URLs arrives with catalog::fetch; download the catalog and pass its path"
+        );
+    }
+    std::fs::read(source).with_context(|| format!("reading `{source}`"))
+}
+
+fn load(source: &str, trust: Option<&[Thumbprint]>) -> anyhow::Result<Inspection> {
+    let data = read_source(source)?;
+    inspect(&data, trust, &Limits::default(), Utc::now())
+        .with_context(|| format!("parsing `{source}`"))
+}
+
+fn date(d: DateTime<Utc>) -> String {
+    d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn signer_json(s: &SignerReport) -> Value {
+    let c = &s.certificate;
+    json!({
+        "subject": c.subject, "issuer": c.issuer, "sha1": c.sha1, "sha256": c.sha256,
+        "not_before": date(c.not_before), "not_after": date(c.not_after), "expired": s.expired,
+        "timestamped": s.timestamp.is_some(), "timestamp": s.timestamp.map(date),
+        "digest_algorithm": s.digest_algorithm, "nested": s.nested,
+    })
+}
+
+fn run_inspect(source: &str, as_json: bool, trust: &[String]) -> anyhow::Result<u8> {
+    let approved: Vec<Thumbprint> = trust
+        .iter()
+        .map(|t| Thumbprint::parse(t))
+        .collect::<Result<_, _>>()?;
+    let ins = load(
+        source,
+        (!approved.is_empty()).then_some(approved.as_slice()),
+    )?;
+    let sig = &ins.signature;
+    let status = serde_json::to_value(sig.status)?;
+    let mut out = json!({
+        "source": source,
+        "signature": {
+            "status": status, "reason": sig.reason, "trusted": ins.trusted(),
+            "signers": sig.signers.iter().map(signer_json).collect::<Vec<_>>(),
+        },
+    });
+    if let Some(x) = &ins.extracted
+        && let (Value::Object(o), Value::Object(s)) =
+            (&mut out, serde_json::to_value(summarize(x))?)
+    {
+        o.extend(s);
+    }
+    if let (Some(reason), Value::Object(o)) = (&ins.refused, &mut out) {
+        o.insert("error".into(), json!(reason));
+    }
+    let mut stdout = std::io::stdout().lock();
+    if as_json {
+        writeln!(stdout, "{}", serde_json::to_string_pretty(&out)?)?;
+    } else {
+        print_inspect(&mut stdout, &ins, &out)?;
+    }
+    if let Some(reason) = &ins.refused {
+        eprintln!("error: {reason}; nothing was extracted");
+        if let Some(TrustDecision::Untrusted { signers }) = &ins.decision {
+            for s in signers {
+                eprintln!("  to approve: {}", approve_line(s));
+            }
+        }
+        return Ok(EXIT_ERROR);
+    }
+    Ok(EXIT_OK)
+}
+
+fn print_inspect(w: &mut impl Write, ins: &Inspection, out: &Value) -> anyhow::Result<()> {
+    let sig = &ins.signature;
+    let trusted = match ins.trusted() {
+        Some(true) => " (trusted)",
+        Some(false) => " (NOT trusted)",
+        None => "",
+    };
+    writeln!(
+        w,
+        "signature: {}{trusted}",
+        out["signature"]["status"].as_str().unwrap_or("?")
+    )?;
+    if let Some(r) = &sig.reason {
+        writeln!(w, "  reason: {r}")?;
+    }
+    for s in &sig.signers {
+        let c = &s.certificate;
+        writeln!(w, "  signer: {} (issuer {})", c.subject, c.issuer)?;
+        writeln!(w, "    sha1 {}  sha256 {}", c.sha1, c.sha256)?;
+        let ts = s
+            .timestamp
+            .map(|t| format!(", timestamped {}", date(t)))
+            .unwrap_or_default();
+        let expired = if s.expired { ", EXPIRED" } else { "" };
+        writeln!(
+            w,
+            "    valid {} .. {}{expired}{ts}",
+            date(c.not_before),
+            date(c.not_after)
+        )?;
+    }
+    let Some(x) = &ins.extracted else {
+        return Ok(());
+    };
+    let s = summarize(x);
+    writeln!(
+        w,
+        "format: {}{}",
+        s.format,
+        if s.missing_content_certificates {
+            " (no content certificates: status 11523)"
+        } else {
+            ""
+        }
+    )?;
+    writeln!(
+        w,
+        "updates: {}  superseded references: {}  content: {} bytes",
+        s.updates, s.superseded_refs, s.content_bytes
+    )?;
+    for (title, map) in [
+        ("vendors", &s.vendors),
+        ("products", &s.products),
+        ("classifications", &s.classifications),
+    ] {
+        let parts: Vec<String> = map.iter().map(|(k, v)| format!("{k} ({v})")).collect();
+        writeln!(w, "{title}: {}", parts.join(", "))?;
+    }
+    writeln!(w, "categories: {}", s.categories)?;
+    writeln!(
+        w,
+        "content certificates: {} ({} expired)",
+        s.content_certificates, s.expired_content_certificates
+    )?;
+    Ok(())
+}
+
+fn update_json(u: &UpdateRecord) -> Value {
+    json!({
+        "id": u.id, "title": u.title(), "vendor": u.vendor, "products": u.products,
+        "classification": u.classification, "severity": u.severity, "update_type": u.update_type,
+        "publication_state": u.publication_state, "created": u.created_raw,
+        "kb_article": u.kb_article, "superseded": u.superseded,
+        "files": u.files().map(|f| json!({"name": f.name, "size": f.size, "sha1": f.sha1, "uri": f.uri})).collect::<Vec<_>>(),
+    })
+}
+
+fn run_updates(source: &str, categories: &[String], as_json: bool) -> anyhow::Result<u8> {
+    let ins = load(source, None)?;
+    let Some(x) = ins.extracted else {
+        bail!("{}", ins.refused.unwrap_or_default());
+    };
+    let content = x.content;
+    let selected: Vec<&UpdateRecord> = if categories.is_empty() {
+        content.updates.iter().collect()
+    } else {
+        if content.categories.is_empty() {
+            bail!(
+                "--category needs a v3 catalog; this one is {}",
+                content.format.as_str()
+            );
+        }
+        let ids = resolve_all(&content.categories, categories)?;
+        let members = members_under(&content.categories, &ids);
+        content
+            .updates
+            .iter()
+            .filter(|u| members.contains(&u.id))
+            .collect()
+    };
+    let mut stdout = std::io::stdout().lock();
+    if as_json {
+        let list: Vec<Value> = selected.iter().map(|u| update_json(u)).collect();
+        writeln!(stdout, "{}", serde_json::to_string_pretty(&list)?)?;
+    } else {
+        for u in &selected {
+            writeln!(
+                stdout,
+                "{}  {}  {:<16}  {}",
+                u.id,
+                &u.created.format("%Y-%m-%d"),
+                u.classification,
+                u.title()
+            )?;
+        }
+        writeln!(stdout, "{} update(s)", selected.len())?;
+    }
+    Ok(EXIT_OK)
+}
+
+fn run_partners(as_json: bool) -> anyhow::Result<u8> {
+    let list = partners::builtin();
+    let mut stdout = std::io::stdout().lock();
+    if as_json {
+        writeln!(stdout, "{}", serde_json::to_string_pretty(list)?)?;
+    } else {
+        for p in list {
+            writeln!(
+                stdout,
+                "{:<14} {:<28} {}\n{:<14} {}",
+                p.key, p.publisher, p.name, "", p.url
+            )?;
+        }
+    }
+    Ok(EXIT_OK)
+}
