@@ -222,3 +222,48 @@ fn mutated_cabinets_never_panic() {
         let _ = extract_all(&m, &limits);
     }
 }
+
+/// LZX (window 2^19) cabinet with two files, from the `cab` crate's test suite (MIT): no
+/// LZX writer exists to make a bigger one, so `cabextract` stays the oracle for real files.
+const LZX_TWO_FILES: &[u8] = b"\x4d\x53\x43\x46\x00\x00\x00\x00\x97\x00\x00\x00\x00\x00\x00\
+    \x00\x2c\x00\x00\x00\x00\x00\x00\x00\x03\x01\x01\x00\x02\x00\
+    \x00\x00\x2d\x05\x00\x00\x5b\x00\x00\x00\x01\x00\x03\x13\x0f\
+    \x00\x00\x00\x00\x00\x00\x00\x00\x00\x21\x53\x0d\xb2\x20\x00\
+    \x68\x69\x2e\x74\x78\x74\x00\x10\x00\x00\x00\x0f\x00\x00\x00\
+    \x00\x00\x21\x53\x0b\xb2\x20\x00\x62\x79\x65\x2e\x74\x78\x74\
+    \x00\x5c\xef\x2a\xc7\x34\x00\x1f\x00\x5b\x80\x80\x8d\x00\x30\
+    \xf0\x01\x10\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x48\
+    \x65\x6c\x6c\x6f\x2c\x20\x77\x6f\x72\x6c\x64\x21\x0d\x0a\x53\
+    \x65\x65\x20\x79\x6f\x75\x20\x6c\x61\x74\x65\x72\x21\x0d\x0a\
+    \x00";
+
+#[test]
+fn lzx_folder() {
+    let cab = Cabinet::parse(LZX_TWO_FILES).unwrap();
+    assert_eq!(cab.folders()[0].compression, Compression::Lzx { window_bits: 19 });
+    let files = extract_all(LZX_TWO_FILES, &Limits::default()).unwrap();
+    assert_eq!(files[0].1, b"Hello, world!\r\n");
+    assert_eq!(files[1].1, b"See you later!\r\n");
+    // Damage the LZX stream (checksum field is zero in this cabinet): an error, not a panic.
+    for i in 0x58..LZX_TWO_FILES.len() {
+        let mut bad = LZX_TWO_FILES.to_vec();
+        bad[i] ^= 0x5a;
+        let _ = extract_all(&bad, &Limits::default());
+    }
+}
+
+#[test]
+fn utf8_flagged_names() {
+    // One stored file named "☃.txt" with the _A_NAME_IS_UTF attribute (from the `cab` crate).
+    let bin: &[u8] = b"MSCF\0\0\0\0\x55\0\0\0\0\0\0\0\
+        \x2c\0\0\0\0\0\0\0\x03\x01\x01\0\x01\0\0\0\0\0\0\0\
+        \x44\0\0\0\x01\0\0\0\
+        \x09\0\0\0\0\0\0\0\0\0\x6c\x22\xba\x59\xa0\0\xe2\x98\x83.txt\0\
+        \x3d\x0f\x08\x56\x09\0\x09\0Snowman!\n";
+    let files = extract_all(bin, &Limits::default()).unwrap();
+    assert_eq!(files[0].0.path.to_string(), "\u{2603}.txt");
+    assert_eq!(files[0].1, b"Snowman!\n");
+    let mut bad = bin.to_vec();
+    bad[0x3e] = 0xff; // invalid UTF-8 in a name flagged UTF-8
+    assert!(matches!(Cabinet::parse(&bad), Err(CabError::Malformed(_))));
+}

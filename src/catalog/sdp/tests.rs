@@ -237,3 +237,25 @@ fn truncated_documents_fail_and_never_panic() {
     let e = err(&format!("{ROOT}\n"));
     assert!(matches!(e.kind, SdpErrorKind::Xml(_)), "{e}");
 }
+
+#[test]
+fn mutated_documents_never_panic() {
+    let doc = std::str::from_utf8(&QUIRKS[3..]).unwrap().as_bytes();
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut rnd = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let specials = b"<>&;\"'/:= \n\x00";
+    for _ in 0..2000 {
+        let mut m = doc.to_vec();
+        for _ in 0..1 + rnd() % 6 {
+            let i = (rnd() as usize) % m.len();
+            m[i] = specials[(rnd() as usize) % specials.len()];
+        }
+        // Errors are expected; a panic fails the test.
+        let _ = parse_catalog_bytes(&m);
+    }
+}
