@@ -7,6 +7,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod render;
+mod schema;
+mod validate;
+
 /// Success, or no changes.
 pub const EXIT_OK: u8 = 0;
 /// Any error: invalid config, failed apply, untrusted catalog.
@@ -27,7 +31,12 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Check the desired state (every error, with file:line:col) without contacting any server.
+    Validate(validate::ValidateArgs),
+    /// Print the JSON Schema of the config (for editors).
+    Schema,
+}
 
 /// Parses arguments, runs the command and maps its outcome to an exit code.
 pub fn main() -> ExitCode {
@@ -42,5 +51,8 @@ pub fn main() -> ExitCode {
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
-    match cli.command {}
+    match cli.command {
+        Command::Validate(a) => validate::run(a),
+        Command::Schema => schema::run(),
+    }
 }
