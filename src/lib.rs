@@ -6,4 +6,5 @@ pub mod cli;
 pub mod config;
 pub mod ids;
 pub mod plan;
+pub mod status;
 pub mod trust;
