@@ -232,22 +232,21 @@ fn chain(e: &dyn StdError) -> String {
     parts.join(": ")
 }
 
-/// Finds a rustls error anywhere in the chain; io::Error hides its payload from `source()`,
-/// so look inside it explicitly.
+/// Finds a rustls error anywhere in the chain. `io::Error::source()` skips its own payload
+/// (and tokio-rustls nests an io::Error inside another), so descend into payloads explicitly.
 fn find_tls_error<'a>(e: &'a (dyn StdError + 'static)) -> Option<&'a rustls::Error> {
     let mut cur: Option<&'a (dyn StdError + 'static)> = Some(e);
     while let Some(err) = cur {
         if let Some(t) = err.downcast_ref::<rustls::Error>() {
             return Some(t);
         }
-        if let Some(t) = err
+        cur = match err
             .downcast_ref::<std::io::Error>()
             .and_then(|io| io.get_ref())
-            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
         {
-            return Some(t);
-        }
-        cur = err.source();
+            Some(inner) => Some(inner as &(dyn StdError + 'static)),
+            None => err.source(),
+        };
     }
     None
 }
@@ -280,8 +279,10 @@ mod tests {
 
     #[test]
     fn tls_error_found_inside_io_error() {
-        let io = std::io::Error::other(rustls::Error::InvalidCertificate(
-            rustls::CertificateError::UnknownIssuer,
+        // The shape tokio-rustls + hyper-util produce: io::Error(Other, io::Error(InvalidData, rustls)).
+        let io = std::io::Error::other(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
         ));
         let found = find_tls_error(&io).expect("rustls error inside io::Error");
         assert!(found.to_string().contains("UnknownIssuer"), "{found}");
