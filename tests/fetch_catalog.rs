@@ -303,3 +303,18 @@ async fn unsafe_keys_are_refused() {
         .unwrap_err();
     assert!(matches!(e, FetchError::InvalidKey { .. }), "{e:?}");
 }
+
+#[tokio::test]
+async fn a_catalog_redirected_to_plain_http_is_refused() {
+    let tls = TestServer::start([("/c.cab", cab("v1", 10))]);
+    let plain = TestServer::start_http([("/c.cab", cab("v1", 10))]);
+    tls.set_fault("/c.cab", Fault::Redirect(plain.url("/c.cab")), 1);
+    let cache = tempfile::tempdir().unwrap();
+    let e = fetcher(&tls, cache.path())
+        .fetch_catalog("c", &CatalogSource::Url(tls.url("/c.cab")))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, FetchError::InsecureCatalogUrl { .. }), "{e:?}");
+    assert!(e.to_string().contains(&plain.url("/c.cab")), "{e}");
+    assert_eq!(cache_files(cache.path()), Vec::<String>::new());
+}

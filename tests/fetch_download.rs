@@ -268,3 +268,85 @@ async fn unsupported_content_scheme_is_refused() {
         .unwrap_err();
     assert!(matches!(e, FetchError::InvalidUrl { .. }), "{e:?}");
 }
+
+#[tokio::test]
+async fn resume_after_every_byte_arrived_gets_416_and_completes() {
+    let body = content(70_000, 10);
+    let server = TestServer::start([("/c.exe", body.clone())]);
+    server.set_fault("/c.exe", Fault::OverstateLength(10), 1);
+    let (f, dir) = https_fetcher(&server);
+    // No expected size: the overstated Content-Length would (rightly) fail fast against it.
+    let d = f
+        .download(&server.url("/c.exe"), dir.path(), None)
+        .await
+        .unwrap();
+    assert_eq!(d.size, body.len() as u64);
+    assert_eq!(d.sha256, Sha256::of(&body));
+    let log = server.requests_for("/c.exe");
+    assert_eq!(log.len(), 2);
+    assert_eq!(
+        log[1].header("range"),
+        Some(format!("bytes={}-", body.len()).as_str())
+    );
+    assert_eq!(log[1].status, 416);
+}
+
+#[tokio::test]
+async fn an_unexplained_416_restarts_from_zero() {
+    let body = content(120_000, 11);
+    let server = TestServer::start([("/d.exe", body.clone())]);
+    server.set_fault("/d.exe", Fault::CutAfter(60_000), 1);
+    let fault = Fault::Status {
+        status: 416,
+        retry_after: None,
+    };
+    server.set_fault("/d.exe", fault, 1);
+    let (f, dir) = https_fetcher(&server);
+    let d = f
+        .download(&server.url("/d.exe"), dir.path(), None)
+        .await
+        .unwrap();
+    assert_eq!(d.sha256, Sha256::of(&body));
+    let log = server.requests_for("/d.exe");
+    let ranges: Vec<Option<&str>> = log.iter().map(|r| r.header("range")).collect();
+    assert_eq!(log.len(), 3);
+    assert!(ranges[1].is_some() && ranges[2].is_none(), "{ranges:?}");
+    assert_eq!(log[2].status, 200);
+}
+
+#[tokio::test]
+async fn without_validators_a_broken_transfer_restarts_instead_of_splicing() {
+    let body = content(150_000, 12);
+    let server = TestServer::start_http([("/e.exe", body.clone())]);
+    server.without_validators("/e.exe");
+    server.set_fault("/e.exe", Fault::CutAfter(50_000), 1);
+    let dest = tempfile::tempdir().unwrap();
+    let f = Fetcher::new(fetch_settings(None), dest.path().join("c")).unwrap();
+    let d = f
+        .download(&server.url("/e.exe"), dest.path(), None)
+        .await
+        .unwrap();
+    assert_eq!(d.sha256, Sha256::of(&body));
+    let log = server.requests_for("/e.exe");
+    assert_eq!(log.len(), 2);
+    assert_eq!(
+        log[1].header("range"),
+        None,
+        "no If-Range validator: no resume"
+    );
+    assert_eq!(log[1].status, 200);
+}
+
+#[tokio::test]
+async fn content_may_be_redirected_to_plain_http() {
+    let body = content(5000, 13);
+    let tls = TestServer::start([("/x.exe", b"unused".to_vec())]);
+    let plain = TestServer::start_http([("/cdn/x.exe", body.clone())]);
+    tls.set_fault("/x.exe", Fault::Redirect(plain.url("/cdn/x.exe")), 1);
+    let (f, dir) = https_fetcher(&tls);
+    let d = f
+        .download(&tls.url("/x.exe"), dir.path(), None)
+        .await
+        .unwrap();
+    assert_eq!(d.sha256, Sha256::of(&body));
+}

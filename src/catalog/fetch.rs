@@ -51,8 +51,10 @@ pub struct FetchedCatalog {
     /// Nothing was transferred: the server answered 304, or a `Path` source was identical
     /// to the cached copy.
     pub from_cache: bool,
+    /// Validators the server sent (none for `Path` sources); shown in plans and logs.
     pub etag: Option<String>,
     pub last_modified: Option<String>,
+    /// Of the returned file: lets callers skip re-verifying a CAB they already verified.
     pub sha256: Sha256,
     pub size: u64,
 }
@@ -66,14 +68,19 @@ pub struct Downloaded {
     /// `dest_dir`'s filesystem) once it is verified.
     pub path: tempfile::TempPath,
     pub size: u64,
+    /// Compare with the SDP `Digest` (trust rule 2).
     pub sha1: Sha1,
+    /// WSUS clients need it as the additional digest.
     pub sha256: Sha256,
 }
 
 /// Fetches catalogs (with a conditional-GET cache) and content.
 ///
-/// Cheap to share: it holds one connection pool; clone-free use through `&self` from many
-/// tasks is fine (each catalog key must be fetched by one task at a time).
+/// Build one per run and share it by reference: it owns the connection pool, so
+/// concurrent downloads through `&self` reuse connections and TLS sessions. Each catalog
+/// key should be fetched by one task at a time (two concurrent fetches of one key cannot
+/// tear a file, but the second metadata write wins; the next fetch detects and repairs a
+/// mismatch by hashing).
 #[derive(Debug)]
 pub struct Fetcher {
     client: reqwest::Client,
@@ -93,6 +100,7 @@ impl Fetcher {
         })
     }
 
+    /// The settings in force, e.g. for `max_bytes` checks elsewhere.
     pub fn settings(&self) -> &HttpSettings {
         &self.settings
     }

@@ -42,6 +42,11 @@ pub enum Fault {
     /// Omit `Content-Length` and end the body by closing the connection, so the client
     /// cannot know the size in advance.
     NoLength,
+    /// Announce this many bytes more than the body has, send the body, close: the client
+    /// holds every byte yet sees a broken transfer (its resume then gets a 416).
+    OverstateLength(usize),
+    /// Answer `302 Found` with this `Location` (e.g. another server's `url()`).
+    Redirect(String),
 }
 
 /// One request as the server saw it.
@@ -69,6 +74,8 @@ struct Resource {
     body: Arc<Vec<u8>>,
     etag: String,
     last_modified: DateTime<Utc>,
+    /// Send ETag / Last-Modified (and honour conditionals and If-Range).
+    validators: bool,
 }
 
 #[derive(Default)]
@@ -96,6 +103,7 @@ impl State {
                 body: Arc::new(body),
                 etag,
                 last_modified,
+                validators: true,
             },
         );
     }
@@ -122,6 +130,8 @@ struct Reply {
     cut_after: Option<usize>,
     head_only: bool,
     no_length: bool,
+    /// Added to the announced Content-Length.
+    overstate: usize,
 }
 
 /// The file server. Stops when dropped.
@@ -225,6 +235,14 @@ impl TestServer {
             .put(path.to_string(), body.into());
     }
 
+    /// Serve `path` without ETag and Last-Modified, like a naive server: clients can then
+    /// neither revalidate nor resume safely. Lasts until the file is replaced.
+    pub fn without_validators(&self, path: &str) {
+        if let Some(r) = self.state.lock().unwrap().files.get_mut(path) {
+            r.validators = false;
+        }
+    }
+
     /// The current ETag of a file.
     pub fn etag(&self, path: &str) -> Option<String> {
         self.state
@@ -275,14 +293,18 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, state: Arc<Mutex<Sta
         out.push_str(&format!("{n}: {v}\r\n"));
     }
     if !reply.no_length {
-        out.push_str(&format!("content-length: {}\r\n", reply.body.len()));
+        let announced = reply.body.len() + reply.overstate;
+        out.push_str(&format!("content-length: {announced}\r\n"));
     }
     out.push_str("connection: close\r\n\r\n");
     if s.write_all(out.as_bytes()).await.is_err() || reply.head_only {
         let _ = s.shutdown().await;
         return;
     }
-    match reply.cut_after {
+    match reply
+        .cut_after
+        .or((reply.overstate > 0).then_some(reply.body.len()))
+    {
         Some(k) => {
             // Abrupt close, no TLS close_notify: what a dropped connection looks like.
             let _ = s.write_all(&reply.body[..k.min(reply.body.len())]).await;
@@ -305,6 +327,7 @@ fn decide(state: &mut State, head: &Head) -> Reply {
         cut_after: None,
         head_only: head.method == "HEAD",
         no_length: false,
+        overstate: 0,
     };
     let mut ignore_range = false;
     match state.take_fault(&path) {
@@ -323,6 +346,11 @@ fn decide(state: &mut State, head: &Head) -> Reply {
         Some(Fault::IgnoreRange) => ignore_range = true,
         Some(Fault::Replace(body)) => state.put(path.clone(), body),
         Some(Fault::NoLength) => reply.no_length = true,
+        Some(Fault::OverstateLength(n)) => reply.overstate = n,
+        Some(Fault::Redirect(location)) => {
+            reply.status = 302;
+            reply.headers.push(("location", location));
+        }
         None => {}
     }
     if reply.status == 200 {
@@ -351,17 +379,23 @@ fn serve_file(state: &State, head: &Head, path: &str, ignore_range: bool, reply:
         .last_modified
         .format("%a, %d %b %Y %H:%M:%S GMT")
         .to_string();
-    reply.headers.push(("etag", res.etag.clone()));
-    reply.headers.push(("last-modified", last_modified.clone()));
     reply.headers.push(("accept-ranges", "bytes".into()));
     reply
         .headers
         .push(("content-type", "application/octet-stream".into()));
-
-    let not_modified = match (
-        head.header("if-none-match"),
-        head.header("if-modified-since"),
-    ) {
+    if res.validators {
+        reply.headers.push(("etag", res.etag.clone()));
+        reply.headers.push(("last-modified", last_modified.clone()));
+    }
+    let conditionals = if res.validators {
+        (
+            head.header("if-none-match"),
+            head.header("if-modified-since"),
+        )
+    } else {
+        (None, None)
+    };
+    let not_modified = match conditionals {
         (Some(inm), _) => inm
             .split(',')
             .any(|t| t.trim() == res.etag || t.trim() == "*"),
@@ -378,7 +412,7 @@ fn serve_file(state: &State, head: &Head, path: &str, ignore_range: bool, reply:
     let range = head.header("range").filter(|_| !ignore_range);
     let if_range_ok = head
         .header("if-range")
-        .is_none_or(|v| v == res.etag || v == last_modified);
+        .is_none_or(|v| res.validators && (v == res.etag || v == last_modified));
     if let (Some(range), true) = (range, if_range_ok) {
         match parse_range(range, len) {
             Some(Ok((first, last))) => {
@@ -425,6 +459,7 @@ fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
         206 => "Partial Content",
+        302 => "Found",
         304 => "Not Modified",
         404 => "Not Found",
         405 => "Method Not Allowed",
