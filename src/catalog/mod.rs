@@ -1,3 +1,4 @@
 //! Acquiring catalogs: fetch, verify, extract, parse.
 
+pub mod fetch;
 pub mod model;
