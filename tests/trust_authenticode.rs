@@ -18,7 +18,10 @@ const ECDSA_SHA1: &str = "C4C2D27CBFEB9DF486CEF2C27B128779FD1BB6B7";
 const TSA_SHA1: &str = "4B98EC20699D3BDF202107754BA1137AAFC430B5";
 
 fn fixture(name: &str) -> Vec<u8> {
-    let path = format!("{}/tests/fixtures/signed/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/tests/fixtures/signed/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
@@ -43,7 +46,10 @@ fn assert_valid(r: &SignatureReport) {
 fn assert_invalid_with(r: &SignatureReport, needle: &str) {
     assert_eq!(r.status, SignatureStatus::Invalid);
     let reason = r.reason.as_deref().unwrap_or_default();
-    assert!(reason.contains(needle), "reason {reason:?} lacks {needle:?}");
+    assert!(
+        reason.contains(needle),
+        "reason {reason:?} lacks {needle:?}"
+    );
     assert!(r.signers.is_empty());
 }
 
@@ -60,7 +66,10 @@ fn dual_signed_cab_reports_both_signers() {
     for s in &r.signers {
         assert_eq!(s.certificate.sha1.to_hex(), SIGNER_SHA1);
         assert_eq!(s.certificate.sha256.to_hex(), SIGNER_SHA256);
-        assert_eq!(s.certificate.subject, "CN=supctl Test Code Signer, O=Example");
+        assert_eq!(
+            s.certificate.subject,
+            "CN=supctl Test Code Signer, O=Example"
+        );
         assert_eq!(s.certificate.not_after, at(2027, 4, 5));
         assert_eq!(s.timestamp, None);
         assert!(!s.expired);
@@ -85,7 +94,10 @@ fn signature_span_matches_the_header() {
         u32::from_le_bytes(d[44..48].try_into().unwrap()) as usize
     );
     assert_eq!(d[span.start], 0x30, "the PKCS#7 starts with a SEQUENCE");
-    assert_eq!(cab_signature_span(&fixture("catalog-unsigned.cab")).unwrap(), None);
+    assert_eq!(
+        cab_signature_span(&fixture("catalog-unsigned.cab")).unwrap(),
+        None
+    );
 }
 
 #[test]
@@ -108,7 +120,10 @@ fn timestamped_signer_stays_valid_three_years_later() {
     let [s] = r.signers.as_slice() else {
         panic!("{:?}", r.signers)
     };
-    assert_eq!(s.timestamp, Some(Utc.with_ymd_and_hms(2025, 6, 1, 12, 0, 0).unwrap()));
+    assert_eq!(
+        s.timestamp,
+        Some(Utc.with_ymd_and_hms(2025, 6, 1, 12, 0, 0).unwrap())
+    );
     assert!(!s.expired);
     assert_eq!(s.certificate.sha1.to_hex(), SIGNER_SHA1);
     assert_eq!(s.digest_algorithm, "sha256");
@@ -131,7 +146,9 @@ fn expired_signer_without_timestamp_is_rejected_unless_allowed() {
     assert_eq!(s.timestamp, None);
     assert_eq!(s.certificate.sha1.to_hex(), EXPIRED_SHA1);
     match evaluate(&r, &[tp(EXPIRED_SHA1)], &[], false) {
-        TrustDecision::Invalid { reason } => assert!(reason.contains("expired on 2022-01-01"), "{reason}"),
+        TrustDecision::Invalid { reason } => {
+            assert!(reason.contains("expired on 2022-01-01"), "{reason}")
+        }
         other => panic!("{other:?}"),
     }
     assert!(matches!(
@@ -148,7 +165,10 @@ fn expired_signer_with_timestamp_inside_validity_is_not_expired() {
         panic!("{:?}", r.signers)
     };
     assert!(!s.expired);
-    assert_eq!(s.timestamp, Some(Utc.with_ymd_and_hms(2021, 6, 1, 12, 0, 0).unwrap()));
+    assert_eq!(
+        s.timestamp,
+        Some(Utc.with_ymd_and_hms(2021, 6, 1, 12, 0, 0).unwrap())
+    );
     assert!(matches!(
         evaluate(&r, &[tp(EXPIRED_SHA1)], &[], false),
         TrustDecision::Trusted { .. }
@@ -185,7 +205,10 @@ fn unsigned_cab_is_unsigned_not_invalid() {
     let r = verify_cab(&fixture("catalog-unsigned.cab"), now());
     assert_eq!(r.status, SignatureStatus::Unsigned);
     assert!(r.reason.is_some());
-    assert_eq!(evaluate(&r, &[tp(SIGNER_SHA1)], &[], true), TrustDecision::Unsigned);
+    assert_eq!(
+        evaluate(&r, &[tp(SIGNER_SHA1)], &[], true),
+        TrustDecision::Unsigned
+    );
 }
 
 #[test]
@@ -276,7 +299,10 @@ fn pe_signed_nested_and_unsigned() {
 
     let mut tampered = fixture("pe-signed.exe");
     tampered[0x200] ^= 0xFF; // first byte of .text
-    assert_invalid_with(&verify_pe(&tampered, now()), "file digest mismatch (sha256)");
+    assert_invalid_with(
+        &verify_pe(&tampered, now()),
+        "file digest mismatch (sha256)",
+    );
     // The checksum field is excluded from the digest.
     let mut checksum = fixture("pe-signed.exe");
     checksum[0x40 + 24 + 64] ^= 0xFF;
@@ -288,7 +314,11 @@ fn msi_signed_with_and_without_ex_and_unsigned() {
     for name in ["msi-signed.msi", "msi-signed-dse.msi"] {
         let r = verify_msi(&fixture(name), now());
         assert_valid(&r);
-        assert_eq!(r.signers[0].certificate.sha1.to_hex(), SIGNER_SHA1, "{name}");
+        assert_eq!(
+            r.signers[0].certificate.sha1.to_hex(),
+            SIGNER_SHA1,
+            "{name}"
+        );
     }
     let r = verify_msi(&fixture("msi-unsigned.msi"), now());
     assert_eq!(r.status, SignatureStatus::Unsigned);
@@ -331,7 +361,11 @@ fn reports_serialize_with_lowercase_status() {
 fn tsa_certificate_is_not_a_code_signer() {
     // The TSA's thumbprint never appears as a signer: it only vouches for the time.
     let r = verify_cab(&fixture("catalog-ts.cab"), now());
-    assert!(r.signers.iter().all(|s| s.certificate.sha1.to_hex() != TSA_SHA1));
+    assert!(
+        r.signers
+            .iter()
+            .all(|s| s.certificate.sha1.to_hex() != TSA_SHA1)
+    );
 }
 
 /// Conformance with a real signature made by Windows tooling (authenticode.md §8 expected values).
@@ -349,11 +383,17 @@ fn lenovo_patchmypc_signature_conformance() {
     assert_eq!(info.data_type, "1.3.6.1.4.1.311.2.1.28");
     assert_eq!(info.digest_algorithm, "sha1");
     assert_eq!(info.file_digest, "85639F93F633B6E07D0A6673EE44C61E78FEDC2F");
-    assert_eq!(info.message_digest, "05CF01BD5986FCE633C52A6C2E24D703838BF2A0");
+    assert_eq!(
+        info.message_digest,
+        "05CF01BD5986FCE633C52A6C2E24D703838BF2A0"
+    );
     assert_eq!(info.certificates, 1);
     assert_eq!(info.timestamps, 0);
     assert_eq!(info.signer.subject, "CN=PatchMyPC Service");
-    assert_eq!(info.signer.sha1.to_hex(), "B2A268F26023FDEE634469FABB1E17D889C3824E");
+    assert_eq!(
+        info.signer.sha1.to_hex(),
+        "B2A268F26023FDEE634469FABB1E17D889C3824E"
+    );
 
     // Full verification against the documented CAB digest: messageDigest, the signer's RSA
     // signature over the original signed attributes, validity (2020-03-12 .. 2025-03-12).
@@ -364,11 +404,17 @@ fn lenovo_patchmypc_signature_conformance() {
     };
     let r = verify_pkcs7(&p7, &cab_digest, at(2020, 6, 1));
     assert_valid(&r);
-    assert_eq!(r.signers[0].certificate.sha1.to_hex(), info.signer.sha1.to_hex());
+    assert_eq!(
+        r.signers[0].certificate.sha1.to_hex(),
+        info.signer.sha1.to_hex()
+    );
     assert!(!r.signers[0].expired);
     // Three days' worth of wrong digest: the mismatch is reported, not ignored.
     let wrong = |_: DigestAlgorithm| Ok(vec![0u8; 20]);
-    assert_invalid_with(&verify_pkcs7(&p7, &wrong, at(2020, 6, 1)), "file digest mismatch");
+    assert_invalid_with(
+        &verify_pkcs7(&p7, &wrong, at(2020, 6, 1)),
+        "file digest mismatch",
+    );
     // Expired today, no timestamp.
     let r = verify_pkcs7(&p7, &cab_digest, at(2026, 1, 1));
     assert!(r.signers[0].expired);

@@ -61,7 +61,8 @@ pub fn evaluate(
             ),
         };
     }
-    let matches = |s: &SignerReport, list: &[Thumbprint]| list.iter().any(|t| s.certificate.matches(t));
+    let matches =
+        |s: &SignerReport, list: &[Thumbprint]| list.iter().any(|t| s.certificate.matches(t));
     if report.signers.iter().any(|s| matches(s, blocked)) {
         return TrustDecision::Untrusted {
             signers: report.signers.clone(),
@@ -128,10 +129,19 @@ mod tests {
     #[test]
     fn approved_by_sha1_or_sha256() {
         let r = valid(vec![signer(1, false)]);
-        assert!(matches!(evaluate(&r, &[sha1(1)], &[], false), TrustDecision::Trusted { .. }));
+        assert!(matches!(
+            evaluate(&r, &[sha1(1)], &[], false),
+            TrustDecision::Trusted { .. }
+        ));
         let by256 = Thumbprint::from(&Sha256([1; 32]));
-        assert!(matches!(evaluate(&r, &[by256], &[], false), TrustDecision::Trusted { .. }));
-        assert!(matches!(evaluate(&r, &[sha1(2)], &[], false), TrustDecision::Untrusted { .. }));
+        assert!(matches!(
+            evaluate(&r, &[by256], &[], false),
+            TrustDecision::Trusted { .. }
+        ));
+        assert!(matches!(
+            evaluate(&r, &[sha1(2)], &[], false),
+            TrustDecision::Untrusted { .. }
+        ));
     }
 
     #[test]
@@ -152,10 +162,15 @@ mod tests {
     fn expired_without_timestamp_needs_allow_expired() {
         let r = valid(vec![signer(1, true)]);
         match evaluate(&r, &[sha1(1)], &[], false) {
-            TrustDecision::Invalid { reason } => assert!(reason.contains("expired on 2027-01-01"), "{reason}"),
+            TrustDecision::Invalid { reason } => {
+                assert!(reason.contains("expired on 2027-01-01"), "{reason}")
+            }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(evaluate(&r, &[sha1(1)], &[], true), TrustDecision::Trusted { .. }));
+        assert!(matches!(
+            evaluate(&r, &[sha1(1)], &[], true),
+            TrustDecision::Trusted { .. }
+        ));
     }
 
     #[test]
@@ -176,8 +191,14 @@ mod tests {
             reason: Some("none".into()),
             signers: vec![],
         };
-        assert_eq!(evaluate(&uns, &[sha1(1)], &[], true), TrustDecision::Unsigned);
-        assert!(matches!(evaluate(&valid(vec![]), &[], &[], true), TrustDecision::Invalid { .. }));
+        assert_eq!(
+            evaluate(&uns, &[sha1(1)], &[], true),
+            TrustDecision::Unsigned
+        );
+        assert!(matches!(
+            evaluate(&valid(vec![]), &[], &[], true),
+            TrustDecision::Invalid { .. }
+        ));
     }
 
     #[test]
@@ -196,7 +217,10 @@ mod tests {
 
     #[test]
     fn statuses_serialize_lowercase() {
-        assert_eq!(serde_json::to_string(&SignatureStatus::Unsigned).unwrap(), "\"unsigned\"");
+        assert_eq!(
+            serde_json::to_string(&SignatureStatus::Unsigned).unwrap(),
+            "\"unsigned\""
+        );
         let d = serde_json::to_value(TrustDecision::Unsigned).unwrap();
         assert_eq!(d["decision"], "unsigned");
     }

@@ -19,7 +19,8 @@ const SIGNED_HEADER_LEN: usize = 60;
 const MAX_CAB_STRING: usize = 256;
 
 fn u16_at(d: &[u8], off: usize) -> Option<u16> {
-    d.get(off..off + 2).map(|b| u16::from_le_bytes([b[0], b[1]]))
+    d.get(off..off + 2)
+        .map(|b| u16::from_le_bytes([b[0], b[1]]))
 }
 
 fn u32_at(d: &[u8], off: usize) -> Option<u32> {
@@ -50,7 +51,9 @@ pub fn cab_signature_span(data: &[u8]) -> Result<Option<Range<usize>>, Authentic
         return Ok(None);
     }
     if data.len() < SIGNED_HEADER_LEN {
-        return Err(corrupt("file shorter than a CFHEADER with a 20-byte reserve"));
+        return Err(corrupt(
+            "file shorter than a CFHEADER with a 20-byte reserve",
+        ));
     }
     let sizes = u32_at(data, 36).unwrap_or_default();
     if sizes != 20 {
@@ -91,7 +94,9 @@ pub(crate) fn cab_digest(data: &[u8], alg: DigestAlgorithm) -> Result<Vec<u8>, A
         .start;
     let flags = u16_at(data, 30).unwrap_or_default();
     if flags & FLAG_PREV_CABINET != 0 {
-        return Err(corrupt("multi-volume cabinets (PREV_CABINET) cannot be signed"));
+        return Err(corrupt(
+            "multi-volume cabinets (PREV_CABINET) cannot be signed",
+        ));
     }
     let coff_files = u32_at(data, 16).unwrap_or_default() as usize;
     let c_folders = u16_at(data, 26).unwrap_or_default() as usize;
@@ -117,7 +122,11 @@ pub(crate) fn cab_digest(data: &[u8], alg: DigestAlgorithm) -> Result<Vec<u8>, A
         .checked_mul(8)
         .and_then(|n| n.checked_add(i))
         .filter(|end| *end <= sigpos)
-        .ok_or_else(|| corrupt(format!("{c_folders} CFFOLDER entries run past the signature")))?;
+        .ok_or_else(|| {
+            corrupt(format!(
+                "{c_folders} CFFOLDER entries run past the signature"
+            ))
+        })?;
     h.update(&data[i..folders_end]);
     if folders_end != coff_files {
         return Err(corrupt(format!(

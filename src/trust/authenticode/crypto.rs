@@ -90,7 +90,11 @@ impl<'a> Cert<'a> {
             "1.2.840.113549.1.1.5" | "1.2.840.10045.4.1" => DigestAlgorithm::Sha1,
             "1.2.840.113549.1.1.11" | "1.2.840.10045.4.3.2" => DigestAlgorithm::Sha256,
             "1.2.840.113549.1.1.12" | "1.2.840.10045.4.3.3" => DigestAlgorithm::Sha384,
-            other => return Err(AuthenticodeError::UnsupportedSignatureAlgorithm(other.to_string())),
+            other => {
+                return Err(AuthenticodeError::UnsupportedSignatureAlgorithm(
+                    other.to_string(),
+                ));
+            }
         };
         let spki = self.x509.public_key();
         let key_alg = spki.algorithm.algorithm.to_id_string();
@@ -114,7 +118,11 @@ impl<'a> Cert<'a> {
                     (OID_P256, DigestAlgorithm::Sha384) => &sig::ECDSA_P256_SHA384_ASN1,
                     (OID_P384, DigestAlgorithm::Sha256) => &sig::ECDSA_P384_SHA256_ASN1,
                     (OID_P384, DigestAlgorithm::Sha384) => &sig::ECDSA_P384_SHA384_ASN1,
-                    _ => return Err(AuthenticodeError::UnsupportedKey(format!("EC curve {curve}"))),
+                    _ => {
+                        return Err(AuthenticodeError::UnsupportedKey(format!(
+                            "EC curve {curve}"
+                        )));
+                    }
                 }
             }
             other => return Err(AuthenticodeError::UnsupportedKey(other.to_string())),

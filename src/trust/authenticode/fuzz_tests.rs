@@ -7,7 +7,10 @@ use chrono::{TimeZone, Utc};
 use super::{verify_cab_inner, verify_msi_inner, verify_pe_inner};
 
 fn fixture(name: &str) -> Vec<u8> {
-    let path = format!("{}/tests/fixtures/signed/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/tests/fixtures/signed/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
@@ -52,16 +55,29 @@ fn mutate(data: &[u8], verify: Inner, rounds: usize, seed: u64) -> usize {
 #[test]
 fn mutated_cabs_never_panic() {
     for name in ["catalog-dual.cab", "catalog-ts.cab", "catalog-ecdsa.cab"] {
-        let rejected = mutate(&fixture(name), verify_cab_inner, 1500, 0x9E37_79B9_7F4A_7C15);
+        let rejected = mutate(
+            &fixture(name),
+            verify_cab_inner,
+            1500,
+            0x9E37_79B9_7F4A_7C15,
+        );
         // Nearly every mutation lands in hashed or signed bytes; a handful hit excluded header
         // bytes or the signature's unsigned attributes without changing the outcome.
-        assert!(rejected > 1000, "{name}: only {rejected} of 1500 mutations rejected");
+        assert!(
+            rejected > 1000,
+            "{name}: only {rejected} of 1500 mutations rejected"
+        );
     }
 }
 
 #[test]
 fn mutated_pe_and_msi_never_panic() {
-    let rejected = mutate(&fixture("pe-nested.exe"), verify_pe_inner, 1500, 0xD1B5_4A32_D192_ED03);
+    let rejected = mutate(
+        &fixture("pe-nested.exe"),
+        verify_pe_inner,
+        1500,
+        0xD1B5_4A32_D192_ED03,
+    );
     assert!(rejected > 500, "PE: only {rejected} rejected");
     let msi = fixture("msi-signed-dse.msi");
     let rejected = mutate(&msi, verify_msi_inner, 300, 0x2545_F491_4F6C_DD1D);

@@ -43,7 +43,10 @@ fn read_stream(cf: &mut Cfb<'_>, path: &Path, max: usize) -> Result<Vec<u8>, Aut
         .read_to_end(&mut out)
         .map_err(msi_error)?;
     if out.len() > max {
-        return Err(msi_error(format!("stream {} is larger than the file", path.display())));
+        return Err(msi_error(format!(
+            "stream {} is larger than the file",
+            path.display()
+        )));
     }
     Ok(out)
 }
@@ -69,7 +72,11 @@ pub(crate) fn signature(data: &[u8]) -> Result<Option<MsiSignature>, Authenticod
     }
     let pkcs7 = read_stream(&mut cf, &root.join(DIGITAL_SIGNATURE), data.len())?;
     let ex = if names.iter().any(|n| n == DIGITAL_SIGNATURE_EX) {
-        Some(read_stream(&mut cf, &root.join(DIGITAL_SIGNATURE_EX), data.len())?)
+        Some(read_stream(
+            &mut cf,
+            &root.join(DIGITAL_SIGNATURE_EX),
+            data.len(),
+        )?)
     } else {
         None
     };
@@ -226,7 +233,10 @@ mod tests {
         // The NUL of "ab" compares below 'c': the prefix sorts first.
         assert_eq!(cmp_hash(&a, &b), Ordering::Less);
         // Raw UTF-16LE bytes, not code points: U+0100 (00 01) sorts before 'B' (42 00).
-        assert_eq!(cmp_hash(&raw_name("\u{100}"), &raw_name("B")), Ordering::Less);
+        assert_eq!(
+            cmp_hash(&raw_name("\u{100}"), &raw_name("B")),
+            Ordering::Less
+        );
         // On a tie over the shorter length, the longer sorts first.
         assert_eq!(cmp_hash(&[1, 0], &[1, 0, 0, 0]), Ordering::Greater);
     }

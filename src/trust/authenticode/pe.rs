@@ -101,9 +101,7 @@ fn validate_layout(pe: &PE<'_>, len: usize) -> Result<(), AuthenticodeError> {
         ));
     }
     if len > sum && ct_size.checked_add(sum).is_none_or(|n| n > len) {
-        return Err(pe_error(
-            "sections overlap the attribute certificate table",
-        ));
+        return Err(pe_error("sections overlap the attribute certificate table"));
     }
     Ok(())
 }

@@ -69,7 +69,10 @@ impl<'a> SignerInfo<'a> {
     }
 }
 
-fn attr_values<'s, 'a>(attrs: &'s [Attribute<'a>], oid: &'s str) -> impl Iterator<Item = &'s Tlv<'a>> {
+fn attr_values<'s, 'a>(
+    attrs: &'s [Attribute<'a>],
+    oid: &'s str,
+) -> impl Iterator<Item = &'s Tlv<'a>> {
     attrs
         .iter()
         .filter(move |a| a.oid == oid)
@@ -205,10 +208,11 @@ pub(crate) fn parse_signer_info<'a>(si: &Tlv<'a>) -> Result<SignerInfo<'a>, DerE
         }
     };
     let digest_algorithm = der::read_algorithm(&mut r, "SignerInfo.digestAlgorithm")?;
-    let (signed_attrs_raw, signed_attrs) = match r.read_optional(tag::CTX0, "SignerInfo.signedAttrs")? {
-        Some(t) => (Some(t.raw), parse_attributes(&t, "SignerInfo.signedAttrs")?),
-        None => (None, Vec::new()),
-    };
+    let (signed_attrs_raw, signed_attrs) =
+        match r.read_optional(tag::CTX0, "SignerInfo.signedAttrs")? {
+            Some(t) => (Some(t.raw), parse_attributes(&t, "SignerInfo.signedAttrs")?),
+            None => (None, Vec::new()),
+        };
     let signature_algorithm = der::read_algorithm(&mut r, "SignerInfo.signatureAlgorithm")?;
     let signature = r.read(tag::OCTET_STRING, "SignerInfo.signature")?.content;
     let unsigned_attrs = match r.read_optional(tag::CTX1, "SignerInfo.unsignedAttrs")? {
@@ -228,7 +232,10 @@ pub(crate) fn parse_signer_info<'a>(si: &Tlv<'a>) -> Result<SignerInfo<'a>, DerE
     })
 }
 
-fn parse_attributes<'a>(set: &Tlv<'a>, context: &'static str) -> Result<Vec<Attribute<'a>>, DerError> {
+fn parse_attributes<'a>(
+    set: &Tlv<'a>,
+    context: &'static str,
+) -> Result<Vec<Attribute<'a>>, DerError> {
     let mut out = Vec::new();
     let mut r = set.reader();
     while !r.is_empty() {
@@ -264,7 +271,10 @@ pub(crate) fn parse_indirect_data(content: &Tlv<'_>) -> Result<IndirectData, Der
     r.finish("SpcIndirectDataContent")?;
     let mut dr = di.reader();
     let digest_algorithm = der::read_algorithm(&mut dr, "DigestInfo.digestAlgorithm")?;
-    let digest = dr.read(tag::OCTET_STRING, "DigestInfo.digest")?.content.to_vec();
+    let digest = dr
+        .read(tag::OCTET_STRING, "DigestInfo.digest")?
+        .content
+        .to_vec();
     dr.finish("DigestInfo")?;
     Ok(IndirectData {
         data_type,

@@ -29,7 +29,10 @@ pub(crate) fn verify_timestamps(
 ) -> Result<Option<DateTime<Utc>>, AuthenticodeError> {
     let mut times = Vec::new();
     for token in si.unsigned(pkcs7::OID_RFC3161_TIMESTAMP) {
-        times.push(verify_rfc3161(token, si.signature, outer_certs).map_err(|e| ts_error("RFC 3161", e))?);
+        times.push(
+            verify_rfc3161(token, si.signature, outer_certs)
+                .map_err(|e| ts_error("RFC 3161", e))?,
+        );
     }
     for cs in si.unsigned(pkcs7::OID_COUNTERSIGNATURE) {
         times.push(

@@ -129,7 +129,8 @@ fn verify_signed_data(
     if der::oid_to_string(ct.content, "contentType")? != pkcs7::OID_SPC_INDIRECT_DATA {
         return structure("contentType attribute is not SPC_INDIRECT_DATA");
     }
-    let md = single_signed(si, pkcs7::OID_MESSAGE_DIGEST)?.expect(tag::OCTET_STRING, "messageDigest")?;
+    let md =
+        single_signed(si, pkcs7::OID_MESSAGE_DIGEST)?.expect(tag::OCTET_STRING, "messageDigest")?;
     if md.content != signer_alg.hash(content.content).as_slice() {
         return Err(AuthenticodeError::MessageDigestMismatch);
     }
@@ -190,7 +191,8 @@ pub(crate) fn inspect(blob: &[u8]) -> Result<super::SignatureInfo, AuthenticodeE
             "SignedData must have exactly one SignerInfo".into(),
         ));
     };
-    let md = single_signed(si, pkcs7::OID_MESSAGE_DIGEST)?.expect(tag::OCTET_STRING, "messageDigest")?;
+    let md =
+        single_signed(si, pkcs7::OID_MESSAGE_DIGEST)?.expect(tag::OCTET_STRING, "messageDigest")?;
     let certs = crypto::parse_certs(&sd.certificates);
     let signer = crypto::find_signer(&certs, &si.sid)?.info()?;
     Ok(super::SignatureInfo {
