@@ -419,3 +419,46 @@ fn lenovo_patchmypc_signature_conformance() {
     let r = verify_pkcs7(&p7, &cab_digest, at(2026, 1, 1));
     assert!(r.signers[0].expired);
 }
+
+#[test]
+fn several_nested_signatures_in_one_attribute_are_all_verified() {
+    let r = verify_cab(&fixture("catalog-triple.cab"), now());
+    assert_valid(&r);
+    let algs: Vec<(&str, bool)> = r
+        .signers
+        .iter()
+        .map(|s| (s.digest_algorithm.as_str(), s.nested))
+        .collect();
+    assert_eq!(algs, [("sha1", false), ("sha256", true), ("sha384", true)]);
+}
+
+#[test]
+fn legacy_countersignature_found_by_key_identifier_timestamps_the_signer() {
+    let d = fixture("catalog-countersigned.cab");
+    let r = verify_cab(&d, now());
+    assert_valid(&r);
+    let [s] = r.signers.as_slice() else {
+        panic!("{:?}", r.signers)
+    };
+    assert_eq!(s.certificate.sha1.to_hex(), EXPIRED_SHA1);
+    assert_eq!(s.timestamp, Some(Utc.with_ymd_and_hms(2021, 6, 1, 12, 0, 0).unwrap()));
+    assert!(!s.expired);
+
+    // The countersignature's own RSA signature is the last 256 bytes of the PKCS#7.
+    let mut bad = d.clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    assert_invalid_with(&verify_cab(&bad, now()), "countersignature timestamp does not verify");
+}
+
+#[test]
+fn tampered_timestamp_token_is_invalid_not_ignored() {
+    let mut d = fixture("catalog-ts.cab");
+    let gen_time = b"20250601120000Z";
+    let pos = d
+        .windows(gen_time.len())
+        .position(|w| w == gen_time)
+        .expect("TSTInfo genTime");
+    d[pos + 3] = b'4'; // 2024: the token's messageDigest no longer matches
+    assert_invalid_with(&verify_cab(&d, now()), "RFC 3161 timestamp does not verify");
+}
