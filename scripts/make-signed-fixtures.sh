@@ -129,6 +129,8 @@ sign expired sha256 "$EXPIRED_SIGN_TIME" "$U" "$OUT/catalog-expired-ts.cab" \
     -TSA-certs "$PKI/tsa.pem" -TSA-key "$PKI/tsa.key" -TSA-time "$EXPIRED_SIGN_TIME"
 sign other sha256 "$SIGN_TIME" "$U" "$OUT/catalog-other.cab"
 sign ecdsa sha384 "$SIGN_TIME" "$U" "$OUT/catalog-ecdsa.cab"
+# Signed with the TSA's key: its EKU is timeStamping only, so it must not pass as a code signer.
+sign tsa sha256 "$SIGN_TIME" "$U" "$OUT/catalog-wrong-eku.cab"
 
 # Legacy (PKCS#9) countersignature: osslsigncode only makes those through a network TSA, so the
 # TSA's SignerInfo is made with `openssl cms` over the signer's signature value (identified by

@@ -441,14 +441,20 @@ fn legacy_countersignature_found_by_key_identifier_timestamps_the_signer() {
         panic!("{:?}", r.signers)
     };
     assert_eq!(s.certificate.sha1.to_hex(), EXPIRED_SHA1);
-    assert_eq!(s.timestamp, Some(Utc.with_ymd_and_hms(2021, 6, 1, 12, 0, 0).unwrap()));
+    assert_eq!(
+        s.timestamp,
+        Some(Utc.with_ymd_and_hms(2021, 6, 1, 12, 0, 0).unwrap())
+    );
     assert!(!s.expired);
 
     // The countersignature's own RSA signature is the last 256 bytes of the PKCS#7.
     let mut bad = d.clone();
     let last = bad.len() - 1;
     bad[last] ^= 1;
-    assert_invalid_with(&verify_cab(&bad, now()), "countersignature timestamp does not verify");
+    assert_invalid_with(
+        &verify_cab(&bad, now()),
+        "countersignature timestamp does not verify",
+    );
 }
 
 #[test]
@@ -461,4 +467,10 @@ fn tampered_timestamp_token_is_invalid_not_ignored() {
         .expect("TSTInfo genTime");
     d[pos + 3] = b'4'; // 2024: the token's messageDigest no longer matches
     assert_invalid_with(&verify_cab(&d, now()), "RFC 3161 timestamp does not verify");
+}
+
+#[test]
+fn certificate_without_code_signing_eku_cannot_sign() {
+    let r = verify_cab(&fixture("catalog-wrong-eku.cab"), now());
+    assert_invalid_with(&r, "lacks the codeSigning extended key usage");
 }
