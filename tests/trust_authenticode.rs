@@ -474,3 +474,28 @@ fn certificate_without_code_signing_eku_cannot_sign() {
     let r = verify_cab(&fixture("catalog-wrong-eku.cab"), now());
     assert_invalid_with(&r, "lacks the codeSigning extended key usage");
 }
+
+/// Cross-check with an independent parser: the `authenticode` crate must read the same file
+/// digest from every signed CAB fixture as supctl's own DER walk.
+#[test]
+fn own_parser_agrees_with_the_authenticode_crate() {
+    for name in [
+        "catalog-dual.cab",
+        "catalog-triple.cab",
+        "catalog-ts.cab",
+        "catalog-expired.cab",
+        "catalog-countersigned.cab",
+        "catalog-ecdsa.cab",
+    ] {
+        let d = fixture(name);
+        let p7 = &d[cab_signature_span(&d).unwrap().unwrap()];
+        let theirs = authenticode::AuthenticodeSignature::from_bytes(p7).unwrap();
+        let ours = inspect_signature(p7).unwrap();
+        assert_eq!(
+            ours.file_digest,
+            hex::encode_upper(theirs.digest()),
+            "{name}"
+        );
+        assert_eq!(ours.data_type, "1.3.6.1.4.1.311.2.1.25", "{name}");
+    }
+}
