@@ -1,5 +1,17 @@
 //! Who signed what: certificates, Authenticode verification and the trust policy.
+//!
+//! `authenticode` answers "which signatures does this file carry, and do they verify?";
+//! `policy` answers "do we trust it?" against the approved and blocked thumbprints. Keeping
+//! the two apart lets the plan show a verified-but-unapproved signer as pending approval.
 
+pub mod authenticode;
 mod certificate;
+pub mod policy;
 
+pub use authenticode::{
+    AuthenticodeError, DigestAlgorithm, SignatureInfo, SignatureReport, SignatureStatus,
+    SignerReport, cab_signature_span, inspect_signature, verify_cab, verify_file, verify_msi,
+    verify_pe, verify_pkcs7,
+};
 pub use certificate::{CertificateError, CertificateInfo};
+pub use policy::{TrustDecision, approve_line, evaluate};
