@@ -120,6 +120,8 @@ sign() { # sign CERT HASH TIME IN OUT [extra osslsigncode args...]
 U="$OUT/catalog-unsigned.cab"
 sign signer sha1 "$SIGN_TIME" "$U" "$WORK/catalog-sha1.cab"
 sign signer sha256 "$SIGN_TIME" "$WORK/catalog-sha1.cab" "$OUT/catalog-dual.cab" -nest
+# Three signatures: a second -nest adds another value to the same nested-signature SET.
+sign signer sha384 "$SIGN_TIME" "$OUT/catalog-dual.cab" "$OUT/catalog-triple.cab" -nest
 sign signer sha256 "$SIGN_TIME" "$U" "$OUT/catalog-ts.cab" \
     -TSA-certs "$PKI/tsa.pem" -TSA-key "$PKI/tsa.key" -TSA-time "$TSA_TIME"
 sign expired sha256 "$EXPIRED_SIGN_TIME" "$U" "$OUT/catalog-expired.cab"
@@ -127,6 +129,81 @@ sign expired sha256 "$EXPIRED_SIGN_TIME" "$U" "$OUT/catalog-expired-ts.cab" \
     -TSA-certs "$PKI/tsa.pem" -TSA-key "$PKI/tsa.key" -TSA-time "$EXPIRED_SIGN_TIME"
 sign other sha256 "$SIGN_TIME" "$U" "$OUT/catalog-other.cab"
 sign ecdsa sha384 "$SIGN_TIME" "$U" "$OUT/catalog-ecdsa.cab"
+# Signed with the TSA's key: its EKU is timeStamping only, so it must not pass as a code signer.
+sign tsa sha256 "$SIGN_TIME" "$U" "$OUT/catalog-wrong-eku.cab"
+
+# Legacy (PKCS#9) countersignature: osslsigncode only makes those through a network TSA, so the
+# TSA's SignerInfo is made with `openssl cms` over the signer's signature value (identified by
+# subjectKeyIdentifier, -keyid) and spliced in as unsigned attribute 1.2.840.113549.1.9.6.
+# The signer is the expired one, countersigned inside its validity (2021-06-01).
+cat > "$WORK/der.py" <<'PY'
+import struct, sys
+
+def tlv(b, off):
+    l = b[off + 1]
+    if l < 0x80:
+        return off + 2, off + 2 + l
+    n = l & 0x7F
+    return off + 2 + n, off + 2 + n + int.from_bytes(b[off + 2:off + 2 + n], 'big')
+
+def kids(b, start, end):
+    out, off = [], start
+    while off < end:
+        cs, ce = tlv(b, off)
+        out.append((b[off], off, cs, ce))
+        off = ce
+    return out
+
+def enc(tag, content):
+    n = len(content)
+    if n < 0x80:
+        return bytes([tag, n]) + content
+    lb = n.to_bytes((n.bit_length() + 7) // 8, 'big')
+    return bytes([tag, 0x80 | len(lb)]) + lb + content
+
+def signer_info(p7):
+    """(SignedData children, the single SignerInfo TLV) of a ContentInfo."""
+    cs, ce = tlv(p7, 0)
+    explicit = kids(p7, cs, ce)[1]
+    sd = kids(p7, explicit[2], explicit[3])[0]
+    parts = kids(p7, sd[2], sd[3])
+    return parts, kids(p7, parts[-1][2], parts[-1][3])[0]
+
+def cab_sig(path):
+    b = open(path, 'rb').read()
+    pos, ln = struct.unpack_from('<II', b, 44)
+    return b, pos, b[pos:pos + ln]
+
+if sys.argv[1] == 'sigvalue':
+    _, _, p7 = cab_sig(sys.argv[2])
+    _, si = signer_info(p7)
+    sig = [f for f in kids(p7, si[2], si[3]) if f[0] == 0x04][0]
+    open(sys.argv[3], 'wb').write(p7[sig[2]:sig[3]])
+elif sys.argv[1] == 'splice':
+    b, pos, p7 = cab_sig(sys.argv[2])
+    cms = open(sys.argv[3], 'rb').read()
+    _, csi = signer_info(cms)
+    oid = bytes.fromhex('06092a864886f70d010906')  # 1.2.840.113549.1.9.6
+    attr = enc(0x30, oid + enc(0x31, cms[csi[1]:csi[3]]))
+    parts, si = signer_info(p7)
+    assert kids(p7, si[2], si[3])[-1][0] == 0x04, 'signer already has unsigned attributes'
+    new_sis = enc(0x31, enc(0x30, p7[si[2]:si[3]] + enc(0xA1, attr)))
+    body = b''.join(p7[f[1]:f[3]] for f in parts[:-1]) + new_sis
+    new_p7 = enc(0x30, bytes.fromhex('06092a864886f70d010702') + enc(0xA0, enc(0x30, body)))
+    out = bytearray(b[:pos] + new_p7)
+    struct.pack_into('<I', out, 48, len(new_p7))
+    open(sys.argv[4], 'wb').write(out)
+PY
+if command -v faketime >/dev/null; then
+    sign expired sha256 "$EXPIRED_SIGN_TIME" "$U" "$WORK/cs-base.cab" -ac "$PKI/tsa.pem"
+    python3 "$WORK/der.py" sigvalue "$WORK/cs-base.cab" "$WORK/sigvalue.bin"
+    faketime "2021-06-01 12:00:00" openssl cms -sign -binary -in "$WORK/sigvalue.bin" \
+        -signer "$PKI/tsa.pem" -inkey "$PKI/tsa.key" -md sha256 -nosmimecap -keyid -nocerts \
+        -outform DER -out "$WORK/cs.der"
+    python3 "$WORK/der.py" splice "$WORK/cs-base.cab" "$WORK/cs.der" "$OUT/catalog-countersigned.cab"
+else
+    echo "faketime not installed: catalog-countersigned.cab left as it is" >&2
+fi
 
 # Tampered: one byte flipped inside the compressed body (after the CFFILE entries).
 cp "$OUT/catalog-dual.cab" "$OUT/catalog-tampered.cab"
@@ -213,6 +290,9 @@ NOW_2026=1767225600 # 2026-01-01
 for f in catalog-dual catalog-ts catalog-other catalog-ecdsa; do check "$OUT/$f.cab" -time "$NOW_2026"; done
 check "$OUT/catalog-expired.cab" -time "$EXPIRED_SIGN_TIME"
 check "$OUT/catalog-expired-ts.cab" -time "$NOW_2026"
+check "$OUT/catalog-triple.cab" -time "$NOW_2026"
+# Proves the splice kept the PKCS#7 well-formed and its digests intact.
+[ -f "$OUT/catalog-countersigned.cab" ] && check "$OUT/catalog-countersigned.cab" -time "$EXPIRED_SIGN_TIME"
 check "$OUT/pe-signed.exe" -time "$NOW_2026"; check "$OUT/pe-nested.exe" -time "$NOW_2026"
 [ -f "$OUT/msi-signed.msi" ] && check "$OUT/msi-signed.msi" -time "$NOW_2026"
 [ -f "$OUT/msi-signed-dse.msi" ] && check "$OUT/msi-signed-dse.msi" -time "$NOW_2026"

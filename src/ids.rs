@@ -99,6 +99,13 @@ pub struct Thumbprint(String);
 
 impl Thumbprint {
     /// Accepts the forms admins paste: any case, with spaces or colons between bytes.
+    ///
+    /// ```
+    /// use supctl::ids::Thumbprint;
+    /// let t = Thumbprint::parse("08:7c:28:25:88:2a:91:70:93:e4:85:ec:0d:40:0c:52:c4:ff:7c:7a").unwrap();
+    /// assert_eq!(t.as_str(), "087C2825882A917093E485EC0D400C52C4FF7C7A");
+    /// assert!(Thumbprint::parse("not a thumbprint").is_err());
+    /// ```
     pub fn parse(s: &str) -> Result<Self, IdError> {
         let t: String = s
             .chars()

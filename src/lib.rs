@@ -5,4 +5,6 @@ pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod ids;
+pub mod plan;
+pub mod status;
 pub mod trust;

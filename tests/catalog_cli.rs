@@ -248,11 +248,11 @@ fn errors_exit_one_with_a_reason() {
         .args([
             "catalog",
             "inspect",
-            "https://downloads.dell.com/Catalog/DellSDPCatalogPC.cab",
+            "http://downloads.dell.com/Catalog/DellSDPCatalogPC.cab",
         ])
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("catalog::fetch"));
+        .stderr(predicate::str::contains("must use https://"));
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.xml");
     std::fs::write(&bad, "<smc:SystemsManagementCatalog xmlns:smc=\"http://schemas.microsoft.com/sms/2005/04/CorporatePublishing/SystemsManagementCatalog.xsd\">\n<x>\n</y>").unwrap();

@@ -419,3 +419,83 @@ fn lenovo_patchmypc_signature_conformance() {
     let r = verify_pkcs7(&p7, &cab_digest, at(2026, 1, 1));
     assert!(r.signers[0].expired);
 }
+
+#[test]
+fn several_nested_signatures_in_one_attribute_are_all_verified() {
+    let r = verify_cab(&fixture("catalog-triple.cab"), now());
+    assert_valid(&r);
+    let algs: Vec<(&str, bool)> = r
+        .signers
+        .iter()
+        .map(|s| (s.digest_algorithm.as_str(), s.nested))
+        .collect();
+    assert_eq!(algs, [("sha1", false), ("sha256", true), ("sha384", true)]);
+}
+
+#[test]
+fn legacy_countersignature_found_by_key_identifier_timestamps_the_signer() {
+    let d = fixture("catalog-countersigned.cab");
+    let r = verify_cab(&d, now());
+    assert_valid(&r);
+    let [s] = r.signers.as_slice() else {
+        panic!("{:?}", r.signers)
+    };
+    assert_eq!(s.certificate.sha1.to_hex(), EXPIRED_SHA1);
+    assert_eq!(
+        s.timestamp,
+        Some(Utc.with_ymd_and_hms(2021, 6, 1, 12, 0, 0).unwrap())
+    );
+    assert!(!s.expired);
+
+    // The countersignature's own RSA signature is the last 256 bytes of the PKCS#7.
+    let mut bad = d.clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    assert_invalid_with(
+        &verify_cab(&bad, now()),
+        "countersignature timestamp does not verify",
+    );
+}
+
+#[test]
+fn tampered_timestamp_token_is_invalid_not_ignored() {
+    let mut d = fixture("catalog-ts.cab");
+    let gen_time = b"20250601120000Z";
+    let pos = d
+        .windows(gen_time.len())
+        .position(|w| w == gen_time)
+        .expect("TSTInfo genTime");
+    d[pos + 3] = b'4'; // 2024: the token's messageDigest no longer matches
+    assert_invalid_with(&verify_cab(&d, now()), "RFC 3161 timestamp does not verify");
+}
+
+#[test]
+fn certificate_without_code_signing_eku_cannot_sign() {
+    let r = verify_cab(&fixture("catalog-wrong-eku.cab"), now());
+    assert_invalid_with(&r, "lacks the codeSigning extended key usage");
+}
+
+/// Cross-check with an independent parser: the `authenticode` crate must read the same file
+/// digest from every signed CAB fixture as supctl's own DER walk.
+#[test]
+fn own_parser_agrees_with_the_authenticode_crate() {
+    for name in [
+        "catalog-dual.cab",
+        "catalog-triple.cab",
+        "catalog-ts.cab",
+        "catalog-expired.cab",
+        "catalog-countersigned.cab",
+        "catalog-ecdsa.cab",
+    ] {
+        let d = fixture(name);
+        let p7 = &d[cab_signature_span(&d).unwrap().unwrap()];
+        let theirs = authenticode::AuthenticodeSignature::from_bytes(p7).unwrap();
+        let ours = inspect_signature(p7).unwrap();
+        assert_eq!(
+            ours.file_digest,
+            hex::encode_upper(theirs.digest()),
+            "{name}"
+        );
+        assert_eq!(ours.data_type, "1.3.6.1.4.1.311.2.1.25", "{name}");
+    }
+}

@@ -1,12 +1,13 @@
 //! Acquiring catalogs: fetch, verify, extract, parse.
 //!
-//! `cab` reads cabinets, `sdp` parses the catalog XML, `v3` the categories, `certs` the
+//! `fetch` downloads, `cab` reads cabinets, `sdp` parses the catalog XML, `v3` the categories, `certs` the
 //! content certificates; `extract` ties them into one pass producing
 //! [`model::CatalogContent`]; `partners` knows the public partner catalogs.
 
 pub mod cab;
 pub mod certs;
 pub mod extract;
+pub mod fetch;
 pub mod inspect;
 pub mod model;
 pub mod partners;

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::{EXIT_ERROR, EXIT_OK};
 use crate::catalog::cab::Limits;
+use crate::catalog::fetch::{CatalogSource, Fetcher, HttpSettings, redact};
 use crate::catalog::inspect::{Inspection, inspect};
 use crate::catalog::model::UpdateRecord;
 use crate::catalog::partners;
@@ -27,7 +28,7 @@ pub struct CatalogArgs {
 pub enum CatalogCommand {
     /// Verify a catalog's signature and summarise what it contains
     Inspect {
-        /// Catalog CAB or XML: a local path (URLs need catalog::fetch)
+        /// Catalog CAB or XML: a local path or an https:// URL
         source: String,
         /// Print one JSON object
         #[arg(long)]
@@ -68,12 +69,21 @@ pub fn run(args: CatalogArgs) -> anyhow::Result<u8> {
     }
 }
 
+/// Reads a local catalog, or downloads a URL (https only) into a throw-away cache first.
 fn read_source(source: &str) -> anyhow::Result<Vec<u8>> {
     let lower = source.to_ascii_lowercase();
     if lower.starts_with("https://") || lower.starts_with("http://") {
-        bail!(
-            "`{source}`: fetching URLs arrives with catalog::fetch; download the catalog and pass its path"
-        );
+        let cache = tempfile::tempdir().context("creating a download directory")?;
+        let fetcher = Fetcher::new(HttpSettings::default(), cache.path().to_path_buf())?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("starting the HTTP runtime")?;
+        let fetched = runtime
+            .block_on(fetcher.fetch_catalog("inspect", &CatalogSource::Url(source.to_string())))
+            .with_context(|| format!("downloading `{}`", redact(source)))?;
+        return std::fs::read(&fetched.path)
+            .with_context(|| format!("reading the download of `{}`", redact(source)));
     }
     std::fs::read(source).with_context(|| format!("reading `{source}`"))
 }

@@ -8,6 +8,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod catalog;
+mod render;
+mod schema;
+mod validate;
 
 /// Success, or no changes.
 pub const EXIT_OK: u8 = 0;
@@ -32,6 +35,10 @@ pub struct Cli {
 pub enum Command {
     /// Inspect catalogs: signature, contents, updates, categories, partner list
     Catalog(catalog::CatalogArgs),
+    /// Check the desired state (every error, with file:line:col) without contacting any server.
+    Validate(validate::ValidateArgs),
+    /// Print the JSON Schema of the config (for editors).
+    Schema,
 }
 
 /// Parses arguments, runs the command and maps its outcome to an exit code.
@@ -49,5 +56,7 @@ pub fn main() -> ExitCode {
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Catalog(args) => catalog::run(args),
+        Command::Validate(a) => validate::run(a),
+        Command::Schema => schema::run(),
     }
 }

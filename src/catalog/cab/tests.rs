@@ -240,7 +240,10 @@ const LZX_TWO_FILES: &[u8] = b"\x4d\x53\x43\x46\x00\x00\x00\x00\x97\x00\x00\x00\
 #[test]
 fn lzx_folder() {
     let cab = Cabinet::parse(LZX_TWO_FILES).unwrap();
-    assert_eq!(cab.folders()[0].compression, Compression::Lzx { window_bits: 19 });
+    assert_eq!(
+        cab.folders()[0].compression,
+        Compression::Lzx { window_bits: 19 }
+    );
     let files = extract_all(LZX_TWO_FILES, &Limits::default()).unwrap();
     assert_eq!(files[0].1, b"Hello, world!\r\n");
     assert_eq!(files[1].1, b"See you later!\r\n");

@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 
 pub use cab::cab_signature_span;
 pub use der::DerError;
-pub use digest::DigestAlgorithm;
+pub use digest::{DigestAlgorithm, Hasher};
 
 use super::{CertificateError, CertificateInfo};
 use verify::DigestCache;

@@ -1,0 +1,20 @@
+//! Shared terminal output: diagnostics, colour only when the stream is a terminal.
+
+use owo_colors::OwoColorize;
+
+use crate::config::{Diagnostic, Severity};
+
+/// Prints `file:line:col: error: message` and its hint to stderr.
+pub fn diagnostic(d: &Diagnostic) {
+    let level = match d.severity {
+        Severity::Error => "error".red().bold().to_string(),
+        Severity::Warning => "warning".yellow().bold().to_string(),
+    };
+    match &d.loc {
+        Some(loc) => anstream::eprintln!("{}: {level}: {}", loc.bold(), d.message),
+        None => anstream::eprintln!("{level}: {}", d.message),
+    }
+    if let Some(h) = &d.hint {
+        anstream::eprintln!("  {}: {h}", "hint".cyan());
+    }
+}

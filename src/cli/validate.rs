@@ -1,0 +1,57 @@
+//! `supctl validate`: check the desired state without talking to any server.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::{EXIT_ERROR, EXIT_OK, render};
+use crate::config::{self, CatalogKind};
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Config file or directory of *.toml files (default ./supctl.toml, else ./supctl/).
+    #[arg(short = 'c', long = "config", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+}
+
+pub fn run(args: ValidateArgs) -> anyhow::Result<u8> {
+    let path = config::default_path(args.config.as_deref());
+    match config::load(&path) {
+        Ok((cfg, warnings)) => {
+            for w in &warnings {
+                render::diagnostic(w);
+            }
+            let subscribed = cfg.catalogs.values().filter(|c| c.subscribed).count();
+            let partner = cfg
+                .catalogs
+                .values()
+                .filter(|c| c.kind == CatalogKind::Partner)
+                .count();
+            println!(
+                "Valid: {} ({} file{}): {} catalog{} ({subscribed} subscribed, {partner} partner), {} certificate rule{}, {} publish rule{}.",
+                path.display(),
+                cfg.files.len(),
+                plural(cfg.files.len()),
+                cfg.catalogs.len(),
+                plural(cfg.catalogs.len()),
+                cfg.certificates.len(),
+                plural(cfg.certificates.len()),
+                cfg.publish.len(),
+                plural(cfg.publish.len()),
+            );
+            Ok(EXIT_OK)
+        }
+        Err(diags) => {
+            for d in &diags.0 {
+                render::diagnostic(d);
+            }
+            let n = diags.error_count();
+            anstream::eprintln!("{} error{} in {}", n, plural(n), path.display());
+            Ok(EXIT_ERROR)
+        }
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}

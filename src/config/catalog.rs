@@ -1,0 +1,218 @@
+//! Reading one `[catalog.<key>]` table.
+
+use toml::Spanned;
+use toml::de::DeValue;
+
+use super::model::*;
+use super::reader::{Cx, Table};
+use super::sections::{check_url, schedule, thumbprint, timezone};
+use super::source::Loc;
+
+pub(super) const CATALOG_KEYS: &[&str] = &[
+    "kind",
+    "name",
+    "publisher",
+    "url",
+    "path",
+    "description",
+    "support_url",
+    "support_contact",
+    "subscribed",
+    "schedule",
+    "timezone",
+    "signers",
+    "allow_expired_signer",
+    "categories",
+    "stage",
+    "prune",
+    "content_source",
+];
+
+/// A catalog as written, before `[defaults]` fill in what it left out.
+pub(super) struct CatalogDraft {
+    pub catalog: Catalog,
+    pub schedule_set: bool,
+    pub timezone_set: bool,
+    pub stage_set: bool,
+    pub allow_expired_set: bool,
+    /// Where each `stage` entry was written, for the "must be selected" check.
+    pub stage_locs: Vec<Loc>,
+}
+
+/// Category list entries: `all`/`none` keywords or paths/GUIDs.
+enum ListOrWord {
+    Word(String),
+    List(Vec<(CategoryRef, Loc)>),
+}
+
+fn category_list(cx: &mut Cx, t: &Table, key: &str, words: &[&str]) -> Option<ListOrWord> {
+    let v = t.get(key)?;
+    if let DeValue::String(s) = v.get_ref()
+        && words.contains(&s.as_ref())
+    {
+        return Some(ListOrWord::Word(s.to_string()));
+    }
+    if let DeValue::String(_) = v.get_ref() {
+        cx.error(
+            &v.span(),
+            format!(
+                "`{}.{key}` must be {} or a list of categories",
+                t.name,
+                words
+                    .iter()
+                    .map(|w| format!("\"{w}\""))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ),
+            Some(format!(
+                "{key} = [\"Vendor/Category\", \"<category GUID>\"]"
+            )),
+        );
+        return None;
+    }
+    let entries = cx.strings(t, key)?;
+    let mut out = Vec::new();
+    for s in entries {
+        let text = s.get_ref().trim();
+        let segments_ok = !text.is_empty()
+            && text
+                .trim_matches('/')
+                .split('/')
+                .all(|seg| !seg.trim().is_empty());
+        if !segments_ok {
+            cx.error(
+                &s.span(),
+                format!("`{}.{key}` entry `{text}` is neither a category path nor a GUID", t.name),
+                Some("write a display-name path such as \"Lenovo/BIOS\" (see `supctl catalog inspect`) or a category GUID".into()),
+            );
+            continue;
+        }
+        out.push((CategoryRef::parse(text), cx.loc(&s.span())));
+    }
+    Some(ListOrWord::List(out))
+}
+
+pub(super) fn catalog(cx: &mut Cx, t: &Table, key: &str) -> Option<CatalogDraft> {
+    cx.check_keys(t, CATALOG_KEYS);
+    let kind = match cx.choice(t, "kind", &["partner", "custom"]).as_deref() {
+        Some("partner") => CatalogKind::Partner,
+        _ => CatalogKind::Custom,
+    };
+    let name = cx.string(t, "name");
+    let publisher = cx.string(t, "publisher");
+    let url = cx.string(t, "url");
+    let path = cx.path(t, "path");
+    if let Some(u) = &url {
+        check_url(cx, t, "url", u, true);
+    }
+    match (kind, &url, &path) {
+        (_, Some(u), Some(_)) => cx.error(
+            &u.span(),
+            format!("[{}] sets both `url` and `path`", t.name),
+            Some("keep `url` to download the catalog, or `path` for a local copy (disconnected sites), not both".into()),
+        ),
+        (CatalogKind::Custom, None, None) => cx.error(
+            &t.span,
+            format!("custom catalog [{}] needs `url` or `path`", t.name),
+            Some("url = \"https://vendor.example/catalog.cab\", or path = \"catalogs/vendor.cab\"".into()),
+        ),
+        _ => {}
+    }
+    for (field, value) in [("name", &name), ("publisher", &publisher)] {
+        if kind == CatalogKind::Custom && value.is_none() {
+            cx.error(
+                &t.span,
+                format!("custom catalog [{}] needs `{field}`", t.name),
+                Some("ConfigMgr requires a name and a publisher for custom catalogs".into()),
+            );
+        }
+    }
+    if kind == CatalogKind::Partner && name.is_none() {
+        cx.error(
+            &t.span,
+            format!("partner catalog [{}] needs `name`", t.name),
+            Some("use the name from `supctl catalog partners`".into()),
+        );
+    }
+    let description = cx.string(t, "description");
+    if let Some(d) = &description {
+        let n = d.get_ref().chars().count();
+        if n > 200 {
+            cx.error(
+                &d.span(),
+                format!(
+                    "`{}.description` is {n} characters; the limit is 200",
+                    t.name
+                ),
+                Some("shorten it; ConfigMgr rejects longer descriptions".into()),
+            );
+        }
+    }
+    let support_url = cx.string(t, "support_url");
+    if let Some(u) = &support_url {
+        check_url(cx, t, "support_url", u, false);
+    }
+    let mut signers = Vec::new();
+    for s in cx.strings(t, "signers").unwrap_or_default() {
+        if let Some(tp) = thumbprint(cx, &s, &format!("`{}.signers`", t.name)) {
+            signers.push(tp);
+        }
+    }
+    let schedule_v = schedule(cx, t, "schedule");
+    let timezone_v = timezone(cx, t, "timezone");
+    let categories = match category_list(cx, t, "categories", &["all"]) {
+        Some(ListOrWord::List(l)) => {
+            CategorySelection::Only(l.into_iter().map(|(c, _)| c).collect())
+        }
+        _ => CategorySelection::All,
+    };
+    let mut stage_locs = Vec::new();
+    let stage = match category_list(cx, t, "stage", &["none", "all"]) {
+        Some(ListOrWord::Word(w)) if w == "all" => Some(Staging::All),
+        Some(ListOrWord::Word(_)) => Some(Staging::None),
+        Some(ListOrWord::List(l)) => {
+            let (refs, locs): (Vec<_>, Vec<_>) = l.into_iter().unzip();
+            stage_locs = locs;
+            Some(Staging::Only(refs))
+        }
+        None => None,
+    };
+    let allow_expired = cx.boolean(t, "allow_expired_signer");
+    Some(CatalogDraft {
+        schedule_set: schedule_v.is_some(),
+        timezone_set: timezone_v.is_some(),
+        stage_set: stage.is_some(),
+        allow_expired_set: allow_expired.is_some(),
+        stage_locs,
+        catalog: Catalog {
+            key: key.to_string(),
+            kind,
+            name: name.map(Spanned::into_inner),
+            publisher: publisher.map(Spanned::into_inner),
+            url: url.map(Spanned::into_inner),
+            path: path.map(Spanned::into_inner),
+            description: description.map(Spanned::into_inner),
+            support_url: support_url.map(Spanned::into_inner),
+            support_contact: cx.string(t, "support_contact").map(Spanned::into_inner),
+            subscribed: cx.boolean(t, "subscribed").unwrap_or(true),
+            schedule: schedule_v.unwrap_or_default(),
+            timezone: timezone_v,
+            signers,
+            allow_expired_signer: allow_expired.unwrap_or(false),
+            categories,
+            stage: stage.unwrap_or(Staging::None),
+            prune: cx.boolean(t, "prune").unwrap_or(false),
+            content_source: cx.path(t, "content_source").map(Spanned::into_inner),
+            loc: Some(cx.loc(&t.span)),
+        },
+    })
+}
+
+/// Catalog keys are plan addresses (`catalog.<key>`): keep them to a safe alphabet.
+pub(super) fn valid_key(key: &str) -> bool {
+    !key.is_empty()
+        && key.len() <= 64
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}

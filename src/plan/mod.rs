@@ -1,0 +1,8 @@
+//! Planning: what must change on the update server, as reviewable typed actions.
+//! Nothing here performs side effects.
+
+pub mod file;
+pub mod model;
+pub mod render;
+
+pub use model::*;

@@ -1,0 +1,340 @@
+//! The plan: typed actions with addresses, before/after, a reason and a fingerprint of the
+//! state they were planned against.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::model::UpdateRecord;
+
+/// Version of the JSON plan format. Consumers ignore unknown fields and reject an unknown major.
+pub const FORMAT_VERSION: &str = "1.0";
+
+/// What an action does. The summary groups them as Terraform does, plus update counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ActionKind {
+    Create,
+    Update,
+    Replace,
+    Delete,
+    Subscribe,
+    Unsubscribe,
+    Approve,
+    Block,
+    Publish,
+    Revise,
+    Expire,
+    Stage,
+}
+
+impl ActionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionKind::Create => "create",
+            ActionKind::Update => "update",
+            ActionKind::Replace => "replace",
+            ActionKind::Delete => "delete",
+            ActionKind::Subscribe => "subscribe",
+            ActionKind::Unsubscribe => "unsubscribe",
+            ActionKind::Approve => "approve",
+            ActionKind::Block => "block",
+            ActionKind::Publish => "publish",
+            ActionKind::Revise => "revise",
+            ActionKind::Expire => "expire",
+            ActionKind::Stage => "stage",
+        }
+    }
+
+    /// Actions on individual updates, counted in the summary's `updates` block.
+    pub fn is_update_action(self) -> bool {
+        matches!(
+            self,
+            ActionKind::Publish | ActionKind::Revise | ActionKind::Expire | ActionKind::Stage
+        )
+    }
+
+    /// Actions that take something away; they count against `max_deletions`.
+    pub fn is_destructive(self) -> bool {
+        matches!(
+            self,
+            ActionKind::Delete | ActionKind::Expire | ActionKind::Replace | ActionKind::Unsubscribe
+        )
+    }
+}
+
+impl fmt::Display for ActionKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What apply needs to carry the action out exactly as planned.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Payload {
+    /// A new update or a new revision: the record with its raw SDP XML.
+    Update { record: Box<UpdateRecord> },
+    /// Content to stage for one update: its origin files.
+    Content {
+        update: crate::ids::UpdateId,
+        files: Vec<crate::catalog::model::OriginFile>,
+    },
+    /// A whole object's desired settings (catalog, certificate, sync, signing).
+    Settings { value: serde_json::Value },
+}
+
+/// One change to the update server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Action {
+    /// `catalog.<key>`, `catalog.<key>.update[<guid>]`, `certificate[<thumbprint>]`, `sync`, `signing`.
+    pub address: String,
+    pub kind: ActionKind,
+    /// The object as the server has it (None when it does not exist).
+    pub before: Option<serde_json::Value>,
+    /// The object as it will be (None when it goes away).
+    pub after: Option<serde_json::Value>,
+    /// Why supctl wants this change, in words a reviewer understands.
+    pub reason: String,
+    /// Fingerprint of `before` as read from the server; apply refuses the action if it changed.
+    pub before_fingerprint: Option<String>,
+    /// Bytes this action downloads (staging).
+    #[serde(default)]
+    pub bytes: u64,
+    /// Set when the backend cannot perform the action (e.g. content staging on `wsus`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unsupported: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<Payload>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DiagnosticSeverity {
+    Error,
+    Warning,
+    Info,
+}
+
+/// Something the reviewer must know that is not itself a change: an unapproved signer (11508),
+/// missing content certificates (11523), unsigned content (11516).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanDiagnostic {
+    pub severity: DiagnosticSeverity,
+    /// A ConfigMgr status message number (`11508`) or a supctl code (`category-unresolved`).
+    pub code: String,
+    pub address: String,
+    pub message: String,
+    /// What to do, e.g. the exact TOML line that approves a signer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateCounts {
+    pub publish: usize,
+    pub revise: usize,
+    pub expire: usize,
+    pub stage: usize,
+    pub stage_bytes: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub add: usize,
+    pub change: usize,
+    pub replace: usize,
+    pub destroy: usize,
+    pub updates: UpdateCounts,
+}
+
+/// A reviewable set of changes; saved with `plan -o` and applied exactly by `apply PLANFILE`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub format_version: String,
+    /// Random id, recorded in the apply journal so `--resume` continues the right plan.
+    pub id: String,
+    pub created: DateTime<Utc>,
+    /// The config path the plan was made from.
+    pub config: String,
+    /// Addresses given with `--target`; the plan is partial when non-empty.
+    #[serde(default)]
+    pub targets: Vec<String>,
+    pub changes: bool,
+    pub summary: Summary,
+    pub actions: Vec<Action>,
+    pub diagnostics: Vec<PlanDiagnostic>,
+}
+
+impl Plan {
+    /// Builds a plan and computes its summary from the actions.
+    pub fn new(config: String, actions: Vec<Action>, diagnostics: Vec<PlanDiagnostic>) -> Self {
+        let summary = summarize(&actions);
+        Plan {
+            format_version: FORMAT_VERSION.to_string(),
+            id: new_plan_id(),
+            created: Utc::now(),
+            config,
+            targets: Vec::new(),
+            changes: !actions.is_empty(),
+            summary,
+            actions,
+            diagnostics,
+        }
+    }
+
+    /// Keeps only actions at or below the given addresses (`--target`).
+    pub fn retain_targets(&mut self, targets: &[String]) {
+        if targets.is_empty() {
+            return;
+        }
+        self.actions
+            .retain(|a| targets.iter().any(|t| address_within(&a.address, t)));
+        self.diagnostics
+            .retain(|d| targets.iter().any(|t| address_within(&d.address, t)));
+        self.targets = targets.to_vec();
+        self.summary = summarize(&self.actions);
+        self.changes = !self.actions.is_empty();
+    }
+
+    pub fn destructive_count(&self) -> usize {
+        self.actions
+            .iter()
+            .filter(|a| a.kind.is_destructive())
+            .count()
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics
+            .iter()
+            .any(|d| d.severity == DiagnosticSeverity::Error)
+    }
+}
+
+/// True when `address` is `target` or an object inside it (`catalog.a.update[x]` in `catalog.a`).
+pub fn address_within(address: &str, target: &str) -> bool {
+    address == target
+        || (address.starts_with(target)
+            && matches!(
+                address.as_bytes().get(target.len()),
+                Some(b'.') | Some(b'[')
+            ))
+}
+
+fn summarize(actions: &[Action]) -> Summary {
+    let mut s = Summary::default();
+    for a in actions {
+        match a.kind {
+            ActionKind::Create => s.add += 1,
+            ActionKind::Approve | ActionKind::Block if a.before.is_none() => s.add += 1,
+            ActionKind::Update
+            | ActionKind::Subscribe
+            | ActionKind::Unsubscribe
+            | ActionKind::Approve
+            | ActionKind::Block => s.change += 1,
+            ActionKind::Replace => s.replace += 1,
+            ActionKind::Delete => s.destroy += 1,
+            ActionKind::Publish => s.updates.publish += 1,
+            ActionKind::Revise => s.updates.revise += 1,
+            ActionKind::Expire => s.updates.expire += 1,
+            ActionKind::Stage => {
+                s.updates.stage += 1;
+                s.updates.stage_bytes += a.bytes;
+            }
+        }
+    }
+    s
+}
+
+fn new_plan_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let seed = format!(
+        "{}-{}-{}",
+        std::process::id(),
+        Utc::now().timestamp_nanos_opt().unwrap_or_default(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    );
+    crate::ids::Sha256::of(seed.as_bytes()).to_hex()[..16].to_ascii_lowercase()
+}
+
+/// Bytes as people read them: `1.3 GiB`.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i < UNITS.len() - 1 {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[i])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn action(address: &str, kind: ActionKind, bytes: u64) -> Action {
+        Action {
+            address: address.into(),
+            kind,
+            before: None,
+            after: None,
+            reason: String::new(),
+            before_fingerprint: None,
+            bytes,
+            unsupported: None,
+            payload: None,
+        }
+    }
+
+    #[test]
+    fn summary_counts_like_terraform_plus_updates() {
+        let mut replaced = action("catalog.b", ActionKind::Replace, 0);
+        replaced.before = Some(serde_json::json!({}));
+        let plan = Plan::new(
+            "c".into(),
+            vec![
+                action("catalog.a", ActionKind::Create, 0),
+                replaced,
+                action("catalog.a.update[1]", ActionKind::Publish, 0),
+                action("catalog.a.update[2]", ActionKind::Stage, 1024),
+                action("catalog.a.update[3]", ActionKind::Expire, 0),
+            ],
+            vec![],
+        );
+        assert_eq!((plan.summary.add, plan.summary.replace), (1, 1));
+        assert_eq!(plan.summary.updates.publish, 1);
+        assert_eq!(plan.summary.updates.stage_bytes, 1024);
+        assert_eq!(plan.destructive_count(), 2);
+    }
+
+    #[test]
+    fn targets_keep_objects_inside_the_address() {
+        assert!(address_within("catalog.a.update[x]", "catalog.a"));
+        assert!(address_within("catalog.a", "catalog.a"));
+        assert!(!address_within("catalog.ab", "catalog.a"));
+        let mut plan = Plan::new(
+            "c".into(),
+            vec![
+                action("catalog.a", ActionKind::Create, 0),
+                action("catalog.b", ActionKind::Create, 0),
+            ],
+            vec![],
+        );
+        plan.retain_targets(&["catalog.b".into()]);
+        assert_eq!(plan.actions.len(), 1);
+        assert_eq!(plan.summary.add, 1);
+    }
+
+    #[test]
+    fn bytes_are_human_readable() {
+        assert_eq!(human_bytes(512), "512 B");
+        assert_eq!(human_bytes(1_395_864_371), "1.3 GiB");
+    }
+}

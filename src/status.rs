@@ -1,0 +1,80 @@
+//! ConfigMgr's status messages for third-party catalogs, reused verbatim so admins recognise
+//! them, plus supctl's own codes for conditions ConfigMgr has no number for.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageSeverity {
+    Error,
+    Warning,
+    Info,
+}
+
+/// A numbered status message: `number` is ConfigMgr's MessageID where one exists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusMessage {
+    pub number: u32,
+    pub severity: MessageSeverity,
+    pub text: String,
+}
+
+/// 11508: the catalog's signer is not approved (or changed since approval, or is blocked).
+pub fn catalog_signature_failed(catalog: &str, thumbprint: &str) -> StatusMessage {
+    StatusMessage {
+        number: 11508,
+        severity: MessageSeverity::Error,
+        text: format!(
+            "Failure when checking signature for catalog {catalog}. Make sure the catalog is subscribed and the catalog certificate {thumbprint} is approved and not blocked."
+        ),
+    }
+}
+
+/// 11516: content without a valid Authenticode signature is never published.
+pub fn content_unsigned(update: &str) -> StatusMessage {
+    StatusMessage {
+        number: 11516,
+        severity: MessageSeverity::Error,
+        text: format!(
+            "Failed to publish content for update \"{update}\" because the content is unsigned. Only content with valid signatures can be published."
+        ),
+    }
+}
+
+/// 11523: an older catalog format without `ContentCertificates/`.
+pub fn content_certificates_missing(catalog: &str) -> StatusMessage {
+    StatusMessage {
+        number: 11523,
+        severity: MessageSeverity::Warning,
+        text: format!(
+            "Catalog \"{catalog}\" does not include content signing certificates; attempts to publish update content for updates from this catalog may be unsuccessful until content signing certificates are added and approved."
+        ),
+    }
+}
+
+/// 11524: an update on the server that supctl did not publish (another tool owns its metadata).
+pub fn missing_update_metadata(update: &str) -> StatusMessage {
+    StatusMessage {
+        number: 11524,
+        severity: MessageSeverity::Error,
+        text: format!("Failed to publish update \"{update}\" due to missing update metadata."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_match_configmgr() {
+        assert_eq!(catalog_signature_failed("c", "T").number, 11508);
+        assert_eq!(content_unsigned("u").number, 11516);
+        assert_eq!(content_certificates_missing("c").number, 11523);
+        assert_eq!(missing_update_metadata("u").number, 11524);
+        assert!(
+            content_unsigned("u")
+                .text
+                .contains("Only content with valid signatures")
+        );
+    }
+}
