@@ -5,4 +5,5 @@ pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod ids;
+pub mod store;
 pub mod trust;

@@ -64,7 +64,9 @@ pub enum Installer {
         patch_code: Option<String>,
     },
     /// An installer element supctl does not model (kept by its local name).
-    Other { element: String },
+    Other {
+        element: String,
+    },
 }
 
 /// `InstallableItem/OriginFile`: the binary that must be staged for the update to be deployable.
@@ -120,7 +122,10 @@ pub struct UpdateRecord {
 impl UpdateRecord {
     /// The default-language title (the first `LocalizedProperties`).
     pub fn title(&self) -> &str {
-        self.localized.first().map(|l| l.title.as_str()).unwrap_or("")
+        self.localized
+            .first()
+            .map(|l| l.title.as_str())
+            .unwrap_or("")
     }
     pub fn description(&self) -> &str {
         self.localized

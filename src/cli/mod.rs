@@ -7,6 +7,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod certs;
+pub mod store;
+pub mod unlock;
+pub mod updates;
+
 /// Success, or no changes.
 pub const EXIT_OK: u8 = 0;
 /// Any error: invalid config, failed apply, untrusted catalog.
@@ -27,7 +32,19 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// The updates the store holds ("All Software Updates").
+    #[command(subcommand)]
+    Updates(updates::UpdatesCommand),
+    /// Certificates: catalog signers, content signers, WSUS signing.
+    #[command(subcommand)]
+    Certs(certs::CertsCommand),
+    /// Inspect and maintain the local store.
+    #[command(subcommand)]
+    Store(store::StoreCommand),
+    /// Release a state lock by its ID.
+    ForceUnlock(unlock::ForceUnlockArgs),
+}
 
 /// Parses arguments, runs the command and maps its outcome to an exit code.
 pub fn main() -> ExitCode {
@@ -42,5 +59,10 @@ pub fn main() -> ExitCode {
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
-    match cli.command {}
+    match cli.command {
+        Command::Updates(c) => updates::run(c),
+        Command::Certs(c) => certs::run(c),
+        Command::Store(c) => store::run(c),
+        Command::ForceUnlock(a) => unlock::run(a),
+    }
 }
