@@ -171,24 +171,20 @@ const MIGRATIONS: &[&str] = &[V1, V2];
 /// The schema version this build writes.
 pub const LATEST: i64 = MIGRATIONS.len() as i64;
 
-/// Brings the database to [`LATEST`], refusing a newer or foreign one.
+/// Brings the database to [`LATEST`], refusing a newer or foreign one. Writes nothing when
+/// the database is current, so opening a damaged store never modifies it.
 pub fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<i64> {
+    let current = |c: &Connection| -> Result<(i64, i64)> {
+        let app: i64 = c.query_row("PRAGMA application_id", [], |r| r.get(0))?;
+        let version: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        validate(path, app, version)?;
+        Ok((app, version))
+    };
+    if current(conn)? == (APPLICATION_ID, LATEST) {
+        return Ok(LATEST);
+    }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let app: i64 = tx.query_row("PRAGMA application_id", [], |r| r.get(0))?;
-    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    if app != APPLICATION_ID && !(app == 0 && version == 0) {
-        return Err(StoreError::NotAStore {
-            path: path.to_path_buf(),
-            reason: format!("its application_id is {app:#x}, not supctl's"),
-        });
-    }
-    if version > LATEST {
-        return Err(StoreError::TooNew {
-            path: path.to_path_buf(),
-            found: version,
-            supported: LATEST,
-        });
-    }
+    let (_, version) = current(&tx)?; // another process may have migrated meanwhile
     if version == 0 {
         let tables: i64 = tx.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))?;
         if tables > 0 {
@@ -205,4 +201,21 @@ pub fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<i64> {
     tx.pragma_update(None, "application_id", APPLICATION_ID)?;
     tx.commit()?;
     Ok(LATEST)
+}
+
+fn validate(path: &std::path::Path, app: i64, version: i64) -> Result<()> {
+    if app != APPLICATION_ID && !(app == 0 && version == 0) {
+        return Err(StoreError::NotAStore {
+            path: path.to_path_buf(),
+            reason: format!("its application_id is {app:#x}, not supctl's"),
+        });
+    }
+    if version > LATEST {
+        return Err(StoreError::TooNew {
+            path: path.to_path_buf(),
+            found: version,
+            supported: LATEST,
+        });
+    }
+    Ok(())
 }
