@@ -1,12 +1,13 @@
 //! `supctl certs list`: every stored certificate with its role, state, expiry and uses.
 
+use std::fmt::Write as _;
+
 use clap::Subcommand;
 
-use crate::store::Backend as _;
 use crate::store::local::{LocalBackend, OpenOptions};
 use crate::store::query::certificate_rows;
 
-use super::store::{StoreArgs, print_json};
+use super::store::{StoreArgs, emit, print_json};
 
 #[derive(Debug, Subcommand)]
 pub enum CertsCommand {
@@ -17,12 +18,14 @@ pub enum CertsCommand {
 pub fn run(cmd: CertsCommand) -> anyhow::Result<u8> {
     let CertsCommand::List(a) = cmd;
     let backend = LocalBackend::open(&a.location(), OpenOptions::read())?;
-    let rows = certificate_rows(&backend.snapshot()?, chrono::Utc::now());
+    let rows = certificate_rows(&backend.snapshot_settings()?, chrono::Utc::now());
     if a.json {
         print_json(&rows)?;
         return Ok(super::EXIT_OK);
     }
-    println!(
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
         "{:<64}  {:<12}  {:<8}  {:<10}  {:<30}  USED BY",
         "THUMBPRINT", "KIND", "STATE", "EXPIRES", "SUBJECT"
     );
@@ -33,7 +36,8 @@ pub fn run(cmd: CertsCommand) -> anyhow::Result<u8> {
             None => "-".into(),
         };
         let used: Vec<&str> = r.used_by.iter().map(|a| a.as_str()).collect();
-        println!(
+        let _ = writeln!(
+            out,
             "{:<64}  {:<12}  {:<8}  {:<10}  {:<30}  {}",
             r.thumbprint,
             r.kind,
@@ -47,6 +51,7 @@ pub fn run(cmd: CertsCommand) -> anyhow::Result<u8> {
             }
         );
     }
-    println!("{} certificate(s)", rows.len());
+    let _ = writeln!(out, "{} certificate(s)", rows.len());
+    emit(&out)?;
     Ok(super::EXIT_OK)
 }

@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use std::fmt::Write as _;
+
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
@@ -72,9 +74,21 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// Writes command output at once; a closed pipe (`| head`) ends it quietly, not in a panic.
+pub fn emit(text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => Ok(r?),
+    }
+}
+
 pub fn print_json<T: Serialize + ?Sized>(v: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(v)?);
-    Ok(())
+    emit(&format!("{}\n", serde_json::to_string_pretty(v)?))
 }
 
 #[derive(Debug, Subcommand)]
@@ -168,28 +182,36 @@ pub fn run(cmd: StoreCommand) -> anyhow::Result<u8> {
                 } else {
                     "would remove"
                 };
-                println!("checked {} content file(s)", report.checked);
-                println!(
+                let mut out = String::new();
+                let _ = writeln!(out, "checked {} content file(s)", report.checked);
+                let _ = writeln!(
+                    out,
                     "{verb} {} orphan(s) ({} bytes)",
                     report.orphans.len(),
                     report.orphan_bytes
                 );
                 for p in &report.orphans {
-                    println!("  orphan  {}", p.display());
+                    let _ = writeln!(out, "  orphan  {}", p.display());
                 }
-                println!("{verb} {} leftover temp file(s)", report.temp.len());
+                let _ = writeln!(out, "{verb} {} leftover temp file(s)", report.temp.len());
                 for p in &report.corrupt {
-                    println!("  corrupt {} (digest does not match its name)", p.display());
+                    let _ = writeln!(
+                        out,
+                        "  corrupt {} (digest does not match its name)",
+                        p.display()
+                    );
                 }
                 for d in &report.missing {
-                    println!("  missing content {d}");
+                    let _ = writeln!(out, "  missing content {d}");
                 }
                 for p in &report.unexpected {
-                    println!(
+                    let _ = writeln!(
+                        out,
                         "  unexpected {} (not in the WSUS layout; left alone)",
                         p.display()
                     );
                 }
+                emit(&out)?;
             }
             let bad = !report.corrupt.is_empty() || !report.missing.is_empty();
             Ok(if bad {
@@ -228,7 +250,7 @@ pub fn run(cmd: StoreCommand) -> anyhow::Result<u8> {
             let mut req = LockRequest::new("store hold-lock").ttl(ttl);
             req.heartbeat = !no_heartbeat;
             let lock = backend.lock(&req)?;
-            println!("{}", lock.owner().id);
+            emit(&format!("{}\n", lock.owner().id))?;
             std::thread::sleep(hold);
             Ok(super::EXIT_OK)
         }
@@ -253,10 +275,12 @@ fn show(a: StoreArgs) -> anyhow::Result<u8> {
         print_json(&view)?;
     } else {
         let c = &view.stats.counts;
-        println!("state directory  {}", view.state_dir.display());
-        println!("schema version   {}", view.stats.schema_version);
-        println!("database         {} bytes", view.stats.database_bytes);
-        println!(
+        let mut out = String::new();
+        let _ = writeln!(out, "state directory  {}", view.state_dir.display());
+        let _ = writeln!(out, "schema version   {}", view.stats.schema_version);
+        let _ = writeln!(out, "database         {} bytes", view.stats.database_bytes);
+        let _ = writeln!(
+            out,
             "integrity        {}",
             if view.integrity.is_empty() {
                 "ok".to_string()
@@ -264,30 +288,33 @@ fn show(a: StoreArgs) -> anyhow::Result<u8> {
                 view.integrity.join("; ")
             }
         );
-        println!("catalogs         {}", c.catalogs);
-        println!("certificates     {}", c.certificates);
-        println!("categories       {}", c.categories);
-        println!(
+        let _ = writeln!(out, "catalogs         {}", c.catalogs);
+        let _ = writeln!(out, "certificates     {}", c.certificates);
+        let _ = writeln!(out, "categories       {}", c.categories);
+        let _ = writeln!(
+            out,
             "updates          {} ({} revisions, {} deployable, {} expired)",
             c.updates, c.revisions, c.deployable, c.expired
         );
-        println!("update files     {}", c.files);
-        println!(
+        let _ = writeln!(out, "update files     {}", c.files);
+        let _ = writeln!(
+            out,
             "content          {} file(s), {} bytes",
             c.content_files, c.content_bytes
         );
-        println!("status messages  {}", c.status_messages);
-        println!("sync runs        {}", c.sync_runs);
-        println!("journal entries  {}", c.journal_entries);
-        println!("inventory        {}", c.inventory);
+        let _ = writeln!(out, "status messages  {}", c.status_messages);
+        let _ = writeln!(out, "sync runs        {}", c.sync_runs);
+        let _ = writeln!(out, "journal entries  {}", c.journal_entries);
+        let _ = writeln!(out, "inventory        {}", c.inventory);
         match &view.lock {
-            None => println!("lock             free"),
-            Some(l) => println!(
-                "lock             {}{}",
+            None => out.push_str("lock             free\n"),
+            Some(l) => out.push_str(&format!(
+                "lock             {}{}\n",
                 l.owner,
                 if l.stale { " (stale)" } else { "" }
-            ),
+            )),
         }
+        emit(&out)?;
     }
     Ok(if view.integrity.is_empty() {
         super::EXIT_OK

@@ -5,7 +5,7 @@ use clap::Args;
 use crate::store::LockId;
 use crate::store::lock::force_unlock;
 
-use super::store::{StoreArgs, print_json};
+use super::store::{StoreArgs, emit, print_json};
 
 #[derive(Debug, Args)]
 pub struct ForceUnlockArgs {
@@ -20,7 +20,7 @@ pub fn run(a: ForceUnlockArgs) -> anyhow::Result<u8> {
     if a.store.json {
         print_json(&serde_json::json!({ "released": owner }))?;
     } else {
-        println!("released {owner}");
+        emit(&format!("released {owner}\n"))?;
     }
     Ok(super::EXIT_OK)
 }

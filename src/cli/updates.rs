@@ -1,5 +1,7 @@
 //! `supctl updates list`: the "All Software Updates" view of the store.
 
+use std::fmt::Write as _;
+
 use clap::{Args, Subcommand};
 use regex::RegexBuilder;
 
@@ -7,7 +9,7 @@ use crate::store::local::{LocalBackend, OpenOptions};
 use crate::store::query::UpdateFilter;
 use crate::store::{CatalogKey, UpdateState};
 
-use super::store::{StoreArgs, print_json};
+use super::store::{StoreArgs, emit, print_json};
 
 #[derive(Debug, Subcommand)]
 pub enum UpdatesCommand {
@@ -59,16 +61,20 @@ pub fn run(cmd: UpdatesCommand) -> anyhow::Result<u8> {
         print_json(&rows)?;
         return Ok(super::EXIT_OK);
     }
-    println!(
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
         "{:<36}  {:>3}  {:<13}  {:<12}  {:<20}  {:<18}  TITLE",
         "ID", "REV", "STATE", "CATALOG", "VENDOR", "CLASSIFICATION"
     );
     for r in &rows {
-        println!(
+        let _ = writeln!(
+            out,
             "{:<36}  {:>3}  {:<13}  {:<12}  {:<20}  {:<18}  {}",
             r.id, r.revision, r.state, r.catalog, r.vendor, r.classification, r.title
         );
     }
-    println!("{} update(s)", rows.len());
+    let _ = writeln!(out, "{} update(s)", rows.len());
+    emit(&out)?;
     Ok(super::EXIT_OK)
 }

@@ -153,6 +153,14 @@ impl LocalBackend {
         Ok(rows.into_iter().filter(|r| r != "ok").collect())
     }
 
+    /// Catalogs, certificates, settings and inventory without updates and categories: what
+    /// `certs list` needs, without paying for 100,000 updates.
+    pub fn snapshot_settings(&self) -> Result<ActualState> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+        read::settings(&tx)
+    }
+
     /// The filtered "All Software Updates" view, answered with indexed SQL.
     pub fn list_updates(
         &self,

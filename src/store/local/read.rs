@@ -35,6 +35,18 @@ pub fn snapshot(c: &Connection) -> Result<ActualState> {
     })
 }
 
+/// Everything but updates and categories.
+pub fn settings(c: &Connection) -> Result<ActualState> {
+    Ok(ActualState {
+        catalogs: catalogs(c, None)?,
+        certificates: certificates(c, None)?,
+        sync: sync_settings(c)?,
+        signing: signing(c)?,
+        inventory: inventory(c)?,
+        ..ActualState::default()
+    })
+}
+
 pub fn catalogs(
     c: &Connection,
     key: Option<&CatalogKey>,
