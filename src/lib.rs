@@ -7,4 +7,5 @@ pub mod config;
 pub mod ids;
 pub mod plan;
 pub mod status;
+pub mod store;
 pub mod trust;

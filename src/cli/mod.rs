@@ -8,8 +8,12 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod catalog;
+pub mod certs;
 mod render;
 mod schema;
+pub mod store;
+pub mod unlock;
+pub mod updates;
 mod validate;
 
 /// Success, or no changes.
@@ -39,6 +43,17 @@ pub enum Command {
     Validate(validate::ValidateArgs),
     /// Print the JSON Schema of the config (for editors).
     Schema,
+    /// The updates the store holds ("All Software Updates").
+    #[command(subcommand)]
+    Updates(updates::UpdatesCommand),
+    /// Certificates: catalog signers, content signers, WSUS signing.
+    #[command(subcommand)]
+    Certs(certs::CertsCommand),
+    /// Inspect and maintain the local store.
+    #[command(subcommand)]
+    Store(store::StoreCommand),
+    /// Release a state lock by its ID.
+    ForceUnlock(unlock::ForceUnlockArgs),
 }
 
 /// Parses arguments, runs the command and maps its outcome to an exit code.
@@ -58,5 +73,9 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Catalog(args) => catalog::run(args),
         Command::Validate(a) => validate::run(a),
         Command::Schema => schema::run(),
+        Command::Updates(c) => updates::run(c),
+        Command::Certs(c) => certs::run(c),
+        Command::Store(c) => store::run(c),
+        Command::ForceUnlock(a) => unlock::run(a),
     }
 }

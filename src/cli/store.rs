@@ -1,0 +1,339 @@
+//! `supctl store show|gc` and the options every store command shares (`--state-dir`,
+//! `--json`, `--lock-timeout`). Two hidden subcommands drive the crash and lock tests.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use std::fmt::Write as _;
+
+use clap::{Args, Subcommand};
+use serde::Serialize;
+
+use crate::store::bench::{BenchSpec, write as bench_write};
+use crate::store::local::{Check, LocalBackend, OpenOptions};
+use crate::store::lock::read_owner;
+use crate::store::{Backend as _, HeldLock, LockRequest, StoreLocation};
+
+/// Where the store is and how to print.
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// The state directory (the config's `[server] path`).
+    #[arg(long, value_name = "DIR", default_value = crate::store::location::DEFAULT_DIR, env = "SUPCTL_STATE_DIR")]
+    pub state_dir: PathBuf,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl StoreArgs {
+    pub fn location(&self) -> StoreLocation {
+        StoreLocation::new(&self.state_dir)
+    }
+}
+
+/// How long a writer waits for the state lock.
+#[derive(Debug, Clone, Args)]
+pub struct LockArgs {
+    /// Wait this long for another writer (`30s`, `2m`, `500ms`; a bare number is seconds).
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_duration)]
+    pub lock_timeout: Duration,
+}
+
+impl LockArgs {
+    /// Takes the lock, printing takeover warnings.
+    pub fn acquire(
+        &self,
+        backend: &LocalBackend,
+        command: &str,
+    ) -> anyhow::Result<Box<dyn HeldLock>> {
+        let lock = backend.lock(&LockRequest::new(command).timeout(self.lock_timeout))?;
+        for w in lock.warnings() {
+            eprintln!("warning: {w}");
+        }
+        Ok(lock)
+    }
+}
+
+/// Parses `500ms`, `30s`, `2m`, `1h` or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration (e.g. 30s, 2m, 500ms)"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "ms" => n / 1000.0,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("`{s}`: unknown unit `{unit}` (ms, s, m, h)")),
+    };
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// Writes command output at once; a closed pipe (`| head`) ends it quietly, not in a panic.
+pub fn emit(text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => Ok(r?),
+    }
+}
+
+pub fn print_json<T: Serialize + ?Sized>(v: &T) -> anyhow::Result<()> {
+    emit(&format!("{}\n", serde_json::to_string_pretty(v)?))
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Counts and sizes, schema version, integrity and the lock holder.
+    Show(StoreArgs),
+    /// Find orphaned content and files whose digest no longer matches; remove orphans and
+    /// leftover temp files unless `--dry-run`. Exits 1 when content is corrupt or missing.
+    Gc {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        lock: LockArgs,
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Write a synthetic catalog (benchmarks and crash tests).
+    #[command(hide = true)]
+    BenchWrite {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        lock: LockArgs,
+        #[arg(long, default_value_t = 10_000)]
+        updates: usize,
+        #[arg(long, default_value_t = 100)]
+        batch: usize,
+        #[arg(long, default_value_t = 10)]
+        stage_every: usize,
+    },
+    /// Hold the state lock for a while (lock tests).
+    #[command(hide = true)]
+    HoldLock {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long, default_value = "30s", value_parser = parse_duration)]
+        hold: Duration,
+        #[arg(long, default_value = "60s", value_parser = parse_duration)]
+        ttl: Duration,
+        /// Simulate a hung holder: never refresh the heartbeat.
+        #[arg(long)]
+        no_heartbeat: bool,
+    },
+}
+
+#[derive(Serialize)]
+struct Show {
+    state_dir: PathBuf,
+    #[serde(flatten)]
+    stats: crate::store::local::StoreStats,
+    integrity: Vec<String>,
+    lock: Option<LockView>,
+}
+
+#[derive(Serialize)]
+struct LockView {
+    #[serde(flatten)]
+    owner: crate::store::LockOwner,
+    stale: bool,
+}
+
+pub fn run(cmd: StoreCommand) -> anyhow::Result<u8> {
+    match cmd {
+        StoreCommand::Show(a) => show(a),
+        StoreCommand::Gc {
+            store,
+            lock,
+            dry_run,
+        } => {
+            let backend = LocalBackend::open(
+                &store.location(),
+                OpenOptions {
+                    create: false,
+                    check: Check::Quick,
+                },
+            )?;
+            let _lock = lock.acquire(
+                &backend,
+                if dry_run {
+                    "store gc --dry-run"
+                } else {
+                    "store gc"
+                },
+            )?;
+            let report = backend.gc(dry_run)?;
+            if store.json {
+                print_json(&report)?;
+            } else {
+                let verb = if report.removed {
+                    "removed"
+                } else {
+                    "would remove"
+                };
+                let mut out = String::new();
+                let _ = writeln!(out, "checked {} content file(s)", report.checked);
+                let _ = writeln!(
+                    out,
+                    "{verb} {} orphan(s) ({} bytes)",
+                    report.orphans.len(),
+                    report.orphan_bytes
+                );
+                for p in &report.orphans {
+                    let _ = writeln!(out, "  orphan  {}", p.display());
+                }
+                let _ = writeln!(out, "{verb} {} leftover temp file(s)", report.temp.len());
+                for p in &report.corrupt {
+                    let _ = writeln!(
+                        out,
+                        "  corrupt {} (digest does not match its name)",
+                        p.display()
+                    );
+                }
+                for d in &report.missing {
+                    let _ = writeln!(out, "  missing content {d}");
+                }
+                for p in &report.unexpected {
+                    let _ = writeln!(
+                        out,
+                        "  unexpected {} (not in the WSUS layout; left alone)",
+                        p.display()
+                    );
+                }
+                emit(&out)?;
+            }
+            let bad = !report.corrupt.is_empty() || !report.missing.is_empty();
+            Ok(if bad {
+                super::EXIT_ERROR
+            } else {
+                super::EXIT_OK
+            })
+        }
+        StoreCommand::BenchWrite {
+            store,
+            lock,
+            updates,
+            batch,
+            stage_every,
+        } => {
+            let backend = LocalBackend::open(&store.location(), OpenOptions::write())?;
+            let _lock = lock.acquire(&backend, "store bench-write")?;
+            let report = bench_write(
+                &backend,
+                &BenchSpec {
+                    updates,
+                    batch,
+                    stage_every,
+                },
+            )?;
+            print_json(&report)?;
+            Ok(super::EXIT_OK)
+        }
+        StoreCommand::HoldLock {
+            store,
+            hold,
+            ttl,
+            no_heartbeat,
+        } => {
+            let backend = LocalBackend::open(&store.location(), OpenOptions::write())?;
+            let mut req = LockRequest::new("store hold-lock").ttl(ttl);
+            req.heartbeat = !no_heartbeat;
+            let lock = backend.lock(&req)?;
+            emit(&format!("{}\n", lock.owner().id))?;
+            std::thread::sleep(hold);
+            Ok(super::EXIT_OK)
+        }
+    }
+}
+
+fn show(a: StoreArgs) -> anyhow::Result<u8> {
+    let loc = a.location();
+    let backend = LocalBackend::open(&loc, OpenOptions::read())?;
+    let integrity = backend.integrity_check(true)?;
+    let lock = read_owner(&loc)?.map(|owner| LockView {
+        stale: owner.is_stale(chrono::Utc::now()),
+        owner,
+    });
+    let view = Show {
+        state_dir: loc.dir().to_path_buf(),
+        stats: backend.stats()?,
+        integrity,
+        lock,
+    };
+    if a.json {
+        print_json(&view)?;
+    } else {
+        let c = &view.stats.counts;
+        let mut out = String::new();
+        let _ = writeln!(out, "state directory  {}", view.state_dir.display());
+        let _ = writeln!(out, "schema version   {}", view.stats.schema_version);
+        let _ = writeln!(out, "database         {} bytes", view.stats.database_bytes);
+        let _ = writeln!(
+            out,
+            "integrity        {}",
+            if view.integrity.is_empty() {
+                "ok".to_string()
+            } else {
+                view.integrity.join("; ")
+            }
+        );
+        let _ = writeln!(out, "catalogs         {}", c.catalogs);
+        let _ = writeln!(out, "certificates     {}", c.certificates);
+        let _ = writeln!(out, "categories       {}", c.categories);
+        let _ = writeln!(
+            out,
+            "updates          {} ({} revisions, {} deployable, {} expired)",
+            c.updates, c.revisions, c.deployable, c.expired
+        );
+        let _ = writeln!(out, "update files     {}", c.files);
+        let _ = writeln!(
+            out,
+            "content          {} file(s), {} bytes",
+            c.content_files, c.content_bytes
+        );
+        let _ = writeln!(out, "status messages  {}", c.status_messages);
+        let _ = writeln!(out, "sync runs        {}", c.sync_runs);
+        let _ = writeln!(out, "journal entries  {}", c.journal_entries);
+        let _ = writeln!(out, "inventory        {}", c.inventory);
+        match &view.lock {
+            None => out.push_str("lock             free\n"),
+            Some(l) => out.push_str(&format!(
+                "lock             {}{}\n",
+                l.owner,
+                if l.stale { " (stale)" } else { "" }
+            )),
+        }
+        emit(&out)?;
+    }
+    Ok(if view.integrity.is_empty() {
+        super::EXIT_OK
+    } else {
+        super::EXIT_ERROR
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("5"), Ok(Duration::from_secs(5)));
+        assert!(parse_duration("5 parsecs").is_err());
+        assert!(parse_duration("abc").is_err());
+    }
+}

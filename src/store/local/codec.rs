@@ -1,0 +1,90 @@
+//! Column encodings: RFC 3339 times (exact round trip), upper-case hex digests, JSON for
+//! lists, and the words of each text enum. Decoding failures become conversion errors that
+//! name the column, so a damaged row is reported rather than silently skipped.
+
+use std::str::FromStr;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::Row;
+use rusqlite::types::Type;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::ids::{Sha1, Sha256};
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Malformed(String);
+
+fn bad(i: usize, msg: impl Into<String>) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(i, Type::Text, Box::new(Malformed(msg.into())))
+}
+
+pub fn ts(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Nanos, true)
+}
+
+pub fn json<T: Serialize + ?Sized>(v: &T) -> String {
+    serde_json::to_string(v).expect("store values serialise")
+}
+
+pub fn parsed<T>(r: &Row, i: usize) -> rusqlite::Result<T>
+where
+    T: FromStr,
+    T::Err: std::fmt::Display,
+{
+    let s: String = r.get(i)?;
+    s.parse().map_err(|e: T::Err| bad(i, format!("`{s}`: {e}")))
+}
+
+pub fn opt_parsed<T>(r: &Row, i: usize) -> rusqlite::Result<Option<T>>
+where
+    T: FromStr,
+    T::Err: std::fmt::Display,
+{
+    match r.get::<_, Option<String>>(i)? {
+        None => Ok(None),
+        Some(_) => parsed(r, i).map(Some),
+    }
+}
+
+pub fn time(r: &Row, i: usize) -> rusqlite::Result<DateTime<Utc>> {
+    let s: String = r.get(i)?;
+    DateTime::parse_from_rfc3339(&s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| bad(i, format!("time `{s}`: {e}")))
+}
+
+pub fn opt_time(r: &Row, i: usize) -> rusqlite::Result<Option<DateTime<Utc>>> {
+    match r.get::<_, Option<String>>(i)? {
+        None => Ok(None),
+        Some(_) => time(r, i).map(Some),
+    }
+}
+
+pub fn sha1(r: &Row, i: usize) -> rusqlite::Result<Sha1> {
+    let s: String = r.get(i)?;
+    Sha1::from_hex(&s).map_err(|e| bad(i, e.to_string()))
+}
+
+pub fn sha256(r: &Row, i: usize) -> rusqlite::Result<Sha256> {
+    let s: String = r.get(i)?;
+    Sha256::from_hex(&s).map_err(|e| bad(i, e.to_string()))
+}
+
+pub fn opt_sha256(r: &Row, i: usize) -> rusqlite::Result<Option<Sha256>> {
+    match r.get::<_, Option<String>>(i)? {
+        None => Ok(None),
+        Some(_) => sha256(r, i).map(Some),
+    }
+}
+
+pub fn from_json<T: DeserializeOwned>(r: &Row, i: usize) -> rusqlite::Result<T> {
+    let s: String = r.get(i)?;
+    serde_json::from_str(&s).map_err(|e| bad(i, format!("JSON: {e}")))
+}
+
+pub fn word<T>(r: &Row, i: usize, parse: fn(&str) -> Option<T>) -> rusqlite::Result<T> {
+    let s: String = r.get(i)?;
+    parse(&s).ok_or_else(|| bad(i, format!("unknown value `{s}`")))
+}

@@ -1,0 +1,389 @@
+//! Loading stored objects: the whole snapshot, or one object for a fingerprint. Both go
+//! through the same loaders so a fingerprint hashes exactly what the snapshot shows.
+
+use std::collections::{BTreeMap, HashMap};
+
+use rusqlite::{Connection, OptionalExtension as _, params};
+
+use crate::catalog::model::{Category, FormatVersion, PublicationState};
+use crate::ids::{Thumbprint, UpdateId};
+use crate::store::error::Result;
+use crate::store::model::*;
+use crate::store::names::{Address, CatalogKey, PlanId};
+use crate::store::state::{ActualState, StoredFile, StoredUpdate};
+
+use super::codec::*;
+
+fn format_version(s: &str) -> Option<FormatVersion> {
+    match s {
+        "v1" => Some(FormatVersion::V1),
+        "v2" => Some(FormatVersion::V2),
+        "v3" => Some(FormatVersion::V3),
+        _ => None,
+    }
+}
+
+pub fn snapshot(c: &Connection) -> Result<ActualState> {
+    Ok(ActualState {
+        catalogs: catalogs(c, None)?,
+        certificates: certificates(c, None)?,
+        categories: categories(c, None)?,
+        updates: updates(c, None)?,
+        sync: sync_settings(c)?,
+        signing: signing(c)?,
+        inventory: inventory(c)?,
+    })
+}
+
+/// Everything but updates and categories.
+pub fn settings(c: &Connection) -> Result<ActualState> {
+    Ok(ActualState {
+        catalogs: catalogs(c, None)?,
+        certificates: certificates(c, None)?,
+        sync: sync_settings(c)?,
+        signing: signing(c)?,
+        inventory: inventory(c)?,
+        ..ActualState::default()
+    })
+}
+
+pub fn catalogs(
+    c: &Connection,
+    key: Option<&CatalogKey>,
+) -> Result<BTreeMap<CatalogKey, StoredCatalog>> {
+    let mut st = c.prepare_cached(
+        "SELECT key, kind, name, publisher, source, description, support_url, support_contact,
+                subscribed, schedule, categories, staging, signers, content_certificates,
+                format_version, cab_sha256, etag, fetched_at
+         FROM catalogs WHERE ?1 IS NULL OR key = ?1 ORDER BY key",
+    )?;
+    let rows = st.query_map([key.map(|k| k.as_str())], |r| {
+        let settings = CatalogRecord {
+            key: parsed(r, 0)?,
+            kind: word(r, 1, CatalogKind::parse)?,
+            name: r.get(2)?,
+            publisher: r.get(3)?,
+            source: r.get(4)?,
+            description: r.get(5)?,
+            support_url: r.get(6)?,
+            support_contact: r.get(7)?,
+            subscribed: r.get(8)?,
+            schedule: r.get(9)?,
+            categories: from_json(r, 10)?,
+            staging: from_json(r, 11)?,
+            signers: from_json(r, 12)?,
+            content_certificates: from_json(r, 13)?,
+        };
+        let fetch = match r.get::<_, Option<String>>(15)? {
+            None => None,
+            Some(_) => Some(CatalogFetch {
+                cab_sha256: sha256(r, 15)?,
+                etag: r.get(16)?,
+                format: word(r, 14, format_version)?,
+                at: time(r, 17)?,
+            }),
+        };
+        Ok(StoredCatalog { settings, fetch })
+    })?;
+    let mut out = BTreeMap::new();
+    for row in rows {
+        let c = row?;
+        out.insert(c.settings.key.clone(), c);
+    }
+    Ok(out)
+}
+
+pub fn certificates(c: &Connection, t: Option<&Thumbprint>) -> Result<Vec<StoredCertificate>> {
+    let mut st = c.prepare_cached(
+        "SELECT thumbprint, kind, state, subject, issuer, serial, sha1, sha256, not_before, not_after, der
+         FROM certificates
+         WHERE ?1 IS NULL OR thumbprint = ?1 OR sha1 = ?1 OR sha256 = ?1
+         ORDER BY thumbprint, kind",
+    )?;
+    let rows = st.query_map([t.map(|t| t.as_str())], |r| {
+        let facts = match r.get::<_, Option<String>>(6)? {
+            None => None,
+            Some(_) => Some(CertificateFacts {
+                subject: r.get(3)?,
+                issuer: r.get(4)?,
+                serial: r.get(5)?,
+                sha1: sha1(r, 6)?,
+                sha256: sha256(r, 7)?,
+                not_before: time(r, 8)?,
+                not_after: time(r, 9)?,
+                der: r.get::<_, Option<Vec<u8>>>(10)?.unwrap_or_default(),
+            }),
+        };
+        Ok(StoredCertificate {
+            thumbprint: parsed(r, 0)?,
+            kind: word(r, 1, CertKind::parse)?,
+            state: word(r, 2, CertState::parse)?,
+            facts,
+        })
+    })?;
+    let mut v = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+    v.sort_by(|a, b| (&a.thumbprint, a.kind).cmp(&(&b.thumbprint, b.kind)));
+    Ok(v)
+}
+
+pub fn categories(
+    c: &Connection,
+    key: Option<&CatalogKey>,
+) -> Result<BTreeMap<CatalogKey, Vec<Category>>> {
+    let k = key.map(|k| k.as_str());
+    let mut members: HashMap<(String, String), Vec<UpdateId>> = HashMap::new();
+    let mut st = c.prepare_cached(
+        "SELECT catalog, category, update_id FROM category_members
+         WHERE ?1 IS NULL OR catalog = ?1 ORDER BY catalog, category, update_id",
+    )?;
+    let rows = st.query_map([k], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            parsed(r, 2)?,
+        ))
+    })?;
+    for row in rows {
+        let (cat, id, u) = row?;
+        members.entry((cat, id)).or_default().push(u);
+    }
+    let mut st = c.prepare_cached(
+        "SELECT catalog, id, display_name, parent, path FROM categories
+         WHERE ?1 IS NULL OR catalog = ?1 ORDER BY catalog, position",
+    )?;
+    let rows = st.query_map([k], |r| {
+        Ok((
+            parsed::<CatalogKey>(r, 0)?,
+            r.get::<_, String>(1)?,
+            Category {
+                id: parsed(r, 1)?,
+                display_name: r.get(2)?,
+                parent: opt_parsed(r, 3)?,
+                members: Vec::new(),
+                path: r.get(4)?,
+            },
+        ))
+    })?;
+    let mut out: BTreeMap<CatalogKey, Vec<Category>> = BTreeMap::new();
+    for row in rows {
+        let (cat, raw_id, mut category) = row?;
+        if let Some(m) = members.remove(&(cat.as_str().to_string(), raw_id)) {
+            category.members = m;
+        }
+        out.entry(cat).or_default().push(category);
+    }
+    Ok(out)
+}
+
+pub fn updates(c: &Connection, id: Option<&UpdateId>) -> Result<BTreeMap<UpdateId, StoredUpdate>> {
+    let id_text = id.map(|i| i.as_str());
+    let mut st = c.prepare_cached(
+        "SELECT id, catalog, revision, content_hash, title, description, vendor, products,
+                classification, severity, kb_article, update_type, created, expired, declined
+         FROM updates WHERE ?1 IS NULL OR id = ?1",
+    )?;
+    let rows = st.query_map([id_text], |r| {
+        Ok(StoredUpdate {
+            id: parsed(r, 0)?,
+            catalog: parsed(r, 1)?,
+            revision: r.get(2)?,
+            content_hash: sha256(r, 3)?,
+            title: r.get(4)?,
+            description: r.get(5)?,
+            vendor: r.get(6)?,
+            products: from_json(r, 7)?,
+            classification: r.get(8)?,
+            severity: r.get(9)?,
+            kb_article: r.get(10)?,
+            update_type: r.get(11)?,
+            created: time(r, 12)?,
+            publication: if r.get(13)? {
+                PublicationState::Expired
+            } else {
+                PublicationState::Published
+            },
+            declined: r.get(14)?,
+            supersedes: Vec::new(),
+            superseded_by: Vec::new(),
+            files: Vec::new(),
+        })
+    })?;
+    let mut map: HashMap<String, StoredUpdate> = HashMap::new();
+    for row in rows {
+        let u = row?;
+        map.insert(u.id.as_str().to_string(), u);
+    }
+
+    let mut st = c.prepare_cached(
+        "SELECT f.update_id, f.name, f.size, f.sha1, COALESCE(f.sha256, c.sha256), f.uri,
+                c.sha1 IS NOT NULL
+         FROM update_files f LEFT JOIN content c ON c.sha1 = f.sha1
+         WHERE ?1 IS NULL OR f.update_id = ?1 ORDER BY f.update_id, f.sha1",
+    )?;
+    let mut rows = st.query([id_text])?;
+    while let Some(r) = rows.next()? {
+        let owner: String = r.get(0)?;
+        if let Some(u) = map.get_mut(&owner) {
+            u.files.push(StoredFile {
+                name: r.get(1)?,
+                size: r.get::<_, i64>(2)? as u64,
+                sha1: sha1(r, 3)?,
+                sha256: opt_sha256(r, 4)?,
+                uri: r.get(5)?,
+                staged: r.get(6)?,
+            });
+        }
+    }
+
+    let mut st = c.prepare_cached(
+        "SELECT update_id, supersedes FROM supersedence
+         WHERE ?1 IS NULL OR update_id = ?1 OR supersedes = ?1",
+    )?;
+    let mut rows = st.query([id_text])?;
+    while let Some(r) = rows.next()? {
+        let (newer, older): (String, String) = (r.get(0)?, r.get(1)?);
+        if let Some(u) = map.get_mut(&newer) {
+            u.supersedes.push(parsed(r, 1)?);
+        }
+        if let Some(u) = map.get_mut(&older) {
+            u.superseded_by.push(parsed(r, 0)?);
+        }
+    }
+    Ok(map
+        .into_values()
+        .map(|mut u| {
+            u.supersedes.sort();
+            u.superseded_by.sort();
+            (u.id.clone(), u)
+        })
+        .collect())
+}
+
+pub fn sync_settings(c: &Connection) -> Result<Option<SyncSettings>> {
+    Ok(c.prepare_cached(
+        "SELECT schedule, products, classifications, languages FROM sync_settings",
+    )?
+    .query_row([], |r| {
+        Ok(SyncSettings {
+            schedule: r.get(0)?,
+            products: from_json(r, 1)?,
+            classifications: from_json(r, 2)?,
+            languages: from_json(r, 3)?,
+        })
+    })
+    .optional()?)
+}
+
+pub fn signing(c: &Connection) -> Result<Option<SigningSettings>> {
+    Ok(c.prepare_cached("SELECT mode, certificate FROM signing")?
+        .query_row([], |r| {
+            Ok(SigningSettings {
+                mode: word(r, 0, SigningMode::parse)?,
+                certificate: opt_parsed(r, 1)?,
+            })
+        })
+        .optional()?)
+}
+
+pub fn inventory(c: &Connection) -> Result<BTreeMap<Address, Origin>> {
+    let mut st = c.prepare_cached("SELECT address, origin FROM inventory")?;
+    let rows = st.query_map([], |r| Ok((parsed(r, 0)?, word(r, 1, Origin::parse)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub fn raw_xml(c: &Connection, id: &UpdateId, revision: Option<u32>) -> Result<Option<String>> {
+    Ok(c.prepare_cached(
+        "SELECT raw_xml FROM revisions WHERE update_id = ?1
+           AND revision = COALESCE(?2, (SELECT revision FROM updates WHERE id = ?1))",
+    )?
+    .query_row(params![id.as_str(), revision], |r| r.get(0))
+    .optional()?)
+}
+
+pub fn journal(c: &Connection, plan: Option<&PlanId>) -> Result<Option<Journal>> {
+    let plan: Option<String> = match plan {
+        Some(p) => Some(p.as_str().to_string()),
+        None => c
+            .query_row(
+                "SELECT plan_id FROM journal ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?,
+    };
+    let Some(plan) = plan else { return Ok(None) };
+    let mut st = c.prepare_cached(
+        "SELECT plan_id, address, outcome, message, at FROM journal WHERE plan_id = ?1 ORDER BY seq",
+    )?;
+    let entries = st
+        .query_map([&plan], |r| {
+            Ok(JournalEntry {
+                plan: parsed(r, 0)?,
+                address: parsed(r, 1)?,
+                outcome: word(r, 2, Outcome::parse)?,
+                message: r.get(3)?,
+                at: time(r, 4)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    if entries.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(Journal {
+        plan: PlanId::parse(&plan)?,
+        entries,
+    }))
+}
+
+pub fn status_messages(c: &Connection, limit: usize) -> Result<Vec<StatusMessage>> {
+    let mut st = c.prepare_cached(
+        "SELECT at, number, severity, text, address FROM status_messages ORDER BY seq DESC LIMIT ?1",
+    )?;
+    let rows = st.query_map([limit as i64], |r| {
+        let addr: String = r.get(4)?;
+        Ok(StatusMessage {
+            at: time(r, 0)?,
+            number: r.get(1)?,
+            severity: word(r, 2, Severity::parse)?,
+            text: r.get(3)?,
+            address: if addr.is_empty() {
+                None
+            } else {
+                Some(parsed(r, 4)?)
+            },
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+fn run_row(r: &rusqlite::Row) -> rusqlite::Result<SyncRun> {
+    Ok(SyncRun {
+        scope: parsed(r, 0)?,
+        started: time(r, 1)?,
+        ended: opt_time(r, 2)?,
+        result: word(r, 3, RunResult::parse)?,
+        counts: from_json(r, 4)?,
+        message: r.get(5)?,
+    })
+}
+
+pub fn sync_runs(c: &Connection, limit: usize) -> Result<Vec<SyncRun>> {
+    let mut st = c.prepare_cached(
+        "SELECT scope, started, ended, result, counts, message FROM sync_runs
+         ORDER BY started DESC, scope LIMIT ?1",
+    )?;
+    let rows = st.query_map([limit as i64], run_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub fn sync_run(
+    c: &Connection,
+    scope: &Address,
+    started: &chrono::DateTime<chrono::Utc>,
+) -> Result<Option<SyncRun>> {
+    Ok(c.prepare_cached(
+        "SELECT scope, started, ended, result, counts, message FROM sync_runs WHERE scope = ?1 AND started = ?2",
+    )?
+    .query_row(params![scope.as_str(), ts(started)], run_row)
+    .optional()?)
+}

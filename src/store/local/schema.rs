@@ -1,0 +1,221 @@
+//! The database schema and its migrations, keyed on `PRAGMA user_version`.
+//!
+//! Each migration runs in the same immediate transaction as the `user_version` bump, so a
+//! crash leaves the database at the old or the new version, never between. A database with
+//! a higher version than this build knows is refused rather than misread.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::store::error::{Result, StoreError};
+
+/// `PRAGMA application_id`: "SUPC". Tells a supctl store from any other SQLite file.
+pub const APPLICATION_ID: i64 = 0x5355_5043;
+
+/// Schema version 1: the first released layout. Kept verbatim so upgrade tests can build a
+/// version-1 database exactly as an older supctl did.
+pub const V1: &str = r#"
+CREATE TABLE catalogs (
+    key TEXT PRIMARY KEY NOT NULL,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    publisher TEXT NOT NULL,
+    source TEXT NOT NULL,
+    description TEXT,
+    support_url TEXT,
+    support_contact TEXT,
+    subscribed INTEGER NOT NULL,
+    schedule TEXT,
+    categories TEXT NOT NULL,
+    staging TEXT NOT NULL,
+    signers TEXT NOT NULL,
+    content_certificates TEXT NOT NULL,
+    format_version TEXT,
+    cab_sha256 TEXT,
+    etag TEXT,
+    fetched_at TEXT
+);
+CREATE TABLE certificates (
+    thumbprint TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    state TEXT NOT NULL,
+    subject TEXT,
+    issuer TEXT,
+    serial TEXT,
+    sha1 TEXT,
+    sha256 TEXT,
+    not_before TEXT,
+    not_after TEXT,
+    der BLOB,
+    PRIMARY KEY (thumbprint, kind)
+);
+CREATE TABLE categories (
+    catalog TEXT NOT NULL REFERENCES catalogs(key) ON DELETE CASCADE,
+    id TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    display_name TEXT NOT NULL,
+    parent TEXT,
+    path TEXT NOT NULL,
+    PRIMARY KEY (catalog, id)
+);
+CREATE TABLE category_members (
+    catalog TEXT NOT NULL,
+    category TEXT NOT NULL,
+    update_id TEXT NOT NULL,
+    PRIMARY KEY (catalog, category, update_id),
+    FOREIGN KEY (catalog, category) REFERENCES categories(catalog, id) ON DELETE CASCADE
+);
+CREATE TABLE updates (
+    id TEXT PRIMARY KEY NOT NULL,
+    catalog TEXT NOT NULL,
+    revision INTEGER NOT NULL,
+    content_hash TEXT NOT NULL,
+    title TEXT NOT NULL,
+    description TEXT NOT NULL,
+    vendor TEXT NOT NULL,
+    products TEXT NOT NULL,
+    classification TEXT NOT NULL,
+    severity TEXT,
+    kb_article TEXT,
+    update_type TEXT NOT NULL,
+    created TEXT NOT NULL,
+    expired INTEGER NOT NULL DEFAULT 0,
+    declined INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX updates_catalog ON updates(catalog);
+CREATE TABLE revisions (
+    update_id TEXT NOT NULL REFERENCES updates(id) ON DELETE CASCADE,
+    revision INTEGER NOT NULL,
+    content_hash TEXT NOT NULL,
+    raw_xml TEXT NOT NULL,
+    PRIMARY KEY (update_id, revision)
+);
+CREATE TABLE update_files (
+    update_id TEXT NOT NULL REFERENCES updates(id) ON DELETE CASCADE,
+    sha1 TEXT NOT NULL,
+    name TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT,
+    uri TEXT,
+    PRIMARY KEY (update_id, sha1)
+);
+CREATE INDEX update_files_sha1 ON update_files(sha1);
+CREATE TABLE supersedence (
+    update_id TEXT NOT NULL REFERENCES updates(id) ON DELETE CASCADE,
+    supersedes TEXT NOT NULL,
+    PRIMARY KEY (update_id, supersedes)
+);
+CREATE INDEX supersedence_reverse ON supersedence(supersedes);
+CREATE TABLE content (
+    sha1 TEXT PRIMARY KEY NOT NULL,
+    sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    ext TEXT NOT NULL
+);
+CREATE TABLE sync_settings (
+    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+    schedule TEXT,
+    products TEXT NOT NULL,
+    classifications TEXT NOT NULL,
+    languages TEXT NOT NULL
+);
+CREATE TABLE signing (
+    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+    mode TEXT NOT NULL,
+    certificate TEXT
+);
+CREATE TABLE sync_runs (
+    scope TEXT NOT NULL,
+    started TEXT NOT NULL,
+    ended TEXT,
+    result TEXT NOT NULL,
+    counts TEXT NOT NULL,
+    message TEXT,
+    PRIMARY KEY (scope, started)
+);
+CREATE TABLE status_messages (
+    seq INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    severity TEXT NOT NULL,
+    text TEXT NOT NULL,
+    address TEXT NOT NULL DEFAULT '',
+    UNIQUE (at, number, address, text)
+);
+CREATE TABLE inventory (
+    address TEXT PRIMARY KEY NOT NULL,
+    origin TEXT NOT NULL
+);
+CREATE TABLE journal (
+    seq INTEGER PRIMARY KEY,
+    plan_id TEXT NOT NULL,
+    address TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    message TEXT NOT NULL,
+    at TEXT NOT NULL,
+    UNIQUE (plan_id, address, outcome, at)
+);
+CREATE INDEX journal_plan ON journal(plan_id);
+"#;
+
+/// Version 2: indexes behind the `updates list` filters (vendor and classification are
+/// compared case-insensitively) and a staging timestamp on content.
+pub const V2: &str = r#"
+CREATE INDEX updates_vendor ON updates(vendor COLLATE NOCASE);
+CREATE INDEX updates_classification ON updates(classification COLLATE NOCASE);
+ALTER TABLE content ADD COLUMN staged_at TEXT;
+"#;
+
+/// Migration `i` takes the database from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[V1, V2];
+
+/// The schema version this build writes.
+pub const LATEST: i64 = MIGRATIONS.len() as i64;
+
+/// Brings the database to [`LATEST`], refusing a newer or foreign one. Writes nothing when
+/// the database is current, so opening a damaged store never modifies it.
+pub fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<i64> {
+    let current = |c: &Connection| -> Result<(i64, i64)> {
+        let app: i64 = c.query_row("PRAGMA application_id", [], |r| r.get(0))?;
+        let version: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        validate(path, app, version)?;
+        Ok((app, version))
+    };
+    if current(conn)? == (APPLICATION_ID, LATEST) {
+        return Ok(LATEST);
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let (_, version) = current(&tx)?; // another process may have migrated meanwhile
+    if version == 0 {
+        let tables: i64 = tx.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))?;
+        if tables > 0 {
+            return Err(StoreError::NotAStore {
+                path: path.to_path_buf(),
+                reason: "it holds tables but no supctl schema version".into(),
+            });
+        }
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+    }
+    tx.pragma_update(None, "application_id", APPLICATION_ID)?;
+    tx.commit()?;
+    Ok(LATEST)
+}
+
+fn validate(path: &std::path::Path, app: i64, version: i64) -> Result<()> {
+    if app != APPLICATION_ID && !(app == 0 && version == 0) {
+        return Err(StoreError::NotAStore {
+            path: path.to_path_buf(),
+            reason: format!("its application_id is {app:#x}, not supctl's"),
+        });
+    }
+    if version > LATEST {
+        return Err(StoreError::TooNew {
+            path: path.to_path_buf(),
+            found: version,
+            supported: LATEST,
+        });
+    }
+    Ok(())
+}

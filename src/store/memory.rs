@@ -1,0 +1,543 @@
+//! An in-memory backend with the local store's semantics, for planner and apply tests that
+//! should not touch SQLite or the file system (beyond the staging area).
+//!
+//! The shared semantics tests (`tests/store_semantics.rs`) run the same operations against
+//! both backends and require equal snapshots, so this stays a faithful stand-in.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+
+use crate::catalog::model::{Category, PublicationState, UpdateRecord};
+use crate::ids::{Sha1, Sha256, UpdateId};
+
+use super::Backend;
+use super::content::digest_file;
+use super::error::{Result, StoreError};
+use super::lock::{HeldLock, LockOwner, LockRequest};
+use super::model::*;
+use super::names::{Address, CatalogKey, Fingerprint, LockId, PlanId, unique_token};
+use super::op::{Applied, Capabilities, Counts, Op, StageRequest, check_ext};
+use super::shared;
+use super::state::{ActualState, StoredFile, StoredUpdate, fingerprint_of};
+
+#[derive(Debug)]
+struct MemUpdate {
+    /// Files unstaged and `superseded_by` empty: both are derived when snapshotting.
+    stored: StoredUpdate,
+    /// (content hash, raw XML) per revision, revision 1 first.
+    revisions: Vec<(Sha256, String)>,
+}
+
+#[derive(Debug, Default)]
+struct Mem {
+    catalogs: BTreeMap<CatalogKey, StoredCatalog>,
+    certificates: Vec<StoredCertificate>,
+    categories: BTreeMap<CatalogKey, Vec<Category>>,
+    updates: BTreeMap<UpdateId, MemUpdate>,
+    content: BTreeMap<Sha1, Sha256>,
+    sync: Option<SyncSettings>,
+    signing: Option<SigningSettings>,
+    inventory: BTreeMap<Address, Origin>,
+    runs: BTreeMap<(Address, DateTime<Utc>), SyncRun>,
+    messages: Vec<StatusMessage>,
+    journal: Vec<JournalEntry>,
+    lock: Option<LockOwner>,
+}
+
+/// The in-memory backend. Cloning shares the same state, like two handles on one store.
+#[derive(Debug, Clone)]
+pub struct MemoryBackend {
+    mem: Arc<Mutex<Mem>>,
+    staging: Arc<tempfile::TempDir>,
+}
+
+impl MemoryBackend {
+    pub fn new() -> Result<Self> {
+        let staging =
+            tempfile::tempdir().map_err(|e| StoreError::io("creating a staging directory", e))?;
+        Ok(Self {
+            mem: Arc::new(Mutex::new(Mem::default())),
+            staging: Arc::new(staging),
+        })
+    }
+
+    fn mem(&self) -> MutexGuard<'_, Mem> {
+        self.mem.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Mem {
+    fn snapshot(&self) -> ActualState {
+        let mut updates: BTreeMap<UpdateId, StoredUpdate> = self
+            .updates
+            .iter()
+            .map(|(id, m)| {
+                let mut u = m.stored.clone();
+                for f in &mut u.files {
+                    if let Some(d) = self.content.get(&f.sha1) {
+                        f.staged = true;
+                        f.sha256 = f.sha256.or(Some(*d));
+                    }
+                }
+                (id.clone(), u)
+            })
+            .collect();
+        let edges: Vec<(UpdateId, UpdateId)> = updates
+            .values()
+            .flat_map(|u| u.supersedes.iter().map(|s| (u.id.clone(), s.clone())))
+            .collect();
+        for (newer, older) in edges {
+            if let Some(o) = updates.get_mut(&older) {
+                o.superseded_by.push(newer);
+            }
+        }
+        for u in updates.values_mut() {
+            u.superseded_by.sort();
+        }
+        ActualState {
+            catalogs: self.catalogs.clone(),
+            certificates: self.certificates.clone(),
+            categories: self.categories.clone(),
+            updates,
+            sync: self.sync.clone(),
+            signing: self.signing.clone(),
+            inventory: self.inventory.clone(),
+        }
+    }
+
+    fn catalog(&mut self, key: &CatalogKey) -> Result<&mut StoredCatalog> {
+        self.catalogs
+            .get_mut(key)
+            .ok_or_else(|| StoreError::UnknownCatalog(key.clone()))
+    }
+
+    fn apply(&mut self, op: Op) -> Result<Applied> {
+        Ok(match op {
+            Op::UpsertCatalog(rec) => match self.catalogs.get_mut(&rec.key) {
+                Some(c) if c.settings == rec => Applied::updated(false),
+                Some(c) => {
+                    c.settings = rec;
+                    Applied::updated(true)
+                }
+                None => {
+                    self.catalogs.insert(
+                        rec.key.clone(),
+                        StoredCatalog {
+                            settings: rec,
+                            fetch: None,
+                        },
+                    );
+                    Applied::created(true)
+                }
+            },
+            Op::SetSubscribed { key, subscribed } => {
+                let c = self.catalog(&key)?;
+                let changed = c.settings.subscribed != subscribed;
+                c.settings.subscribed = subscribed;
+                Applied::updated(changed)
+            }
+            Op::RecordFetch { key, fetch } => {
+                let c = self.catalog(&key)?;
+                let changed = c.fetch.as_ref() != Some(&fetch);
+                c.fetch = Some(fetch);
+                Applied::updated(changed)
+            }
+            Op::DeleteCatalog { key } => {
+                self.categories.remove(&key);
+                Applied::deleted(self.catalogs.remove(&key).is_some())
+            }
+            Op::UpsertCertificate {
+                thumbprint,
+                kind,
+                state,
+                info,
+            } => {
+                let facts = info.as_deref().map(CertificateFacts::from);
+                match shared::certificate_change(
+                    &self.certificates,
+                    &thumbprint,
+                    kind,
+                    state,
+                    facts,
+                ) {
+                    None => Applied::updated(false),
+                    Some((remove, cert)) => {
+                        self.certificates.retain(|c| !remove.contains(c));
+                        self.certificates
+                            .retain(|c| !(c.thumbprint == cert.thumbprint && c.kind == cert.kind));
+                        self.certificates.push(cert);
+                        self.certificates
+                            .sort_by(|a, b| (&a.thumbprint, a.kind).cmp(&(&b.thumbprint, b.kind)));
+                        if remove.is_empty() {
+                            Applied::created(true)
+                        } else {
+                            Applied::updated(true)
+                        }
+                    }
+                }
+            }
+            Op::DeleteCertificate { thumbprint, kind } => {
+                let before = self.certificates.len();
+                self.certificates
+                    .retain(|c| !(c.kind == kind && c.matches(&thumbprint)));
+                Applied::deleted(self.certificates.len() < before)
+            }
+            Op::ReplaceCategories {
+                catalog,
+                categories,
+            } => {
+                self.catalog(&catalog)?;
+                let new = shared::normalize_categories(categories);
+                let old = self.categories.get(&catalog).cloned().unwrap_or_default();
+                if old == new {
+                    Applied::updated(false)
+                } else {
+                    if new.is_empty() {
+                        self.categories.remove(&catalog);
+                    } else {
+                        self.categories.insert(catalog, new);
+                    }
+                    if old.is_empty() {
+                        Applied::created(true)
+                    } else {
+                        Applied::updated(true)
+                    }
+                }
+            }
+            Op::PublishUpdates { catalog, updates } => {
+                self.catalog(&catalog)?;
+                let mut counts = Counts::default();
+                for rec in &updates {
+                    self.publish(&catalog, rec, &mut counts);
+                }
+                Applied::from_counts(counts)
+            }
+            Op::ExpireUpdates { ids } => self.set_flag(&ids, |u| {
+                let changed = u.publication != PublicationState::Expired;
+                u.publication = PublicationState::Expired;
+                changed
+            }),
+            Op::SetDeclined { ids, declined } => self.set_flag(&ids, |u| {
+                let changed = u.declined != declined;
+                u.declined = declined;
+                changed
+            }),
+            Op::StageContent(req) => self.stage(req)?,
+            Op::SetSyncSettings(s) => {
+                let changed = self.sync.as_ref() != Some(&s);
+                self.sync = Some(s);
+                Applied::updated(changed)
+            }
+            Op::SetSigning(s) => {
+                let changed = self.signing.as_ref() != Some(&s);
+                self.signing = Some(s);
+                Applied::updated(changed)
+            }
+            Op::RecordSyncRun(run) => {
+                let key = (run.scope.clone(), run.started);
+                match self.runs.insert(key, run.clone()) {
+                    Some(old) if old == run => Applied::created(false),
+                    Some(_) => Applied::updated(true),
+                    None => Applied::created(true),
+                }
+            }
+            Op::RecordStatusMessage(m) => {
+                let dup = self.messages.iter().any(|x| {
+                    x.at == m.at
+                        && x.number == m.number
+                        && x.address == m.address
+                        && x.text == m.text
+                });
+                if !dup {
+                    self.messages.push(m);
+                }
+                Applied::created(!dup)
+            }
+            Op::JournalAppend(e) => {
+                let dup = self.journal.iter().any(|x| {
+                    x.plan == e.plan
+                        && x.address == e.address
+                        && x.outcome == e.outcome
+                        && x.at == e.at
+                });
+                if !dup {
+                    self.journal.push(e);
+                }
+                Applied::created(!dup)
+            }
+            Op::InventoryAdd { address, origin } => {
+                Applied::created(self.inventory.insert(address, origin) != Some(origin))
+            }
+            Op::InventoryRemove { address } => {
+                Applied::deleted(self.inventory.remove(&address).is_some())
+            }
+        })
+    }
+
+    fn publish(&mut self, catalog: &CatalogKey, rec: &UpdateRecord, counts: &mut Counts) {
+        let hash = rec.content_hash();
+        let (revision, expired, declined, mut revisions) = match self.updates.remove(&rec.id) {
+            Some(m) if m.stored.content_hash == hash => {
+                counts.unchanged += 1;
+                self.updates.insert(rec.id.clone(), m);
+                return;
+            }
+            Some(m) => {
+                counts.updated += 1;
+                let expired = m.stored.publication == PublicationState::Expired;
+                (
+                    m.stored.revision + 1,
+                    expired,
+                    m.stored.declined,
+                    m.revisions,
+                )
+            }
+            None => {
+                counts.created += 1;
+                (1, false, false, Vec::new())
+            }
+        };
+        revisions.push((hash, rec.raw_xml.clone()));
+        let mut files: Vec<StoredFile> = Vec::new();
+        for f in rec.files() {
+            if !files.iter().any(|x| x.sha1 == f.sha1) {
+                files.push(StoredFile {
+                    name: f.name.clone(),
+                    size: f.size,
+                    sha1: f.sha1,
+                    sha256: f.sha256,
+                    uri: f.uri.clone(),
+                    staged: false,
+                });
+            }
+        }
+        files.sort_by_key(|f| f.sha1);
+        let mut supersedes = rec.superseded.clone();
+        supersedes.sort();
+        supersedes.dedup();
+        let expired = expired || rec.publication_state == PublicationState::Expired;
+        let stored = StoredUpdate {
+            id: rec.id.clone(),
+            catalog: catalog.clone(),
+            revision,
+            content_hash: hash,
+            title: rec.title().to_string(),
+            description: rec.description().to_string(),
+            vendor: rec.vendor.clone(),
+            products: rec.products.clone(),
+            classification: rec.classification.clone(),
+            severity: rec.severity.clone(),
+            kb_article: rec.kb_article.clone(),
+            update_type: rec.update_type.clone(),
+            created: rec.created,
+            publication: if expired {
+                PublicationState::Expired
+            } else {
+                PublicationState::Published
+            },
+            declined,
+            supersedes,
+            superseded_by: Vec::new(),
+            files,
+        };
+        self.updates
+            .insert(rec.id.clone(), MemUpdate { stored, revisions });
+    }
+
+    fn set_flag(
+        &mut self,
+        ids: &[UpdateId],
+        mut f: impl FnMut(&mut StoredUpdate) -> bool,
+    ) -> Applied {
+        let mut counts = Counts::default();
+        for id in ids {
+            let changed = self.updates.get_mut(id).is_some_and(|m| f(&mut m.stored));
+            if changed {
+                counts.updated += 1;
+            } else {
+                counts.unchanged += 1;
+            }
+        }
+        Applied::from_counts(counts)
+    }
+
+    fn stage(&mut self, req: StageRequest) -> Result<Applied> {
+        check_ext(&req.ext)?;
+        let m = self
+            .updates
+            .get(&req.update)
+            .ok_or_else(|| StoreError::UnknownUpdate(req.update.clone()))?;
+        if !m.stored.files.iter().any(|f| f.sha1 == req.sha1) {
+            return Err(StoreError::UnknownFile {
+                update: req.update,
+                sha1: req.sha1,
+            });
+        }
+        if self.content.contains_key(&req.sha1) {
+            let _ = std::fs::remove_file(&req.temp_path);
+            return Ok(Applied::created(false));
+        }
+        let got = digest_file(&req.temp_path)?;
+        for (alg, want, have) in [
+            ("SHA-1", req.sha1.to_hex(), got.sha1.to_hex()),
+            ("SHA-256", req.sha256.to_hex(), got.sha256.to_hex()),
+        ] {
+            if want != have {
+                return Err(StoreError::DigestMismatch {
+                    path: req.temp_path,
+                    algorithm: alg,
+                    expected: want,
+                    actual: have,
+                });
+            }
+        }
+        let _ = std::fs::remove_file(&req.temp_path);
+        self.content.insert(req.sha1, req.sha256);
+        Ok(Applied::created(true))
+    }
+}
+
+/// The in-memory lock: same waiting and naming behaviour, within one process.
+#[derive(Debug)]
+struct MemLock {
+    mem: Arc<Mutex<Mem>>,
+    owner: LockOwner,
+}
+
+impl HeldLock for MemLock {
+    fn owner(&self) -> &LockOwner {
+        &self.owner
+    }
+    fn warnings(&self) -> &[String] {
+        &[]
+    }
+    fn check(&self) -> Result<()> {
+        let m = self.mem.lock().unwrap_or_else(|p| p.into_inner());
+        if m.lock.as_ref().is_some_and(|o| o.id == self.owner.id) {
+            Ok(())
+        } else {
+            Err(StoreError::LockLost(PathBuf::from("memory")))
+        }
+    }
+}
+
+impl Drop for MemLock {
+    fn drop(&mut self) {
+        let mut m = self.mem.lock().unwrap_or_else(|p| p.into_inner());
+        if m.lock.as_ref().is_some_and(|o| o.id == self.owner.id) {
+            m.lock = None;
+        }
+    }
+}
+
+impl Backend for MemoryBackend {
+    fn name(&self) -> &'static str {
+        "memory"
+    }
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::ALL
+    }
+    fn snapshot(&self) -> Result<ActualState> {
+        Ok(self.mem().snapshot())
+    }
+    fn apply(&self, op: Op) -> Result<Applied> {
+        self.mem().apply(op)
+    }
+    fn fingerprint(&self, address: &Address) -> Result<Option<Fingerprint>> {
+        Ok(self
+            .mem()
+            .snapshot()
+            .object(address)
+            .map(|v| fingerprint_of(&v)))
+    }
+    fn raw_xml(&self, id: &UpdateId, revision: Option<u32>) -> Result<Option<String>> {
+        let mem = self.mem();
+        Ok(mem.updates.get(id).and_then(|m| {
+            let r = revision.unwrap_or(m.stored.revision) as usize;
+            m.revisions.get(r.checked_sub(1)?).map(|(_, x)| x.clone())
+        }))
+    }
+    fn last_journal(&self) -> Result<Option<Journal>> {
+        let plan = self.mem().journal.last().map(|e| e.plan.clone());
+        match plan {
+            Some(p) => self.journal(&p),
+            None => Ok(None),
+        }
+    }
+    fn journal(&self, plan: &PlanId) -> Result<Option<Journal>> {
+        let entries: Vec<JournalEntry> = self
+            .mem()
+            .journal
+            .iter()
+            .filter(|e| &e.plan == plan)
+            .cloned()
+            .collect();
+        Ok((!entries.is_empty()).then(|| Journal {
+            plan: plan.clone(),
+            entries,
+        }))
+    }
+    fn status_messages(&self, limit: usize) -> Result<Vec<StatusMessage>> {
+        Ok(self
+            .mem()
+            .messages
+            .iter()
+            .rev()
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+    fn sync_runs(&self, limit: usize) -> Result<Vec<SyncRun>> {
+        let mut v: Vec<SyncRun> = self.mem().runs.values().cloned().collect();
+        v.sort_by(|a, b| {
+            b.started
+                .cmp(&a.started)
+                .then_with(|| a.scope.cmp(&b.scope))
+        });
+        v.truncate(limit);
+        Ok(v)
+    }
+    fn staging_dir(&self) -> Result<PathBuf> {
+        Ok(self.staging.path().to_path_buf())
+    }
+    fn lock(&self, request: &LockRequest) -> Result<Box<dyn HeldLock>> {
+        let start = Instant::now();
+        loop {
+            {
+                let mut m = self.mem();
+                match &m.lock {
+                    None => {
+                        let now = Utc::now();
+                        let owner = LockOwner {
+                            id: LockId::parse(&unique_token())?,
+                            pid: std::process::id(),
+                            host: "memory".into(),
+                            user: "memory".into(),
+                            command: request.command.clone(),
+                            started: now,
+                            heartbeat: now,
+                            ttl_secs: request.ttl.as_secs().max(1),
+                        };
+                        m.lock = Some(owner.clone());
+                        return Ok(Box::new(MemLock {
+                            mem: self.mem.clone(),
+                            owner,
+                        }));
+                    }
+                    Some(holder) if start.elapsed() >= request.timeout => {
+                        return Err(StoreError::Locked {
+                            dir: PathBuf::from("memory"),
+                            holder: Box::new(holder.clone()),
+                        });
+                    }
+                    Some(_) => {}
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! The store: what the update point holds (catalog subscriptions, certificates, categories,
+//! updates with their revisions and content, settings, runs, journal, inventory), behind the
+//! [`Backend`] trait the planner and the apply engine use.
+//!
+//! Implementations: [`local::LocalBackend`] (embedded SQLite + `WsusContent/`, the default),
+//! [`memory::MemoryBackend`] (same semantics, in memory, for planner tests); a remote WSUS
+//! backend implements the same trait later.
+
+pub mod bench;
+pub mod content;
+pub mod error;
+pub mod local;
+pub mod location;
+pub mod lock;
+pub mod memory;
+pub mod model;
+pub mod names;
+pub mod op;
+pub mod query;
+mod shared;
+pub mod state;
+
+use std::path::PathBuf;
+
+use crate::ids::UpdateId;
+
+pub use error::{Result, StoreError};
+pub use location::StoreLocation;
+pub use lock::{HeldLock, LockOwner, LockRequest};
+pub use model::*;
+pub use names::{Address, CatalogKey, Fingerprint, LockId, PlanId, Target};
+pub use op::{Applied, Capabilities, Counts, Op, StageRequest};
+pub use state::{ActualState, StoredFile, StoredUpdate};
+
+/// An update server's state, read and changed through idempotent primitive operations.
+///
+/// Synchronous on purpose: the local backend is SQLite (blocking by nature), the apply engine
+/// runs operations one at a time per object, and an async caller wraps calls in
+/// `spawn_blocking`. A remote backend may block on its own runtime internally. Object safe,
+/// so the CLI picks the backend at run time (`Box<dyn Backend>`).
+pub trait Backend: Send + Sync {
+    /// A short name for messages (`local`, `memory`, `wsus`).
+    fn name(&self) -> &'static str;
+    fn capabilities(&self) -> Capabilities;
+    /// Everything the planner compares, without raw XML.
+    fn snapshot(&self) -> Result<ActualState>;
+    /// Applies one operation atomically; repeating it reports `changed: false`.
+    fn apply(&self, op: Op) -> Result<Applied>;
+    /// A hash of the object an address names, `None` when it does not exist; apply compares
+    /// it with the plan's before-fingerprint (compare-and-swap per object).
+    fn fingerprint(&self, address: &Address) -> Result<Option<Fingerprint>>;
+    /// The raw SDP XML of an update revision (the current one when `revision` is `None`).
+    fn raw_xml(&self, id: &UpdateId, revision: Option<u32>) -> Result<Option<String>>;
+    /// The journal of the most recent plan, for `apply --resume`.
+    fn last_journal(&self) -> Result<Option<Journal>>;
+    /// The journal of one plan.
+    fn journal(&self, plan: &PlanId) -> Result<Option<Journal>>;
+    /// The newest status messages first.
+    fn status_messages(&self, limit: usize) -> Result<Vec<StatusMessage>>;
+    /// The newest sync runs first.
+    fn sync_runs(&self, limit: usize) -> Result<Vec<SyncRun>>;
+    /// Where downloads must be written before `Op::StageContent` moves them into the store.
+    fn staging_dir(&self) -> Result<PathBuf>;
+    /// Takes the exclusive writer lock; released when the returned guard is dropped.
+    fn lock(&self, request: &LockRequest) -> Result<Box<dyn HeldLock>>;
+}

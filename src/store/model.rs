@@ -1,0 +1,252 @@
+//! The records the store persists besides updates: catalog subscriptions, certificates,
+//! server settings, runs, status messages, journal and inventory.
+//!
+//! They mirror what WSUS/ConfigMgr keep, so the remote `wsus` backend can fill the same
+//! types and the planner diffs one model whatever the backend.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::model::FormatVersion;
+use crate::ids::{Sha1, Sha256, Thumbprint};
+
+use super::names::{Address, CatalogKey, PlanId};
+
+macro_rules! text_enum {
+    ($(#[$m:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        pub enum $name {
+            $(#[serde(rename = $text)] $variant),+
+        }
+        impl $name {
+            /// The word used in TOML, JSON output and the database.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+            pub fn parse(s: &str) -> Option<Self> {
+                match s { $($text => Some($name::$variant),)+ _ => None }
+            }
+        }
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+text_enum!(
+    /// Partner catalogs come from Microsoft's list; custom ones are added by URL.
+    CatalogKind { Partner = "partner", Custom = "custom" }
+);
+text_enum!(
+    /// What a certificate is trusted for, as in ConfigMgr's Certificates node.
+    CertKind { Catalog = "catalog", Content = "content", WsusSigning = "wsus-signing" }
+);
+text_enum!(
+    /// Approval state of a certificate.
+    CertState { Approved = "approved", Blocked = "blocked" }
+);
+text_enum!(
+    /// `[signing] mode`: supctl manages the WSUS signing certificate, or an admin does.
+    SigningMode { Managed = "managed", Manual = "manual" }
+);
+text_enum!(
+    /// How an object entered supctl's inventory; only inventoried objects are ever pruned.
+    Origin { Created = "created", Adopted = "adopted" }
+);
+text_enum!(
+    /// One journal outcome; an action without an entry was not attempted.
+    Outcome { Done = "done", Failed = "failed" }
+);
+text_enum!(
+    /// Status message severity, as ConfigMgr shows it.
+    Severity { Info = "info", Warning = "warning", Error = "error" }
+);
+text_enum!(
+    /// How a synchronization run ended.
+    RunResult { Succeeded = "succeeded", Failed = "failed", Cancelled = "cancelled" }
+);
+text_enum!(
+    /// The "All Software Updates" state column: expired wins, then whether content is staged.
+    UpdateState { MetadataOnly = "metadata-only", Deployable = "deployable", Expired = "expired" }
+);
+
+/// A category or staging selection: everything, nothing, or named paths/GUIDs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "mode", content = "items", rename_all = "lowercase")]
+pub enum Selection {
+    All,
+    None,
+    List(Vec<String>),
+}
+
+/// A catalog subscription's settings as the update point holds them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogRecord {
+    pub key: CatalogKey,
+    pub kind: CatalogKind,
+    pub name: String,
+    pub publisher: String,
+    /// The download URL or a local path, as configured.
+    pub source: String,
+    pub description: Option<String>,
+    pub support_url: Option<String>,
+    pub support_contact: Option<String>,
+    pub subscribed: bool,
+    /// Schedule text as written in TOML (`every 7 days`, a cron line).
+    pub schedule: Option<String>,
+    pub categories: Selection,
+    pub staging: Selection,
+    /// Approved catalog signing certificates.
+    pub signers: Vec<Thumbprint>,
+    /// Certificates shipped in the catalog's `ContentCertificates/`, so `certs list` can
+    /// say where a content certificate is used.
+    pub content_certificates: Vec<Thumbprint>,
+}
+
+/// What the last successful fetch of a catalog saw; drives conditional GETs and the
+/// 11523 warning for catalogs without content certificates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogFetch {
+    pub cab_sha256: Sha256,
+    pub etag: Option<String>,
+    pub format: FormatVersion,
+    pub at: DateTime<Utc>,
+}
+
+/// A catalog as stored: its settings plus what was last fetched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredCatalog {
+    pub settings: CatalogRecord,
+    pub fetch: Option<CatalogFetch>,
+}
+
+/// Certificate facts parsed from its DER, when the store has seen the certificate itself
+/// (an approval by thumbprint alone has none).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertificateFacts {
+    pub subject: String,
+    pub issuer: String,
+    pub serial: String,
+    pub sha1: Sha1,
+    pub sha256: Sha256,
+    pub not_before: DateTime<Utc>,
+    pub not_after: DateTime<Utc>,
+    #[serde(skip)]
+    pub der: Vec<u8>,
+}
+
+impl From<&crate::trust::CertificateInfo> for CertificateFacts {
+    fn from(c: &crate::trust::CertificateInfo) -> Self {
+        Self {
+            subject: c.subject.clone(),
+            issuer: c.issuer.clone(),
+            serial: c.serial.clone(),
+            sha1: c.sha1,
+            sha256: c.sha256,
+            not_before: c.not_before,
+            not_after: c.not_after,
+            der: c.der.clone(),
+        }
+    }
+}
+
+/// One certificate in one role. The same certificate often signs both a vendor's catalog
+/// and its binaries, so identity is (thumbprint, kind).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredCertificate {
+    /// The SHA-1 thumbprint when the certificate is known, else the one it was approved by.
+    pub thumbprint: Thumbprint,
+    pub kind: CertKind,
+    pub state: CertState,
+    pub facts: Option<CertificateFacts>,
+}
+
+impl StoredCertificate {
+    /// True when `t` names this certificate by its key or either digest.
+    pub fn matches(&self, t: &Thumbprint) -> bool {
+        &self.thumbprint == t
+            || self
+                .facts
+                .as_ref()
+                .is_some_and(|f| t.as_str() == f.sha1.to_hex() || t.as_str() == f.sha256.to_hex())
+    }
+}
+
+/// The update point's own synchronization settings (seed: schedule, products, ...).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SyncSettings {
+    pub schedule: Option<String>,
+    pub products: Vec<String>,
+    pub classifications: Vec<String>,
+    pub languages: Vec<String>,
+}
+
+/// Which certificate signs published content, and who manages it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SigningSettings {
+    pub mode: SigningMode,
+    pub certificate: Option<Thumbprint>,
+}
+
+/// Counts of one synchronization run, as the sync log reports them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RunCounts {
+    pub published: u64,
+    pub revised: u64,
+    pub expired: u64,
+    pub staged: u64,
+    pub failed: u64,
+}
+
+/// One synchronization run; keyed by (scope, started) so recording it twice is harmless.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncRun {
+    /// `sync` for the update point, or a catalog address.
+    pub scope: Address,
+    pub started: DateTime<Utc>,
+    pub ended: Option<DateTime<Utc>>,
+    pub result: RunResult,
+    pub counts: RunCounts,
+    pub message: Option<String>,
+}
+
+/// A numbered status message (11508, 11516, 11523, 11524, ...).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusMessage {
+    pub at: DateTime<Utc>,
+    pub number: u32,
+    pub severity: Severity,
+    pub text: String,
+    pub address: Option<Address>,
+}
+
+/// One action outcome in the apply journal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JournalEntry {
+    pub plan: PlanId,
+    pub address: Address,
+    pub outcome: Outcome,
+    pub message: String,
+    pub at: DateTime<Utc>,
+}
+
+/// The journal of one plan, in the order outcomes were recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Journal {
+    pub plan: PlanId,
+    pub entries: Vec<JournalEntry>,
+}
+
+impl Journal {
+    /// The latest outcome per address: what `apply --resume` skips or retries.
+    pub fn latest(&self, address: &Address) -> Option<Outcome> {
+        self.entries
+            .iter()
+            .rev()
+            .find(|e| &e.address == address)
+            .map(|e| e.outcome)
+    }
+}

@@ -1,0 +1,226 @@
+//! Textual identities the store uses besides the shared ids: catalog keys, plan addresses,
+//! plan ids, lock ids and fingerprints.
+//!
+//! They are newtypes so an address can never be confused with a catalog key, and so that
+//! validation happens once when a value enters the store.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::ids::{Thumbprint, UpdateId};
+
+/// Why a store name was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    #[error(
+        "`{0}` is not a catalog key (expected 1-64 characters: letters, digits, `_` or `-`, starting with a letter or digit)"
+    )]
+    CatalogKey(String),
+    #[error("`{0}` is not an address (expected non-empty text without whitespace)")]
+    Address(String),
+    #[error("`{0}` is not a {1} (expected 1-128 characters: letters, digits, `_`, `-` or `.`)")]
+    Token(String, &'static str),
+}
+
+macro_rules! string_newtype {
+    ($(#[$m:meta])* $name:ident, $check:expr) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Validates the text; see the type's documentation for the accepted shape.
+            pub fn parse(s: &str) -> Result<Self, NameError> {
+                let check: fn(&str) -> Result<(), NameError> = $check;
+                check(s).map(|()| Self(s.to_string()))
+            }
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+        impl FromStr for $name {
+            type Err = NameError;
+            fn from_str(s: &str) -> Result<Self, NameError> {
+                Self::parse(s)
+            }
+        }
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
+            }
+        }
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                Self::parse(&s).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+fn token(s: &str, what: &'static str) -> Result<(), NameError> {
+    let ok = !s.is_empty()
+        && s.len() <= 128
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(NameError::Token(s.to_string(), what))
+    }
+}
+
+string_newtype!(
+    /// The stable key of a catalog in TOML (`[catalog.dell]`), also the first part of its
+    /// plan address; kept strict so addresses stay unambiguous.
+    CatalogKey,
+    |s| {
+        let ok = !s.is_empty()
+            && s.len() <= 64
+            && s.as_bytes()[0].is_ascii_alphanumeric()
+            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if ok { Ok(()) } else { Err(NameError::CatalogKey(s.to_string())) }
+    }
+);
+
+string_newtype!(
+    /// A plan address (`catalog.dell`, `catalog.dell.update[<guid>]`,
+    /// `certificate[<thumbprint>]`, `sync`, `signing`): how the journal and the inventory
+    /// name objects, so they line up with plan output.
+    Address,
+    |s| {
+        if !s.is_empty() && !s.chars().any(char::is_whitespace) {
+            Ok(())
+        } else {
+            Err(NameError::Address(s.to_string()))
+        }
+    }
+);
+
+string_newtype!(
+    /// Identifies one plan (and so one apply journal) across runs, for `apply --resume`.
+    PlanId,
+    |s| token(s, "plan id")
+);
+
+string_newtype!(
+    /// Identifies one holder of the state lock; `force-unlock` takes it as a nonce so an
+    /// admin cannot break a lock other than the one they looked at.
+    LockId,
+    |s| token(s, "lock id")
+);
+
+string_newtype!(
+    /// A hash of one stored object, compared by apply before changing it (compare-and-swap).
+    Fingerprint,
+    |s| token(s, "fingerprint")
+);
+
+impl Address {
+    pub fn catalog(key: &CatalogKey) -> Self {
+        Self(format!("catalog.{key}"))
+    }
+    pub fn update(catalog: &CatalogKey, id: &UpdateId) -> Self {
+        Self(format!("catalog.{catalog}.update[{id}]"))
+    }
+    pub fn certificate(t: &Thumbprint) -> Self {
+        Self(format!("certificate[{t}]"))
+    }
+    pub fn sync() -> Self {
+        Self("sync".into())
+    }
+    pub fn signing() -> Self {
+        Self("signing".into())
+    }
+
+    /// What kind of object the address names, when it is one the store can fingerprint.
+    pub fn target(&self) -> Option<Target> {
+        let s = self.0.as_str();
+        match s {
+            "sync" => return Some(Target::Sync),
+            "signing" => return Some(Target::Signing),
+            _ => {}
+        }
+        if let Some(t) = s
+            .strip_prefix("certificate[")
+            .and_then(|r| r.strip_suffix(']'))
+        {
+            return Thumbprint::parse(t).ok().map(Target::Certificate);
+        }
+        let rest = s.strip_prefix("catalog.")?;
+        match rest.split_once('.') {
+            None => CatalogKey::parse(rest).ok().map(Target::Catalog),
+            Some((key, tail)) => {
+                let id = tail.strip_prefix("update[")?.strip_suffix(']')?;
+                Some(Target::Update(
+                    CatalogKey::parse(key).ok()?,
+                    UpdateId::parse(id).ok()?,
+                ))
+            }
+        }
+    }
+}
+
+/// The object an [`Address`] names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Catalog(CatalogKey),
+    Update(CatalogKey, UpdateId),
+    Certificate(Thumbprint),
+    Sync,
+    Signing,
+}
+
+/// A fresh identifier unique enough for locks and runs: time, pid and a process counter,
+/// hashed. No random source is needed because two holders can never share pid and time.
+pub fn unique_token() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let seed = format!("{now}:{}:{n}", std::process::id());
+    crate::ids::Sha256::of(seed.as_bytes()).to_hex()[..16].to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_round_trip_to_targets() {
+        let key = CatalogKey::parse("dell").unwrap();
+        let id = UpdateId::parse("c9c7dfac-d9bc-4404-8a30-38d222bf01a7").unwrap();
+        assert_eq!(
+            Address::update(&key, &id).target(),
+            Some(Target::Update(key.clone(), id))
+        );
+        assert_eq!(Address::catalog(&key).target(), Some(Target::Catalog(key)));
+        assert_eq!(Address::sync().target(), Some(Target::Sync));
+        assert_eq!(Address::parse("catalog.x.bogus").unwrap().target(), None);
+        assert!(Address::parse("has space").is_err());
+    }
+
+    #[test]
+    fn catalog_keys_are_strict() {
+        assert!(CatalogKey::parse("lenovo_v3-x").is_ok());
+        assert!(CatalogKey::parse("-x").is_err());
+        assert!(CatalogKey::parse("a.b").is_err());
+        assert!(CatalogKey::parse("").is_err());
+    }
+
+    #[test]
+    fn unique_tokens_differ() {
+        assert_ne!(unique_token(), unique_token());
+        assert!(LockId::parse(&unique_token()).is_ok());
+    }
+}

@@ -1,0 +1,200 @@
+//! The primitive, idempotent changes a backend applies, and what it reports back.
+//!
+//! Every operation is safe to repeat: the apply engine may replay one after a crash
+//! (`apply --resume`) and must get `changed: false` rather than a duplicate.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::model::{Category, UpdateRecord};
+use crate::ids::{Sha1, Sha256, Thumbprint, UpdateId};
+use crate::trust::CertificateInfo;
+
+use super::error::{Result, StoreError};
+use super::model::{
+    CatalogFetch, CatalogRecord, CertKind, CertState, JournalEntry, Origin, SigningSettings,
+    StatusMessage, SyncRun, SyncSettings,
+};
+use super::names::{Address, CatalogKey};
+
+/// What a backend can do, so the plan marks unsupported actions per backend instead of
+/// failing at apply time (a remote WSUS cannot stage content the way the local store can).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Capabilities {
+    pub metadata_publishing: bool,
+    pub content_staging: bool,
+    pub expire: bool,
+    pub decline: bool,
+    pub categories: bool,
+    pub sync_settings: bool,
+    pub signing: bool,
+    pub journal: bool,
+}
+
+impl Capabilities {
+    /// Everything: the local and in-memory backends.
+    pub const ALL: Capabilities = Capabilities {
+        metadata_publishing: true,
+        content_staging: true,
+        expire: true,
+        decline: true,
+        categories: true,
+        sync_settings: true,
+        signing: true,
+        journal: true,
+    };
+}
+
+/// A verified content file waiting in the staging area, to be moved into the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StageRequest {
+    pub update: UpdateId,
+    pub sha1: Sha1,
+    pub sha256: Sha256,
+    /// A file inside `Backend::staging_dir()`; it is moved (or removed when already stored).
+    pub temp_path: PathBuf,
+    /// The file extension WSUS uses in the content name (`exe`, `msi`, `cab`), no dot.
+    pub ext: String,
+}
+
+/// Validates a content file extension: WSUS names content `<SHA1>.<ext>`, so the extension
+/// must not be able to add path components.
+pub fn check_ext(ext: &str) -> Result<()> {
+    if !ext.is_empty() && ext.len() <= 16 && ext.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid {
+            what: "content file extension",
+            value: ext.to_string(),
+        })
+    }
+}
+
+/// One primitive change. Each is one transaction in the local store.
+#[derive(Debug, Clone)]
+pub enum Op {
+    /// Creates a catalog subscription or replaces its settings.
+    UpsertCatalog(CatalogRecord),
+    SetSubscribed {
+        key: CatalogKey,
+        subscribed: bool,
+    },
+    /// Records what a fetch saw (cab digest, ETag, format).
+    RecordFetch {
+        key: CatalogKey,
+        fetch: CatalogFetch,
+    },
+    /// Removes the subscription and its categories; its updates stay (as in WSUS) and are
+    /// expired separately when the config asks to prune.
+    DeleteCatalog {
+        key: CatalogKey,
+    },
+    /// Sets a certificate's state in one role. With `info`, the certificate facts are
+    /// stored and the SHA-1 thumbprint becomes its key.
+    UpsertCertificate {
+        thumbprint: Thumbprint,
+        kind: CertKind,
+        state: CertState,
+        info: Option<Box<CertificateInfo>>,
+    },
+    DeleteCertificate {
+        thumbprint: Thumbprint,
+        kind: CertKind,
+    },
+    ReplaceCategories {
+        catalog: CatalogKey,
+        categories: Vec<Category>,
+    },
+    /// Publishes metadata: revision 1 for a new update, a new revision when the content
+    /// hash differs, nothing otherwise. Supersedence is recorded both ways.
+    PublishUpdates {
+        catalog: CatalogKey,
+        updates: Vec<UpdateRecord>,
+    },
+    /// Expires updates; expiry is final, as in WSUS. Unknown ids are ignored.
+    ExpireUpdates {
+        ids: Vec<UpdateId>,
+    },
+    SetDeclined {
+        ids: Vec<UpdateId>,
+        declined: bool,
+    },
+    /// Moves verified content into the store; the update becomes deployable once all its
+    /// files are staged.
+    StageContent(StageRequest),
+    SetSyncSettings(SyncSettings),
+    SetSigning(SigningSettings),
+    RecordSyncRun(SyncRun),
+    RecordStatusMessage(StatusMessage),
+    JournalAppend(JournalEntry),
+    InventoryAdd {
+        address: Address,
+        origin: Origin,
+    },
+    InventoryRemove {
+        address: Address,
+    },
+}
+
+/// Counts of what an operation did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Counts {
+    pub created: u64,
+    pub updated: u64,
+    pub deleted: u64,
+    pub unchanged: u64,
+}
+
+/// The outcome of one operation: `changed` is false when it was already in effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Applied {
+    pub changed: bool,
+    pub counts: Counts,
+}
+
+impl Applied {
+    pub fn from_counts(counts: Counts) -> Self {
+        Self {
+            changed: counts.created + counts.updated + counts.deleted > 0,
+            counts,
+        }
+    }
+    pub fn created(yes: bool) -> Self {
+        Self::one(
+            yes,
+            Counts {
+                created: 1,
+                ..Counts::default()
+            },
+        )
+    }
+    pub fn updated(yes: bool) -> Self {
+        Self::one(
+            yes,
+            Counts {
+                updated: 1,
+                ..Counts::default()
+            },
+        )
+    }
+    pub fn deleted(yes: bool) -> Self {
+        Self::one(
+            yes,
+            Counts {
+                deleted: 1,
+                ..Counts::default()
+            },
+        )
+    }
+    fn one(yes: bool, c: Counts) -> Self {
+        if yes {
+            Self::from_counts(c)
+        } else {
+            Self::from_counts(Counts {
+                unchanged: 1,
+                ..Counts::default()
+            })
+        }
+    }
+}

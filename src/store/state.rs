@@ -1,0 +1,124 @@
+//! `ActualState`: what a backend holds, as the planner reads it.
+//!
+//! Built by `Backend::snapshot` without raw XML (that is loaded on demand with
+//! `Backend::raw_xml`), so a snapshot of 100,000 updates stays cheap.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::model::{Category, PublicationState};
+use crate::ids::{Sha1, Sha256, Thumbprint, UpdateId};
+
+use super::model::Origin;
+use super::model::{SigningSettings, StoredCatalog, StoredCertificate, SyncSettings, UpdateState};
+use super::names::{Address, CatalogKey, Target};
+
+/// One origin file of an update's current revision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredFile {
+    pub name: String,
+    pub size: u64,
+    pub sha1: Sha1,
+    /// From the SDP when it carried one, else computed when the content was staged.
+    pub sha256: Option<Sha256>,
+    pub uri: Option<String>,
+    /// True when the content is in the store (`WsusContent/`).
+    pub staged: bool,
+}
+
+/// An update's current revision as stored (metadata only; the raw XML stays on disk).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredUpdate {
+    pub id: UpdateId,
+    pub catalog: CatalogKey,
+    /// 1 for the first publication, +1 each time the package XML changes.
+    pub revision: u32,
+    /// `UpdateRecord::content_hash` of the current revision.
+    pub content_hash: Sha256,
+    pub title: String,
+    pub description: String,
+    pub vendor: String,
+    pub products: Vec<String>,
+    pub classification: String,
+    pub severity: Option<String>,
+    pub kb_article: Option<String>,
+    pub update_type: String,
+    pub created: DateTime<Utc>,
+    pub publication: PublicationState,
+    pub declined: bool,
+    /// Updates this one supersedes (sorted).
+    pub supersedes: Vec<UpdateId>,
+    /// Stored updates that supersede this one (sorted).
+    pub superseded_by: Vec<UpdateId>,
+    /// Sorted by SHA-1.
+    pub files: Vec<StoredFile>,
+}
+
+impl StoredUpdate {
+    /// Deployable once every origin file is staged; an update without files never is.
+    pub fn deployable(&self) -> bool {
+        !self.files.is_empty() && self.files.iter().all(|f| f.staged)
+    }
+    pub fn state(&self) -> UpdateState {
+        if self.publication == PublicationState::Expired {
+            UpdateState::Expired
+        } else if self.deployable() {
+            UpdateState::Deployable
+        } else {
+            UpdateState::MetadataOnly
+        }
+    }
+}
+
+/// Everything a backend holds that the planner compares against desired state.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ActualState {
+    pub catalogs: BTreeMap<CatalogKey, StoredCatalog>,
+    /// Sorted by (thumbprint, kind).
+    pub certificates: Vec<StoredCertificate>,
+    /// Per catalog, in the order they were given.
+    pub categories: BTreeMap<CatalogKey, Vec<Category>>,
+    pub updates: BTreeMap<UpdateId, StoredUpdate>,
+    pub sync: Option<SyncSettings>,
+    pub signing: Option<SigningSettings>,
+    pub inventory: BTreeMap<Address, Origin>,
+}
+
+impl ActualState {
+    /// Every role of the certificate named by `t` (by its key, SHA-1 or SHA-256).
+    pub fn certificates_matching(&self, t: &Thumbprint) -> Vec<&StoredCertificate> {
+        self.certificates.iter().filter(|c| c.matches(t)).collect()
+    }
+
+    /// The stored object an address names, as JSON, for fingerprints and `show`.
+    pub fn object(&self, address: &Address) -> Option<serde_json::Value> {
+        match address.target()? {
+            Target::Catalog(k) => self.catalogs.get(&k).map(object_json),
+            Target::Update(k, id) => self
+                .updates
+                .get(&id)
+                .filter(|u| u.catalog == k)
+                .map(object_json),
+            Target::Certificate(t) => {
+                let v = self.certificates_matching(&t);
+                (!v.is_empty()).then(|| object_json(&v))
+            }
+            Target::Sync => self.sync.as_ref().map(object_json),
+            Target::Signing => self.signing.as_ref().map(object_json),
+        }
+    }
+}
+
+pub(crate) fn object_json<T: Serialize + ?Sized>(v: &T) -> serde_json::Value {
+    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
+}
+
+/// The fingerprint of a stored object: SHA-256 of its canonical JSON. Both backends hash the
+/// same typed objects, so fingerprints agree across them.
+pub fn fingerprint_of(value: &serde_json::Value) -> super::names::Fingerprint {
+    let hex = Sha256::of(value.to_string().as_bytes()).to_hex();
+    super::names::Fingerprint::parse(&hex.to_ascii_lowercase())
+        .expect("hex digests are valid fingerprints")
+}

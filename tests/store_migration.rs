@@ -1,0 +1,254 @@
+//! Opening stores: a fresh directory, an upgrade from schema v1, and the files the store must
+//! refuse (newer schema, not SQLite, corrupt) without touching them.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use rusqlite::Connection;
+use supctl::store::local::schema::{APPLICATION_ID, LATEST, V1};
+use supctl::store::local::{Check, LocalBackend, OpenOptions};
+use supctl::store::{Backend as _, StoreError, StoreLocation};
+
+fn supctl() -> Command {
+    Command::cargo_bin("supctl").unwrap()
+}
+
+fn pragma(db: &Path, name: &str) -> i64 {
+    Connection::open(db)
+        .unwrap()
+        .query_row(&format!("PRAGMA {name}"), [], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn a_fresh_directory_gets_the_latest_schema() {
+    let d = tempfile::tempdir().unwrap();
+    let loc = StoreLocation::new(d.path().join("nested/.supctl"));
+    let b = LocalBackend::open(&loc, OpenOptions::write()).unwrap();
+    assert_eq!(b.schema_version(), LATEST);
+    assert!(b.snapshot().unwrap().updates.is_empty());
+    drop(b);
+    assert_eq!(pragma(&loc.db_path(), "user_version"), 2);
+    assert_eq!(pragma(&loc.db_path(), "application_id"), APPLICATION_ID);
+    assert_eq!(
+        Connection::open(loc.db_path())
+            .unwrap()
+            .query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0))
+            .unwrap(),
+        "wal"
+    );
+    // Reopening is a no-op.
+    assert_eq!(
+        LocalBackend::open(&loc, OpenOptions::write())
+            .unwrap()
+            .schema_version(),
+        LATEST
+    );
+}
+
+#[test]
+fn read_commands_do_not_create_a_store() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("missing");
+    supctl()
+        .args(["updates", "list", "--state-dir"])
+        .arg(&dir)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("no store at"));
+    assert!(!dir.exists());
+}
+
+#[test]
+fn a_v1_store_is_upgraded_in_place() {
+    let d = tempfile::tempdir().unwrap();
+    let loc = StoreLocation::new(d.path());
+    {
+        let c = Connection::open(loc.db_path()).unwrap();
+        c.execute_batch(V1).unwrap();
+        c.execute_batch(&format!(
+            "PRAGMA user_version = 1; PRAGMA application_id = {APPLICATION_ID};"
+        ))
+        .unwrap();
+        c.execute_batch(
+            r#"INSERT INTO catalogs (key, kind, name, publisher, source, subscribed, categories, staging, signers, content_certificates)
+               VALUES ('old', 'custom', 'Old catalog', 'Contoso', 'old.cab', 1, '{"mode":"all"}', '{"mode":"none"}', '[]', '[]');
+               INSERT INTO updates (id, catalog, revision, content_hash, title, description, vendor, products, classification, update_type, created)
+               VALUES ('c9c7dfac-d9bc-4404-8a30-38d222bf01a7', 'old', 1, '00000000000000000000000000000000000000000000000000000000000000AA',
+                       'Old update', '', 'Contoso', '["Widget"]', 'Updates', 'Software', '2020-01-01T00:00:00.000000000Z');
+               INSERT INTO revisions VALUES ('c9c7dfac-d9bc-4404-8a30-38d222bf01a7', 1, '00', '<old/>');
+               INSERT INTO content (sha1, sha256, size, ext) VALUES ('AA', 'BB', 1, 'exe');"#,
+        )
+        .unwrap();
+    }
+    // A listing command opens (and upgrades) it and sees the old rows.
+    let out = supctl()
+        .args([
+            "updates",
+            "list",
+            "--json",
+            "--vendor",
+            "contoso",
+            "--state-dir",
+        ])
+        .arg(d.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows[0]["title"], "Old update");
+    assert_eq!(rows[0]["catalog"], "old");
+    assert_eq!(pragma(&loc.db_path(), "user_version"), 2);
+    let c = Connection::open(loc.db_path()).unwrap();
+    let idx: i64 = c
+        .query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = 'updates_vendor'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(idx, 1);
+    let staged_at: Option<String> = c
+        .query_row("SELECT staged_at FROM content", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(
+        staged_at, None,
+        "the v2 column exists and old rows keep NULL"
+    );
+    let b = LocalBackend::open(
+        &loc,
+        OpenOptions {
+            create: false,
+            check: Check::Full,
+        },
+    )
+    .unwrap();
+    assert_eq!(b.snapshot().unwrap().catalogs.len(), 1);
+    assert_eq!(
+        b.raw_xml(
+            &"c9c7dfac-d9bc-4404-8a30-38d222bf01a7".parse().unwrap(),
+            None
+        )
+        .unwrap()
+        .as_deref(),
+        Some("<old/>")
+    );
+}
+
+fn digest(p: &Path) -> Vec<u8> {
+    std::fs::read(p).unwrap()
+}
+
+#[test]
+fn a_store_from_a_newer_supctl_is_refused_untouched() {
+    let d = tempfile::tempdir().unwrap();
+    let loc = StoreLocation::new(d.path());
+    drop(LocalBackend::open(&loc, OpenOptions::write()).unwrap());
+    Connection::open(loc.db_path())
+        .unwrap()
+        .execute_batch("PRAGMA user_version = 99;")
+        .unwrap();
+    let before = digest(&loc.db_path());
+    let err = LocalBackend::open(&loc, OpenOptions::write()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::TooNew {
+                found: 99,
+                supported: 2,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    supctl()
+        .args(["store", "show", "--state-dir"])
+        .arg(d.path())
+        .assert()
+        .code(1)
+        .stderr(
+            predicate::str::contains("newer supctl")
+                .and(predicate::str::contains("schema version 99")),
+        );
+    assert!(digest(&loc.db_path()) == before);
+}
+
+#[test]
+fn a_file_that_is_not_sqlite_is_refused_untouched() {
+    let d = tempfile::tempdir().unwrap();
+    let loc = StoreLocation::new(d.path());
+    let junk = b"this is a text file someone saved as store.db, it must survive".repeat(100);
+    std::fs::write(loc.db_path(), &junk).unwrap();
+    let err = LocalBackend::open(&loc, OpenOptions::write()).unwrap_err();
+    assert!(matches!(err, StoreError::NotAStore { .. }), "{err}");
+    supctl()
+        .args(["store", "gc", "--state-dir"])
+        .arg(d.path())
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("not an SQLite database"));
+    assert!(std::fs::read(loc.db_path()).unwrap() == junk);
+
+    // Another application's SQLite database is refused too.
+    std::fs::remove_file(loc.db_path()).unwrap();
+    Connection::open(loc.db_path())
+        .unwrap()
+        .execute_batch("CREATE TABLE t (x); PRAGMA user_version = 1;")
+        .unwrap();
+    let err = LocalBackend::open(&loc, OpenOptions::write()).unwrap_err();
+    assert!(matches!(err, StoreError::NotAStore { .. }), "{err}");
+}
+
+#[test]
+fn a_corrupt_database_is_reported_and_left_alone() {
+    let d = tempfile::tempdir().unwrap();
+    let loc = StoreLocation::new(d.path());
+    supctl()
+        .args([
+            "store",
+            "bench-write",
+            "--updates",
+            "300",
+            "--stage-every",
+            "0",
+            "--state-dir",
+        ])
+        .arg(d.path())
+        .assert()
+        .success();
+    // Checkpoint the WAL so the damage lands in pages SQLite will read.
+    Connection::open(loc.db_path())
+        .unwrap()
+        .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+        .unwrap();
+    let mut bytes = std::fs::read(loc.db_path()).unwrap();
+    assert!(bytes.len() > 40_000);
+    for b in &mut bytes[8192..40_000] {
+        *b = 0x5a;
+    }
+    std::fs::write(loc.db_path(), &bytes).unwrap();
+
+    let err = LocalBackend::open(&loc, OpenOptions::write()).unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+    let out = supctl()
+        .args(["store", "show", "--state-dir"])
+        .arg(d.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.to_lowercase().contains("corrupt"), "{text}");
+    assert!(
+        std::fs::read(loc.db_path()).unwrap() == bytes,
+        "never overwritten"
+    );
+}
