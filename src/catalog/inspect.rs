@@ -32,12 +32,33 @@ impl Inspection {
     }
 }
 
+/// Which catalog signers are trusted: the catalog's `signers` and `[[certificate]]` rules.
+#[derive(Debug, Clone, Copy)]
+pub struct SignerPolicy<'a> {
+    pub approved: &'a [Thumbprint],
+    pub blocked: &'a [Thumbprint],
+    /// Accept a signer that expired without a covering timestamp.
+    pub allow_expired: bool,
+}
+
+impl<'a> SignerPolicy<'a> {
+    /// Approves exactly `approved`, blocks nothing, refuses expired signers.
+    pub fn approving(approved: &'a [Thumbprint]) -> Self {
+        Self {
+            approved,
+            blocked: &[],
+            allow_expired: false,
+        }
+    }
+}
+
 /// Verifies `data` (a catalog cabinet, or a bare XML) and parses it if the gate allows.
-/// `approved = None` inspects without a trust decision; `Some(list)` requires a signer in
-/// `list`. Expired signers without a covering timestamp are refused, as Windows does.
+/// `policy = None` inspects without a trust decision; `Some(policy)` requires an approved,
+/// unblocked signer. Expired signers without a covering timestamp are refused unless the
+/// policy allows them, as Windows does.
 pub fn inspect(
     data: &[u8],
-    approved: Option<&[Thumbprint]>,
+    policy: Option<&SignerPolicy<'_>>,
     limits: &Limits,
     now: DateTime<Utc>,
 ) -> Result<Inspection, ExtractError> {
@@ -50,7 +71,7 @@ pub fn inspect(
             signers: Vec::new(),
         }
     };
-    let decision = approved.map(|a| evaluate(&signature, a, &[], false));
+    let decision = policy.map(|p| evaluate(&signature, p.approved, p.blocked, p.allow_expired));
     let refused = match (&decision, signature.status) {
         (Some(TrustDecision::Trusted { .. }), _) => None,
         (Some(TrustDecision::Untrusted { signers }), _) => Some(format!(

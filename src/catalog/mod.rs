@@ -4,6 +4,7 @@
 //! content certificates; `extract` ties them into one pass producing
 //! [`model::CatalogContent`]; `partners` knows the public partner catalogs.
 
+pub mod acquire;
 pub mod cab;
 pub mod certs;
 pub mod extract;

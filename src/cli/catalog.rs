@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::{EXIT_ERROR, EXIT_OK};
 use crate::catalog::cab::Limits;
 use crate::catalog::fetch::{CatalogSource, Fetcher, HttpSettings, redact};
-use crate::catalog::inspect::{Inspection, inspect};
+use crate::catalog::inspect::{Inspection, SignerPolicy, inspect};
 use crate::catalog::model::UpdateRecord;
 use crate::catalog::partners;
 use crate::catalog::summary::summarize;
@@ -90,7 +90,8 @@ fn read_source(source: &str) -> anyhow::Result<Vec<u8>> {
 
 fn load(source: &str, trust: Option<&[Thumbprint]>) -> anyhow::Result<Inspection> {
     let data = read_source(source)?;
-    inspect(&data, trust, &Limits::default(), Utc::now())
+    let policy = trust.map(SignerPolicy::approving);
+    inspect(&data, policy.as_ref(), &Limits::default(), Utc::now())
         .with_context(|| format!("parsing `{source}`"))
 }
 

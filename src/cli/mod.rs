@@ -7,10 +7,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod apply;
 pub mod catalog;
 pub mod certs;
+mod plan;
 mod render;
 mod schema;
+mod session;
 pub mod store;
 pub mod unlock;
 pub mod updates;
@@ -54,6 +57,10 @@ pub enum Command {
     Store(store::StoreCommand),
     /// Release a state lock by its ID.
     ForceUnlock(unlock::ForceUnlockArgs),
+    /// Show the changes apply would make to the update server (-o saves the plan).
+    Plan(plan::PlanArgs),
+    /// Make the changes: a saved plan exactly, or plan, show and ask.
+    Apply(apply::ApplyArgs),
 }
 
 /// Parses arguments, runs the command and maps its outcome to an exit code.
@@ -77,5 +84,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Certs(c) => certs::run(c),
         Command::Store(c) => store::run(c),
         Command::ForceUnlock(a) => unlock::run(a),
+        Command::Plan(a) => plan::run(a),
+        Command::Apply(a) => apply::run(a),
     }
 }

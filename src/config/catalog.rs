@@ -212,6 +212,7 @@ pub(super) fn catalog(cx: &mut Cx, t: &Table, key: &str) -> Option<CatalogDraft>
 pub(super) fn valid_key(key: &str) -> bool {
     !key.is_empty()
         && key.len() <= 64
+        && key.starts_with(|c: char| c.is_ascii_alphanumeric())
         && key
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')

@@ -113,7 +113,7 @@ fn read_part(file: &SourceFile, diags: &mut Vec<Diagnostic>) -> Part {
             if !valid_key(key) {
                 cx.error(
                     &k.span(),
-                    format!("catalog key `{key}` may only use letters, digits, `-` and `_`"),
+                    format!("catalog key `{key}` must start with a letter or digit and use only letters, digits, `-` and `_`"),
                     Some("the key is the plan address catalog.<key>".into()),
                 );
                 continue;

@@ -1,8 +1,10 @@
 //! Planning: what must change on the update server, as reviewable typed actions.
 //! Nothing here performs side effects.
 
+pub mod diff;
 pub mod file;
 pub mod model;
 pub mod render;
+mod updates;
 
 pub use model::*;

@@ -81,7 +81,21 @@ pub enum Payload {
         update: crate::ids::UpdateId,
         files: Vec<crate::catalog::model::OriginFile>,
     },
-    /// A whole object's desired settings (catalog, certificate, sync, signing).
+    /// A catalog's desired settings, and its category tree when that changed.
+    Catalog {
+        settings: serde_json::Value,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        categories: Option<Vec<crate::catalog::model::Category>>,
+    },
+    /// A certificate role to approve or block, with the certificate's facts when known.
+    Certificate {
+        thumbprint: crate::ids::Thumbprint,
+        kind: String,
+        state: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        info: Option<Box<crate::trust::CertificateInfo>>,
+    },
+    /// The update point's sync or signing settings.
     Settings { value: serde_json::Value },
 }
 

@@ -138,6 +138,7 @@ pub fn catalog() -> CatalogRecord {
         staging: Selection::None,
         signers: Vec::new(),
         content_certificates: Vec::new(),
+        prune: false,
     }
 }
 

@@ -104,6 +104,9 @@ pub struct CatalogRecord {
     /// Certificates shipped in the catalog's `ContentCertificates/`, so `certs list` can
     /// say where a content certificate is used.
     pub content_certificates: Vec<Thumbprint>,
+    /// Expire the catalog's updates when it is removed from the config.
+    #[serde(default)]
+    pub prune: bool,
 }
 
 /// What the last successful fetch of a catalog saw; drives conditional GETs and the

@@ -54,7 +54,7 @@ pub fn catalogs(
     let mut st = c.prepare_cached(
         "SELECT key, kind, name, publisher, source, description, support_url, support_contact,
                 subscribed, schedule, categories, staging, signers, content_certificates,
-                format_version, cab_sha256, etag, fetched_at
+                format_version, cab_sha256, etag, fetched_at, prune
          FROM catalogs WHERE ?1 IS NULL OR key = ?1 ORDER BY key",
     )?;
     let rows = st.query_map([key.map(|k| k.as_str())], |r| {
@@ -73,6 +73,7 @@ pub fn catalogs(
             staging: from_json(r, 11)?,
             signers: from_json(r, 12)?,
             content_certificates: from_json(r, 13)?,
+            prune: r.get(18)?,
         };
         let fetch = match r.get::<_, Option<String>>(15)? {
             None => None,

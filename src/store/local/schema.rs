@@ -165,8 +165,14 @@ CREATE INDEX updates_classification ON updates(classification COLLATE NOCASE);
 ALTER TABLE content ADD COLUMN staged_at TEXT;
 "#;
 
+/// Version 3: a catalog remembers `prune`, because the decision to expire its updates is
+/// taken when the catalog has already left the config.
+pub const V3: &str = r#"
+ALTER TABLE catalogs ADD COLUMN prune INTEGER NOT NULL DEFAULT 0;
+"#;
+
 /// Migration `i` takes the database from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2];
+const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The schema version this build writes.
 pub const LATEST: i64 = MIGRATIONS.len() as i64;

@@ -209,14 +209,14 @@ fn upsert_catalog(tx: &Transaction, rec: CatalogRecord) -> Result<Applied> {
     }
     tx.execute(
         "INSERT INTO catalogs (key, kind, name, publisher, source, description, support_url,
-            support_contact, subscribed, schedule, categories, staging, signers, content_certificates)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+            support_contact, subscribed, schedule, categories, staging, signers, content_certificates, prune)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
          ON CONFLICT (key) DO UPDATE SET kind = excluded.kind, name = excluded.name,
             publisher = excluded.publisher, source = excluded.source, description = excluded.description,
             support_url = excluded.support_url, support_contact = excluded.support_contact,
             subscribed = excluded.subscribed, schedule = excluded.schedule,
             categories = excluded.categories, staging = excluded.staging, signers = excluded.signers,
-            content_certificates = excluded.content_certificates",
+            content_certificates = excluded.content_certificates, prune = excluded.prune",
         params![
             rec.key.as_str(),
             rec.kind.as_str(),
@@ -232,6 +232,7 @@ fn upsert_catalog(tx: &Transaction, rec: CatalogRecord) -> Result<Applied> {
             json(&rec.staging),
             json(&rec.signers),
             json(&rec.content_certificates),
+            rec.prune,
         ],
     )?;
     Ok(if old.is_some() {

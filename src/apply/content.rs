@@ -1,0 +1,391 @@
+//! Content staging: find or download each origin file, check its SHA-1 against the catalog,
+//! check its Authenticode signature and signer, then move it into the store.
+//!
+//! Trust rule 2: content is stored only if its SHA-1 equals the SDP digest, it carries a valid
+//! signature (11516 otherwise), and its signer is an approved content certificate.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use sha1::Digest as _;
+
+use super::{ApplyOptions, journal};
+use crate::catalog::fetch::Fetcher;
+use crate::catalog::model::OriginFile;
+use crate::ids::{Sha1, Sha256, UpdateId};
+use crate::plan::{Action, Payload};
+use crate::store::{
+    Address, Backend, CertKind, CertState, Op, Outcome, PlanId, Severity, StageRequest,
+    StatusMessage, StoredCertificate, Target,
+};
+use crate::trust::{self, SignatureStatus};
+
+/// Where content comes from during apply.
+pub struct ContentContext<'a> {
+    /// Downloads over HTTP(S); `None` means offline (only `content_source` folders).
+    pub fetcher: Option<&'a Fetcher>,
+    /// Per catalog key, the folder searched by file name and digest before the network.
+    pub sources: BTreeMap<String, PathBuf>,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StageError {
+    #[error(
+        "HASH_FAIL: {file} has SHA-1 {actual}, the catalog says {expected}; the vendor may have replaced the file at the same URL (refresh the catalog)"
+    )]
+    Digest {
+        file: String,
+        expected: Sha1,
+        actual: Sha1,
+    },
+    #[error("11516: {0}")]
+    Unsigned(String),
+    #[error("TRUST_FAIL: certificate {thumbprint} ({subject}) that signed {file} is BLOCKED")]
+    Blocked {
+        file: String,
+        thumbprint: String,
+        subject: String,
+    },
+    #[error(
+        "TRUST_FAIL: certificate {thumbprint} ({subject}) that signed {file} is not yet approved; approve it with a [[certificate]] entry (kind = \"content\") after review"
+    )]
+    NotApproved {
+        file: String,
+        thumbprint: String,
+        subject: String,
+    },
+    #[error("{file}: not in {source_dir} and {why}")]
+    Unavailable {
+        file: String,
+        source_dir: String,
+        why: String,
+    },
+    #[error("{file}: {source}")]
+    Io {
+        file: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// A verified file ready for `Op::StageContent`.
+struct Verified {
+    path: tempfile::TempPath,
+    sha1: Sha1,
+    sha256: Sha256,
+    ext: String,
+}
+
+fn io(file: &str) -> impl Fn(std::io::Error) -> StageError + '_ {
+    move |source| StageError::Io {
+        file: file.to_string(),
+        source,
+    }
+}
+
+/// Copies `from` into the staging area while hashing it.
+fn copy_hashed(
+    from: &Path,
+    staging: &Path,
+    name: &str,
+) -> Result<(tempfile::TempPath, Sha1, Sha256), StageError> {
+    let mut input = std::fs::File::open(from).map_err(io(name))?;
+    let mut out = tempfile::NamedTempFile::new_in(staging).map_err(io(name))?;
+    let (mut h1, mut h2) = (sha1::Sha1::new(), sha2::Sha256::new());
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = input.read(&mut buf).map_err(io(name))?;
+        if n == 0 {
+            break;
+        }
+        h1.update(&buf[..n]);
+        h2.update(&buf[..n]);
+        out.write_all(&buf[..n]).map_err(io(name))?;
+    }
+    out.as_file().sync_all().map_err(io(name))?;
+    Ok((
+        out.into_temp_path(),
+        Sha1(h1.finalize().into()),
+        Sha256(h2.finalize().into()),
+    ))
+}
+
+/// Looks for `file` in the content source folder: by name first, then by name anywhere below.
+fn find_local(dir: &Path, file: &OriginFile) -> Option<PathBuf> {
+    let direct = dir.join(&file.name);
+    if direct.is_file() {
+        return Some(direct);
+    }
+    let mut stack = vec![dir.to_path_buf()];
+    let mut seen = 0;
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).ok()?.flatten() {
+            seen += 1;
+            if seen > 100_000 {
+                return None;
+            }
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().eq_ignore_ascii_case(&file.name))
+                && p.metadata().is_ok_and(|m| m.len() == file.size)
+            {
+                return Some(p);
+            }
+        }
+    }
+    None
+}
+
+fn ext_of(name: &str) -> String {
+    let e = Path::new(name)
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    if !e.is_empty() && e.len() <= 16 && e.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        e
+    } else {
+        "bin".into()
+    }
+}
+
+/// Finds or downloads one file and checks digest and signature.
+async fn acquire(
+    ctx: &ContentContext<'_>,
+    source: Option<&PathBuf>,
+    staging: &Path,
+    file: &OriginFile,
+    certs: &[StoredCertificate],
+) -> Result<Verified, StageError> {
+    let local = source.and_then(|d| find_local(d, file));
+    let (path, sha1, sha256) = match (local, ctx.fetcher, &file.uri) {
+        (Some(p), _, _) => {
+            let (staging, name) = (staging.to_path_buf(), file.name.clone());
+            tokio::task::spawn_blocking(move || copy_hashed(&p, &staging, &name))
+                .await
+                .map_err(|e| StageError::Io {
+                    file: file.name.clone(),
+                    source: std::io::Error::other(e),
+                })??
+        }
+        (None, Some(fetcher), Some(uri)) => {
+            let d = fetcher
+                .download(uri, staging, Some(file.size))
+                .await
+                .map_err(|e| StageError::Unavailable {
+                    file: file.name.clone(),
+                    source_dir: source
+                        .map(|s| s.display().to_string())
+                        .unwrap_or_else(|| "(no content_source)".into()),
+                    why: format!("the download failed: {e}"),
+                })?;
+            (d.path, d.sha1, d.sha256)
+        }
+        (None, _, uri) => {
+            return Err(StageError::Unavailable {
+                file: file.name.clone(),
+                source_dir: source
+                    .map(|s| s.display().to_string())
+                    .unwrap_or_else(|| "(no content_source)".into()),
+                why: if uri.is_none() {
+                    "the catalog gives no OriginUri".into()
+                } else {
+                    "downloads are off (offline)".into()
+                },
+            });
+        }
+    };
+    if sha1 != file.sha1 {
+        return Err(StageError::Digest {
+            file: file.name.clone(),
+            expected: file.sha1,
+            actual: sha1,
+        });
+    }
+    let (name, now, certs, p) = (
+        file.name.clone(),
+        ctx.now,
+        certs.to_vec(),
+        path.to_path_buf(),
+    );
+    tokio::task::spawn_blocking(move || check_signature(&p, &name, now, &certs))
+        .await
+        .map_err(|e| StageError::Io {
+            file: file.name.clone(),
+            source: std::io::Error::other(e),
+        })??;
+    Ok(Verified {
+        path,
+        sha1,
+        sha256,
+        ext: ext_of(&file.name),
+    })
+}
+
+fn check_signature(
+    path: &Path,
+    name: &str,
+    now: DateTime<Utc>,
+    certs: &[StoredCertificate],
+) -> Result<(), StageError> {
+    let data = std::fs::read(path).map_err(io(name))?;
+    let report = trust::verify_file(&data, now);
+    match report.status {
+        SignatureStatus::Valid => {}
+        SignatureStatus::Unsigned => {
+            return Err(StageError::Unsigned(format!(
+                "{name} is unsigned. Only content with valid signatures can be published."
+            )));
+        }
+        SignatureStatus::Invalid => {
+            return Err(StageError::Unsigned(format!(
+                "{name} has an invalid signature ({}). Only content with valid signatures can be published.",
+                report.reason.unwrap_or_default()
+            )));
+        }
+    }
+    let content = |state: CertState| {
+        certs
+            .iter()
+            .filter(move |c| c.kind == CertKind::Content && c.state == state)
+    };
+    for s in &report.signers {
+        let t = s.certificate.thumbprint();
+        if content(CertState::Blocked)
+            .any(|c| c.matches(&t) || c.matches(&(&s.certificate.sha256).into()))
+        {
+            return Err(StageError::Blocked {
+                file: name.to_string(),
+                thumbprint: t.to_string(),
+                subject: s.certificate.subject.clone(),
+            });
+        }
+    }
+    let approved = report.signers.iter().any(|s| {
+        content(CertState::Approved).any(|c| {
+            c.matches(&s.certificate.thumbprint()) || c.matches(&(&s.certificate.sha256).into())
+        })
+    });
+    if approved {
+        return Ok(());
+    }
+    let s = &report.signers[0].certificate;
+    Err(StageError::NotApproved {
+        file: name.to_string(),
+        thumbprint: s.thumbprint().to_string(),
+        subject: s.subject.clone(),
+    })
+}
+
+/// Stages every file of every action (downloads in parallel), journaling each action.
+pub(super) async fn stage_all(
+    backend: &dyn Backend,
+    ctx: &ContentContext<'_>,
+    actions: &[&Action],
+    opts: &ApplyOptions,
+    plan: &PlanId,
+) -> Vec<Result<(), String>> {
+    let prepared = (|| -> Result<_, crate::store::StoreError> {
+        Ok((backend.staging_dir()?, backend.snapshot()?.certificates))
+    })();
+    let (staging, certs) = match prepared {
+        Ok(x) => x,
+        Err(e) => return actions.iter().map(|_| Err(e.to_string())).collect(),
+    };
+    let jobs = actions.iter().enumerate().map(|(i, a)| {
+        let (staging, certs) = (&staging, &certs);
+        async move {
+            let Some(Payload::Content { update, files }) = &a.payload else {
+                return (
+                    i,
+                    None,
+                    Err(StageError::Unsigned(format!(
+                        "{} has no content payload",
+                        a.address
+                    ))),
+                );
+            };
+            let catalog = match Address::parse(&a.address).ok().and_then(|x| x.target()) {
+                Some(Target::Update(k, _)) => k.to_string(),
+                _ => String::new(),
+            };
+            let source = ctx.sources.get(&catalog);
+            let mut verified = Vec::new();
+            for f in files {
+                match acquire(ctx, source, staging, f, certs).await {
+                    Ok(v) => verified.push(v),
+                    Err(e) => return (i, Some(update.clone()), Err(e)),
+                }
+            }
+            (i, Some(update.clone()), Ok(verified))
+        }
+    });
+    let mut results: Vec<Result<(), String>> = actions
+        .iter()
+        .map(|_| Err("not attempted".to_string()))
+        .collect();
+    let mut stream = futures::stream::iter(jobs).buffer_unordered(opts.concurrency.max(1));
+    while let Some((i, update, outcome)) = stream.next().await {
+        let a = actions[i];
+        let key = format!("{}#stage", a.address);
+        let result = match outcome {
+            Ok(files) => store_files(backend, update, files),
+            Err(e) => {
+                if let (StageError::Unsigned(text), Some(id)) = (&e, &update) {
+                    let _ = backend.apply(Op::RecordStatusMessage(StatusMessage {
+                        at: Utc::now(),
+                        number: 11516,
+                        severity: Severity::Error,
+                        text: crate::status::content_unsigned(id.as_str()).text + " " + text,
+                        address: Address::parse(&a.address).ok(),
+                    }));
+                }
+                Err(e)
+            }
+        };
+        let (outcome, message) = match &result {
+            Ok(()) => (Outcome::Done, "staged".to_string()),
+            Err(e) => (Outcome::Failed, e.to_string()),
+        };
+        if opts.progress_lines {
+            eprintln!(
+                "{}: stage {}",
+                a.address,
+                if result.is_ok() {
+                    "done".to_string()
+                } else {
+                    format!("failed: {message}")
+                }
+            );
+        }
+        let journaled = journal(backend, plan, &key, outcome, &message).map_err(|e| e.to_string());
+        results[i] = result.map_err(|e| e.to_string()).and(journaled);
+    }
+    results
+}
+
+fn store_files(
+    backend: &dyn Backend,
+    update: Option<UpdateId>,
+    files: Vec<Verified>,
+) -> Result<(), StageError> {
+    let update = update.ok_or_else(|| StageError::Unsigned("missing update id".into()))?;
+    for v in files {
+        backend.apply(Op::StageContent(StageRequest {
+            update: update.clone(),
+            sha1: v.sha1,
+            sha256: v.sha256,
+            temp_path: v.path.to_path_buf(),
+            ext: v.ext,
+        }))?;
+        drop(v.path);
+    }
+    Ok(())
+}

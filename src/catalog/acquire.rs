@@ -1,0 +1,167 @@
+//! Acquiring one catalog: fetch (or read) the CAB, verify its signature against the approved
+//! signers, and only then extract and parse it (trust rule 1).
+
+use chrono::{DateTime, Utc};
+
+use super::cab::Limits;
+use super::fetch::{CatalogSource, Fetcher};
+use super::inspect::{SignerPolicy, inspect};
+use super::model::CatalogContent;
+use crate::config;
+use crate::ids::{Sha256, Thumbprint};
+use crate::trust::{SignatureReport, TrustDecision};
+
+/// What acquiring produced, as the planner needs it.
+#[derive(Debug, Clone)]
+pub enum Acquisition {
+    /// Signed by an approved signer; parsed.
+    Trusted {
+        content: CatalogContent,
+        report: SignatureReport,
+    },
+    /// Validly signed, but by no approved (or by a blocked) signer: status 11508.
+    Untrusted { report: SignatureReport },
+    /// Not signed at all.
+    Unsigned,
+    /// The signature does not verify (tampered, truncated, expired without timestamp).
+    Invalid { reason: String },
+    /// Could not be fetched, read or parsed.
+    Failed { reason: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct Acquired {
+    pub key: String,
+    /// The URL or path it came from.
+    pub source: String,
+    pub cab_sha256: Option<Sha256>,
+    /// False when the conditional GET (or the file's digest) says nothing changed.
+    pub changed: bool,
+    pub acquisition: Acquisition,
+}
+
+/// Largest total of decompressed catalog files accepted (the HP XML alone inflates ~20x).
+pub const MAX_INFLATED: u64 = 2 << 30;
+
+/// Where a configured catalog comes from: its `path`, its `url`, or the partner list.
+pub fn source_of(c: &config::Catalog) -> Result<CatalogSource, String> {
+    if let Some(p) = &c.path {
+        return Ok(CatalogSource::Path(p.clone()));
+    }
+    if let Some(u) = &c.url {
+        return Ok(CatalogSource::Url(u.clone()));
+    }
+    let name = c.name.as_deref().unwrap_or(&c.key);
+    super::partners::find(name)
+        .map(|p| CatalogSource::Url(p.url.to_string()))
+        .ok_or_else(|| format!("`{name}` is not in the partner catalog list; see `supctl catalog partners`, or give `url`"))
+}
+
+/// Approved and blocked catalog signers for one catalog: its `signers` plus `[[certificate]]`
+/// rules of kind `catalog`.
+pub fn signer_policy(
+    cfg: &config::Config,
+    c: &config::Catalog,
+) -> (Vec<Thumbprint>, Vec<Thumbprint>) {
+    let mut approved = c.signers.clone();
+    let mut blocked = Vec::new();
+    for r in cfg
+        .certificates
+        .iter()
+        .filter(|r| r.kind == config::CertificateKind::Catalog)
+    {
+        match r.state {
+            config::CertificateState::Approved => approved.push(r.thumbprint.clone()),
+            config::CertificateState::Blocked => blocked.push(r.thumbprint.clone()),
+        }
+    }
+    (approved, blocked)
+}
+
+/// Verifies and, when trusted, parses CAB bytes (blocking; run it off the async runtime).
+pub fn verify_and_parse(data: &[u8], policy: &SignerPolicy<'_>, now: DateTime<Utc>) -> Acquisition {
+    let limits = Limits {
+        max_total: MAX_INFLATED,
+        ..Limits::default()
+    };
+    let inspection = match inspect(data, Some(policy), &limits, now) {
+        Ok(i) => i,
+        Err(e) => {
+            return Acquisition::Failed {
+                reason: e.to_string(),
+            };
+        }
+    };
+    match (inspection.decision, inspection.extracted) {
+        (Some(TrustDecision::Trusted { .. }), Some(x)) => Acquisition::Trusted {
+            content: x.content,
+            report: inspection.signature,
+        },
+        (Some(TrustDecision::Untrusted { .. }), _) => Acquisition::Untrusted {
+            report: inspection.signature,
+        },
+        (Some(TrustDecision::Unsigned), _) => Acquisition::Unsigned,
+        (Some(TrustDecision::Invalid { reason }), _) => Acquisition::Invalid { reason },
+        (_, _) => Acquisition::Failed {
+            reason: inspection
+                .refused
+                .unwrap_or_else(|| "the catalog was not parsed".into()),
+        },
+    }
+}
+
+/// Fetches (conditional GET, cache) and acquires one configured catalog.
+pub async fn acquire(
+    cfg: &config::Config,
+    c: &config::Catalog,
+    fetcher: &Fetcher,
+    now: DateTime<Utc>,
+) -> Acquired {
+    let failed = |source: String, reason: String| Acquired {
+        key: c.key.clone(),
+        source,
+        cab_sha256: None,
+        changed: true,
+        acquisition: Acquisition::Failed { reason },
+    };
+    let source = match source_of(c) {
+        Ok(s) => s,
+        Err(e) => return failed(String::new(), e),
+    };
+    let shown = match &source {
+        CatalogSource::Url(u) => u.clone(),
+        CatalogSource::Path(p) => p.display().to_string(),
+    };
+    let fetched = match fetcher.fetch_catalog(&c.key, &source).await {
+        Ok(f) => f,
+        Err(e) => return failed(shown, e.to_string()),
+    };
+    let (approved, blocked) = signer_policy(cfg, c);
+    let allow_expired = c.allow_expired_signer;
+    let path = fetched.path.clone();
+    let acquisition = tokio::task::spawn_blocking(move || match std::fs::read(&path) {
+        Ok(data) => verify_and_parse(
+            &data,
+            &SignerPolicy {
+                approved: &approved,
+                blocked: &blocked,
+                allow_expired,
+            },
+            now,
+        ),
+        Err(e) => Acquisition::Failed {
+            reason: format!("cannot read {}: {e}", path.display()),
+        },
+    })
+    .await
+    .unwrap_or_else(|e| Acquisition::Failed {
+        reason: format!("catalog parsing stopped: {e}"),
+    });
+    Acquired {
+        key: c.key.clone(),
+        source: shown,
+        cab_sha256: Some(fetched.sha256),
+        changed: fetched.changed,
+        acquisition,
+    }
+}

@@ -1,0 +1,243 @@
+//! `supctl apply`: perform a saved plan exactly, or plan, show and ask.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+
+use anyhow::{Context, anyhow};
+use chrono::Utc;
+use clap::Args;
+
+use super::{EXIT_ERROR, EXIT_OK, session};
+use crate::apply::{self, ApplyOptions, ContentContext, Report};
+use crate::plan::{self, ActionKind, Plan};
+use crate::store::{Address, Backend, Op, RunCounts, RunResult, Severity, StatusMessage, SyncRun};
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// A plan saved with `supctl plan -o`; without it supctl plans, shows the plan and asks.
+    pub planfile: Option<PathBuf>,
+    /// Config file or directory (default ./supctl.toml, else ./supctl/).
+    #[arg(short = 'c', long = "config", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Apply without asking (needed when standard input is not a terminal).
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Continue the last interrupted apply from its journal.
+    #[arg(long)]
+    pub resume: bool,
+    /// How long to wait for another supctl holding the state lock (30s, 2m, 0).
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = session::parse_duration)]
+    pub lock_timeout: std::time::Duration,
+    /// Limit a fresh plan to these addresses.
+    #[arg(long = "target", value_name = "ADDR")]
+    pub targets: Vec<String>,
+}
+
+fn plans_dir(cfg: &crate::config::Config) -> PathBuf {
+    cfg.server.path.join("plans")
+}
+
+fn confirm() -> anyhow::Result<bool> {
+    print!("\nDo you want to perform these actions? Only 'yes' will be accepted: ");
+    std::io::stdout().flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim() == "yes")
+}
+
+pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
+    let (cfg, _) = session::load_config(args.config.as_deref())?;
+    let backend = session::open_backend(&cfg, true)?;
+    let fetcher = session::fetcher(&cfg)?;
+    let rt = session::runtime()?;
+    let _lock = session::lock(backend.as_ref(), "apply", args.lock_timeout)?;
+    let plan = if args.resume {
+        let journal = backend
+            .last_journal()?
+            .ok_or(apply::ApplyError::NothingToResume)?;
+        let path = plans_dir(&cfg).join(format!("{}.json", journal.plan));
+        let plan = plan::file::load(&path).with_context(|| {
+            format!(
+                "the interrupted plan {} is not in {}",
+                journal.plan,
+                plans_dir(&cfg).display()
+            )
+        })?;
+        eprintln!(
+            "Resuming plan {} ({} actions).",
+            plan.id,
+            plan.actions.len()
+        );
+        plan
+    } else if let Some(file) = &args.planfile {
+        plan::file::load(file)?
+    } else {
+        let (plan, _) = rt.block_on(crate::reconcile::make_plan(
+            &cfg,
+            backend.as_ref(),
+            &fetcher,
+            &args.targets,
+        ))?;
+        anstream::print!("{}", plan::render::text(&plan));
+        if !plan.changes {
+            return Ok(super::plan::exit_code(&plan, false));
+        }
+        if !args.auto_approve {
+            if !std::io::stdin().is_terminal() {
+                return Err(anyhow!(
+                    "standard input is not a terminal: review the plan and pass --auto-approve, or save it with `supctl plan -o FILE` and run `supctl apply FILE`"
+                ));
+            }
+            if !confirm()? {
+                println!("Apply cancelled.");
+                return Ok(EXIT_ERROR);
+            }
+        }
+        plan
+    };
+    std::fs::create_dir_all(plans_dir(&cfg))?;
+    plan::file::save(&plan, &plans_dir(&cfg).join(format!("{}.json", plan.id)))?;
+    let ctx = ContentContext {
+        fetcher: Some(&fetcher),
+        sources: cfg
+            .catalogs
+            .iter()
+            .filter_map(|(k, c)| c.content_source.clone().map(|s| (k.clone(), s)))
+            .collect(),
+        now: Utc::now(),
+    };
+    let opts = ApplyOptions {
+        resume: args.resume,
+        max_deletions: cfg.server.max_deletions,
+        concurrency: cfg.http.concurrency as usize,
+        progress_lines: true,
+    };
+    let started = Utc::now();
+    let report = rt.block_on(apply::run(&plan, backend.as_ref(), &ctx, &opts))?;
+    record_runs(backend.as_ref(), &plan, &report, started)?;
+    print_report(&report);
+    for d in &plan.diagnostics {
+        eprintln!(
+            "{} [{}] {}: {}",
+            if d.severity == plan::DiagnosticSeverity::Error {
+                "Error"
+            } else {
+                "Warning"
+            },
+            d.code,
+            d.address,
+            d.message
+        );
+    }
+    let diag_errors = plan.has_errors();
+    Ok(if report.succeeded() && !diag_errors {
+        EXIT_OK
+    } else {
+        EXIT_ERROR
+    })
+}
+
+/// One sync run per catalog the plan touched, plus the 11508 status messages, as the
+/// ConfigMgr sync agent records them.
+fn record_runs(
+    backend: &dyn Backend,
+    plan: &Plan,
+    report: &Report,
+    started: chrono::DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let mut per: BTreeMap<String, (RunCounts, bool)> = BTreeMap::new();
+    let owner = |a: &str| a.split(".update[").next().unwrap_or(a).to_string();
+    let failed: std::collections::HashSet<&str> =
+        report.failed.iter().map(|(a, _)| a.as_str()).collect();
+    for a in plan
+        .actions
+        .iter()
+        .filter(|a| a.address.starts_with("catalog."))
+    {
+        let e = per.entry(owner(&a.address)).or_default();
+        if failed.contains(a.address.as_str()) {
+            e.0.failed += 1;
+            e.1 = true;
+            continue;
+        }
+        match a.kind {
+            ActionKind::Publish => e.0.published += 1,
+            ActionKind::Revise => e.0.revised += 1,
+            ActionKind::Expire => e.0.expired += 1,
+            ActionKind::Stage => e.0.staged += 1,
+            _ => {}
+        }
+    }
+    for d in plan
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == plan::DiagnosticSeverity::Error)
+    {
+        per.entry(owner(&d.address)).or_default().1 = true;
+        if let Ok(number) = d.code.parse::<u32>() {
+            backend.apply(Op::RecordStatusMessage(StatusMessage {
+                at: Utc::now(),
+                number,
+                severity: Severity::Error,
+                text: d.message.clone(),
+                address: Address::parse(&d.address).ok(),
+            }))?;
+        }
+    }
+    for (scope, (counts, failed)) in per {
+        let Ok(scope) = Address::parse(&scope) else {
+            continue;
+        };
+        let result = if failed || !report.not_attempted.is_empty() {
+            RunResult::Failed
+        } else {
+            RunResult::Succeeded
+        };
+        backend.apply(Op::RecordSyncRun(SyncRun {
+            scope,
+            started,
+            ended: Some(Utc::now()),
+            result,
+            counts,
+            message: None,
+        }))?;
+    }
+    Ok(())
+}
+
+fn print_report(r: &Report) {
+    let n = r.done.len() + r.resumed.len();
+    if r.succeeded() {
+        println!(
+            "\nApply complete: {n} action{} done{}.",
+            if n == 1 { "" } else { "s" },
+            if r.resumed.is_empty() {
+                String::new()
+            } else {
+                format!(" ({} by the interrupted run)", r.resumed.len())
+            }
+        );
+    } else {
+        println!(
+            "\nApply incomplete: {} done, {} failed, {} refused (changed since planned), {} not attempted.",
+            n,
+            r.failed.len(),
+            r.refused.len(),
+            r.not_attempted.len()
+        );
+        for (a, why) in &r.failed {
+            println!("  failed        {a}: {why}");
+        }
+        for (a, why) in &r.refused {
+            println!("  refused       {a}: {why}");
+        }
+        for a in &r.not_attempted {
+            println!("  not attempted {a}");
+        }
+        println!("Run `supctl apply --resume` to continue once the cause is fixed.");
+    }
+    for (a, why) in &r.unsupported {
+        println!("  skipped       {a}: {why}");
+    }
+}

@@ -1,0 +1,86 @@
+//! `supctl plan`: show what apply would change, optionally save it.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::{EXIT_CHANGES, EXIT_ERROR, EXIT_OK, session};
+use crate::plan::{self, DiagnosticSeverity, Plan};
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Config file or directory (default ./supctl.toml, else ./supctl/).
+    #[arg(short = 'c', long = "config", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Save the plan for `supctl apply PLANFILE`.
+    #[arg(short = 'o', long = "out", value_name = "PLANFILE")]
+    pub out: Option<PathBuf>,
+    /// Print the plan as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// Exit 0 when there are no changes, 2 when there are, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Limit the plan to these addresses (catalog.KEY, catalog.KEY.update[ID], certificate[T], sync, signing).
+    #[arg(long = "target", value_name = "ADDR")]
+    pub targets: Vec<String>,
+}
+
+/// The plan without its payloads (raw XML): what `--json` prints.
+pub fn display_json(plan: &Plan) -> serde_json::Value {
+    let mut v = serde_json::to_value(plan).unwrap_or_default();
+    if let Some(actions) = v.get_mut("actions").and_then(|a| a.as_array_mut()) {
+        for a in actions {
+            if let Some(o) = a.as_object_mut() {
+                o.remove("payload");
+            }
+        }
+    }
+    v
+}
+
+/// Exit status for a finished plan: errors other than pending approvals (11508) are errors;
+/// pending approvals count as changes, as Terraform-style CI expects.
+pub fn exit_code(plan: &Plan, detailed: bool) -> u8 {
+    let hard = plan
+        .diagnostics
+        .iter()
+        .any(|d| d.severity == DiagnosticSeverity::Error && d.code != "11508");
+    let pending = plan.diagnostics.iter().any(|d| d.code == "11508");
+    if hard {
+        EXIT_ERROR
+    } else if detailed && (plan.changes || pending) {
+        EXIT_CHANGES
+    } else {
+        EXIT_OK
+    }
+}
+
+pub fn run(args: PlanArgs) -> anyhow::Result<u8> {
+    let (cfg, _) = session::load_config(args.config.as_deref())?;
+    let backend = session::open_backend(&cfg, true)?;
+    let fetcher = session::fetcher(&cfg)?;
+    let rt = session::runtime()?;
+    let (plan, _) = rt.block_on(crate::reconcile::make_plan(
+        &cfg,
+        backend.as_ref(),
+        &fetcher,
+        &args.targets,
+    ))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&display_json(&plan))?);
+    } else {
+        anstream::print!("{}", plan::render::text(&plan));
+    }
+    if let Some(out) = &args.out {
+        plan::file::save(&plan, out)?;
+        if !args.json {
+            println!(
+                "\nSaved the plan to {}. To perform exactly these actions, run:\n    supctl apply {}",
+                out.display(),
+                out.display()
+            );
+        }
+    }
+    Ok(exit_code(&plan, args.detailed_exitcode))
+}

@@ -1,0 +1,514 @@
+//! `diff(desired, catalogs, actual) -> Plan`: the whole planner, free of I/O.
+//!
+//! Order of the actions is the order apply runs them in: certificates, catalogs, updates
+//! (publish, revise, expire), content staging.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Value, json};
+
+use super::model::*;
+use super::updates::plan_updates;
+use crate::catalog::acquire::{Acquired, Acquisition};
+use crate::config::{self, CatalogKind as CfgKind, CategorySelection, Config, Staging};
+use crate::ids::Thumbprint;
+use crate::store::state::fingerprint_of;
+use crate::store::{
+    ActualState, Address, Capabilities, CatalogKey, CatalogKind, CatalogRecord, CertKind,
+    CertState, Selection, SigningMode, SigningSettings, SyncSettings,
+};
+
+/// Everything the planner reads. `catalogs` holds one entry per subscribed catalog that was
+/// acquired (fetched, verified, parsed when trusted).
+pub struct Inputs<'a> {
+    pub desired: &'a Config,
+    pub catalogs: &'a BTreeMap<String, Acquired>,
+    pub actual: &'a ActualState,
+    pub capabilities: Capabilities,
+    pub backend: &'a str,
+}
+
+pub(super) struct Builder<'a> {
+    pub inputs: &'a Inputs<'a>,
+    pub actions: Vec<Action>,
+    pub diagnostics: Vec<PlanDiagnostic>,
+}
+
+impl Builder<'_> {
+    /// The stored object at `address` and its fingerprint, for `before`.
+    pub fn before(&self, address: &Address) -> (Option<Value>, Option<String>) {
+        match self.inputs.actual.object(address) {
+            Some(v) => {
+                let fp = fingerprint_of(&v).to_string();
+                (Some(v), Some(fp))
+            }
+            None => (None, None),
+        }
+    }
+
+    pub fn push(
+        &mut self,
+        address: &Address,
+        kind: ActionKind,
+        after: Option<Value>,
+        reason: String,
+        payload: Option<Payload>,
+    ) {
+        let (before, before_fingerprint) = self.before(address);
+        self.actions.push(Action {
+            address: address.to_string(),
+            kind,
+            before,
+            after,
+            reason,
+            before_fingerprint,
+            bytes: 0,
+            unsupported: None,
+            payload,
+        });
+    }
+
+    pub fn diagnostic(
+        &mut self,
+        severity: DiagnosticSeverity,
+        code: &str,
+        address: &Address,
+        message: String,
+        hint: Option<String>,
+    ) {
+        self.diagnostics.push(PlanDiagnostic {
+            severity,
+            code: code.to_string(),
+            address: address.to_string(),
+            message,
+            hint,
+        });
+    }
+
+    pub fn unsupported(&self, what: &str) -> String {
+        format!("{what} is not supported by backend {}", self.inputs.backend)
+    }
+}
+
+/// Plans every change needed for the update server to match the desired state.
+pub fn diff(inputs: &Inputs<'_>) -> Plan {
+    let mut b = Builder {
+        inputs,
+        actions: Vec::new(),
+        diagnostics: Vec::new(),
+    };
+    plan_certificates(&mut b);
+    plan_catalogs(&mut b);
+    plan_removed_catalogs(&mut b);
+    for (key, catalog) in &inputs.desired.catalogs {
+        if catalog.subscribed
+            && let Some(acquired) = inputs.catalogs.get(key)
+        {
+            plan_updates(&mut b, catalog, acquired);
+        }
+    }
+    plan_sync_and_signing(&mut b);
+    let config = inputs
+        .desired
+        .files
+        .first()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    let mut actions = b.actions;
+    actions.sort_by_key(|a| order(a.kind));
+    Plan::new(config, actions, b.diagnostics)
+}
+
+fn order(kind: ActionKind) -> u8 {
+    match kind {
+        ActionKind::Approve | ActionKind::Block => 0,
+        ActionKind::Create | ActionKind::Update | ActionKind::Replace | ActionKind::Subscribe => 1,
+        ActionKind::Publish | ActionKind::Revise => 2,
+        ActionKind::Expire => 3,
+        ActionKind::Stage => 4,
+        ActionKind::Unsubscribe | ActionKind::Delete => 5,
+    }
+}
+
+pub(super) fn cert_kind(k: config::CertificateKind) -> CertKind {
+    match k {
+        config::CertificateKind::Catalog => CertKind::Catalog,
+        config::CertificateKind::Content => CertKind::Content,
+        config::CertificateKind::WsusSigning => CertKind::WsusSigning,
+    }
+}
+
+/// Desired certificate roles: `[[certificate]]` rules plus every subscribed catalog's signers.
+fn desired_certificates(desired: &Config) -> BTreeMap<(Thumbprint, CertKind), (CertState, String)> {
+    let mut out = BTreeMap::new();
+    for c in desired.catalogs.values().filter(|c| c.subscribed) {
+        for s in &c.signers {
+            out.insert(
+                (s.clone(), CertKind::Catalog),
+                (CertState::Approved, format!("signer of catalog.{}", c.key)),
+            );
+        }
+    }
+    for r in &desired.certificates {
+        let state = match r.state {
+            config::CertificateState::Approved => CertState::Approved,
+            config::CertificateState::Blocked => CertState::Blocked,
+        };
+        out.insert(
+            (r.thumbprint.clone(), cert_kind(r.kind)),
+            (state, "[[certificate]] rule".to_string()),
+        );
+    }
+    out
+}
+
+/// The certificate's facts when some acquired catalog carries it (signer or content certificate).
+fn known_certificate(b: &Builder, t: &Thumbprint) -> Option<crate::trust::CertificateInfo> {
+    b.inputs
+        .catalogs
+        .values()
+        .find_map(|a| match &a.acquisition {
+            Acquisition::Trusted {
+                content, report, ..
+            } => report
+                .signers
+                .iter()
+                .map(|s| &s.certificate)
+                .chain(content.content_certificates.iter())
+                .find(|c| c.matches(t))
+                .cloned(),
+            Acquisition::Untrusted { report } => report
+                .signers
+                .iter()
+                .map(|s| &s.certificate)
+                .find(|c| c.matches(t))
+                .cloned(),
+            _ => None,
+        })
+}
+
+fn plan_certificates(b: &mut Builder) {
+    let desired = desired_certificates(b.inputs.desired);
+    for ((thumb, kind), (state, why)) in &desired {
+        let stored = b
+            .inputs
+            .actual
+            .certificates_matching(thumb)
+            .into_iter()
+            .find(|c| c.kind == *kind);
+        if stored.is_some_and(|c| c.state == *state) {
+            continue;
+        }
+        let address = Address::certificate(thumb);
+        let info = known_certificate(b, thumb);
+        let mut after = json!({ "thumbprint": thumb, "kind": kind, "state": state });
+        if let Some(i) = &info {
+            after["subject"] = json!(i.subject);
+            after["not_after"] = json!(i.not_after);
+        }
+        let action = if *state == CertState::Approved {
+            ActionKind::Approve
+        } else {
+            ActionKind::Block
+        };
+        let reason = match stored {
+            Some(s) => format!("{why}: {} -> {state}", s.state),
+            None => format!("{why}: new {kind} certificate"),
+        };
+        let payload = Payload::Certificate {
+            thumbprint: thumb.clone(),
+            kind: kind.to_string(),
+            state: state.to_string(),
+            info: info.map(Box::new),
+        };
+        b.push(&address, action, Some(after), reason, Some(payload));
+    }
+    let inventory = &b.inputs.actual.inventory;
+    let stale: Vec<_> = b
+        .inputs
+        .actual
+        .certificates
+        .iter()
+        .filter(|c| !desired.keys().any(|(t, k)| *k == c.kind && c.matches(t)))
+        .filter(|c| inventory.contains_key(&Address::certificate(&c.thumbprint)))
+        .map(|c| (c.thumbprint.clone(), c.kind))
+        .collect();
+    for (thumb, kind) in stale {
+        let payload = Payload::Certificate {
+            thumbprint: thumb.clone(),
+            kind: kind.to_string(),
+            state: String::new(),
+            info: None,
+        };
+        b.push(
+            &Address::certificate(&thumb),
+            ActionKind::Delete,
+            None,
+            format!("{kind} certificate no longer in the config"),
+            Some(payload),
+        );
+    }
+}
+
+fn selection(categories: &CategorySelection) -> Selection {
+    match categories {
+        CategorySelection::All => Selection::All,
+        CategorySelection::Only(l) => Selection::List(l.iter().map(|c| c.to_string()).collect()),
+    }
+}
+
+fn staging(stage: &Staging) -> Selection {
+    match stage {
+        Staging::None => Selection::None,
+        Staging::All => Selection::All,
+        Staging::Only(l) => Selection::List(l.iter().map(|c| c.to_string()).collect()),
+    }
+}
+
+/// The catalog settings the server should hold for a configured catalog.
+pub(super) fn catalog_record(
+    c: &config::Catalog,
+    acquired: Option<&Acquired>,
+    stored: Option<&CatalogRecord>,
+) -> Option<CatalogRecord> {
+    let source = match (&c.url, &c.path, acquired) {
+        (Some(u), _, _) => u.clone(),
+        (None, Some(p), _) => p.display().to_string(),
+        (None, None, Some(a)) => a.source.clone(),
+        (None, None, None) => stored.map(|s| s.source.clone())?,
+    };
+    let content_certificates = match acquired.map(|a| &a.acquisition) {
+        Some(Acquisition::Trusted { content, .. }) => content
+            .content_certificates
+            .iter()
+            .map(|c| c.thumbprint())
+            .collect(),
+        _ => stored
+            .map(|s| s.content_certificates.clone())
+            .unwrap_or_default(),
+    };
+    Some(CatalogRecord {
+        key: CatalogKey::parse(&c.key).ok()?,
+        kind: if c.kind == CfgKind::Partner {
+            CatalogKind::Partner
+        } else {
+            CatalogKind::Custom
+        },
+        name: c.name.clone().unwrap_or_else(|| c.key.clone()),
+        publisher: c.publisher.clone().unwrap_or_default(),
+        source,
+        description: c.description.clone(),
+        support_url: c.support_url.clone(),
+        support_contact: c.support_contact.clone(),
+        subscribed: c.subscribed,
+        schedule: Some(c.schedule.to_string()),
+        categories: selection(&c.categories),
+        staging: staging(&c.stage),
+        signers: c.signers.clone(),
+        content_certificates,
+        prune: c.prune,
+    })
+}
+
+fn plan_catalogs(b: &mut Builder) {
+    for (key, c) in &b.inputs.desired.catalogs {
+        let Ok(ckey) = CatalogKey::parse(key) else {
+            continue;
+        };
+        let address = Address::catalog(&ckey);
+        let stored = b.inputs.actual.catalogs.get(&ckey).map(|s| &s.settings);
+        let acquired = b.inputs.catalogs.get(key);
+        let Some(record) = catalog_record(c, acquired, stored) else {
+            continue;
+        };
+        let after = serde_json::to_value(&record).unwrap_or(Value::Null);
+        let categories = match acquired.map(|a| &a.acquisition) {
+            Some(Acquisition::Trusted { content, .. })
+                if b.inputs.actual.categories.get(&ckey) != Some(&content.categories) =>
+            {
+                Some(content.categories.clone())
+            }
+            _ => None,
+        };
+        let categories_changed = categories.is_some() && stored.is_some();
+        let payload = Some(Payload::Catalog {
+            settings: after.clone(),
+            categories,
+        });
+        match stored {
+            None => b.push(
+                &address,
+                ActionKind::Create,
+                Some(after),
+                "new catalog in the config".into(),
+                payload,
+            ),
+            Some(s) if s == &record && categories_changed => b.push(
+                &address,
+                ActionKind::Update,
+                Some(after),
+                "the catalog's categories changed".into(),
+                payload,
+            ),
+            Some(s) if s == &record => {}
+            Some(s)
+                if record.kind == CatalogKind::Custom
+                    && (s.source != record.source || s.publisher != record.publisher) =>
+            {
+                let what = if s.source != record.source {
+                    "download URL/path"
+                } else {
+                    "publisher"
+                };
+                b.push(&address, ActionKind::Replace, Some(after), format!("the {what} of a custom catalog changed; ConfigMgr replaces the catalog (its updates stay)"), payload);
+            }
+            Some(s) if s.subscribed != record.subscribed => {
+                let kind = if record.subscribed {
+                    ActionKind::Subscribe
+                } else {
+                    ActionKind::Unsubscribe
+                };
+                b.push(
+                    &address,
+                    kind,
+                    Some(after),
+                    format!("subscribed = {}", record.subscribed),
+                    payload,
+                );
+            }
+            Some(s) => {
+                let changed = changed_fields(s, &record);
+                b.push(
+                    &address,
+                    ActionKind::Update,
+                    Some(after),
+                    format!("{} changed", changed.join(", ")),
+                    payload,
+                );
+            }
+        }
+    }
+}
+
+fn changed_fields(a: &CatalogRecord, b: &CatalogRecord) -> Vec<String> {
+    let (Value::Object(x), Value::Object(y)) = (
+        serde_json::to_value(a).unwrap_or_default(),
+        serde_json::to_value(b).unwrap_or_default(),
+    ) else {
+        return vec!["settings".into()];
+    };
+    let keys: BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+    keys.into_iter()
+        .filter(|k| x.get(*k) != y.get(*k))
+        .cloned()
+        .collect()
+}
+
+/// Catalogs supctl manages that the config no longer lists: unsubscribe (ConfigMgr keeps their
+/// updates) or, with `prune = true` recorded when it was configured, expire them and delete.
+fn plan_removed_catalogs(b: &mut Builder) {
+    let actual = b.inputs.actual;
+    for (key, stored) in &actual.catalogs {
+        if b.inputs.desired.catalogs.contains_key(key.as_str()) {
+            continue;
+        }
+        let address = Address::catalog(key);
+        if !actual.inventory.contains_key(&address) {
+            continue;
+        }
+        let s = &stored.settings;
+        if s.prune {
+            for u in actual
+                .updates
+                .values()
+                .filter(|u| &u.catalog == key && u.state() != crate::store::UpdateState::Expired)
+            {
+                let ua = Address::update(key, &u.id);
+                b.push(
+                    &ua,
+                    ActionKind::Expire,
+                    None,
+                    format!("catalog.{key} was removed with prune = true"),
+                    None,
+                );
+            }
+            b.push(
+                &address,
+                ActionKind::Delete,
+                None,
+                "removed from the config with prune = true".into(),
+                None,
+            );
+        } else if s.subscribed {
+            let mut after = s.clone();
+            after.subscribed = false;
+            let value = serde_json::to_value(&after).unwrap_or_default();
+            b.push(&address, ActionKind::Unsubscribe, Some(value.clone()), "removed from the config; its updates stay (set prune = true before removing to expire them)".into(), Some(Payload::Catalog { settings: value, categories: None }));
+        }
+    }
+}
+
+fn plan_sync_and_signing(b: &mut Builder) {
+    let caps = b.inputs.capabilities;
+    if let Some(s) = &b.inputs.desired.sync {
+        let desired = SyncSettings {
+            schedule: s.schedule.as_ref().map(|x| x.to_string()),
+            products: s.products.clone(),
+            classifications: s.classifications.clone(),
+            languages: s.languages.clone(),
+        };
+        if b.inputs.actual.sync.as_ref() != Some(&desired) {
+            let after = serde_json::to_value(&desired).unwrap_or_default();
+            let kind = if b.inputs.actual.sync.is_some() {
+                ActionKind::Update
+            } else {
+                ActionKind::Create
+            };
+            b.push(
+                &Address::sync(),
+                kind,
+                Some(after.clone()),
+                "[sync] differs from the update point's synchronization settings".into(),
+                Some(Payload::Settings { value: after }),
+            );
+            if !caps.sync_settings {
+                let why = b.unsupported("changing synchronization settings");
+                if let Some(a) = b.actions.last_mut() {
+                    a.unsupported = Some(why);
+                }
+            }
+        }
+    }
+    if let Some(s) = &b.inputs.desired.signing {
+        let mode = match s.mode {
+            config::SigningMode::Managed => SigningMode::Managed,
+            config::SigningMode::Manual => SigningMode::Manual,
+        };
+        let stored = b.inputs.actual.signing.as_ref();
+        if stored.map(|x| x.mode) != Some(mode) {
+            let desired = SigningSettings {
+                mode,
+                certificate: stored.and_then(|x| x.certificate.clone()),
+            };
+            let after = serde_json::to_value(&desired).unwrap_or_default();
+            let kind = if stored.is_some() {
+                ActionKind::Update
+            } else {
+                ActionKind::Create
+            };
+            b.push(
+                &Address::signing(),
+                kind,
+                Some(after.clone()),
+                format!("WSUS signing certificate mode = {mode}"),
+                Some(Payload::Settings { value: after }),
+            );
+            if !caps.signing {
+                let why = b.unsupported("managing the signing certificate");
+                if let Some(a) = b.actions.last_mut() {
+                    a.unsupported = Some(why);
+                }
+            }
+        }
+    }
+}

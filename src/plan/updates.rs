@@ -1,0 +1,322 @@
+//! Per-catalog planning: trust outcome, category selection, publish / revise / expire, staging.
+
+use std::collections::{BTreeSet, HashSet};
+
+type IdSet = BTreeSet<UpdateId>;
+
+use serde_json::{Value, json};
+
+use super::diff::Builder;
+use super::model::*;
+use crate::catalog::acquire::{Acquired, Acquisition};
+use crate::catalog::model::{CatalogContent, FormatVersion, PublicationState, UpdateRecord};
+use crate::catalog::v3;
+use crate::config::{self, CategoryRef, CategorySelection, Staging};
+use crate::ids::UpdateId;
+use crate::store::{Address, CatalogKey, StoredUpdate, UpdateState};
+use crate::trust::approve_line;
+
+fn update_json(r: &UpdateRecord) -> Value {
+    json!({
+        "id": r.id,
+        "title": r.title(),
+        "vendor": r.vendor,
+        "products": r.products,
+        "classification": r.classification,
+        "content_hash": r.content_hash(),
+        "files": r.files().count(),
+    })
+}
+
+fn stored_json(u: &StoredUpdate) -> Value {
+    json!({ "id": u.id, "title": u.title, "revision": u.revision })
+}
+
+/// Reports why an untrusted, invalid or unavailable catalog gets no update actions.
+/// Returns the content when the catalog is trusted.
+fn trusted<'a>(
+    b: &mut Builder,
+    c: &config::Catalog,
+    address: &Address,
+    acquired: &'a Acquired,
+) -> Option<&'a CatalogContent> {
+    use DiagnosticSeverity::Error;
+    match &acquired.acquisition {
+        Acquisition::Trusted { content, .. } => return Some(content),
+        Acquisition::Untrusted { report } => {
+            for s in &report.signers {
+                let cert = &s.certificate;
+                b.diagnostic(
+                    Error,
+                    "11508",
+                    address,
+                    format!(
+                        "catalog {} is signed by {} (issuer {}, valid {} to {}, SHA-1 {}, SHA-256 {}), which is not an approved signer; nothing from this catalog is applied",
+                        c.key, cert.subject, cert.issuer, cert.not_before.format("%Y-%m-%d"), cert.not_after.format("%Y-%m-%d"), cert.sha1, cert.sha256
+                    ),
+                    Some(format!("after reviewing the certificate, add to [catalog.{}]:\n{}", c.key, approve_line(s))),
+                );
+            }
+        }
+        Acquisition::Unsigned => b.diagnostic(
+            Error,
+            "11508",
+            address,
+            format!(
+                "catalog {} is not signed; only signed catalogs are published",
+                c.key
+            ),
+            Some("ask the vendor for a signed catalog CAB".into()),
+        ),
+        Acquisition::Invalid { reason } => b.diagnostic(
+            Error,
+            "signature-invalid",
+            address,
+            format!(
+                "catalog {}: the CAB signature does not verify: {reason}",
+                c.key
+            ),
+            Some("the file was altered or damaged; download it again or contact the vendor".into()),
+        ),
+        Acquisition::Failed { reason } => b.diagnostic(
+            Error,
+            "acquire-failed",
+            address,
+            format!("catalog {}: {reason}", c.key),
+            None,
+        ),
+    }
+    None
+}
+
+/// Update ids under the given category references, or a diagnostic per bad reference.
+fn resolve(
+    b: &mut Builder,
+    key: &str,
+    address: &Address,
+    content: &CatalogContent,
+    refs: &[CategoryRef],
+    what: &str,
+) -> Option<IdSet> {
+    let mut ids = Vec::new();
+    let mut ok = true;
+    for r in refs {
+        match v3::resolve(&content.categories, &r.to_string()) {
+            Ok(found) => ids.extend(found),
+            Err(e) => {
+                ok = false;
+                b.diagnostic(DiagnosticSeverity::Error, "category-unresolved", address, format!("catalog {key}: {what} entry `{r}`: {e}"), Some(format!("list the catalog's categories with `supctl catalog inspect`; {what} paths are display names from the root")));
+            }
+        }
+    }
+    ok.then(|| v3::members_under(&content.categories, &ids))
+}
+
+fn rule_matches(rule: &config::PublishRule, r: &UpdateRecord) -> bool {
+    let eq = |want: &Option<String>, have: &str| {
+        want.as_ref().is_none_or(|w| w.eq_ignore_ascii_case(have))
+    };
+    (rule.ids.is_empty() || rule.ids.contains(&r.id))
+        && rule
+            .title
+            .as_ref()
+            .is_none_or(|t| regex::Regex::new(t).is_ok_and(|re| re.is_match(r.title())))
+        && eq(&rule.vendor, &r.vendor)
+        && eq(&rule.classification, &r.classification)
+        && rule
+            .product
+            .as_ref()
+            .is_none_or(|p| r.products.iter().any(|x| x.eq_ignore_ascii_case(p)))
+}
+
+pub(super) fn plan_updates(b: &mut Builder, c: &config::Catalog, acquired: &Acquired) {
+    let Ok(key) = CatalogKey::parse(&c.key) else {
+        return;
+    };
+    let address = Address::catalog(&key);
+    let Some(content) = trusted(b, c, &address, acquired) else {
+        return;
+    };
+    let selected = match &c.categories {
+        CategorySelection::All => None,
+        CategorySelection::Only(_) if content.format != FormatVersion::V3 => {
+            b.diagnostic(DiagnosticSeverity::Error, "category-selection-unavailable", &address, format!("catalog {} is in {} format; category selection needs a v3 catalog (as in ConfigMgr)", c.key, content.format.as_str()), Some("remove `categories` (publish all) or use the vendor's v3 catalog".into()));
+            return;
+        }
+        CategorySelection::Only(refs) => {
+            match resolve(b, &c.key, &address, content, refs, "categories") {
+                Some(set) => Some(set),
+                None => return,
+            }
+        }
+    };
+    let in_selection = |id: &UpdateId| selected.as_ref().is_none_or(|s| s.contains(id));
+    content_certificate_diagnostics(b, c, &address, content);
+    let staged_by_category: IdSet = match &c.stage {
+        Staging::None => IdSet::new(),
+        Staging::All => content.updates.iter().map(|u| u.id.clone()).collect(),
+        Staging::Only(refs) => {
+            resolve(b, &c.key, &address, content, refs, "stage").unwrap_or_default()
+        }
+    };
+    let rules: Vec<&config::PublishRule> = b
+        .inputs
+        .desired
+        .publish
+        .iter()
+        .filter(|r| r.catalog == c.key)
+        .collect();
+    let actual = b.inputs.actual;
+    let mut wanted = BTreeSet::new();
+    let mut stage_count = 0usize;
+    for r in &content.updates {
+        if !in_selection(&r.id) {
+            continue;
+        }
+        let ua = Address::update(&key, &r.id);
+        let stored = actual.updates.get(&r.id);
+        if let Some(s) = stored.filter(|s| s.catalog != key) {
+            b.diagnostic(DiagnosticSeverity::Warning, "11524", &ua, format!("update {} is already on the server from catalog {}; catalog {} does not publish it", r.id, s.catalog, c.key), None);
+            continue;
+        }
+        if r.publication_state == PublicationState::Expired {
+            if stored.is_some_and(|s| s.state() != UpdateState::Expired) {
+                b.push(
+                    &ua,
+                    ActionKind::Expire,
+                    None,
+                    "the catalog marks it expired".into(),
+                    None,
+                );
+            }
+            continue;
+        }
+        wanted.insert(r.id.clone());
+        if stored.is_some_and(|s| s.state() == UpdateState::Expired) {
+            continue;
+        }
+        let payload = || {
+            Some(Payload::Update {
+                record: Box::new(r.clone()),
+            })
+        };
+        match stored {
+            None => b.push(
+                &ua,
+                ActionKind::Publish,
+                Some(update_json(r)),
+                "new in the catalog (metadata only)".into(),
+                payload(),
+            ),
+            Some(s) if s.content_hash != r.content_hash() => b.push(
+                &ua,
+                ActionKind::Revise,
+                Some(update_json(r)),
+                format!(
+                    "the catalog's package changed (revision {} -> {})",
+                    s.revision,
+                    s.revision + 1
+                ),
+                payload(),
+            ),
+            Some(_) => {}
+        }
+        let wants_content =
+            staged_by_category.contains(&r.id) || rules.iter().any(|rule| rule_matches(rule, r));
+        if wants_content && stage(b, &ua, r, stored) {
+            stage_count += 1;
+        }
+    }
+    if stage_count > 0 && content.format == FormatVersion::V1 {
+        let m = crate::status::content_certificates_missing(c.name.as_deref().unwrap_or(&c.key));
+        b.diagnostic(DiagnosticSeverity::Warning, "11523", &address, m.text, Some("approve the vendor's content certificates with [[certificate]] entries, or get the catalog in the current format".into()));
+    }
+    let present: HashSet<&UpdateId> = content.updates.iter().map(|u| &u.id).collect();
+    for s in actual.updates.values().filter(|s| {
+        s.catalog == key && s.state() != UpdateState::Expired && !wanted.contains(&s.id)
+    }) {
+        let reason = if present.contains(&s.id) {
+            "outside the selected categories"
+        } else {
+            "no longer in the catalog"
+        };
+        b.push(
+            &Address::update(&key, &s.id),
+            ActionKind::Expire,
+            Some(stored_json(s)),
+            reason.into(),
+            None,
+        );
+    }
+}
+
+/// Plans staging of the files not yet in the store; returns whether anything is staged.
+fn stage(
+    b: &mut Builder,
+    address: &Address,
+    r: &UpdateRecord,
+    stored: Option<&StoredUpdate>,
+) -> bool {
+    let staged: HashSet<_> = stored
+        .map(|s| {
+            s.files
+                .iter()
+                .filter(|f| f.staged)
+                .map(|f| f.sha1)
+                .collect()
+        })
+        .unwrap_or_default();
+    let files: Vec<_> = r
+        .files()
+        .filter(|f| !staged.contains(&f.sha1))
+        .cloned()
+        .collect();
+    if files.is_empty() {
+        return false;
+    }
+    let bytes = files.iter().map(|f| f.size).sum();
+    let after = json!({ "id": r.id, "title": r.title(), "files": files.iter().map(|f| json!({"name": f.name, "size": f.size, "sha1": f.sha1})).collect::<Vec<_>>() });
+    b.push(
+        address,
+        ActionKind::Stage,
+        Some(after),
+        "content selected for staging".into(),
+        Some(Payload::Content {
+            update: r.id.clone(),
+            files,
+        }),
+    );
+    let unsupported =
+        (!b.inputs.capabilities.content_staging).then(|| b.unsupported("content staging"));
+    if let Some(a) = b.actions.last_mut() {
+        a.bytes = bytes;
+        a.before = stored.map(stored_json);
+        a.unsupported = unsupported;
+    }
+    true
+}
+
+/// Content certificates the catalog ships that no `[[certificate]]` rule approves or blocks.
+fn content_certificate_diagnostics(
+    b: &mut Builder,
+    c: &config::Catalog,
+    address: &Address,
+    content: &CatalogContent,
+) {
+    let rules = &b.inputs.desired.certificates;
+    for cert in &content.content_certificates {
+        if rules
+            .iter()
+            .any(|r| r.kind == config::CertificateKind::Content && cert.matches(&r.thumbprint))
+        {
+            continue;
+        }
+        b.diagnostic(
+            DiagnosticSeverity::Warning,
+            "content-certificate-pending",
+            address,
+            format!("catalog {} ships content certificate {} ({}, valid until {}) that is not approved; content it signs is not staged", c.key, cert.sha1, cert.subject, cert.not_after.format("%Y-%m-%d")),
+            Some(format!("[[certificate]]\nthumbprint = \"{}\"\nkind = \"content\"\nstate = \"approved\"", cert.sha1)),
+        );
+    }
+}

@@ -1,0 +1,77 @@
+//! Reconciliation: acquire every subscribed catalog, read the server's state, plan.
+//! The CLI's `plan`, `apply` and `sync` and the `watch` daemon all go through here.
+
+use std::collections::BTreeMap;
+
+use chrono::Utc;
+use futures::StreamExt;
+
+use crate::catalog::acquire::{Acquired, acquire};
+use crate::catalog::fetch::{Fetcher, HttpSettings};
+use crate::config::Config;
+use crate::plan::{self, Plan};
+use crate::store::{Backend, StoreError};
+
+/// `[http]` as the fetcher wants it.
+pub fn http_settings(cfg: &Config) -> HttpSettings {
+    let h = &cfg.http;
+    HttpSettings {
+        proxy: h.proxy.clone(),
+        no_proxy: h.no_proxy.clone(),
+        ca_certificates: h.ca_certificates.clone(),
+        timeout: std::time::Duration::from_secs(h.timeout_seconds),
+        retries: h.retries,
+        max_bytes: h.max_download_mib.saturating_mul(1 << 20),
+        ..HttpSettings::default()
+    }
+}
+
+/// Acquires the subscribed catalogs (those named in `only`, when given), a few at a time.
+pub async fn acquire_all(
+    cfg: &Config,
+    fetcher: &Fetcher,
+    only: &[String],
+) -> BTreeMap<String, Acquired> {
+    let now = Utc::now();
+    let wanted = cfg
+        .catalogs
+        .values()
+        .filter(|c| c.subscribed && (only.is_empty() || only.contains(&c.key)));
+    let jobs = wanted.map(|c| acquire(cfg, c, fetcher, now));
+    let results: Vec<Acquired> = futures::stream::iter(jobs)
+        .buffer_unordered(4)
+        .collect()
+        .await;
+    results.into_iter().map(|a| (a.key.clone(), a)).collect()
+}
+
+/// Plans against the backend's current state.
+pub async fn make_plan(
+    cfg: &Config,
+    backend: &dyn Backend,
+    fetcher: &Fetcher,
+    targets: &[String],
+) -> Result<(Plan, BTreeMap<String, Acquired>), StoreError> {
+    let only: Vec<String> = targets
+        .iter()
+        .filter_map(|t| t.strip_prefix("catalog."))
+        .map(|t| t.split(['.', '[']).next().unwrap_or(t).to_string())
+        .collect();
+    let only = if only.len() == targets.len() {
+        only
+    } else {
+        Vec::new()
+    };
+    let catalogs = acquire_all(cfg, fetcher, &only).await;
+    let actual = backend.snapshot()?;
+    let inputs = plan::diff::Inputs {
+        desired: cfg,
+        catalogs: &catalogs,
+        actual: &actual,
+        capabilities: backend.capabilities(),
+        backend: backend.name(),
+    };
+    let mut plan = plan::diff::diff(&inputs);
+    plan.retain_targets(targets);
+    Ok((plan, catalogs))
+}
