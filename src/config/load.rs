@@ -165,6 +165,9 @@ fn single<T>(
 ///
 /// On success returns the config and any warnings; on failure every diagnostic found.
 pub fn load(path: &Path) -> Result<(Config, Vec<Diagnostic>), Diagnostics> {
+    // Absolute, so stored sources and state paths do not depend on the working directory.
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let path = absolute.as_path();
     let files = config_files(path).map_err(|d| Diagnostics(vec![d]))?;
     let mut diags = Vec::new();
     let mut merged = Part::default();

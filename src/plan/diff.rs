@@ -36,11 +36,21 @@ pub(super) struct Builder<'a> {
 
 impl Builder<'_> {
     /// The stored object at `address` and its fingerprint, for `before`.
+    /// The stored object at `address` as shown to reviewers (a catalog's settings, without
+    /// its fetch bookkeeping), and the fingerprint of the whole stored object.
     pub fn before(&self, address: &Address) -> (Option<Value>, Option<String>) {
         match self.inputs.actual.object(address) {
             Some(v) => {
                 let fp = fingerprint_of(&v).to_string();
-                (Some(v), Some(fp))
+                let shown = match v.get("settings") {
+                    Some(settings)
+                        if matches!(address.target(), Some(crate::store::Target::Catalog(_))) =>
+                    {
+                        settings.clone()
+                    }
+                    _ => v,
+                };
+                (Some(shown), Some(fp))
             }
             None => (None, None),
         }
@@ -323,10 +333,10 @@ fn plan_catalogs(b: &mut Builder) {
         };
         let after = serde_json::to_value(&record).unwrap_or(Value::Null);
         let categories = match acquired.map(|a| &a.acquisition) {
-            Some(Acquisition::Trusted { content, .. })
-                if b.inputs.actual.categories.get(&ckey) != Some(&content.categories) =>
-            {
-                Some(content.categories.clone())
+            Some(Acquisition::Trusted { content, .. }) => {
+                // The store keeps categories normalised (members sorted, no duplicates).
+                let tree = crate::store::shared::normalize_categories(content.categories.clone());
+                (b.inputs.actual.categories.get(&ckey) != Some(&tree)).then_some(tree)
             }
             _ => None,
         };

@@ -17,7 +17,7 @@ pub mod model;
 pub mod names;
 pub mod op;
 pub mod query;
-mod shared;
+pub(crate) mod shared;
 pub mod state;
 
 use std::path::PathBuf;
