@@ -164,7 +164,7 @@ fn os_matrix<W: Write + ?Sized>(x: &mut X<W>, r: &mut Rng, arch: Arch) -> io::Re
         Arch::Any => &["0", "9"],
     };
     let first = r.below(4) as usize;
-    let count = r.range(1, 4) as usize;
+    let count = r.range(1, 3) as usize;
     x.open_ns("lar:Or", &[])?;
     for a in archs {
         for b in BUILDS.iter().skip(first).take(count) {
@@ -223,7 +223,7 @@ fn installable_item<W: Write + ?Sized>(
         (_, Kind::Driver) => {
             x.open("lar:And", &[])?;
             wmi(x, "Root\\cimv2", &{
-                let n = r.range(3, 12);
+                let n = r.range(2, 8);
                 pnp_query(r, n)
             })?;
             x.leaf_ns(
