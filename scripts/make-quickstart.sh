@@ -14,26 +14,22 @@ for tool in openssl osslsigncode; do
   command -v "$tool" >/dev/null || { echo "make-quickstart: $tool is required (apt-get install $tool)" >&2; exit 1; }
 done
 
-# The project's shared test PKI when present (tests/fixtures/pki, from the trust work),
-# else the quickstart's own, created here once.
-if [ -f tests/fixtures/pki/ca.pem ] && [ -f tests/fixtures/pki/signer.pem ] && [ -f tests/fixtures/pki/signer.key ]; then
-  PKI=tests/fixtures/pki
-else
-  PKI=$QS/pki
-  if [ ! -f "$PKI/signer.pem" ]; then
-    echo "creating the quickstart test PKI in $PKI (test-only keys, committed on purpose)"
-    mkdir -p "$PKI"
-    tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$PKI/ca.key" -out "$PKI/ca.pem" -days 7300 \
-      -subj "/CN=supctl Quickstart Test Root CA/O=Contoso" \
-      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
-    openssl req -newkey rsa:2048 -nodes -keyout "$PKI/signer.key" -out "$tmp/signer.csr" \
-      -subj "/CN=Contoso Code Signing (supctl quickstart test)/O=Contoso" 2>/dev/null
-    printf "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=codeSigning\n" > "$tmp/signer.ext"
-    openssl x509 -req -in "$tmp/signer.csr" -CA "$PKI/ca.pem" -CAkey "$PKI/ca.key" -CAcreateserial \
-      -CAserial "$tmp/ca.srl" -out "$PKI/signer.pem" -days 3650 -extfile "$tmp/signer.ext" 2>/dev/null
-    openssl x509 -in "$PKI/ca.pem" -outform DER -out "$PKI/ca.cer"
-  fi
+# The quickstart's own test PKI, created here once. Not tests/fixtures/pki: that signer is
+# valid for 825 days, the quickstart's for ten years, so the demo keeps working.
+PKI=$QS/pki
+if [ ! -f "$PKI/signer.pem" ]; then
+  echo "creating the quickstart test PKI in $PKI (test-only keys, committed on purpose)"
+  mkdir -p "$PKI"
+  tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$PKI/ca.key" -out "$PKI/ca.pem" -days 7300 \
+    -subj "/CN=supctl Quickstart Test Root CA/O=Contoso" \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -keyout "$PKI/signer.key" -out "$tmp/signer.csr" \
+    -subj "/CN=Contoso Code Signing (supctl quickstart test)/O=Contoso" 2>/dev/null
+  printf "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=codeSigning\n" > "$tmp/signer.ext"
+  openssl x509 -req -in "$tmp/signer.csr" -CA "$PKI/ca.pem" -CAkey "$PKI/ca.key" -CAcreateserial \
+    -CAserial "$tmp/ca.srl" -out "$PKI/signer.pem" -days 3650 -extfile "$tmp/signer.ext" 2>/dev/null
+  openssl x509 -in "$PKI/ca.pem" -outform DER -out "$PKI/ca.cer"
 fi
 # DER form of the signer: the content certificate shipped in the catalog.
 [ -f "$PKI/signer.cer" ] || openssl x509 -in "$PKI/signer.pem" -outform DER -out "$PKI/signer.cer"

@@ -326,7 +326,8 @@ fn missing_config_says_what_to_do() {
         .arg("validate")
         .assert()
         .code(1)
-        .stderr(contains("cannot read config supctl"))
+        .stderr(contains("cannot read config "))
+        .stderr(contains("supctl: No such file"))
         .stderr(contains("pass -c"));
 }
 

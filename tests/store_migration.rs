@@ -29,7 +29,7 @@ fn a_fresh_directory_gets_the_latest_schema() {
     assert_eq!(b.schema_version(), LATEST);
     assert!(b.snapshot().unwrap().updates.is_empty());
     drop(b);
-    assert_eq!(pragma(&loc.db_path(), "user_version"), 2);
+    assert_eq!(pragma(&loc.db_path(), "user_version"), LATEST);
     assert_eq!(pragma(&loc.db_path(), "application_id"), APPLICATION_ID);
     assert_eq!(
         Connection::open(loc.db_path())
@@ -103,7 +103,7 @@ fn a_v1_store_is_upgraded_in_place() {
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(rows[0]["title"], "Old update");
     assert_eq!(rows[0]["catalog"], "old");
-    assert_eq!(pragma(&loc.db_path(), "user_version"), 2);
+    assert_eq!(pragma(&loc.db_path(), "user_version"), LATEST);
     let c = Connection::open(loc.db_path()).unwrap();
     let idx: i64 = c
         .query_row(
@@ -160,7 +160,7 @@ fn a_store_from_a_newer_supctl_is_refused_untouched() {
             err,
             StoreError::TooNew {
                 found: 99,
-                supported: 2,
+                supported: LATEST,
                 ..
             }
         ),
