@@ -167,6 +167,20 @@ fn custom_catalog_needs_exactly_one_https_url_or_path() {
 }
 
 #[test]
+fn partner_catalogs_are_looked_up_by_name() {
+    ok("[catalog.dell]\nkind = \"partner\"\nname = \"Dell Business Client Updates Catalog\"\n");
+    ok("[catalog.hp]\nkind = \"partner\"\nname = \"hp\"\n");
+    fails(
+        "[catalog.dell]\nkind = \"partner\"\nname = \"Dell Business Client Update Catalog\"\n",
+        "did you mean `Dell Business Client Updates Catalog`?",
+    );
+    fails(
+        "[catalog.x]\nkind = \"partner\"\nname = \"Contoso\"\n",
+        "not in the partner catalog list",
+    );
+}
+
+#[test]
 fn description_is_at_most_200_characters() {
     ok(&catalog(&format!("description = \"{}\"", "é".repeat(200))));
     fails(

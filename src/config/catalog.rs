@@ -134,6 +134,27 @@ pub(super) fn catalog(cx: &mut Cx, t: &Table, key: &str) -> Option<CatalogDraft>
             Some("use the name from `supctl catalog partners`".into()),
         );
     }
+    if let (CatalogKind::Partner, Some(n)) = (kind, &name)
+        && crate::catalog::partners::find(n.get_ref()).is_none()
+    {
+        let names: Vec<String> = crate::catalog::partners::builtin()
+            .iter()
+            .map(|p| p.name.to_string())
+            .collect();
+        let known: Vec<&str> = names.iter().map(String::as_str).collect();
+        let hint = match super::source::suggest(n.get_ref(), &known) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => format!(
+                "partner catalogs: {}; for another vendor use kind = \"custom\" with `url`",
+                known.join(", ")
+            ),
+        };
+        cx.error(
+            &n.span(),
+            format!("`{}` is not in the partner catalog list", n.get_ref()),
+            Some(hint),
+        );
+    }
     let description = cx.string(t, "description");
     if let Some(d) = &description {
         let n = d.get_ref().chars().count();
