@@ -170,14 +170,17 @@ fn custom_catalog_needs_exactly_one_https_url_or_path() {
 fn partner_catalogs_are_looked_up_by_name() {
     ok("[catalog.dell]\nkind = \"partner\"\nname = \"Dell Business Client Updates Catalog\"\n");
     ok("[catalog.hp]\nkind = \"partner\"\nname = \"hp\"\n");
-    fails(
+    validate(
         "[catalog.dell]\nkind = \"partner\"\nname = \"Dell Business Client Update Catalog\"\n",
+    )
+    .success()
+    .stderr(contains("warning"))
+    .stderr(contains(
         "did you mean `Dell Business Client Updates Catalog`?",
-    );
-    fails(
-        "[catalog.x]\nkind = \"partner\"\nname = \"Contoso\"\n",
-        "not in the partner catalog list",
-    );
+    ));
+    validate("[catalog.x]\nkind = \"partner\"\nname = \"Contoso\"\n")
+        .success()
+        .stderr(contains("not in the built-in partner catalog list"));
 }
 
 #[test]

@@ -43,8 +43,12 @@ pub struct Acquired {
 /// Largest total of decompressed catalog files accepted (the HP XML alone inflates ~20x).
 pub const MAX_INFLATED: u64 = 2 << 30;
 
-/// Where a configured catalog comes from: its `path`, its `url`, or the partner list.
-pub fn source_of(c: &config::Catalog) -> Result<CatalogSource, String> {
+/// Where a configured catalog comes from: its `path`, its `url`, or the partner list
+/// (`refreshed` first, then the built-in one).
+pub fn source_of(
+    c: &config::Catalog,
+    refreshed: &[super::partners::PartnerCatalog],
+) -> Result<CatalogSource, String> {
     if let Some(p) = &c.path {
         return Ok(CatalogSource::Path(p.clone()));
     }
@@ -52,7 +56,7 @@ pub fn source_of(c: &config::Catalog) -> Result<CatalogSource, String> {
         return Ok(CatalogSource::Url(u.clone()));
     }
     let name = c.name.as_deref().unwrap_or(&c.key);
-    super::partners::find(name)
+    super::partners::resolve(refreshed, name)
         .map(|p| CatalogSource::Url(p.url.to_string()))
         .ok_or_else(|| format!("`{name}` is not in the partner catalog list; see `supctl catalog partners`, or give `url`"))
 }
@@ -124,7 +128,8 @@ pub async fn acquire(
         changed: true,
         acquisition: Acquisition::Failed { reason },
     };
-    let source = match source_of(c) {
+    let refreshed = super::partners::load_cached(&cfg.server.path).unwrap_or_default();
+    let source = match source_of(c, &refreshed) {
         Ok(s) => s,
         Err(e) => return failed(String::new(), e),
     };

@@ -129,16 +129,79 @@ pub fn builtin() -> &'static [PartnerCatalog] {
 /// Finds a built-in catalog by key or name, ignoring case; a publisher name matches only
 /// when that publisher has a single catalog ("hp" yes, "adobe" no).
 pub fn find(name: &str) -> Option<&'static PartnerCatalog> {
+    find_among(BUILTIN, name)
+}
+
+/// Looks a partner catalog up by key, name or (when unambiguous) publisher, ignoring case.
+pub fn find_among<'a>(list: &'a [PartnerCatalog], name: &str) -> Option<&'a PartnerCatalog> {
     let n = name.trim();
     let eq = |s: &str| s.eq_ignore_ascii_case(n) || s.to_lowercase() == n.to_lowercase();
-    if let Some(c) = BUILTIN.iter().find(|c| eq(&c.key) || eq(&c.name)) {
+    if let Some(c) = list.iter().find(|c| eq(&c.key) || eq(&c.name)) {
         return Some(c);
     }
-    let mut by_publisher = BUILTIN.iter().filter(|c| eq(&c.publisher));
+    let mut by_publisher = list.iter().filter(|c| eq(&c.publisher));
     match (by_publisher.next(), by_publisher.next()) {
         (Some(c), None) => Some(c),
         _ => None,
     }
+}
+
+/// A partner catalog from a refreshed list when it names it, else from the built-in list.
+pub fn resolve(refreshed: &[PartnerCatalog], name: &str) -> Option<PartnerCatalog> {
+    find_among(refreshed, name).or_else(|| find(name)).cloned()
+}
+
+/// Microsoft's partner catalog list: the link ConfigMgr follows (it redirects to a CAB that
+/// holds one XML of the same base name).
+pub const LIST_URL: &str = "https://go.microsoft.com/fwlink/?linkid=874591";
+
+/// Where a refreshed list is kept, inside the state directory.
+pub const CACHE_FILE: &str = "partners.xml";
+
+/// The list XML out of what was downloaded: the list CAB's top-level `.xml`, or bare XML.
+pub fn list_xml(data: &[u8]) -> Result<String, PartnerListError> {
+    let bytes = if data.starts_with(b"MSCF") {
+        let limits = super::cab::Limits {
+            max_total: 256 << 20,
+            max_file: 128 << 20,
+        };
+        let files = super::cab::extract_all(data, &limits).map_err(|e| PartnerListError::Xml {
+            offset: 0,
+            reason: format!("the list CAB cannot be read: {e}"),
+        })?;
+        files
+            .into_iter()
+            .find(|(e, _)| e.path.is_top_level() && e.path.has_extension("xml"))
+            .map(|(_, b)| b)
+            .ok_or(PartnerListError::Missing {
+                index: 0,
+                what: "XML file in the list CAB",
+            })?
+    } else {
+        data.to_vec()
+    };
+    String::from_utf8(bytes).map_err(|_| PartnerListError::Xml {
+        offset: 0,
+        reason: "the list is not UTF-8".into(),
+    })
+}
+
+/// Saves a refreshed list (temp file, fsync, rename) so a crash never leaves half a list.
+pub fn save_cached(state_dir: &std::path::Path, xml: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    std::fs::create_dir_all(state_dir)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(state_dir)?;
+    tmp.write_all(xml.as_bytes())?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(state_dir.join(CACHE_FILE))
+        .map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// The refreshed list, when one was saved and still parses.
+pub fn load_cached(state_dir: &std::path::Path) -> Option<Vec<PartnerCatalog>> {
+    let xml = std::fs::read_to_string(state_dir.join(CACHE_FILE)).ok()?;
+    parse_list(&xml).ok()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -46,10 +46,22 @@ pub enum CatalogCommand {
         #[arg(long)]
         json: bool,
     },
-    /// List the built-in partner catalogs
+    /// List the partner catalogs (a refreshed list when there is one, else the built-in list)
     Partners {
         #[arg(long)]
         json: bool,
+        /// Download Microsoft's partner catalog list and keep it in the state directory
+        #[arg(long)]
+        refresh: bool,
+        /// With --refresh: read the list (CAB or XML) from this path or https URL instead
+        #[arg(long, value_name = "PATH|URL", requires = "refresh")]
+        from: Option<String>,
+        /// Config whose [server] path holds the state directory (default ./supctl.toml, else ./supctl/)
+        #[arg(short = 'c', long = "config", value_name = "PATH")]
+        config: Option<std::path::PathBuf>,
+        /// State directory, instead of the config's
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<std::path::PathBuf>,
     },
 }
 
@@ -65,7 +77,13 @@ pub fn run(args: CatalogArgs) -> anyhow::Result<u8> {
             categories,
             json,
         } => run_updates(&source, &categories, json),
-        CatalogCommand::Partners { json } => run_partners(json),
+        CatalogCommand::Partners {
+            json,
+            refresh,
+            from,
+            config,
+            state_dir,
+        } => run_partners(json, refresh, from.as_deref(), config, state_dir),
     }
 }
 
@@ -274,13 +292,64 @@ fn run_updates(source: &str, categories: &[String], as_json: bool) -> anyhow::Re
     Ok(EXIT_OK)
 }
 
-fn run_partners(as_json: bool) -> anyhow::Result<u8> {
-    let list = partners::builtin();
+/// The state directory for the partner list: `--state-dir`, else the config's, else `.supctl`.
+fn partner_state_dir(
+    config: Option<std::path::PathBuf>,
+    state_dir: Option<std::path::PathBuf>,
+) -> std::path::PathBuf {
+    if let Some(d) = state_dir {
+        return d;
+    }
+    let path = crate::config::default_path(config.as_deref());
+    match crate::config::load(&path) {
+        Ok((cfg, _)) => cfg.server.path,
+        Err(_) => std::path::PathBuf::from(".supctl"),
+    }
+}
+
+fn run_partners(
+    as_json: bool,
+    refresh: bool,
+    from: Option<&str>,
+    config: Option<std::path::PathBuf>,
+    state_dir: Option<std::path::PathBuf>,
+) -> anyhow::Result<u8> {
+    let dir = partner_state_dir(config, state_dir);
+    if refresh {
+        let source = from.unwrap_or(partners::LIST_URL);
+        let data = read_source(source)?;
+        let xml = partners::list_xml(&data)
+            .with_context(|| format!("reading the partner list from `{}`", redact(source)))?;
+        let list = partners::parse_list(&xml)
+            .with_context(|| format!("parsing the partner list from `{}`", redact(source)))?;
+        partners::save_cached(&dir, &xml)
+            .with_context(|| format!("saving the partner list in {}", dir.display()))?;
+        eprintln!(
+            "Refreshed the partner catalog list: {} catalogs, saved in {}.",
+            list.len(),
+            dir.join(partners::CACHE_FILE).display()
+        );
+    }
+    let refreshed = partners::load_cached(&dir);
+    let list: Vec<partners::PartnerCatalog> = match &refreshed {
+        Some(l) => l.clone(),
+        None => partners::builtin().to_vec(),
+    };
+    if !as_json {
+        eprintln!(
+            "{}",
+            if refreshed.is_some() {
+                "Partner catalogs (refreshed list; the built-in list fills gaps):"
+            } else {
+                "Partner catalogs (built-in list; refresh with --refresh):"
+            }
+        );
+    }
     let mut stdout = std::io::stdout().lock();
     if as_json {
-        writeln!(stdout, "{}", serde_json::to_string_pretty(list)?)?;
+        writeln!(stdout, "{}", serde_json::to_string_pretty(&list)?)?;
     } else {
-        for p in list {
+        for p in &list {
             writeln!(
                 stdout,
                 "{:<14} {:<28} {}\n{:<14} {}",

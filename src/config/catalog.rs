@@ -149,9 +149,12 @@ pub(super) fn catalog(cx: &mut Cx, t: &Table, key: &str) -> Option<CatalogDraft>
                 known.join(", ")
             ),
         };
-        cx.error(
+        cx.warn(
             &n.span(),
-            format!("`{}` is not in the partner catalog list", n.get_ref()),
+            format!(
+                "`{}` is not in the built-in partner catalog list; it must be in a list refreshed with `supctl catalog partners --refresh`",
+                n.get_ref()
+            ),
             Some(hint),
         );
     }

@@ -61,6 +61,12 @@ impl<'a> Cx<'a> {
         self.diags.push(d);
     }
 
+    pub fn warn(&mut self, span: &Range<usize>, message: impl Into<String>, hint: Option<String>) {
+        let mut d = Diagnostic::warning(Some(self.loc(span)), message);
+        d.hint = hint;
+        self.diags.push(d);
+    }
+
     /// Reports every key of `t` that is not in `known`, with the closest known key.
     pub fn check_keys(&mut self, t: &Table<'_, '_>, known: &[&str]) {
         for (k, _) in t.table.iter() {
