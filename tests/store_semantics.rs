@@ -140,6 +140,20 @@ fn publishing_and_staging(b: &dyn Backend) {
     let temp = req.temp_path.clone();
     assert!(!b.apply(again).unwrap().changed, "staging twice is a no-op");
     assert!(!temp.exists(), "the temp file of a duplicate is removed");
+    let tampered = Op::StageContent(StageRequest {
+        update: update_id(3),
+        sha1: Sha1::of(&data),
+        sha256: Sha256::of(&data),
+        temp_path: temp_content(b, b"tampered copy"),
+        ext: "exe".into(),
+    });
+    assert!(
+        matches!(
+            b.apply(tampered).unwrap_err(),
+            StoreError::DigestMismatch { .. }
+        ),
+        "a bad copy of staged content is refused too"
+    );
     let u3 = b.snapshot().unwrap().updates[&update_id(3)].clone();
     assert_eq!(u3.state(), UpdateState::Deployable);
     assert_eq!(u3.files[0].sha256, Some(Sha256::of(&data)));

@@ -347,10 +347,6 @@ impl Mem {
                 sha1: req.sha1,
             });
         }
-        if self.content.contains_key(&req.sha1) {
-            let _ = std::fs::remove_file(&req.temp_path);
-            return Ok(Applied::created(false));
-        }
         let got = digest_file(&req.temp_path)?;
         for (alg, want, have) in [
             ("SHA-1", req.sha1.to_hex(), got.sha1.to_hex()),
@@ -366,6 +362,9 @@ impl Mem {
             }
         }
         let _ = std::fs::remove_file(&req.temp_path);
+        if self.content.contains_key(&req.sha1) {
+            return Ok(Applied::created(false));
+        }
         self.content.insert(req.sha1, req.sha256);
         Ok(Applied::created(true))
     }
