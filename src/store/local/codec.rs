@@ -73,7 +73,10 @@ fn hex_array<const N: usize>(r: &Row, i: usize) -> rusqlite::Result<[u8; N]> {
     };
     let mut out = [0u8; N];
     if s.len() != 2 * N {
-        return Err(bad(i, format!("expected {} hex digits, got {}", 2 * N, s.len())));
+        return Err(bad(
+            i,
+            format!("expected {} hex digits, got {}", 2 * N, s.len()),
+        ));
     }
     for (o, pair) in out.iter_mut().zip(s.chunks_exact(2)) {
         match (nibble(pair[0]), nibble(pair[1])) {
@@ -114,4 +117,25 @@ pub fn text_ref<'r>(r: &'r Row, i: usize) -> rusqlite::Result<&'r str> {
     r.get_ref(i)?
         .as_str()
         .map_err(|e| bad(i, format!("not text: {e}")))
+}
+
+/// Raw SDP XML: TEXT as written. A BLOB is accepted as deflate-compressed XML so a later
+/// schema can compress without breaking readers of older rows.
+pub fn xml_column(r: &Row, i: usize) -> rusqlite::Result<String> {
+    use rusqlite::types::ValueRef;
+    use std::io::Read as _;
+    match r.get_ref(i)? {
+        ValueRef::Text(t) => String::from_utf8(t.to_vec()).map_err(|e| bad(i, e.to_string())),
+        ValueRef::Blob(b) => {
+            let mut s = String::new();
+            flate2::read::DeflateDecoder::new(b)
+                .read_to_string(&mut s)
+                .map_err(|e| bad(i, format!("compressed XML: {e}")))?;
+            Ok(s)
+        }
+        other => Err(bad(
+            i,
+            format!("unexpected {:?} for XML", other.data_type()),
+        )),
+    }
 }
