@@ -1,5 +1,5 @@
 //! Crash safety: `supctl store bench-write` (10,000 updates in transactions of 100, content
-//! staged for every tenth) is SIGKILLed at random points, repeatedly, on the same store.
+//! staged for every twentieth) is SIGKILLed at random points, repeatedly, on the same store.
 //! After every kill the store must open, pass `integrity_check`, hold whole transactions
 //! only, and show no partial or temp file outside `WsusContent/.tmp/`.
 
@@ -14,7 +14,7 @@ use supctl::store::{Backend as _, StoreLocation, UpdateState};
 
 const UPDATES: usize = 10_000;
 const BATCH: usize = 100;
-const STAGE_EVERY: usize = 10;
+const STAGE_EVERY: usize = 20;
 
 fn bench_write(dir: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_supctl"));

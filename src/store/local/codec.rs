@@ -118,24 +118,3 @@ pub fn text_ref<'r>(r: &'r Row, i: usize) -> rusqlite::Result<&'r str> {
         .as_str()
         .map_err(|e| bad(i, format!("not text: {e}")))
 }
-
-/// Raw SDP XML: TEXT as written. A BLOB is accepted as deflate-compressed XML so a later
-/// schema can compress without breaking readers of older rows.
-pub fn xml_column(r: &Row, i: usize) -> rusqlite::Result<String> {
-    use rusqlite::types::ValueRef;
-    use std::io::Read as _;
-    match r.get_ref(i)? {
-        ValueRef::Text(t) => String::from_utf8(t.to_vec()).map_err(|e| bad(i, e.to_string())),
-        ValueRef::Blob(b) => {
-            let mut s = String::new();
-            flate2::read::DeflateDecoder::new(b)
-                .read_to_string(&mut s)
-                .map_err(|e| bad(i, format!("compressed XML: {e}")))?;
-            Ok(s)
-        }
-        other => Err(bad(
-            i,
-            format!("unexpected {:?} for XML", other.data_type()),
-        )),
-    }
-}

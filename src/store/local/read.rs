@@ -294,7 +294,7 @@ pub fn raw_xml(c: &Connection, id: &UpdateId, revision: Option<u32>) -> Result<O
         "SELECT raw_xml FROM revisions WHERE update_id = ?1
            AND revision = COALESCE(?2, (SELECT revision FROM updates WHERE id = ?1))",
     )?
-    .query_row(params![id.as_str(), revision], |r| xml_column(r, 0))
+    .query_row(params![id.as_str(), revision], |r| r.get(0))
     .optional()?)
 }
 
