@@ -327,4 +327,26 @@ fn store_gc_finds_orphans_temp_and_corrupt_content() {
         serde_json::json!([Sha1::of(&bench::content(10)).to_hex()])
     );
     assert_eq!(out.status.code(), Some(1));
+
+    // Staging the same content again restores the file.
+    let b = LocalBackend::open(&StoreLocation::new(d.path()), OpenOptions::write()).unwrap();
+    let data = bench::content(10);
+    let temp = b.staging_dir().unwrap().join("again.part");
+    std::fs::write(&temp, &data).unwrap();
+    let applied = b
+        .apply(Op::StageContent(StageRequest {
+            update: update_id(10),
+            sha1: Sha1::of(&data),
+            sha256: Sha256::of(&data),
+            temp_path: temp,
+            ext: "exe".into(),
+        }))
+        .unwrap();
+    assert!(!applied.changed, "the store already recorded it");
+    assert_eq!(std::fs::read(&staged).unwrap(), data);
+    let report = b.gc(true).unwrap();
+    assert!(
+        report.missing.is_empty() && report.corrupt.is_empty(),
+        "{report:?}"
+    );
 }

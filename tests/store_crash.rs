@@ -1,5 +1,5 @@
 //! Crash safety: `supctl store bench-write` (10,000 updates in transactions of 100, content
-//! staged for every tenth) is SIGKILLed at random points, repeatedly, on the same store.
+//! staged for every twentieth) is SIGKILLed at random points, repeatedly, on the same store.
 //! After every kill the store must open, pass `integrity_check`, hold whole transactions
 //! only, and show no partial or temp file outside `WsusContent/.tmp/`.
 
@@ -14,7 +14,7 @@ use supctl::store::{Backend as _, StoreLocation, UpdateState};
 
 const UPDATES: usize = 10_000;
 const BATCH: usize = 100;
-const STAGE_EVERY: usize = 10;
+const STAGE_EVERY: usize = 20;
 
 fn bench_write(dir: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_supctl"));
@@ -165,4 +165,46 @@ fn sigkill_at_random_points_leaves_a_consistent_store() {
         "{after:?}"
     );
     assert_eq!(after.checked as usize, UPDATES / STAGE_EVERY);
+}
+
+#[test]
+fn a_failed_content_write_leaves_nothing_under_the_final_name() {
+    use supctl::ids::{Sha1, Sha256};
+    use supctl::store::{Op, StageRequest, StoreError};
+
+    let d = tempfile::tempdir().unwrap();
+    let b = LocalBackend::open(&StoreLocation::new(d.path()), OpenOptions::write()).unwrap();
+    b.apply(Op::UpsertCatalog(supctl::store::bench::catalog()))
+        .unwrap();
+    b.apply(Op::PublishUpdates {
+        catalog: supctl::store::bench::catalog_key(),
+        updates: vec![supctl::store::bench::update(0)],
+    })
+    .unwrap();
+    let data = supctl::store::bench::content(0);
+    let sha1 = Sha1::of(&data);
+    // Make the write fail like a full disk would: the bucket directory cannot be created.
+    let final_path = b.content().path(&sha1, "exe");
+    std::fs::write(final_path.parent().unwrap(), b"in the way").unwrap();
+    let temp = b.staging_dir().unwrap().join("download.part");
+    std::fs::write(&temp, &data).unwrap();
+    let err = b
+        .apply(Op::StageContent(StageRequest {
+            update: update_id(0),
+            sha1,
+            sha256: Sha256::of(&data),
+            temp_path: temp.clone(),
+            ext: "exe".into(),
+        }))
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Io { .. }), "{err}");
+    assert!(!final_path.exists(), "nothing appears under the final name");
+    assert!(temp.exists(), "the download stays in the temp area");
+    assert_eq!(
+        b.snapshot().unwrap().updates[&update_id(0)].state(),
+        UpdateState::MetadataOnly
+    );
+    let report = b.gc(false).unwrap();
+    assert_eq!(report.temp, vec![temp.clone()]);
+    assert!(!temp.exists(), "gc cleans the temp area");
 }

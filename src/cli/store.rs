@@ -119,6 +119,14 @@ pub enum StoreCommand {
         #[arg(long, default_value_t = 10)]
         stage_every: usize,
     },
+    /// Time a full snapshot and a vendor-filtered listing (benchmarks).
+    #[command(hide = true)]
+    BenchRead {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long, default_value = "Vendor 07")]
+        vendor: String,
+    },
     /// Hold the state lock for a while (lock tests).
     #[command(hide = true)]
     HoldLock {
@@ -238,6 +246,27 @@ pub fn run(cmd: StoreCommand) -> anyhow::Result<u8> {
                 },
             )?;
             print_json(&report)?;
+            Ok(super::EXIT_OK)
+        }
+        StoreCommand::BenchRead { store, vendor } => {
+            let started = std::time::Instant::now();
+            let backend = LocalBackend::open(&store.location(), OpenOptions::read())?;
+            let opened = started.elapsed();
+            let snap = backend.snapshot()?;
+            let snapshot = started.elapsed() - opened;
+            let filter = crate::store::query::UpdateFilter {
+                vendor: Some(vendor),
+                ..Default::default()
+            };
+            let rows = backend.list_updates(&filter)?;
+            let listed = started.elapsed() - opened - snapshot;
+            print_json(&serde_json::json!({
+                "open_ms": opened.as_millis(),
+                "snapshot_ms": snapshot.as_millis(),
+                "updates": snap.updates.len(),
+                "list_vendor_ms": listed.as_millis(),
+                "listed": rows.len(),
+            }))?;
             Ok(super::EXIT_OK)
         }
         StoreCommand::HoldLock {

@@ -62,14 +62,37 @@ pub fn opt_time(r: &Row, i: usize) -> rusqlite::Result<Option<DateTime<Utc>>> {
     }
 }
 
+/// Decodes fixed-size hex without allocating: snapshots decode hundreds of thousands.
+fn hex_array<const N: usize>(r: &Row, i: usize) -> rusqlite::Result<[u8; N]> {
+    let s = text_ref(r, i)?.as_bytes();
+    let nibble = |b: u8| match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    };
+    let mut out = [0u8; N];
+    if s.len() != 2 * N {
+        return Err(bad(
+            i,
+            format!("expected {} hex digits, got {}", 2 * N, s.len()),
+        ));
+    }
+    for (o, pair) in out.iter_mut().zip(s.chunks_exact(2)) {
+        match (nibble(pair[0]), nibble(pair[1])) {
+            (Some(h), Some(l)) => *o = h << 4 | l,
+            _ => return Err(bad(i, "not hexadecimal")),
+        }
+    }
+    Ok(out)
+}
+
 pub fn sha1(r: &Row, i: usize) -> rusqlite::Result<Sha1> {
-    let s: String = r.get(i)?;
-    Sha1::from_hex(&s).map_err(|e| bad(i, e.to_string()))
+    hex_array(r, i).map(Sha1)
 }
 
 pub fn sha256(r: &Row, i: usize) -> rusqlite::Result<Sha256> {
-    let s: String = r.get(i)?;
-    Sha256::from_hex(&s).map_err(|e| bad(i, e.to_string()))
+    hex_array(r, i).map(Sha256)
 }
 
 pub fn opt_sha256(r: &Row, i: usize) -> rusqlite::Result<Option<Sha256>> {
@@ -87,4 +110,11 @@ pub fn from_json<T: DeserializeOwned>(r: &Row, i: usize) -> rusqlite::Result<T> 
 pub fn word<T>(r: &Row, i: usize, parse: fn(&str) -> Option<T>) -> rusqlite::Result<T> {
     let s: String = r.get(i)?;
     parse(&s).ok_or_else(|| bad(i, format!("unknown value `{s}`")))
+}
+
+/// Borrowed text, for merge keys that need no allocation.
+pub fn text_ref<'r>(r: &'r Row, i: usize) -> rusqlite::Result<&'r str> {
+    r.get_ref(i)?
+        .as_str()
+        .map_err(|e| bad(i, format!("not text: {e}")))
 }

@@ -98,8 +98,13 @@ impl LocalBackend {
                 db.display()
             )));
         }
-        conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
-            .map_err(corrupt)?;
+        // A 64 MiB page cache keeps index pages hot during large publishes; per connection,
+        // it changes nothing on disk.
+        conn.execute_batch(
+            "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;
+             PRAGMA cache_size = -65536;",
+        )
+        .map_err(corrupt)?;
         let schema_version = schema::migrate(&mut conn, &db).map_err(|e| match e {
             StoreError::Sql(e) => classify(e, &db),
             other => other,

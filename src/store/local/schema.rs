@@ -63,7 +63,7 @@ CREATE TABLE category_members (
     update_id TEXT NOT NULL,
     PRIMARY KEY (catalog, category, update_id),
     FOREIGN KEY (catalog, category) REFERENCES categories(catalog, id) ON DELETE CASCADE
-);
+) WITHOUT ROWID;
 CREATE TABLE updates (
     id TEXT PRIMARY KEY NOT NULL,
     catalog TEXT NOT NULL,
@@ -97,13 +97,13 @@ CREATE TABLE update_files (
     sha256 TEXT,
     uri TEXT,
     PRIMARY KEY (update_id, sha1)
-);
+) WITHOUT ROWID;
 CREATE INDEX update_files_sha1 ON update_files(sha1);
 CREATE TABLE supersedence (
     update_id TEXT NOT NULL REFERENCES updates(id) ON DELETE CASCADE,
     supersedes TEXT NOT NULL,
     PRIMARY KEY (update_id, supersedes)
-);
+) WITHOUT ROWID;
 CREATE INDEX supersedence_reverse ON supersedence(supersedes);
 CREATE TABLE content (
     sha1 TEXT PRIMARY KEY NOT NULL,

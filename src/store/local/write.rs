@@ -1,7 +1,7 @@
 //! Applying one `Op` inside one immediate transaction. Each arm first compares with what is
 //! stored, so repeating an operation changes nothing and reports `changed: false`.
 
-use rusqlite::{Transaction, params};
+use rusqlite::{OptionalExtension as _, Transaction, params};
 
 use crate::catalog::model::{Category, PublicationState, UpdateRecord};
 use crate::ids::UpdateId;
@@ -434,13 +434,19 @@ fn stage(tx: &Transaction, content: &ContentStore, req: StageRequest) -> Result<
             sha1: req.sha1,
         });
     }
-    let stored: bool = tx.query_row(
-        "SELECT EXISTS (SELECT 1 FROM content WHERE sha1 = ?1)",
-        [req.sha1.to_hex()],
-        |r| r.get(0),
-    )?;
-    if stored {
-        let _ = std::fs::remove_file(&req.temp_path);
+    let stored_ext: Option<String> = tx
+        .query_row(
+            "SELECT ext FROM content WHERE sha1 = ?1",
+            [req.sha1.to_hex()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(ext) = stored_ext {
+        // Already recorded: `install` verifies the new copy and only rewrites the stored file
+        // when it went missing or no longer matches its digest (a repair, not a change of state).
+        if content.install(&req.temp_path, &req.sha1, &req.sha256, &ext)? {
+            tracing::warn!(sha1 = %req.sha1, "restored missing or damaged content");
+        }
         return Ok(Applied::created(false));
     }
     let size = std::fs::metadata(&req.temp_path)

@@ -1,77 +1,47 @@
-//! An in-memory backend with the local store's semantics, for planner and apply tests that
-//! should not touch SQLite or the file system (beyond the staging area).
-//!
-//! The shared semantics tests (`tests/store_semantics.rs`) run the same operations against
-//! both backends and require equal snapshots, so this stays a faithful stand-in.
+//! The in-memory backend's state and how each `Op` changes it, mirroring
+//! `local::write` rule for rule (shared rules live in `store::shared`).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 
 use crate::catalog::model::{Category, PublicationState, UpdateRecord};
 use crate::ids::{Sha1, Sha256, UpdateId};
-
-use super::Backend;
-use super::content::digest_file;
-use super::error::{Result, StoreError};
-use super::lock::{HeldLock, LockOwner, LockRequest};
-use super::model::*;
-use super::names::{Address, CatalogKey, Fingerprint, LockId, PlanId, unique_token};
-use super::op::{Applied, Capabilities, Counts, Op, StageRequest, check_ext};
-use super::shared;
-use super::state::{ActualState, StoredFile, StoredUpdate, fingerprint_of};
+use crate::store::content::digest_file;
+use crate::store::error::{Result, StoreError};
+use crate::store::lock::LockOwner;
+use crate::store::model::*;
+use crate::store::names::{Address, CatalogKey};
+use crate::store::op::{Applied, Counts, Op, StageRequest, check_ext};
+use crate::store::shared;
+use crate::store::state::{ActualState, StoredFile, StoredUpdate};
 
 #[derive(Debug)]
-struct MemUpdate {
+pub(super) struct MemUpdate {
     /// Files unstaged and `superseded_by` empty: both are derived when snapshotting.
-    stored: StoredUpdate,
+    pub(super) stored: StoredUpdate,
     /// (content hash, raw XML) per revision, revision 1 first.
-    revisions: Vec<(Sha256, String)>,
+    pub(super) revisions: Vec<(Sha256, String)>,
 }
 
 #[derive(Debug, Default)]
-struct Mem {
-    catalogs: BTreeMap<CatalogKey, StoredCatalog>,
-    certificates: Vec<StoredCertificate>,
-    categories: BTreeMap<CatalogKey, Vec<Category>>,
-    updates: BTreeMap<UpdateId, MemUpdate>,
-    content: BTreeMap<Sha1, Sha256>,
-    sync: Option<SyncSettings>,
-    signing: Option<SigningSettings>,
-    inventory: BTreeMap<Address, Origin>,
-    runs: BTreeMap<(Address, DateTime<Utc>), SyncRun>,
-    messages: Vec<StatusMessage>,
-    journal: Vec<JournalEntry>,
-    lock: Option<LockOwner>,
-}
-
-/// The in-memory backend. Cloning shares the same state, like two handles on one store.
-#[derive(Debug, Clone)]
-pub struct MemoryBackend {
-    mem: Arc<Mutex<Mem>>,
-    staging: Arc<tempfile::TempDir>,
-}
-
-impl MemoryBackend {
-    pub fn new() -> Result<Self> {
-        let staging =
-            tempfile::tempdir().map_err(|e| StoreError::io("creating a staging directory", e))?;
-        Ok(Self {
-            mem: Arc::new(Mutex::new(Mem::default())),
-            staging: Arc::new(staging),
-        })
-    }
-
-    fn mem(&self) -> MutexGuard<'_, Mem> {
-        self.mem.lock().unwrap_or_else(|p| p.into_inner())
-    }
+pub(super) struct Mem {
+    pub(super) catalogs: BTreeMap<CatalogKey, StoredCatalog>,
+    pub(super) certificates: Vec<StoredCertificate>,
+    pub(super) categories: BTreeMap<CatalogKey, Vec<Category>>,
+    pub(super) updates: BTreeMap<UpdateId, MemUpdate>,
+    pub(super) content: BTreeMap<Sha1, Sha256>,
+    pub(super) sync: Option<SyncSettings>,
+    pub(super) signing: Option<SigningSettings>,
+    pub(super) inventory: BTreeMap<Address, Origin>,
+    pub(super) runs: BTreeMap<(Address, DateTime<Utc>), SyncRun>,
+    pub(super) messages: Vec<StatusMessage>,
+    pub(super) journal: Vec<JournalEntry>,
+    pub(super) lock: Option<LockOwner>,
 }
 
 impl Mem {
-    fn snapshot(&self) -> ActualState {
+    pub(super) fn snapshot(&self) -> ActualState {
         let mut updates: BTreeMap<UpdateId, StoredUpdate> = self
             .updates
             .iter()
@@ -115,7 +85,7 @@ impl Mem {
             .ok_or_else(|| StoreError::UnknownCatalog(key.clone()))
     }
 
-    fn apply(&mut self, op: Op) -> Result<Applied> {
+    pub(super) fn apply(&mut self, op: Op) -> Result<Applied> {
         Ok(match op {
             Op::UpsertCatalog(rec) => match self.catalogs.get_mut(&rec.key) {
                 Some(c) if c.settings == rec => Applied::updated(false),
@@ -377,10 +347,6 @@ impl Mem {
                 sha1: req.sha1,
             });
         }
-        if self.content.contains_key(&req.sha1) {
-            let _ = std::fs::remove_file(&req.temp_path);
-            return Ok(Applied::created(false));
-        }
         let got = digest_file(&req.temp_path)?;
         for (alg, want, have) in [
             ("SHA-1", req.sha1.to_hex(), got.sha1.to_hex()),
@@ -396,148 +362,10 @@ impl Mem {
             }
         }
         let _ = std::fs::remove_file(&req.temp_path);
+        if self.content.contains_key(&req.sha1) {
+            return Ok(Applied::created(false));
+        }
         self.content.insert(req.sha1, req.sha256);
         Ok(Applied::created(true))
-    }
-}
-
-/// The in-memory lock: same waiting and naming behaviour, within one process.
-#[derive(Debug)]
-struct MemLock {
-    mem: Arc<Mutex<Mem>>,
-    owner: LockOwner,
-}
-
-impl HeldLock for MemLock {
-    fn owner(&self) -> &LockOwner {
-        &self.owner
-    }
-    fn warnings(&self) -> &[String] {
-        &[]
-    }
-    fn check(&self) -> Result<()> {
-        let m = self.mem.lock().unwrap_or_else(|p| p.into_inner());
-        if m.lock.as_ref().is_some_and(|o| o.id == self.owner.id) {
-            Ok(())
-        } else {
-            Err(StoreError::LockLost(PathBuf::from("memory")))
-        }
-    }
-}
-
-impl Drop for MemLock {
-    fn drop(&mut self) {
-        let mut m = self.mem.lock().unwrap_or_else(|p| p.into_inner());
-        if m.lock.as_ref().is_some_and(|o| o.id == self.owner.id) {
-            m.lock = None;
-        }
-    }
-}
-
-impl Backend for MemoryBackend {
-    fn name(&self) -> &'static str {
-        "memory"
-    }
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::ALL
-    }
-    fn snapshot(&self) -> Result<ActualState> {
-        Ok(self.mem().snapshot())
-    }
-    fn apply(&self, op: Op) -> Result<Applied> {
-        self.mem().apply(op)
-    }
-    fn fingerprint(&self, address: &Address) -> Result<Option<Fingerprint>> {
-        Ok(self
-            .mem()
-            .snapshot()
-            .object(address)
-            .map(|v| fingerprint_of(&v)))
-    }
-    fn raw_xml(&self, id: &UpdateId, revision: Option<u32>) -> Result<Option<String>> {
-        let mem = self.mem();
-        Ok(mem.updates.get(id).and_then(|m| {
-            let r = revision.unwrap_or(m.stored.revision) as usize;
-            m.revisions.get(r.checked_sub(1)?).map(|(_, x)| x.clone())
-        }))
-    }
-    fn last_journal(&self) -> Result<Option<Journal>> {
-        let plan = self.mem().journal.last().map(|e| e.plan.clone());
-        match plan {
-            Some(p) => self.journal(&p),
-            None => Ok(None),
-        }
-    }
-    fn journal(&self, plan: &PlanId) -> Result<Option<Journal>> {
-        let entries: Vec<JournalEntry> = self
-            .mem()
-            .journal
-            .iter()
-            .filter(|e| &e.plan == plan)
-            .cloned()
-            .collect();
-        Ok((!entries.is_empty()).then(|| Journal {
-            plan: plan.clone(),
-            entries,
-        }))
-    }
-    fn status_messages(&self, limit: usize) -> Result<Vec<StatusMessage>> {
-        Ok(self
-            .mem()
-            .messages
-            .iter()
-            .rev()
-            .take(limit)
-            .cloned()
-            .collect())
-    }
-    fn sync_runs(&self, limit: usize) -> Result<Vec<SyncRun>> {
-        let mut v: Vec<SyncRun> = self.mem().runs.values().cloned().collect();
-        v.sort_by(|a, b| {
-            b.started
-                .cmp(&a.started)
-                .then_with(|| a.scope.cmp(&b.scope))
-        });
-        v.truncate(limit);
-        Ok(v)
-    }
-    fn staging_dir(&self) -> Result<PathBuf> {
-        Ok(self.staging.path().to_path_buf())
-    }
-    fn lock(&self, request: &LockRequest) -> Result<Box<dyn HeldLock>> {
-        let start = Instant::now();
-        loop {
-            {
-                let mut m = self.mem();
-                match &m.lock {
-                    None => {
-                        let now = Utc::now();
-                        let owner = LockOwner {
-                            id: LockId::parse(&unique_token())?,
-                            pid: std::process::id(),
-                            host: "memory".into(),
-                            user: "memory".into(),
-                            command: request.command.clone(),
-                            started: now,
-                            heartbeat: now,
-                            ttl_secs: request.ttl.as_secs().max(1),
-                        };
-                        m.lock = Some(owner.clone());
-                        return Ok(Box::new(MemLock {
-                            mem: self.mem.clone(),
-                            owner,
-                        }));
-                    }
-                    Some(holder) if start.elapsed() >= request.timeout => {
-                        return Err(StoreError::Locked {
-                            dir: PathBuf::from("memory"),
-                            holder: Box::new(holder.clone()),
-                        });
-                    }
-                    Some(_) => {}
-                }
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
     }
 }
