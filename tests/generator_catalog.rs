@@ -25,6 +25,8 @@ fn bench(updates: usize, categories: Option<usize>, seed: u64, out: &Path) -> ge
         content_size: 4096,
         signer: None,
         content_certs: Vec::new(),
+        unsigned_content: 0,
+        content_signer: None,
     })
     .unwrap()
 }

@@ -70,6 +70,8 @@ fn unsigned_content_digests_match_the_catalog() {
         content_size: 3000,
         signer: None,
         content_certs: Vec::new(),
+        unsigned_content: 0,
+        content_signer: None,
     })
     .unwrap();
     let files = cab_files(&cab);
@@ -110,6 +112,8 @@ fn signed_catalog_and_content_verify() {
             time: pki.sign_time(),
         }),
         content_certs: vec![pki.file("signer.pem")],
+        unsigned_content: 0,
+        content_signer: None,
     })
     .unwrap();
     assert!(s.signed);
@@ -171,6 +175,8 @@ fn committed_quickstart_is_what_the_generator_makes() {
             time: pki.sign_time(),
         }),
         content_certs: vec![pki.file("signer.pem")],
+        unsigned_content: 0,
+        content_signer: None,
     })
     .unwrap();
     assert!(

@@ -18,8 +18,8 @@ use crate::catalog::model::OriginFile;
 use crate::ids::{Sha1, Sha256, UpdateId};
 use crate::plan::{Action, Payload};
 use crate::store::{
-    Address, Backend, CertKind, CertState, Op, Outcome, PlanId, Severity, StageRequest,
-    StatusMessage, StoredCertificate, Target,
+    Address, Backend, CertKind, CertState, Fingerprint, Op, Outcome, PlanId, Severity,
+    StageRequest, StatusMessage, StoredCertificate, Target,
 };
 use crate::trust::{self, SignatureStatus};
 
@@ -291,7 +291,7 @@ pub(super) async fn stage_all(
     actions: &[&Action],
     opts: &ApplyOptions,
     plan: &PlanId,
-) -> Vec<Result<(), String>> {
+) -> Vec<Result<Option<Fingerprint>, String>> {
     let prepared = (|| -> Result<_, crate::store::StoreError> {
         Ok((backend.staging_dir()?, backend.snapshot()?.certificates))
     })();
@@ -327,7 +327,7 @@ pub(super) async fn stage_all(
             (i, Some(update.clone()), Ok(verified))
         }
     });
-    let mut results: Vec<Result<(), String>> = actions
+    let mut results: Vec<Result<Option<Fingerprint>, String>> = actions
         .iter()
         .map(|_| Err("not attempted".to_string()))
         .collect();
@@ -336,7 +336,9 @@ pub(super) async fn stage_all(
         let a = actions[i];
         let key = format!("{}#stage", a.address);
         let result = match outcome {
-            Ok(files) => store_files(backend, update, files),
+            // The fingerprint the staging left, for the journal (`--resume`).
+            Ok(files) => store_files(backend, update, files)
+                .and_then(|()| Ok(super::current(backend, &a.address)?)),
             Err(e) => {
                 if let (StageError::Unsigned(text), Some(id)) = (&e, &update) {
                     let _ = backend.apply(Op::RecordStatusMessage(StatusMessage {
@@ -351,7 +353,7 @@ pub(super) async fn stage_all(
             }
         };
         let (outcome, message) = match &result {
-            Ok(()) => (Outcome::Done, "staged".to_string()),
+            Ok(after) => (Outcome::Done, super::done_message("staged", after.as_ref())),
             Err(e) => (Outcome::Failed, e.to_string()),
         };
         if opts.progress_lines {
@@ -366,7 +368,9 @@ pub(super) async fn stage_all(
             );
         }
         let journaled = journal(backend, plan, &key, outcome, &message).map_err(|e| e.to_string());
-        results[i] = result.map_err(|e| e.to_string()).and(journaled);
+        results[i] = result
+            .map_err(|e| e.to_string())
+            .and_then(|fp| journaled.map(|()| fp));
     }
     results
 }

@@ -12,7 +12,9 @@ use chrono::Utc;
 pub use content::{ContentContext, StageError};
 
 use crate::plan::{Action, ActionKind, Plan};
-use crate::store::{Address, Backend, Fingerprint, JournalEntry, Op, Outcome, PlanId, StoreError};
+use crate::store::{
+    Address, Backend, Fingerprint, Journal, JournalEntry, Op, Outcome, PlanId, StoreError,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
@@ -101,15 +103,61 @@ impl Expected {
         }))
     }
 
-    fn record(&mut self, backend: &dyn Backend, address: &str) -> Result<(), StoreError> {
-        let parsed = Address::parse(address).map_err(|e| StoreError::Invalid {
-            what: "address",
-            value: e.to_string(),
-        })?;
-        self.by_address
-            .insert(address.to_string(), backend.fingerprint(&parsed)?);
+    /// Remembers what this apply left at `address`; returns it for the journal.
+    fn record(
+        &mut self,
+        backend: &dyn Backend,
+        address: &str,
+    ) -> Result<Option<Fingerprint>, StoreError> {
+        let fp = current(backend, address)?;
+        self.by_address.insert(address.to_string(), fp.clone());
+        Ok(fp)
+    }
+
+    /// Seeds the expectations of a resumed apply from its journal: every address an earlier
+    /// run of this plan changed is expected as that run left it (the fingerprint in its last
+    /// `done` entry), so the plan's later actions on the same object (staging after
+    /// publishing) are not refused for the interrupted run's own change, while a change made
+    /// by someone else since then still is. Entries without a fingerprint (journals of older
+    /// versions) fall back to the object as it is now.
+    fn resume_from(&mut self, backend: &dyn Backend, j: &Journal) -> Result<(), StoreError> {
+        for e in j.entries.iter().filter(|e| e.outcome == Outcome::Done) {
+            let key = e.address.to_string();
+            let address = key.split('#').next().unwrap_or(&key).to_string();
+            let fp = match fingerprint_in(&e.message) {
+                Some(fp) => fp,
+                None => current(backend, &address)?,
+            };
+            self.by_address.insert(address, fp);
+        }
         Ok(())
     }
+}
+
+fn current(backend: &dyn Backend, address: &str) -> Result<Option<Fingerprint>, StoreError> {
+    let parsed = Address::parse(address).map_err(|e| StoreError::Invalid {
+        what: "address",
+        value: e.to_string(),
+    })?;
+    backend.fingerprint(&parsed)
+}
+
+/// Separates a done entry's words from the fingerprint the action left.
+const LEFT: &str = "; left ";
+
+/// Journal message of a done action: what it did and the fingerprint of the object after
+/// it (`absent` when it no longer exists), read back by `--resume`.
+pub(crate) fn done_message(what: &str, after: Option<&Fingerprint>) -> String {
+    format!("{what}{LEFT}{}", after.map_or("absent", |f| f.as_str()))
+}
+
+/// The fingerprint recorded by [`done_message`]; `None` when the message has none.
+fn fingerprint_in(message: &str) -> Option<Option<Fingerprint>> {
+    let (_, fp) = message.rsplit_once(LEFT)?;
+    if fp == "absent" {
+        return Some(None);
+    }
+    Fingerprint::parse(fp).ok().map(Some)
 }
 
 fn short(s: &str) -> String {
@@ -172,6 +220,9 @@ pub async fn run(
     let mut expected = Expected {
         by_address: HashMap::new(),
     };
+    if let (Some(j), true) = (&previous, opts.resume) {
+        expected.resume_from(backend, j)?;
+    }
     let mut pending: Vec<&Action> = Vec::new();
     for a in &plan.actions {
         if let Some(why) = &a.unsupported {
@@ -181,6 +232,11 @@ pub async fn run(
         } else {
             pending.push(a);
         }
+    }
+    // A finished plan is not "interrupted": resuming it again would report every action as
+    // done by an interrupted run.
+    if opts.resume && pending.is_empty() {
+        return Err(ApplyError::NothingToResume);
     }
     let mut stop = false;
     let mut i = 0;
@@ -209,8 +265,8 @@ pub async fn run(
             let outcomes = content::stage_all(backend, content, &ready, opts, &plan_id).await;
             for (a, result) in ready.iter().zip(outcomes) {
                 match result {
-                    Ok(()) => {
-                        expected.record(backend, &a.address)?;
+                    Ok(fp) => {
+                        expected.by_address.insert(a.address.clone(), fp);
                         report.done.push(a.address.clone());
                     }
                     Err(e) => report.failed.push((a.address.clone(), e)),
@@ -222,8 +278,9 @@ pub async fn run(
             Ok(()) => {
                 let entries: Vec<&Action> = ready.clone();
                 for a in entries {
-                    journal(backend, &plan_id, &key(a), Outcome::Done, a.kind.as_str())?;
-                    expected.record(backend, &a.address)?;
+                    let after = expected.record(backend, &a.address)?;
+                    let message = done_message(a.kind.as_str(), after.as_ref());
+                    journal(backend, &plan_id, &key(a), Outcome::Done, &message)?;
                     if opts.progress_lines && ready.len() == 1 {
                         eprintln!("{}: {} done", a.address, a.kind);
                     }
@@ -251,12 +308,118 @@ pub async fn run(
     Ok(report)
 }
 
-/// Journal key of an action: its address, plus the kind when one address has several actions
-/// (an update published and then staged).
+/// Journal key of an action: its address, plus what tells apart several actions on one
+/// address: an update published and then staged (`#stage`), or one certificate approved in
+/// two roles (`#catalog`, `#content`). Without the role, a resume after the first approval
+/// would count the second as done too.
 fn key(a: &Action) -> String {
-    if a.kind == ActionKind::Stage {
-        format!("{}#stage", a.address)
-    } else {
-        a.address.clone()
+    match (&a.kind, &a.payload) {
+        (ActionKind::Stage, _) => format!("{}#stage", a.address),
+        (_, Some(crate::plan::Payload::Certificate { kind, .. })) => {
+            format!("{}#{kind}", a.address)
+        }
+        _ => a.address.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Payload;
+    use crate::store::memory::MemoryBackend;
+
+    const T: &str = "6D8B3C448B990E269336BB63A47F23498C95EB7D";
+
+    fn approve(kind: &str) -> Action {
+        Action {
+            address: format!("certificate[{T}]"),
+            kind: ActionKind::Approve,
+            before: None,
+            after: None,
+            reason: String::new(),
+            before_fingerprint: None,
+            bytes: 0,
+            unsupported: None,
+            payload: Some(Payload::Certificate {
+                thumbprint: crate::ids::Thumbprint::parse(T).unwrap(),
+                kind: kind.into(),
+                state: "approved".into(),
+                info: None,
+            }),
+        }
+    }
+
+    fn opts(resume: bool) -> ApplyOptions {
+        ApplyOptions {
+            resume,
+            max_deletions: 0,
+            concurrency: 1,
+            progress_lines: false,
+        }
+    }
+
+    #[test]
+    fn done_messages_carry_the_fingerprint_left() {
+        let fp = Fingerprint::parse(&"ab".repeat(32)).unwrap();
+        assert_eq!(
+            fingerprint_in(&done_message("publish", Some(&fp))),
+            Some(Some(fp))
+        );
+        assert_eq!(fingerprint_in(&done_message("delete", None)), Some(None));
+        assert_eq!(
+            fingerprint_in("publish"),
+            None,
+            "journals of older versions"
+        );
+    }
+
+    /// One certificate approved in two roles: an apply killed after the first approval must
+    /// not count the second as done when resumed.
+    #[test]
+    fn resume_tells_apart_one_certificate_in_two_roles() {
+        let backend = MemoryBackend::new().unwrap();
+        let plan = Plan::new(
+            "c".into(),
+            vec![approve("catalog"), approve("content")],
+            vec![],
+        );
+        let ctx = ContentContext {
+            fetcher: None,
+            sources: Default::default(),
+            now: Utc::now(),
+        };
+        // The interrupted run: the first action done and journaled, then the crash.
+        let first = Plan::new("c".into(), vec![approve("catalog")], vec![]);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let r = rt
+            .block_on(run(&first, &backend, &ctx, &opts(false)))
+            .unwrap();
+        assert_eq!(r.done.len(), 1);
+        let id = PlanId::parse(&plan.id).unwrap();
+        for e in backend
+            .journal(&PlanId::parse(&first.id).unwrap())
+            .unwrap()
+            .unwrap()
+            .entries
+        {
+            journal(&backend, &id, e.address.as_str(), e.outcome, &e.message).unwrap();
+        }
+
+        let r = rt
+            .block_on(run(&plan, &backend, &ctx, &opts(true)))
+            .unwrap();
+        assert_eq!(r.resumed, vec![format!("certificate[{T}]")]);
+        assert_eq!(r.done, vec![format!("certificate[{T}]")], "{r:?}");
+        assert!(r.succeeded(), "{r:?}");
+        let kinds: Vec<_> = backend
+            .snapshot()
+            .unwrap()
+            .certificates
+            .iter()
+            .map(|c| c.kind.to_string())
+            .collect();
+        assert_eq!(kinds.len(), 2, "{kinds:?}");
     }
 }

@@ -56,6 +56,16 @@ struct Args {
     /// Certificate (DER or PEM) to ship as ContentCertificates\<SHA1>.cer; repeatable.
     #[arg(long)]
     content_cert: Vec<PathBuf>,
+    /// Leave the first N origin files unsigned (their digest stays true): tests of 11516.
+    #[arg(long, default_value_t = 0, requires = "content_dir")]
+    unsigned_content: usize,
+    /// Sign the content with this certificate (PEM) instead of --sign-cert: tests of a
+    /// content certificate that is not approved.
+    #[arg(long, requires_all = ["content_sign_key", "sign_time", "content_dir"])]
+    content_sign_cert: Option<PathBuf>,
+    /// Private key of --content-sign-cert.
+    #[arg(long, requires = "content_sign_cert")]
+    content_sign_key: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -71,6 +81,10 @@ fn main() -> ExitCode {
         (Some(cert), Some(key), Some(time)) => Some(Signer { cert, key, time }),
         _ => None,
     };
+    let content_signer = match (a.content_sign_cert, a.content_sign_key, a.sign_time) {
+        (Some(cert), Some(key), Some(time)) => Some(Signer { cert, key, time }),
+        _ => None,
+    };
     let opts = Options {
         profile,
         seed: a.seed,
@@ -79,6 +93,8 @@ fn main() -> ExitCode {
         content_size: a.content_size,
         signer,
         content_certs: a.content_cert,
+        unsigned_content: a.unsigned_content,
+        content_signer,
     };
     match gen_catalog::run(&opts) {
         Ok(s) => {

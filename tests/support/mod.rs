@@ -6,6 +6,7 @@
 //! Everything listens on 127.0.0.1 only, and every wait is bounded.
 #![allow(dead_code, unused_imports)] // each test binary uses a different subset
 
+pub mod e2e;
 pub mod https_server;
 pub mod proxy;
 pub mod tls;

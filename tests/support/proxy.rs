@@ -1,6 +1,8 @@
 //! A tiny counting HTTP proxy: `CONNECT` tunnels (what clients use for https://) and
 //! absolute-form forwarding (plain http://). Only 127.0.0.1 / localhost targets are
-//! allowed, so a misrouted test can never reach the network.
+//! allowed, so a misrouted test can never reach the network. Routes map a public
+//! authority (`content.contoso.example:443`) to a local server, so content URLs fixed in
+//! signed catalogs reach a test server on a random port.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -19,11 +21,23 @@ pub struct TestProxy {
     log: Arc<Mutex<Vec<String>>>,
 }
 
+/// `host:port` as clients ask for it → the local address that answers instead.
+type Routes = Arc<Vec<(String, std::net::SocketAddr)>>;
+
 impl TestProxy {
     pub fn start() -> TestProxy {
+        Self::with_routes(Vec::new())
+    }
+
+    /// A proxy that sends requests for each routed authority (`host:port`) to the given
+    /// local address; every other target must still be local.
+    pub fn with_routes(routes: Vec<(String, std::net::SocketAddr)>) -> TestProxy {
         let log = Arc::new(Mutex::new(Vec::new()));
+        let routes: Routes = Arc::new(routes);
         let l = log.clone();
-        let background = Background::start("test-proxy", move |sock| handle(sock, l.clone()));
+        let background = Background::start("test-proxy", move |sock| {
+            handle(sock, l.clone(), routes.clone())
+        });
         TestProxy { background, log }
     }
 
@@ -38,7 +52,7 @@ impl TestProxy {
     }
 }
 
-async fn handle(mut client: TcpStream, log: Arc<Mutex<Vec<String>>>) {
+async fn handle(mut client: TcpStream, log: Arc<Mutex<Vec<String>>>, routes: Routes) {
     let Some((head, rest)) = read_head(&mut client).await else {
         return;
     };
@@ -70,6 +84,10 @@ async fn handle(mut client: TcpStream, log: Arc<Mutex<Vec<String>>>) {
         out.push_str("\r\n");
         (authority, Some(out))
     };
+    let authority = routes
+        .iter()
+        .find(|(from, _)| from.eq_ignore_ascii_case(&authority))
+        .map_or(authority, |(_, to)| to.to_string());
     let host = authority.rsplit_once(':').map_or("", |(h, _)| h);
     if !matches!(host, "127.0.0.1" | "localhost" | "[::1]") {
         let _ = client

@@ -95,16 +95,19 @@ fn payload(seed: u64, p: &Package, item: usize, size: usize) -> Vec<u8> {
 
 /// Writes every origin file into `dir` and replaces the catalog's synthetic file facts
 /// with the final files' size and SHA-1. `size` is the unsigned image size (rounded up to
-/// the 512-byte file alignment); a signature adds ~1–2 KB.
+/// the 512-byte file alignment); a signature adds ~1–2 KB. The first `unsigned` files (in
+/// package order) are written unsigned even with a signer, with their true digest.
 pub fn generate(
     cat: &mut Catalog,
     seed: u64,
     dir: &Path,
     size: usize,
     signer: Option<&Signer>,
+    unsigned: usize,
 ) -> Result<()> {
     fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let payload_len = size.saturating_sub(FILE_ALIGN + 3).max(64);
+    let mut written = 0usize;
     for pi in 0..cat.packages.len() {
         for ii in 0..cat.packages[pi].items.len() {
             let p = &cat.packages[pi];
@@ -112,6 +115,8 @@ pub fn generate(
             let final_path = dir.join(name);
             let stamp = 1_700_000_000 + (p.index as u32 % 10_000_000);
             let image = pe_image(&payload(seed, p, ii, payload_len), stamp);
+            let signer = signer.filter(|_| written >= unsigned);
+            written += 1;
             match signer {
                 Some(s) => {
                     let unsigned = dir.join(format!("{name}.unsigned.tmp"));

@@ -49,6 +49,12 @@ pub struct Options {
     pub signer: Option<Signer>,
     /// DER or PEM certificates shipped as `ContentCertificates\<SHA1>.cer`.
     pub content_certs: Vec<PathBuf>,
+    /// Leave the first N origin files (in package order) unsigned, keeping their real
+    /// digest in the catalog: the 11516 case (a file that matches but carries no signature).
+    pub unsigned_content: usize,
+    /// Sign content with this identity instead of `signer` (a content certificate the
+    /// admin has not approved: TRUST_FAIL at staging).
+    pub content_signer: Option<Signer>,
 }
 
 /// What was written, for the caller to print.
@@ -122,7 +128,7 @@ fn exe_only(cat: &mut Catalog) {
 }
 
 pub fn run(opts: &Options) -> Result<Summary> {
-    if let Some(s) = &opts.signer {
+    for s in opts.signer.iter().chain(&opts.content_signer) {
         sign::require_osslsigncode()?;
         for f in [&s.cert, &s.key] {
             if !f.is_file() {
@@ -142,7 +148,8 @@ pub fn run(opts: &Options) -> Result<Summary> {
             opts.seed,
             dir,
             opts.content_size,
-            opts.signer.as_ref(),
+            opts.content_signer.as_ref().or(opts.signer.as_ref()),
+            opts.unsigned_content,
         )?;
         content_files = cat.packages.iter().map(|p| p.items.len()).sum();
     }

@@ -1,0 +1,239 @@
+//! End-to-end harness: a "vendor site" (HTTPS server with a test CA, reached through a
+//! routing proxy) serving signed catalogs and signed content, a state directory, and the
+//! real `supctl` binary run against them.
+//!
+//! Content URLs are fixed inside signed catalogs (`https://content.contoso.example/<name>`,
+//! see `src/bin/gen_catalog/sdp.rs`), so they cannot name a test server's random port. The
+//! config therefore sets `[http] proxy` to a [`TestProxy`] that routes
+//! `content.contoso.example:443` to the local server, whose certificate (from the test CA in
+//! `[http] ca_certificates`) also covers that name. No fixed port, parallel tests do not
+//! collide, and nothing can leave 127.0.0.1. See `tests/fixtures/e2e/README.md`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use supctl::store::local::{Check, LocalBackend, OpenOptions};
+use supctl::store::{ActualState, Backend as _, StoreLocation};
+
+use super::{TestCa, TestProxy, TestServer};
+
+/// The host every generated catalog's `OriginUri` names.
+pub const CONTENT_HOST: &str = "content.contoso.example";
+/// SHA-1 of the quickstart signer: catalog signer and content certificate of the approved
+/// fixtures (`examples/quickstart/README.md`).
+pub const QS_SIGNER: &str = "6D8B3C448B990E269336BB63A47F23498C95EB7D";
+/// SHA-1 of the e2e "other" signer (`tests/fixtures/e2e/pki/other.pem`), approved nowhere.
+pub const OTHER_SIGNER: &str = "C20A05BA7B5811529995E9DE764EA8BB5CC635BD";
+
+/// Update ids of the quickstart catalog (same seed in every quickstart-profile fixture).
+pub const TOOL_10: &str = "0c31a8ec-a368-4383-8149-3d8e2c264f17";
+pub const TOOL_11: &str = "75703a22-ed04-4fc2-b715-75e42bc587c0";
+pub const AGENT_23: &str = "517b3da2-8ccd-46cd-9f1f-b30dc310e890";
+pub const BIOS_107: &str = "f97ca7d5-1fcf-4973-8818-4a277b871f2b";
+
+/// A file of the repository.
+pub fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// The approved quickstart catalog and its content folder.
+pub fn quickstart_cab() -> PathBuf {
+    repo("examples/quickstart/catalog/contoso-v3.cab")
+}
+pub fn quickstart_content() -> PathBuf {
+    repo("examples/quickstart/content")
+}
+
+/// A vendor site and a state directory for one test.
+pub struct Site {
+    pub server: TestServer,
+    pub proxy: TestProxy,
+    pub dir: tempfile::TempDir,
+}
+
+impl Default for Site {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Site {
+    pub fn new() -> Site {
+        let ca = Arc::new(TestCa::with_hosts("supctl-e2e", &[CONTENT_HOST]));
+        let server = TestServer::start_with_ca(Vec::<(String, Vec<u8>)>::new(), ca);
+        let proxy = TestProxy::with_routes(vec![(format!("{CONTENT_HOST}:443"), server.addr())]);
+        Site {
+            server,
+            proxy,
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    /// Serves `cab` at `path`; returns its URL.
+    pub fn serve_catalog(&self, path: &str, cab: &Path) -> String {
+        let bytes = std::fs::read(cab).unwrap_or_else(|e| panic!("{}: {e}", cab.display()));
+        self.server.set_file(path, bytes);
+        self.server.url(path)
+    }
+
+    /// Serves every file of `dir` at `/<file name>`, where the catalogs' `OriginUri` points.
+    pub fn serve_content(&self, dir: &Path) {
+        for e in std::fs::read_dir(dir).expect("content dir").flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            self.server
+                .set_file(&format!("/{name}"), std::fs::read(e.path()).unwrap());
+        }
+    }
+
+    /// GET requests the content server answered for `/<name>`.
+    pub fn downloads_of(&self, name: &str) -> usize {
+        self.server
+            .requests_for(&format!("/{name}"))
+            .iter()
+            .filter(|r| r.method == "GET" && (r.status == 200 || r.status == 206))
+            .count()
+    }
+
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    /// `[server]` and `[http]` for this site, then `body` (catalogs, certificates).
+    pub fn config(&self, server_extra: &str, body: &str) -> String {
+        format!(
+            "version = 1\n\n[server]\npath = {:?}\n{server_extra}\n\n[http]\nca_certificates = [{:?}]\nproxy = {:?}\nretries = 1\ntimeout_seconds = 10\nconcurrency = 2\n\n{body}\n",
+            self.state_dir().display().to_string(),
+            self.server.ca_pem_path().display().to_string(),
+            self.proxy.url(),
+        )
+    }
+
+    /// Writes `toml` as `<name>.toml` in the test directory; returns its path.
+    pub fn write(&self, name: &str, toml: &str) -> PathBuf {
+        let p = self.dir.path().join(format!("{name}.toml"));
+        std::fs::write(&p, toml).unwrap();
+        p
+    }
+
+    /// The state as the planner sees it, read with a full integrity check.
+    pub fn snapshot(&self) -> ActualState {
+        self.backend().snapshot().expect("snapshot")
+    }
+
+    pub fn backend(&self) -> LocalBackend {
+        LocalBackend::open(
+            &StoreLocation::new(self.state_dir()),
+            OpenOptions {
+                create: false,
+                check: Check::Full,
+            },
+        )
+        .expect("the store opens and passes its integrity check")
+    }
+}
+
+/// Environment variables that would change what the binary does (an ambient proxy).
+const AMBIENT: &[&str] = &[
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "CLICOLOR_FORCE",
+];
+
+/// `supctl ARGS` with a clean environment (no ambient proxy, no colours, bounded).
+pub fn supctl(args: &[&str]) -> assert_cmd::Command {
+    let mut c = assert_cmd::Command::cargo_bin("supctl").expect("supctl binary");
+    c.args(args)
+        .timeout(Duration::from_secs(60))
+        .env("NO_COLOR", "1");
+    for v in AMBIENT {
+        c.env_remove(v);
+    }
+    c
+}
+
+/// The same for a `std::process::Command` (tests that must kill the child).
+pub fn supctl_std(args: &[&str]) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_supctl"));
+    c.args(args).env("NO_COLOR", "1");
+    for v in AMBIENT {
+        c.env_remove(v);
+    }
+    c
+}
+
+/// Output of a finished command.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn all(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+}
+
+/// Runs `supctl ARGS -c CONFIG` and returns exit code and output.
+pub fn run(config: &Path, args: &[&str]) -> Run {
+    let mut c = supctl(args);
+    c.arg("-c").arg(config);
+    let out = c.output().expect("run supctl");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// `plan --json` parsed.
+pub fn plan_json(config: &Path, extra: &[&str]) -> (i32, serde_json::Value) {
+    let mut args = vec!["plan", "--json", "--detailed-exitcode"];
+    args.extend_from_slice(extra);
+    let r = run(config, &args);
+    let v = serde_json::from_str(&r.stdout)
+        .unwrap_or_else(|e| panic!("plan --json is not JSON ({e}):\n{}", r.all()));
+    (r.code, v)
+}
+
+/// Addresses and kinds of a JSON plan's actions, `kind address` each.
+pub fn actions(plan: &serde_json::Value) -> Vec<String> {
+    plan["actions"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .map(|a| {
+            format!(
+                "{} {}",
+                a["kind"].as_str().unwrap(),
+                a["address"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+/// The `[catalog.KEY]` block of a Contoso catalog at `url`, plus `extra` lines.
+pub fn catalog(key: &str, url: &str, extra: &str) -> String {
+    format!(
+        "[catalog.{key}]\nname = \"Contoso {key}\"\npublisher = \"Contoso\"\nurl = {url:?}\nsigners = [\"{QS_SIGNER}\"]\n{extra}\n"
+    )
+}
+
+/// The `[[certificate]]` rule approving the quickstart signer as content certificate.
+pub fn approve_content() -> String {
+    format!(
+        "[[certificate]]\nthumbprint = \"{QS_SIGNER}\"\nkind = \"content\"\nstate = \"approved\"\n"
+    )
+}
+
+/// `catalog.KEY.update[ID]`.
+pub fn update_addr(key: &str, id: &str) -> String {
+    format!("catalog.{key}.update[{id}]")
+}
