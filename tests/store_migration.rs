@@ -6,7 +6,7 @@ use std::path::Path;
 use assert_cmd::Command;
 use predicates::prelude::*;
 use rusqlite::Connection;
-use supctl::store::local::schema::{APPLICATION_ID, LATEST, V1};
+use supctl::store::local::schema::{APPLICATION_ID, LATEST, V1, V2};
 use supctl::store::local::{Check, LocalBackend, OpenOptions};
 use supctl::store::{Backend as _, StoreError, StoreLocation};
 
@@ -58,6 +58,36 @@ fn read_commands_do_not_create_a_store() {
         .code(1)
         .stderr(predicate::str::contains("no store at"));
     assert!(!dir.exists());
+}
+
+/// The previous schema (v2) gains `catalogs.prune`, false for catalogs configured before it
+/// existed, so their removal keeps unsubscribing rather than expiring.
+#[test]
+fn a_v2_store_is_upgraded_and_old_catalogs_do_not_prune() {
+    let d = tempfile::tempdir().unwrap();
+    let loc = StoreLocation::new(d.path());
+    {
+        let c = Connection::open(loc.db_path()).unwrap();
+        c.execute_batch(V1).unwrap();
+        c.execute_batch(V2).unwrap();
+        c.execute_batch(&format!(
+            "PRAGMA user_version = 2; PRAGMA application_id = {APPLICATION_ID};"
+        ))
+        .unwrap();
+        c.execute_batch(
+            r#"INSERT INTO catalogs (key, kind, name, publisher, source, subscribed, categories, staging, signers, content_certificates)
+               VALUES ('old', 'custom', 'Old catalog', 'Contoso', 'old.cab', 1, '{"mode":"all"}', '{"mode":"none"}', '[]', '[]');"#,
+        )
+        .unwrap();
+    }
+    let b = LocalBackend::open(&loc, OpenOptions::write()).unwrap();
+    assert_eq!(b.schema_version(), LATEST);
+    let snap = b.snapshot().unwrap();
+    let old = snap.catalogs.values().next().unwrap();
+    assert_eq!(old.settings.name, "Old catalog");
+    assert!(!old.settings.prune);
+    drop(b);
+    assert_eq!(pragma(&loc.db_path(), "user_version"), LATEST);
 }
 
 #[test]
