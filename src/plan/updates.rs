@@ -44,7 +44,13 @@ fn trusted<'a>(
     match &acquired.acquisition {
         Acquisition::Trusted { content, .. } => return Some(content),
         Acquisition::Untrusted { report } => {
-            for s in &report.signers {
+            // A dual-signed catalog (SHA-1 + nested SHA-256) names one certificate twice.
+            let mut seen = HashSet::new();
+            for s in report
+                .signers
+                .iter()
+                .filter(|s| seen.insert(s.certificate.sha1))
+            {
                 let cert = &s.certificate;
                 b.diagnostic(
                     Error,
