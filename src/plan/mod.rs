@@ -5,6 +5,8 @@ pub mod diff;
 pub mod file;
 pub mod model;
 pub mod render;
+#[cfg(test)]
+mod tests;
 mod updates;
 
 pub use model::*;
