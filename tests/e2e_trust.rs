@@ -181,3 +181,45 @@ fn content_signed_by_an_unapproved_certificate_is_trust_fail() {
         assert_eq!(state_of(&site, id), Some(UpdateState::MetadataOnly), "{id}");
     }
 }
+
+/// `content_source` is searched by name *and digest*: a stale local copy with the right name
+/// is passed over and the file is downloaded instead.
+#[test]
+fn a_stale_local_copy_falls_back_to_the_download() {
+    let site = Site::new();
+    let url = site.serve_catalog("/contoso-v3.cab", &quickstart_cab());
+    site.serve_content(&quickstart_content());
+    let local = site.dir.path().join("local-content");
+    std::fs::create_dir_all(&local).unwrap();
+    for entry in std::fs::read_dir(quickstart_content()).unwrap() {
+        let p = entry.unwrap().path();
+        std::fs::copy(&p, local.join(p.file_name().unwrap())).unwrap();
+    }
+    // Tool 1.1's local copy is stale: same name and size, other bytes.
+    let stale = std::fs::read(quickstart_content().join("contoso-tool-1.0.exe")).unwrap();
+    std::fs::write(local.join("contoso-tool-1.1.exe"), stale).unwrap();
+    let extra = format!(
+        "stage = [\"Contoso/Utilities\"]\ncontent_source = {:?}",
+        local.display().to_string()
+    );
+    let body = format!(
+        "{}\n{}",
+        catalog("contoso", &url, &extra),
+        approve_content()
+    );
+    let cfg = site.write("supctl", &site.config("", &body));
+
+    let r = run(&cfg, &["apply", "--auto-approve"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_eq!(
+        site.downloads_of("contoso-tool-1.1.exe"),
+        1,
+        "the stale copy is replaced by a download"
+    );
+    assert_eq!(
+        site.downloads_of("contoso-tool-1.0.exe"),
+        0,
+        "good local copies are used"
+    );
+    assert_eq!(state_of(&site, TOOL_11), Some(UpdateState::Deployable));
+}

@@ -164,17 +164,24 @@ async fn acquire(
     file: &OriginFile,
     certs: &[StoredCertificate],
 ) -> Result<Verified, StageError> {
-    let local = source.and_then(|d| find_local(d, file));
-    let (path, sha1, sha256) = match (local, ctx.fetcher, &file.uri) {
-        (Some(p), _, _) => {
-            let (staging, name) = (staging.to_path_buf(), file.name.clone());
-            tokio::task::spawn_blocking(move || copy_hashed(&p, &staging, &name))
-                .await
-                .map_err(|e| StageError::Io {
-                    file: file.name.clone(),
-                    source: std::io::Error::other(e),
-                })??
+    let mut local = None;
+    if let Some(p) = source.and_then(|d| find_local(d, file)) {
+        let (staging, name) = (staging.to_path_buf(), file.name.clone());
+        let copied = tokio::task::spawn_blocking(move || copy_hashed(&p, &staging, &name))
+            .await
+            .map_err(|e| StageError::Io {
+                file: file.name.clone(),
+                source: std::io::Error::other(e),
+            })??;
+        // A local file counts only when its digest is the catalog's; a stale copy with the
+        // same name falls through to the download (or to HASH_FAIL when offline).
+        let usable = copied.1 == file.sha1 || ctx.fetcher.is_none() || file.uri.is_none();
+        if usable {
+            local = Some(copied);
         }
+    }
+    let (path, sha1, sha256) = match (local, ctx.fetcher, &file.uri) {
+        (Some(copied), _, _) => copied,
         (None, Some(fetcher), Some(uri)) => {
             let d = fetcher
                 .download(uri, staging, Some(file.size))
