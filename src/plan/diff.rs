@@ -5,17 +5,17 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
+use super::certificates::plan_certificates;
 use super::model::*;
 use super::updates::plan_updates;
 use crate::catalog::acquire::{Acquired, Acquisition};
 use crate::config::{self, CatalogKind as CfgKind, CategorySelection, Config, Staging};
-use crate::ids::Thumbprint;
 use crate::store::state::fingerprint_of;
 use crate::store::{
-    ActualState, Address, Capabilities, CatalogKey, CatalogKind, CatalogRecord, CertKind,
-    CertState, Selection, SigningMode, SigningSettings, SyncSettings,
+    ActualState, Address, Capabilities, CatalogKey, CatalogKind, CatalogRecord, Selection,
+    SigningMode, SigningSettings, SyncSettings,
 };
 
 /// Everything the planner reads. `catalogs` holds one entry per subscribed catalog that was
@@ -137,126 +137,6 @@ fn order(kind: ActionKind) -> u8 {
         ActionKind::Expire => 3,
         ActionKind::Stage => 4,
         ActionKind::Unsubscribe | ActionKind::Delete => 5,
-    }
-}
-
-pub(super) fn cert_kind(k: config::CertificateKind) -> CertKind {
-    match k {
-        config::CertificateKind::Catalog => CertKind::Catalog,
-        config::CertificateKind::Content => CertKind::Content,
-        config::CertificateKind::WsusSigning => CertKind::WsusSigning,
-    }
-}
-
-/// Desired certificate roles: `[[certificate]]` rules plus every subscribed catalog's signers.
-fn desired_certificates(desired: &Config) -> BTreeMap<(Thumbprint, CertKind), (CertState, String)> {
-    let mut out = BTreeMap::new();
-    for c in desired.catalogs.values().filter(|c| c.subscribed) {
-        for s in &c.signers {
-            out.insert(
-                (s.clone(), CertKind::Catalog),
-                (CertState::Approved, format!("signer of catalog.{}", c.key)),
-            );
-        }
-    }
-    for r in &desired.certificates {
-        let state = match r.state {
-            config::CertificateState::Approved => CertState::Approved,
-            config::CertificateState::Blocked => CertState::Blocked,
-        };
-        out.insert(
-            (r.thumbprint.clone(), cert_kind(r.kind)),
-            (state, "[[certificate]] rule".to_string()),
-        );
-    }
-    out
-}
-
-/// The certificate's facts when some acquired catalog carries it (signer or content certificate).
-fn known_certificate(b: &Builder, t: &Thumbprint) -> Option<crate::trust::CertificateInfo> {
-    b.inputs
-        .catalogs
-        .values()
-        .find_map(|a| match &a.acquisition {
-            Acquisition::Trusted {
-                content, report, ..
-            } => report
-                .signers
-                .iter()
-                .map(|s| &s.certificate)
-                .chain(content.content_certificates.iter())
-                .find(|c| c.matches(t))
-                .cloned(),
-            Acquisition::Untrusted { report } => report
-                .signers
-                .iter()
-                .map(|s| &s.certificate)
-                .find(|c| c.matches(t))
-                .cloned(),
-            _ => None,
-        })
-}
-
-fn plan_certificates(b: &mut Builder) {
-    let desired = desired_certificates(b.inputs.desired);
-    for ((thumb, kind), (state, why)) in &desired {
-        let stored = b
-            .inputs
-            .actual
-            .certificates_matching(thumb)
-            .into_iter()
-            .find(|c| c.kind == *kind);
-        if stored.is_some_and(|c| c.state == *state) {
-            continue;
-        }
-        let address = Address::certificate(thumb);
-        let info = known_certificate(b, thumb);
-        let mut after = json!({ "thumbprint": thumb, "kind": kind, "state": state });
-        if let Some(i) = &info {
-            after["subject"] = json!(i.subject);
-            after["not_after"] = json!(i.not_after);
-        }
-        let action = if *state == CertState::Approved {
-            ActionKind::Approve
-        } else {
-            ActionKind::Block
-        };
-        let reason = match stored {
-            Some(s) => format!("{why}: {} -> {state}", s.state),
-            None => format!("{why}: new {kind} certificate"),
-        };
-        let payload = Payload::Certificate {
-            thumbprint: thumb.clone(),
-            kind: kind.to_string(),
-            state: state.to_string(),
-            info: info.map(Box::new),
-        };
-        b.push(&address, action, Some(after), reason, Some(payload));
-    }
-    let inventory = &b.inputs.actual.inventory;
-    let stale: Vec<_> = b
-        .inputs
-        .actual
-        .certificates
-        .iter()
-        .filter(|c| !desired.keys().any(|(t, k)| *k == c.kind && c.matches(t)))
-        .filter(|c| inventory.contains_key(&Address::certificate(&c.thumbprint)))
-        .map(|c| (c.thumbprint.clone(), c.kind))
-        .collect();
-    for (thumb, kind) in stale {
-        let payload = Payload::Certificate {
-            thumbprint: thumb.clone(),
-            kind: kind.to_string(),
-            state: String::new(),
-            info: None,
-        };
-        b.push(
-            &Address::certificate(&thumb),
-            ActionKind::Delete,
-            None,
-            format!("{kind} certificate no longer in the config"),
-            Some(payload),
-        );
     }
 }
 
