@@ -44,6 +44,7 @@ struct Mem {
     inventory: BTreeMap<Address, Origin>,
     runs: BTreeMap<(Address, DateTime<Utc>), SyncRun>,
     messages: Vec<StatusMessage>,
+    next_runs: BTreeMap<Address, NextRun>,
     journal: Vec<JournalEntry>,
     lock: Option<LockOwner>,
 }
@@ -257,6 +258,11 @@ impl Mem {
                 }
                 Applied::created(!dup)
             }
+            Op::SetNextRun(n) => match self.next_runs.insert(n.scope.clone(), n.clone()) {
+                Some(old) if old == n => Applied::updated(false),
+                Some(_) => Applied::updated(true),
+                None => Applied::created(true),
+            },
             Op::JournalAppend(e) => {
                 let dup = self.journal.iter().any(|x| {
                     x.plan == e.plan
@@ -500,6 +506,9 @@ impl Backend for MemoryBackend {
         });
         v.truncate(limit);
         Ok(v)
+    }
+    fn next_runs(&self) -> Result<Vec<NextRun>> {
+        Ok(self.mem().next_runs.values().cloned().collect())
     }
     fn staging_dir(&self) -> Result<PathBuf> {
         Ok(self.staging.path().to_path_buf())
