@@ -21,9 +21,21 @@ pub struct TestProxy {
 
 impl TestProxy {
     pub fn start() -> TestProxy {
+        Self::start_inner(None)
+    }
+
+    /// A proxy that tunnels every `CONNECT`, whatever host it names, to `target` (a local
+    /// test server): lets a test serve content whose URLs are baked into a signed catalog
+    /// under a vendor host name. Nothing leaves 127.0.0.1.
+    pub fn start_redirect(target: std::net::SocketAddr) -> TestProxy {
+        Self::start_inner(Some(target))
+    }
+
+    fn start_inner(redirect: Option<std::net::SocketAddr>) -> TestProxy {
         let log = Arc::new(Mutex::new(Vec::new()));
         let l = log.clone();
-        let background = Background::start("test-proxy", move |sock| handle(sock, l.clone()));
+        let background =
+            Background::start("test-proxy", move |sock| handle(sock, l.clone(), redirect));
         TestProxy { background, log }
     }
 
@@ -38,7 +50,11 @@ impl TestProxy {
     }
 }
 
-async fn handle(mut client: TcpStream, log: Arc<Mutex<Vec<String>>>) {
+async fn handle(
+    mut client: TcpStream,
+    log: Arc<Mutex<Vec<String>>>,
+    redirect: Option<std::net::SocketAddr>,
+) {
     let Some((head, rest)) = read_head(&mut client).await else {
         return;
     };
@@ -69,6 +85,10 @@ async fn handle(mut client: TcpStream, log: Arc<Mutex<Vec<String>>>) {
         }
         out.push_str("\r\n");
         (authority, Some(out))
+    };
+    let authority = match (redirect, forward.is_none()) {
+        (Some(to), true) => to.to_string(),
+        _ => authority,
     };
     let host = authority.rsplit_once(':').map_or("", |(h, _)| h);
     if !matches!(host, "127.0.0.1" | "localhost" | "[::1]") {

@@ -22,6 +22,13 @@ pub struct TestCa {
 
 impl TestCa {
     pub fn new(name: &str) -> TestCa {
+        Self::with_hosts(name, &[])
+    }
+
+    /// Like `new`, with extra DNS names on the server certificate, for a test that routes
+    /// a vendor host name (`content.contoso.example`) to a local server through
+    /// [`super::TestProxy::start_redirect`].
+    pub fn with_hosts(name: &str, extra: &[&str]) -> TestCa {
         let ca_key = KeyPair::generate().expect("CA key");
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
         let mut dn = DistinguishedName::new();
@@ -32,12 +39,13 @@ impl TestCa {
         let ca_cert = ca_params.self_signed(&ca_key).expect("CA cert");
 
         let server_key = KeyPair::generate().expect("server key");
-        let mut params = CertificateParams::new(vec![
+        let mut names = vec![
             "127.0.0.1".to_string(),
             "::1".to_string(),
             "localhost".to_string(),
-        ])
-        .expect("server params");
+        ];
+        names.extend(extra.iter().map(|h| h.to_string()));
+        let mut params = CertificateParams::new(names).expect("server params");
         let mut dn = DistinguishedName::new();
         dn.push(DnType::CommonName, "localhost");
         params.distinguished_name = dn;
