@@ -26,10 +26,14 @@ fn config_edits_reconcile_and_invalid_edits_keep_the_last_valid_config() {
     let original = ws.read_config();
     let edited_at = Instant::now();
     ws.edit_config(r#"stage = ["Contoso/Utilities"]"#, r#"stage = "all""#);
-    w.wait_for("the reconcile after the edit", Duration::from_secs(5), |ev| {
-        count(ev, "config reloaded", None) == 1
-            && count(ev, "synchronized", Some(("reason", "config file changed"))) == 1
-    });
+    w.wait_for(
+        "the reconcile after the edit",
+        Duration::from_secs(5),
+        |ev| {
+            count(ev, "config reloaded", None) == 1
+                && count(ev, "synchronized", Some(("reason", "config file changed"))) == 1
+        },
+    );
     assert!(edited_at.elapsed() < Duration::from_secs(5));
     let after = ws.catalog_status("contoso");
     assert_eq!(after["updates"]["deployable"], 4, "{after:#}");
@@ -38,13 +42,17 @@ fn config_edits_reconcile_and_invalid_edits_keep_the_last_valid_config() {
     // An invalid edit: logged with its position, nothing applied, the daemon lives on.
     let valid = ws.read_config();
     ws.save_config(&valid.replace(r#"stage = "all""#, "stage = 42"));
-    let ev = w.wait_for("the invalid config to be reported", Duration::from_secs(5), |ev| {
-        count(
-            ev,
-            "the config is invalid; the last valid config stays in force",
-            None,
-        ) == 1
-    });
+    let ev = w.wait_for(
+        "the invalid config to be reported",
+        Duration::from_secs(5),
+        |ev| {
+            count(
+                ev,
+                "the config is invalid; the last valid config stays in force",
+                None,
+            ) == 1
+        },
+    );
     let line = valid
         .lines()
         .position(|l| l.starts_with("stage = "))
@@ -61,15 +69,30 @@ fn config_edits_reconcile_and_invalid_edits_keep_the_last_valid_config() {
     );
     std::thread::sleep(Duration::from_millis(500));
     assert!(w.child.try_wait().unwrap().is_none(), "watch exited");
-    assert_eq!(count(&w.events(), "reconciling", Some(("reason", "config file changed"))), 1);
-    assert_eq!(store_facts(&ws), facts, "the invalid config changed the store");
+    assert_eq!(
+        count(
+            &w.events(),
+            "reconciling",
+            Some(("reason", "config file changed"))
+        ),
+        1
+    );
+    assert_eq!(
+        store_facts(&ws),
+        facts,
+        "the invalid config changed the store"
+    );
 
     // Restoring a valid config reconciles again.
     ws.save_config(&original);
-    w.wait_for("the reconcile after the restore", Duration::from_secs(5), |ev| {
-        count(ev, "config reloaded", None) == 2
-            && count(ev, "synchronized", Some(("reason", "config file changed"))) == 2
-    });
+    w.wait_for(
+        "the reconcile after the restore",
+        Duration::from_secs(5),
+        |ev| {
+            count(ev, "config reloaded", None) == 2
+                && count(ev, "synchronized", Some(("reason", "config file changed"))) == 2
+        },
+    );
 
     // SIGHUP reloads too.
     w.signal("HUP");

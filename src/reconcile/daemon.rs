@@ -78,6 +78,21 @@ struct Daemon {
     scopes: BTreeMap<String, ScopeState>,
     cancel: Arc<AtomicBool>,
     warned: BTreeSet<Warning>,
+    /// Digest of the config files last loaded: a save that changes nothing (`touch`, an
+    /// editor rewriting the same bytes) does not trigger a reconcile.
+    loaded: Option<crate::ids::Sha256>,
+}
+
+/// A digest of the config's files (names and contents), `None` if one cannot be read.
+fn config_digest(path: &std::path::Path) -> Option<crate::ids::Sha256> {
+    use sha2::Digest as _;
+    let files = config::config_files(path).ok()?;
+    let mut h = sha2::Sha256::new();
+    for f in files {
+        h.update(f.to_string_lossy().as_bytes());
+        h.update(std::fs::read(&f).ok()?);
+    }
+    Some(crate::ids::Sha256(h.finalize().into()))
 }
 
 /// The schedules a config asks for: every subscribed catalog, and `[sync]` if scheduled.
@@ -132,7 +147,9 @@ pub async fn run(
         scopes: BTreeMap::new(),
         cancel,
         warned: BTreeSet::new(),
+        loaded: None,
     };
+    d.loaded = config_digest(&d.opts.config_path);
     tracing::info!(
         config = %d.opts.config_path.display(),
         mode = ?d.opts.mode,
@@ -176,7 +193,9 @@ pub async fn run(
                 if change == Change::Config {
                     // One reload for a burst of events.
                     while rx.try_recv().is_ok() {}
-                    d.reload("config file changed").await;
+                    if config_digest(&d.opts.config_path) != d.loaded {
+                        d.reload("config file changed").await;
+                    }
                 }
             }
             Some(sig) = sig_rx.recv() => match sig {
@@ -340,6 +359,7 @@ impl Daemon {
     }
 
     async fn reload(&mut self, why: &str) {
+        self.loaded = config_digest(&self.opts.config_path);
         match config::load(&self.opts.config_path) {
             Ok((cfg, warnings)) => {
                 for w in &warnings {

@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use notify_debouncer_full::notify::event::{EventKind, ModifyKind};
 use notify_debouncer_full::notify::{RecommendedWatcher, RecursiveMode};
 use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, new_debouncer};
 use tokio::sync::mpsc::UnboundedSender;
@@ -91,8 +92,16 @@ pub fn start(
     let mut debouncer = new_debouncer(DEBOUNCE, None, move |res: DebounceEventResult| match res {
         Ok(events) => {
             let mut seen = Vec::new();
+            // Opening and reading a file (the daemon's own reload, `supctl status`) and
+            // chmod are not changes; reacting to them would loop.
             for c in events
                 .iter()
+                .filter(|e| {
+                    !matches!(
+                        e.kind,
+                        EventKind::Access(_) | EventKind::Modify(ModifyKind::Metadata(_))
+                    )
+                })
                 .flat_map(|e| e.paths.iter())
                 .filter_map(|p| filter.classify(p))
             {
@@ -163,10 +172,15 @@ mod tests {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let _w = start(&cfg, &dir.path().join("requests"), tx).unwrap();
         std::thread::sleep(Duration::from_millis(100));
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        // Reading the file is not a change.
+        let _ = std::fs::read(&cfg).unwrap();
+        std::thread::sleep(DEBOUNCE * 2);
+        let got = rx.try_recv();
+        assert!(got.is_err(), "a read was reported as a change: {got:?}");
         let tmp = dir.path().join(".supctl.toml.tmp");
         std::fs::write(&tmp, "version = 1\n# edited\n").unwrap();
         std::fs::rename(&tmp, &cfg).unwrap();
-        let deadline = std::time::Instant::now() + Duration::from_secs(5);
         loop {
             match rx.try_recv() {
                 Ok(Change::Config) => break,

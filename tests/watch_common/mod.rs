@@ -107,11 +107,9 @@ impl Workspace {
 pub fn store_facts(ws: &Workspace) -> (Vec<supctl::store::SyncRun>, Vec<String>) {
     use supctl::store::Backend as _;
     let loc = supctl::store::StoreLocation::new(ws.path().join(".supctl"));
-    let b = supctl::store::local::LocalBackend::open(
-        &loc,
-        supctl::store::local::OpenOptions::read(),
-    )
-    .unwrap();
+    let b =
+        supctl::store::local::LocalBackend::open(&loc, supctl::store::local::OpenOptions::read())
+            .unwrap();
     let states = b
         .snapshot()
         .unwrap()
@@ -182,10 +180,16 @@ impl Watch {
                 return ev;
             }
             if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("watch exited ({status}) while waiting for {what}:\n{}", self.dump());
+                panic!(
+                    "watch exited ({status}) while waiting for {what}:\n{}",
+                    self.dump()
+                );
             }
             if Instant::now() > deadline {
-                panic!("timed out after {timeout:?} waiting for {what}:\n{}", self.dump());
+                panic!(
+                    "timed out after {timeout:?} waiting for {what}:\n{}",
+                    self.dump()
+                );
             }
             std::thread::sleep(Duration::from_millis(50));
         }
