@@ -37,7 +37,9 @@ fn sigterm_mid_apply_exits_cleanly_and_the_next_start_resumes() {
         server.set_fault(p, Fault::Delay(Duration::from_millis(1500)), 1);
     }
     let proxy = TestProxy::start_redirect(server.addr());
-    let text = ws.read_config().replace("content_source = \"content\"\n", "");
+    let text = ws
+        .read_config()
+        .replace("content_source = \"content\"\n", "");
     ws.save_config(&format!(
         "{text}\n[http]\nproxy = \"{}\"\nca_certificates = [\"{}\"]\nconcurrency = 1\nretries = 0\n",
         proxy.url(),
@@ -47,7 +49,11 @@ fn sigterm_mid_apply_exits_cleanly_and_the_next_start_resumes() {
     let mut w = Watch::start(&ws, &[], None);
     let deadline = Instant::now() + Duration::from_secs(20);
     while server.requests().is_empty() {
-        assert!(Instant::now() < deadline, "no download started:\n{}", w.dump());
+        assert!(
+            Instant::now() < deadline,
+            "no download started:\n{}",
+            w.dump()
+        );
         assert!(w.child.try_wait().unwrap().is_none(), "{}", w.dump());
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -57,7 +63,10 @@ fn sigterm_mid_apply_exits_cleanly_and_the_next_start_resumes() {
     assert!(stopping.elapsed() < Duration::from_secs(5));
     assert_eq!(server.requests().len(), 1, "{:?}", server.requests());
     let ev = w.events();
-    assert_eq!(count(&ev, "stop requested: finishing the running action", None), 1);
+    assert_eq!(
+        count(&ev, "stop requested: finishing the running action", None),
+        1
+    );
     let (_, status) = ws.status();
     let c = &status["catalogs"][0];
     assert_eq!(c["last_sync"]["result"], "cancelled", "{c:#}");
@@ -74,7 +83,8 @@ fn sigterm_mid_apply_exits_cleanly_and_the_next_start_resumes() {
     assert!(
         ev.iter()
             .position(|e| e["fields"]["message"] == "resuming the interrupted apply")
-            < ev.iter().position(|e| e["fields"]["message"] == "reconciling")
+            < ev.iter()
+                .position(|e| e["fields"]["message"] == "reconciling")
     );
     assert_eq!(w2.stop(Duration::from_secs(10)), 0);
     let (code, status) = ws.status();
@@ -89,5 +99,10 @@ fn sigterm_mid_apply_exits_cleanly_and_the_next_start_resumes() {
     let n = fetched.len();
     fetched.sort();
     fetched.dedup();
-    assert_eq!(fetched.len(), n, "a file was downloaded twice: {:?}", server.requests());
+    assert_eq!(
+        fetched.len(),
+        n,
+        "a file was downloaded twice: {:?}",
+        server.requests()
+    );
 }

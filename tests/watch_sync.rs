@@ -29,7 +29,12 @@ fn sync_is_handed_to_a_running_daemon() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr),
     );
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}\n{}", w.dump());
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{stderr}\n{}",
+        w.dump()
+    );
     assert!(stderr.contains("handing the sync request"), "{stderr}");
     assert!(
         stdout.contains("catalog.contoso: succeeded (published 4, revised 0, expired 0, staged 3"),
@@ -37,7 +42,10 @@ fn sync_is_handed_to_a_running_daemon() {
     );
     let ev = w.events();
     assert_eq!(count(&ev, "sync requested", None), 1);
-    assert_eq!(count(&ev, "synchronized", Some(("reason", "sync request"))), 1);
+    assert_eq!(
+        count(&ev, "synchronized", Some(("reason", "sync request"))),
+        1
+    );
     // The request and response files are gone.
     let left: Vec<_> = std::fs::read_dir(ws.path().join(".supctl/requests"))
         .unwrap()
