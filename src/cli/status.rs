@@ -25,6 +25,14 @@ fn time(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
         .unwrap_or_else(|| "never".into())
 }
 
+/// Next-run times exist once `supctl watch` has scheduled them.
+fn next(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    match t {
+        Some(_) => time(t),
+        None => "not scheduled (`supctl watch` schedules syncs)".into(),
+    }
+}
+
 fn run_line(r: Option<&RunStatus>) -> String {
     match r {
         None => "never".into(),
@@ -94,7 +102,7 @@ pub fn text(r: &Report) -> String {
             run_line(c.last_sync.as_ref())
         ));
         out.push_str(&format!("  last success: {}\n", time(c.last_success)));
-        out.push_str(&format!("  next sync:    {}\n", time(c.next_sync)));
+        out.push_str(&format!("  next sync:    {}\n", next(c.next_sync)));
         let u = &c.updates;
         out.push_str(&format!(
             "  updates:      {} (metadata-only {}, deployable {}, expired {})\n",
@@ -108,7 +116,7 @@ pub fn text(r: &Report) -> String {
         s.schedule.as_deref().unwrap_or("none (only `supctl sync`)"),
         run_line(s.last_sync.as_ref()),
         time(s.last_success),
-        time(s.next_sync)
+        next(s.next_sync)
     ));
     messages(&mut out, &s.messages);
     if !r.warnings.is_empty() {
