@@ -30,6 +30,17 @@ pub fn catalog_signature_failed(catalog: &str, thumbprint: &str) -> StatusMessag
     }
 }
 
+/// 11508 when the signer *changed* since it was approved: ConfigMgr's text plus the old
+/// and new thumbprints, so the admin can compare them before approving the new one.
+pub fn catalog_signer_changed(catalog: &str, approved: &[String], now: &str) -> StatusMessage {
+    let mut m = catalog_signature_failed(catalog, now);
+    m.text.push_str(&format!(
+        " The catalog signer changed since it was approved: approved {}, now signed by {now}.",
+        approved.join(", ")
+    ));
+    m
+}
+
 /// 11516: content without a valid Authenticode signature is never published.
 pub fn content_unsigned(update: &str) -> StatusMessage {
     StatusMessage {
@@ -71,6 +82,9 @@ mod tests {
         assert_eq!(content_unsigned("u").number, 11516);
         assert_eq!(content_certificates_missing("c").number, 11523);
         assert_eq!(missing_update_metadata("u").number, 11524);
+        let changed = catalog_signer_changed("c", &["OLD".into()], "NEW");
+        assert_eq!(changed.number, 11508);
+        assert!(changed.text.contains("approved OLD, now signed by NEW"));
         assert!(
             content_unsigned("u")
                 .text

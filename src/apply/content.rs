@@ -69,6 +69,8 @@ pub enum StageError {
         file: String,
         source: std::io::Error,
     },
+    #[error("not attempted: the apply was cancelled")]
+    Cancelled,
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
 }
@@ -292,23 +294,28 @@ fn check_signature(
 }
 
 /// Stages every file of every action (downloads in parallel), journaling each action.
+/// `None` for an action means not attempted: the apply was cancelled before it started
+/// (actions already downloading finish and are journaled, so a resume skips them).
 pub(super) async fn stage_all(
     backend: &dyn Backend,
     ctx: &ContentContext<'_>,
     actions: &[&Action],
     opts: &ApplyOptions,
     plan: &PlanId,
-) -> Vec<Result<Option<Fingerprint>, String>> {
+) -> Vec<Option<Result<Option<Fingerprint>, String>>> {
     let prepared = (|| -> Result<_, crate::store::StoreError> {
         Ok((backend.staging_dir()?, backend.snapshot()?.certificates))
     })();
     let (staging, certs) = match prepared {
         Ok(x) => x,
-        Err(e) => return actions.iter().map(|_| Err(e.to_string())).collect(),
+        Err(e) => return actions.iter().map(|_| Some(Err(e.to_string()))).collect(),
     };
     let jobs = actions.iter().enumerate().map(|(i, a)| {
         let (staging, certs) = (&staging, &certs);
         async move {
+            if opts.cancelled() {
+                return (i, None, Err(StageError::Cancelled));
+            }
             let Some(Payload::Content { update, files }) = &a.payload else {
                 return (
                     i,
@@ -334,14 +341,15 @@ pub(super) async fn stage_all(
             (i, Some(update.clone()), Ok(verified))
         }
     });
-    let mut results: Vec<Result<Option<Fingerprint>, String>> = actions
-        .iter()
-        .map(|_| Err("not attempted".to_string()))
-        .collect();
+    let mut results: Vec<Option<Result<Option<Fingerprint>, String>>> =
+        actions.iter().map(|_| None).collect();
     let mut stream = futures::stream::iter(jobs).buffer_unordered(opts.concurrency.max(1));
     while let Some((i, update, outcome)) = stream.next().await {
         let a = actions[i];
         let key = format!("{}#stage", a.address);
+        if matches!(outcome, Err(StageError::Cancelled)) {
+            continue;
+        }
         let result = match outcome {
             // The fingerprint the staging left, for the journal (`--resume`).
             Ok(files) => store_files(backend, update, files)
@@ -375,9 +383,11 @@ pub(super) async fn stage_all(
             );
         }
         let journaled = journal(backend, plan, &key, outcome, &message).map_err(|e| e.to_string());
-        results[i] = result
-            .map_err(|e| e.to_string())
-            .and_then(|fp| journaled.map(|()| fp));
+        results[i] = Some(
+            result
+                .map_err(|e| e.to_string())
+                .and_then(|fp| journaled.map(|()| fp)),
+        );
     }
     results
 }

@@ -6,6 +6,8 @@ mod content;
 mod execute;
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::Utc;
 
@@ -42,6 +44,18 @@ pub struct ApplyOptions {
     pub concurrency: usize,
     /// Print one line per action (when no progress bar is shown).
     pub progress_lines: bool,
+    /// Set by the `watch` daemon on SIGTERM/SIGINT: checked before each action (batch)
+    /// starts; the running one finishes and is journaled, the rest are reported as not
+    /// attempted, so `apply --resume` (or the next daemon start) continues the plan.
+    pub cancel: Option<Arc<AtomicBool>>,
+}
+
+impl ApplyOptions {
+    pub fn cancelled(&self) -> bool {
+        self.cancel
+            .as_ref()
+            .is_some_and(|c| c.load(Ordering::SeqCst))
+    }
 }
 
 /// What happened to every action: the report apply prints on success and failure alike.
@@ -241,7 +255,7 @@ pub async fn run(
     let mut stop = false;
     let mut i = 0;
     while i < pending.len() {
-        if stop {
+        if stop || opts.cancelled() {
             report
                 .not_attempted
                 .extend(pending[i..].iter().map(|a| a.address.clone()));
@@ -265,11 +279,12 @@ pub async fn run(
             let outcomes = content::stage_all(backend, content, &ready, opts, &plan_id).await;
             for (a, result) in ready.iter().zip(outcomes) {
                 match result {
-                    Ok(fp) => {
+                    Some(Ok(fp)) => {
                         expected.by_address.insert(a.address.clone(), fp);
                         report.done.push(a.address.clone());
                     }
-                    Err(e) => report.failed.push((a.address.clone(), e)),
+                    Some(Err(e)) => report.failed.push((a.address.clone(), e)),
+                    None => report.not_attempted.push(a.address.clone()),
                 }
             }
             continue;
@@ -355,6 +370,7 @@ mod tests {
             max_deletions: 0,
             concurrency: 1,
             progress_lines: false,
+            cancel: None,
         }
     }
 

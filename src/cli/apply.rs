@@ -9,9 +9,9 @@ use chrono::Utc;
 use clap::Args;
 
 use super::{EXIT_ERROR, EXIT_OK, session};
-use crate::apply::{self, ApplyOptions, ContentContext, Report};
-use crate::plan::{self, ActionKind, Plan};
-use crate::store::{Address, Backend, Op, RunCounts, RunResult, Severity, StatusMessage, SyncRun};
+use crate::apply::{self, ApplyOptions, Report};
+use crate::plan;
+use crate::reconcile::record::{RunRecord, record_runs};
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
@@ -34,9 +34,7 @@ pub struct ApplyArgs {
     pub targets: Vec<String>,
 }
 
-fn plans_dir(cfg: &crate::config::Config) -> PathBuf {
-    cfg.server.path.join("plans")
-}
+use crate::reconcile::plans_dir;
 
 fn confirm() -> anyhow::Result<bool> {
     print!("\nDo you want to perform these actions? Only 'yes' will be accepted: ");
@@ -52,6 +50,7 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
     let fetcher = session::fetcher(&cfg)?;
     let rt = session::runtime()?;
     let _lock = session::lock(backend.as_ref(), "apply", args.lock_timeout)?;
+    let mut acquired = BTreeMap::new();
     let plan = if args.resume {
         let journal = backend
             .last_journal()?
@@ -73,12 +72,13 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
     } else if let Some(file) = &args.planfile {
         plan::file::load(file)?
     } else {
-        let (plan, _) = rt.block_on(crate::reconcile::make_plan(
+        let (plan, catalogs) = rt.block_on(crate::reconcile::make_plan(
             &cfg,
             backend.as_ref(),
             &fetcher,
             &args.targets,
         ))?;
+        acquired = catalogs;
         anstream::print!("{}", plan::render::text(&plan));
         if !plan.changes {
             return Ok(super::plan::exit_code(&plan, false));
@@ -98,24 +98,28 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
     };
     std::fs::create_dir_all(plans_dir(&cfg))?;
     plan::file::save(&plan, &plans_dir(&cfg).join(format!("{}.json", plan.id)))?;
-    let ctx = ContentContext {
-        fetcher: Some(&fetcher),
-        sources: cfg
-            .catalogs
-            .iter()
-            .filter_map(|(k, c)| c.content_source.clone().map(|s| (k.clone(), s)))
-            .collect(),
-        now: Utc::now(),
-    };
+    let ctx = crate::reconcile::content_context(&cfg, &fetcher);
     let opts = ApplyOptions {
         resume: args.resume,
         max_deletions: cfg.server.max_deletions,
         concurrency: cfg.http.concurrency as usize,
         progress_lines: true,
+        cancel: None,
     };
     let started = Utc::now();
     let report = rt.block_on(apply::run(&plan, backend.as_ref(), &ctx, &opts))?;
-    record_runs(backend.as_ref(), &plan, &report, started)?;
+    record_runs(
+        backend.as_ref(),
+        &RunRecord {
+            cfg: &cfg,
+            plan: &plan,
+            report: Some(&report),
+            started,
+            acquired: &acquired,
+            extra_scopes: &[],
+            cancelled: false,
+        },
+    )?;
     print_report(&report);
     for d in &plan.diagnostics {
         eprintln!(
@@ -136,74 +140,6 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
     } else {
         EXIT_ERROR
     })
-}
-
-/// One sync run per catalog the plan touched, plus the 11508 status messages, as the
-/// ConfigMgr sync agent records them.
-fn record_runs(
-    backend: &dyn Backend,
-    plan: &Plan,
-    report: &Report,
-    started: chrono::DateTime<Utc>,
-) -> anyhow::Result<()> {
-    let mut per: BTreeMap<String, (RunCounts, bool)> = BTreeMap::new();
-    let owner = |a: &str| a.split(".update[").next().unwrap_or(a).to_string();
-    let failed: std::collections::HashSet<&str> =
-        report.failed.iter().map(|(a, _)| a.as_str()).collect();
-    for a in plan
-        .actions
-        .iter()
-        .filter(|a| a.address.starts_with("catalog."))
-    {
-        let e = per.entry(owner(&a.address)).or_default();
-        if failed.contains(a.address.as_str()) {
-            e.0.failed += 1;
-            e.1 = true;
-            continue;
-        }
-        match a.kind {
-            ActionKind::Publish => e.0.published += 1,
-            ActionKind::Revise => e.0.revised += 1,
-            ActionKind::Expire => e.0.expired += 1,
-            ActionKind::Stage => e.0.staged += 1,
-            _ => {}
-        }
-    }
-    for d in plan
-        .diagnostics
-        .iter()
-        .filter(|d| d.severity == plan::DiagnosticSeverity::Error)
-    {
-        per.entry(owner(&d.address)).or_default().1 = true;
-        if let Ok(number) = d.code.parse::<u32>() {
-            backend.apply(Op::RecordStatusMessage(StatusMessage {
-                at: Utc::now(),
-                number,
-                severity: Severity::Error,
-                text: d.message.clone(),
-                address: Address::parse(&d.address).ok(),
-            }))?;
-        }
-    }
-    for (scope, (counts, failed)) in per {
-        let Ok(scope) = Address::parse(&scope) else {
-            continue;
-        };
-        let result = if failed || !report.not_attempted.is_empty() {
-            RunResult::Failed
-        } else {
-            RunResult::Succeeded
-        };
-        backend.apply(Op::RecordSyncRun(SyncRun {
-            scope,
-            started,
-            ended: Some(Utc::now()),
-            result,
-            counts,
-            message: None,
-        }))?;
-    }
-    Ok(())
 }
 
 fn print_report(r: &Report) {

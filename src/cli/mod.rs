@@ -14,10 +14,13 @@ mod plan;
 mod render;
 mod schema;
 mod session;
+mod status;
 pub mod store;
+mod sync;
 pub mod unlock;
 pub mod updates;
 mod validate;
+mod watch;
 
 /// Success, or no changes.
 pub const EXIT_OK: u8 = 0;
@@ -61,6 +64,12 @@ pub enum Command {
     Plan(plan::PlanArgs),
     /// Make the changes: a saved plan exactly, or plan, show and ask.
     Apply(apply::ApplyArgs),
+    /// Run the reconcile daemon: on config change, on schedules, on `sync` requests.
+    Watch(watch::WatchArgs),
+    /// Synchronize catalogs now ("Sync now"); handed to `watch` when it runs.
+    Sync(sync::SyncArgs),
+    /// Last and next sync, update counts, certificates, status messages, warnings.
+    Status(status::StatusArgs),
 }
 
 /// Parses arguments, runs the command and maps its outcome to an exit code.
@@ -86,5 +95,8 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::ForceUnlock(a) => unlock::run(a),
         Command::Plan(a) => plan::run(a),
         Command::Apply(a) => apply::run(a),
+        Command::Watch(a) => watch::run(a),
+        Command::Sync(a) => sync::run(a),
+        Command::Status(a) => status::run(a),
     }
 }

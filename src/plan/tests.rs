@@ -142,6 +142,7 @@ fn run(b: &MemoryBackend, p: &Plan) {
         max_deletions: 50,
         concurrency: 1,
         progress_lines: false,
+        cancel: None,
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

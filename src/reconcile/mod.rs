@@ -1,11 +1,27 @@
 //! Reconciliation: acquire every subscribed catalog, read the server's state, plan.
 //! The CLI's `plan`, `apply` and `sync` and the `watch` daemon all go through here.
+//!
+//! - [`record`]: sync runs and status messages of a finished plan;
+//! - [`pass`]: one synchronization (plan, apply or report, record), for `sync` and `watch`;
+//! - [`schedule`]: next-run times, jitter, backoff, catch-up (pure functions);
+//! - [`handoff`]: `sync` handing its request to a running `watch`;
+//! - [`status`]: the per-catalog status report and its warnings;
+//! - [`daemon`], [`watcher`]: the `watch` loop and its file watch.
+
+pub mod daemon;
+pub mod handoff;
+pub mod pass;
+pub mod record;
+pub mod schedule;
+pub mod status;
+pub mod watcher;
 
 use std::collections::BTreeMap;
 
 use chrono::Utc;
 use futures::StreamExt;
 
+use crate::apply::ContentContext;
 use crate::catalog::acquire::{Acquired, acquire};
 use crate::catalog::fetch::{Fetcher, HttpSettings};
 use crate::config::Config;
@@ -74,4 +90,23 @@ pub async fn make_plan(
     let mut plan = plan::diff::diff(&inputs);
     plan.retain_targets(targets);
     Ok((plan, catalogs))
+}
+
+/// Where plans are saved before they are applied, so `apply --resume` (and the daemon's
+/// next start) can find an interrupted one.
+pub fn plans_dir(cfg: &Config) -> std::path::PathBuf {
+    cfg.server.path.join("plans")
+}
+
+/// Where apply finds content: the fetcher, and each catalog's `content_source` folder.
+pub fn content_context<'a>(cfg: &Config, fetcher: &'a Fetcher) -> ContentContext<'a> {
+    ContentContext {
+        fetcher: Some(fetcher),
+        sources: cfg
+            .catalogs
+            .iter()
+            .filter_map(|(k, c)| c.content_source.clone().map(|s| (k.clone(), s)))
+            .collect(),
+        now: Utc::now(),
+    }
 }

@@ -59,6 +59,8 @@ pub trait Backend: Send + Sync {
     fn status_messages(&self, limit: usize) -> Result<Vec<StatusMessage>>;
     /// The newest sync runs first.
     fn sync_runs(&self, limit: usize) -> Result<Vec<SyncRun>>;
+    /// The daemon's persisted next-run times, by scope.
+    fn next_runs(&self) -> Result<Vec<NextRun>>;
     /// Where downloads must be written before `Op::StageContent` moves them into the store.
     fn staging_dir(&self) -> Result<PathBuf>;
     /// Takes the exclusive writer lock; released when the returned guard is dropped.

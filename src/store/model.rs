@@ -216,6 +216,17 @@ pub struct SyncRun {
     pub message: Option<String>,
 }
 
+/// When the `watch` daemon next runs one schedule; persisted so that a restart catches up
+/// a slot missed while it was down (once), as systemd's `Persistent=` timers do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NextRun {
+    /// `sync` for the update point, or a catalog address.
+    pub scope: Address,
+    pub due: DateTime<Utc>,
+    /// The schedule text `due` was computed from.
+    pub schedule: String,
+}
+
 /// A numbered status message (11508, 11516, 11523, 11524, ...).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusMessage {

@@ -13,8 +13,8 @@ use crate::trust::CertificateInfo;
 
 use super::error::{Result, StoreError};
 use super::model::{
-    CatalogFetch, CatalogRecord, CertKind, CertState, JournalEntry, Origin, SigningSettings,
-    StatusMessage, SyncRun, SyncSettings,
+    CatalogFetch, CatalogRecord, CertKind, CertState, JournalEntry, NextRun, Origin,
+    SigningSettings, StatusMessage, SyncRun, SyncSettings,
 };
 use super::names::{Address, CatalogKey};
 
@@ -127,6 +127,8 @@ pub enum Op {
     SetSigning(SigningSettings),
     RecordSyncRun(SyncRun),
     RecordStatusMessage(StatusMessage),
+    /// Sets (replaces) when the daemon next runs a schedule.
+    SetNextRun(NextRun),
     JournalAppend(JournalEntry),
     InventoryAdd {
         address: Address,

@@ -25,7 +25,7 @@ use super::content::ContentStore;
 use super::error::{Result, StoreError};
 use super::location::StoreLocation;
 use super::lock::{FileLock, HeldLock, LockRequest};
-use super::model::{Journal, StatusMessage, SyncRun};
+use super::model::{Journal, NextRun, StatusMessage, SyncRun};
 use super::names::{Address, Fingerprint, PlanId, Target};
 use super::op::{Applied, Capabilities, Op};
 use super::state::{ActualState, fingerprint_of, object_json};
@@ -273,6 +273,9 @@ impl Backend for LocalBackend {
     }
     fn sync_runs(&self, limit: usize) -> Result<Vec<SyncRun>> {
         read::sync_runs(&self.conn(), limit)
+    }
+    fn next_runs(&self) -> Result<Vec<NextRun>> {
+        read::next_runs(&self.conn())
     }
     fn staging_dir(&self) -> Result<PathBuf> {
         self.content.temp_dir()

@@ -386,3 +386,15 @@ pub fn sync_run(
     .query_row(params![scope.as_str(), ts(started)], run_row)
     .optional()?)
 }
+
+pub fn next_runs(c: &Connection) -> Result<Vec<NextRun>> {
+    let mut st = c.prepare_cached("SELECT scope, due, schedule FROM next_runs ORDER BY scope")?;
+    let rows = st.query_map([], |r| {
+        Ok(NextRun {
+            scope: parsed(r, 0)?,
+            due: time(r, 1)?,
+            schedule: r.get(2)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}

@@ -171,8 +171,20 @@ pub const V3: &str = r#"
 ALTER TABLE catalogs ADD COLUMN prune INTEGER NOT NULL DEFAULT 0;
 "#;
 
+/// Version 4: when the `watch` daemon next runs each schedule (a catalog's, the update
+/// point's `sync`), so a restart runs a slot missed while it was down once, not every slot
+/// and not none. `schedule` is the text the time was computed from: a changed schedule is
+/// recomputed instead of honouring a stale time.
+pub const V4: &str = r#"
+CREATE TABLE next_runs (
+    scope TEXT PRIMARY KEY NOT NULL,
+    due TEXT NOT NULL,
+    schedule TEXT NOT NULL
+);
+"#;
+
 /// Migration `i` takes the database from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// The schema version this build writes.
 pub const LATEST: i64 = MIGRATIONS.len() as i64;

@@ -164,6 +164,23 @@ pub fn apply(tx: &Transaction, content: &ContentStore, op: Op) -> Result<Applied
             )?;
             Ok(Applied::created(n > 0))
         }
+        Op::SetNextRun(n) => {
+            let old = read::next_runs(tx)?
+                .into_iter()
+                .find(|o| o.scope == n.scope);
+            if old.as_ref() == Some(&n) {
+                return Ok(Applied::updated(false));
+            }
+            tx.execute(
+                "INSERT OR REPLACE INTO next_runs (scope, due, schedule) VALUES (?1, ?2, ?3)",
+                params![n.scope.as_str(), ts(&n.due), n.schedule],
+            )?;
+            Ok(if old.is_some() {
+                Applied::updated(true)
+            } else {
+                Applied::created(true)
+            })
+        }
         Op::JournalAppend(e) => {
             let n = tx.execute(
                 "INSERT OR IGNORE INTO journal (plan_id, address, outcome, message, at)

@@ -146,6 +146,9 @@ impl Backend for MemoryBackend {
         v.truncate(limit);
         Ok(v)
     }
+    fn next_runs(&self) -> Result<Vec<crate::store::NextRun>> {
+        Ok(self.mem().next_runs.values().cloned().collect())
+    }
     fn staging_dir(&self) -> Result<PathBuf> {
         Ok(self.staging.path().to_path_buf())
     }

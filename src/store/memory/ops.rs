@@ -36,6 +36,7 @@ pub(super) struct Mem {
     pub(super) inventory: BTreeMap<Address, Origin>,
     pub(super) runs: BTreeMap<(Address, DateTime<Utc>), SyncRun>,
     pub(super) messages: Vec<StatusMessage>,
+    pub(super) next_runs: BTreeMap<Address, NextRun>,
     pub(super) journal: Vec<JournalEntry>,
     pub(super) lock: Option<LockOwner>,
 }
@@ -227,6 +228,11 @@ impl Mem {
                 }
                 Applied::created(!dup)
             }
+            Op::SetNextRun(n) => match self.next_runs.insert(n.scope.clone(), n.clone()) {
+                Some(old) if old == n => Applied::updated(false),
+                Some(_) => Applied::updated(true),
+                None => Applied::created(true),
+            },
             Op::JournalAppend(e) => {
                 let dup = self.journal.iter().any(|x| {
                     x.plan == e.plan

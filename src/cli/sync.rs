@@ -1,0 +1,88 @@
+//! `supctl sync [CATALOG...]`: synchronize now (the console's "Sync now"): acquire the
+//! catalogs, apply their changes, record the run. When `supctl watch` holds the state lock
+//! the request is handed to it (`reconcile::handoff`) and this command waits for its answer.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::anyhow;
+use clap::Args;
+
+use super::{EXIT_ERROR, EXIT_OK, session};
+use crate::reconcile::daemon::sync_scope;
+use crate::reconcile::handoff;
+use crate::reconcile::pass::{self, PassOptions};
+use crate::store::{LockRequest, StoreError, StoreLocation, lock::read_owner};
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Catalog keys (`[catalog.<key>]`); default: every subscribed catalog and `[sync]`.
+    pub catalogs: Vec<String>,
+    /// Config file or directory (default ./supctl.toml, else ./supctl/).
+    #[arg(short = 'c', long = "config", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// How long to wait for another supctl (not a `watch` daemon) holding the state lock.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = session::parse_duration)]
+    pub lock_timeout: Duration,
+    /// How long to wait for a running `watch` daemon to answer.
+    #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = session::parse_duration)]
+    pub timeout: Duration,
+}
+
+fn print(lines: &[String], ok: bool) -> u8 {
+    for l in lines {
+        println!("{l}");
+    }
+    if ok { EXIT_OK } else { EXIT_ERROR }
+}
+
+pub fn run(args: SyncArgs) -> anyhow::Result<u8> {
+    let (cfg, _) = session::load_config(args.config.as_deref())?;
+    for k in &args.catalogs {
+        if !cfg.catalogs.get(k).is_some_and(|c| c.subscribed) {
+            return Err(anyhow!(
+                "`{k}` is not a subscribed catalog in the config (known: {})",
+                cfg.catalogs.keys().cloned().collect::<Vec<_>>().join(", ")
+            ));
+        }
+    }
+    let backend = session::open_backend(&cfg, true)?;
+    let lock = match backend.lock(&LockRequest::new("sync")) {
+        Ok(l) => l,
+        Err(StoreError::Locked { holder, .. })
+            if holder.command == "watch" && !holder.is_stale(chrono::Utc::now()) =>
+        {
+            eprintln!(
+                "supctl watch (pid {} on {}) holds the state lock: handing the sync request to it.",
+                holder.pid, holder.host
+            );
+            let loc = StoreLocation::new(&cfg.server.path);
+            let req = handoff::submit(&cfg.server.path, &args.catalogs)?;
+            let id = holder.id.clone();
+            let resp = handoff::wait(&cfg.server.path, &req.id, args.timeout, || {
+                read_owner(&loc)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|o| o.id == id && !o.is_stale(chrono::Utc::now()))
+            })?;
+            if let Some(e) = &resp.error {
+                eprintln!("error: {e}");
+            }
+            return Ok(print(&resp.lines, resp.succeeded));
+        }
+        Err(_) => session::lock(backend.as_ref(), "sync", args.lock_timeout)?,
+    };
+    for w in lock.warnings() {
+        eprintln!("Warning: {w}");
+    }
+    let fetcher = session::fetcher(&cfg)?;
+    let rt = session::runtime()?;
+    let scope = sync_scope(&cfg, &args.catalogs);
+    let opts = PassOptions {
+        apply: true,
+        cancel: None,
+        progress_lines: true,
+    };
+    let outcome = rt.block_on(pass::run(&cfg, backend.as_ref(), &fetcher, &scope, &opts))?;
+    Ok(print(&outcome.lines(), outcome.succeeded()))
+}

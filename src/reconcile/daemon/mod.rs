@@ -1,0 +1,264 @@
+//! The `watch` daemon: reconcile on config change, on each catalog's and the update point's
+//! schedule, and on `supctl sync` requests handed over by file.
+//!
+//! One pass runs at a time, in this task. That is what guarantees that two runs of one
+//! catalog never overlap (a scope due while a pass runs waits for it), and it matches the
+//! store, which has one writer. The daemon holds the state lock for its whole life (the
+//! caller takes it), so nothing else writes meanwhile; `sync` hands its request over.
+//!
+//! SIGTERM/SIGINT set the cancel flag that apply checks before each action: the running
+//! action finishes and is journaled, the rest stay for `apply --resume` or the next start,
+//! which resumes an interrupted plan before anything else. SIGHUP reloads the config.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use chrono::{DateTime, FixedOffset, Utc};
+use tokio::sync::mpsc;
+
+use super::handoff;
+use super::pass::PassOptions;
+use super::schedule::{self as sched, Timing};
+use super::status::Warning;
+use super::watcher::{self, Change};
+use crate::catalog::fetch::Fetcher;
+use crate::config::{self, Config, Schedule};
+use crate::store::{Backend, StoreError};
+
+mod passes;
+mod startup;
+
+use passes::log_scopes;
+pub use passes::sync_scope;
+
+/// `--mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    /// Apply every change (DSC ApplyAndAutoCorrect, Argo CD self-heal).
+    AutoCorrect,
+    /// Plan and report drift, change nothing (DSC ApplyAndMonitor). `sync` requests are
+    /// still applied: they are an admin's explicit "Sync now".
+    MonitorOnly,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("watching files: {0}")]
+    Watch(#[from] notify_debouncer_full::notify::Error),
+    #[error("installing signal handlers: {0}")]
+    Signals(std::io::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub struct Options {
+    pub config_path: PathBuf,
+    pub mode: Mode,
+    pub timing: Timing,
+}
+
+/// Longest sleep before the wall clock is read again (suspend, clock changes).
+const MAX_SLEEP: std::time::Duration = std::time::Duration::from_secs(5);
+
+struct ScopeState {
+    schedule: Schedule,
+    tz: FixedOffset,
+    due: DateTime<Utc>,
+    failures: u32,
+}
+
+enum Signal {
+    Stop,
+    Reload,
+}
+
+struct Daemon {
+    cfg: Config,
+    opts: Options,
+    backend: Box<dyn Backend>,
+    fetcher: Fetcher,
+    state_dir: PathBuf,
+    scopes: BTreeMap<String, ScopeState>,
+    cancel: Arc<AtomicBool>,
+    warned: BTreeSet<Warning>,
+    /// Digest of the config files last loaded: a save that changes nothing (`touch`, an
+    /// editor rewriting the same bytes) does not trigger a reconcile.
+    loaded: Option<crate::ids::Sha256>,
+}
+
+/// A digest of the config's files (names and contents), `None` if one cannot be read.
+fn config_digest(path: &std::path::Path) -> Option<crate::ids::Sha256> {
+    use sha2::Digest as _;
+    let files = config::config_files(path).ok()?;
+    let mut h = sha2::Sha256::new();
+    for f in files {
+        h.update(f.to_string_lossy().as_bytes());
+        h.update(std::fs::read(&f).ok()?);
+    }
+    Some(crate::ids::Sha256(h.finalize().into()))
+}
+
+/// The schedules a config asks for: every subscribed catalog, and `[sync]` if scheduled.
+fn wanted_scopes(cfg: &Config) -> Vec<(String, Schedule, FixedOffset)> {
+    let mut v: Vec<_> = cfg
+        .catalogs
+        .values()
+        .filter(|c| c.subscribed)
+        .map(|c| {
+            (
+                format!("catalog.{}", c.key),
+                c.schedule.clone(),
+                sched::offset(c.timezone.as_deref()),
+            )
+        })
+        .collect();
+    if let Some(s) = &cfg.sync
+        && let Some(schedule) = &s.schedule
+    {
+        v.push((
+            "sync".into(),
+            schedule.clone(),
+            sched::offset(s.timezone.as_deref()),
+        ));
+    }
+    v
+}
+
+fn schedule_key(s: &Schedule, tz: FixedOffset) -> String {
+    format!("{s} @{tz}")
+}
+
+/// Runs until SIGTERM/SIGINT. The caller holds the state lock.
+pub async fn run(
+    opts: Options,
+    cfg: Config,
+    backend: Box<dyn Backend>,
+    fetcher: Fetcher,
+) -> Result<(), DaemonError> {
+    let state_dir = cfg.server.path.clone();
+    let cancel = Arc::new(AtomicBool::new(false));
+    let (sig_tx, mut sig_rx) = mpsc::unbounded_channel();
+    spawn_signals(cancel.clone(), sig_tx)?;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let _watch = watcher::start(&opts.config_path, &handoff::requests_dir(&state_dir), tx)?;
+    let mut d = Daemon {
+        cfg,
+        opts,
+        backend,
+        fetcher,
+        state_dir,
+        scopes: BTreeMap::new(),
+        cancel,
+        warned: BTreeSet::new(),
+        loaded: None,
+    };
+    d.loaded = config_digest(&d.opts.config_path);
+    tracing::info!(
+        config = %d.opts.config_path.display(),
+        mode = ?d.opts.mode,
+        scale = d.opts.timing.scale,
+        "watch started"
+    );
+    d.start_up().await?;
+    loop {
+        if d.cancel.load(Ordering::SeqCst) {
+            break;
+        }
+        for req in handoff::take_requests(&d.state_dir) {
+            match req {
+                Ok(req) => d.serve(req).await,
+                Err(e) => tracing::warn!(error = %e, "ignoring an unreadable sync request"),
+            }
+        }
+        if d.cancel.load(Ordering::SeqCst) {
+            break;
+        }
+        let now = Utc::now();
+        let due: Vec<String> = d
+            .scopes
+            .iter()
+            .filter(|(_, s)| s.due <= now)
+            .map(|(k, _)| k.clone())
+            .collect();
+        if !due.is_empty() {
+            d.run_scheduled(due).await;
+            continue;
+        }
+        let wake = d
+            .scopes
+            .values()
+            .map(|s| s.due)
+            .min()
+            .map(|t| (t - now).to_std().unwrap_or_default().min(MAX_SLEEP))
+            .unwrap_or(MAX_SLEEP);
+        tokio::select! {
+            Some(change) = rx.recv() => {
+                if change == Change::Config {
+                    // One reload for a burst of events.
+                    while rx.try_recv().is_ok() {}
+                    if config_digest(&d.opts.config_path) != d.loaded {
+                        d.reload("config file changed").await;
+                    }
+                }
+            }
+            Some(sig) = sig_rx.recv() => match sig {
+                Signal::Stop => break,
+                Signal::Reload => d.reload("SIGHUP").await,
+            },
+            _ = tokio::time::sleep(wake) => {}
+        }
+    }
+    tracing::info!("watch stopped");
+    Ok(())
+}
+
+fn spawn_signals(
+    cancel: Arc<AtomicBool>,
+    tx: mpsc::UnboundedSender<Signal>,
+) -> Result<(), DaemonError> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).map_err(DaemonError::Signals)?;
+        let mut int = signal(SignalKind::interrupt()).map_err(DaemonError::Signals)?;
+        let mut hup = signal(SignalKind::hangup()).map_err(DaemonError::Signals)?;
+        tokio::spawn(async move {
+            loop {
+                let stop = tokio::select! {
+                    _ = term.recv() => true,
+                    _ = int.recv() => true,
+                    _ = hup.recv() => false,
+                };
+                if stop {
+                    tracing::info!("stop requested: finishing the running action");
+                    cancel.store(true, Ordering::SeqCst);
+                    let _ = tx.send(Signal::Stop);
+                } else {
+                    let _ = tx.send(Signal::Reload);
+                }
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                cancel.store(true, Ordering::SeqCst);
+                let _ = tx.send(Signal::Stop);
+            }
+        });
+    }
+    Ok(())
+}
+
+impl Daemon {
+    fn pass_options(&self, apply: bool) -> PassOptions {
+        PassOptions {
+            apply,
+            cancel: Some(self.cancel.clone()),
+            progress_lines: false,
+        }
+    }
+}

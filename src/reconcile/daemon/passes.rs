@@ -1,0 +1,237 @@
+//! Running passes: scheduled scopes, full reconciles, handed-over `sync` requests; then
+//! rescheduling each scope (next slot with jitter, or backoff after a failure) and logging
+//! new warnings.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+
+use super::{Daemon, Mode, schedule_key};
+use crate::config::Config;
+use crate::reconcile::handoff::{self, SyncRequest, SyncResponse};
+use crate::reconcile::pass::{self, Scope};
+use crate::reconcile::record::ScopeOutcome;
+use crate::reconcile::schedule as sched;
+use crate::reconcile::status::{self, Warning};
+use crate::store::{Address, NextRun, Op, RunResult, StoreError};
+
+impl Daemon {
+    pub(super) async fn run_scheduled(&mut self, due: Vec<String>) {
+        let scope = Scope {
+            all: false,
+            catalogs: due
+                .iter()
+                .filter_map(|s| s.strip_prefix("catalog."))
+                .map(str::to_string)
+                .collect(),
+            sup: due.iter().any(|s| s == "sync"),
+        };
+        self.run_pass(scope, "schedule", self.opts.mode == Mode::AutoCorrect)
+            .await;
+    }
+
+    /// Runs one pass and reschedules its scopes (success: next slot; failure: backoff).
+    pub(super) async fn run_pass(
+        &mut self,
+        scope: Scope,
+        why: &str,
+        apply: bool,
+    ) -> Option<pass::PassOutcome> {
+        let covered: Vec<String> = if scope.all {
+            self.scopes.keys().cloned().collect()
+        } else {
+            let mut v: Vec<String> = scope
+                .catalogs
+                .iter()
+                .map(|k| format!("catalog.{k}"))
+                .collect();
+            if scope.sup {
+                v.push("sync".into());
+            }
+            v
+        };
+        tracing::info!(reason = why, scopes = ?covered, apply, "reconciling");
+        let opts = self.pass_options(apply);
+        let result = pass::run(
+            &self.cfg,
+            self.backend.as_ref(),
+            &self.fetcher,
+            &scope,
+            &opts,
+        )
+        .await;
+        let (outcomes, out) = match result {
+            Ok(o) => {
+                if !apply && o.plan.changes {
+                    tracing::warn!(summary = %crate::plan::render::summary_line(&o.plan), "drift detected (monitor-only: not applied)");
+                    for a in &o.plan.actions {
+                        tracing::info!(address = %a.address, action = %a.kind, reason = %a.reason, "drift");
+                    }
+                }
+                log_scopes(why, &o.scopes);
+                (o.scopes.clone(), Some(o))
+            }
+            Err(e) => {
+                tracing::error!(reason = why, error = %e, "reconcile failed");
+                (Vec::new(), None)
+            }
+        };
+        if out.as_ref().is_some_and(|o| o.cancelled) {
+            return out;
+        }
+        let now = Utc::now();
+        for scope in covered {
+            let failed = match outcomes.iter().find(|o| o.scope == scope) {
+                Some(o) => o.result != RunResult::Succeeded,
+                None => out.is_none(),
+            };
+            self.reschedule(&scope, failed, now);
+        }
+        self.log_warnings();
+        out
+    }
+
+    fn reschedule(&mut self, scope: &str, failed: bool, now: DateTime<Utc>) {
+        let timing = self.opts.timing;
+        let Some(s) = self.scopes.get_mut(scope) else {
+            return;
+        };
+        if failed {
+            s.failures += 1;
+            let delay = sched::backoff(
+                s.failures,
+                s.schedule.nominal_period(),
+                &timing,
+                sched::uniform(),
+            );
+            s.due = now + delay;
+            tracing::warn!(scope = %scope, failures = s.failures, retry_ms = delay.num_milliseconds(), next = %s.due, "retrying with backoff");
+        } else {
+            s.failures = 0;
+            let (due, jitter) = sched::next_due(&s.schedule, s.tz, now, &timing, sched::uniform());
+            s.due = due;
+            tracing::info!(scope = %scope, next = %due, jitter_ms = jitter.num_milliseconds(), "next run scheduled");
+        }
+        let key = schedule_key(&s.schedule, s.tz);
+        let due = s.due;
+        if let Ok(address) = Address::parse(scope)
+            && let Err(e) = self.backend.apply(Op::SetNextRun(NextRun {
+                scope: address,
+                due,
+                schedule: key,
+            }))
+        {
+            tracing::error!(scope = %scope, error = %e, "could not persist the next run time");
+        }
+    }
+
+    /// Serves a `supctl sync` request: always applied (an explicit "Sync now").
+    pub(super) async fn serve(&mut self, req: SyncRequest) {
+        tracing::info!(id = %req.id, catalogs = ?req.catalogs, pid = req.pid, "sync requested");
+        let unknown: Vec<&String> = req
+            .catalogs
+            .iter()
+            .filter(|k| !self.cfg.catalogs.get(*k).is_some_and(|c| c.subscribed))
+            .collect();
+        let resp = if !unknown.is_empty() {
+            let error = format!(
+                "not subscribed catalogs in the config: {}",
+                unknown
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            SyncResponse {
+                id: req.id.clone(),
+                succeeded: false,
+                error: Some(error),
+                scopes: Vec::new(),
+                lines: Vec::new(),
+            }
+        } else {
+            let scope = sync_scope(&self.cfg, &req.catalogs);
+            match self.run_pass(scope, "sync request", true).await {
+                Some(o) => SyncResponse {
+                    id: req.id.clone(),
+                    succeeded: o.succeeded(),
+                    error: None,
+                    lines: o.lines(),
+                    scopes: o.scopes,
+                },
+                None => SyncResponse {
+                    id: req.id.clone(),
+                    succeeded: false,
+                    error: Some("the synchronization failed; see the daemon's log".into()),
+                    scopes: Vec::new(),
+                    lines: Vec::new(),
+                },
+            }
+        };
+        if let Err(e) = handoff::respond(&self.state_dir, &resp) {
+            tracing::error!(id = %req.id, error = %e, "could not answer the sync request");
+        }
+    }
+
+    /// Logs the warnings of the status report that are new since the last pass.
+    fn log_warnings(&mut self) {
+        let read = || -> Result<status::Report, StoreError> {
+            let actual = self.backend.snapshot()?;
+            let runs = self.backend.sync_runs(1000)?;
+            let messages = self.backend.status_messages(200)?;
+            let next_runs = self.backend.next_runs()?;
+            Ok(status::report(&status::Inputs {
+                cfg: &self.cfg,
+                actual: &actual,
+                runs: &runs,
+                messages: &messages,
+                next_runs: &next_runs,
+                now: Utc::now(),
+            }))
+        };
+        match read() {
+            Ok(r) => {
+                let now: BTreeSet<Warning> = r.warnings.into_iter().collect();
+                for w in now.difference(&self.warned) {
+                    tracing::warn!(code = w.code, scope = %w.scope, "{}", w.message);
+                }
+                self.warned = now;
+            }
+            Err(e) => tracing::warn!(error = %e, "could not read the status"),
+        }
+    }
+}
+
+/// The scope of `supctl sync [CATALOG...]`: the named catalogs, or every subscribed one
+/// and the update point's own sync when `[sync]` is configured.
+pub fn sync_scope(cfg: &Config, catalogs: &[String]) -> Scope {
+    if catalogs.is_empty() {
+        Scope {
+            all: false,
+            catalogs: cfg
+                .catalogs
+                .values()
+                .filter(|c| c.subscribed)
+                .map(|c| c.key.clone())
+                .collect(),
+            sup: cfg.sync.is_some(),
+        }
+    } else {
+        Scope {
+            all: false,
+            catalogs: catalogs.to_vec(),
+            sup: false,
+        }
+    }
+}
+
+pub(super) fn log_scopes(why: &str, scopes: &[ScopeOutcome]) {
+    for s in scopes {
+        let c = &s.counts;
+        if s.result == RunResult::Succeeded {
+            tracing::info!(reason = why, scope = %s.scope, result = %s.result, published = c.published, revised = c.revised, expired = c.expired, staged = c.staged, "synchronized");
+        } else {
+            tracing::error!(reason = why, scope = %s.scope, result = %s.result, failed = c.failed, message = s.message.as_deref().unwrap_or(""), "synchronization failed");
+        }
+    }
+}

@@ -1,0 +1,247 @@
+//! One synchronization pass: acquire the chosen catalogs, plan against the server, apply
+//! (auto-correct) or only report (monitor-only), record the runs. `supctl sync` runs one;
+//! the `watch` daemon runs one per file change, schedule slot or handed-over request.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use chrono::Utc;
+
+use super::record::{RunRecord, ScopeOutcome, record_runs};
+use crate::apply::{self, ApplyError, ApplyOptions, Report};
+use crate::catalog::acquire::Acquired;
+use crate::catalog::fetch::Fetcher;
+use crate::config::Config;
+use crate::plan::{self, Plan};
+use crate::store::{Backend, RunResult, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PassError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Apply(#[from] ApplyError),
+    #[error("saving the plan: {0}")]
+    PlanFile(#[from] plan::file::PlanFileError),
+    #[error("{0}: {1}")]
+    Io(String, std::io::Error),
+}
+
+/// What one pass covers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scope {
+    /// Everything in the config (a config change): every catalog, certificates, `[sync]`.
+    pub all: bool,
+    /// These catalog keys (and the certificates they need).
+    pub catalogs: Vec<String>,
+    /// The update point's own synchronization (`sync`).
+    pub sup: bool,
+}
+
+impl Scope {
+    pub fn everything() -> Self {
+        Scope {
+            all: true,
+            ..Scope::default()
+        }
+    }
+
+    /// Plan targets (empty = everything).
+    fn targets(&self) -> Vec<String> {
+        if self.all {
+            return Vec::new();
+        }
+        let mut t: Vec<String> = self
+            .catalogs
+            .iter()
+            .map(|k| format!("catalog.{k}"))
+            .collect();
+        if !self.catalogs.is_empty() {
+            t.push("certificate".into());
+        }
+        if self.sup {
+            t.push("sync".into());
+        }
+        t
+    }
+}
+
+/// How to run a pass.
+#[derive(Debug, Clone, Default)]
+pub struct PassOptions {
+    /// Apply the plan (auto-correct, `sync`); false only reports drift (monitor-only).
+    pub apply: bool,
+    pub cancel: Option<Arc<AtomicBool>>,
+    pub progress_lines: bool,
+}
+
+/// What a pass did.
+#[derive(Debug, Clone)]
+pub struct PassOutcome {
+    pub plan: Plan,
+    pub report: Option<Report>,
+    /// Per scope (`catalog.k`, `sync`): result, counts, first error.
+    pub scopes: Vec<ScopeOutcome>,
+    pub cancelled: bool,
+}
+
+impl PassOutcome {
+    pub fn succeeded(&self) -> bool {
+        self.scopes.iter().all(|s| s.result == RunResult::Succeeded)
+            && self.report.as_ref().is_none_or(|r| r.succeeded())
+    }
+
+    /// A short human summary: the plan's summary line, then one line per scope.
+    pub fn lines(&self) -> Vec<String> {
+        let mut out = vec![plan::render::summary_line(&self.plan)];
+        for s in &self.scopes {
+            let c = &s.counts;
+            out.push(format!(
+                "{}: {} (published {}, revised {}, expired {}, staged {}, failed {}){}",
+                s.scope,
+                s.result,
+                c.published,
+                c.revised,
+                c.expired,
+                c.staged,
+                c.failed,
+                s.message
+                    .as_ref()
+                    .map(|m| format!(": {m}"))
+                    .unwrap_or_default()
+            ));
+        }
+        out
+    }
+}
+
+/// Acquires and plans what `scope` covers.
+pub async fn plan_scope(
+    cfg: &Config,
+    backend: &dyn Backend,
+    fetcher: &Fetcher,
+    scope: &Scope,
+) -> Result<(Plan, BTreeMap<String, Acquired>), StoreError> {
+    if scope.all {
+        return super::make_plan(cfg, backend, fetcher, &[]).await;
+    }
+    let catalogs = if scope.catalogs.is_empty() {
+        BTreeMap::new()
+    } else {
+        super::acquire_all(cfg, fetcher, &scope.catalogs).await
+    };
+    let actual = backend.snapshot()?;
+    let inputs = plan::diff::Inputs {
+        desired: cfg,
+        catalogs: &catalogs,
+        actual: &actual,
+        capabilities: backend.capabilities(),
+        backend: backend.name(),
+    };
+    let mut plan = plan::diff::diff(&inputs);
+    plan.retain_targets(&scope.targets());
+    Ok((plan, catalogs))
+}
+
+/// Runs one pass. The caller holds the state lock.
+pub async fn run(
+    cfg: &Config,
+    backend: &dyn Backend,
+    fetcher: &Fetcher,
+    scope: &Scope,
+    opts: &PassOptions,
+) -> Result<PassOutcome, PassError> {
+    let started = Utc::now();
+    let (plan, acquired) = plan_scope(cfg, backend, fetcher, scope).await?;
+    let report = if opts.apply {
+        Some(apply_plan(cfg, backend, fetcher, &plan, false, opts).await?)
+    } else {
+        None
+    };
+    let cancelled = opts
+        .cancel
+        .as_ref()
+        .is_some_and(|c| c.load(std::sync::atomic::Ordering::SeqCst));
+    let extra: Vec<String> = if scope.sup || (scope.all && cfg.sync.is_some()) {
+        vec!["sync".into()]
+    } else {
+        Vec::new()
+    };
+    let scopes = record_runs(
+        backend,
+        &RunRecord {
+            cfg,
+            plan: &plan,
+            report: report.as_ref(),
+            started,
+            acquired: &acquired,
+            extra_scopes: &extra,
+            cancelled,
+        },
+    )?;
+    Ok(PassOutcome {
+        plan,
+        report,
+        scopes,
+        cancelled,
+    })
+}
+
+/// Saves `plan` (so a resume finds it) and applies it.
+pub async fn apply_plan(
+    cfg: &Config,
+    backend: &dyn Backend,
+    fetcher: &Fetcher,
+    plan: &Plan,
+    resume: bool,
+    opts: &PassOptions,
+) -> Result<Report, PassError> {
+    if !plan.changes && !resume {
+        return Ok(Report::default());
+    }
+    let dir = super::plans_dir(cfg);
+    std::fs::create_dir_all(&dir).map_err(|e| PassError::Io(dir.display().to_string(), e))?;
+    plan::file::save(plan, &dir.join(format!("{}.json", plan.id)))?;
+    let ctx = super::content_context(cfg, fetcher);
+    let aopts = ApplyOptions {
+        resume,
+        max_deletions: cfg.server.max_deletions,
+        concurrency: cfg.http.concurrency as usize,
+        progress_lines: opts.progress_lines,
+        cancel: opts.cancel.clone(),
+    };
+    Ok(apply::run(plan, backend, &ctx, &aopts).await?)
+}
+
+/// The plan of an apply that was interrupted (SIGTERM, crash) rather than failed: some of
+/// its actions have no journal entry and none failed. The daemon resumes it at start-up.
+pub fn interrupted_plan(cfg: &Config, backend: &dyn Backend) -> Result<Option<Plan>, PassError> {
+    let Some(journal) = backend.last_journal()? else {
+        return Ok(None);
+    };
+    let path = super::plans_dir(cfg).join(format!("{}.json", journal.plan));
+    let Ok(plan) = plan::file::load(&path) else {
+        return Ok(None);
+    };
+    let failed = journal
+        .entries
+        .iter()
+        .any(|e| journal.latest(&e.address) == Some(crate::store::Outcome::Failed));
+    let recorded: std::collections::HashSet<String> = journal
+        .entries
+        .iter()
+        .map(|e| e.address.to_string())
+        .collect();
+    let missing = plan.actions.iter().any(|a| {
+        a.unsupported.is_none() && {
+            let key = if a.kind == plan::ActionKind::Stage {
+                format!("{}#stage", a.address)
+            } else {
+                a.address.clone()
+            };
+            !recorded.contains(&key)
+        }
+    });
+    Ok((missing && !failed).then_some(plan))
+}

@@ -1,0 +1,208 @@
+//! Recording what a synchronization did, as the ConfigMgr sync agent does: one sync run per
+//! catalog (and for the update point, `sync`), and the numbered status messages.
+//!
+//! Shared by `apply`, `sync` and the `watch` daemon so that `status` reads one history
+//! whichever command produced it.
+
+use std::collections::{BTreeMap, HashSet};
+
+use chrono::{DateTime, Utc};
+
+use crate::apply::Report;
+use crate::catalog::acquire::{Acquired, Acquisition};
+use crate::config::Config;
+use crate::plan::{self, ActionKind, Plan};
+use crate::store::{
+    Address, Backend, Op, RunCounts, RunResult, Severity, StatusMessage, StoreError, SyncRun,
+};
+
+/// The scope an address belongs to: `catalog.k` for anything inside catalog k, else itself.
+pub fn scope_of(address: &str) -> String {
+    address
+        .split(".update[")
+        .next()
+        .unwrap_or(address)
+        .to_string()
+}
+
+/// One scope's outcome in a run.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ScopeOutcome {
+    pub scope: String,
+    pub result: RunResult,
+    pub counts: RunCounts,
+    /// Why it failed (the first error), when it did.
+    pub message: Option<String>,
+}
+
+/// What to record for one plan (and, when it was applied, its report).
+pub struct RunRecord<'a> {
+    pub cfg: &'a Config,
+    pub plan: &'a Plan,
+    /// `None` when the plan was not applied (monitor-only): no run is recorded, only the
+    /// status messages of its errors.
+    pub report: Option<&'a Report>,
+    pub started: DateTime<Utc>,
+    /// Catalogs acquired for the plan: each gets a run even when nothing changed, so
+    /// "last sync" means the last time supctl looked, as in the console.
+    pub acquired: &'a BTreeMap<String, Acquired>,
+    /// Scopes beyond catalogs to record (`sync` for the update point's own run).
+    pub extra_scopes: &'a [String],
+    /// The apply was cancelled (SIGTERM): its not-attempted scopes end `cancelled`.
+    pub cancelled: bool,
+}
+
+/// Records the runs and status messages; returns each scope's outcome.
+pub fn record_runs(
+    backend: &dyn Backend,
+    r: &RunRecord<'_>,
+) -> Result<Vec<ScopeOutcome>, StoreError> {
+    let mut per: BTreeMap<String, ScopeOutcome> = BTreeMap::new();
+    let entry = |per: &mut BTreeMap<String, ScopeOutcome>, scope: String| {
+        per.entry(scope.clone())
+            .or_insert_with(|| ScopeOutcome {
+                scope,
+                result: RunResult::Succeeded,
+                counts: RunCounts::default(),
+                message: None,
+            })
+            .clone()
+    };
+    for k in r.acquired.keys() {
+        entry(&mut per, format!("catalog.{k}"));
+    }
+    for s in r.extra_scopes {
+        entry(&mut per, s.clone());
+    }
+    let empty = Report::default();
+    let report = r.report.unwrap_or(&empty);
+    let failed: BTreeMap<&str, &str> = report
+        .failed
+        .iter()
+        .map(|(a, m)| (a.as_str(), m.as_str()))
+        .collect();
+    let skipped: HashSet<&str> = report.not_attempted.iter().map(|a| a.as_str()).collect();
+    let fail = |o: &mut ScopeOutcome, result: RunResult, why: &str| {
+        if o.result == RunResult::Succeeded || result == RunResult::Failed {
+            o.result = result;
+        }
+        if o.message.is_none() {
+            o.message = Some(why.to_string());
+        }
+    };
+    for a in r
+        .plan
+        .actions
+        .iter()
+        .filter(|a| a.address.starts_with("catalog.") || a.address == "sync")
+    {
+        entry(&mut per, scope_of(&a.address));
+        let Some(o) = per.get_mut(&scope_of(&a.address)) else {
+            continue;
+        };
+        if let Some(why) = failed.get(a.address.as_str()) {
+            o.counts.failed += 1;
+            fail(o, RunResult::Failed, why);
+            continue;
+        }
+        if skipped.contains(a.address.as_str()) {
+            let result = if r.cancelled {
+                RunResult::Cancelled
+            } else {
+                RunResult::Failed
+            };
+            fail(
+                o,
+                result,
+                "not attempted: the apply stopped before this action",
+            );
+            continue;
+        }
+        if r.report.is_none() {
+            continue;
+        }
+        match a.kind {
+            ActionKind::Publish => o.counts.published += 1,
+            ActionKind::Revise => o.counts.revised += 1,
+            ActionKind::Expire => o.counts.expired += 1,
+            ActionKind::Stage => o.counts.staged += 1,
+            _ => {}
+        }
+    }
+    for d in r
+        .plan
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == plan::DiagnosticSeverity::Error)
+    {
+        let scope = scope_of(&d.address);
+        entry(&mut per, scope.clone());
+        if let Some(o) = per.get_mut(&scope) {
+            fail(o, RunResult::Failed, &format!("{}: {}", d.code, d.message));
+        }
+        if let Ok(number) = d.code.parse::<u32>() {
+            backend.apply(Op::RecordStatusMessage(StatusMessage {
+                at: Utc::now(),
+                number,
+                severity: Severity::Error,
+                text: message_text(r, &d.code, &d.address, &d.message),
+                address: Address::parse(&d.address).ok(),
+            }))?;
+        }
+    }
+    if r.report.is_some() {
+        let ended = Utc::now();
+        for o in per.values() {
+            let Ok(scope) = Address::parse(&o.scope) else {
+                continue;
+            };
+            backend.apply(Op::RecordSyncRun(SyncRun {
+                scope,
+                started: r.started,
+                ended: Some(ended),
+                result: o.result,
+                counts: o.counts,
+                message: o.message.clone(),
+            }))?;
+        }
+    }
+    Ok(per.into_values().collect())
+}
+
+/// The status message text: 11508 names the old and new signer when the catalog's signer
+/// changed since it was approved (the case admins most often meet, and the one ConfigMgr's
+/// text does not explain).
+fn message_text(r: &RunRecord<'_>, code: &str, address: &str, fallback: &str) -> String {
+    if code != "11508" {
+        return fallback.to_string();
+    }
+    let key = scope_of(address);
+    let key = key.strip_prefix("catalog.").unwrap_or(&key);
+    let (Some(a), Some(c)) = (r.acquired.get(key), r.cfg.catalogs.get(key)) else {
+        return fallback.to_string();
+    };
+    let Acquisition::Untrusted { report } = &a.acquisition else {
+        return fallback.to_string();
+    };
+    let approved: Vec<String> = crate::catalog::acquire::signer_policy(r.cfg, c)
+        .0
+        .iter()
+        .map(|t| t.to_string())
+        .collect();
+    let new: Vec<String> = report
+        .signers
+        .iter()
+        .map(|s| s.certificate.sha1.to_string())
+        .collect();
+    let name = c.name.as_deref().unwrap_or(&c.key);
+    match new.first() {
+        Some(n) if !approved.is_empty() => {
+            crate::status::catalog_signer_changed(name, &approved, n).text
+        }
+        Some(n) => format!(
+            "{} {fallback}",
+            crate::status::catalog_signature_failed(name, n).text
+        ),
+        None => fallback.to_string(),
+    }
+}

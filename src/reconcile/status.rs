@@ -1,0 +1,352 @@
+//! The status report (`supctl status`, and the daemon's warnings): per catalog what the
+//! console's "Third-Party Software Update Catalogs" node and the sync log show, plus the
+//! warnings no anchor product gives. A pure function of the store's contents and the config.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+use crate::config::{Config, Schedule};
+use crate::ids::Thumbprint;
+use crate::store::{
+    ActualState, CertKind, NextRun, RunResult, StatusMessage, SyncRun, UpdateState,
+};
+
+/// Warn about certificates that expire within this many days.
+pub const EXPIRY_WARNING_DAYS: i64 = 30;
+/// Status messages shown per scope.
+const MESSAGES_PER_SCOPE: usize = 5;
+
+/// Everything the store knows, read once.
+pub struct Inputs<'a> {
+    pub cfg: &'a Config,
+    pub actual: &'a ActualState,
+    /// Newest first.
+    pub runs: &'a [SyncRun],
+    /// Newest first.
+    pub messages: &'a [StatusMessage],
+    pub next_runs: &'a [NextRun],
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Report {
+    /// "1"; a new major version means renamed or removed fields.
+    pub format_version: &'static str,
+    pub generated: DateTime<Utc>,
+    pub catalogs: Vec<CatalogStatus>,
+    pub update_point: UpdatePointStatus,
+    pub warnings: Vec<Warning>,
+    /// False when a subscribed catalog's last sync failed (`status` exits 1).
+    pub healthy: bool,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CatalogStatus {
+    pub key: String,
+    pub name: String,
+    pub subscribed: bool,
+    pub schedule: Option<String>,
+    pub signers: Vec<CertStatus>,
+    pub content_certificates: Vec<CertStatus>,
+    pub last_sync: Option<RunStatus>,
+    pub last_success: Option<DateTime<Utc>>,
+    pub next_sync: Option<DateTime<Utc>>,
+    pub updates: UpdateCounts,
+    pub messages: Vec<MessageStatus>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct UpdatePointStatus {
+    pub schedule: Option<String>,
+    pub last_sync: Option<RunStatus>,
+    pub last_success: Option<DateTime<Utc>>,
+    pub next_sync: Option<DateTime<Utc>>,
+    pub messages: Vec<MessageStatus>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CertStatus {
+    pub thumbprint: String,
+    pub subject: Option<String>,
+    pub not_after: Option<DateTime<Utc>>,
+    /// `approved` / `blocked` on the server, or absent when it holds no decision.
+    pub state: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RunStatus {
+    pub started: DateTime<Utc>,
+    pub ended: Option<DateTime<Utc>>,
+    pub result: RunResult,
+    pub published: u64,
+    pub revised: u64,
+    pub expired: u64,
+    pub staged: u64,
+    pub failed: u64,
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct UpdateCounts {
+    pub total: usize,
+    pub metadata_only: usize,
+    pub deployable: usize,
+    pub expired: usize,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct MessageStatus {
+    pub at: DateTime<Utc>,
+    pub number: u32,
+    pub severity: String,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Warning {
+    /// `certificate-expiring`, `sync-overdue` or `signer-changed`.
+    pub code: &'static str,
+    /// `catalog.<key>` or `sync`.
+    pub scope: String,
+    pub message: String,
+}
+
+fn run_status(r: &SyncRun) -> RunStatus {
+    RunStatus {
+        started: r.started,
+        ended: r.ended,
+        result: r.result,
+        published: r.counts.published,
+        revised: r.counts.revised,
+        expired: r.counts.expired,
+        staged: r.counts.staged,
+        failed: r.counts.failed,
+        message: r.message.clone(),
+    }
+}
+
+fn messages(inp: &Inputs<'_>, scope: &str) -> Vec<MessageStatus> {
+    inp.messages
+        .iter()
+        .filter(|m| {
+            m.address.as_ref().is_some_and(|a| {
+                crate::plan::address_within(a.as_str(), scope)
+                    || a.as_str().starts_with(&format!("{scope}."))
+            })
+        })
+        .take(MESSAGES_PER_SCOPE)
+        .map(|m| MessageStatus {
+            at: m.at,
+            number: m.number,
+            severity: m.severity.to_string(),
+            text: m.text.clone(),
+        })
+        .collect()
+}
+
+fn cert_status(inp: &Inputs<'_>, t: &Thumbprint, kind: CertKind) -> CertStatus {
+    let stored = inp.actual.certificates_matching(t);
+    let facts = stored.iter().find_map(|c| c.facts.as_ref());
+    CertStatus {
+        thumbprint: t.to_string(),
+        subject: facts.map(|f| f.subject.clone()),
+        not_after: facts.map(|f| f.not_after),
+        state: stored
+            .iter()
+            .find(|c| c.kind == kind)
+            .map(|c| c.state.to_string()),
+    }
+}
+
+/// Builds the report.
+pub fn report(inp: &Inputs<'_>) -> Report {
+    let mut warnings = Vec::new();
+    let last = |scope: &str, ok_only: bool| {
+        inp.runs
+            .iter()
+            .find(|r| r.scope.as_str() == scope && (!ok_only || r.result == RunResult::Succeeded))
+    };
+    let next = |scope: &str| {
+        inp.next_runs
+            .iter()
+            .find(|n| n.scope.as_str() == scope)
+            .map(|n| n.due)
+    };
+    let mut keys: Vec<String> = inp.cfg.catalogs.keys().cloned().collect();
+    for k in inp.actual.catalogs.keys() {
+        if !keys.contains(&k.to_string()) {
+            keys.push(k.to_string());
+        }
+    }
+    let mut catalogs = Vec::new();
+    for key in keys {
+        let scope = format!("catalog.{key}");
+        let cfg = inp.cfg.catalogs.get(&key);
+        let stored = inp
+            .actual
+            .catalogs
+            .iter()
+            .find(|(k, _)| k.to_string() == key)
+            .map(|(_, c)| &c.settings);
+        let schedule: Option<Schedule> = cfg
+            .map(|c| c.schedule.clone())
+            .or_else(|| stored.and_then(|s| s.schedule.as_deref()?.parse().ok()));
+        let signers: Vec<Thumbprint> = cfg
+            .map(|c| c.signers.clone())
+            .or_else(|| stored.map(|s| s.signers.clone()))
+            .unwrap_or_default();
+        let content: Vec<Thumbprint> = stored
+            .map(|s| s.content_certificates.clone())
+            .unwrap_or_default();
+        let mut updates = UpdateCounts::default();
+        for u in inp
+            .actual
+            .updates
+            .values()
+            .filter(|u| u.catalog.to_string() == key)
+        {
+            updates.total += 1;
+            match u.state() {
+                UpdateState::MetadataOnly => updates.metadata_only += 1,
+                UpdateState::Deployable => updates.deployable += 1,
+                UpdateState::Expired => updates.expired += 1,
+            }
+        }
+        let st = CatalogStatus {
+            name: cfg
+                .and_then(|c| c.name.clone())
+                .or_else(|| stored.map(|s| s.name.clone()))
+                .unwrap_or_else(|| key.clone()),
+            subscribed: cfg.map(|c| c.subscribed).unwrap_or(false),
+            schedule: schedule.as_ref().map(|s| s.to_string()),
+            signers: signers
+                .iter()
+                .map(|t| cert_status(inp, t, CertKind::Catalog))
+                .collect(),
+            content_certificates: content
+                .iter()
+                .map(|t| cert_status(inp, t, CertKind::Content))
+                .collect(),
+            last_sync: last(&scope, false).map(run_status),
+            last_success: last(&scope, true).map(|r| r.started),
+            next_sync: next(&scope),
+            updates,
+            messages: messages(inp, &scope),
+            key,
+        };
+        if st.subscribed {
+            catalog_warnings(inp, &st, schedule.as_ref(), &mut warnings);
+        }
+        catalogs.push(st);
+    }
+    let update_point = UpdatePointStatus {
+        schedule: inp
+            .cfg
+            .sync
+            .as_ref()
+            .and_then(|s| s.schedule.as_ref())
+            .map(|s| s.to_string()),
+        last_sync: last("sync", false).map(run_status),
+        last_success: last("sync", true).map(|r| r.started),
+        next_sync: next("sync"),
+        messages: messages(inp, "sync"),
+    };
+    let healthy = !catalogs.iter().any(|c| {
+        c.subscribed
+            && c.last_sync
+                .as_ref()
+                .is_some_and(|r| r.result == RunResult::Failed)
+    });
+    warnings.sort();
+    warnings.dedup();
+    Report {
+        format_version: "1",
+        generated: inp.now,
+        catalogs,
+        update_point,
+        warnings,
+        healthy,
+    }
+}
+
+fn catalog_warnings(
+    inp: &Inputs<'_>,
+    st: &CatalogStatus,
+    schedule: Option<&Schedule>,
+    out: &mut Vec<Warning>,
+) {
+    let scope = format!("catalog.{}", st.key);
+    let horizon = inp.now + Duration::days(EXPIRY_WARNING_DAYS);
+    for (what, certs) in [
+        ("signer", &st.signers),
+        ("content certificate", &st.content_certificates),
+    ] {
+        for c in certs.iter() {
+            if let Some(end) = c.not_after.filter(|e| *e <= horizon) {
+                let when = if end <= inp.now {
+                    format!("expired on {}", end.format("%Y-%m-%d"))
+                } else {
+                    format!(
+                        "expires on {} (in {} days)",
+                        end.format("%Y-%m-%d"),
+                        (end - inp.now).num_days()
+                    )
+                };
+                out.push(Warning {
+                    code: "certificate-expiring",
+                    scope: scope.clone(),
+                    message: format!(
+                        "catalog {} {what} {} ({}) {when}",
+                        st.key,
+                        c.thumbprint,
+                        c.subject.as_deref().unwrap_or("subject unknown")
+                    ),
+                });
+            }
+        }
+    }
+    if let Some(period) = schedule.map(|s| s.nominal_period()) {
+        let since = st.last_success.or_else(|| {
+            inp.runs
+                .iter()
+                .filter(|r| r.scope.as_str() == scope)
+                .map(|r| r.started)
+                .min()
+        });
+        if let Some(since) = since.filter(|s| inp.now - *s > period * 2) {
+            let what = if st.last_success.is_some() {
+                format!(
+                    "last synced successfully at {}",
+                    since.format("%Y-%m-%dT%H:%M:%SZ")
+                )
+            } else {
+                format!(
+                    "has never synced successfully (first attempt {})",
+                    since.format("%Y-%m-%dT%H:%M:%SZ")
+                )
+            };
+            out.push(Warning {
+                code: "sync-overdue",
+                scope: scope.clone(),
+                message: format!(
+                    "catalog {} {what}: more than twice its interval ({})",
+                    st.key,
+                    schedule.map(|s| s.to_string()).unwrap_or_default()
+                ),
+            });
+        }
+    }
+    let changed = inp.messages.iter().find(|m| {
+        m.number == 11508
+            && m.address.as_ref().is_some_and(|a| a.as_str() == scope)
+            && m.text.contains("changed since it was approved")
+            && st.last_success.is_none_or(|ok| m.at > ok)
+    });
+    if let Some(m) = changed {
+        out.push(Warning {
+            code: "signer-changed",
+            scope,
+            message: format!("11508: {}", m.text),
+        });
+    }
+}
