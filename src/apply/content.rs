@@ -371,17 +371,11 @@ pub(super) async fn stage_all(
             Ok(after) => (Outcome::Done, super::done_message("staged", after.as_ref())),
             Err(e) => (Outcome::Failed, e.to_string()),
         };
-        if opts.progress_lines {
-            eprintln!(
-                "{}: stage {}",
-                a.address,
-                if result.is_ok() {
-                    "done".to_string()
-                } else {
-                    format!("failed: {message}")
-                }
-            );
-        }
+        let line = match &result {
+            Ok(_) => format!("{}: stage done", a.address),
+            Err(_) => format!("{}: stage failed: {message}", a.address),
+        };
+        opts.progress.step(1, &line);
         let journaled = journal(backend, plan, &key, outcome, &message).map_err(|e| e.to_string());
         results[i] = Some(
             result

@@ -42,12 +42,69 @@ pub struct ApplyOptions {
     pub max_deletions: u32,
     /// Parallel content downloads.
     pub concurrency: usize,
-    /// Print one line per action (when no progress bar is shown).
-    pub progress_lines: bool,
+    /// How progress is shown: a bar on a terminal, one line per action otherwise.
+    pub progress: Progress,
     /// Set by the `watch` daemon on SIGTERM/SIGINT: checked before each action (batch)
     /// starts; the running one finishes and is journaled, the rest are reported as not
     /// attempted, so `apply --resume` (or the next daemon start) continues the plan.
     pub cancel: Option<Arc<AtomicBool>>,
+}
+
+/// Progress output of an apply. A bar counts actions on a terminal; elsewhere (CI logs,
+/// the daemon's log file) one line per action is easier to read and grep.
+#[derive(Debug, Clone, Default)]
+pub enum Progress {
+    #[default]
+    Quiet,
+    Lines,
+    Bar(indicatif::ProgressBar),
+}
+
+impl Progress {
+    /// A bar when standard error is a terminal, plain lines otherwise.
+    pub fn for_stderr() -> Self {
+        use std::io::IsTerminal as _;
+        if std::io::stderr().is_terminal() {
+            let bar = indicatif::ProgressBar::new(0);
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{bar:30.cyan/blue} {pos}/{len} actions  {wide_msg}",
+            ) {
+                bar.set_style(style);
+            }
+            Progress::Bar(bar)
+        } else {
+            Progress::Lines
+        }
+    }
+
+    fn start(&self, total: usize) {
+        if let Progress::Bar(b) = self {
+            b.set_length(total as u64);
+        }
+    }
+
+    /// `n` actions finished; `line` describes them.
+    pub(crate) fn step(&self, n: usize, line: &str) {
+        match self {
+            Progress::Quiet => {}
+            Progress::Lines => eprintln!("{line}"),
+            Progress::Bar(b) => {
+                b.inc(n as u64);
+                b.set_message(line.to_string());
+            }
+        }
+    }
+
+    fn finish(&self) {
+        if let Progress::Bar(b) = self {
+            b.finish_and_clear();
+        }
+    }
+
+    /// Downloads draw no bars of their own under an apply bar.
+    pub fn is_bar(&self) -> bool {
+        matches!(self, Progress::Bar(_))
+    }
 }
 
 impl ApplyOptions {
@@ -252,6 +309,7 @@ pub async fn run(
     if opts.resume && pending.is_empty() {
         return Err(ApplyError::NothingToResume);
     }
+    opts.progress.start(pending.len());
     let mut stop = false;
     let mut i = 0;
     while i < pending.len() {
@@ -268,7 +326,10 @@ pub async fn run(
         let mut ready = Vec::new();
         for a in batch {
             match expected.check(backend, a)? {
-                Some(why) => report.refused.push((a.address.clone(), why)),
+                Some(why) => {
+                    opts.progress.step(1, &format!("{}: refused", a.address));
+                    report.refused.push((a.address.clone(), why));
+                }
                 None => ready.push(*a),
             }
         }
@@ -296,17 +357,21 @@ pub async fn run(
                     let after = expected.record(backend, &a.address)?;
                     let message = done_message(a.kind.as_str(), after.as_ref());
                     journal(backend, &plan_id, &key(a), Outcome::Done, &message)?;
-                    if opts.progress_lines && ready.len() == 1 {
-                        eprintln!("{}: {} done", a.address, a.kind);
+                    if ready.len() == 1 {
+                        opts.progress
+                            .step(1, &format!("{}: {} done", a.address, a.kind));
                     }
                     report.done.push(a.address.clone());
                 }
-                if opts.progress_lines && ready.len() > 1 {
-                    eprintln!(
-                        "{} {} actions done ({} ...)",
+                if ready.len() > 1 {
+                    opts.progress.step(
                         ready.len(),
-                        ready[0].kind,
-                        ready[0].address
+                        &format!(
+                            "{} {} actions done ({} ...)",
+                            ready.len(),
+                            ready[0].kind,
+                            ready[0].address
+                        ),
                     );
                 }
             }
@@ -320,6 +385,7 @@ pub async fn run(
             }
         }
     }
+    opts.progress.finish();
     Ok(report)
 }
 
@@ -369,7 +435,7 @@ mod tests {
             resume,
             max_deletions: 0,
             concurrency: 1,
-            progress_lines: false,
+            progress: Progress::Quiet,
             cancel: None,
         }
     }

@@ -98,12 +98,19 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
     };
     std::fs::create_dir_all(plans_dir(&cfg))?;
     plan::file::save(&plan, &plans_dir(&cfg).join(format!("{}.json", plan.id)))?;
-    let ctx = crate::reconcile::content_context(&cfg, &fetcher);
+    let progress = apply::Progress::for_stderr();
+    // Under the apply's own bar, parallel downloads draw no bars of their own.
+    let content_fetcher = if progress.is_bar() {
+        session::fetcher_quiet(&cfg)?
+    } else {
+        fetcher
+    };
+    let ctx = crate::reconcile::content_context(&cfg, &content_fetcher);
     let opts = ApplyOptions {
         resume: args.resume,
         max_deletions: cfg.server.max_deletions,
         concurrency: cfg.http.concurrency as usize,
-        progress_lines: true,
+        progress,
         cancel: None,
     };
     let started = Utc::now();

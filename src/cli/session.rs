@@ -57,6 +57,15 @@ pub fn fetcher(cfg: &Config) -> anyhow::Result<Fetcher> {
     Fetcher::new(crate::reconcile::http_settings(cfg), cache).context("setting up downloads")
 }
 
+/// A fetcher that never draws a download bar (used under another progress bar).
+pub fn fetcher_quiet(cfg: &Config) -> anyhow::Result<Fetcher> {
+    let settings = crate::catalog::fetch::HttpSettings {
+        progress: false,
+        ..crate::reconcile::http_settings(cfg)
+    };
+    Fetcher::new(settings, cfg.server.path.join("cache")).context("setting up downloads")
+}
+
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -81,7 +81,7 @@ pub fn run(args: SyncArgs) -> anyhow::Result<u8> {
     let opts = PassOptions {
         apply: true,
         cancel: None,
-        progress_lines: true,
+        progress: crate::apply::Progress::for_stderr(),
     };
     let outcome = rt.block_on(pass::run(&cfg, backend.as_ref(), &fetcher, &scope, &opts))?;
     Ok(print(&outcome.lines(), outcome.succeeded()))

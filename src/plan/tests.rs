@@ -141,7 +141,7 @@ fn run(b: &MemoryBackend, p: &Plan) {
         resume: false,
         max_deletions: 50,
         concurrency: 1,
-        progress_lines: false,
+        progress: crate::apply::Progress::Quiet,
         cancel: None,
     };
     let rt = tokio::runtime::Builder::new_current_thread()

@@ -73,7 +73,7 @@ pub struct PassOptions {
     /// Apply the plan (auto-correct, `sync`); false only reports drift (monitor-only).
     pub apply: bool,
     pub cancel: Option<Arc<AtomicBool>>,
-    pub progress_lines: bool,
+    pub progress: crate::apply::Progress,
 }
 
 /// What a pass did.
@@ -208,7 +208,7 @@ pub async fn apply_plan(
         resume,
         max_deletions: cfg.server.max_deletions,
         concurrency: cfg.http.concurrency as usize,
-        progress_lines: opts.progress_lines,
+        progress: opts.progress.clone(),
         cancel: opts.cancel.clone(),
     };
     Ok(apply::run(plan, backend, &ctx, &aopts).await?)

@@ -258,7 +258,7 @@ impl Daemon {
         PassOptions {
             apply,
             cancel: Some(self.cancel.clone()),
-            progress_lines: false,
+            progress: crate::apply::Progress::Quiet,
         }
     }
 }
