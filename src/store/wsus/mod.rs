@@ -6,6 +6,9 @@
 //! because IIS Windows authentication is the only way in).
 
 pub mod error;
+pub mod history;
+pub mod records;
+pub mod rows;
 pub mod soap;
 
 pub use error::WsusError;
