@@ -7,8 +7,10 @@
 
 pub mod error;
 pub mod history;
+pub mod ntlm;
 pub mod records;
 pub mod rows;
 pub mod soap;
+pub mod transport;
 
 pub use error::WsusError;
