@@ -19,6 +19,7 @@ pub mod op;
 pub mod query;
 pub(crate) mod shared;
 pub mod state;
+pub mod wsus;
 
 use std::path::PathBuf;
 

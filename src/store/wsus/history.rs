@@ -1,0 +1,147 @@
+//! Synchronization history from `ExecuteSPSearchEventHistory` (reference §5.3): WSUS logs
+//! sync runs as events in namespace 2 with ids 381–386; a run is a start event followed by
+//! the next success, cancel or failure event.
+
+use chrono::{DateTime, Utc};
+
+use super::error::{Result, WsusError};
+use super::rows::parse_date;
+use super::soap::{Element, TNS, result};
+use crate::store::{Address, RunCounts, RunResult, SyncRun};
+
+/// The event namespace of synchronization events.
+pub const SYNC_NAMESPACE: i32 = 2;
+pub const SYNC_STARTED_AUTO: i32 = 381;
+pub const SYNC_STARTED_MANUAL: i32 = 382;
+pub const SYNC_SUCCEEDED: i32 = 384;
+pub const SYNC_CANCELLED: i32 = 385;
+pub const SYNC_FAILED: i32 = 386;
+
+/// One `EventHistoryTableRow`, the parts supctl uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub event_id: i32,
+    pub namespace: i32,
+    pub at: DateTime<Utc>,
+    pub hresult: i32,
+    /// `MessageTemplate` with `%1…%n` replaced from `ReplacementStrings`.
+    pub message: String,
+}
+
+/// The filter element for sync events between `from` and `to` (server time). Every field
+/// of `EventHistoryFilter` is sent because the WSDL marks them all required.
+pub fn sync_filter(from: DateTime<Utc>, to: DateTime<Utc>) -> Element {
+    let el = |n: &str| Element::new(Some(TNS), n);
+    let leaf = |n: &str, v: &str| Element::leaf(Some(TNS), n, v);
+    let date = |d: DateTime<Utc>| d.format("%Y-%m-%dT%H:%M:%S%.3f").to_string();
+    let mut ids = el("eventIdFilter");
+    for id in SYNC_STARTED_AUTO..=SYNC_FAILED {
+        ids.children.push(
+            el("EventIdFilter")
+                .with_child(leaf("NamespaceId", &SYNC_NAMESPACE.to_string()))
+                .with_child(leaf("EventId", &id.to_string())),
+        );
+    }
+    let none = "0001-01-01T00:00:00";
+    el("eventHistoryFilter")
+        .with_child(el("eventInstanceIdFilter"))
+        .with_child(ids)
+        .with_child(el("eventSourceFilter"))
+        .with_child(el("eventSeverityFilter"))
+        .with_child(
+            el("updateFilter")
+                .with_child(leaf("UpdateId", "00000000-0000-0000-0000-000000000000"))
+                .with_child(leaf("RevisionNumber", "0")),
+        )
+        .with_child(leaf("fromTimeAtTarget", none))
+        .with_child(leaf("toTimeAtTarget", none))
+        .with_child(leaf("fromTimeAtServer", &date(from)))
+        .with_child(leaf("toTimeAtServer", &date(to)))
+        .with_child(leaf("targetId", ""))
+        .with_child(leaf("FromTimeAtTarget", none))
+        .with_child(leaf("ToTimeAtTarget", none))
+        .with_child(leaf("FromTimeAtServer", &date(from)))
+        .with_child(leaf("ToTimeAtServer", &date(to)))
+}
+
+/// `ExecuteSPSearchEventHistory` → events, oldest first.
+pub fn events(resp: &Element) -> Result<Vec<Event>> {
+    const OP: &str = "ExecuteSPSearchEventHistory";
+    let Some(list) = result(OP, resp) else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for (i, row) in list.children_named("EventHistoryTableRow").enumerate() {
+        let num = |n: &str| -> Result<i32> {
+            row.child(n)
+                .and_then(|c| c.text.trim().parse().ok())
+                .ok_or_else(|| WsusError::malformed(OP, format!("event {i}: {n} is missing")))
+        };
+        let at = row
+            .child("TimeAtServer")
+            .and_then(|c| parse_date(&c.text))
+            .ok_or_else(|| WsusError::malformed(OP, format!("event {i}: no TimeAtServer")))?;
+        let replacements: Vec<String> = row
+            .child("ReplacementStrings")
+            .map(|r| r.children.iter().map(|s| s.text.clone()).collect())
+            .unwrap_or_default();
+        let template = row
+            .child("MessageTemplate")
+            .map(|c| c.text.clone())
+            .unwrap_or_default();
+        out.push(Event {
+            event_id: num("EventId")?,
+            namespace: num("NamespaceId")?,
+            at,
+            hresult: num("Win32HResult").unwrap_or(0),
+            message: fill_template(&template, &replacements),
+        });
+    }
+    out.sort_by_key(|e| e.at);
+    Ok(out)
+}
+
+/// Replaces `%1`…`%n` (highest numbers first, so `%1` does not eat `%10`).
+fn fill_template(template: &str, values: &[String]) -> String {
+    let mut s = template.to_string();
+    for (i, v) in values.iter().enumerate().rev() {
+        s = s.replace(&format!("%{}", i + 1), v);
+    }
+    s
+}
+
+/// Pairs start events with the next end event into runs, newest first. A start without an
+/// end yet is a running sync and is not reported (a `SyncRun` has a final result).
+pub fn runs(events: &[Event]) -> Vec<SyncRun> {
+    let mut out = Vec::new();
+    let mut started: Option<&Event> = None;
+    for e in events.iter().filter(|e| e.namespace == SYNC_NAMESPACE) {
+        match e.event_id {
+            SYNC_STARTED_AUTO | SYNC_STARTED_MANUAL => started = Some(e),
+            SYNC_SUCCEEDED | SYNC_CANCELLED | SYNC_FAILED => {
+                let result = match e.event_id {
+                    SYNC_SUCCEEDED => RunResult::Succeeded,
+                    SYNC_CANCELLED => RunResult::Cancelled,
+                    _ => RunResult::Failed,
+                };
+                let message = match (e.message.is_empty(), e.hresult) {
+                    (true, 0) => None,
+                    (true, h) => Some(format!("HRESULT 0x{h:08X}")),
+                    (false, 0) => Some(e.message.clone()),
+                    (false, h) => Some(format!("{} (HRESULT 0x{h:08X})", e.message)),
+                };
+                out.push(SyncRun {
+                    scope: Address::sync(),
+                    started: started.take().map_or(e.at, |s| s.at),
+                    ended: Some(e.at),
+                    result,
+                    counts: RunCounts::default(),
+                    message,
+                });
+            }
+            _ => {}
+        }
+    }
+    out.reverse();
+    out
+}

@@ -1,0 +1,385 @@
+//! A WSUS ApiRemoting30 test double: HTTP/1.1 on 127.0.0.1 with keep-alive, connection-bound
+//! NTLMv2 (it verifies the AUTHENTICATE message against a configured password), every
+//! request checked against the committed operation table, answers in the WSDL's shapes from
+//! in-memory state, and injectable faults. Threads per connection, bounded; every read has
+//! a timeout, and the server stops when dropped.
+#![allow(dead_code)] // each test binary uses a different subset
+
+pub mod answers;
+
+use std::collections::VecDeque;
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use supctl::store::wsus::ntlm::{Authenticate, Challenge};
+use supctl::store::wsus::soap::{Element, SOAP_ENV, TNS};
+
+pub use answers::State;
+
+const MAX_CONNECTIONS: usize = 16;
+const MAX_BODY: usize = 16 << 20;
+const IO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The committed operation table: (operation, parameters in WSDL order).
+pub fn operations() -> Vec<(String, Vec<String>)> {
+    let text = include_str!("../fixtures/wsus/operations.txt");
+    text.lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let mut parts = l.split_whitespace();
+            let op = parts.next().expect("operation").to_string();
+            let params = match parts.next() {
+                None | Some("-") => Vec::new(),
+                Some(p) => p.split(',').map(str::to_string).collect(),
+            };
+            (op, params)
+        })
+        .collect()
+}
+
+/// A fault the next matching request gets instead of its answer.
+#[derive(Debug, Clone)]
+pub enum Fault {
+    /// HTTP 403 with an IIS page.
+    Forbidden,
+    /// HTTP 500 with an ASP.NET HTML error page.
+    Html500,
+    /// A SOAP fault whose faultstring is this .NET exception chain.
+    Soap(String),
+    /// Waits this long before answering.
+    Slow(Duration),
+}
+
+/// One request as the server saw it.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub connection: usize,
+    pub operation: String,
+    pub authenticated_as: Option<String>,
+}
+
+pub struct Shared {
+    pub state: Mutex<State>,
+    pub password: Option<String>,
+    pub faults: Mutex<VecDeque<Fault>>,
+    pub seen: Mutex<Vec<Seen>>,
+    /// Violations of the WSDL contract; tests assert this stays empty.
+    pub violations: Mutex<Vec<String>>,
+    table: Vec<(String, Vec<String>)>,
+}
+
+pub struct WsusServer {
+    pub addr: SocketAddr,
+    pub shared: Arc<Shared>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl WsusServer {
+    /// Starts a server; with `password`, every connection must authenticate with NTLMv2.
+    pub fn start(state: State, password: Option<&str>) -> WsusServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let addr = listener.local_addr().expect("addr");
+        let shared = Arc::new(Shared {
+            state: Mutex::new(state),
+            password: password.map(str::to_string),
+            faults: Mutex::new(VecDeque::new()),
+            seen: Mutex::new(Vec::new()),
+            violations: Mutex::new(Vec::new()),
+            table: operations(),
+        });
+        let stop = Arc::new(AtomicBool::new(false));
+        let (s, st) = (shared.clone(), stop.clone());
+        let thread = std::thread::spawn(move || accept_loop(listener, s, st));
+        WsusServer {
+            addr,
+            shared,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn inject(&self, fault: Fault) {
+        self.shared.faults.lock().unwrap().push_back(fault);
+    }
+
+    pub fn seen(&self) -> Vec<Seen> {
+        self.shared.seen.lock().unwrap().clone()
+    }
+
+    pub fn violations(&self) -> Vec<String> {
+        self.shared.violations.lock().unwrap().clone()
+    }
+}
+
+impl Drop for WsusServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn accept_loop(listener: TcpListener, shared: Arc<Shared>, stop: Arc<AtomicBool>) {
+    let live = Arc::new(AtomicUsize::new(0));
+    let mut next_id = 0;
+    while !stop.load(Ordering::SeqCst) {
+        match listener.accept() {
+            Ok((stream, _)) if live.load(Ordering::SeqCst) < MAX_CONNECTIONS => {
+                next_id += 1;
+                let (shared, live, id) = (shared.clone(), live.clone(), next_id);
+                live.fetch_add(1, Ordering::SeqCst);
+                std::thread::spawn(move || {
+                    let _ = serve(stream, id, &shared);
+                    live.fetch_sub(1, Ordering::SeqCst);
+                });
+            }
+            Ok(_) => {} // over the bound: dropped
+            Err(_) => std::thread::sleep(Duration::from_millis(5)),
+        }
+    }
+}
+
+struct Request {
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Request {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn read_request(r: &mut BufReader<TcpStream>) -> Option<Request> {
+    let mut line = String::new();
+    if r.read_line(&mut line).ok()? == 0 || !line.starts_with("POST ") {
+        return None;
+    }
+    let mut headers = Vec::new();
+    loop {
+        line.clear();
+        r.read_line(&mut line).ok()?;
+        let l = line.trim_end();
+        if l.is_empty() {
+            break;
+        }
+        let (k, v) = l.split_once(':')?;
+        headers.push((k.trim().to_string(), v.trim().to_string()));
+        if headers.len() > 100 {
+            return None;
+        }
+    }
+    let mut req = Request {
+        headers,
+        body: String::new(),
+    };
+    let len: usize = req.header("content-length")?.parse().ok()?;
+    if len > MAX_BODY {
+        return None;
+    }
+    let mut body = vec![0; len];
+    r.read_exact(&mut body).ok()?;
+    req.body = String::from_utf8(body).ok()?;
+    Some(req)
+}
+
+fn respond(
+    w: &mut TcpStream,
+    status: &str,
+    extra: &[(&str, String)],
+    ctype: &str,
+    body: &str,
+) -> std::io::Result<()> {
+    let mut head = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nServer: Microsoft-IIS/10.0\r\n",
+        body.len()
+    );
+    for (k, v) in extra {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    w.write_all(head.as_bytes())?;
+    w.write_all(body.as_bytes())?;
+    w.flush()
+}
+
+/// One connection: NTLM state lives here, as in IIS.
+fn serve(stream: TcpStream, id: usize, shared: &Shared) -> std::io::Result<()> {
+    stream.set_read_timeout(Some(IO_TIMEOUT))?;
+    stream.set_write_timeout(Some(IO_TIMEOUT))?;
+    let mut w = stream.try_clone()?;
+    let mut r = BufReader::new(stream);
+    let mut user: Option<String> = None;
+    let mut challenge: Option<[u8; 8]> = None;
+    let unauthorized = "<html><head><title>401 - Unauthorized: Access is denied due to invalid credentials.</title></head></html>";
+    while let Some(req) = read_request(&mut r) {
+        if let (Some(password), None) = (&shared.password, &user) {
+            let token = req
+                .header("authorization")
+                .and_then(|a| {
+                    a.strip_prefix("NTLM ")
+                        .or_else(|| a.strip_prefix("Negotiate "))
+                })
+                .and_then(|t| B64.decode(t.trim()).ok());
+            match (token, challenge) {
+                (Some(t), None) if t.get(8) == Some(&1) => {
+                    let server_challenge = [0x5a, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, id as u8];
+                    challenge = Some(server_challenge);
+                    let c = Challenge {
+                        flags: 0xa289_8205,
+                        server_challenge,
+                        target_info: answers::target_info(),
+                        timestamp: Some(0x01da_0000_0000_0000),
+                    };
+                    let h = format!("NTLM {}", B64.encode(c.to_bytes()));
+                    respond(
+                        &mut w,
+                        "401 Unauthorized",
+                        &[("WWW-Authenticate", h)],
+                        "text/html",
+                        unauthorized,
+                    )?;
+                    continue;
+                }
+                (Some(t), Some(sc)) if t.get(8) == Some(&3) => {
+                    match Authenticate::parse(&t) {
+                        Ok(a) if a.verify(password, &sc) => {
+                            user = Some(format!("{}\\{}", a.domain, a.user))
+                        }
+                        _ => {
+                            respond(&mut w, "401 Unauthorized", &[], "text/html", unauthorized)?;
+                            return Ok(()); // IIS closes after a failed AUTHENTICATE
+                        }
+                    }
+                }
+                _ => {
+                    let offers = vec![
+                        ("WWW-Authenticate", "Negotiate".to_string()),
+                        ("WWW-Authenticate", "NTLM".to_string()),
+                    ];
+                    respond(
+                        &mut w,
+                        "401 Unauthorized",
+                        &offers,
+                        "text/html",
+                        unauthorized,
+                    )?;
+                    continue;
+                }
+            }
+        }
+        let (status, ctype, body) = handle(&req, id, user.clone(), shared);
+        respond(&mut w, status, &[], ctype, &body)?;
+    }
+    Ok(())
+}
+
+const HTML_500: &str = "<!DOCTYPE html><html><head><title>Runtime Error</title></head><body><h1>Server Error in '/ApiRemoting30' Application.</h1><p>Client found response content type of 'text/html'</p></body></html>";
+const HTML_403: &str = "<html><head><title>403 - Forbidden: Access is denied.</title></head><body>403.4 SSL required</body></html>";
+
+fn handle(
+    req: &Request,
+    id: usize,
+    user: Option<String>,
+    shared: &Shared,
+) -> (&'static str, &'static str, String) {
+    let xml = "text/xml; charset=utf-8";
+    let (op, params) = match check(req, &shared.table) {
+        Ok(v) => v,
+        Err(v) => {
+            shared.violations.lock().unwrap().push(v.clone());
+            return (
+                "500 Internal Server Error",
+                xml,
+                answers::fault(&format!("System.ArgumentException: {v}")),
+            );
+        }
+    };
+    shared.seen.lock().unwrap().push(Seen {
+        connection: id,
+        operation: op.clone(),
+        authenticated_as: user.clone(),
+    });
+    let fault = shared.faults.lock().unwrap().pop_front();
+    match fault {
+        Some(Fault::Forbidden) => return ("403 Forbidden", "text/html", HTML_403.into()),
+        Some(Fault::Html500) => return ("500 Internal Server Error", "text/html", HTML_500.into()),
+        Some(Fault::Soap(msg)) => {
+            return ("500 Internal Server Error", xml, answers::fault(&msg));
+        }
+        Some(Fault::Slow(d)) => std::thread::sleep(d),
+        None => {}
+    }
+    let mut state = shared.state.lock().unwrap();
+    match state.answer(&op, &params, user.as_deref()) {
+        Ok(inner) => (
+            "200 OK",
+            xml,
+            answers::envelope(&format!(
+                r#"<{op}Response xmlns="{TNS}">{inner}</{op}Response>"#
+            )),
+        ),
+        Err(msg) => ("500 Internal Server Error", xml, answers::fault(&msg)),
+    }
+}
+
+/// Checks the request against the table: content type, SOAPAction (ASMX or WCF style),
+/// envelope, operation element and parameter names, namespaces and order.
+fn check(req: &Request, table: &[(String, Vec<String>)]) -> Result<(String, Element), String> {
+    let ctype = req.header("content-type").unwrap_or("");
+    if !ctype.starts_with("text/xml") {
+        return Err(format!("Content-Type {ctype} is not text/xml"));
+    }
+    let env = Element::parse(&req.body).map_err(|e| format!("body is not XML: {e}"))?;
+    if !env.is(SOAP_ENV, "Envelope") {
+        return Err("root is not a SOAP 1.1 Envelope".into());
+    }
+    let op_el = env
+        .children
+        .iter()
+        .find(|c| c.is(SOAP_ENV, "Body"))
+        .and_then(|b| b.children.first())
+        .ok_or("no operation element in the Body")?;
+    if op_el.ns.as_deref() != Some(TNS) {
+        return Err(format!(
+            "{} is not in the ApiRemoting namespace",
+            op_el.name
+        ));
+    }
+    let (op, params) = table
+        .iter()
+        .find(|(o, _)| *o == op_el.name)
+        .ok_or_else(|| format!("{} is not in the operation table", op_el.name))?;
+    let action = req.header("soapaction").unwrap_or("");
+    let asmx = format!("\"{TNS}/{op}\"");
+    let wcf = format!("\"{TNS}/ApiRemotingSoap/{op}\"");
+    if action != asmx && action != wcf {
+        return Err(format!("SOAPAction {action} does not name {op}"));
+    }
+    let sent: Vec<&str> = op_el.children.iter().map(|c| c.name.as_str()).collect();
+    if sent != params.iter().map(String::as_str).collect::<Vec<_>>() {
+        return Err(format!("{op} parameters {sent:?}, WSDL says {params:?}"));
+    }
+    if let Some(c) = op_el.children.iter().find(|c| c.ns.as_deref() != Some(TNS)) {
+        return Err(format!(
+            "{op} parameter {} is not in the ApiRemoting namespace",
+            c.name
+        ));
+    }
+    Ok((op.clone(), op_el.clone()))
+}
