@@ -17,9 +17,8 @@ use crate::reconcile::record::{RunRecord, record_runs};
 pub struct ApplyArgs {
     /// A plan saved with `supctl plan -o`; without it supctl plans, shows the plan and asks.
     pub planfile: Option<PathBuf>,
-    /// Config file or directory (default ./supctl.toml, else ./supctl/).
-    #[arg(short = 'c', long = "config", value_name = "PATH")]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub config: super::session::ConfigArg,
     /// Apply without asking (needed when standard input is not a terminal).
     #[arg(long)]
     pub auto_approve: bool,
@@ -45,7 +44,7 @@ fn confirm() -> anyhow::Result<bool> {
 }
 
 pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
-    let (cfg, _) = session::load_config(args.config.as_deref())?;
+    let (cfg, _) = session::load_config(args.config.path())?;
     let backend = session::open_backend(&cfg, true)?;
     let fetcher = session::fetcher(&cfg)?;
     let rt = session::runtime()?;

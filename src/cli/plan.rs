@@ -9,9 +9,8 @@ use crate::plan::{self, DiagnosticSeverity, Plan};
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
-    /// Config file or directory (default ./supctl.toml, else ./supctl/).
-    #[arg(short = 'c', long = "config", value_name = "PATH")]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub config: super::session::ConfigArg,
     /// Save the plan for `supctl apply PLANFILE`.
     #[arg(short = 'o', long = "out", value_name = "PLANFILE")]
     pub out: Option<PathBuf>,
@@ -57,7 +56,7 @@ pub fn exit_code(plan: &Plan, detailed: bool) -> u8 {
 }
 
 pub fn run(args: PlanArgs) -> anyhow::Result<u8> {
-    let (cfg, _) = session::load_config(args.config.as_deref())?;
+    let (cfg, _) = session::load_config(args.config.path())?;
     let backend = session::open_backend(&cfg, true)?;
     let fetcher = session::fetcher(&cfg)?;
     let rt = session::runtime()?;

@@ -11,6 +11,20 @@ use crate::config::{self, BackendKind, Config};
 use crate::store::local::{LocalBackend, OpenOptions};
 use crate::store::{Backend, HeldLock, LockRequest, StoreLocation};
 
+/// `-c PATH`, shared by every command that reads the desired state.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConfigArg {
+    /// Config file or directory of *.toml files (default ./supctl.toml, else ./supctl/).
+    #[arg(short = 'c', long = "config", value_name = "PATH")]
+    config: Option<PathBuf>,
+}
+
+impl ConfigArg {
+    pub fn path(&self) -> Option<&Path> {
+        self.config.as_deref()
+    }
+}
+
 /// Loads the config, printing every diagnostic; an invalid config is one error.
 pub fn load_config(path: Option<&Path>) -> anyhow::Result<(Config, PathBuf)> {
     let path = config::default_path(path);

@@ -3,8 +3,6 @@
 //! takes the state lock, so it works while `watch` runs. Exit 1 when a subscribed
 //! catalog's last sync failed.
 
-use std::path::PathBuf;
-
 use clap::Args;
 
 use super::{EXIT_ERROR, EXIT_OK, session};
@@ -12,9 +10,8 @@ use crate::reconcile::status::{self, CertStatus, MessageStatus, Report, RunStatu
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// Config file or directory (default ./supctl.toml, else ./supctl/).
-    #[arg(short = 'c', long = "config", value_name = "PATH")]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub config: super::session::ConfigArg,
     /// Print one JSON object (names documented in the README).
     #[arg(long)]
     pub json: bool,
@@ -129,7 +126,7 @@ pub fn text(r: &Report) -> String {
 }
 
 pub fn run(args: StatusArgs) -> anyhow::Result<u8> {
-    let (cfg, _) = session::load_config(args.config.as_deref())?;
+    let (cfg, _) = session::load_config(args.config.path())?;
     let backend = session::open_backend(&cfg, false)?;
     let actual = backend.snapshot()?;
     let runs = backend.sync_runs(10_000)?;

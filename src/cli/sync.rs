@@ -2,7 +2,6 @@
 //! catalogs, apply their changes, record the run. When `supctl watch` holds the state lock
 //! the request is handed to it (`reconcile::handoff`) and this command waits for its answer.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::anyhow;
@@ -18,9 +17,8 @@ use crate::store::{LockRequest, StoreError, StoreLocation, lock::read_owner};
 pub struct SyncArgs {
     /// Catalog keys (`[catalog.<key>]`); default: every subscribed catalog and `[sync]`.
     pub catalogs: Vec<String>,
-    /// Config file or directory (default ./supctl.toml, else ./supctl/).
-    #[arg(short = 'c', long = "config", value_name = "PATH")]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub config: super::session::ConfigArg,
     /// How long to wait for another supctl (not a `watch` daemon) holding the state lock.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = session::parse_duration)]
     pub lock_timeout: Duration,
@@ -37,7 +35,7 @@ fn print(lines: &[String], ok: bool) -> u8 {
 }
 
 pub fn run(args: SyncArgs) -> anyhow::Result<u8> {
-    let (cfg, _) = session::load_config(args.config.as_deref())?;
+    let (cfg, _) = session::load_config(args.config.path())?;
     for k in &args.catalogs {
         if !cfg.catalogs.get(k).is_some_and(|c| c.subscribed) {
             return Err(anyhow!(

@@ -1,7 +1,5 @@
 //! `supctl validate`: check the desired state without talking to any server.
 
-use std::path::PathBuf;
-
 use clap::Args;
 
 use super::{EXIT_ERROR, EXIT_OK, render};
@@ -9,13 +7,12 @@ use crate::config::{self, CatalogKind};
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
-    /// Config file or directory of *.toml files (default ./supctl.toml, else ./supctl/).
-    #[arg(short = 'c', long = "config", value_name = "PATH")]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub config: super::session::ConfigArg,
 }
 
 pub fn run(args: ValidateArgs) -> anyhow::Result<u8> {
-    let path = config::default_path(args.config.as_deref());
+    let path = config::default_path(args.config.path());
     match config::load(&path) {
         Ok((cfg, warnings)) => {
             for w in &warnings {

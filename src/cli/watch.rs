@@ -19,9 +19,8 @@ pub enum LogFormat {
 
 #[derive(Debug, Args)]
 pub struct WatchArgs {
-    /// Config file or directory (default ./supctl.toml, else ./supctl/).
-    #[arg(short = 'c', long = "config", value_name = "PATH")]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub config: super::session::ConfigArg,
     /// auto-correct applies every change; monitor-only plans and reports drift.
     #[arg(long, value_enum, default_value = "auto-correct")]
     pub mode: Mode,
@@ -100,7 +99,7 @@ pub fn run(args: WatchArgs) -> anyhow::Result<u8> {
     if !(args.schedule_scale >= 1.0 && args.schedule_scale.is_finite()) {
         return Err(anyhow!("--schedule-scale must be at least 1"));
     }
-    let path = crate::config::default_path(args.config.as_deref());
+    let path = crate::config::default_path(args.config.path());
     let cfg = match crate::config::load(&path) {
         Ok((cfg, warnings)) => {
             warnings.iter().for_each(|w| tracing::warn!("{w}"));
