@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use chrono::Utc;
 
-pub use content::{ContentContext, StageError};
+pub use content::{ContentContext, StageError, hash_stream};
 
 use crate::plan::{Action, ActionKind, Plan};
 use crate::store::{Address, Backend, Fingerprint, JournalEntry, Op, Outcome, PlanId, StoreError};

@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 mod apply;
 pub mod catalog;
 pub mod certs;
+pub mod debug;
 mod plan;
 mod render;
 mod schema;
@@ -61,6 +62,9 @@ pub enum Command {
     Plan(plan::PlanArgs),
     /// Make the changes: a saved plan exactly, or plan, show and ask.
     Apply(apply::ApplyArgs),
+    /// Run one stage of supctl on its own (benchmarks, troubleshooting).
+    #[command(subcommand, hide = true)]
+    Debug(debug::DebugCommand),
 }
 
 /// Parses arguments, runs the command and maps its outcome to an exit code.
@@ -86,5 +90,6 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::ForceUnlock(a) => unlock::run(a),
         Command::Plan(a) => plan::run(a),
         Command::Apply(a) => apply::run(a),
+        Command::Debug(c) => debug::run(c),
     }
 }
