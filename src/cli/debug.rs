@@ -1,7 +1,7 @@
 //! `supctl debug ...`: hidden commands that run one stage of supctl on its own, for the
 //! benchmarks (`scripts/bench.sh`) and for troubleshooting. Not a stable interface.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context as _;
@@ -51,18 +51,20 @@ pub fn run(c: DebugCommand) -> anyhow::Result<u8> {
 }
 
 /// Reads a file once (hashing both digests on the way), then verifies its signature on the
-/// buffered bytes: the same checks staging makes before a file enters the store.
-fn check(path: &PathBuf) -> anyhow::Result<ContentReport> {
+/// buffered bytes: the same checks staging makes before a file enters the store. `data` is
+/// the caller's buffer, reused from file to file so its pages are faulted in only once.
+fn check(path: &Path, data: &mut Vec<u8>) -> anyhow::Result<ContentReport> {
     let start = Instant::now();
     let mut f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-    let mut data = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    data.clear();
+    data.reserve(usize::try_from(len).unwrap_or(0));
     let (sha1, sha256) = hash_stream(&mut f, |chunk| {
         data.extend_from_slice(chunk);
         Ok(())
     })
     .with_context(|| format!("reading {}", path.display()))?;
-    let report = verify_file(&data, Utc::now());
+    let report = verify_file(data, Utc::now());
     Ok(ContentReport {
         file: path.display().to_string(),
         size: data.len() as u64,
@@ -83,15 +85,16 @@ fn verify_content(a: VerifyContentArgs) -> anyhow::Result<u8> {
     let jobs = a.jobs.clamp(1, a.files.len().max(1));
     let mut reports: Vec<Option<anyhow::Result<ContentReport>>> =
         a.files.iter().map(|_| None).collect();
-    // Files are dealt round-robin to `jobs` threads; each keeps at most one file in memory.
+    // Files are dealt round-robin to `jobs` threads; each holds one file in memory at a time.
     std::thread::scope(|s| {
         let handles: Vec<_> = (0..jobs)
             .map(|j| {
                 let files = &a.files;
                 s.spawn(move || {
+                    let mut data = Vec::new();
                     (j..files.len())
                         .step_by(jobs)
-                        .map(|i| (i, check(&files[i])))
+                        .map(|i| (i, check(&files[i], &mut data)))
                         .collect::<Vec<_>>()
                 })
             })
