@@ -129,6 +129,7 @@ EOF
 }
 ingest small "$N_SMALL" "$WORK/ingest-small.cab"
 ingest large "$N_LARGE" "$WORK/ingest-large.cab"
+rm -f "$WORK"/ingest-*.cab # keep the disk footprint small: each stage deletes its data
 
 # ---------------------------------------------------------------- 2. plan (no-op) and apply
 write_config() { # DIR CATALOG-TABLES...
@@ -158,6 +159,7 @@ timed first-apply "$SUPCTL" apply -c "$WORK/plan" --auto-approve
 log "no-op plan ($RUNS runs)"
 pair plan "$SUPCTL plan -c $WORK/plan --detailed-exitcode" "" ""
 grep -q "No changes" "$RES/plan.out" || { cat "$RES/plan.out" >&2; die "the plan is not a no-op"; }
+rm -rf "$WORK/plan" "$WORK"/plan-*.cab
 
 log "metadata-only apply of $APPLY_UPDATES new updates on fresh state directories ($RUNS runs)"
 gen --updates "$APPLY_UPDATES" --seed 7 --out "$WORK/apply.cab"
@@ -170,6 +172,7 @@ for ((i = 1; i <= RUNS; i++)); do timed apply "$SUPCTL" apply -c "$WORK/apply-$i
 published=$("$SUPCTL" updates list --json --state-dir "$WORK/apply-1/.supctl" 2>/dev/null \
   | python3 -c 'import json,sys; v=json.load(sys.stdin); print(len(v if isinstance(v, list) else v.get("updates", [])))' || echo "?")
 [ "$published" = "$APPLY_UPDATES" ] || die "apply published $published updates, expected $APPLY_UPDATES"
+rm -rf "$WORK"/apply-* "$WORK/apply.cab"
 
 # ---------------------------------------------------------------- 3. staging verification
 log "generating $CONTENT_FILES signed PE files of $CONTENT_MIB MiB"
