@@ -90,6 +90,29 @@ fn io(file: &str) -> impl Fn(std::io::Error) -> StageError + '_ {
     }
 }
 
+/// Reads `input` to the end in 1 MiB chunks, computing its SHA-1 and SHA-256 in one pass
+/// and handing every chunk to `sink` (the staging copy, or an in-memory buffer for the
+/// signature check). Shared by staging and `supctl debug verify-content`.
+pub fn hash_stream(
+    input: &mut impl Read,
+    mut sink: impl FnMut(&[u8]) -> std::io::Result<()>,
+) -> std::io::Result<(Sha1, Sha256)> {
+    let (mut h1, mut h2) = (sha1::Sha1::new(), sha2::Sha256::new());
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = match input.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        h1.update(&buf[..n]);
+        h2.update(&buf[..n]);
+        sink(&buf[..n])?;
+    }
+    Ok((Sha1(h1.finalize().into()), Sha256(h2.finalize().into())))
+}
+
 /// Copies `from` into the staging area while hashing it.
 fn copy_hashed(
     from: &Path,
@@ -98,23 +121,9 @@ fn copy_hashed(
 ) -> Result<(tempfile::TempPath, Sha1, Sha256), StageError> {
     let mut input = std::fs::File::open(from).map_err(io(name))?;
     let mut out = tempfile::NamedTempFile::new_in(staging).map_err(io(name))?;
-    let (mut h1, mut h2) = (sha1::Sha1::new(), sha2::Sha256::new());
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = input.read(&mut buf).map_err(io(name))?;
-        if n == 0 {
-            break;
-        }
-        h1.update(&buf[..n]);
-        h2.update(&buf[..n]);
-        out.write_all(&buf[..n]).map_err(io(name))?;
-    }
+    let (sha1, sha256) = hash_stream(&mut input, |chunk| out.write_all(chunk)).map_err(io(name))?;
     out.as_file().sync_all().map_err(io(name))?;
-    Ok((
-        out.into_temp_path(),
-        Sha1(h1.finalize().into()),
-        Sha256(h2.finalize().into()),
-    ))
+    Ok((out.into_temp_path(), sha1, sha256))
 }
 
 /// Looks for `file` in the content source folder: by name first, then by name anywhere below.

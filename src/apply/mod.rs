@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::Utc;
 
-pub use content::{ContentContext, StageError};
+pub use content::{ContentContext, StageError, hash_stream};
 
 use crate::plan::{Action, ActionKind, Plan};
 use crate::store::{

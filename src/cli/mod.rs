@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 mod apply;
 pub mod catalog;
 pub mod certs;
+pub mod debug;
 mod plan;
 mod render;
 mod schema;
@@ -70,6 +71,9 @@ pub enum Command {
     Sync(sync::SyncArgs),
     /// Last and next sync, update counts, certificates, status messages, warnings.
     Status(status::StatusArgs),
+    /// Run one stage of supctl on its own (benchmarks, troubleshooting).
+    #[command(subcommand, hide = true)]
+    Debug(debug::DebugCommand),
 }
 
 /// Parses arguments, runs the command and maps its outcome to an exit code.
@@ -98,5 +102,6 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Watch(a) => watch::run(a),
         Command::Sync(a) => sync::run(a),
         Command::Status(a) => status::run(a),
+        Command::Debug(c) => debug::run(c),
     }
 }

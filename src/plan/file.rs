@@ -36,8 +36,12 @@ pub fn save(plan: &Plan, path: &Path) -> Result<(), PlanFileError> {
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(err)?;
-    serde_json::to_writer(&mut tmp, plan).map_err(|e| err(e.into()))?;
-    tmp.write_all(b"\n").map_err(err)?;
+    // Buffered: serde_json issues one write per token, millions for a large plan.
+    let mut w = std::io::BufWriter::with_capacity(1 << 16, &mut tmp);
+    serde_json::to_writer(&mut w, plan).map_err(|e| err(e.into()))?;
+    w.write_all(b"\n").map_err(err)?;
+    w.flush().map_err(err)?;
+    drop(w);
     tmp.as_file().sync_all().map_err(err)?;
     tmp.persist(path).map_err(|e| err(e.error))?;
     Ok(())

@@ -180,11 +180,18 @@ pub fn categories(
 /// merge-joined, so 100,000 updates cost three index scans and no hashing.
 pub fn updates(c: &Connection, id: Option<&UpdateId>) -> Result<BTreeMap<UpdateId, StoredUpdate>> {
     let id_text = id.map(|i| i.as_str());
-    let mut st = c.prepare_cached(
+    // One statement per case: SQLite cannot use an index for `?1 IS NULL OR id = ?1`, so the
+    // single-update read (every fingerprint check during apply) would scan the whole table.
+    let one = id.is_some();
+    let mut st = c.prepare_cached(if one {
         "SELECT id, catalog, revision, content_hash, title, description, vendor, products,
                 classification, severity, kb_article, update_type, created, expired, declined
-         FROM updates WHERE ?1 IS NULL OR id = ?1 ORDER BY id",
-    )?;
+         FROM updates WHERE id = ?1 ORDER BY id"
+    } else {
+        "SELECT id, catalog, revision, content_hash, title, description, vendor, products,
+                classification, severity, kb_article, update_type, created, expired, declined
+         FROM updates WHERE ?1 IS NULL ORDER BY id"
+    })?;
     let rows = st.query_map([id_text], |r| {
         Ok(StoredUpdate {
             id: parsed(r, 0)?,
@@ -215,12 +222,17 @@ pub fn updates(c: &Connection, id: Option<&UpdateId>) -> Result<BTreeMap<UpdateI
     // Stored ids are normalised, so text order is id order.
     let find = |v: &[StoredUpdate], key: &str| v.binary_search_by(|u| u.id.as_str().cmp(key)).ok();
 
-    let mut st = c.prepare_cached(
+    let mut st = c.prepare_cached(if one {
         "SELECT f.update_id, f.name, f.size, f.sha1, COALESCE(f.sha256, c.sha256), f.uri,
                 c.sha1 IS NOT NULL
          FROM update_files f LEFT JOIN content c ON c.sha1 = f.sha1
-         WHERE ?1 IS NULL OR f.update_id = ?1 ORDER BY f.update_id, f.sha1",
-    )?;
+         WHERE f.update_id = ?1 ORDER BY f.update_id, f.sha1"
+    } else {
+        "SELECT f.update_id, f.name, f.size, f.sha1, COALESCE(f.sha256, c.sha256), f.uri,
+                c.sha1 IS NOT NULL
+         FROM update_files f LEFT JOIN content c ON c.sha1 = f.sha1
+         WHERE ?1 IS NULL ORDER BY f.update_id, f.sha1"
+    })?;
     let mut rows = st.query([id_text])?;
     let mut cursor = 0;
     while let Some(r) = rows.next()? {
@@ -240,10 +252,11 @@ pub fn updates(c: &Connection, id: Option<&UpdateId>) -> Result<BTreeMap<UpdateI
         }
     }
 
-    let mut st = c.prepare_cached(
-        "SELECT update_id, supersedes FROM supersedence
-         WHERE ?1 IS NULL OR update_id = ?1 OR supersedes = ?1 ORDER BY update_id, supersedes",
-    )?;
+    let mut st = c.prepare_cached(if one {
+        "SELECT update_id, supersedes FROM supersedence WHERE update_id = ?1 OR supersedes = ?1 ORDER BY update_id, supersedes"
+    } else {
+        "SELECT update_id, supersedes FROM supersedence WHERE ?1 IS NULL ORDER BY update_id, supersedes"
+    })?;
     let mut rows = st.query([id_text])?;
     while let Some(r) = rows.next()? {
         let (newer, older) = (text_ref(r, 0)?, text_ref(r, 1)?);
