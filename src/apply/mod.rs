@@ -242,10 +242,7 @@ pub(crate) fn journal(
     outcome: Outcome,
     message: &str,
 ) -> Result<(), StoreError> {
-    let address = Address::parse(address).map_err(|e| StoreError::Invalid {
-        what: "address",
-        value: e.to_string(),
-    })?;
+    let address = parse_address(address)?;
     backend.apply(Op::JournalAppend(JournalEntry {
         plan: plan.clone(),
         address,
@@ -254,6 +251,13 @@ pub(crate) fn journal(
         at: Utc::now(),
     }))?;
     Ok(())
+}
+
+fn parse_address(address: &str) -> Result<Address, StoreError> {
+    Address::parse(address).map_err(|e| StoreError::Invalid {
+        what: "address",
+        value: e.to_string(),
+    })
 }
 
 /// Applies `plan` to `backend`. Errors before the first action (budget, resume) are returned;
@@ -352,11 +356,21 @@ pub async fn run(
         }
         match execute::apply_batch(backend, &ready) {
             Ok(()) => {
-                let entries: Vec<&Action> = ready.clone();
-                for a in entries {
+                // One journal transaction per batch (one fsync), each entry naming the
+                // state its action left.
+                let mut entries = Vec::with_capacity(ready.len());
+                for a in &ready {
                     let after = expected.record(backend, &a.address)?;
-                    let message = done_message(a.kind.as_str(), after.as_ref());
-                    journal(backend, &plan_id, &key(a), Outcome::Done, &message)?;
+                    entries.push(JournalEntry {
+                        plan: plan_id.clone(),
+                        address: parse_address(&key(a))?,
+                        outcome: Outcome::Done,
+                        message: done_message(a.kind.as_str(), after.as_ref()),
+                        at: Utc::now(),
+                    });
+                }
+                backend.apply(Op::JournalBatch(entries))?;
+                for a in &ready {
                     if ready.len() == 1 {
                         opts.progress
                             .step(1, &format!("{}: {} done", a.address, a.kind));

@@ -130,6 +130,9 @@ pub enum Op {
     /// Sets (replaces) when the daemon next runs a schedule.
     SetNextRun(NextRun),
     JournalAppend(JournalEntry),
+    /// Several outcomes in one transaction: a batch of 500 publishes costs one commit, not
+    /// 500 (each commit is an fsync).
+    JournalBatch(Vec<JournalEntry>),
     InventoryAdd {
         address: Address,
         origin: Origin,

@@ -181,19 +181,17 @@ pub fn apply(tx: &Transaction, content: &ContentStore, op: Op) -> Result<Applied
                 Applied::created(true)
             })
         }
-        Op::JournalAppend(e) => {
-            let n = tx.execute(
-                "INSERT OR IGNORE INTO journal (plan_id, address, outcome, message, at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
-                    e.plan.as_str(),
-                    e.address.as_str(),
-                    e.outcome.as_str(),
-                    e.message,
-                    ts(&e.at)
-                ],
-            )?;
-            Ok(Applied::created(n > 0))
+        Op::JournalAppend(e) => Ok(Applied::created(insert_journal(tx, &e)? > 0)),
+        Op::JournalBatch(entries) => {
+            let mut counts = Counts::default();
+            for e in &entries {
+                if insert_journal(tx, e)? > 0 {
+                    counts.created += 1;
+                } else {
+                    counts.unchanged += 1;
+                }
+            }
+            Ok(Applied::from_counts(counts))
         }
         Op::InventoryAdd { address, origin } => {
             let n = tx.execute(
@@ -483,4 +481,19 @@ fn stage(tx: &Transaction, content: &ContentStore, req: StageRequest) -> Result<
         ],
     )?;
     Ok(Applied::created(true))
+}
+
+/// Records one outcome; repeating the same entry is ignored (the apply may replay it).
+fn insert_journal(tx: &Transaction, e: &JournalEntry) -> Result<usize> {
+    Ok(tx.execute(
+        "INSERT OR IGNORE INTO journal (plan_id, address, outcome, message, at)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            e.plan.as_str(),
+            e.address.as_str(),
+            e.outcome.as_str(),
+            e.message,
+            ts(&e.at)
+        ],
+    )?)
 }

@@ -42,6 +42,17 @@ pub(super) struct Mem {
 }
 
 impl Mem {
+    /// Records one outcome unless the same entry is already there; true when recorded.
+    fn journal_append(&mut self, e: JournalEntry) -> bool {
+        let dup = self.journal.iter().any(|x| {
+            x.plan == e.plan && x.address == e.address && x.outcome == e.outcome && x.at == e.at
+        });
+        if !dup {
+            self.journal.push(e);
+        }
+        !dup
+    }
+
     pub(super) fn snapshot(&self) -> ActualState {
         let mut updates: BTreeMap<UpdateId, StoredUpdate> = self
             .updates
@@ -233,17 +244,17 @@ impl Mem {
                 Some(_) => Applied::updated(true),
                 None => Applied::created(true),
             },
-            Op::JournalAppend(e) => {
-                let dup = self.journal.iter().any(|x| {
-                    x.plan == e.plan
-                        && x.address == e.address
-                        && x.outcome == e.outcome
-                        && x.at == e.at
-                });
-                if !dup {
-                    self.journal.push(e);
+            Op::JournalAppend(e) => Applied::created(self.journal_append(e)),
+            Op::JournalBatch(entries) => {
+                let mut counts = Counts::default();
+                for e in entries {
+                    if self.journal_append(e) {
+                        counts.created += 1;
+                    } else {
+                        counts.unchanged += 1;
+                    }
                 }
-                Applied::created(!dup)
+                Applied::from_counts(counts)
             }
             Op::InventoryAdd { address, origin } => {
                 Applied::created(self.inventory.insert(address, origin) != Some(origin))
