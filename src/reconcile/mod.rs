@@ -79,17 +79,28 @@ pub async fn make_plan(
         Vec::new()
     };
     let catalogs = acquire_all(cfg, fetcher, &only).await;
+    let plan = diff_against(cfg, backend, &catalogs, targets)?;
+    Ok((plan, catalogs))
+}
+
+/// Plans the acquired catalogs against the backend's current state, limited to `targets`.
+pub fn diff_against(
+    cfg: &Config,
+    backend: &dyn Backend,
+    catalogs: &BTreeMap<String, Acquired>,
+    targets: &[String],
+) -> Result<Plan, StoreError> {
     let actual = backend.snapshot()?;
     let inputs = plan::diff::Inputs {
         desired: cfg,
-        catalogs: &catalogs,
+        catalogs,
         actual: &actual,
         capabilities: backend.capabilities(),
         backend: backend.name(),
     };
     let mut plan = plan::diff::diff(&inputs);
     plan.retain_targets(targets);
-    Ok((plan, catalogs))
+    Ok(plan)
 }
 
 /// Where plans are saved before they are applied, so `apply --resume` (and the daemon's

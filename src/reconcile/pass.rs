@@ -131,16 +131,7 @@ pub async fn plan_scope(
     } else {
         super::acquire_all(cfg, fetcher, &scope.catalogs).await
     };
-    let actual = backend.snapshot()?;
-    let inputs = plan::diff::Inputs {
-        desired: cfg,
-        catalogs: &catalogs,
-        actual: &actual,
-        capabilities: backend.capabilities(),
-        backend: backend.name(),
-    };
-    let mut plan = plan::diff::diff(&inputs);
-    plan.retain_targets(&scope.targets());
+    let plan = super::diff_against(cfg, backend, &catalogs, &scope.targets())?;
     Ok((plan, catalogs))
 }
 
