@@ -247,4 +247,12 @@ fn quickstart_works_on_a_fresh_copy() {
     let r = run(&cfg, &["plan", "--detailed-exitcode"]);
     assert_eq!(r.code, 0, "{}", r.all());
     assert!(dir.path().join(".supctl/store.db").is_file());
+    // The store commands find the state directory through the config, as plan and apply do.
+    let r = run(
+        &cfg,
+        &["updates", "list", "--json", "--state", "deployable"],
+    );
+    assert_eq!(r.code, 0, "{}", r.all());
+    let rows: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(rows.as_array().map(Vec::len), Some(3), "{}", r.stdout);
 }

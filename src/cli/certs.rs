@@ -17,7 +17,7 @@ pub enum CertsCommand {
 
 pub fn run(cmd: CertsCommand) -> anyhow::Result<u8> {
     let CertsCommand::List(a) = cmd;
-    let backend = LocalBackend::open(&a.location(), OpenOptions::read())?;
+    let backend = LocalBackend::open(&a.location()?, OpenOptions::read())?;
     let rows = certificate_rows(&backend.snapshot_settings()?, chrono::Utc::now());
     if a.json {
         print_json(&rows)?;
@@ -26,7 +26,7 @@ pub fn run(cmd: CertsCommand) -> anyhow::Result<u8> {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<64}  {:<12}  {:<8}  {:<10}  {:<30}  USED BY",
+        "{:<40}  {:<12}  {:<8}  {:<10}  {:<30}  USED BY",
         "THUMBPRINT", "KIND", "STATE", "EXPIRES", "SUBJECT"
     );
     for r in &rows {
@@ -38,10 +38,11 @@ pub fn run(cmd: CertsCommand) -> anyhow::Result<u8> {
         let used: Vec<&str> = r.used_by.iter().map(|a| a.as_str()).collect();
         let _ = writeln!(
             out,
-            "{:<64}  {:<12}  {:<8}  {:<10}  {:<30}  {}",
-            r.thumbprint,
-            r.kind,
-            r.state,
+            "{:<40}  {:<12}  {:<8}  {:<10}  {:<30}  {}",
+            // Padding needs strings: these types' Display ignores width.
+            r.thumbprint.to_string(),
+            r.kind.to_string(),
+            r.state.to_string(),
             expires,
             r.subject.as_deref().unwrap_or("-"),
             if used.is_empty() {

@@ -17,17 +17,29 @@ use crate::store::{Backend as _, HeldLock, LockRequest, StoreLocation};
 /// Where the store is and how to print.
 #[derive(Debug, Clone, Args)]
 pub struct StoreArgs {
-    /// The state directory (the config's `[server] path`).
-    #[arg(long, value_name = "DIR", default_value = crate::store::location::DEFAULT_DIR, env = "SUPCTL_STATE_DIR")]
-    pub state_dir: PathBuf,
+    /// The state directory; default: the config's `[server] path`, else `.supctl`.
+    #[arg(long, value_name = "DIR", env = "SUPCTL_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub config: super::session::ConfigArg,
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
 }
 
 impl StoreArgs {
-    pub fn location(&self) -> StoreLocation {
-        StoreLocation::new(&self.state_dir)
+    /// `--state-dir`, else the config's state directory (`-c`, or `./supctl.toml` /
+    /// `./supctl/` when present), else `.supctl` here.
+    pub fn location(&self) -> anyhow::Result<StoreLocation> {
+        if let Some(d) = &self.state_dir {
+            return Ok(StoreLocation::new(d));
+        }
+        let path = crate::config::default_path(self.config.path());
+        if self.config.path().is_none() && !path.exists() {
+            return Ok(StoreLocation::new(crate::store::location::DEFAULT_DIR));
+        }
+        let (cfg, _) = super::session::load_config(Some(&path))?;
+        Ok(StoreLocation::new(&cfg.server.path))
     }
 }
 
@@ -167,7 +179,7 @@ pub fn run(cmd: StoreCommand) -> anyhow::Result<u8> {
             dry_run,
         } => {
             let backend = LocalBackend::open(
-                &store.location(),
+                &store.location()?,
                 OpenOptions {
                     create: false,
                     check: Check::Quick,
@@ -235,7 +247,7 @@ pub fn run(cmd: StoreCommand) -> anyhow::Result<u8> {
             batch,
             stage_every,
         } => {
-            let backend = LocalBackend::open(&store.location(), OpenOptions::write())?;
+            let backend = LocalBackend::open(&store.location()?, OpenOptions::write())?;
             let _lock = lock.acquire(&backend, "store bench-write")?;
             let report = bench_write(
                 &backend,
@@ -250,7 +262,7 @@ pub fn run(cmd: StoreCommand) -> anyhow::Result<u8> {
         }
         StoreCommand::BenchRead { store, vendor } => {
             let started = std::time::Instant::now();
-            let backend = LocalBackend::open(&store.location(), OpenOptions::read())?;
+            let backend = LocalBackend::open(&store.location()?, OpenOptions::read())?;
             let opened = started.elapsed();
             let snap = backend.snapshot()?;
             let snapshot = started.elapsed() - opened;
@@ -275,7 +287,7 @@ pub fn run(cmd: StoreCommand) -> anyhow::Result<u8> {
             ttl,
             no_heartbeat,
         } => {
-            let backend = LocalBackend::open(&store.location(), OpenOptions::write())?;
+            let backend = LocalBackend::open(&store.location()?, OpenOptions::write())?;
             let mut req = LockRequest::new("store hold-lock").ttl(ttl);
             req.heartbeat = !no_heartbeat;
             let lock = backend.lock(&req)?;
@@ -287,7 +299,7 @@ pub fn run(cmd: StoreCommand) -> anyhow::Result<u8> {
 }
 
 fn show(a: StoreArgs) -> anyhow::Result<u8> {
-    let loc = a.location();
+    let loc = a.location()?;
     let backend = LocalBackend::open(&loc, OpenOptions::read())?;
     let integrity = backend.integrity_check(true)?;
     let lock = read_owner(&loc)?.map(|owner| LockView {

@@ -16,7 +16,7 @@ pub struct ForceUnlockArgs {
 }
 
 pub fn run(a: ForceUnlockArgs) -> anyhow::Result<u8> {
-    let owner = force_unlock(&a.store.location(), &a.id)?;
+    let owner = force_unlock(&a.store.location()?, &a.id)?;
     if a.store.json {
         print_json(&serde_json::json!({ "released": owner }))?;
     } else {

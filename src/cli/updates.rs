@@ -41,7 +41,7 @@ pub struct ListArgs {
 
 pub fn run(cmd: UpdatesCommand) -> anyhow::Result<u8> {
     let UpdatesCommand::List(a) = cmd;
-    let backend = LocalBackend::open(&a.store.location(), OpenOptions::read())?;
+    let backend = LocalBackend::open(&a.store.location()?, OpenOptions::read())?;
     let title = a
         .title
         .as_deref()
@@ -71,7 +71,14 @@ pub fn run(cmd: UpdatesCommand) -> anyhow::Result<u8> {
         let _ = writeln!(
             out,
             "{:<36}  {:>3}  {:<13}  {:<12}  {:<20}  {:<18}  {}",
-            r.id, r.revision, r.state, r.catalog, r.vendor, r.classification, r.title
+            // Padding needs strings: the newtypes' Display ignores width.
+            r.id.to_string(),
+            r.revision,
+            r.state.to_string(),
+            r.catalog.to_string(),
+            r.vendor,
+            r.classification,
+            r.title
         );
     }
     let _ = writeln!(out, "{} update(s)", rows.len());
