@@ -256,3 +256,41 @@ fn quickstart_works_on_a_fresh_copy() {
     let rows: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(rows.as_array().map(Vec::len), Some(3), "{}", r.stdout);
 }
+
+/// An unchanged catalog is planned from its parsed summary (no package XML), but whatever is
+/// published always carries the package's XML: widening the selection after a first apply
+/// makes the planner parse the catalog in full before it publishes.
+#[test]
+fn a_cached_summary_is_never_published() {
+    use supctl::store::Backend as _;
+    let (site, url) = contoso_site();
+    let cfg = site.write(
+        "supctl",
+        &contoso_config(&site, &url, "categories = [\"Contoso/Utilities\"]"),
+    );
+    let r = run(&cfg, &["apply", "--auto-approve"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let summaries: Vec<_> = std::fs::read_dir(site.state_dir().join("cache"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".parsed.json"))
+        .collect();
+    assert_eq!(summaries.len(), 1, "the trusted catalog's summary is kept");
+    assert_eq!(state_of(&site, BIOS_107), None);
+
+    let cfg = site.write("supctl", &contoso_config(&site, &url, ""));
+    let (code, plan) = plan_json(&cfg, &[]);
+    assert_eq!(code, 2);
+    assert!(actions(&plan).contains(&format!("publish {}", update_addr("contoso", BIOS_107))));
+    let r = run(&cfg, &["apply", "--auto-approve"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let xml = site
+        .backend()
+        .raw_xml(&UpdateId::parse(BIOS_107).unwrap(), None)
+        .unwrap()
+        .unwrap_or_default();
+    assert!(xml.contains("SoftwareDistributionPackage"), "published XML: {xml:?}");
+    assert!(xml.contains(BIOS_107), "{xml}");
+    let (code, _) = plan_json(&cfg, &[]);
+    assert_eq!(code, 0);
+}

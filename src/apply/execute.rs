@@ -72,7 +72,10 @@ pub(super) fn apply_batch(backend: &dyn Backend, batch: &[&Action]) -> Result<()
             let mut updates: Vec<UpdateRecord> = Vec::with_capacity(batch.len());
             for a in batch {
                 match &a.payload {
-                    Some(Payload::Update { record }) => updates.push((**record).clone()),
+                    // A cached summary has no package XML: never publish one.
+                    Some(Payload::Update { record }) if !record.is_summary() => {
+                        updates.push((**record).clone())
+                    }
                     _ => return Err(invalid("publish payload", &a.address)),
                 }
             }

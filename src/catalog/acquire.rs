@@ -4,9 +4,11 @@
 use chrono::{DateTime, Utc};
 
 use super::cab::Limits;
+use super::extract::extract;
 use super::fetch::{CatalogSource, Fetcher};
-use super::inspect::{SignerPolicy, inspect};
+use super::inspect::{SignerPolicy, verify};
 use super::model::CatalogContent;
+use super::parsed_cache;
 use crate::config;
 use crate::ids::{Sha256, Thumbprint};
 use crate::trust::{SignatureReport, TrustDecision};
@@ -83,35 +85,60 @@ pub fn signer_policy(
 }
 
 /// Verifies and, when trusted, parses CAB bytes (blocking; run it off the async runtime).
-pub fn verify_and_parse(data: &[u8], policy: &SignerPolicy<'_>, now: DateTime<Utc>) -> Acquisition {
+/// `cached` is the parsed-catalog summary saved for this very CAB, used instead of parsing
+/// once the signature verified and the signer is trusted under the current policy.
+pub fn verify_and_parse(
+    data: &[u8],
+    policy: &SignerPolicy<'_>,
+    now: DateTime<Utc>,
+    cached: Option<CatalogContent>,
+) -> Acquisition {
+    let gate = verify(data, Some(policy), now);
+    match gate.decision {
+        Some(TrustDecision::Trusted { .. }) => {}
+        Some(TrustDecision::Untrusted { .. }) => {
+            return Acquisition::Untrusted {
+                report: gate.signature,
+            };
+        }
+        Some(TrustDecision::Unsigned) => return Acquisition::Unsigned,
+        Some(TrustDecision::Invalid { reason }) => return Acquisition::Invalid { reason },
+        None => {
+            return Acquisition::Failed {
+                reason: gate
+                    .refused
+                    .unwrap_or_else(|| "the catalog was not verified".into()),
+            };
+        }
+    }
+    if let Some(content) = cached {
+        return Acquisition::Trusted {
+            content,
+            report: gate.signature,
+        };
+    }
     let limits = Limits {
         max_total: MAX_INFLATED,
         ..Limits::default()
     };
-    let inspection = match inspect(data, Some(policy), &limits, now) {
-        Ok(i) => i,
-        Err(e) => {
-            return Acquisition::Failed {
-                reason: e.to_string(),
-            };
-        }
-    };
-    match (inspection.decision, inspection.extracted) {
-        (Some(TrustDecision::Trusted { .. }), Some(x)) => Acquisition::Trusted {
+    match extract(data, &limits, now) {
+        Ok(x) => Acquisition::Trusted {
             content: x.content,
-            report: inspection.signature,
+            report: gate.signature,
         },
-        (Some(TrustDecision::Untrusted { .. }), _) => Acquisition::Untrusted {
-            report: inspection.signature,
-        },
-        (Some(TrustDecision::Unsigned), _) => Acquisition::Unsigned,
-        (Some(TrustDecision::Invalid { reason }), _) => Acquisition::Invalid { reason },
-        (_, _) => Acquisition::Failed {
-            reason: inspection
-                .refused
-                .unwrap_or_else(|| "the catalog was not parsed".into()),
+        Err(e) => Acquisition::Failed {
+            reason: e.to_string(),
         },
     }
+}
+
+/// Whether a saved summary of an unchanged, trusted CAB may stand in for parsing it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reuse {
+    /// Planning: a summary is enough to decide.
+    Summary,
+    /// Publishing needs every package's XML: parse.
+    Parse,
 }
 
 /// Fetches (conditional GET, cache) and acquires one configured catalog.
@@ -120,6 +147,7 @@ pub async fn acquire(
     c: &config::Catalog,
     fetcher: &Fetcher,
     now: DateTime<Utc>,
+    reuse: Reuse,
 ) -> Acquired {
     let failed = |source: String, reason: String| Acquired {
         key: c.key.clone(),
@@ -144,16 +172,30 @@ pub async fn acquire(
     let (approved, blocked) = signer_policy(cfg, c);
     let allow_expired = c.allow_expired_signer;
     let path = fetched.path.clone();
+    let (cache, key, cab) = (
+        fetcher.cache_dir().to_path_buf(),
+        c.key.clone(),
+        fetched.sha256,
+    );
     let acquisition = tokio::task::spawn_blocking(move || match std::fs::read(&path) {
-        Ok(data) => verify_and_parse(
-            &data,
-            &SignerPolicy {
+        Ok(data) => {
+            let cached = match reuse {
+                Reuse::Summary => parsed_cache::load(&cache, &key, cab),
+                Reuse::Parse => None,
+            };
+            let from_cache = cached.is_some();
+            let policy = SignerPolicy {
                 approved: &approved,
                 blocked: &blocked,
                 allow_expired,
-            },
-            now,
-        ),
+            };
+            let acquisition = verify_and_parse(&data, &policy, now, cached);
+            if let (Acquisition::Trusted { content, .. }, false) = (&acquisition, from_cache) {
+                // Best effort: without the copy the next plan parses again.
+                let _ = parsed_cache::save(&cache, &key, cab, content);
+            }
+            acquisition
+        }
         Err(e) => Acquisition::Failed {
             reason: format!("cannot read {}: {e}", path.display()),
         },

@@ -62,6 +62,16 @@ pub fn inspect(
     limits: &Limits,
     now: DateTime<Utc>,
 ) -> Result<Inspection, ExtractError> {
+    let mut inspection = verify(data, policy, now);
+    if inspection.refused.is_none() {
+        inspection.extracted = Some(extract(data, limits, now)?);
+    }
+    Ok(inspection)
+}
+
+/// The gate without extraction: the signature, the policy decision and, when parsing is
+/// not allowed, why. `extracted` is always `None`.
+pub fn verify(data: &[u8], policy: Option<&SignerPolicy<'_>>, now: DateTime<Utc>) -> Inspection {
     let signature = if data.starts_with(b"MSCF") {
         verify_cab(data, now)
     } else {
@@ -94,14 +104,10 @@ pub fn inspect(
         )),
         (None, _) => None,
     };
-    let extracted = match refused {
-        Some(_) => None,
-        None => Some(extract(data, limits, now)?),
-    };
-    Ok(Inspection {
+    Inspection {
         signature,
         decision,
         refused,
-        extracted,
-    })
+        extracted: None,
+    }
 }

@@ -11,6 +11,7 @@ pub mod extract;
 pub mod fetch;
 pub mod inspect;
 pub mod model;
+pub mod parsed_cache;
 pub mod partners;
 pub mod sdp;
 pub mod summary;

@@ -117,6 +117,10 @@ pub struct UpdateRecord {
     pub items: Vec<InstallableItem>,
     /// The package element exactly as it appears in the catalog (byte-exact slice).
     pub raw_xml: String,
+    /// The hash of `raw_xml` when the record comes from the parsed-catalog cache, which
+    /// leaves `raw_xml` empty: enough to plan, not to publish.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw_hash: Option<Sha256>,
 }
 
 impl UpdateRecord {
@@ -135,7 +139,14 @@ impl UpdateRecord {
     }
     /// Hash of the raw package XML with `SchemaVersion` ignored: a change means a new revision.
     pub fn content_hash(&self) -> Sha256 {
-        Sha256::of(self.raw_xml.as_bytes())
+        match self.raw_hash {
+            Some(h) if self.raw_xml.is_empty() => h,
+            _ => Sha256::of(self.raw_xml.as_bytes()),
+        }
+    }
+    /// True for a cached summary without the package XML: it must not be published.
+    pub fn is_summary(&self) -> bool {
+        self.raw_xml.is_empty() && self.raw_hash.is_some()
     }
     /// Total bytes of every origin file (what staging would download).
     pub fn content_bytes(&self) -> u64 {
@@ -162,7 +173,7 @@ pub struct Category {
 }
 
 /// A verified, parsed catalog: what the planner sees.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CatalogContent {
     pub format: FormatVersion,
     pub updates: Vec<UpdateRecord>,

@@ -22,7 +22,7 @@ use chrono::Utc;
 use futures::StreamExt;
 
 use crate::apply::ContentContext;
-use crate::catalog::acquire::{Acquired, acquire};
+use crate::catalog::acquire::{Acquired, Reuse, acquire};
 use crate::catalog::fetch::{Fetcher, HttpSettings};
 use crate::config::Config;
 use crate::plan::{self, Plan};
@@ -47,13 +47,14 @@ pub async fn acquire_all(
     cfg: &Config,
     fetcher: &Fetcher,
     only: &[String],
+    reuse: Reuse,
 ) -> BTreeMap<String, Acquired> {
     let now = Utc::now();
     let wanted = cfg
         .catalogs
         .values()
         .filter(|c| c.subscribed && (only.is_empty() || only.contains(&c.key)));
-    let jobs = wanted.map(|c| acquire(cfg, c, fetcher, now));
+    let jobs = wanted.map(|c| acquire(cfg, c, fetcher, now, reuse));
     let results: Vec<Acquired> = futures::stream::iter(jobs)
         .buffer_unordered(4)
         .collect()
@@ -78,7 +79,36 @@ pub async fn make_plan(
     } else {
         Vec::new()
     };
-    let catalogs = acquire_all(cfg, fetcher, &only).await;
+    plan_catalogs(cfg, backend, fetcher, &only, targets).await
+}
+
+/// Acquires (unchanged catalogs from their parsed summaries) and plans; when the plan must
+/// publish or revise from a summarised catalog, that catalog is parsed in full and the plan
+/// made again, so every publish carries the package's XML.
+pub async fn plan_catalogs(
+    cfg: &Config,
+    backend: &dyn Backend,
+    fetcher: &Fetcher,
+    only: &[String],
+    targets: &[String],
+) -> Result<(Plan, BTreeMap<String, Acquired>), StoreError> {
+    let mut catalogs = acquire_all(cfg, fetcher, only, Reuse::Summary).await;
+    let plan = diff_against(cfg, backend, &catalogs, targets)?;
+    let needs_xml: Vec<String> = catalogs
+        .keys()
+        .filter(|k| {
+            let prefix = format!("catalog.{k}.update[");
+            plan.actions.iter().any(|a| {
+                a.address.starts_with(&prefix)
+                    && matches!(&a.payload, Some(plan::Payload::Update { record }) if record.is_summary())
+            })
+        })
+        .cloned()
+        .collect();
+    if needs_xml.is_empty() {
+        return Ok((plan, catalogs));
+    }
+    catalogs.extend(acquire_all(cfg, fetcher, &needs_xml, Reuse::Parse).await);
     let plan = diff_against(cfg, backend, &catalogs, targets)?;
     Ok((plan, catalogs))
 }

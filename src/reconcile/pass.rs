@@ -126,13 +126,12 @@ pub async fn plan_scope(
     if scope.all {
         return super::make_plan(cfg, backend, fetcher, &[]).await;
     }
-    let catalogs = if scope.catalogs.is_empty() {
-        BTreeMap::new()
-    } else {
-        super::acquire_all(cfg, fetcher, &scope.catalogs).await
-    };
-    let plan = super::diff_against(cfg, backend, &catalogs, &scope.targets())?;
-    Ok((plan, catalogs))
+    if scope.catalogs.is_empty() {
+        let catalogs = BTreeMap::new();
+        let plan = super::diff_against(cfg, backend, &catalogs, &scope.targets())?;
+        return Ok((plan, catalogs));
+    }
+    super::plan_catalogs(cfg, backend, fetcher, &scope.catalogs, &scope.targets()).await
 }
 
 /// Runs one pass. The caller holds the state lock.

@@ -118,6 +118,7 @@ pub fn update(i: usize) -> UpdateRecord {
             files: vec![file],
         }],
         raw_xml,
+        raw_hash: None,
     }
 }
 

@@ -387,6 +387,7 @@ impl<'d> Builder<'d> {
             superseded: self.superseded,
             items: self.items,
             raw_xml: raw_xml.to_string(),
+            raw_hash: None,
         })
     }
 }
