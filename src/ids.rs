@@ -23,6 +23,17 @@ pub enum IdError {
 
 /// Checks the 8-4-4-4-12 GUID shape and returns it lower-cased, the form WSUS prints.
 fn normalize_guid(s: &str) -> Result<String, IdError> {
+    // Fast path for the canonical form the store and caches hold: 100,000 ids are read per
+    // plan, and splitting and lower-casing each one showed in profiles.
+    let b = s.as_bytes();
+    let canonical = b.len() == 36
+        && b.iter().enumerate().all(|(i, &c)| match i {
+            8 | 13 | 18 | 23 => c == b'-',
+            _ => c.is_ascii_digit() || (b'a'..=b'f').contains(&c),
+        });
+    if canonical {
+        return Ok(s.to_string());
+    }
     let t = s.trim().trim_start_matches('{').trim_end_matches('}');
     let groups: Vec<&str> = t.split('-').collect();
     let lens = [8, 4, 4, 4, 12];

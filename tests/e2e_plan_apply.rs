@@ -289,7 +289,10 @@ fn a_cached_summary_is_never_published() {
         .raw_xml(&UpdateId::parse(BIOS_107).unwrap(), None)
         .unwrap()
         .unwrap_or_default();
-    assert!(xml.contains("SoftwareDistributionPackage"), "published XML: {xml:?}");
+    assert!(
+        xml.contains("SoftwareDistributionPackage"),
+        "published XML: {xml:?}"
+    );
     assert!(xml.contains(BIOS_107), "{xml}");
     let (code, _) = plan_json(&cfg, &[]);
     assert_eq!(code, 0);

@@ -68,8 +68,9 @@ pub fn save(
 
 /// The summary saved for exactly this CAB, if any (a damaged or stale copy is ignored).
 pub fn load(cache_dir: &Path, key: &str, cab_sha256: Sha256) -> Option<CatalogContent> {
-    let file = std::fs::File::open(path(cache_dir, key)).ok()?;
-    let entry: Entry = serde_json::from_reader(std::io::BufReader::new(file)).ok()?;
+    // From a slice: serde_json's reader-based parsing is several times slower.
+    let bytes = std::fs::read(path(cache_dir, key)).ok()?;
+    let entry: Entry = serde_json::from_slice(&bytes).ok()?;
     (entry.version == VERSION && entry.cab_sha256 == cab_sha256).then_some(entry.content)
 }
 

@@ -57,7 +57,7 @@ pub fn exit_code(plan: &Plan, detailed: bool) -> u8 {
 
 pub fn run(args: PlanArgs) -> anyhow::Result<u8> {
     let (cfg, _) = session::load_config(args.config.path())?;
-    let backend = session::open_backend(&cfg, true)?;
+    let backend = session::open_backend_to_plan(&cfg)?;
     let fetcher = session::fetcher(&cfg)?;
     let rt = session::runtime()?;
     let (plan, _) = rt.block_on(crate::reconcile::make_plan(

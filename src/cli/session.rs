@@ -46,18 +46,32 @@ pub fn load_config(path: Option<&Path>) -> anyhow::Result<(Config, PathBuf)> {
 
 /// Opens the configured backend (creating the local store on first use when `create`).
 pub fn open_backend(cfg: &Config, create: bool) -> anyhow::Result<Box<dyn Backend>> {
+    let opts = if create {
+        OpenOptions::write()
+    } else {
+        OpenOptions::read()
+    };
+    open_backend_with(cfg, opts)
+}
+
+/// For `plan`, which writes nothing: created on first use like a writer, but without the
+/// writers' `quick_check`, which reads the whole database (a gigabyte at 100,000 updates).
+pub fn open_backend_to_plan(cfg: &Config) -> anyhow::Result<Box<dyn Backend>> {
+    open_backend_with(
+        cfg,
+        OpenOptions {
+            check: crate::store::local::Check::None,
+            ..OpenOptions::write()
+        },
+    )
+}
+
+fn open_backend_with(cfg: &Config, opts: OpenOptions) -> anyhow::Result<Box<dyn Backend>> {
     match cfg.server.backend {
         BackendKind::Local => {
             let loc = StoreLocation::new(&cfg.server.path);
-            let backend = LocalBackend::open(
-                &loc,
-                if create {
-                    OpenOptions::write()
-                } else {
-                    OpenOptions::read()
-                },
-            )
-            .with_context(|| format!("opening the store in {}", loc.dir().display()))?;
+            let backend = LocalBackend::open(&loc, opts)
+                .with_context(|| format!("opening the store in {}", loc.dir().display()))?;
             Ok(Box::new(backend))
         }
         BackendKind::Wsus => Err(anyhow!(
