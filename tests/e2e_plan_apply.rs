@@ -297,3 +297,39 @@ fn a_cached_summary_is_never_published() {
     let (code, _) = plan_json(&cfg, &[]);
     assert_eq!(code, 0);
 }
+
+/// A saved plan can be reviewed with `show` (text and JSON, the same summary and actions as
+/// `plan` printed) before `apply PLANFILE` performs it.
+#[test]
+fn show_prints_a_saved_plan() {
+    let (site, url) = contoso_site();
+    let cfg = site.write("supctl", &contoso_config(&site, &url, ""));
+    let planfile = site.dir.path().join("reviewed.plan");
+    let p = planfile.to_str().unwrap();
+    let (code, planned) = plan_json(&cfg, &["-o", p]);
+    assert_eq!(code, 2);
+
+    let out = supctl(&["show", p, "--json", "--detailed-exitcode"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown["id"], planned["id"]);
+    assert_eq!(shown["summary"], planned["summary"]);
+    assert_eq!(actions(&shown), actions(&planned));
+    assert!(
+        shown["actions"][0].get("payload").is_none(),
+        "payloads stay in the file"
+    );
+
+    let out = supctl(&["show", p]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("4 updates to publish"), "{text}");
+
+    let r = run(&cfg, &["apply", p]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let bad = site.dir.path().join("not-a-plan");
+    std::fs::write(&bad, "{}").unwrap();
+    supctl(&["show", bad.to_str().unwrap()]).assert().code(1);
+}

@@ -15,6 +15,7 @@ mod plan;
 mod render;
 mod schema;
 mod session;
+mod show;
 mod status;
 pub mod store;
 mod sync;
@@ -65,6 +66,8 @@ pub enum Command {
     Plan(plan::PlanArgs),
     /// Make the changes: a saved plan exactly, or plan, show and ask.
     Apply(apply::ApplyArgs),
+    /// Show a plan saved with `plan -o`, as text or JSON.
+    Show(show::ShowArgs),
     /// Run the reconcile daemon: on config change, on schedules, on `sync` requests.
     Watch(watch::WatchArgs),
     /// Synchronize catalogs now ("Sync now"); handed to `watch` when it runs.
@@ -99,6 +102,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::ForceUnlock(a) => unlock::run(a),
         Command::Plan(a) => plan::run(a),
         Command::Apply(a) => apply::run(a),
+        Command::Show(a) => show::run(a),
         Command::Watch(a) => watch::run(a),
         Command::Sync(a) => sync::run(a),
         Command::Status(a) => status::run(a),
