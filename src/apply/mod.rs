@@ -143,10 +143,7 @@ struct Expected {
 
 impl Expected {
     fn check(&self, backend: &dyn Backend, a: &Action) -> Result<Option<String>, StoreError> {
-        let address = Address::parse(&a.address).map_err(|e| StoreError::Invalid {
-            what: "address",
-            value: e.to_string(),
-        })?;
+        let address = parse_address(&a.address)?;
         let current = backend.fingerprint(&address)?;
         let expected = match self.by_address.get(&a.address) {
             Some(fp) => fp.clone(),
@@ -206,11 +203,7 @@ impl Expected {
 }
 
 fn current(backend: &dyn Backend, address: &str) -> Result<Option<Fingerprint>, StoreError> {
-    let parsed = Address::parse(address).map_err(|e| StoreError::Invalid {
-        what: "address",
-        value: e.to_string(),
-    })?;
-    backend.fingerprint(&parsed)
+    backend.fingerprint(&parse_address(address)?)
 }
 
 /// Separates a done entry's words from the fingerprint the action left.

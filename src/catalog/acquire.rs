@@ -85,13 +85,14 @@ pub fn signer_policy(
 }
 
 /// Verifies and, when trusted, parses CAB bytes (blocking; run it off the async runtime).
-/// `cached` is the parsed-catalog summary saved for this very CAB, used instead of parsing
-/// once the signature verified and the signer is trusted under the current policy.
+/// `cached` yields the parsed-catalog summary saved for this very CAB; it is asked only
+/// once the signature verified and the signer is trusted under the current policy, and what
+/// it returns is used instead of parsing.
 pub fn verify_and_parse(
     data: &[u8],
     policy: &SignerPolicy<'_>,
     now: DateTime<Utc>,
-    cached: Option<CatalogContent>,
+    cached: impl FnOnce() -> Option<CatalogContent>,
 ) -> Acquisition {
     let gate = verify(data, Some(policy), now);
     match gate.decision {
@@ -111,7 +112,7 @@ pub fn verify_and_parse(
             };
         }
     }
-    if let Some(content) = cached {
+    if let Some(content) = cached() {
         return Acquisition::Trusted {
             content,
             report: gate.signature,
@@ -156,7 +157,12 @@ pub async fn acquire(
         changed: true,
         acquisition: Acquisition::Failed { reason },
     };
-    let refreshed = super::partners::load_cached(&cfg.server.path).unwrap_or_default();
+    // Only a partner catalog without `url` or `path` needs the (refreshed) partner list.
+    let refreshed = if c.url.is_none() && c.path.is_none() {
+        super::partners::load_cached(&cfg.server.path).unwrap_or_default()
+    } else {
+        Vec::new()
+    };
     let source = match source_of(c, &refreshed) {
         Ok(s) => s,
         Err(e) => return failed(String::new(), e),
@@ -179,17 +185,20 @@ pub async fn acquire(
     );
     let acquisition = tokio::task::spawn_blocking(move || match std::fs::read(&path) {
         Ok(data) => {
-            let cached = match reuse {
-                Reuse::Summary => parsed_cache::load(&cache, &key, cab),
-                Reuse::Parse => None,
-            };
-            let from_cache = cached.is_some();
+            let mut from_cache = false;
             let policy = SignerPolicy {
                 approved: &approved,
                 blocked: &blocked,
                 allow_expired,
             };
-            let acquisition = verify_and_parse(&data, &policy, now, cached);
+            let acquisition = verify_and_parse(&data, &policy, now, || {
+                let cached = match reuse {
+                    Reuse::Summary => parsed_cache::load(&cache, &key, cab),
+                    Reuse::Parse => None,
+                };
+                from_cache = cached.is_some();
+                cached
+            });
             if let (Acquisition::Trusted { content, .. }, false) = (&acquisition, from_cache) {
                 // Best effort: without the copy the next plan parses again.
                 let _ = parsed_cache::save(&cache, &key, cab, content);

@@ -118,15 +118,39 @@ fn resolve(
     ok.then(|| v3::members_under(&content.categories, &ids))
 }
 
+/// A `[[publish]]` rule with its title pattern compiled once, not once per update.
+struct PublishMatcher<'a> {
+    rule: &'a config::PublishRule,
+    /// `None` when the rule has no title; config validation guarantees a pattern compiles.
+    title: Option<regex::Regex>,
+}
+
+impl<'a> PublishMatcher<'a> {
+    fn new(rule: &'a config::PublishRule) -> Self {
+        let title = rule
+            .title
+            .as_deref()
+            .and_then(|t| regex::Regex::new(t).ok());
+        Self { rule, title }
+    }
+
+    fn matches(&self, r: &UpdateRecord) -> bool {
+        let rule = self.rule;
+        let title_ok = match (&rule.title, &self.title) {
+            (None, _) => true,
+            (Some(_), Some(re)) => re.is_match(r.title()),
+            (Some(_), None) => false,
+        };
+        title_ok && rule_matches(rule, r)
+    }
+}
+
+/// Every condition of a rule but the title pattern.
 fn rule_matches(rule: &config::PublishRule, r: &UpdateRecord) -> bool {
     let eq = |want: &Option<String>, have: &str| {
         want.as_ref().is_none_or(|w| w.eq_ignore_ascii_case(have))
     };
     (rule.ids.is_empty() || rule.ids.contains(&r.id))
-        && rule
-            .title
-            .as_ref()
-            .is_none_or(|t| regex::Regex::new(t).is_ok_and(|re| re.is_match(r.title())))
         && eq(&rule.vendor, &r.vendor)
         && eq(&rule.classification, &r.classification)
         && rule
@@ -165,12 +189,13 @@ pub(super) fn plan_updates(b: &mut Builder, c: &config::Catalog, acquired: &Acqu
             resolve(b, &c.key, &address, content, refs, "stage").unwrap_or_default()
         }
     };
-    let rules: Vec<&config::PublishRule> = b
+    let rules: Vec<PublishMatcher> = b
         .inputs
         .desired
         .publish
         .iter()
         .filter(|r| r.catalog == c.key)
+        .map(PublishMatcher::new)
         .collect();
     let actual = b.inputs.actual;
     let mut wanted = BTreeSet::new();
@@ -228,7 +253,7 @@ pub(super) fn plan_updates(b: &mut Builder, c: &config::Catalog, acquired: &Acqu
             Some(_) => {}
         }
         let wants_content =
-            staged_by_category.contains(&r.id) || rules.iter().any(|rule| rule_matches(rule, r));
+            staged_by_category.contains(&r.id) || rules.iter().any(|rule| rule.matches(r));
         if wants_content && stage(b, &ua, r, stored) {
             stage_count += 1;
         }
