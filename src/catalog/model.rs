@@ -121,9 +121,52 @@ pub struct UpdateRecord {
     /// leaves `raw_xml` empty: enough to plan, not to publish.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raw_hash: Option<Sha256>,
+    /// Namespace declarations (prefix, URI; `""` is the default namespace) in scope where
+    /// the package starts, declared by the catalog root rather than the package itself: a
+    /// package sent on its own (WSUS stores each update's SDP) needs them to stay valid XML.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub namespaces: Vec<(String, String)>,
 }
 
 impl UpdateRecord {
+    /// The package as a document of its own: `raw_xml` with the inherited namespace
+    /// declarations it does not redeclare added to its start tag. `None` when the record
+    /// has no XML (a parsed-catalog summary) or the XML does not start with an element.
+    pub fn standalone_xml(&self) -> Option<String> {
+        use quick_xml::events::Event;
+        let raw = self.raw_xml.as_str();
+        let mut reader = quick_xml::Reader::from_str(raw);
+        let own: Vec<String> = match reader.read_event().ok()? {
+            Event::Start(e) | Event::Empty(e) => e
+                .attributes()
+                .filter_map(|a| a.ok())
+                .filter_map(|a| {
+                    let key = a.key.as_ref().to_string();
+                    if key == "xmlns" {
+                        Some(String::new())
+                    } else {
+                        key.strip_prefix("xmlns:").map(str::to_string)
+                    }
+                })
+                .collect(),
+            _ => return None,
+        };
+        let name_end = raw[1..].find(|c: char| c.is_whitespace() || c == '>' || c == '/')? + 1;
+        let mut decls = String::new();
+        for (prefix, uri) in self.namespaces.iter().filter(|(p, _)| !own.contains(p)) {
+            let uri = uri
+                .replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('"', "&quot;");
+            if prefix.is_empty() {
+                decls.push_str(&format!(" xmlns=\"{uri}\""));
+            } else {
+                decls.push_str(&format!(" xmlns:{prefix}=\"{uri}\""));
+            }
+        }
+        Some(format!("{}{decls}{}", &raw[..name_end], &raw[name_end..]))
+    }
+
     /// The default-language title (the first `LocalizedProperties`).
     pub fn title(&self) -> &str {
         self.localized

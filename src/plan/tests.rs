@@ -62,6 +62,7 @@ fn update(n: u32, version: &str) -> UpdateRecord {
         }],
         raw_xml: format!("<sdp:SoftwareDistributionPackage id=\"{n}\" v=\"{version}\"/>"),
         raw_hash: None,
+        namespaces: Vec::new(),
     }
 }
 

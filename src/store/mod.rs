@@ -3,8 +3,8 @@
 //! [`Backend`] trait the planner and the apply engine use.
 //!
 //! Implementations: [`local::LocalBackend`] (embedded SQLite + `WsusContent/`, the default),
-//! [`memory::MemoryBackend`] (same semantics, in memory, for planner tests); a remote WSUS
-//! backend implements the same trait later.
+//! [`memory::MemoryBackend`] (same semantics, in memory, for planner tests) and
+//! [`wsus::WsusBackend`] (a remote WSUS over its admin API, with local bookkeeping).
 
 pub mod bench;
 pub mod content;
@@ -66,4 +66,26 @@ pub trait Backend: Send + Sync {
     fn staging_dir(&self) -> Result<PathBuf>;
     /// Takes the exclusive writer lock; released when the returned guard is dropped.
     fn lock(&self, request: &LockRequest) -> Result<Box<dyn HeldLock>>;
+    /// Starts the update point's own synchronization with its upstream (Microsoft Update)
+    /// and returns without waiting; only servers with an upstream have one
+    /// (`Capabilities::upstream_sync`).
+    fn start_synchronization(&self) -> Result<()> {
+        Err(StoreError::Unsupported {
+            what: "synchronizing with Microsoft Update".into(),
+            backend: self.name(),
+            why:
+                "this update point has no upstream server; `supctl sync` synchronizes its catalogs"
+                    .into(),
+        })
+    }
+    /// Imports one update from the Microsoft Update Catalog by its UpdateID; `false` when
+    /// the server already has it.
+    fn import_catalog_update(&self, _id: &UpdateId) -> Result<bool> {
+        Err(StoreError::Unsupported {
+            what: "importing updates from the Microsoft Update Catalog".into(),
+            backend: self.name(),
+            why: "the import is performed by a WSUS server (set `[server] backend = \"wsus\"`)"
+                .into(),
+        })
+    }
 }

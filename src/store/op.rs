@@ -30,6 +30,10 @@ pub struct Capabilities {
     pub sync_settings: bool,
     pub signing: bool,
     pub journal: bool,
+    /// The server synchronizes with an upstream (Microsoft Update) that `supctl sync` can
+    /// start: WSUS does, the embedded store has none.
+    #[serde(default)]
+    pub upstream_sync: bool,
 }
 
 impl Capabilities {
@@ -43,6 +47,7 @@ impl Capabilities {
         sync_settings: true,
         signing: true,
         journal: true,
+        upstream_sync: false,
     };
 }
 

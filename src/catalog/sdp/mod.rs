@@ -151,6 +151,28 @@ pub fn strip_bom(s: &str) -> &str {
     s.strip_prefix('\u{feff}').unwrap_or(s)
 }
 
+/// The bindings a package inherits from the catalog root (none for a standalone `.sdp`).
+/// Read right after the package's start tag, so its own declarations are included here and
+/// filtered out again by [`UpdateRecord::standalone_xml`].
+fn inherited_namespaces(reader: &NsReader<&[u8]>, depth: usize) -> Vec<(String, String)> {
+    use quick_xml::name::PrefixDeclaration;
+    if depth == 0 {
+        return Vec::new();
+    }
+    reader
+        .resolver()
+        .bindings()
+        .filter_map(|(prefix, ns)| {
+            let prefix = match prefix {
+                PrefixDeclaration::Default => String::new(),
+                PrefixDeclaration::Named(p) => p.to_string(),
+            };
+            let uri = ns.into_inner().to_string();
+            (prefix != "xml" && prefix != "xmlns").then_some((prefix, uri))
+        })
+        .collect()
+}
+
 /// Parses catalog bytes (UTF-8, BOM optional) into update records.
 pub fn parse_catalog_bytes(bytes: &[u8]) -> Result<Vec<UpdateRecord>, SdpError> {
     let doc = std::str::from_utf8(bytes).map_err(|e| {
@@ -195,7 +217,10 @@ pub fn for_each_package(doc: &str, mut sink: impl FnMut(UpdateRecord)) -> Result
                 let local = e.local_name().into_inner().to_string();
                 if depth <= 1 && is_package(ns, &local) {
                     root_seen = true;
-                    sink(package::parse(&mut reader, doc, before, e, empty)?);
+                    let namespaces = inherited_namespaces(&reader, depth);
+                    let mut record = package::parse(&mut reader, doc, before, e, empty)?;
+                    record.namespaces = namespaces;
+                    sink(record);
                     count += 1;
                 } else if depth == 0 {
                     if !(ns == Ns::Smc && local == "SystemsManagementCatalog") {

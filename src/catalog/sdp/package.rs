@@ -388,6 +388,7 @@ impl<'d> Builder<'d> {
             items: self.items,
             raw_xml: raw_xml.to_string(),
             raw_hash: None,
+            namespaces: Vec::new(),
         })
     }
 }

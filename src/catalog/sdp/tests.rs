@@ -259,3 +259,21 @@ fn mutated_documents_never_panic() {
         let _ = parse_catalog_bytes(&m);
     }
 }
+
+#[test]
+fn every_quirks_package_stands_alone_with_its_inherited_namespaces() {
+    for u in quirks() {
+        let alone = u.standalone_xml().expect("an element");
+        let again = parse_catalog(&alone).unwrap_or_else(|e| panic!("{}: {e}\n{alone}", u.id));
+        assert_eq!(again.len(), 1, "{}", u.id);
+        assert_eq!(again[0].id, u.id);
+        assert_eq!(again[0].title(), u.title());
+        assert!(again[0].files().eq(u.files()));
+        assert!(
+            again[0].namespaces.is_empty(),
+            "a standalone package inherits nothing"
+        );
+    }
+    let sdp = &parse_catalog(SDP).unwrap()[0];
+    assert_eq!(sdp.standalone_xml().as_deref(), Some(sdp.raw_xml.as_str()));
+}

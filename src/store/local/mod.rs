@@ -166,6 +166,11 @@ impl LocalBackend {
         read::settings(&tx)
     }
 
+    /// One stored update (current revision), without reading the others.
+    pub fn update(&self, id: &UpdateId) -> Result<Option<super::StoredUpdate>> {
+        Ok(read::updates(&self.conn(), Some(id))?.remove(id))
+    }
+
     /// The filtered "All Software Updates" view, answered with indexed SQL.
     pub fn list_updates(
         &self,

@@ -58,6 +58,21 @@ pub enum WsusError {
         expected: String,
         found: String,
     },
+    /// A config title (product, classification, language) the server does not know.
+    #[error("WSUS has no {kind} `{name}`: {detail}")]
+    Resolve {
+        kind: &'static str,
+        name: String,
+        detail: String,
+    },
+    /// A change made of two writes stopped after the first; repeating the apply finishes it.
+    #[error("{written} was written but {pending} was not: {source}; run apply again to finish")]
+    PartlyApplied {
+        written: String,
+        pending: String,
+        #[source]
+        source: Box<WsusError>,
+    },
 }
 
 impl WsusError {

@@ -1,0 +1,482 @@
+//! [`WsusBackend`]: the `Backend` trait over a remote WSUS.
+//!
+//! WSUS holds the truth for what it can hold: the locally published updates (existence,
+//! revision, decline, expiry), the synchronization settings and the signing certificate.
+//! What WSUS has no place for (ConfigMgr keeps it in its site database) stays in a local
+//! store in the state directory, the *bookkeeping*: catalog subscriptions and fetch
+//! records, V3 categories, approved and blocked certificates, the apply journal, the
+//! inventory, runs, status messages, the daemon's next runs, the writer lock, and a mirror
+//! of each published update (its catalog and package), which tells whose update is whose.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use super::client::Client;
+use super::error::WsusError;
+use super::sync_settings::RemoteSync;
+use super::transport::{Endpoint, Transport};
+use super::updates::{self, RemoteUpdates, SyncedIndex};
+use super::{history, publish};
+use crate::ids::{Sha1, Thumbprint, UpdateId};
+use crate::store::local::LocalBackend;
+use crate::store::state::{fingerprint_of, object_json};
+use crate::store::{
+    ActualState, Address, Applied, Backend, Capabilities, Counts, Fingerprint, HeldLock, Journal,
+    LockRequest, NextRun, Op, PlanId, Result, SigningMode, SigningSettings, StatusMessage,
+    StoreError, SyncRun, SyncSettings, Target,
+};
+
+/// What this backend can do: everything but staging content, which needs the server's file
+/// shares (reference §10), not the admin API.
+pub const CAPABILITIES: Capabilities = Capabilities {
+    metadata_publishing: true,
+    content_staging: false,
+    expire: true,
+    decline: true,
+    categories: true,
+    sync_settings: true,
+    signing: true,
+    journal: true,
+    upstream_sync: true,
+};
+
+/// How far back `status` looks for WSUS synchronization runs.
+const HISTORY_DAYS: i64 = 30;
+
+/// A WSUS server plus the local bookkeeping store.
+pub struct WsusBackend {
+    client: Client,
+    book: LocalBackend,
+    version: Option<String>,
+    /// The latest revisions on the server, cached between writes so apply's per-action
+    /// fingerprints do not list every update each time.
+    remote: Mutex<Option<Arc<RemoteUpdates>>>,
+    synced: Mutex<SyncedIndex>,
+    /// The change tokens of the settings the last snapshot saw: a settings write refuses
+    /// when the server's rows moved since the plan was made from them.
+    tokens: Mutex<Option<(i64, String)>>,
+}
+
+impl WsusBackend {
+    /// Connects (checking the account has a WSUS role) and opens the bookkeeping store.
+    pub fn connect(endpoint: Endpoint, admin: String, book: LocalBackend) -> Result<Self> {
+        let url = endpoint.service_url();
+        let client = Client::new(Transport::connect(endpoint)?, admin.clone());
+        let version = client.server_version()?;
+        if client.user_role()? == 0 {
+            return Err(WsusError::Config(format!(
+                "{admin} has no WSUS role on {url}: add the account to WSUS Reporters (plan, status) or WSUS Administrators (apply, sync)"
+            ))
+            .into());
+        }
+        let synced = SyncedIndex::load(book.location().dir());
+        Ok(WsusBackend {
+            client,
+            book,
+            version,
+            remote: Mutex::new(None),
+            synced: Mutex::new(synced),
+            tokens: Mutex::new(None),
+        })
+    }
+
+    /// The server's version string (`10.0.20348.1`), for `status`.
+    pub fn server_version(&self) -> Option<&str> {
+        self.version.as_deref()
+    }
+
+    fn remote_updates(&self, fresh: bool) -> Result<Arc<RemoteUpdates>> {
+        let mut cache = self.remote.lock().unwrap_or_else(|e| e.into_inner());
+        if fresh || cache.is_none() {
+            *cache = Some(Arc::new(updates::latest(self.client.updates()?)));
+        }
+        Ok(cache.clone().unwrap_or_default())
+    }
+
+    fn forget_updates(&self) {
+        *self.remote.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    /// Every locally published update, mirror and server merged.
+    fn merged_updates(
+        &self,
+        book: &ActualState,
+        remote: &RemoteUpdates,
+    ) -> Result<BTreeMap<UpdateId, crate::store::StoredUpdate>> {
+        let mut out = BTreeMap::new();
+        let mut synced = self.synced.lock().unwrap_or_else(|e| e.into_inner());
+        for r in remote.values() {
+            let merged = match book.updates.get(&r.id) {
+                Some(m) => Some(updates::overlay(m.clone(), r)),
+                None => synced
+                    .fetch(&self.client, r)?
+                    .map(|rec| updates::adopted(&rec, r, &book.catalogs)),
+            };
+            if let Some(u) = merged {
+                out.insert(u.id.clone(), u);
+            }
+        }
+        synced.save();
+        updates::link_supersedence(&mut out);
+        Ok(out)
+    }
+
+    fn signing(&self, recorded: Option<&SigningSettings>) -> Result<Option<SigningSettings>> {
+        let cert = self.client.signing_certificate()?;
+        let certificate = cert.map(|der| Thumbprint::from(&Sha1::of(&der)));
+        Ok(match (recorded, certificate) {
+            (Some(r), certificate) => Some(SigningSettings {
+                mode: r.mode,
+                certificate,
+            }),
+            // A certificate nobody told supctl about is an admin's: manual.
+            (None, Some(c)) => Some(SigningSettings {
+                mode: SigningMode::Manual,
+                certificate: Some(c),
+            }),
+            (None, None) => None,
+        })
+    }
+
+    fn sync_settings(&self, recorded: Option<&SyncSettings>) -> Result<(SyncSettings, RemoteSync)> {
+        let remote = RemoteSync::read(&self.client)?;
+        Ok((remote.effective(recorded), remote))
+    }
+
+    fn set_sync(&self, desired: SyncSettings) -> Result<Applied> {
+        let remote = RemoteSync::read(&self.client)?;
+        let seen = self.tokens.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some((change, modified)) = seen {
+            if change != remote.configuration.change_number {
+                return Err(conflict(
+                    "configuration",
+                    "configurationChangeNumber",
+                    change,
+                    remote.configuration.change_number,
+                ));
+            }
+            if modified != remote.subscription.last_modified {
+                return Err(conflict(
+                    "subscription",
+                    "LastModifiedTime",
+                    modified,
+                    &remote.subscription.last_modified,
+                ));
+            }
+        }
+        let target = remote.target(&desired)?;
+        let wrote = remote.write(&self.client, &target)?;
+        let recorded = self.book.apply(Op::SetSyncSettings(desired))?;
+        Ok(Applied::updated(wrote || recorded.changed))
+    }
+
+    fn set_signing(&self, desired: SigningSettings) -> Result<Applied> {
+        let mut wrote = false;
+        if desired.mode == SigningMode::Managed && self.client.signing_certificate()?.is_none() {
+            self.client.create_self_signed_certificate()?;
+            wrote = true;
+        }
+        let certificate = self
+            .client
+            .signing_certificate()?
+            .map(|der| Thumbprint::from(&Sha1::of(&der)));
+        let recorded = self.book.apply(Op::SetSigning(SigningSettings {
+            mode: desired.mode,
+            certificate,
+        }))?;
+        Ok(Applied::updated(wrote || recorded.changed))
+    }
+
+    fn publish(
+        &self,
+        catalog: crate::store::CatalogKey,
+        records: Vec<crate::catalog::model::UpdateRecord>,
+    ) -> Result<Applied> {
+        let book = self.book.snapshot_settings()?;
+        if !book.catalogs.contains_key(&catalog) {
+            return Err(StoreError::UnknownCatalog(catalog));
+        }
+        let remote = self.remote_updates(false)?;
+        let mut counts = Counts::default();
+        let mut imported = Vec::new();
+        let mut failure = None;
+        for rec in records {
+            let on_server = remote.get(&rec.id);
+            let mirrored = self
+                .book
+                .update(&rec.id)?
+                .is_some_and(|m| m.catalog == catalog && m.content_hash == rec.content_hash());
+            if on_server.is_some() && mirrored {
+                counts.unchanged += 1;
+                continue;
+            }
+            let revision = on_server.map_or(1, |r| r.revision + 1);
+            let result = publish::import(&rec, revision).and_then(|i| {
+                self.client
+                    .import_for_publishing(&i.sus_xml, &i.usp_xml, &i.files)
+            });
+            match result {
+                Ok(()) => {
+                    if on_server.is_some() {
+                        counts.updated += 1;
+                    } else {
+                        counts.created += 1;
+                    }
+                    imported.push(rec);
+                }
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        self.forget_updates();
+        if !imported.is_empty() {
+            self.book.apply(Op::PublishUpdates {
+                catalog,
+                updates: imported,
+            })?;
+        }
+        match failure {
+            Some(e) => Err(e.into()),
+            None => Ok(Applied::from_counts(counts)),
+        }
+    }
+
+    fn expire(&self, ids: Vec<UpdateId>) -> Result<Applied> {
+        let remote = self.remote_updates(true)?;
+        let mut counts = Counts::default();
+        let mut done = Vec::new();
+        let mut failure = None;
+        for id in &ids {
+            let Some(r) = remote.get(id) else { continue };
+            if r.expired {
+                counts.unchanged += 1;
+                done.push(id.clone());
+                continue;
+            }
+            let result = (|| {
+                let sdp =
+                    self.client
+                        .sdp(id, r.revision)?
+                        .ok_or_else(|| WsusError::NotSupported {
+                            what: format!("expiring update {id}"),
+                            why: "WSUS has no SDP for it (it was not published locally)".into(),
+                        })?;
+                let i = publish::expiry(&sdp, r.revision + 1)?;
+                self.client
+                    .import_for_publishing(&i.sus_xml, &i.usp_xml, &i.files)
+            })();
+            match result {
+                Ok(()) => {
+                    counts.updated += 1;
+                    done.push(id.clone());
+                }
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        self.forget_updates();
+        if !done.is_empty() {
+            self.book.apply(Op::ExpireUpdates { ids: done })?;
+        }
+        match failure {
+            Some(e) => Err(e.into()),
+            None => Ok(Applied::from_counts(counts)),
+        }
+    }
+
+    fn set_declined(&self, ids: Vec<UpdateId>, declined: bool) -> Result<Applied> {
+        let remote = self.remote_updates(true)?;
+        let mut counts = Counts::default();
+        for id in &ids {
+            let Some(r) = remote.get(id) else { continue };
+            if r.declined == declined {
+                counts.unchanged += 1;
+                continue;
+            }
+            let result = if declined {
+                self.client.decline(id)
+            } else {
+                self.client.undecline(id, r.revision)
+            };
+            if let Err(e) = result {
+                self.forget_updates();
+                return Err(e.into());
+            }
+            counts.updated += 1;
+        }
+        self.forget_updates();
+        self.book.apply(Op::SetDeclined { ids, declined })?;
+        Ok(Applied::from_counts(counts))
+    }
+}
+
+fn conflict(
+    what: &'static str,
+    field: &'static str,
+    expected: impl ToString,
+    found: impl ToString,
+) -> StoreError {
+    WsusError::Conflict {
+        what,
+        field,
+        expected: expected.to_string(),
+        found: found.to_string(),
+    }
+    .into()
+}
+
+impl Backend for WsusBackend {
+    fn name(&self) -> &'static str {
+        "wsus"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        CAPABILITIES
+    }
+
+    fn snapshot(&self) -> Result<ActualState> {
+        let mut state = self.book.snapshot()?;
+        let remote = self.remote_updates(true)?;
+        state.updates = self.merged_updates(&state, &remote)?;
+        let (sync, raw) = self.sync_settings(state.sync.as_ref())?;
+        *self.tokens.lock().unwrap_or_else(|e| e.into_inner()) = Some((
+            raw.configuration.change_number,
+            raw.subscription.last_modified.clone(),
+        ));
+        state.sync = Some(sync);
+        state.signing = self.signing(state.signing.as_ref())?;
+        Ok(state)
+    }
+
+    fn apply(&self, op: Op) -> Result<Applied> {
+        match op {
+            Op::PublishUpdates { catalog, updates } => self.publish(catalog, updates),
+            Op::ExpireUpdates { ids } => self.expire(ids),
+            Op::SetDeclined { ids, declined } => self.set_declined(ids, declined),
+            Op::SetSyncSettings(s) => self.set_sync(s),
+            Op::SetSigning(s) => self.set_signing(s),
+            Op::StageContent(req) => {
+                let _ = std::fs::remove_file(&req.temp_path);
+                Err(StoreError::Unsupported {
+                    what: "content staging".into(),
+                    backend: "wsus",
+                    why: "WSUS takes content through its file shares, which its admin API does not reach; publish metadata-only and let clients download from the vendor".into(),
+                })
+            }
+            other => self.book.apply(other),
+        }
+    }
+
+    fn fingerprint(&self, address: &Address) -> Result<Option<Fingerprint>> {
+        let value = match address.target() {
+            Some(Target::Update(k, id)) => {
+                let remote = self.remote_updates(false)?;
+                let Some(r) = remote.get(&id) else {
+                    return Ok(None);
+                };
+                let book = self.book.snapshot_settings()?;
+                let mirror = self.book.update(&id)?;
+                let merged = match mirror {
+                    Some(m) => Some(updates::overlay(m, r)),
+                    None => {
+                        let mut synced = self.synced.lock().unwrap_or_else(|e| e.into_inner());
+                        synced
+                            .fetch(&self.client, r)?
+                            .map(|rec| updates::adopted(&rec, r, &book.catalogs))
+                    }
+                };
+                merged.filter(|u| u.catalog == k).map(|u| object_json(&u))
+            }
+            Some(Target::Sync) => {
+                let recorded = self.book.snapshot_settings()?.sync;
+                Some(object_json(&self.sync_settings(recorded.as_ref())?.0))
+            }
+            Some(Target::Signing) => {
+                let recorded = self.book.snapshot_settings()?.signing;
+                self.signing(recorded.as_ref())?.map(|s| object_json(&s))
+            }
+            _ => return self.book.fingerprint(address),
+        };
+        Ok(value.map(|v| fingerprint_of(&v)))
+    }
+
+    fn raw_xml(&self, id: &UpdateId, revision: Option<u32>) -> Result<Option<String>> {
+        if let Some(x) = self.book.raw_xml(id, revision)? {
+            return Ok(Some(x));
+        }
+        let remote = self.remote_updates(false)?;
+        match (remote.get(id), revision) {
+            (Some(r), rev) => Ok(self.client.sdp(id, rev.unwrap_or(r.revision))?),
+            (None, _) => Ok(None),
+        }
+    }
+
+    fn last_journal(&self) -> Result<Option<Journal>> {
+        self.book.last_journal()
+    }
+
+    fn journal(&self, plan: &PlanId) -> Result<Option<Journal>> {
+        self.book.journal(plan)
+    }
+
+    fn status_messages(&self, limit: usize) -> Result<Vec<StatusMessage>> {
+        self.book.status_messages(limit)
+    }
+
+    /// supctl's own runs merged with the server's synchronizations (events 381–386).
+    fn sync_runs(&self, limit: usize) -> Result<Vec<SyncRun>> {
+        let mut runs = self.book.sync_runs(limit)?;
+        let now = chrono::Utc::now();
+        let events = self
+            .client
+            .sync_events(now - chrono::Duration::days(HISTORY_DAYS), now)?;
+        for mut run in history::runs(&events) {
+            run.message = Some(match run.message {
+                Some(m) => format!("WSUS synchronization: {m}"),
+                None => "WSUS synchronization".into(),
+            });
+            runs.push(run);
+        }
+        runs.sort_by(|a, b| b.started.cmp(&a.started));
+        runs.truncate(limit);
+        Ok(runs)
+    }
+
+    fn next_runs(&self) -> Result<Vec<NextRun>> {
+        self.book.next_runs()
+    }
+
+    fn staging_dir(&self) -> Result<PathBuf> {
+        self.book.staging_dir()
+    }
+
+    fn lock(&self, request: &LockRequest) -> Result<Box<dyn HeldLock>> {
+        self.book.lock(request)
+    }
+
+    fn start_synchronization(&self) -> Result<()> {
+        if self.client.subscription_state()? != 0 {
+            return Err(WsusError::NotSupported {
+                what: "starting a synchronization".into(),
+                why: "one is already running on the server; wait for it (supctl status shows its result)".into(),
+            }
+            .into());
+        }
+        Ok(self.client.start_synchronization()?)
+    }
+
+    fn import_catalog_update(&self, id: &UpdateId) -> Result<bool> {
+        if self.remote_updates(true)?.contains_key(id) {
+            return Ok(false);
+        }
+        let result = self.client.import_from_catalog_site(id);
+        self.forget_updates();
+        result?;
+        Ok(true)
+    }
+}

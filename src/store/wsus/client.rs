@@ -1,0 +1,305 @@
+//! Typed ApiRemoting30 calls: one method per SOAP operation the backend uses, parameters in
+//! WSDL order (`tests/fixtures/wsus/operations.txt`), answers parsed into records.
+//!
+//! Nothing here decides anything; the backend composes these calls into read-modify-write
+//! sequences.
+
+use chrono::{DateTime, Utc};
+
+use super::error::{Result, WsusError};
+use super::history::{self, Event};
+use super::records::{
+    self, Configuration, RowElement, Subscription, UpdateSummary, WsusCategory, result_rows,
+};
+use super::rows::map_rows;
+use super::soap::{Call, Element, TNS, XSI};
+use super::transport::Transport;
+use crate::ids::{Sha1, UpdateId};
+
+/// The culture for localized titles; WSUS falls back to English for missing languages.
+const CULTURE: &str = "en";
+/// Every publication state (the .NET `PublicationState.All`), observed in open clients.
+const ALL_PUBLICATION_STATES: &str = "2147483647";
+/// The "All Computers" target group, which every approval and decline applies to.
+pub const ALL_COMPUTERS: &str = "a0a08746-4dbe-4a37-9adf-9e7652c0b421";
+/// `ExecuteSPDeployUpdate1` action that clears an approval or a decline ("not approved").
+const NOT_APPROVED: i32 = 2;
+/// The console's "no deadline".
+const NO_DEADLINE: &str = "9999-12-31T23:59:59.997";
+
+/// One language row of `ExecuteSPGetAllLanguagesWithEnabledState`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Language {
+    pub short_name: String,
+    pub enabled: bool,
+}
+
+/// One file digest → URL mapping of `ImportUpdateForPublishing` (`ServerSyncUrlData`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UrlData {
+    pub sha1: Sha1,
+    /// Where clients (or WSUS) download the file: the vendor's `OriginUri`.
+    pub mu_url: Option<String>,
+}
+
+/// The SOAP calls over one authenticated transport.
+pub struct Client {
+    transport: Transport,
+    /// `DOMAIN\user`, written into `adminName`/`userName` parameters for WSUS's audit trail.
+    admin: String,
+}
+
+impl Client {
+    pub fn new(transport: Transport, admin: String) -> Self {
+        Client { transport, admin }
+    }
+
+    fn call(&self, call: Call) -> Result<Element> {
+        self.transport.call(call)
+    }
+
+    pub fn server_version(&self) -> Result<Option<String>> {
+        Ok(records::server_version(
+            &self.call(Call::new("GetServerVersion"))?,
+        ))
+    }
+
+    pub fn user_role(&self) -> Result<i32> {
+        records::user_role(&self.call(Call::new("GetCurrentUserRole"))?)
+    }
+
+    pub fn configuration(&self) -> Result<Configuration> {
+        Configuration::from_response(&self.call(Call::new("ExecuteSPGetConfiguration"))?)
+    }
+
+    pub fn subscription(&self) -> Result<Subscription> {
+        Subscription::from_response(&self.call(Call::new("GetSubscription"))?)
+    }
+
+    /// The subscribed products (`false`) or classifications (`true`).
+    pub fn subscription_categories(&self, classifications: bool) -> Result<Vec<UpdateId>> {
+        records::subscription_categories(
+            &self.call(
+                Call::new("GetSubscriptionCategories")
+                    .arg("preferredCulture", CULTURE)
+                    .arg("retrieveUpdateClassifications", classifications),
+            )?,
+        )
+    }
+
+    /// Every category the server knows: products and their parents, or classifications.
+    pub fn categories(&self, classifications: bool) -> Result<Vec<WsusCategory>> {
+        records::categories(
+            &self.call(
+                Call::new("ExecuteSPGetCategories")
+                    .arg("preferredCulture", CULTURE)
+                    .arg("retrieveUpdateClassifications", classifications)
+                    .arg("fromSyncDate", "1753-01-01T00:00:00")
+                    .arg("toSyncDate", "9999-12-31T23:59:59"),
+            )?,
+        )
+    }
+
+    pub fn languages(&self) -> Result<Vec<Language>> {
+        const OP: &str = "ExecuteSPGetAllLanguagesWithEnabledState";
+        let resp = self.call(Call::new(OP))?;
+        map_rows(OP, &result_rows(OP, &resp), |c| {
+            Ok(Language {
+                short_name: c.str(0)?,
+                enabled: c.bool(1)?,
+            })
+        })
+    }
+
+    /// Every update revision the server lists (latest revisions, all publication states).
+    pub fn updates(&self) -> Result<Vec<UpdateSummary>> {
+        const OP: &str = "ExecuteSPSearchUpdates";
+        let resp = self.call(
+            Call::new(OP)
+                .arg("updateScopeXml", r#"<UpdateScope ApprovedStates="-1" />"#)
+                .arg("preferredCulture", CULTURE)
+                .arg("publicationState", ALL_PUBLICATION_STATES),
+        )?;
+        records::complete_updates(OP, &resp)
+    }
+
+    /// The stored SDP of a locally published update revision; `None` for synced updates.
+    pub fn sdp(&self, id: &UpdateId, revision: u32) -> Result<Option<String>> {
+        Ok(records::sdp_xml(
+            &self.call(
+                Call::new("ExecuteSPGetSdpXmlForUpdate")
+                    .arg("updateId", id)
+                    .arg("revisionNumber", revision),
+            )?,
+        ))
+    }
+
+    pub fn signing_certificate(&self) -> Result<Option<Vec<u8>>> {
+        records::signing_certificate(&self.call(Call::new("ExecuteGetSigningCertificate"))?)
+    }
+
+    /// Has the server create and register a new self-signed signing certificate (replacing
+    /// any existing one; the private key never leaves the server).
+    pub fn create_self_signed_certificate(&self) -> Result<()> {
+        self.call(Call::new("ExecuteSetSelfSigningCertificate"))
+            .map(drop)
+    }
+
+    /// Whole-row subscription write: the row as read with the managed fields changed, and
+    /// the complete product and classification lists (the call replaces all of them).
+    pub fn set_subscription(
+        &self,
+        row: &RowElement,
+        products: &[UpdateId],
+        classifications: &[UpdateId],
+    ) -> Result<()> {
+        self.call(
+            Call::new("SetSubscription")
+                .arg_element("subscription", row.0.clone())
+                .arg_element("categoryIds", guid_array(products))
+                .arg_element("updateClassificationIds", guid_array(classifications))
+                .arg("userName", &self.admin),
+        )
+        .map(drop)
+    }
+
+    /// Whole-row configuration write, enabling and disabling languages by short name.
+    pub fn set_configuration(
+        &self,
+        row: &RowElement,
+        enable: &[String],
+        disable: &[String],
+    ) -> Result<()> {
+        let empty = || Element::new(Some(TNS), "ArrayOfAnyType");
+        self.call(
+            Call::new("ExecuteSPSetConfiguration")
+                .arg_element("row", row.0.clone())
+                .arg_element("listTrue", string_array(enable))
+                .arg_element("listFalse", string_array(disable))
+                .arg_element("ussListTrue", empty())
+                .arg_element("ussListFalse", empty())
+                .arg_element("programKeys", Element::new(Some(TNS), "ArrayOfProgramKey")),
+        )
+        .map(drop)
+    }
+
+    /// Imports (publishes, revises or expires) one update: `sus_xml` is the update as WSUS
+    /// stores it, `usp_xml` the SDP kept for later export and expiry.
+    pub fn import_for_publishing(
+        &self,
+        sus_xml: &str,
+        usp_xml: &str,
+        files: &[UrlData],
+    ) -> Result<()> {
+        let mut urls = Element::new(Some(TNS), "ArrayOfServerSyncUrlData");
+        for f in files {
+            let mut d = Element::new(Some(TNS), "ServerSyncUrlData").with_child(Element::leaf(
+                Some(TNS),
+                "FileDigest",
+                f.sha1.to_base64(),
+            ));
+            if let Some(u) = &f.mu_url {
+                d.children
+                    .push(Element::leaf(Some(TNS), "MUUrl", u.as_str()));
+            }
+            urls.children.push(d);
+        }
+        self.call(
+            Call::new("ImportUpdateForPublishing")
+                .arg("susXml", sus_xml)
+                .arg("uspXml", usp_xml)
+                .arg_element("urlData", urls)
+                .arg("sdpOnly", false),
+        )
+        .map(drop)
+    }
+
+    pub fn decline(&self, id: &UpdateId) -> Result<()> {
+        self.call(
+            Call::new("ExecuteSPDeclineUpdate")
+                .arg("updateId", id)
+                .arg("adminName", &self.admin)
+                .arg("failIfReplica", true),
+        )
+        .map(drop)
+    }
+
+    /// Clears a decline: "not approved" for All Computers, as the console's Approve dialog.
+    pub fn undecline(&self, id: &UpdateId, revision: u32) -> Result<()> {
+        let rev = Element::new(Some(TNS), "UpdateRevisionId")
+            .with_child(Element::leaf(Some(TNS), "UpdateId", id.to_string()))
+            .with_child(Element::leaf(
+                Some(TNS),
+                "RevisionNumber",
+                revision.to_string(),
+            ));
+        self.call(
+            Call::new("ExecuteSPDeployUpdate1")
+                .arg_element("updateId", rev)
+                .arg("deploymentAction", NOT_APPROVED)
+                .arg("targetGroupId", ALL_COMPUTERS)
+                .arg("deadline", NO_DEADLINE)
+                .arg("adminName", &self.admin)
+                .arg("isAssigned", false),
+        )
+        .map(drop)
+    }
+
+    pub fn start_synchronization(&self) -> Result<()> {
+        self.call(Call::new("StartSubscriptionManually")).map(drop)
+    }
+
+    /// The raw `GetSubscriptionState` number (0 when idle).
+    pub fn subscription_state(&self) -> Result<i32> {
+        records::subscription_state(&self.call(Call::new("GetSubscriptionState"))?)
+    }
+
+    /// Synchronization events between two server times, oldest first.
+    pub fn sync_events(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<Event>> {
+        history::events(
+            &self.call(
+                Call::new("ExecuteSPSearchEventHistory")
+                    .arg_element("eventHistoryFilter", history::sync_filter(from, to)),
+            )?,
+        )
+    }
+
+    /// Imports one update from the Microsoft Update Catalog; WSUS fetches its metadata.
+    pub fn import_from_catalog_site(&self, id: &UpdateId) -> Result<()> {
+        self.call(
+            Call::new("CatalogSiteGetMetadataAndImport")
+                .arg("updateId", id)
+                .arg_element(
+                    "downloadedFileDigests",
+                    Element::new(Some(TNS), "ArrayOfBase64Binary"),
+                ),
+        )
+        .map(drop)
+    }
+}
+
+fn guid_array(ids: &[UpdateId]) -> Element {
+    let mut a = Element::new(Some(TNS), "ArrayOfGuid");
+    a.children = ids
+        .iter()
+        .map(|id| Element::leaf(Some(TNS), "guid", id.to_string()))
+        .collect();
+    a
+}
+
+fn string_array(values: &[String]) -> Element {
+    let mut a = Element::new(Some(TNS), "ArrayOfAnyType");
+    a.children = values
+        .iter()
+        .map(|v| {
+            Element::leaf(Some(TNS), "anyType", v.as_str()).with_attr(Some(XSI), "type", "string")
+        })
+        .collect();
+    a
+}
+
+impl From<WsusError> for crate::store::StoreError {
+    fn from(e: WsusError) -> Self {
+        crate::store::StoreError::Remote(Box::new(e))
+    }
+}
