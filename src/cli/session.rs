@@ -9,6 +9,9 @@ use super::render;
 use crate::catalog::fetch::Fetcher;
 use crate::config::{self, BackendKind, Config};
 use crate::store::local::{LocalBackend, OpenOptions};
+use crate::store::wsus::WsusBackend;
+use crate::store::wsus::ntlm::Credentials;
+use crate::store::wsus::transport::Endpoint;
 use crate::store::{Backend, HeldLock, LockRequest, StoreLocation};
 
 /// `-c PATH`, shared by every command that reads the desired state.
@@ -74,10 +77,73 @@ fn open_backend_with(cfg: &Config, opts: OpenOptions) -> anyhow::Result<Box<dyn 
                 .with_context(|| format!("opening the store in {}", loc.dir().display()))?;
             Ok(Box::new(backend))
         }
-        BackendKind::Wsus => Err(anyhow!(
-            "backend \"wsus\" is not available in this build yet; use backend = \"local\""
-        )),
+        BackendKind::Wsus => {
+            let loc = StoreLocation::new(&cfg.server.path);
+            let book = LocalBackend::open(&loc, opts).with_context(|| {
+                format!("opening the bookkeeping store in {}", loc.dir().display())
+            })?;
+            let (endpoint, admin) = wsus_endpoint(cfg)?;
+            let url = endpoint.service_url();
+            let backend = WsusBackend::connect(endpoint, admin, book)
+                .with_context(|| format!("connecting to WSUS at {url}"))?;
+            Ok(Box::new(backend))
+        }
     }
+}
+
+/// The WSUS endpoint and the account as `DOMAIN\user`, from `[server]` and the environment
+/// variable `password_env` names.
+fn wsus_endpoint(cfg: &Config) -> anyhow::Result<(Endpoint, String)> {
+    let s = &cfg.server;
+    let url = s
+        .url
+        .clone()
+        .ok_or_else(|| anyhow!("backend \"wsus\" needs `server.url`"))?;
+    let (user, domain) = match (s.username.as_deref(), s.domain.as_deref()) {
+        (None, _) => (None, String::new()),
+        (Some(u), Some(d)) => (Some(u.to_string()), d.to_string()),
+        (Some(u), None) => match u.split_once('\\') {
+            Some((d, u)) => (Some(u.to_string()), d.to_string()),
+            None => match u.split_once('@') {
+                Some((u, d)) => (Some(u.to_string()), d.to_string()),
+                None => (Some(u.to_string()), String::new()),
+            },
+        },
+    };
+    let credentials = match user {
+        None => None,
+        Some(user) => {
+            let var = s.password_env.as_deref().ok_or_else(|| {
+                anyhow!("`server.username` is set but `server.password_env` is not: name the environment variable that holds the password")
+            })?;
+            let password = std::env::var(var).ok().filter(|p| !p.is_empty()).ok_or_else(|| {
+                anyhow!("the environment variable {var} (server.password_env) is not set or empty; export the WSUS account's password in it")
+            })?;
+            Some(Credentials {
+                user,
+                domain,
+                password,
+            })
+        }
+    };
+    let admin = credentials
+        .as_ref()
+        .map(|c| {
+            if c.domain.is_empty() {
+                c.user.clone()
+            } else {
+                format!("{}\\{}", c.domain, c.user)
+            }
+        })
+        .unwrap_or_else(|| "supctl".into());
+    let endpoint = Endpoint {
+        url,
+        credentials,
+        timeout: Duration::from_secs(cfg.http.timeout_seconds.max(30)),
+        connect_timeout: Duration::from_secs(15),
+        ca_certificates: cfg.http.ca_certificates.clone(),
+    };
+    Ok((endpoint, admin))
 }
 
 pub fn fetcher(cfg: &Config) -> anyhow::Result<Fetcher> {

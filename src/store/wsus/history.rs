@@ -50,7 +50,7 @@ pub fn sync_filter(from: DateTime<Utc>, to: DateTime<Utc>) -> Element {
         .with_child(el("eventSeverityFilter"))
         .with_child(
             el("updateFilter")
-                .with_child(leaf("UpdateId", "00000000-0000-0000-0000-000000000000"))
+                .with_child(leaf("UpdateID", "00000000-0000-0000-0000-000000000000"))
                 .with_child(leaf("RevisionNumber", "0")),
         )
         .with_child(leaf("fromTimeAtTarget", none))
