@@ -6,12 +6,16 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod answers;
+pub mod history;
+pub mod publishing;
+pub mod shape;
+pub mod writes;
 
 use std::collections::VecDeque;
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -53,6 +57,9 @@ pub enum Fault {
     Soap(String),
     /// Waits this long before answering.
     Slow(Duration),
+    /// HTTP 401 without any `WWW-Authenticate` challenge, even on an authenticated
+    /// connection: an account that lost its rights. The connection stays authenticated.
+    Unauthorized,
 }
 
 /// One request as the server saw it.
@@ -61,12 +68,18 @@ pub struct Seen {
     pub connection: usize,
     pub operation: String,
     pub authenticated_as: Option<String>,
+    /// The operation changes server state (see `answers::WRITES`).
+    pub write: bool,
+    /// The server answered 200 (no injected fault, no SOAP fault).
+    pub succeeded: bool,
 }
 
 pub struct Shared {
     pub state: Mutex<State>,
     pub password: Option<String>,
     pub faults: Mutex<VecDeque<Fault>>,
+    /// Faults for one operation each: (operation, fault), first match fires first.
+    pub targeted: Mutex<Vec<(String, Fault)>>,
     pub seen: Mutex<Vec<Seen>>,
     /// Violations of the WSDL contract; tests assert this stays empty.
     pub violations: Mutex<Vec<String>>,
@@ -90,6 +103,7 @@ impl WsusServer {
             state: Mutex::new(state),
             password: password.map(str::to_string),
             faults: Mutex::new(VecDeque::new()),
+            targeted: Mutex::new(Vec::new()),
             seen: Mutex::new(Vec::new()),
             violations: Mutex::new(Vec::new()),
             table: operations(),
@@ -109,12 +123,41 @@ impl WsusServer {
         format!("http://{}", self.addr)
     }
 
+    /// The next request (whatever its operation) gets `fault`; faults queue in order.
     pub fn inject(&self, fault: Fault) {
         self.shared.faults.lock().unwrap().push_back(fault);
     }
 
+    /// The next request for `operation` only gets `fault`; other operations are answered
+    /// normally (and do not consume it). Targeted faults win over the general queue.
+    pub fn inject_for(&self, operation: &str, fault: Fault) {
+        assert!(
+            self.shared.table.iter().any(|(o, _)| o == operation),
+            "{operation} is not in the operation table"
+        );
+        self.shared
+            .targeted
+            .lock()
+            .unwrap()
+            .push((operation.to_string(), fault));
+    }
+
     pub fn seen(&self) -> Vec<Seen> {
         self.shared.seen.lock().unwrap().clone()
+    }
+
+    /// Names of the write operations that succeeded, in order.
+    pub fn writes(&self) -> Vec<String> {
+        self.seen()
+            .into_iter()
+            .filter(|s| s.write && s.succeeded)
+            .map(|s| s.operation)
+            .collect()
+    }
+
+    /// The server's state (hold the guard briefly: requests wait on it).
+    pub fn state(&self) -> MutexGuard<'_, State> {
+        self.shared.state.lock().unwrap()
     }
 
     pub fn violations(&self) -> Vec<String> {
@@ -290,6 +333,7 @@ fn serve(stream: TcpStream, id: usize, shared: &Shared) -> std::io::Result<()> {
 }
 
 const HTML_500: &str = "<!DOCTYPE html><html><head><title>Runtime Error</title></head><body><h1>Server Error in '/ApiRemoting30' Application.</h1><p>Client found response content type of 'text/html'</p></body></html>";
+const HTML_401: &str = "<html><head><title>401 - Unauthorized: Access is denied due to invalid credentials.</title></head></html>";
 const HTML_403: &str = "<html><head><title>403 - Forbidden: Access is denied.</title></head><body>403.4 SSL required</body></html>";
 
 fn handle(
@@ -310,14 +354,25 @@ fn handle(
             );
         }
     };
-    shared.seen.lock().unwrap().push(Seen {
-        connection: id,
-        operation: op.clone(),
-        authenticated_as: user.clone(),
-    });
-    let fault = shared.faults.lock().unwrap().pop_front();
+    let index = {
+        let mut seen = shared.seen.lock().unwrap();
+        seen.push(Seen {
+            connection: id,
+            operation: op.clone(),
+            authenticated_as: user.clone(),
+            write: answers::is_write(&op),
+            succeeded: false,
+        });
+        seen.len() - 1
+    };
+    let targeted = {
+        let mut t = shared.targeted.lock().unwrap();
+        t.iter().position(|(o, _)| *o == op).map(|i| t.remove(i).1)
+    };
+    let fault = targeted.or_else(|| shared.faults.lock().unwrap().pop_front());
     match fault {
         Some(Fault::Forbidden) => return ("403 Forbidden", "text/html", HTML_403.into()),
+        Some(Fault::Unauthorized) => return ("401 Unauthorized", "text/html", HTML_401.into()),
         Some(Fault::Html500) => return ("500 Internal Server Error", "text/html", HTML_500.into()),
         Some(Fault::Soap(msg)) => {
             return ("500 Internal Server Error", xml, answers::fault(&msg));
@@ -326,14 +381,21 @@ fn handle(
         None => {}
     }
     let mut state = shared.state.lock().unwrap();
-    match state.answer(&op, &params, user.as_deref()) {
-        Ok(inner) => (
-            "200 OK",
-            xml,
-            answers::envelope(&format!(
-                r#"<{op}Response xmlns="{TNS}">{inner}</{op}Response>"#
-            )),
-        ),
+    let mut violations = Vec::new();
+    let answer = state.answer(&op, &params, user.as_deref(), &mut violations);
+    drop(state);
+    shared.violations.lock().unwrap().extend(violations);
+    match answer {
+        Ok(inner) => {
+            shared.seen.lock().unwrap()[index].succeeded = true;
+            (
+                "200 OK",
+                xml,
+                answers::envelope(&format!(
+                    r#"<{op}Response xmlns="{TNS}">{inner}</{op}Response>"#
+                )),
+            )
+        }
         Err(msg) => ("500 Internal Server Error", xml, answers::fault(&msg)),
     }
 }
@@ -380,6 +442,11 @@ fn check(req: &Request, table: &[(String, Vec<String>)]) -> Result<(String, Elem
             "{op} parameter {} is not in the ApiRemoting namespace",
             c.name
         ));
+    }
+    for c in &op_el.children {
+        if let Some(s) = shape::of(op, &c.name) {
+            shape::check(&format!("{op}/{}", c.name), c, s)?;
+        }
     }
     Ok((op.clone(), op_el.clone()))
 }
