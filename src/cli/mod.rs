@@ -11,6 +11,7 @@ mod apply;
 pub mod catalog;
 pub mod certs;
 pub mod debug;
+mod import;
 mod plan;
 mod render;
 mod schema;
@@ -74,6 +75,8 @@ pub enum Command {
     Sync(sync::SyncArgs),
     /// Last and next sync, update counts, certificates, status messages, warnings.
     Status(status::StatusArgs),
+    /// Import updates from the Microsoft Update Catalog into WSUS by UpdateID.
+    ImportUpdate(import::ImportArgs),
     /// Run one stage of supctl on its own (benchmarks, troubleshooting).
     #[command(subcommand, hide = true)]
     Debug(debug::DebugCommand),
@@ -105,6 +108,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Show(a) => show::run(a),
         Command::Watch(a) => watch::run(a),
         Command::Sync(a) => sync::run(a),
+        Command::ImportUpdate(a) => import::run(a),
         Command::Status(a) => status::run(a),
         Command::Debug(c) => debug::run(c),
     }

@@ -82,5 +82,20 @@ pub fn run(args: SyncArgs) -> anyhow::Result<u8> {
         progress: crate::apply::Progress::for_stderr(),
     };
     let outcome = rt.block_on(pass::run(&cfg, backend.as_ref(), &fetcher, &scope, &opts))?;
-    Ok(print(&outcome.lines(), outcome.succeeded()))
+    let (mut lines, mut ok) = (outcome.lines(), outcome.succeeded());
+    // A server with an upstream (WSUS) also synchronizes Microsoft's updates, as the
+    // console's "Synchronize Now" does; it runs on the server and `status` reports it.
+    if scope.sup && backend.capabilities().upstream_sync {
+        match backend.start_synchronization() {
+            Ok(()) => lines.push(format!(
+                "sync: the {} server's synchronization with its upstream started; `supctl status` shows its result",
+                backend.name()
+            )),
+            Err(e) => {
+                ok = false;
+                lines.push(format!("sync: starting the server's synchronization failed: {e}"));
+            }
+        }
+    }
+    Ok(print(&lines, ok))
 }

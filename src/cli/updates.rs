@@ -58,7 +58,9 @@ pub fn run(cmd: UpdatesCommand) -> anyhow::Result<u8> {
     let rows = match remote_config(&a.store)? {
         // A remote server has no SQL to push the filter into: filter its snapshot.
         Some(cfg) => filter.apply(&super::session::open_backend(&cfg, false)?.snapshot()?),
-        None => LocalBackend::open(&a.store.location()?, OpenOptions::read())?.list_updates(&filter)?,
+        None => {
+            LocalBackend::open(&a.store.location()?, OpenOptions::read())?.list_updates(&filter)?
+        }
     };
     if a.store.json {
         print_json(&rows)?;

@@ -442,7 +442,7 @@ impl Backend for WsusBackend {
             });
             runs.push(run);
         }
-        runs.sort_by(|a, b| b.started.cmp(&a.started));
+        runs.sort_by_key(|r| std::cmp::Reverse(r.started));
         runs.truncate(limit);
         Ok(runs)
     }
