@@ -6,6 +6,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod answers;
+pub mod calls;
 pub mod history;
 pub mod publishing;
 pub mod shape;
