@@ -148,7 +148,18 @@ fn the_same_scenario_on_the_embedded_store_and_on_wsus() {
     let embedded = Target::embedded();
     let local = scenario(&embedded);
     let wsus = Target::wsus();
+    // The double's clock decides when its synchronizations happen; ten minutes ahead (a
+    // server clock running fast) puts the run `sync` starts after supctl's own record of the
+    // pass, so `status` shows the server's run as the update point's last sync.
+    wsus.server().state().clock = (chrono::Utc::now() + chrono::Duration::minutes(10)).naive_utc();
     let mut remote = scenario(&wsus);
+    let cfg = wsus.site.dir.path().join("supctl.toml");
+    let r = wsus.run(&cfg, &["status"]);
+    assert!(
+        r.stdout.contains("WSUS synchronization"),
+        "status shows the server's run:\n{}",
+        r.all()
+    );
     // Two differences are the servers' nature, not the backends' behaviour: a WSUS always
     // has synchronization settings (so `[sync]` updates them where the new embedded store
     // creates them), and WSUS expires an update by importing a new revision of it.

@@ -432,9 +432,11 @@ impl Backend for WsusBackend {
     fn sync_runs(&self, limit: usize) -> Result<Vec<SyncRun>> {
         let mut runs = self.book.sync_runs(limit)?;
         let now = chrono::Utc::now();
-        let events = self
-            .client
-            .sync_events(now - chrono::Duration::days(HISTORY_DAYS), now)?;
+        // A day past now as well: the server's clock is not ours.
+        let events = self.client.sync_events(
+            now - chrono::Duration::days(HISTORY_DAYS),
+            now + chrono::Duration::days(1),
+        )?;
         for mut run in history::runs(&events) {
             run.message = Some(match run.message {
                 Some(m) => format!("WSUS synchronization: {m}"),
