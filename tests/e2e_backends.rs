@@ -160,6 +160,11 @@ fn the_same_scenario_on_the_embedded_store_and_on_wsus() {
         "status shows the server's run:\n{}",
         r.all()
     );
+    assert!(
+        r.stdout.starts_with("update server: WSUS 10.0.20348.1 at http://"),
+        "{}",
+        r.stdout
+    );
     // Two differences are the servers' nature, not the backends' behaviour: a WSUS always
     // has synchronization settings (so `[sync]` updates them where the new embedded store
     // creates them), and WSUS expires an update by importing a new revision of it.
@@ -361,5 +366,32 @@ fn import_update_needs_a_wsus_and_imports_into_one() {
         r.stderr.contains("CatalogSiteGetMetadataAndImport") && r.stderr.contains("not found"),
         "{}",
         r.stderr
+    );
+}
+
+#[test]
+fn staging_is_planned_as_not_supported_on_wsus_and_the_rest_applies() {
+    let t = Target::wsus();
+    let cfg = t.config("stage = [\"Contoso/Utilities\"]");
+    let r = t.run(&cfg, &["plan", "--detailed-exitcode"]);
+    assert_eq!(r.code, 2, "{}", r.all());
+    assert!(
+        r.stdout
+            .contains("content staging is not supported by backend wsus"),
+        "{}",
+        r.stdout
+    );
+    let r = t.run(&cfg, &["apply", "--auto-approve"]);
+    assert_eq!(
+        r.code,
+        0,
+        "unsupported actions are reported, not failed:\n{}",
+        r.all()
+    );
+    assert_eq!(published_on(t.server()), 5);
+    assert!(
+        !t.server().writes().iter().any(|w| w.contains("Content")),
+        "{:?}",
+        t.server().writes()
     );
 }

@@ -143,7 +143,7 @@ pub fn run(args: StatusArgs) -> anyhow::Result<u8> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        anstream::print!("{}", text(&report));
+        anstream::print!("update server: {}\n{}", backend.describe(), text(&report));
     }
     Ok(if report.healthy { EXIT_OK } else { EXIT_ERROR })
 }

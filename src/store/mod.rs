@@ -66,6 +66,10 @@ pub trait Backend: Send + Sync {
     fn staging_dir(&self) -> Result<PathBuf>;
     /// Takes the exclusive writer lock; released when the returned guard is dropped.
     fn lock(&self, request: &LockRequest) -> Result<Box<dyn HeldLock>>;
+    /// One line saying which server this is, for `status`.
+    fn describe(&self) -> String {
+        format!("{} backend", self.name())
+    }
     /// Starts the update point's own synchronization with its upstream (Microsoft Update)
     /// and returns without waiting; only servers with an upstream have one
     /// (`Capabilities::upstream_sync`).

@@ -225,6 +225,9 @@ impl Backend for LocalBackend {
     fn name(&self) -> &'static str {
         "local"
     }
+    fn describe(&self) -> String {
+        format!("embedded store in {}", self.loc.dir().display())
+    }
     fn capabilities(&self) -> Capabilities {
         Capabilities::ALL
     }

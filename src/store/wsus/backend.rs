@@ -49,6 +49,7 @@ pub struct WsusBackend {
     client: Client,
     book: LocalBackend,
     version: Option<String>,
+    url: String,
     /// The latest revisions on the server, cached between writes so apply's per-action
     /// fingerprints do not list every update each time.
     remote: Mutex<Option<Arc<RemoteUpdates>>>,
@@ -75,6 +76,7 @@ impl WsusBackend {
             client,
             book,
             version,
+            url,
             remote: Mutex::new(None),
             synced: Mutex::new(synced),
             tokens: Mutex::new(None),
@@ -337,6 +339,15 @@ impl Backend for WsusBackend {
 
     fn capabilities(&self) -> Capabilities {
         CAPABILITIES
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "WSUS {} at {} (bookkeeping in {})",
+            self.version.as_deref().unwrap_or("(version not reported)"),
+            self.url,
+            self.book.location().dir().display()
+        )
     }
 
     fn snapshot(&self) -> Result<ActualState> {
