@@ -31,6 +31,7 @@ fn connect(server: &WsusServer, dir: &std::path::Path) -> WsusBackend {
             timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(5),
             ca_certificates: Vec::new(),
+            proxy: None,
         },
         "CORP\\svc-supctl".into(),
         book,

@@ -57,6 +57,7 @@ fn live() -> Option<Live> {
                 .into_iter()
                 .map(Into::into)
                 .collect(),
+            proxy: None,
         },
         admin,
     })

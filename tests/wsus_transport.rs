@@ -24,6 +24,7 @@ fn connect(server: &WsusServer, password: &str, timeout: Duration) -> Transport 
         timeout,
         connect_timeout: Duration::from_secs(5),
         ca_certificates: Vec::new(),
+        proxy: None,
     })
     .unwrap()
 }
@@ -194,6 +195,7 @@ fn the_server_rejects_requests_that_break_the_wsdl() {
         timeout: Duration::from_secs(10),
         connect_timeout: Duration::from_secs(5),
         ca_certificates: Vec::new(),
+        proxy: None,
     })
     .unwrap();
     // Wrong parameter casing (`computerId` vs `ComputerId` bit real clients).

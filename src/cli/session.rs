@@ -11,7 +11,7 @@ use crate::config::{self, BackendKind, Config};
 use crate::store::local::{LocalBackend, OpenOptions};
 use crate::store::wsus::WsusBackend;
 use crate::store::wsus::ntlm::Credentials;
-use crate::store::wsus::transport::Endpoint;
+use crate::store::wsus::transport::{Endpoint, ProxySetting};
 use crate::store::{Backend, HeldLock, LockRequest, StoreLocation};
 
 /// `-c PATH`, shared by every command that reads the desired state.
@@ -142,6 +142,12 @@ fn wsus_endpoint(cfg: &Config) -> anyhow::Result<(Endpoint, String)> {
         timeout: Duration::from_secs(cfg.http.timeout_seconds.max(30)),
         connect_timeout: Duration::from_secs(15),
         ca_certificates: cfg.http.ca_certificates.clone(),
+        // Only an https:// endpoint uses it (a CONNECT tunnel keeps NTLM's one connection);
+        // `no_proxy` is read by reqwest's `NoProxy`, exactly as for catalog downloads.
+        proxy: cfg.http.proxy.clone().map(|url| ProxySetting {
+            url,
+            no_proxy: cfg.http.no_proxy.clone(),
+        }),
     };
     Ok((endpoint, admin))
 }

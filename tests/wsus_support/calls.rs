@@ -30,6 +30,7 @@ pub fn start(state: State) -> (WsusServer, Transport) {
         timeout: Duration::from_secs(10),
         connect_timeout: Duration::from_secs(5),
         ca_certificates: Vec::new(),
+        proxy: None,
     })
     .unwrap();
     (server, t)

@@ -1,5 +1,7 @@
-//! A WSUS ApiRemoting30 test double: HTTP/1.1 on 127.0.0.1 with keep-alive, connection-bound
-//! NTLMv2 (it verifies the AUTHENTICATE message against a configured password), every
+//! A WSUS ApiRemoting30 test double: HTTP/1.1 (or HTTPS, blocking rustls) on 127.0.0.1 with
+//! keep-alive, connection-bound NTLMv2 (it verifies the AUTHENTICATE message against a
+//! configured password and, over HTTPS on request, the Extended Protection channel binding
+//! of its own certificate), every
 //! request checked against the committed operation table, answers in the WSDL's shapes from
 //! in-memory state, and injectable faults. Threads per connection, bounded; every read has
 //! a timeout, and the server stops when dropped.
@@ -13,7 +15,7 @@ pub mod shape;
 pub mod writes;
 
 use std::collections::VecDeque;
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::io::{BufRead as _, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -21,8 +23,9 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use supctl::store::wsus::ntlm::{Authenticate, Challenge};
+use supctl::store::wsus::ntlm::{Authenticate, Challenge, tls_channel_binding};
 use supctl::store::wsus::soap::{Element, SOAP_ENV, TNS};
+use tokio_rustls::rustls;
 
 pub use answers::State;
 
@@ -84,12 +87,25 @@ pub struct Shared {
     pub seen: Mutex<Vec<Seen>>,
     /// Violations of the WSDL contract; tests assert this stays empty.
     pub violations: Mutex<Vec<String>>,
+    /// Extended Protection: the `MsvAvChannelBindings` hash every AUTHENTICATE must carry
+    /// (`None`: not checked, as IIS with Extended Protection off).
+    pub channel_binding: Mutex<Option<[u8; 16]>>,
+    /// Channel bindings the AUTHENTICATE messages carried, in order (`None`: no AV pair).
+    pub bindings_seen: Mutex<Vec<Option<[u8; 16]>>>,
     table: Vec<(String, Vec<String>)>,
+}
+
+/// How the double speaks on its socket.
+struct Tls {
+    config: Arc<rustls::ServerConfig>,
+    /// The end-entity certificate the config presents (DER).
+    certificate: Vec<u8>,
 }
 
 pub struct WsusServer {
     pub addr: SocketAddr,
     pub shared: Arc<Shared>,
+    tls: Option<Arc<Tls>>,
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -97,6 +113,27 @@ pub struct WsusServer {
 impl WsusServer {
     /// Starts a server; with `password`, every connection must authenticate with NTLMv2.
     pub fn start(state: State, password: Option<&str>) -> WsusServer {
+        Self::start_with(state, password, None)
+    }
+
+    /// Like [`WsusServer::start`], serving HTTPS with `config` (e.g. `TestCa::server_config`).
+    pub fn start_tls(
+        state: State,
+        password: Option<&str>,
+        config: Arc<rustls::ServerConfig>,
+    ) -> WsusServer {
+        let certificate = presented_certificate(&config);
+        Self::start_with(
+            state,
+            password,
+            Some(Arc::new(Tls {
+                config,
+                certificate,
+            })),
+        )
+    }
+
+    fn start_with(state: State, password: Option<&str>, tls: Option<Arc<Tls>>) -> WsusServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         listener.set_nonblocking(true).expect("nonblocking");
         let addr = listener.local_addr().expect("addr");
@@ -107,21 +144,50 @@ impl WsusServer {
             targeted: Mutex::new(Vec::new()),
             seen: Mutex::new(Vec::new()),
             violations: Mutex::new(Vec::new()),
+            channel_binding: Mutex::new(None),
+            bindings_seen: Mutex::new(Vec::new()),
             table: operations(),
         });
         let stop = Arc::new(AtomicBool::new(false));
-        let (s, st) = (shared.clone(), stop.clone());
-        let thread = std::thread::spawn(move || accept_loop(listener, s, st));
+        let (s, st, t) = (shared.clone(), stop.clone(), tls.clone());
+        let thread = std::thread::spawn(move || accept_loop(listener, s, st, t));
         WsusServer {
             addr,
             shared,
+            tls,
             stop,
             thread: Some(thread),
         }
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// The certificate an HTTPS double presents (DER); `None` for plain HTTP.
+    pub fn certificate(&self) -> Option<&[u8]> {
+        self.tls.as_ref().map(|t| t.certificate.as_slice())
+    }
+
+    /// Extended Protection on: every AUTHENTICATE must carry the channel binding of the
+    /// double's own certificate (`tls-server-end-point`), else 401 and the connection closes.
+    pub fn require_channel_binding(&self) {
+        let cert = self
+            .certificate()
+            .expect("channel binding needs an HTTPS double");
+        self.expect_channel_binding(tls_channel_binding(cert));
+    }
+
+    /// Extended Protection expecting this exact `MsvAvChannelBindings` value (a test can
+    /// make it wrong on purpose).
+    pub fn expect_channel_binding(&self, hash: [u8; 16]) {
+        *self.shared.channel_binding.lock().unwrap() = Some(hash);
+    }
+
+    /// The channel bindings the AUTHENTICATE messages carried, in order.
+    pub fn bindings_seen(&self) -> Vec<Option<[u8; 16]>> {
+        self.shared.bindings_seen.lock().unwrap().clone()
     }
 
     /// The next request (whatever its operation) gets `fault`; faults queue in order.
@@ -175,7 +241,12 @@ impl Drop for WsusServer {
     }
 }
 
-fn accept_loop(listener: TcpListener, shared: Arc<Shared>, stop: Arc<AtomicBool>) {
+fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    stop: Arc<AtomicBool>,
+    tls: Option<Arc<Tls>>,
+) {
     let live = Arc::new(AtomicUsize::new(0));
     let mut next_id = 0;
     while !stop.load(Ordering::SeqCst) {
@@ -183,9 +254,10 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>, stop: Arc<AtomicBool>
             Ok((stream, _)) if live.load(Ordering::SeqCst) < MAX_CONNECTIONS => {
                 next_id += 1;
                 let (shared, live, id) = (shared.clone(), live.clone(), next_id);
+                let tls = tls.clone();
                 live.fetch_add(1, Ordering::SeqCst);
                 std::thread::spawn(move || {
-                    let _ = serve(stream, id, &shared);
+                    let _ = accept(stream, id, &shared, tls.as_deref());
                     live.fetch_sub(1, Ordering::SeqCst);
                 });
             }
@@ -209,7 +281,7 @@ impl Request {
     }
 }
 
-fn read_request(r: &mut BufReader<TcpStream>) -> Option<Request> {
+fn read_request<S: Read>(r: &mut BufReader<S>) -> Option<Request> {
     let mut line = String::new();
     if r.read_line(&mut line).ok()? == 0 || !line.starts_with("POST ") {
         return None;
@@ -242,8 +314,8 @@ fn read_request(r: &mut BufReader<TcpStream>) -> Option<Request> {
     Some(req)
 }
 
-fn respond(
-    w: &mut TcpStream,
+fn respond<W: Write>(
+    w: &mut W,
     status: &str,
     extra: &[(&str, String)],
     ctype: &str,
@@ -262,11 +334,138 @@ fn respond(
     w.flush()
 }
 
-/// One connection: NTLM state lives here, as in IIS.
-fn serve(stream: TcpStream, id: usize, shared: &Shared) -> std::io::Result<()> {
+/// Sets the timeouts and, for HTTPS, wraps the socket in a server-side TLS session (the
+/// handshake runs on the first read).
+fn accept(stream: TcpStream, id: usize, shared: &Shared, tls: Option<&Tls>) -> std::io::Result<()> {
+    stream.set_nonblocking(false)?;
     stream.set_read_timeout(Some(IO_TIMEOUT))?;
     stream.set_write_timeout(Some(IO_TIMEOUT))?;
-    let mut w = stream.try_clone()?;
+    match tls {
+        None => serve(stream, id, shared),
+        Some(t) => {
+            let conn =
+                rustls::ServerConnection::new(t.config.clone()).map_err(std::io::Error::other)?;
+            serve(rustls::StreamOwned::new(conn, stream), id, shared)
+        }
+    }
+}
+
+/// The end-entity certificate `config` presents, learned the way a client does: an
+/// in-memory TLS handshake against it (the client accepts any certificate; it only looks).
+fn presented_certificate(config: &Arc<rustls::ServerConfig>) -> Vec<u8> {
+    use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+    use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+    use rustls::{DigitallySignedStruct, SignatureScheme};
+
+    #[derive(Debug)]
+    struct Look(Arc<rustls::crypto::CryptoProvider>);
+    impl ServerCertVerifier for Look {
+        fn verify_server_cert(
+            &self,
+            _: &CertificateDer<'_>,
+            _: &[CertificateDer<'_>],
+            _: &ServerName<'_>,
+            _: &[u8],
+            _: UnixTime,
+        ) -> Result<ServerCertVerified, rustls::Error> {
+            Ok(ServerCertVerified::assertion())
+        }
+        fn verify_tls12_signature(
+            &self,
+            m: &[u8],
+            c: &CertificateDer<'_>,
+            d: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls12_signature(
+                m,
+                c,
+                d,
+                &self.0.signature_verification_algorithms,
+            )
+        }
+        fn verify_tls13_signature(
+            &self,
+            m: &[u8],
+            c: &CertificateDer<'_>,
+            d: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls13_signature(
+                m,
+                c,
+                d,
+                &self.0.signature_verification_algorithms,
+            )
+        }
+        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+            self.0.signature_verification_algorithms.supported_schemes()
+        }
+    }
+
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let client_config = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(Look(provider)))
+        .with_no_client_auth();
+    let name = ServerName::try_from("localhost").expect("server name");
+    let mut client = rustls::ClientConnection::new(Arc::new(client_config), name).expect("client");
+    let mut server = rustls::ServerConnection::new(config.clone()).expect("server");
+    for _ in 0..16 {
+        let mut buf = Vec::new();
+        while client.wants_write() {
+            client.write_tls(&mut buf).expect("client TLS out");
+        }
+        let mut rd = &buf[..];
+        while !rd.is_empty() {
+            server.read_tls(&mut rd).expect("server TLS in");
+            server.process_new_packets().expect("server handshake");
+        }
+        buf.clear();
+        while server.wants_write() {
+            server.write_tls(&mut buf).expect("server TLS out");
+        }
+        let mut rd = &buf[..];
+        while !rd.is_empty() {
+            client.read_tls(&mut rd).expect("client TLS in");
+            client.process_new_packets().expect("client handshake");
+        }
+        if !client.is_handshaking()
+            && let Some(chain) = client.peer_certificates()
+        {
+            return chain[0].to_vec();
+        }
+    }
+    panic!("the in-memory TLS handshake did not finish")
+}
+
+/// The NTLM verdict on an AUTHENTICATE message: the user, or why it is refused.
+pub fn check_authenticate(
+    shared: &Shared,
+    token: &[u8],
+    password: &str,
+    server_challenge: &[u8; 8],
+) -> Result<String, String> {
+    let a = Authenticate::parse(token).map_err(|e| e.0)?;
+    if !a.verify(password, server_challenge) {
+        return Err("the NTLMv2 response does not match the password".into());
+    }
+    let carried = a.channel_bindings().map_err(|e| e.0)?;
+    shared.bindings_seen.lock().unwrap().push(carried);
+    if let Some(expected) = *shared.channel_binding.lock().unwrap()
+        && carried != Some(expected)
+    {
+        return Err(format!(
+            "Extended Protection: channel binding {:?}, expected {}",
+            carried.map(hex::encode),
+            hex::encode(expected)
+        ));
+    }
+    Ok(format!("{}\\{}", a.domain, a.user))
+}
+
+/// One connection (plain or TLS): NTLM state lives here, as in IIS.
+fn serve<S: Read + Write>(stream: S, id: usize, shared: &Shared) -> std::io::Result<()> {
     let mut r = BufReader::new(stream);
     let mut user: Option<String> = None;
     let mut challenge: Option<[u8; 8]> = None;
@@ -292,7 +491,7 @@ fn serve(stream: TcpStream, id: usize, shared: &Shared) -> std::io::Result<()> {
                     };
                     let h = format!("NTLM {}", B64.encode(c.to_bytes()));
                     respond(
-                        &mut w,
+                        r.get_mut(),
                         "401 Unauthorized",
                         &[("WWW-Authenticate", h)],
                         "text/html",
@@ -301,12 +500,16 @@ fn serve(stream: TcpStream, id: usize, shared: &Shared) -> std::io::Result<()> {
                     continue;
                 }
                 (Some(t), Some(sc)) if t.get(8) == Some(&3) => {
-                    match Authenticate::parse(&t) {
-                        Ok(a) if a.verify(password, &sc) => {
-                            user = Some(format!("{}\\{}", a.domain, a.user))
-                        }
-                        _ => {
-                            respond(&mut w, "401 Unauthorized", &[], "text/html", unauthorized)?;
+                    match check_authenticate(shared, &t, password, &sc) {
+                        Ok(u) => user = Some(u),
+                        Err(_) => {
+                            respond(
+                                r.get_mut(),
+                                "401 Unauthorized",
+                                &[],
+                                "text/html",
+                                unauthorized,
+                            )?;
                             return Ok(()); // IIS closes after a failed AUTHENTICATE
                         }
                     }
@@ -317,7 +520,7 @@ fn serve(stream: TcpStream, id: usize, shared: &Shared) -> std::io::Result<()> {
                         ("WWW-Authenticate", "NTLM".to_string()),
                     ];
                     respond(
-                        &mut w,
+                        r.get_mut(),
                         "401 Unauthorized",
                         &offers,
                         "text/html",
@@ -328,7 +531,7 @@ fn serve(stream: TcpStream, id: usize, shared: &Shared) -> std::io::Result<()> {
             }
         }
         let (status, ctype, body) = handle(&req, id, user.clone(), shared);
-        respond(&mut w, status, &[], ctype, &body)?;
+        respond(r.get_mut(), status, &[], ctype, &body)?;
     }
     Ok(())
 }

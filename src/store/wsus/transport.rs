@@ -6,8 +6,20 @@
 //! one idle connection and every call is sequential. The thread owns its own Tokio runtime
 //! because `Backend` is synchronous and is called from inside the apply engine's runtime,
 //! where blocking on a nested runtime would panic; callers block on a channel instead.
-//! Proxies are disabled: connection-bound NTLM does not survive a forwarding proxy, and
-//! WSUS admin endpoints are intranet hosts.
+//!
+//! Proxies: an `https://` endpoint goes through the configured proxy (if any, and unless
+//! the host is in its `no_proxy` list) as a `CONNECT` tunnel, which is one TCP connection
+//! end to end, so the connection-bound NTLM survives it. An `http://` endpoint never uses a
+//! proxy: a forwarding proxy pools its upstream connections and breaks NTLM. Environment
+//! proxy variables are never read here.
+//!
+//! Extended Protection: over HTTPS the AUTHENTICATE message carries the channel binding of
+//! the certificate the server presented on this very connection (`tls-server-end-point`,
+//! see [`super::ntlm::binding`]); over plain HTTP no binding AV pair is sent. Through a
+//! proxy tunnel reqwest 0.13 does not report the server certificate (`tls_info` is off for
+//! tunnelled connections, seanmonstar/reqwest#2589), so no binding is sent there either: a
+//! site with Extended Protection *Required* refuses it, and the 401 says to add the host
+//! to `no_proxy`.
 
 use std::path::PathBuf;
 use std::sync::mpsc;
@@ -17,7 +29,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 
 use super::error::{Result, WsusError};
-use super::ntlm::{Credentials, authenticate, negotiate};
+use super::ntlm::{Credentials, authenticate, negotiate, tls_channel_binding};
 use super::soap::{CONTENT_TYPE, Call, Element, decode};
 
 /// Largest answer accepted: a full `ExecuteSPSearchUpdates` on a big server is tens of MB.
@@ -35,9 +47,28 @@ pub struct Endpoint {
     pub connect_timeout: Duration,
     /// Extra PEM trust roots (the `[http] ca_certificates` of the config).
     pub ca_certificates: Vec<PathBuf>,
+    /// The `[http]` proxy; used for `https://` endpoints only (see the module docs).
+    pub proxy: Option<ProxySetting>,
+}
+
+/// An explicit HTTP proxy and the hosts that bypass it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxySetting {
+    /// `http://host:port` (credentials allowed: `http://user:pass@host:port`).
+    pub url: String,
+    /// Comma-separated hosts, domains (`.corp.example`), IPs or CIDRs that go direct: the
+    /// `[http] no_proxy` list, read by the same `reqwest::NoProxy` as the catalog fetcher.
+    pub no_proxy: Option<String>,
 }
 
 impl Endpoint {
+    /// True when the endpoint is `https://` (TLS, channel binding, proxy allowed).
+    pub fn is_https(&self) -> bool {
+        self.url
+            .get(..8)
+            .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
+    }
+
     /// The service URL: a bare server root gets `/ApiRemoting30/WebService.asmx` appended.
     pub fn service_url(&self) -> String {
         let u = self.url.trim_end_matches('/');
@@ -112,9 +143,21 @@ fn build_client(e: &Endpoint) -> Result<reqwest::Client> {
         .http1_only()
         .pool_max_idle_per_host(1)
         .no_proxy()
+        .tls_info(true)
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(e.connect_timeout)
         .read_timeout(e.timeout);
+    if let (Some(p), true) = (&e.proxy, e.is_https()) {
+        // `Proxy::https` intercepts https:// URLs only, and always as a CONNECT tunnel.
+        let proxy = reqwest::Proxy::https(p.url.as_str())
+            .map_err(|err| WsusError::Config(format!("[http] proxy is not usable: {err}")))?
+            .no_proxy(
+                p.no_proxy
+                    .as_deref()
+                    .and_then(reqwest::NoProxy::from_string),
+            );
+        b = b.proxy(proxy);
+    }
     let mut roots = Vec::new();
     for path in &e.ca_certificates {
         let bytes = std::fs::read(path)
@@ -142,6 +185,8 @@ struct Answer {
     content_type: String,
     challenges: Vec<String>,
     body: String,
+    /// The end-entity certificate of the TLS connection that answered (DER).
+    peer_certificate: Option<Vec<u8>>,
 }
 
 impl Session {
@@ -149,24 +194,38 @@ impl Session {
         let op = call.operation;
         let body = call.envelope();
         let mut answer = self.send(call, &body, None).await?;
+        let mut unbound_tls = false;
         if answer.status == 401
             && let Some(creds) = &self.endpoint.credentials
         {
-            answer = self
+            (answer, unbound_tls) = self
                 .handshake(call, &body, creds, &answer.challenges)
                 .await?;
         }
-        decode(op, answer.status, &answer.content_type, &answer.body)
+        decode(op, answer.status, &answer.content_type, &answer.body).map_err(|e| match e {
+            WsusError::Unauthorized { operation, excerpt } if unbound_tls => {
+                WsusError::Unauthorized {
+                    operation,
+                    excerpt: format!(
+                        "{excerpt} (sent without an Extended Protection channel binding: \
+                         through a proxy supctl cannot see the server certificate; if the \
+                         WSUS site requires Extended Protection, add its host to [http] no_proxy)"
+                    ),
+                }
+            }
+            e => e,
+        })
     }
 
-    /// The NTLM exchange on the connection that just answered 401.
+    /// The NTLM exchange on the connection that just answered 401. The flag is true when
+    /// the exchange ran over TLS without a channel binding (no certificate reported).
     async fn handshake(
         &self,
         call: &Call,
         body: &str,
         creds: &Credentials,
         offered: &[String],
-    ) -> Result<Answer> {
+    ) -> Result<(Answer, bool)> {
         let op = call.operation;
         let ntlm_err = |detail: String| WsusError::Ntlm {
             operation: op.to_string(),
@@ -185,7 +244,7 @@ impl Session {
         let header = format!("{scheme} {}", B64.encode(&type1));
         let second = self.send(call, body, Some(header)).await?;
         if second.status != 401 {
-            return Ok(second);
+            return Ok((second, false));
         }
         let prefix = format!("{scheme} ");
         let token = second
@@ -199,10 +258,24 @@ impl Session {
         let mut client_challenge = [0u8; 8];
         aws_lc_rs::rand::fill(&mut client_challenge)
             .map_err(|_| ntlm_err("no randomness for the client challenge".into()))?;
-        let type3 = authenticate(creds, &type1, &type2, client_challenge, filetime_now())
-            .map_err(|e| ntlm_err(e.0))?;
-        self.send(call, body, Some(format!("{scheme} {}", B64.encode(type3))))
-            .await
+        // Extended Protection: bind to the certificate of the connection that sent the
+        // challenge, the one the AUTHENTICATE message goes out on (none through a proxy
+        // tunnel: reqwest does not report it there).
+        let binding = second.peer_certificate.as_deref().map(tls_channel_binding);
+        let unbound_tls = self.endpoint.is_https() && binding.is_none();
+        let type3 = authenticate(
+            creds,
+            &type1,
+            &type2,
+            client_challenge,
+            filetime_now(),
+            binding,
+        )
+        .map_err(|e| ntlm_err(e.0))?;
+        let answer = self
+            .send(call, body, Some(format!("{scheme} {}", B64.encode(type3))))
+            .await?;
+        Ok((answer, unbound_tls))
     }
 
     async fn send(&self, call: &Call, body: &str, auth: Option<String>) -> Result<Answer> {
@@ -222,6 +295,11 @@ impl Session {
         }
         let mut resp = req.send().await.map_err(transport)?;
         let status = resp.status().as_u16();
+        let peer_certificate = resp
+            .extensions()
+            .get::<reqwest::tls::TlsInfo>()
+            .and_then(|i| i.peer_certificate())
+            .map(<[u8]>::to_vec);
         let header = |name| {
             resp.headers()
                 .get_all(name)
@@ -248,6 +326,7 @@ impl Session {
             content_type,
             challenges,
             body: String::from_utf8_lossy(&bytes).into_owned(),
+            peer_certificate,
         })
     }
 }
@@ -260,18 +339,39 @@ fn filetime_now() -> u64 {
     (unix.as_secs() + 11_644_473_600) * 10_000_000 + u64::from(unix.subsec_nanos() / 100)
 }
 
+/// The rustls error in `e`, looking through `io::Error`s (tokio-rustls nests them, and
+/// `io::Error::source` skips the error it wraps).
+fn rustls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    let mut cur: &(dyn std::error::Error + 'static) = e;
+    for _ in 0..4 {
+        if let Some(r) = cur.downcast_ref::<rustls::Error>() {
+            return Some(r);
+        }
+        cur = cur.downcast_ref::<std::io::Error>()?.get_ref()?;
+    }
+    None
+}
+
+/// What went wrong, for a person: TLS failures say so (and what to do about an untrusted
+/// certificate) before the error chain.
 fn describe(e: &reqwest::Error) -> String {
-    let mut s = if e.is_timeout() {
-        "timed out".to_string()
-    } else if e.is_connect() {
-        "could not connect".to_string()
-    } else {
-        e.to_string()
-    };
+    let mut chain = String::new();
+    let mut tls: Option<&rustls::Error> = None;
     let mut src = std::error::Error::source(e);
     while let Some(inner) = src {
-        s.push_str(&format!(": {inner}"));
+        chain.push_str(&format!(": {inner}"));
+        tls = tls.or_else(|| rustls_error(inner));
         src = inner.source();
     }
-    s
+    let head = match tls {
+        Some(rustls::Error::InvalidCertificate(_)) => {
+            "TLS handshake failed: the server's certificate is not accepted (if an internal CA \
+             issued it, add that CA to [http] ca_certificates)"
+        }
+        Some(_) => "TLS handshake failed",
+        None if e.is_timeout() => "timed out",
+        None if e.is_connect() => "could not connect",
+        None => return format!("{e}{chain}"),
+    };
+    format!("{head}{chain}")
 }

@@ -23,6 +23,8 @@ pub const FLAGS: u32 = UNICODE
 const AV_EOL: u16 = 0;
 const AV_FLAGS: u16 = 6;
 const AV_TIMESTAMP: u16 = 7;
+/// MsvAvChannelBindings: MD5 of the TLS channel bindings (Extended Protection).
+pub const AV_CHANNEL_BINDINGS: u16 = 0x000a;
 /// MsvAvFlags bit: the AUTHENTICATE message carries a MIC.
 const AV_FLAG_MIC: u32 = 0x2;
 /// Offset of the MIC in AUTHENTICATE (after the Version field).
@@ -154,19 +156,23 @@ impl Challenge {
 
 /// The type 3 message. `negotiate_msg` and `challenge_msg` are the exact bytes exchanged
 /// (the MIC covers all three); `now` is a FILETIME used when the server sent no timestamp.
+/// `channel_bindings` (over HTTPS: [`super::tls_channel_binding`] of the server's
+/// certificate) is sent as `MsvAvChannelBindings`; `None` sends no such AV pair.
 pub fn authenticate(
     creds: &Credentials,
     negotiate_msg: &[u8],
     challenge_msg: &[u8],
     client_challenge: [u8; 8],
     now: u64,
+    channel_bindings: Option<[u8; 16]>,
 ) -> Result<Vec<u8>, NtlmError> {
     let ch = Challenge::parse(challenge_msg)?;
     let mic = ch.timestamp.is_some();
-    // Echo the server's AV pairs; with a MIC, add MsvAvFlags saying so.
-    let mut info = Vec::with_capacity(ch.target_info.len() + 8);
+    // Echo the server's AV pairs; with a MIC, add MsvAvFlags saying so; then the channel
+    // bindings. All before MsvAvEOL, inside the blob the NT proof (and so the MIC) covers.
+    let mut info = Vec::with_capacity(ch.target_info.len() + 28);
     for (id, v) in av_pairs(&ch.target_info)? {
-        if id != AV_FLAGS {
+        if id != AV_FLAGS && id != AV_CHANNEL_BINDINGS {
             info.extend_from_slice(&id.to_le_bytes());
             info.extend_from_slice(&(v.len() as u16).to_le_bytes());
             info.extend_from_slice(v);
@@ -176,6 +182,11 @@ pub fn authenticate(
         info.extend_from_slice(&AV_FLAGS.to_le_bytes());
         info.extend_from_slice(&4u16.to_le_bytes());
         info.extend_from_slice(&AV_FLAG_MIC.to_le_bytes());
+    }
+    if let Some(cb) = channel_bindings {
+        info.extend_from_slice(&AV_CHANNEL_BINDINGS.to_le_bytes());
+        info.extend_from_slice(&16u16.to_le_bytes());
+        info.extend_from_slice(&cb);
     }
     info.extend_from_slice(&[0; 4]);
     let key = ntowf_v2(&creds.password, &creds.user, &creds.domain);
@@ -254,6 +265,34 @@ impl Authenticate {
         let key = ntowf_v2(password, &self.user, &self.domain);
         let (expected, _) = nt_response(&key, server_challenge, &self.nt_response[16..]);
         expected[..16] == self.nt_response[..16]
+    }
+
+    /// The AV pairs the client echoed in its NTLMv2 blob (after the 16-byte proof and the
+    /// 28-byte blob header), as (id, value), up to MsvAvEOL.
+    pub fn av_pairs(&self) -> Result<Vec<(u16, Vec<u8>)>, NtlmError> {
+        let info = self
+            .nt_response
+            .get(16 + 28..)
+            .ok_or_else(|| NtlmError("the NT response is not an NTLMv2 response".into()))?;
+        Ok(av_pairs(info)?
+            .into_iter()
+            .map(|(id, v)| (id, v.to_vec()))
+            .collect())
+    }
+
+    /// The `MsvAvChannelBindings` value the client sent, if any.
+    pub fn channel_bindings(&self) -> Result<Option<[u8; 16]>, NtlmError> {
+        match self
+            .av_pairs()?
+            .into_iter()
+            .find(|(id, _)| *id == AV_CHANNEL_BINDINGS)
+        {
+            None => Ok(None),
+            Some((_, v)) => v
+                .try_into()
+                .map(Some)
+                .map_err(|_| NtlmError("MsvAvChannelBindings is not 16 bytes".into())),
+        }
     }
 }
 

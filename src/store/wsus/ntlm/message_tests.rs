@@ -53,7 +53,7 @@ fn challenge_round_trips_and_rejects_garbage() {
 #[test]
 fn authenticate_matches_the_ms_nlmp_vectors() {
     let c = challenge(None).to_bytes();
-    let m = authenticate(&creds(), &negotiate(), &c, [0xaa; 8], 0).unwrap();
+    let m = authenticate(&creds(), &negotiate(), &c, [0xaa; 8], 0, None).unwrap();
     let a = Authenticate::parse(&m).unwrap();
     assert_eq!((a.user.as_str(), a.domain.as_str()), ("User", "Domain"));
     assert_eq!(
@@ -70,7 +70,7 @@ fn authenticate_matches_the_ms_nlmp_vectors() {
 fn with_a_server_timestamp_a_mic_is_sent() {
     let c = challenge(Some(0x01d9_0000_0000_0000)).to_bytes();
     let n = negotiate();
-    let m = authenticate(&creds(), &n, &c, [0x11; 8], 5).unwrap();
+    let m = authenticate(&creds(), &n, &c, [0x11; 8], 5, None).unwrap();
     let a = Authenticate::parse(&m).unwrap();
     assert!(a.verify("Password", &challenge(None).server_challenge));
     // The blob echoes the server's timestamp, not the local clock.
@@ -86,6 +86,58 @@ fn with_a_server_timestamp_a_mic_is_sent() {
     let mut zeroed = m.clone();
     zeroed[72..88].fill(0);
     assert_eq!(hmac_md5(&session, &[&n, &c, &zeroed]), m[72..88]);
+}
+
+/// Over HTTPS the blob carries MsvAvChannelBindings after MsvAvFlags and before MsvAvEOL;
+/// the proof and the MIC cover it, so it cannot be swapped afterwards.
+#[test]
+fn channel_bindings_ride_in_the_blob_under_the_mic() {
+    let cb = [0x5c; 16];
+    let c = challenge(Some(0x01d9_0000_0000_0000)).to_bytes();
+    let n = negotiate();
+    let m = authenticate(&creds(), &n, &c, [0x22; 8], 5, Some(cb)).unwrap();
+    let a = Authenticate::parse(&m).unwrap();
+    assert!(a.verify("Password", &challenge(None).server_challenge));
+    assert_eq!(a.channel_bindings().unwrap(), Some(cb));
+    let ids: Vec<u16> = a.av_pairs().unwrap().iter().map(|(id, _)| *id).collect();
+    assert_eq!(ids, [2, 1, AV_TIMESTAMP, AV_FLAGS, AV_CHANNEL_BINDINGS]);
+    let flags = &a.av_pairs().unwrap()[3].1;
+    assert_eq!(flags, &AV_FLAG_MIC.to_le_bytes());
+    // The target info ends with MsvAvEOL and the blob's 4 zero bytes.
+    assert_eq!(&a.nt_response[a.nt_response.len() - 8..], &[0; 8]);
+    // MIC over all three messages.
+    let key = crate::store::wsus::ntlm::crypto::ntowf_v2("Password", "User", "Domain");
+    let session = hmac_md5(&key, &[&a.nt_response[..16]]);
+    let mut zeroed = m.clone();
+    zeroed[72..88].fill(0);
+    assert_eq!(hmac_md5(&session, &[&n, &c, &zeroed]), m[72..88]);
+    // A binding changed in transit breaks the NTLMv2 proof.
+    let at = m.windows(16).position(|w| w == cb).unwrap();
+    let mut tampered = m.clone();
+    tampered[at] ^= 1;
+    let t = Authenticate::parse(&tampered).unwrap();
+    assert_ne!(t.channel_bindings().unwrap(), Some(cb));
+    assert!(!t.verify("Password", &challenge(None).server_challenge));
+}
+
+#[test]
+fn without_a_channel_there_is_no_binding_pair() {
+    let c = challenge(Some(0x01d9_0000_0000_0000)).to_bytes();
+    let m = authenticate(&creds(), &negotiate(), &c, [0x22; 8], 5, None).unwrap();
+    let a = Authenticate::parse(&m).unwrap();
+    assert_eq!(a.channel_bindings().unwrap(), None);
+    assert!(
+        a.av_pairs()
+            .unwrap()
+            .iter()
+            .all(|(id, _)| *id != AV_CHANNEL_BINDINGS)
+    );
+    // An NTLMv1-sized response has no blob to read.
+    let short = Authenticate {
+        nt_response: vec![0; 24],
+        ..a
+    };
+    assert!(short.av_pairs().is_err());
 }
 
 #[test]
