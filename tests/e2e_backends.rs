@@ -161,7 +161,8 @@ fn the_same_scenario_on_the_embedded_store_and_on_wsus() {
         r.all()
     );
     assert!(
-        r.stdout.starts_with("update server: WSUS 10.0.20348.1 at http://"),
+        r.stdout
+            .starts_with("update server: WSUS 10.0.20348.1 at http://"),
         "{}",
         r.stdout
     );

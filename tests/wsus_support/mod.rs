@@ -9,13 +9,15 @@
 
 pub mod answers;
 pub mod calls;
+pub mod contract;
 pub mod history;
+mod http;
 pub mod publishing;
 pub mod shape;
 pub mod writes;
 
 use std::collections::VecDeque;
-use std::io::{BufRead as _, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -24,31 +26,17 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use supctl::store::wsus::ntlm::{Authenticate, Challenge, tls_channel_binding};
-use supctl::store::wsus::soap::{Element, SOAP_ENV, TNS};
+use supctl::store::wsus::soap::TNS;
 use tokio_rustls::rustls;
 
 pub use answers::State;
+use contract::check;
+pub use contract::operations;
+use http::{Request, read_request, respond};
 
 const MAX_CONNECTIONS: usize = 16;
 const MAX_BODY: usize = 16 << 20;
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The committed operation table: (operation, parameters in WSDL order).
-pub fn operations() -> Vec<(String, Vec<String>)> {
-    let text = include_str!("../fixtures/wsus/operations.txt");
-    text.lines()
-        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-        .map(|l| {
-            let mut parts = l.split_whitespace();
-            let op = parts.next().expect("operation").to_string();
-            let params = match parts.next() {
-                None | Some("-") => Vec::new(),
-                Some(p) => p.split(',').map(str::to_string).collect(),
-            };
-            (op, params)
-        })
-        .collect()
-}
 
 /// A fault the next matching request gets instead of its answer.
 #[derive(Debug, Clone)]
@@ -265,73 +253,6 @@ fn accept_loop(
             Err(_) => std::thread::sleep(Duration::from_millis(5)),
         }
     }
-}
-
-struct Request {
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Request {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-fn read_request<S: Read>(r: &mut BufReader<S>) -> Option<Request> {
-    let mut line = String::new();
-    if r.read_line(&mut line).ok()? == 0 || !line.starts_with("POST ") {
-        return None;
-    }
-    let mut headers = Vec::new();
-    loop {
-        line.clear();
-        r.read_line(&mut line).ok()?;
-        let l = line.trim_end();
-        if l.is_empty() {
-            break;
-        }
-        let (k, v) = l.split_once(':')?;
-        headers.push((k.trim().to_string(), v.trim().to_string()));
-        if headers.len() > 100 {
-            return None;
-        }
-    }
-    let mut req = Request {
-        headers,
-        body: String::new(),
-    };
-    let len: usize = req.header("content-length")?.parse().ok()?;
-    if len > MAX_BODY {
-        return None;
-    }
-    let mut body = vec![0; len];
-    r.read_exact(&mut body).ok()?;
-    req.body = String::from_utf8(body).ok()?;
-    Some(req)
-}
-
-fn respond<W: Write>(
-    w: &mut W,
-    status: &str,
-    extra: &[(&str, String)],
-    ctype: &str,
-    body: &str,
-) -> std::io::Result<()> {
-    let mut head = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nServer: Microsoft-IIS/10.0\r\n",
-        body.len()
-    );
-    for (k, v) in extra {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    w.write_all(head.as_bytes())?;
-    w.write_all(body.as_bytes())?;
-    w.flush()
 }
 
 /// Sets the timeouts and, for HTTPS, wraps the socket in a server-side TLS session (the
@@ -602,55 +523,4 @@ fn handle(
         }
         Err(msg) => ("500 Internal Server Error", xml, answers::fault(&msg)),
     }
-}
-
-/// Checks the request against the table: content type, SOAPAction (ASMX or WCF style),
-/// envelope, operation element and parameter names, namespaces and order.
-fn check(req: &Request, table: &[(String, Vec<String>)]) -> Result<(String, Element), String> {
-    let ctype = req.header("content-type").unwrap_or("");
-    if !ctype.starts_with("text/xml") {
-        return Err(format!("Content-Type {ctype} is not text/xml"));
-    }
-    let env = Element::parse(&req.body).map_err(|e| format!("body is not XML: {e}"))?;
-    if !env.is(SOAP_ENV, "Envelope") {
-        return Err("root is not a SOAP 1.1 Envelope".into());
-    }
-    let op_el = env
-        .children
-        .iter()
-        .find(|c| c.is(SOAP_ENV, "Body"))
-        .and_then(|b| b.children.first())
-        .ok_or("no operation element in the Body")?;
-    if op_el.ns.as_deref() != Some(TNS) {
-        return Err(format!(
-            "{} is not in the ApiRemoting namespace",
-            op_el.name
-        ));
-    }
-    let (op, params) = table
-        .iter()
-        .find(|(o, _)| *o == op_el.name)
-        .ok_or_else(|| format!("{} is not in the operation table", op_el.name))?;
-    let action = req.header("soapaction").unwrap_or("");
-    let asmx = format!("\"{TNS}/{op}\"");
-    let wcf = format!("\"{TNS}/ApiRemotingSoap/{op}\"");
-    if action != asmx && action != wcf {
-        return Err(format!("SOAPAction {action} does not name {op}"));
-    }
-    let sent: Vec<&str> = op_el.children.iter().map(|c| c.name.as_str()).collect();
-    if sent != params.iter().map(String::as_str).collect::<Vec<_>>() {
-        return Err(format!("{op} parameters {sent:?}, WSDL says {params:?}"));
-    }
-    if let Some(c) = op_el.children.iter().find(|c| c.ns.as_deref() != Some(TNS)) {
-        return Err(format!(
-            "{op} parameter {} is not in the ApiRemoting namespace",
-            c.name
-        ));
-    }
-    for c in &op_el.children {
-        if let Some(s) = shape::of(op, &c.name) {
-            shape::check(&format!("{op}/{}", c.name), c, s)?;
-        }
-    }
-    Ok((op.clone(), op_el.clone()))
 }
