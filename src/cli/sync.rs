@@ -83,19 +83,9 @@ pub fn run(args: SyncArgs) -> anyhow::Result<u8> {
     };
     let outcome = rt.block_on(pass::run(&cfg, backend.as_ref(), &fetcher, &scope, &opts))?;
     let (mut lines, mut ok) = (outcome.lines(), outcome.succeeded());
-    // A server with an upstream (WSUS) also synchronizes Microsoft's updates, as the
-    // console's "Synchronize Now" does; it runs on the server and `status` reports it.
-    if scope.sup && backend.capabilities().upstream_sync {
-        match backend.start_synchronization() {
-            Ok(()) => lines.push(format!(
-                "sync: the {} server's synchronization with its upstream started; `supctl status` shows its result",
-                backend.name()
-            )),
-            Err(e) => {
-                ok = false;
-                lines.push(format!("sync: starting the server's synchronization failed: {e}"));
-            }
-        }
+    if let Some((line, started)) = pass::start_upstream_sync(backend.as_ref(), &scope) {
+        lines.push(line);
+        ok &= started;
     }
     Ok(print(&lines, ok))
 }

@@ -116,6 +116,29 @@ impl PassOutcome {
     }
 }
 
+/// After an explicit "Sync now" that covers the update point, a server with an upstream
+/// (WSUS) starts its own synchronization too, as the console's "Synchronize Now" does; it
+/// runs on the server and `status` reports it. Returns the line to report and whether the
+/// start succeeded, or `None` when there is nothing to start.
+pub fn start_upstream_sync(backend: &dyn Backend, scope: &Scope) -> Option<(String, bool)> {
+    if !scope.sup || !backend.capabilities().upstream_sync {
+        return None;
+    }
+    Some(match backend.start_synchronization() {
+        Ok(()) => (
+            format!(
+                "sync: the {} server's synchronization with its upstream started; `supctl status` shows its result",
+                backend.name()
+            ),
+            true,
+        ),
+        Err(e) => (
+            format!("sync: starting the server's synchronization failed: {e}"),
+            false,
+        ),
+    })
+}
+
 /// Acquires and plans what `scope` covers.
 pub async fn plan_scope(
     cfg: &Config,

@@ -151,14 +151,23 @@ impl Daemon {
             }
         } else {
             let scope = sync_scope(&self.cfg, &req.catalogs);
-            match self.run_pass(scope, "sync request", true).await {
-                Some(o) => SyncResponse {
-                    id: req.id.clone(),
-                    succeeded: o.succeeded(),
-                    error: None,
-                    lines: o.lines(),
-                    scopes: o.scopes,
-                },
+            match self.run_pass(scope.clone(), "sync request", true).await {
+                Some(o) => {
+                    let (mut lines, mut succeeded) = (o.lines(), o.succeeded());
+                    if let Some((line, started)) =
+                        crate::reconcile::pass::start_upstream_sync(self.backend.as_ref(), &scope)
+                    {
+                        lines.push(line);
+                        succeeded &= started;
+                    }
+                    SyncResponse {
+                        id: req.id.clone(),
+                        succeeded,
+                        error: None,
+                        lines,
+                        scopes: o.scopes,
+                    }
+                }
                 None => SyncResponse {
                     id: req.id.clone(),
                     succeeded: false,
