@@ -365,6 +365,18 @@ impl Backend for WsusBackend {
     }
 
     fn apply(&self, op: Op) -> Result<Applied> {
+        if matches!(
+            op,
+            Op::PublishUpdates { .. }
+                | Op::ExpireUpdates { .. }
+                | Op::SetDeclined { .. }
+                | Op::SetSigning(_)
+        ) {
+            // Our own writes may move the settings rows' tokens (the signing certificate
+            // lives beside the configuration); from here on only the write's own re-read
+            // guards a settings change.
+            *self.tokens.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        }
         match op {
             Op::PublishUpdates { catalog, updates } => self.publish(catalog, updates),
             Op::ExpireUpdates { ids } => self.expire(ids),
