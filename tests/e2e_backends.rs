@@ -240,20 +240,11 @@ fn the_same_scenario_on_the_embedded_store_and_on_wsus() {
     );
 }
 
-fn published_on(server: &WsusServer) -> usize {
-    server
-        .state()
-        .updates
-        .iter()
-        .filter(|u| u.sdp.is_some())
-        .count()
-}
-
 #[test]
 fn a_soap_fault_during_publishing_names_the_operation_and_apply_resumes() {
     let t = Target::wsus();
     let cfg = t.config("");
-    let before = published_on(t.server());
+    let before = t.server().published();
     t.server().inject_for(
         "ImportUpdateForPublishing",
         Fault::Soap("System.Data.SqlClient.SqlException: Timeout expired.".into()),
@@ -263,14 +254,14 @@ fn a_soap_fault_during_publishing_names_the_operation_and_apply_resumes() {
     assert!(r.all().contains("ImportUpdateForPublishing"), "{}", r.all());
     assert!(r.all().contains("Timeout expired"), "{}", r.all());
     assert_eq!(
-        published_on(t.server()),
+        t.server().published(),
         before,
         "the first import failed and the batch stopped there: nothing half-written"
     );
 
     let r = t.run(&cfg, &["apply", "--auto-approve"]);
     assert_eq!(r.code, 0, "{}", r.all());
-    assert_eq!(published_on(t.server()), before + 4);
+    assert_eq!(t.server().published(), before + 4);
     let r = t.run(&cfg, &["plan", "--detailed-exitcode"]);
     assert_eq!(r.code, 0, "{}", r.all());
     assert!(t.server().violations().is_empty());
@@ -389,7 +380,7 @@ fn staging_is_planned_as_not_supported_on_wsus_and_the_rest_applies() {
         "unsupported actions are reported, not failed:\n{}",
         r.all()
     );
-    assert_eq!(published_on(t.server()), 5);
+    assert_eq!(t.server().published(), 5);
     assert!(
         !t.server().writes().iter().any(|w| w.contains("Content")),
         "{:?}",

@@ -10,15 +10,6 @@ use std::time::{Duration, Instant};
 use watch_common::{Watch, Workspace};
 use wsus_support::{State, WsusServer};
 
-fn published(server: &WsusServer) -> usize {
-    server
-        .state()
-        .updates
-        .iter()
-        .filter(|u| u.sdp.is_some())
-        .count()
-}
-
 #[test]
 fn the_daemon_reconciles_a_wsus_and_serves_sync_requests() {
     // SAFETY: the only test of this binary, and no thread has started yet; the daemon and
@@ -37,10 +28,10 @@ fn the_daemon_reconciles_a_wsus_and_serves_sync_requests() {
     ws.save_config(&format!(
         "{text}\n[sync]\nschedule = \"every 1 day at 04:00\"\nproducts = [\"Windows 11\"]\nclassifications = [\"Critical Updates\"]\n"
     ));
-    let before = published(&server);
+    let before = server.published();
     let mut w = Watch::start(&ws, &[], None);
     let deadline = Instant::now() + Duration::from_secs(60);
-    while published(&server) < before + 4 {
+    while server.published() < before + 4 {
         assert!(
             Instant::now() < deadline,
             "the daemon did not publish:\n{}",

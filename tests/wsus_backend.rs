@@ -4,14 +4,11 @@
 
 mod wsus_support;
 
-use std::time::Duration;
-
 use supctl::ids::{Sha1, Thumbprint, UpdateId};
 use supctl::store::local::{LocalBackend, OpenOptions};
 use supctl::store::wsus::WsusBackend;
-use supctl::store::wsus::ntlm::Credentials;
-use supctl::store::wsus::transport::Endpoint;
 use supctl::store::{Backend, Op, SigningMode, SigningSettings, StoreLocation, SyncSettings};
+use wsus_support::calls::endpoint;
 use wsus_support::{State, WsusServer};
 
 const PASSWORD: &str = "Backend-Pass-1";
@@ -21,18 +18,7 @@ const FOREIGN: &str = "1f2e3d4c-0000-4000-8000-00000000abcd";
 fn connect(server: &WsusServer, dir: &std::path::Path) -> WsusBackend {
     let book = LocalBackend::open(&StoreLocation::new(dir), OpenOptions::write()).unwrap();
     WsusBackend::connect(
-        Endpoint {
-            url: server.url(),
-            credentials: Some(Credentials {
-                user: "svc-supctl".into(),
-                domain: "CORP".into(),
-                password: PASSWORD.into(),
-            }),
-            timeout: Duration::from_secs(10),
-            connect_timeout: Duration::from_secs(5),
-            ca_certificates: Vec::new(),
-            proxy: None,
-        },
+        endpoint(server.url(), PASSWORD),
         "CORP\\svc-supctl".into(),
         book,
     )

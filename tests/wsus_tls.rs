@@ -4,30 +4,21 @@
 mod support;
 mod wsus_support;
 
-use std::time::Duration;
-
 use supctl::store::wsus::WsusError;
 use supctl::store::wsus::ntlm::{Credentials, authenticate, negotiate, tls_channel_binding};
 use supctl::store::wsus::records;
 use supctl::store::wsus::soap::Call;
 use supctl::store::wsus::transport::{Endpoint, ProxySetting, Transport};
 use support::{TestCa, TestProxy};
-use wsus_support::{State, WsusServer, check_authenticate};
+use wsus_support::{State, WsusServer, calls, check_authenticate};
 
 const PASSWORD: &str = "Tls-Pass-1";
 
 fn endpoint(url: String, ca: Option<&TestCa>, proxy: Option<ProxySetting>) -> Endpoint {
     Endpoint {
-        url,
-        credentials: Some(Credentials {
-            user: "svc-supctl".into(),
-            domain: "CORP".into(),
-            password: PASSWORD.into(),
-        }),
-        timeout: Duration::from_secs(10),
-        connect_timeout: Duration::from_secs(5),
         ca_certificates: ca.map(TestCa::pem_path).into_iter().collect(),
         proxy,
+        ..calls::endpoint(url, PASSWORD)
     }
 }
 

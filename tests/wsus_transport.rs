@@ -5,26 +5,18 @@ mod wsus_support;
 use std::time::Duration;
 
 use supctl::store::wsus::WsusError;
-use supctl::store::wsus::ntlm::Credentials;
 use supctl::store::wsus::records;
 use supctl::store::wsus::soap::Call;
 use supctl::store::wsus::transport::{Endpoint, Transport};
+use wsus_support::calls::endpoint;
 use wsus_support::{Fault, State, WsusServer};
 
 const PASSWORD: &str = "S3cret!pass";
 
 fn connect(server: &WsusServer, password: &str, timeout: Duration) -> Transport {
     Transport::connect(Endpoint {
-        url: server.url(),
-        credentials: Some(Credentials {
-            user: "svc-supctl".into(),
-            domain: "CORP".into(),
-            password: password.into(),
-        }),
         timeout,
-        connect_timeout: Duration::from_secs(5),
-        ca_certificates: Vec::new(),
-        proxy: None,
+        ..endpoint(server.url(), password)
     })
     .unwrap()
 }

@@ -31,15 +31,29 @@ impl StoreArgs {
     /// `--state-dir`, else the config's state directory (`-c`, or `./supctl.toml` /
     /// `./supctl/` when present), else `.supctl` here.
     pub fn location(&self) -> anyhow::Result<StoreLocation> {
-        if let Some(d) = &self.state_dir {
-            return Ok(StoreLocation::new(d));
+        Ok(self.location_of(self.config()?.as_ref()))
+    }
+
+    /// The config these arguments point at; `None` with `--state-dir`, or when no `-c` was
+    /// given and there is no default config here.
+    pub fn config(&self) -> anyhow::Result<Option<crate::config::Config>> {
+        if self.state_dir.is_some() {
+            return Ok(None);
         }
         let path = crate::config::default_path(self.config.path());
         if self.config.path().is_none() && !path.exists() {
-            return Ok(StoreLocation::new(crate::store::location::DEFAULT_DIR));
+            return Ok(None);
         }
-        let (cfg, _) = super::session::load_config(Some(&path))?;
-        Ok(StoreLocation::new(&cfg.server.path))
+        Ok(Some(super::session::load_config(Some(&path))?.0))
+    }
+
+    /// The state directory for an already loaded [`StoreArgs::config`].
+    pub fn location_of(&self, cfg: Option<&crate::config::Config>) -> StoreLocation {
+        match (&self.state_dir, cfg) {
+            (Some(d), _) => StoreLocation::new(d),
+            (None, Some(cfg)) => StoreLocation::new(&cfg.server.path),
+            (None, None) => StoreLocation::new(crate::store::location::DEFAULT_DIR),
+        }
     }
 }
 

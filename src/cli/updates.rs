@@ -55,12 +55,14 @@ pub fn run(cmd: UpdatesCommand) -> anyhow::Result<u8> {
         state: a.state.as_deref().and_then(UpdateState::parse),
         title,
     };
-    let rows = match remote_config(&a.store)? {
+    let cfg = a.store.config()?;
+    let rows = match &cfg {
         // A remote server has no SQL to push the filter into: filter its snapshot.
-        Some(cfg) => filter.apply(&super::session::open_backend(&cfg, false)?.snapshot()?),
-        None => {
-            LocalBackend::open(&a.store.location()?, OpenOptions::read())?.list_updates(&filter)?
+        Some(c) if c.server.backend == crate::config::BackendKind::Wsus => {
+            filter.apply(&super::session::open_backend(c, false)?.snapshot()?)
         }
+        _ => LocalBackend::open(&a.store.location_of(cfg.as_ref()), OpenOptions::read())?
+            .list_updates(&filter)?,
     };
     if a.store.json {
         print_json(&rows)?;
@@ -89,14 +91,4 @@ pub fn run(cmd: UpdatesCommand) -> anyhow::Result<u8> {
     let _ = writeln!(out, "{} update(s)", rows.len());
     emit(&out)?;
     Ok(super::EXIT_OK)
-}
-
-/// The config when it names a remote backend and no `--state-dir` overrides it.
-fn remote_config(store: &StoreArgs) -> anyhow::Result<Option<crate::config::Config>> {
-    let path = crate::config::default_path(store.config.path());
-    if store.state_dir.is_some() || (store.config.path().is_none() && !path.exists()) {
-        return Ok(None);
-    }
-    let (cfg, _) = super::session::load_config(Some(&path))?;
-    Ok((cfg.server.backend == crate::config::BackendKind::Wsus).then_some(cfg))
 }

@@ -2,10 +2,12 @@
 
 use std::collections::HashSet;
 
-use crate::catalog::model::Category;
+use crate::catalog::model::{Category, PublicationState, UpdateRecord};
 use crate::ids::Thumbprint;
 
 use super::model::{CertKind, CertState, CertificateFacts, StoredCertificate};
+use super::names::CatalogKey;
+use super::state::{StoredFile, StoredUpdate};
 
 /// Categories as stored: the first of duplicate ids wins, members sorted and unique.
 pub fn normalize_categories(categories: Vec<Category>) -> Vec<Category> {
@@ -67,5 +69,53 @@ pub fn certificate_change(
         None
     } else {
         Some((olds, new))
+    }
+}
+
+/// An update record as a stored update: its files once each by SHA-1 (none staged yet) and
+/// its supersedence sorted, with `superseded_by` left for the caller to link.
+pub fn stored_update(
+    catalog: &CatalogKey,
+    rec: &UpdateRecord,
+    revision: u32,
+    publication: PublicationState,
+    declined: bool,
+) -> StoredUpdate {
+    let mut files: Vec<StoredFile> = Vec::new();
+    for f in rec.files() {
+        if !files.iter().any(|x| x.sha1 == f.sha1) {
+            files.push(StoredFile {
+                name: f.name.clone(),
+                size: f.size,
+                sha1: f.sha1,
+                sha256: f.sha256,
+                uri: f.uri.clone(),
+                staged: false,
+            });
+        }
+    }
+    files.sort_by_key(|f| f.sha1);
+    let mut supersedes = rec.superseded.clone();
+    supersedes.sort();
+    supersedes.dedup();
+    StoredUpdate {
+        id: rec.id.clone(),
+        catalog: catalog.clone(),
+        revision,
+        content_hash: rec.content_hash(),
+        title: rec.title().to_string(),
+        description: rec.description().to_string(),
+        vendor: rec.vendor.clone(),
+        products: rec.products.clone(),
+        classification: rec.classification.clone(),
+        severity: rec.severity.clone(),
+        kb_article: rec.kb_article.clone(),
+        update_type: rec.update_type.clone(),
+        created: rec.created,
+        publication,
+        declined,
+        supersedes,
+        superseded_by: Vec::new(),
+        files,
     }
 }

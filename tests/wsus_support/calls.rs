@@ -18,21 +18,25 @@ pub const CONTOSO: &str = "1f2e3d4c-0000-4000-8000-00000000abcd";
 pub const NEW_ID: &str = "44444444-0000-4000-8000-000000000004";
 pub const DIGEST: &str = "fVV2bJqxya6klq9Mr3LUmubCnAc=";
 
-pub fn start(state: State) -> (WsusServer, Transport) {
-    let server = WsusServer::start(state, Some(PASSWORD));
-    let t = Transport::connect(Endpoint {
-        url: server.url(),
+/// An endpoint for `CORP\\svc-supctl` with `password`: plain, 10 s per read, no proxy.
+pub fn endpoint(url: String, password: &str) -> Endpoint {
+    Endpoint {
+        url,
         credentials: Some(Credentials {
             user: "svc-supctl".into(),
             domain: "CORP".into(),
-            password: PASSWORD.into(),
+            password: password.into(),
         }),
         timeout: Duration::from_secs(10),
         connect_timeout: Duration::from_secs(5),
         ca_certificates: Vec::new(),
         proxy: None,
-    })
-    .unwrap();
+    }
+}
+
+pub fn start(state: State) -> (WsusServer, Transport) {
+    let server = WsusServer::start(state, Some(PASSWORD));
+    let t = Transport::connect(endpoint(server.url(), PASSWORD)).unwrap();
     (server, t)
 }
 

@@ -211,6 +211,15 @@ impl WsusServer {
     }
 
     /// The server's state (hold the guard briefly: requests wait on it).
+    /// How many updates are locally published (they hold an SDP).
+    pub fn published(&self) -> usize {
+        self.state()
+            .updates
+            .iter()
+            .filter(|u| u.sdp.is_some())
+            .count()
+    }
+
     pub fn state(&self) -> MutexGuard<'_, State> {
         self.shared.state.lock().unwrap()
     }

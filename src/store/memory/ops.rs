@@ -14,7 +14,7 @@ use crate::store::model::*;
 use crate::store::names::{Address, CatalogKey};
 use crate::store::op::{Applied, Counts, Op, StageRequest, check_ext};
 use crate::store::shared;
-use crate::store::state::{ActualState, StoredFile, StoredUpdate};
+use crate::store::state::{ActualState, StoredUpdate};
 
 #[derive(Debug)]
 pub(super) struct MemUpdate {
@@ -289,48 +289,13 @@ impl Mem {
             }
         };
         revisions.push((hash, rec.raw_xml.clone()));
-        let mut files: Vec<StoredFile> = Vec::new();
-        for f in rec.files() {
-            if !files.iter().any(|x| x.sha1 == f.sha1) {
-                files.push(StoredFile {
-                    name: f.name.clone(),
-                    size: f.size,
-                    sha1: f.sha1,
-                    sha256: f.sha256,
-                    uri: f.uri.clone(),
-                    staged: false,
-                });
-            }
-        }
-        files.sort_by_key(|f| f.sha1);
-        let mut supersedes = rec.superseded.clone();
-        supersedes.sort();
-        supersedes.dedup();
         let expired = expired || rec.publication_state == PublicationState::Expired;
-        let stored = StoredUpdate {
-            id: rec.id.clone(),
-            catalog: catalog.clone(),
-            revision,
-            content_hash: hash,
-            title: rec.title().to_string(),
-            description: rec.description().to_string(),
-            vendor: rec.vendor.clone(),
-            products: rec.products.clone(),
-            classification: rec.classification.clone(),
-            severity: rec.severity.clone(),
-            kb_article: rec.kb_article.clone(),
-            update_type: rec.update_type.clone(),
-            created: rec.created,
-            publication: if expired {
-                PublicationState::Expired
-            } else {
-                PublicationState::Published
-            },
-            declined,
-            supersedes,
-            superseded_by: Vec::new(),
-            files,
+        let publication = if expired {
+            PublicationState::Expired
+        } else {
+            PublicationState::Published
         };
+        let stored = shared::stored_update(catalog, rec, revision, publication, declined);
         self.updates
             .insert(rec.id.clone(), MemUpdate { stored, revisions });
     }

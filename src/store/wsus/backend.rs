@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use super::client::Client;
 use super::error::WsusError;
-use super::sync_settings::RemoteSync;
+use super::sync_settings::{RemoteSync, check_token};
 use super::transport::{Endpoint, Transport};
 use super::updates::{self, RemoteUpdates, SyncedIndex};
 use super::{history, publish};
@@ -30,15 +30,9 @@ use crate::store::{
 /// What this backend can do: everything but staging content, which needs the server's file
 /// shares (reference §10), not the admin API.
 pub const CAPABILITIES: Capabilities = Capabilities {
-    metadata_publishing: true,
     content_staging: false,
-    expire: true,
-    decline: true,
-    categories: true,
-    sync_settings: true,
-    signing: true,
-    journal: true,
     upstream_sync: true,
+    ..Capabilities::ALL
 };
 
 /// How far back `status` looks for WSUS synchronization runs.
@@ -83,11 +77,6 @@ impl WsusBackend {
         })
     }
 
-    /// The server's version string (`10.0.20348.1`), for `status`.
-    pub fn server_version(&self) -> Option<&str> {
-        self.version.as_deref()
-    }
-
     fn remote_updates(&self, fresh: bool) -> Result<Arc<RemoteUpdates>> {
         let mut cache = self.remote.lock().unwrap_or_else(|e| e.into_inner());
         if fresh || cache.is_none() {
@@ -124,9 +113,16 @@ impl WsusBackend {
         Ok(out)
     }
 
+    /// The thumbprint of the server's signing certificate, `None` when it has none.
+    fn signing_thumbprint(&self) -> Result<Option<Thumbprint>> {
+        Ok(self
+            .client
+            .signing_certificate()?
+            .map(|der| Thumbprint::from(&Sha1::of(&der))))
+    }
+
     fn signing(&self, recorded: Option<&SigningSettings>) -> Result<Option<SigningSettings>> {
-        let cert = self.client.signing_certificate()?;
-        let certificate = cert.map(|der| Thumbprint::from(&Sha1::of(&der)));
+        let certificate = self.signing_thumbprint()?;
         Ok(match (recorded, certificate) {
             (Some(r), certificate) => Some(SigningSettings {
                 mode: r.mode,
@@ -150,22 +146,18 @@ impl WsusBackend {
         let remote = RemoteSync::read(&self.client)?;
         let seen = self.tokens.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some((change, modified)) = seen {
-            if change != remote.configuration.change_number {
-                return Err(conflict(
-                    "configuration",
-                    "configurationChangeNumber",
-                    change,
-                    remote.configuration.change_number,
-                ));
-            }
-            if modified != remote.subscription.last_modified {
-                return Err(conflict(
-                    "subscription",
-                    "LastModifiedTime",
-                    modified,
-                    &remote.subscription.last_modified,
-                ));
-            }
+            check_token(
+                "configuration",
+                "configurationChangeNumber",
+                &change.to_string(),
+                &remote.configuration.change_number.to_string(),
+            )?;
+            check_token(
+                "subscription",
+                "LastModifiedTime",
+                &modified,
+                &remote.subscription.last_modified,
+            )?;
         }
         let target = remote.target(&desired)?;
         let wrote = remote.write(&self.client, &target)?;
@@ -174,15 +166,12 @@ impl WsusBackend {
     }
 
     fn set_signing(&self, desired: SigningSettings) -> Result<Applied> {
-        let mut wrote = false;
-        if desired.mode == SigningMode::Managed && self.client.signing_certificate()?.is_none() {
+        let mut certificate = self.signing_thumbprint()?;
+        let wrote = desired.mode == SigningMode::Managed && certificate.is_none();
+        if wrote {
             self.client.create_self_signed_certificate()?;
-            wrote = true;
+            certificate = self.signing_thumbprint()?;
         }
-        let certificate = self
-            .client
-            .signing_certificate()?
-            .map(|der| Thumbprint::from(&Sha1::of(&der)));
         let recorded = self.book.apply(Op::SetSigning(SigningSettings {
             mode: desired.mode,
             certificate,
@@ -317,21 +306,6 @@ impl WsusBackend {
     }
 }
 
-fn conflict(
-    what: &'static str,
-    field: &'static str,
-    expected: impl ToString,
-    found: impl ToString,
-) -> StoreError {
-    WsusError::Conflict {
-        what,
-        field,
-        expected: expected.to_string(),
-        found: found.to_string(),
-    }
-    .into()
-}
-
 impl Backend for WsusBackend {
     fn name(&self) -> &'static str {
         "wsus"
@@ -402,15 +376,17 @@ impl Backend for WsusBackend {
                 let Some(r) = remote.get(&id) else {
                     return Ok(None);
                 };
-                let book = self.book.snapshot_settings()?;
-                let mirror = self.book.update(&id)?;
-                let merged = match mirror {
+                let merged = match self.book.update(&id)? {
                     Some(m) => Some(updates::overlay(m, r)),
                     None => {
                         let mut synced = self.synced.lock().unwrap_or_else(|e| e.into_inner());
-                        synced
-                            .fetch(&self.client, r)?
-                            .map(|rec| updates::adopted(&rec, r, &book.catalogs))
+                        match synced.fetch(&self.client, r)? {
+                            Some(rec) => {
+                                let book = self.book.snapshot_settings()?;
+                                Some(updates::adopted(&rec, r, &book.catalogs))
+                            }
+                            None => None,
+                        }
                     }
                 };
                 merged.filter(|u| u.catalog == k).map(|u| object_json(&u))

@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::error::{Result, WsusError};
+use super::error::Result;
 use super::history::{self, Event};
 use super::records::{
     self, Configuration, RowElement, Subscription, UpdateSummary, WsusCategory, result_rows,
@@ -296,10 +296,4 @@ fn string_array(values: &[String]) -> Element {
         })
         .collect();
     a
-}
-
-impl From<WsusError> for crate::store::StoreError {
-    fn from(e: WsusError) -> Self {
-        crate::store::StoreError::Remote(Box::new(e))
-    }
 }

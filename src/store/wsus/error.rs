@@ -84,5 +84,12 @@ impl WsusError {
     }
 }
 
+/// The store's view of a WSUS failure: the operation and the server's answer, kept typed.
+impl From<WsusError> for crate::store::StoreError {
+    fn from(e: WsusError) -> Self {
+        crate::store::StoreError::Remote(Box::new(e))
+    }
+}
+
 /// Shorthand used throughout the wsus backend.
 pub type Result<T, E = WsusError> = std::result::Result<T, E>;

@@ -313,7 +313,12 @@ impl RemoteSync {
     }
 }
 
-fn check_token(what: &'static str, field: &'static str, expected: &str, found: &str) -> Result<()> {
+pub(super) fn check_token(
+    what: &'static str,
+    field: &'static str,
+    expected: &str,
+    found: &str,
+) -> Result<()> {
     if expected == found {
         Ok(())
     } else {

@@ -15,7 +15,8 @@ use super::records::UpdateSummary;
 use crate::catalog::model::{PublicationState, UpdateRecord};
 use crate::catalog::sdp;
 use crate::ids::UpdateId;
-use crate::store::{CatalogKey, StoredCatalog, StoredFile, StoredUpdate};
+use crate::store::shared;
+use crate::store::{CatalogKey, StoredCatalog, StoredUpdate};
 
 /// The latest revision of every update on the server, by id.
 pub type RemoteUpdates = HashMap<UpdateId, UpdateSummary>;
@@ -62,43 +63,13 @@ pub fn adopted(
         .find(|c| c.settings.publisher.eq_ignore_ascii_case(&record.vendor))
         .map(|c| c.settings.key.clone())
         .unwrap_or_else(|| vendor_key(&record.vendor));
-    let mut files: Vec<StoredFile> = Vec::new();
-    for f in record.files() {
-        if !files.iter().any(|x| x.sha1 == f.sha1) {
-            files.push(StoredFile {
-                name: f.name.clone(),
-                size: f.size,
-                sha1: f.sha1,
-                sha256: f.sha256,
-                uri: f.uri.clone(),
-                staged: false,
-            });
-        }
-    }
-    files.sort_by_key(|f| f.sha1);
-    let mut supersedes = record.superseded.clone();
-    supersedes.sort();
-    supersedes.dedup();
-    let stored = StoredUpdate {
-        id: record.id.clone(),
-        catalog,
-        revision: remote.revision,
-        content_hash: record.content_hash(),
-        title: record.title().to_string(),
-        description: record.description().to_string(),
-        vendor: record.vendor.clone(),
-        products: record.products.clone(),
-        classification: record.classification.clone(),
-        severity: record.severity.clone(),
-        kb_article: record.kb_article.clone(),
-        update_type: record.update_type.clone(),
-        created: record.created,
-        publication: record.publication_state,
-        declined: remote.declined,
-        supersedes,
-        superseded_by: Vec::new(),
-        files,
-    };
+    let stored = shared::stored_update(
+        &catalog,
+        record,
+        remote.revision,
+        record.publication_state,
+        remote.declined,
+    );
     overlay(stored, remote)
 }
 
