@@ -18,7 +18,7 @@ use crate::catalog::model::OriginFile;
 use crate::ids::{Sha1, Sha256, UpdateId};
 use crate::plan::{Action, Payload};
 use crate::store::{
-    Address, Backend, CertKind, CertState, Fingerprint, Op, Outcome, PlanId, Severity,
+    Address, Backend, CertKind, CertState, DoneEntry, Fingerprint, Op, Outcome, PlanId, Severity,
     StageRequest, StatusMessage, StoredCertificate, Target,
 };
 use crate::trust::{self, SignatureStatus};
@@ -359,9 +359,28 @@ pub(super) async fn stage_all(
         if matches!(outcome, Err(StageError::Cancelled)) {
             continue;
         }
+        let done = DoneEntry {
+            plan: plan.clone(),
+            key: match Address::parse(&key) {
+                Ok(k) => k,
+                Err(e) => {
+                    results[i] = Some(Err(e.to_string()));
+                    continue;
+                }
+            },
+            object: match Address::parse(&a.address) {
+                Ok(k) => k,
+                Err(e) => {
+                    results[i] = Some(Err(e.to_string()));
+                    continue;
+                }
+            },
+            what: "staged".into(),
+        };
         let result = match outcome {
-            // The fingerprint the staging left, for the journal (`--resume`).
-            Ok(files) => store_files(backend, update, files)
+            // The files and the journal entry in one transaction; then the fingerprint the
+            // staging left, for the next action on this update.
+            Ok(files) => store_files(backend, update, files, done)
                 .and_then(|()| Ok(super::current(backend, &a.address)?)),
             Err(e) => {
                 if let (StageError::Unsigned(text), Some(id)) = (&e, &update) {
@@ -376,40 +395,50 @@ pub(super) async fn stage_all(
                 Err(e)
             }
         };
-        let (outcome, message) = match &result {
-            Ok(after) => (Outcome::Done, super::done_message("staged", after.as_ref())),
-            Err(e) => (Outcome::Failed, e.to_string()),
-        };
         let line = match &result {
             Ok(_) => format!("{}: stage done", a.address),
-            Err(_) => format!("{}: stage failed: {message}", a.address),
+            Err(e) => format!("{}: stage failed: {e}", a.address),
         };
         opts.progress.step(1, &line);
-        let journaled = journal(backend, plan, &key, outcome, &message).map_err(|e| e.to_string());
-        results[i] = Some(
-            result
-                .map_err(|e| e.to_string())
-                .and_then(|fp| journaled.map(|()| fp)),
-        );
+        results[i] = Some(match result {
+            Ok(fp) => Ok(fp),
+            Err(e) => {
+                let message = e.to_string();
+                journal(backend, plan, &key, Outcome::Failed, &message)
+                    .map_err(|j| j.to_string())
+                    .and(Err(message))
+            }
+        });
     }
     results
 }
 
+/// Moves an update's verified files into the store and journals the stage as done, in one
+/// transaction: a kill leaves the update either untouched or staged and journaled.
 fn store_files(
     backend: &dyn Backend,
     update: Option<UpdateId>,
     files: Vec<Verified>,
+    done: DoneEntry,
 ) -> Result<(), StageError> {
     let update = update.ok_or_else(|| StageError::Unsigned("missing update id".into()))?;
-    for v in files {
-        backend.apply(Op::StageContent(StageRequest {
-            update: update.clone(),
-            sha1: v.sha1,
-            sha256: v.sha256,
-            temp_path: v.path.to_path_buf(),
-            ext: v.ext,
-        }))?;
-        drop(v.path);
-    }
+    let ops = files
+        .iter()
+        .map(|v| {
+            Op::StageContent(StageRequest {
+                update: update.clone(),
+                sha1: v.sha1,
+                sha256: v.sha256,
+                temp_path: v.path.to_path_buf(),
+                ext: v.ext.clone(),
+            })
+        })
+        .collect();
+    backend.apply(Op::Atomic {
+        ops,
+        done: vec![done],
+    })?;
+    // The temporary files were moved into the store; dropping the paths removes nothing.
+    drop(files);
     Ok(())
 }

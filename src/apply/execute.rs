@@ -4,7 +4,7 @@ use crate::catalog::model::UpdateRecord;
 use crate::ids::UpdateId;
 use crate::plan::{Action, ActionKind, Payload};
 use crate::store::{
-    Address, Backend, CatalogKey, CatalogRecord, CertKind, CertState, Op, Origin, SigningSettings,
+    Address, CatalogKey, CatalogRecord, CertKind, CertState, Op, Origin, SigningSettings,
     StoreError, SyncSettings, Target,
 };
 
@@ -63,9 +63,11 @@ fn update_target(a: &Action) -> Result<(CatalogKey, UpdateId), StoreError> {
     }
 }
 
-/// Applies one batch; all of it or (on error) the part its transactions committed.
-pub(super) fn apply_batch(backend: &dyn Backend, batch: &[&Action]) -> Result<(), StoreError> {
+/// The operations that perform one batch of actions; the caller applies them in one
+/// transaction together with the batch's journal entries (`Op::Atomic`).
+pub(super) fn batch_ops(batch: &[&Action]) -> Result<Vec<Op>, StoreError> {
     let first = batch[0];
+    let mut ops = Vec::new();
     match first.kind {
         ActionKind::Publish | ActionKind::Revise => {
             let (catalog, _) = update_target(first)?;
@@ -79,26 +81,26 @@ pub(super) fn apply_batch(backend: &dyn Backend, batch: &[&Action]) -> Result<()
                     _ => return Err(invalid("publish payload", &a.address)),
                 }
             }
-            backend.apply(Op::PublishUpdates { catalog, updates })?;
+            ops.push(Op::PublishUpdates { catalog, updates });
         }
         ActionKind::Expire => {
             let ids = batch
                 .iter()
                 .map(|a| update_target(a).map(|(_, id)| id))
                 .collect::<Result<Vec<_>, _>>()?;
-            backend.apply(Op::ExpireUpdates { ids })?;
+            ops.push(Op::ExpireUpdates { ids });
         }
-        _ => apply_object(backend, first)?,
+        _ => object_ops(&mut ops, first)?,
     }
-    Ok(())
+    Ok(ops)
 }
 
-fn apply_object(backend: &dyn Backend, a: &Action) -> Result<(), StoreError> {
+fn object_ops(ops: &mut Vec<Op>, a: &Action) -> Result<(), StoreError> {
     let address = Address::parse(&a.address).map_err(|e| invalid("address", e))?;
     match (a.kind, &a.payload, address.target()) {
         (ActionKind::Delete, _, Some(Target::Catalog(key))) => {
-            backend.apply(Op::DeleteCatalog { key })?;
-            backend.apply(Op::InventoryRemove { address })?;
+            ops.push(Op::DeleteCatalog { key });
+            ops.push(Op::InventoryRemove { address });
         }
         (
             _,
@@ -111,20 +113,20 @@ fn apply_object(backend: &dyn Backend, a: &Action) -> Result<(), StoreError> {
             let record: CatalogRecord = serde_json::from_value(settings.clone())
                 .map_err(|e| invalid("catalog settings", e))?;
             if a.kind == ActionKind::Replace {
-                backend.apply(Op::DeleteCatalog { key: key.clone() })?;
+                ops.push(Op::DeleteCatalog { key: key.clone() });
             }
-            backend.apply(Op::UpsertCatalog(record))?;
+            ops.push(Op::UpsertCatalog(record));
             if let Some(categories) = categories {
-                backend.apply(Op::ReplaceCategories {
+                ops.push(Op::ReplaceCategories {
                     catalog: key,
                     categories: categories.clone(),
-                })?;
+                });
             }
             if matches!(a.kind, ActionKind::Create | ActionKind::Replace) {
-                backend.apply(Op::InventoryAdd {
+                ops.push(Op::InventoryAdd {
                     address,
                     origin: Origin::Created,
-                })?;
+                });
             }
         }
         (
@@ -139,37 +141,37 @@ fn apply_object(backend: &dyn Backend, a: &Action) -> Result<(), StoreError> {
         ) => {
             let kind = CertKind::parse(kind).ok_or_else(|| invalid("certificate kind", kind))?;
             if a.kind == ActionKind::Delete {
-                backend.apply(Op::DeleteCertificate {
+                ops.push(Op::DeleteCertificate {
                     thumbprint: thumbprint.clone(),
                     kind,
-                })?;
-                backend.apply(Op::InventoryRemove { address })?;
+                });
+                ops.push(Op::InventoryRemove { address });
             } else {
                 let state =
                     CertState::parse(state).ok_or_else(|| invalid("certificate state", state))?;
-                backend.apply(Op::UpsertCertificate {
+                ops.push(Op::UpsertCertificate {
                     thumbprint: thumbprint.clone(),
                     kind,
                     state,
                     info: info.clone(),
-                })?;
+                });
                 if a.before.is_none() {
-                    backend.apply(Op::InventoryAdd {
+                    ops.push(Op::InventoryAdd {
                         address,
                         origin: Origin::Created,
-                    })?;
+                    });
                 }
             }
         }
         (_, Some(Payload::Settings { value }), Some(Target::Sync)) => {
             let s: SyncSettings =
                 serde_json::from_value(value.clone()).map_err(|e| invalid("sync settings", e))?;
-            backend.apply(Op::SetSyncSettings(s))?;
+            ops.push(Op::SetSyncSettings(s));
         }
         (_, Some(Payload::Settings { value }), Some(Target::Signing)) => {
             let s: SigningSettings = serde_json::from_value(value.clone())
                 .map_err(|e| invalid("signing settings", e))?;
-            backend.apply(Op::SetSigning(s))?;
+            ops.push(Op::SetSigning(s));
         }
         _ => return Err(invalid("action", format!("{} {}", a.kind, a.address))),
     }

@@ -15,7 +15,8 @@ pub use content::{ContentContext, StageError, hash_stream};
 
 use crate::plan::{Action, ActionKind, Plan};
 use crate::store::{
-    Address, Backend, Fingerprint, Journal, JournalEntry, Op, Outcome, PlanId, StoreError,
+    Address, Backend, DoneEntry, Fingerprint, Journal, JournalEntry, Op, Outcome, PlanId,
+    StoreError, fingerprint_in,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -206,24 +207,6 @@ fn current(backend: &dyn Backend, address: &str) -> Result<Option<Fingerprint>, 
     backend.fingerprint(&parse_address(address)?)
 }
 
-/// Separates a done entry's words from the fingerprint the action left.
-const LEFT: &str = "; left ";
-
-/// Journal message of a done action: what it did and the fingerprint of the object after
-/// it (`absent` when it no longer exists), read back by `--resume`.
-pub(crate) fn done_message(what: &str, after: Option<&Fingerprint>) -> String {
-    format!("{what}{LEFT}{}", after.map_or("absent", |f| f.as_str()))
-}
-
-/// The fingerprint recorded by [`done_message`]; `None` when the message has none.
-fn fingerprint_in(message: &str) -> Option<Option<Fingerprint>> {
-    let (_, fp) = message.rsplit_once(LEFT)?;
-    if fp == "absent" {
-        return Some(None);
-    }
-    Fingerprint::parse(fp).ok().map(Some)
-}
-
 fn short(s: &str) -> String {
     s.chars().take(12).collect()
 }
@@ -347,22 +330,27 @@ pub async fn run(
             }
             continue;
         }
-        match execute::apply_batch(backend, &ready) {
-            Ok(()) => {
-                // One journal transaction per batch (one fsync), each entry naming the
-                // state its action left.
-                let mut entries = Vec::with_capacity(ready.len());
-                for a in &ready {
-                    let after = expected.record(backend, &a.address)?;
-                    entries.push(JournalEntry {
+        // The batch's operations and its `done` journal entries in one transaction: a kill
+        // leaves either all of it (journaled) or none of it.
+        let atomic = execute::batch_ops(&ready).and_then(|ops| {
+            let done = ready
+                .iter()
+                .map(|a| {
+                    Ok(DoneEntry {
                         plan: plan_id.clone(),
-                        address: parse_address(&key(a))?,
-                        outcome: Outcome::Done,
-                        message: done_message(a.kind.as_str(), after.as_ref()),
-                        at: Utc::now(),
-                    });
+                        key: parse_address(&key(a))?,
+                        object: parse_address(&a.address)?,
+                        what: a.kind.as_str().to_string(),
+                    })
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            backend.apply(Op::Atomic { ops, done })
+        });
+        match atomic {
+            Ok(_) => {
+                for a in &ready {
+                    expected.record(backend, &a.address)?;
                 }
-                backend.apply(Op::JournalBatch(entries))?;
                 for a in &ready {
                     if ready.len() == 1 {
                         opts.progress
@@ -414,6 +402,7 @@ fn key(a: &Action) -> String {
 mod tests {
     use super::*;
     use crate::plan::Payload;
+    use crate::store::done_message;
     use crate::store::memory::MemoryBackend;
 
     const T: &str = "6D8B3C448B990E269336BB63A47F23498C95EB7D";

@@ -174,8 +174,23 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("starting the async runtime")
 }
 
-/// Takes the writer lock, waiting up to `timeout` for the current holder.
+/// Takes the writer lock, waiting up to `timeout` for the current holder, and says so on
+/// standard error when it took over a lock left behind (an admin must know that another
+/// process ended, or hung, while holding it).
 pub fn lock(
+    backend: &dyn Backend,
+    command: &str,
+    timeout: Duration,
+) -> anyhow::Result<Box<dyn HeldLock>> {
+    let held = lock_quiet(backend, command, timeout)?;
+    for w in held.warnings() {
+        anstream::eprintln!("Warning: {w}");
+    }
+    Ok(held)
+}
+
+/// [`lock`] without printing its warnings, for the daemon, which logs them.
+pub fn lock_quiet(
     backend: &dyn Backend,
     command: &str,
     timeout: Duration,
@@ -193,10 +208,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         .parse()
         .map_err(|_| format!("`{s}` is not a duration like 30s, 2m or 1h"))?;
     let secs = match unit {
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
+        "" | "s" => Some(n),
+        "m" => n.checked_mul(60),
+        "h" => n.checked_mul(3600),
         _ => return Err(format!("`{s}`: use s, m or h")),
-    };
+    }
+    .ok_or_else(|| format!("`{s}` is too long"))?;
     Ok(Duration::from_secs(secs))
 }

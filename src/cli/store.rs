@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::store::bench::{BenchSpec, write as bench_write};
 use crate::store::local::{Check, LocalBackend, OpenOptions};
-use crate::store::lock::read_owner;
+use crate::store::lock::{LockState, inspect};
 use crate::store::{Backend as _, HeldLock, LockRequest, StoreLocation};
 
 /// Where the store is and how to print.
@@ -66,13 +66,17 @@ pub struct LockArgs {
 }
 
 impl LockArgs {
-    /// Takes the lock, printing takeover warnings.
+    /// Takes the lock, printing takeover warnings; `clean` removes killed writers'
+    /// temporary files (not for a dry run, which removes nothing).
     pub fn acquire(
         &self,
         backend: &LocalBackend,
         command: &str,
+        clean: bool,
     ) -> anyhow::Result<Box<dyn HeldLock>> {
-        let lock = backend.lock(&LockRequest::new(command).timeout(self.lock_timeout))?;
+        let mut req = LockRequest::new(command).timeout(self.lock_timeout);
+        req.clean_leftovers = clean;
+        let lock = backend.lock(&req)?;
         for w in lock.warnings() {
             eprintln!("warning: {w}");
         }
@@ -182,6 +186,8 @@ struct LockView {
     #[serde(flatten)]
     owner: crate::store::LockOwner,
     stale: bool,
+    /// The holder ended without releasing the lock; nobody holds it now.
+    abandoned: bool,
 }
 
 pub fn run(cmd: StoreCommand) -> anyhow::Result<u8> {
@@ -206,6 +212,7 @@ pub fn run(cmd: StoreCommand) -> anyhow::Result<u8> {
                 } else {
                     "store gc"
                 },
+                !dry_run,
             )?;
             let report = backend.gc(dry_run)?;
             if store.json {
@@ -262,7 +269,7 @@ pub fn run(cmd: StoreCommand) -> anyhow::Result<u8> {
             stage_every,
         } => {
             let backend = LocalBackend::open(&store.location()?, OpenOptions::write())?;
-            let _lock = lock.acquire(&backend, "store bench-write")?;
+            let _lock = lock.acquire(&backend, "store bench-write", true)?;
             let report = bench_write(
                 &backend,
                 &BenchSpec {
@@ -316,10 +323,16 @@ fn show(a: StoreArgs) -> anyhow::Result<u8> {
     let loc = a.location()?;
     let backend = LocalBackend::open(&loc, OpenOptions::read())?;
     let integrity = backend.integrity_check(true)?;
-    let lock = read_owner(&loc)?.map(|owner| LockView {
+    let view = |owner: crate::store::LockOwner, abandoned| LockView {
         stale: owner.is_stale(chrono::Utc::now()),
         owner,
-    });
+        abandoned,
+    };
+    let lock = match inspect(&loc)? {
+        LockState::Free | LockState::Held(None) => None,
+        LockState::Held(Some(owner)) => Some(view(owner, false)),
+        LockState::Abandoned(owner) => Some(view(owner, true)),
+    };
     let view = Show {
         state_dir: loc.dir().to_path_buf(),
         stats: backend.stats()?,
@@ -363,8 +376,12 @@ fn show(a: StoreArgs) -> anyhow::Result<u8> {
         let _ = writeln!(out, "inventory        {}", c.inventory);
         match &view.lock {
             None => out.push_str("lock             free\n"),
+            Some(l) if l.abandoned => out.push_str(&format!(
+                "lock             free (left behind by {}, which ended without releasing it; the next writer takes it over)\n",
+                l.owner
+            )),
             Some(l) => out.push_str(&format!(
-                "lock             {}{}\n",
+                "lock             held by {}{}\n",
                 l.owner,
                 if l.stale { " (stale)" } else { "" }
             )),

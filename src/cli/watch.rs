@@ -120,7 +120,7 @@ pub fn run(args: WatchArgs) -> anyhow::Result<u8> {
     let fetcher = crate::catalog::fetch::Fetcher::new(http, cfg.server.path.join("cache"))
         .context("setting up downloads")?;
     let rt = session::runtime()?;
-    let lock = session::lock(backend.as_ref(), "watch", args.lock_timeout)?;
+    let lock = session::lock_quiet(backend.as_ref(), "watch", args.lock_timeout)?;
     for w in lock.warnings() {
         tracing::warn!("{w}");
     }
@@ -132,7 +132,6 @@ pub fn run(args: WatchArgs) -> anyhow::Result<u8> {
             ..Timing::default()
         },
     };
-    rt.block_on(daemon::run(opts, cfg, backend, fetcher))?;
-    drop(lock);
+    rt.block_on(daemon::run(opts, cfg, backend, fetcher, lock))?;
     Ok(EXIT_OK)
 }

@@ -35,13 +35,17 @@ pub(super) struct Builder<'a> {
 }
 
 impl Builder<'_> {
-    /// The stored object at `address` and its fingerprint, for `before`.
     /// The stored object at `address` as shown to reviewers (a catalog's settings, without
     /// its fetch bookkeeping), and the fingerprint of the whole stored object.
     pub fn before(&self, address: &Address) -> (Option<Value>, Option<String>) {
         match self.inputs.actual.object(address) {
             Some(v) => {
-                let fp = fingerprint_of(&v).to_string();
+                let fp = self
+                    .inputs
+                    .actual
+                    .fingerprint(address)
+                    .unwrap_or_else(|| fingerprint_of(&v))
+                    .to_string();
                 let shown = match v.get("settings") {
                     Some(settings)
                         if matches!(address.target(), Some(crate::store::Target::Catalog(_))) =>

@@ -42,6 +42,15 @@ pub enum StoreError {
     NotLocked(PathBuf),
     #[error("the lock on {0} was taken over by another process; stop writing")]
     LockLost(PathBuf),
+    #[error(
+        "another process took over the state lock on {} (lock generation {current}; this process held {held}): this process stopped writing, and its write was refused before it changed anything; `supctl store show` names the current holder",
+        dir.display()
+    )]
+    Fenced {
+        dir: PathBuf,
+        held: i64,
+        current: i64,
+    },
     #[error("unknown catalog `{0}`")]
     UnknownCatalog(CatalogKey),
     #[error("update {0} is not in the store")]

@@ -71,6 +71,9 @@ pub struct LockRequest {
     pub ttl: Duration,
     /// Refresh the heartbeat while held. Only tests simulating a hung holder turn it off.
     pub heartbeat: bool,
+    /// Remove the temporary files killed writers left behind once the lock is held
+    /// ([`super::leftovers`]). `store gc --dry-run` turns it off: it removes nothing.
+    pub clean_leftovers: bool,
 }
 
 impl LockRequest {
@@ -80,6 +83,7 @@ impl LockRequest {
             timeout: Duration::ZERO,
             ttl: Duration::from_secs(60),
             heartbeat: true,
+            clean_leftovers: true,
         }
     }
     pub fn timeout(mut self, t: Duration) -> Self {
@@ -291,6 +295,39 @@ fn same_file(file: &File, path: &Path) -> bool {
 #[cfg(not(unix))]
 fn same_file(_file: &File, path: &Path) -> bool {
     path.exists()
+}
+
+/// Whether the lock is held, as `store show` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LockState {
+    Free,
+    /// A live process holds the OS lock; its owner file names it (`None`: not yet written).
+    Held(Option<LockOwner>),
+    /// Nobody holds the OS lock, but an owner file was left behind by a holder that ended
+    /// without releasing it (`kill -9`, a crash): the next writer takes it over.
+    Abandoned(LockOwner),
+}
+
+/// Probes the OS lock rather than trusting the owner file, which a killed holder leaves
+/// behind. Probing takes the OS lock for an instant: a writer trying at that very moment with
+/// `--lock-timeout 0` would be told to wait, so only reporting commands call this.
+pub fn inspect(loc: &StoreLocation) -> Result<LockState> {
+    let owner = read_owner(loc)?;
+    if !loc.lock_path().exists() {
+        return Ok(owner.map_or(LockState::Free, LockState::Abandoned));
+    }
+    let file = open_lock_file(loc)?;
+    match fs4::FileExt::try_lock(&file) {
+        Ok(()) => {
+            drop(file);
+            Ok(owner.map_or(LockState::Free, LockState::Abandoned))
+        }
+        Err(fs4::TryLockError::WouldBlock) => Ok(LockState::Held(read_owner(loc)?)),
+        Err(fs4::TryLockError::Error(e)) => Err(StoreError::io(
+            format!("locking {}", loc.lock_path().display()),
+            e,
+        )),
+    }
 }
 
 /// Reads the current owner file; `None` when nobody holds or held the lock.

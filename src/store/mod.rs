@@ -9,6 +9,7 @@
 pub mod bench;
 pub mod content;
 pub mod error;
+pub mod leftovers;
 pub mod local;
 pub mod location;
 pub mod lock;

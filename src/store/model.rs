@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::catalog::model::FormatVersion;
 use crate::ids::{Sha1, Sha256, Thumbprint};
 
-use super::names::{Address, CatalogKey, PlanId};
+use super::names::{Address, CatalogKey, Fingerprint, PlanId};
 
 macro_rules! text_enum {
     ($(#[$m:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
@@ -245,6 +245,54 @@ pub struct JournalEntry {
     pub outcome: Outcome,
     pub message: String,
     pub at: DateTime<Utc>,
+}
+
+/// A `done` outcome recorded in the same transaction as the operations that perform its
+/// action ([`super::Op::Atomic`]). The backend completes its message with the fingerprint
+/// `object` has after those operations, read inside the transaction: an action and its journal
+/// entry are committed together or not at all, so a `kill -9` can never leave a change that
+/// `apply --resume` does not know about.
+#[derive(Debug, Clone)]
+pub struct DoneEntry {
+    pub plan: PlanId,
+    /// The journal key: the action's address plus its role (`#stage`, `#content`, ...).
+    pub key: Address,
+    /// The object the action changed, whose fingerprint the entry records.
+    pub object: Address,
+    /// What was done (`publish`, `staged`, ...).
+    pub what: String,
+}
+
+impl DoneEntry {
+    /// The journal entry, given the fingerprint `object` was left with.
+    pub fn entry(&self, after: Option<&Fingerprint>, at: DateTime<Utc>) -> JournalEntry {
+        JournalEntry {
+            plan: self.plan.clone(),
+            address: self.key.clone(),
+            outcome: Outcome::Done,
+            message: done_message(&self.what, after),
+            at,
+        }
+    }
+}
+
+/// Separates a done entry's words from the fingerprint the action left.
+const LEFT: &str = "; left ";
+
+/// Journal message of a done action: what it did and the fingerprint of the object after
+/// it (`absent` when it no longer exists), read back by `--resume`.
+pub fn done_message(what: &str, after: Option<&Fingerprint>) -> String {
+    format!("{what}{LEFT}{}", after.map_or("absent", |f| f.as_str()))
+}
+
+/// The fingerprint recorded by [`done_message`]; `None` when the message has none (journals
+/// of older versions).
+pub fn fingerprint_in(message: &str) -> Option<Option<Fingerprint>> {
+    let (_, fp) = message.rsplit_once(LEFT)?;
+    if fp == "absent" {
+        return Some(None);
+    }
+    Fingerprint::parse(fp).ok().map(Some)
 }
 
 /// The journal of one plan, in the order outcomes were recorded.

@@ -13,7 +13,7 @@ use crate::trust::CertificateInfo;
 
 use super::error::{Result, StoreError};
 use super::model::{
-    CatalogFetch, CatalogRecord, CertKind, CertState, JournalEntry, NextRun, Origin,
+    CatalogFetch, CatalogRecord, CertKind, CertState, DoneEntry, JournalEntry, NextRun, Origin,
     SigningSettings, StatusMessage, SyncRun, SyncSettings,
 };
 use super::names::{Address, CatalogKey};
@@ -145,6 +145,12 @@ pub enum Op {
     InventoryRemove {
         address: Address,
     },
+    /// Several operations and the `done` journal entries of the actions they perform, in one
+    /// transaction (see [`DoneEntry`]). Apply sends every action this way.
+    Atomic {
+        ops: Vec<Op>,
+        done: Vec<DoneEntry>,
+    },
 }
 
 /// Counts of what an operation did.
@@ -164,6 +170,17 @@ pub struct Applied {
 }
 
 impl Applied {
+    /// The sum of several operations' outcomes (one [`Op::Atomic`]).
+    pub fn sum(all: impl IntoIterator<Item = Applied>) -> Self {
+        let mut c = Counts::default();
+        for a in all {
+            c.created += a.counts.created;
+            c.updated += a.counts.updated;
+            c.deleted += a.counts.deleted;
+            c.unchanged += a.counts.unchanged;
+        }
+        Self::from_counts(c)
+    }
     pub fn from_counts(counts: Counts) -> Self {
         Self {
             changed: counts.created + counts.updated + counts.deleted > 0,

@@ -61,6 +61,19 @@ impl StoredUpdate {
     pub fn deployable(&self) -> bool {
         !self.files.is_empty() && self.files.iter().all(|f| f.staged)
     }
+    /// The fingerprint apply compares before acting on this update: its own state only.
+    /// `superseded_by` is left out because it is derived from *other* updates: publishing a
+    /// superseding update (possibly in a later batch of the same plan) must not make this
+    /// one look "changed since the plan" (issue 12, D2). Changes to those other updates are
+    /// guarded by their own fingerprints.
+    pub fn fingerprint(&self) -> super::names::Fingerprint {
+        let mut v = object_json(self);
+        if let Some(m) = v.as_object_mut() {
+            m.remove("superseded_by");
+        }
+        fingerprint_of(&v)
+    }
+
     pub fn state(&self) -> UpdateState {
         if self.publication == PublicationState::Expired {
             UpdateState::Expired
@@ -92,7 +105,20 @@ impl ActualState {
         self.certificates.iter().filter(|c| c.matches(t)).collect()
     }
 
-    /// The stored object an address names, as JSON, for fingerprints and `show`.
+    /// The fingerprint of the object an address names: what apply compares before acting.
+    /// Updates hash their own state only ([`StoredUpdate::fingerprint`]).
+    pub fn fingerprint(&self, address: &Address) -> Option<super::names::Fingerprint> {
+        match address.target()? {
+            Target::Update(k, id) => self
+                .updates
+                .get(&id)
+                .filter(|u| u.catalog == k)
+                .map(StoredUpdate::fingerprint),
+            _ => self.object(address).map(|v| fingerprint_of(&v)),
+        }
+    }
+
+    /// The stored object an address names, as JSON, for plans and `show`.
     pub fn object(&self, address: &Address) -> Option<serde_json::Value> {
         match address.target()? {
             Target::Catalog(k) => self.catalogs.get(&k).map(object_json),

@@ -25,7 +25,7 @@ use super::status::Warning;
 use super::watcher::{self, Change};
 use crate::catalog::fetch::Fetcher;
 use crate::config::{self, Config, Schedule};
-use crate::store::{Backend, StoreError};
+use crate::store::{Backend, HeldLock, StoreError};
 
 mod passes;
 mod startup;
@@ -51,6 +51,10 @@ pub enum DaemonError {
     Signals(std::io::Error),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Another process took the state lock (`force-unlock`, or a takeover after this
+    /// daemon hung past the lock's TTL): two writers must never run, so the daemon stops.
+    #[error("{0}; watch stopped: start it again once the other writer is done")]
+    LockLost(StoreError),
 }
 
 pub struct Options {
@@ -82,6 +86,8 @@ struct Daemon {
     state_dir: PathBuf,
     scopes: BTreeMap<String, ScopeState>,
     cancel: Arc<AtomicBool>,
+    /// The state lock, held for the daemon's life and checked before each pass.
+    lock: Box<dyn HeldLock>,
     warned: BTreeSet<Warning>,
     /// Digest of the config files last loaded: a save that changes nothing (`touch`, an
     /// editor rewriting the same bytes) does not trigger a reconcile.
@@ -130,12 +136,14 @@ fn schedule_key(s: &Schedule, tz: FixedOffset) -> String {
     format!("{s} @{tz}")
 }
 
-/// Runs until SIGTERM/SIGINT. The caller holds the state lock.
+/// Runs until SIGTERM/SIGINT, or until another process takes `lock` (the state lock, taken
+/// by the caller on `backend`).
 pub async fn run(
     opts: Options,
     cfg: Config,
     backend: Box<dyn Backend>,
     fetcher: Fetcher,
+    lock: Box<dyn HeldLock>,
 ) -> Result<(), DaemonError> {
     let state_dir = cfg.server.path.clone();
     let cancel = Arc::new(AtomicBool::new(false));
@@ -151,6 +159,7 @@ pub async fn run(
         state_dir,
         scopes: BTreeMap::new(),
         cancel,
+        lock,
         warned: BTreeSet::new(),
         loaded: None,
     };
@@ -166,6 +175,7 @@ pub async fn run(
         if d.cancel.load(Ordering::SeqCst) {
             break;
         }
+        d.ensure_lock()?;
         for req in handoff::take_requests(&d.state_dir) {
             match req {
                 Ok(req) => d.serve(req).await,
@@ -193,25 +203,39 @@ pub async fn run(
             .min()
             .map(|t| (t - now).to_std().unwrap_or_default().min(MAX_SLEEP))
             .unwrap_or(MAX_SLEEP);
-        tokio::select! {
-            Some(change) = rx.recv() => {
-                if change == Change::Config {
-                    // One reload for a burst of events.
-                    while rx.try_recv().is_ok() {}
-                    if config_digest(&d.opts.config_path) != d.loaded {
-                        d.reload("config file changed").await;
-                    }
+        let woken = tokio::select! {
+            Some(change) = rx.recv() => Some(Ok(change)),
+            Some(sig) = sig_rx.recv() => Some(Err(sig)),
+            _ = tokio::time::sleep(wake) => None,
+        };
+        // Whatever woke the daemon, it acts only while it still holds the lock.
+        d.ensure_lock()?;
+        match woken {
+            Some(Ok(Change::Config)) => {
+                // One reload for a burst of events.
+                while rx.try_recv().is_ok() {}
+                if config_digest(&d.opts.config_path) != d.loaded {
+                    d.reload("config file changed").await;
                 }
             }
-            Some(sig) = sig_rx.recv() => match sig {
-                Signal::Stop => break,
-                Signal::Reload => d.reload("SIGHUP").await,
-            },
-            _ = tokio::time::sleep(wake) => {}
+            Some(Err(Signal::Stop)) => break,
+            Some(Err(Signal::Reload)) => d.reload("SIGHUP").await,
+            Some(Ok(_)) | None => {}
         }
     }
     tracing::info!("watch stopped");
     Ok(())
+}
+
+impl Daemon {
+    /// The fencing token refuses a lost holder's writes; stopping as soon as the loss is
+    /// seen keeps the daemon from even trying (and from acquiring catalogs for nothing).
+    fn ensure_lock(&self) -> Result<(), DaemonError> {
+        self.lock.check().map_err(|e| {
+            tracing::error!(error = %e, "the state lock was taken over: watch stopped");
+            DaemonError::LockLost(e)
+        })
+    }
 }
 
 fn spawn_signals(

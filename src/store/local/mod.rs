@@ -26,9 +26,9 @@ use super::error::{Result, StoreError};
 use super::location::StoreLocation;
 use super::lock::{FileLock, HeldLock, LockRequest};
 use super::model::{Journal, NextRun, StatusMessage, SyncRun};
-use super::names::{Address, Fingerprint, PlanId, Target};
+use super::names::{Address, Fingerprint, PlanId};
 use super::op::{Applied, Capabilities, Op};
-use super::state::{ActualState, fingerprint_of, object_json};
+use super::state::ActualState;
 
 pub use list::{StoreStats, TableCounts};
 
@@ -71,6 +71,9 @@ pub struct LocalBackend {
     conn: Mutex<Connection>,
     content: ContentStore,
     schema_version: i64,
+    /// The lock generation this process took with [`Backend::lock`]; every write checks it
+    /// (`None`: this handle took no lock, as in read-only commands and tests).
+    fence: Mutex<Option<i64>>,
 }
 
 const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
@@ -114,6 +117,7 @@ impl LocalBackend {
             conn: Mutex::new(conn),
             content: ContentStore::new(loc),
             schema_version,
+            fence: Mutex::new(None),
         };
         if opts.check != Check::None {
             let problems = me.integrity_check(opts.check == Check::Full)?;
@@ -125,6 +129,32 @@ impl LocalBackend {
             }
         }
         Ok(me)
+    }
+
+    /// Refuses a write when this handle holds the lock under a generation that another
+    /// process has since superseded (the fencing check of every write transaction).
+    fn check_fence(&self, c: &Connection) -> Result<()> {
+        let Some(held) = *self.fence.lock().unwrap_or_else(|e| e.into_inner()) else {
+            return Ok(());
+        };
+        let current: i64 =
+            c.query_row("SELECT generation FROM lock_fence WHERE id = 1", [], |r| {
+                r.get(0)
+            })?;
+        if current != held {
+            return Err(StoreError::Fenced {
+                dir: self.loc.dir().to_path_buf(),
+                held,
+                current,
+            });
+        }
+        Ok(())
+    }
+
+    /// The fencing check alone, for writes that go elsewhere first (a remote WSUS): a holder
+    /// that lost the lock stops before it calls the server.
+    pub fn ensure_lock_current(&self) -> Result<()> {
+        self.check_fence(&self.conn())
     }
 
     pub fn location(&self) -> &StoreLocation {
@@ -240,32 +270,13 @@ impl Backend for LocalBackend {
     fn apply(&self, op: Op) -> Result<Applied> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        self.check_fence(&tx)?;
         let applied = write::apply(&tx, &self.content, op)?;
         tx.commit()?;
         Ok(applied)
     }
     fn fingerprint(&self, address: &Address) -> Result<Option<Fingerprint>> {
-        let conn = self.conn();
-        let value = match address.target() {
-            None => None,
-            Some(Target::Catalog(k)) => read::catalogs(&conn, Some(&k))?
-                .remove(&k)
-                .map(|c| object_json(&c)),
-            Some(Target::Update(k, id)) => read::updates(&conn, Some(&id))?
-                .remove(&id)
-                .filter(|u| u.catalog == k)
-                .map(|u| object_json(&u)),
-            Some(Target::Certificate(t)) => {
-                let v: Vec<_> = read::certificates(&conn, None)?
-                    .into_iter()
-                    .filter(|c| c.matches(&t))
-                    .collect();
-                (!v.is_empty()).then(|| object_json(&v))
-            }
-            Some(Target::Sync) => read::sync_settings(&conn)?.map(|s| object_json(&s)),
-            Some(Target::Signing) => read::signing(&conn)?.map(|s| object_json(&s)),
-        };
-        Ok(value.map(|v| fingerprint_of(&v)))
+        read::fingerprint(&self.conn(), address)
     }
     fn raw_xml(&self, id: &UpdateId, revision: Option<u32>) -> Result<Option<String>> {
         read::raw_xml(&self.conn(), id, revision)
@@ -289,6 +300,32 @@ impl Backend for LocalBackend {
         self.content.temp_dir()
     }
     fn lock(&self, request: &LockRequest) -> Result<Box<dyn HeldLock>> {
-        Ok(Box::new(FileLock::acquire(&self.loc, request)?))
+        let lock = FileLock::acquire(&self.loc, request)?;
+        // Taking the lock bumps the fencing token: from now on, writes of a previous holder
+        // that still runs are refused.
+        let generation: i64 = {
+            let mut conn = self.conn();
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let g = tx.query_row(
+                "UPDATE lock_fence SET generation = generation + 1 WHERE id = 1 RETURNING generation",
+                [],
+                |r| r.get(0),
+            )?;
+            tx.commit()?;
+            g
+        };
+        *self.fence.lock().unwrap_or_else(|e| e.into_inner()) = Some(generation);
+        let removed = if request.clean_leftovers {
+            super::leftovers::remove(&self.loc)
+        } else {
+            Vec::new()
+        };
+        if !removed.is_empty() {
+            tracing::info!(
+                files = removed.len(),
+                "removed temporary files left behind by a writer that was killed"
+            );
+        }
+        Ok(Box::new(lock))
     }
 }

@@ -9,8 +9,8 @@ use crate::catalog::model::{Category, FormatVersion, PublicationState};
 use crate::ids::{Thumbprint, UpdateId};
 use crate::store::error::Result;
 use crate::store::model::*;
-use crate::store::names::{Address, CatalogKey, PlanId};
-use crate::store::state::{ActualState, StoredFile, StoredUpdate};
+use crate::store::names::{Address, CatalogKey, Fingerprint, PlanId, Target};
+use crate::store::state::{ActualState, StoredFile, StoredUpdate, fingerprint_of, object_json};
 
 use super::codec::*;
 
@@ -410,4 +410,29 @@ pub fn next_runs(c: &Connection) -> Result<Vec<NextRun>> {
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The fingerprint of the object `address` names (what apply compares before acting), read
+/// on `c`: inside a write transaction it sees that transaction's changes.
+pub fn fingerprint(c: &Connection, address: &Address) -> Result<Option<Fingerprint>> {
+    let value = match address.target() {
+        None => None,
+        Some(Target::Catalog(k)) => catalogs(c, Some(&k))?.remove(&k).map(|c| object_json(&c)),
+        Some(Target::Update(k, id)) => {
+            return Ok(updates(c, Some(&id))?
+                .remove(&id)
+                .filter(|u| u.catalog == k)
+                .map(|u| u.fingerprint()));
+        }
+        Some(Target::Certificate(t)) => {
+            let v: Vec<_> = certificates(c, None)?
+                .into_iter()
+                .filter(|x| x.matches(&t))
+                .collect();
+            (!v.is_empty()).then(|| object_json(&v))
+        }
+        Some(Target::Sync) => sync_settings(c)?.map(|s| object_json(&s)),
+        Some(Target::Signing) => signing(c)?.map(|s| object_json(&s)),
+    };
+    Ok(value.map(|v| fingerprint_of(&v)))
 }

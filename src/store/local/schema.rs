@@ -183,8 +183,20 @@ CREATE TABLE next_runs (
 );
 "#;
 
+/// Version 5: the lock's fencing token. Each writer that takes the state lock increments
+/// `generation` and every one of its write transactions checks it is still the one it took,
+/// inside the transaction, so a holder that lost the lock (hung past its TTL and taken over,
+/// or `force-unlock`ed) has its next write refused instead of racing the new holder.
+pub const V5: &str = r#"
+CREATE TABLE lock_fence (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    generation INTEGER NOT NULL
+);
+INSERT INTO lock_fence (id, generation) VALUES (1, 0);
+"#;
+
 /// Migration `i` takes the database from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 /// The schema version this build writes.
 pub const LATEST: i64 = MIGRATIONS.len() as i64;

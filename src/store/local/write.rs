@@ -181,6 +181,18 @@ pub fn apply(tx: &Transaction, content: &ContentStore, op: Op) -> Result<Applied
                 Applied::created(true)
             })
         }
+        Op::Atomic { ops, done } => {
+            let mut applied = Vec::with_capacity(ops.len());
+            for op in ops {
+                applied.push(apply(tx, content, op)?);
+            }
+            let at = chrono::Utc::now();
+            for d in &done {
+                let after = super::read::fingerprint(tx, &d.object)?;
+                insert_journal(tx, &d.entry(after.as_ref(), at))?;
+            }
+            Ok(Applied::sum(applied))
+        }
         Op::JournalAppend(e) => Ok(Applied::created(insert_journal(tx, &e)? > 0)),
         Op::JournalBatch(entries) => {
             let mut counts = Counts::default();

@@ -20,7 +20,7 @@ use super::lock::{HeldLock, LockOwner, LockRequest};
 use super::model::*;
 use super::names::{Address, Fingerprint, LockId, PlanId, unique_token};
 use super::op::{Applied, Capabilities, Op};
-use super::state::{ActualState, fingerprint_of};
+use super::state::ActualState;
 
 use ops::Mem;
 
@@ -93,11 +93,7 @@ impl Backend for MemoryBackend {
         self.mem().apply(op)
     }
     fn fingerprint(&self, address: &Address) -> Result<Option<Fingerprint>> {
-        Ok(self
-            .mem()
-            .snapshot()
-            .object(address)
-            .map(|v| fingerprint_of(&v)))
+        Ok(self.mem().snapshot().fingerprint(address))
     }
     fn raw_xml(&self, id: &UpdateId, revision: Option<u32>) -> Result<Option<String>> {
         let mem = self.mem();

@@ -16,7 +16,7 @@ use crate::store::op::{Applied, Counts, Op, StageRequest, check_ext};
 use crate::store::shared;
 use crate::store::state::{ActualState, StoredUpdate};
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct MemUpdate {
     /// Files unstaged and `superseded_by` empty: both are derived when snapshotting.
     pub(super) stored: StoredUpdate,
@@ -24,7 +24,7 @@ pub(super) struct MemUpdate {
     pub(super) revisions: Vec<(Sha256, String)>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(super) struct Mem {
     pub(super) catalogs: BTreeMap<CatalogKey, StoredCatalog>,
     pub(super) certificates: Vec<StoredCertificate>,
@@ -245,6 +245,26 @@ impl Mem {
                 None => Applied::created(true),
             },
             Op::JournalAppend(e) => Applied::created(self.journal_append(e)),
+            Op::Atomic { ops, done } => {
+                // All or nothing, as the local store's one transaction.
+                let saved = self.clone();
+                let mut applied = Vec::with_capacity(ops.len());
+                for op in ops {
+                    match self.apply(op) {
+                        Ok(a) => applied.push(a),
+                        Err(e) => {
+                            *self = saved;
+                            return Err(e);
+                        }
+                    }
+                }
+                let after = self.snapshot();
+                let at = chrono::Utc::now();
+                for d in &done {
+                    self.journal_append(d.entry(after.fingerprint(&d.object).as_ref(), at));
+                }
+                Applied::sum(applied)
+            }
             Op::JournalBatch(entries) => {
                 let mut counts = Counts::default();
                 for e in entries {

@@ -351,7 +351,25 @@ impl Backend for WsusBackend {
             // guards a settings change.
             *self.tokens.lock().unwrap_or_else(|e| e.into_inner()) = None;
         }
+        // A holder that lost the state lock must not call the server either: the bookkeeping
+        // write after the call would be refused, leaving the server ahead of the books.
+        self.book.ensure_lock_current()?;
         match op {
+            // The server cannot share a transaction with the books: each operation is made
+            // in turn, then the outcomes are journaled with what the server now holds.
+            Op::Atomic { ops, done } => {
+                let mut applied = Vec::with_capacity(ops.len());
+                for op in ops {
+                    applied.push(self.apply(op)?);
+                }
+                let at = chrono::Utc::now();
+                let mut entries = Vec::with_capacity(done.len());
+                for d in &done {
+                    entries.push(d.entry(self.fingerprint(&d.object)?.as_ref(), at));
+                }
+                self.book.apply(Op::JournalBatch(entries))?;
+                Ok(Applied::sum(applied))
+            }
             Op::PublishUpdates { catalog, updates } => self.publish(catalog, updates),
             Op::ExpireUpdates { ids } => self.expire(ids),
             Op::SetDeclined { ids, declined } => self.set_declined(ids, declined),
@@ -389,7 +407,7 @@ impl Backend for WsusBackend {
                         }
                     }
                 };
-                merged.filter(|u| u.catalog == k).map(|u| object_json(&u))
+                return Ok(merged.filter(|u| u.catalog == k).map(|u| u.fingerprint()));
             }
             Some(Target::Sync) => {
                 let recorded = self.book.snapshot_settings()?.sync;
