@@ -106,8 +106,28 @@ fn config(dir: &Path, cab: &Path, content: &Path) -> PathBuf {
     path
 }
 
+/// Runs `supctl ARGS -c CFG` to its end: at this scale (and on a loaded CI machine) a plan
+/// can take longer than the harness's usual one-minute bound.
+fn run_long(cfg: &Path, args: &[&str]) -> Run {
+    let mut c = supctl(args);
+    c.arg("-c").arg(cfg).timeout(Duration::from_secs(900));
+    let out = c.output().expect("run supctl");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// The two tests each drive thousands of actions; run side by side on two cores they
+/// would only slow each other down.
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static ONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    ONE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn assert_converged(cfg: &Path, state: &Path) {
-    let r = run(cfg, &["plan", "--detailed-exitcode"]);
+    let r = run_long(cfg, &["plan", "--detailed-exitcode"]);
     assert_eq!(r.code, 0, "the next plan is empty: {}", r.all());
     let snap = store(state).snapshot_for_tests();
     assert_eq!(snap.updates.len(), UPDATES);
@@ -129,6 +149,7 @@ impl SnapshotForTests for supctl::store::local::LocalBackend {
 
 #[test]
 fn a_3000_update_catalog_with_content_applies_in_one_apply() {
+    let _one = one_at_a_time();
     let Some((cab, content)) = fixture() else {
         return;
     };
@@ -156,6 +177,7 @@ fn a_3000_update_catalog_with_content_applies_in_one_apply() {
 /// every kill lands in a different phase: planning, publishing batches, staging.
 #[test]
 fn kill_9_at_random_points_of_a_3000_update_apply_converges() {
+    let _one = one_at_a_time();
     let Some((cab, content)) = fixture() else {
         return;
     };
@@ -192,10 +214,10 @@ fn kill_9_at_random_points_of_a_3000_update_apply_converges() {
         log.push(format!("apply (planning) killed after {delay:?}"));
         store(&state);
     }
-    assert!(resumable(&run(&cfg, &["apply", "--resume"]).all()));
+    assert!(resumable(&run_long(&cfg, &["apply", "--resume"]).all()));
     // Then kills while a saved plan is applied and resumed: publishing batches, staging.
     let planfile = dir.path().join("p.plan");
-    let r = run(&cfg, &["plan", "-o", planfile.to_str().unwrap()]);
+    let r = run_long(&cfg, &["plan", "-o", planfile.to_str().unwrap()]);
     assert_eq!(r.code, 0, "{}", tail(&r.all()));
     // Kill points spread over the plan's actions: each round runs until the journal holds
     // its point's number of entries (whatever the machine's speed), then is killed.
