@@ -18,6 +18,7 @@ pub(super) const TOP_KEYS: &[&str] = &[
     "sync",
     "signing",
     "defaults",
+    "limits",
     "catalog",
     "certificate",
     "publish",
@@ -31,6 +32,7 @@ struct Part {
     sync: Option<(SyncSettings, Loc)>,
     signing: Option<(Option<Signing>, Loc)>,
     defaults: Option<(Defaults, Loc)>,
+    limits: Option<(super::Limits, Loc)>,
     catalogs: Vec<(CatalogDraft, Loc)>,
     certificates: Vec<CertificateRule>,
     publish: Vec<PublishRule>,
@@ -106,6 +108,9 @@ fn read_part(file: &SourceFile, diags: &mut Vec<Diagnostic>) -> Part {
     }
     if let Some(t) = cx.table(&top, "defaults") {
         part.defaults = Some((sections::defaults(&mut cx, &t), cx.loc(&t.span)));
+    }
+    if let Some(t) = cx.table(&top, "limits") {
+        part.limits = Some((super::limits::limits(&mut cx, &t), cx.loc(&t.span)));
     }
     if let Some(cats) = cx.table(&top, "catalog") {
         for (k, v) in cats.table.iter() {
@@ -202,6 +207,7 @@ pub fn load(path: &Path) -> Result<(Config, Vec<Diagnostic>), Diagnostics> {
         single(&mut merged.sync, part.sync, "sync", &mut diags);
         single(&mut merged.signing, part.signing, "signing", &mut diags);
         single(&mut merged.defaults, part.defaults, "defaults", &mut diags);
+        single(&mut merged.limits, part.limits, "limits", &mut diags);
         merged.catalogs.extend(part.catalogs);
         merged.certificates.extend(part.certificates);
         merged.publish.extend(part.publish);
@@ -272,6 +278,7 @@ pub fn load(path: &Path) -> Result<(Config, Vec<Diagnostic>), Diagnostics> {
         sync: merged.sync.map(|(s, _)| s),
         signing: merged.signing.and_then(|(s, _)| s),
         defaults,
+        limits: merged.limits.map(|(l, _)| l).unwrap_or_default(),
         catalogs: catalogs.into_iter().map(|(k, (c, _))| (k, c)).collect(),
         certificates: merged.certificates,
         publish: merged.publish,
