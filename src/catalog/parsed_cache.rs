@@ -26,7 +26,8 @@ struct Entry {
     content: CatalogContent,
 }
 
-const VERSION: u32 = 1;
+/// 2: one record per update id, with the dropped duplicates listed.
+const VERSION: u32 = 2;
 
 fn path(cache_dir: &Path, key: &str) -> PathBuf {
     cache_dir.join(format!("{key}.parsed.json"))
@@ -87,6 +88,7 @@ mod tests {
             updates,
             categories: vec![],
             content_certificates: vec![],
+            duplicates: vec![],
         }
     }
 
