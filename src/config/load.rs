@@ -146,6 +146,31 @@ fn read_part(file: &SourceFile, diags: &mut Vec<Diagnostic>) -> Part {
     part
 }
 
+/// A file that is not UTF-8, located at its first bad byte (Notepad's "Unicode" is UTF-16:
+/// named, at 1:1).
+fn not_utf8(file: &Path, e: std::string::FromUtf8Error) -> Diagnostic {
+    let valid = e.utf8_error().valid_up_to();
+    let bytes = e.into_bytes();
+    let utf16 = matches!(bytes.as_slice(), [0xff, 0xfe, ..] | [0xfe, 0xff, ..]);
+    let prefix = if utf16 {
+        String::new()
+    } else {
+        String::from_utf8_lossy(&bytes[..valid]).into_owned()
+    };
+    let source = SourceFile::new(file.to_path_buf(), prefix);
+    let at = source.loc(source.text.len());
+    let message = if utf16 {
+        format!("{} is UTF-16 text, not UTF-8", file.display())
+    } else {
+        format!(
+            "{} is not UTF-8 text: byte 0x{:02X} is not valid here",
+            file.display(),
+            bytes[valid]
+        )
+    };
+    Diagnostic::error(Some(at), message).with_hint("save the file as UTF-8")
+}
+
 /// Keeps the first declaration of a singular section; a second one is an error naming both.
 fn single<T>(
     slot: &mut Option<(T, Loc)>,
@@ -180,11 +205,8 @@ pub fn load(path: &Path) -> Result<(Config, Vec<Diagnostic>), Diagnostics> {
         let text = match std::fs::read(f) {
             Ok(bytes) => match String::from_utf8(bytes) {
                 Ok(t) => t,
-                Err(_) => {
-                    diags.push(
-                        Diagnostic::error(None, format!("{} is not UTF-8 text", f.display()))
-                            .with_hint("save the file as UTF-8"),
-                    );
+                Err(e) => {
+                    diags.push(not_utf8(f, e));
                     continue;
                 }
             },
