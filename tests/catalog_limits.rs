@@ -201,7 +201,7 @@ fn max_inflated_mib_refuses_a_small_cabinet_that_claims_over_1_gib() {
     assert_names(
         &acquire_failure(&m),
         &[
-            "catalog t: the catalog cabinet: its members inflate to 1073774592 bytes",
+            "catalog t: the cabinet's members inflate to 1073774592 bytes",
             "over the limit `[limits] max_inflated_mib = 1024` (1073741824 bytes)",
             "raise `max_inflated_mib`",
         ],
@@ -271,6 +271,29 @@ fn configured_limits_apply_and_bad_ones_are_reported_with_their_position() {
         m.stderr.contains("`[limits] max_updates = 2`"),
         "{}",
         m.stderr
+    );
+
+    // A bare catalog XML counts its size against `max_inflated_mib`.
+    let mut p = Pkg::new(&ids(1)[0], "t", "2024-01-01T00:00:00Z");
+    p.description = "d".repeat(600 * 1024);
+    let xml = catalog_of(&[p.clone(), p]);
+    let path = dir.path().join("two-mib.xml");
+    std::fs::write(&path, &xml).unwrap();
+    let cfg = config(dir.path(), &cab_path, "[limits]\nmax_inflated_mib = 1\n");
+    let m = run(&[
+        "catalog",
+        "updates",
+        path.to_str().unwrap(),
+        "-c",
+        cfg.to_str().unwrap(),
+    ]);
+    assert_eq!(m.code, 1, "{}", m.all());
+    assert_names(
+        &m.stderr,
+        &[
+            &format!("the catalog XML is {} bytes", xml.len()),
+            "over the limit `[limits] max_inflated_mib = 1` (1048576 bytes)",
+        ],
     );
 
     let cfg = config(

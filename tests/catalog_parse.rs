@@ -143,7 +143,7 @@ fn inflating_past_the_limit_is_refused() {
     assert_eq!((l.limit, l.configured), (Limit::InflatedBytes, 1));
     assert!(
         e.to_string().starts_with(
-            "the catalog cabinet: its members inflate to 4194304 bytes, over the limit `[limits] max_inflated_mib = 1` (1048576 bytes); "
+            "the cabinet's members inflate to 4194304 bytes, over the limit `[limits] max_inflated_mib = 1` (1048576 bytes); "
         ),
         "{e}"
     );

@@ -28,7 +28,7 @@ pub enum ExtractError {
     /// every error chain print it twice.
     #[error("{file}: {error}")]
     Xml { file: String, error: Box<SdpError> },
-    #[error("the catalog cabinet: {0}")]
+    #[error("{0}")]
     Limit(LimitExceeded),
     #[error(transparent)]
     V3(#[from] V3Error),
@@ -68,7 +68,7 @@ impl From<CabError> for ExtractError {
                     inflated_bytes: limit,
                     ..CatalogLimits::default()
                 };
-                let what = format!("its members inflate to {needed} bytes");
+                let what = format!("the cabinet's members inflate to {needed} bytes");
                 ExtractError::Limit(limits.exceeded(Limit::InflatedBytes, what))
             }
             other => ExtractError::Cab(other),
