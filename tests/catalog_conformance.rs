@@ -121,7 +121,7 @@ fn documented_counts_and_quirks() {
     in_catalog.raw_xml = hp_v2[0].raw_xml.clone();
     // In the catalog the package also inherits the root's declarations; alone it has none.
     assert!(!in_catalog.namespaces.is_empty() && hp_v2[0].namespaces.is_empty());
-    in_catalog.namespaces.clear();
+    in_catalog.namespaces = Default::default();
     assert_eq!(in_catalog, hp_v2[0]);
     for (manifest, records) in [
         ("hp/V2/update_manifest_excerpt.json", &hp),

@@ -5,6 +5,7 @@ use std::io::{Cursor, Write};
 
 use chrono::{DateTime, Utc};
 use supctl::catalog::cab::{CabError, Cabinet, Limits, extract_all};
+use supctl::catalog::limits::{CatalogLimits, Limit};
 use supctl::catalog::model::FormatVersion;
 use supctl::catalog::sdp::{SdpErrorKind, parse_catalog};
 use supctl::catalog::v3::{CategoryError, V3Error, members_under, resolve};
@@ -37,7 +38,7 @@ fn build(files: &[(&str, &[u8])]) -> Vec<u8> {
 
 #[test]
 fn v3_cab_made_by_gcab() {
-    let x = extract(&read("catalog_v3.cab"), &Limits::default(), now()).unwrap();
+    let x = extract(&read("catalog_v3.cab"), &CatalogLimits::default(), now()).unwrap();
     let c = &x.content;
     assert_eq!(c.format, FormatVersion::V3);
     assert_eq!(x.xml_name, "QuirksCatalog.xml");
@@ -73,13 +74,18 @@ fn v3_cab_made_by_gcab() {
 
 #[test]
 fn v2_v1_and_bare_xml() {
-    let v2 = extract(&read("catalog_v2.cab"), &Limits::default(), now()).unwrap();
+    let v2 = extract(&read("catalog_v2.cab"), &CatalogLimits::default(), now()).unwrap();
     assert_eq!(v2.content.format, FormatVersion::V2);
     assert!(v2.content.categories.is_empty());
-    let v1 = extract(&read("catalog_v1.cab"), &Limits::default(), now()).unwrap();
+    let v1 = extract(&read("catalog_v1.cab"), &CatalogLimits::default(), now()).unwrap();
     assert_eq!(v1.content.format, FormatVersion::V1);
     assert!(v1.missing_content_certificates, "status 11523");
-    let xml = extract(&read("src/QuirksCatalog.xml"), &Limits::default(), now()).unwrap();
+    let xml = extract(
+        &read("src/QuirksCatalog.xml"),
+        &CatalogLimits::default(),
+        now(),
+    )
+    .unwrap();
     assert_eq!(xml.content.format, FormatVersion::V1);
     assert_eq!(
         xml.content.updates, v1.content.updates,
@@ -105,7 +111,7 @@ fn own_reader_agrees_with_the_cab_crate_on_gcab_output() {
 fn truncated_cab_is_an_error() {
     let data = read("catalog_v3.cab");
     for cut in [10, 40, 100, data.len() / 2, data.len() - 1] {
-        let e = extract(&data[..cut], &Limits::default(), now()).unwrap_err();
+        let e = extract(&data[..cut], &CatalogLimits::default(), now()).unwrap_err();
         assert!(
             matches!(e, ExtractError::Cab(CabError::Truncated(_))),
             "cut {cut}: {e}"
@@ -126,20 +132,33 @@ fn inflating_past_the_limit_is_refused() {
     let zeros = vec![0u8; 4 << 20];
     let data = build(&[("Catalog.xml", &zeros)]);
     assert!(data.len() < 64 << 10, "a small cab that claims megabytes");
-    let limits = Limits {
-        max_total: 1 << 20,
-        max_file: 8 << 20,
+    let limits = CatalogLimits {
+        inflated_bytes: 1 << 20,
+        ..CatalogLimits::default()
     };
     let e = extract(&data, &limits, now()).unwrap_err();
-    assert_eq!(e, ExtractError::Cab(CabError::TooLarge { limit: 1 << 20 }));
+    let ExtractError::Limit(l) = &e else {
+        panic!("{e}")
+    };
+    assert_eq!((l.limit, l.configured), (Limit::InflatedBytes, 1));
+    assert!(
+        e.to_string().starts_with(
+            "the cabinet's members inflate to 4194304 bytes, over the limit `[limits] max_inflated_mib = 1` (1048576 bytes); "
+        ),
+        "{e}"
+    );
 }
 
 #[test]
 fn malformed_xml_in_a_cab_reports_file_line_and_column() {
     let doc = "<smc:SystemsManagementCatalog xmlns:smc=\"http://schemas.microsoft.com/sms/2005/04/CorporatePublishing/SystemsManagementCatalog.xsd\">\n  <b>\n  </c>\n</smc:SystemsManagementCatalog>";
     let data = build(&[("Catalog.xml", doc.as_bytes())]);
-    let e = extract(&data, &Limits::default(), now()).unwrap_err();
-    let ExtractError::Xml { file, source } = &e else {
+    let e = extract(&data, &CatalogLimits::default(), now()).unwrap_err();
+    let ExtractError::Xml {
+        file,
+        error: source,
+    } = &e
+    else {
         panic!("{e}")
     };
     assert_eq!(file, "Catalog.xml");
@@ -167,7 +186,7 @@ fn v3_member_not_in_the_catalog_is_reported_with_ids() {
             stray.as_bytes(),
         ),
     ]);
-    let e = extract(&data, &Limits::default(), now()).unwrap_err();
+    let e = extract(&data, &CatalogLimits::default(), now()).unwrap_err();
     assert!(
         matches!(e, ExtractError::V3(V3Error::UnknownMembers(_))),
         "{e}"
@@ -200,7 +219,7 @@ fn ambiguous_category_path_lists_guids() {
         (r"v3\2.json", b.as_bytes()),
         (r"V3\3.json", c.as_bytes()),
     ]);
-    let x = extract(&data, &Limits::default(), now()).unwrap();
+    let x = extract(&data, &CatalogLimits::default(), now()).unwrap();
     let e = resolve(&x.content.categories, "Dell/Latitude").unwrap_err();
     assert!(matches!(e, CategoryError::Ambiguous { ref ids, .. } if ids.len() == 2));
     let msg = e.to_string();
@@ -213,11 +232,16 @@ fn ambiguous_category_path_lists_guids() {
 
 #[test]
 fn cab_without_catalog_xml_or_with_two() {
-    let e = extract(&build(&[(r"V2\x.sdp", b"<x/>")]), &Limits::default(), now()).unwrap_err();
+    let e = extract(
+        &build(&[(r"V2\x.sdp", b"<x/>")]),
+        &CatalogLimits::default(),
+        now(),
+    )
+    .unwrap_err();
     assert_eq!(e, ExtractError::NoCatalogXml);
     let e = extract(
         &build(&[("a.xml", b"<x/>"), ("b.xml", b"<x/>")]),
-        &Limits::default(),
+        &CatalogLimits::default(),
         now(),
     )
     .unwrap_err();

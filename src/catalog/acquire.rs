@@ -3,10 +3,10 @@
 
 use chrono::{DateTime, Utc};
 
-use super::cab::Limits;
 use super::extract::extract;
 use super::fetch::{CatalogSource, Fetcher};
 use super::inspect::{SignerPolicy, verify};
+use super::limits::CatalogLimits;
 use super::model::CatalogContent;
 use super::parsed_cache;
 use crate::config;
@@ -41,9 +41,6 @@ pub struct Acquired {
     pub changed: bool,
     pub acquisition: Acquisition,
 }
-
-/// Largest total of decompressed catalog files accepted (the HP XML alone inflates ~20x).
-pub const MAX_INFLATED: u64 = 2 << 30;
 
 /// Where a configured catalog comes from: its `path`, its `url`, or the partner list
 /// (`refreshed` first, then the built-in one).
@@ -84,13 +81,14 @@ pub fn signer_policy(
     (approved, blocked)
 }
 
-/// Verifies and, when trusted, parses CAB bytes (blocking; run it off the async runtime).
-/// `cached` yields the parsed-catalog summary saved for this very CAB; it is asked only
-/// once the signature verified and the signer is trusted under the current policy, and what
-/// it returns is used instead of parsing.
+/// Verifies and, when trusted, parses CAB bytes under `limits` (blocking; run it off the
+/// async runtime). `cached` yields the parsed-catalog summary saved for this very CAB; it is
+/// asked only once the signature verified and the signer is trusted under the current
+/// policy, and what it returns is used instead of parsing.
 pub fn verify_and_parse(
     data: &[u8],
     policy: &SignerPolicy<'_>,
+    limits: &CatalogLimits,
     now: DateTime<Utc>,
     cached: impl FnOnce() -> Option<CatalogContent>,
 ) -> Acquisition {
@@ -118,11 +116,7 @@ pub fn verify_and_parse(
             report: gate.signature,
         };
     }
-    let limits = Limits {
-        max_total: MAX_INFLATED,
-        ..Limits::default()
-    };
-    match extract(data, &limits, now) {
+    match extract(data, limits, now) {
         Ok(x) => Acquisition::Trusted {
             content: x.content,
             report: gate.signature,
@@ -177,6 +171,7 @@ pub async fn acquire(
     };
     let (approved, blocked) = signer_policy(cfg, c);
     let allow_expired = c.allow_expired_signer;
+    let limits = CatalogLimits::from(&cfg.limits);
     let path = fetched.path.clone();
     let (cache, key, cab) = (
         fetcher.cache_dir().to_path_buf(),
@@ -191,7 +186,7 @@ pub async fn acquire(
                 blocked: &blocked,
                 allow_expired,
             };
-            let acquisition = verify_and_parse(&data, &policy, now, || {
+            let acquisition = verify_and_parse(&data, &policy, &limits, now, || {
                 let cached = match reuse {
                     Reuse::Summary => parsed_cache::load(&cache, &key, cab),
                     Reuse::Parse => None,

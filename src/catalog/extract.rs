@@ -4,24 +4,32 @@
 //! Read: the top-level `*.xml` (the catalog), `ContentCertificates/*.cer` and `V3/*.json`.
 //! Skipped: `V2/` (it duplicates the XML package by package). Callers must verify the CAB's
 //! Authenticode signature before calling this (trust rule 1).
+//!
+//! Everything is read under the config's `[limits]` ([`CatalogLimits`]); a package id listed
+//! twice is resolved by [`Unique`]'s rule and reported in [`CatalogContent::duplicates`].
 
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 
-use super::cab::{CabEntry, CabError, Cabinet, ExtractStats, Limits, Visitor};
+use super::cab::{CabEntry, CabError, Cabinet, ExtractStats, MemberData, Visitor};
 use super::certs::{CertError, parse_content_certificate};
-use super::model::{CatalogContent, FormatVersion};
-use super::sdp::{SdpError, parse_catalog_bytes};
+use super::limits::{CatalogLimits, Limit, LimitExceeded};
+use super::model::{CatalogContent, DuplicatePackage, FormatVersion, UpdateRecord};
+use super::sdp::{SdpError, Unique, decode, for_each_package};
 use super::v3::{RawCategory, V3Error, build_tree, parse_category, parse_category_list};
 use crate::ids::Thumbprint;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ExtractError {
     #[error(transparent)]
-    Cab(#[from] CabError),
-    #[error("{file}: {source}")]
-    Xml { file: String, source: Box<SdpError> },
+    Cab(CabError),
+    /// Not `source`: the message already includes the parser's, and a source would make
+    /// every error chain print it twice.
+    #[error("{file}: {error}")]
+    Xml { file: String, error: Box<SdpError> },
+    #[error("{0}")]
+    Limit(LimitExceeded),
     #[error(transparent)]
     V3(#[from] V3Error),
     #[error(transparent)]
@@ -46,12 +54,35 @@ pub struct Extracted {
     pub stats: ExtractStats,
 }
 
-/// Collects the members a catalog needs while the cabinet streams.
+impl From<CabError> for ExtractError {
+    /// The cabinet reader's size bound is the config's `max_inflated_mib`: say so.
+    fn from(e: CabError) -> Self {
+        match e {
+            CabError::TooLarge { needed, limit }
+            | CabError::FileTooLarge {
+                size: needed,
+                limit,
+                ..
+            } => {
+                let limits = CatalogLimits {
+                    inflated_bytes: limit,
+                    ..CatalogLimits::default()
+                };
+                let what = format!("the cabinet's members inflate to {needed} bytes");
+                ExtractError::Limit(limits.exceeded(Limit::InflatedBytes, what))
+            }
+            other => ExtractError::Cab(other),
+        }
+    }
+}
+
+/// Collects the members a catalog needs while the cabinet streams. Members are shared
+/// ranges of the cabinet reader's buffers, not copies.
 #[derive(Default)]
 struct CatalogFiles {
-    xml: Vec<(String, Vec<u8>)>,
-    certificates: Vec<(String, Vec<u8>)>,
-    v3: Vec<(String, Vec<u8>)>,
+    xml: Vec<(String, MemberData)>,
+    certificates: Vec<(String, MemberData)>,
+    v3: Vec<(String, MemberData)>,
     v3_seen: bool,
     certificates_seen: bool,
 }
@@ -70,7 +101,7 @@ impl Visitor for CatalogFiles {
         p.is_top_level() && p.has_extension("xml")
     }
 
-    fn file(&mut self, e: &CabEntry, data: Vec<u8>) {
+    fn file(&mut self, e: &CabEntry, data: MemberData) {
         let name = e.path.to_string();
         if e.path.is_in_folder("V3") {
             self.v3.push((name, data));
@@ -86,28 +117,50 @@ impl Visitor for CatalogFiles {
 /// Parses catalog bytes: a cabinet when they start with `MSCF`, else a bare catalog XML.
 pub fn extract(
     data: &[u8],
-    limits: &Limits,
+    limits: &CatalogLimits,
     now: DateTime<Utc>,
 ) -> Result<Extracted, ExtractError> {
     if data.starts_with(b"MSCF") {
         extract_cab(data, limits, now)
     } else {
-        extract_xml(data)
+        extract_xml(data, limits)
     }
 }
 
+/// Parses the catalog XML `file` under `limits`, one record per update id.
+fn parse_xml(
+    file: &str,
+    bytes: &[u8],
+    limits: &CatalogLimits,
+) -> Result<(Vec<UpdateRecord>, Vec<DuplicatePackage>), ExtractError> {
+    let xml_error = |e: SdpError| ExtractError::Xml {
+        file: file.to_string(),
+        error: Box::new(e),
+    };
+    let mut unique = Unique::default();
+    for_each_package(decode(bytes).map_err(xml_error)?, limits, |u, at| {
+        unique.push(u, at)
+    })
+    .map_err(xml_error)?;
+    Ok(unique.finish())
+}
+
 /// A bare catalog XML: format v1, no certificates, no categories.
-pub fn extract_xml(data: &[u8]) -> Result<Extracted, ExtractError> {
-    let updates = parse_catalog_bytes(data).map_err(|source| ExtractError::Xml {
-        file: "catalog XML".into(),
-        source: Box::new(source),
-    })?;
+pub fn extract_xml(data: &[u8], limits: &CatalogLimits) -> Result<Extracted, ExtractError> {
+    if data.len() as u64 > limits.inflated_bytes {
+        let what = format!("the catalog XML is {} bytes", data.len());
+        return Err(ExtractError::Limit(
+            limits.exceeded(Limit::InflatedBytes, what),
+        ));
+    }
+    let (updates, duplicates) = parse_xml("catalog XML", data, limits)?;
     Ok(Extracted {
         content: CatalogContent {
             format: FormatVersion::V1,
             updates,
             categories: Vec::new(),
             content_certificates: Vec::new(),
+            duplicates,
         },
         xml_name: String::new(),
         xml_bytes: data.len() as u64,
@@ -120,12 +173,12 @@ pub fn extract_xml(data: &[u8]) -> Result<Extracted, ExtractError> {
 /// A catalog cabinet: one pass over each folder, then the XML, certificates and categories.
 pub fn extract_cab(
     data: &[u8],
-    limits: &Limits,
+    limits: &CatalogLimits,
     now: DateTime<Utc>,
 ) -> Result<Extracted, ExtractError> {
     let cab = Cabinet::parse(data)?;
     let mut files = CatalogFiles::default();
-    let stats = cab.extract(limits, &mut files)?;
+    let stats = cab.extract(&limits.cab(), &mut files)?;
     let (xml_name, xml) = match files.xml.len() {
         0 => return Err(ExtractError::NoCatalogXml),
         1 => files.xml.remove(0),
@@ -135,10 +188,7 @@ pub fn extract_cab(
             ));
         }
     };
-    let updates = parse_catalog_bytes(&xml).map_err(|source| ExtractError::Xml {
-        file: xml_name.clone(),
-        source: Box::new(source),
-    })?;
+    let (updates, duplicates) = parse_xml(&xml_name, &xml, limits)?;
     let mut content_certificates = Vec::new();
     let mut expired_content_certificates = Vec::new();
     for (name, der) in &files.certificates {
@@ -150,6 +200,7 @@ pub fn extract_cab(
     }
     let categories = if files.v3_seen {
         let mut raw: Vec<RawCategory> = Vec::new();
+        let mut seen = HashSet::new();
         let mut listed = None;
         for (name, bytes) in &files.v3 {
             if name
@@ -159,7 +210,13 @@ pub fn extract_cab(
             {
                 listed = Some(parse_category_list(name, bytes)?);
             } else {
-                raw.push(parse_category(name, bytes)?);
+                let category = parse_category(name, bytes)?;
+                // At once, not after every file is parsed: thousands of directory entries
+                // over one category file must not each keep a copy of its members.
+                if !seen.insert(category.id.clone()) {
+                    return Err(V3Error::Duplicate(category.id).into());
+                }
+                raw.push(category);
             }
         }
         let ids: HashSet<_> = updates.iter().map(|u| u.id.clone()).collect();
@@ -180,6 +237,7 @@ pub fn extract_cab(
             updates,
             categories,
             content_certificates,
+            duplicates,
         },
         xml_name,
         xml_bytes: xml.len() as u64,

@@ -7,8 +7,8 @@
 
 use chrono::{DateTime, Utc};
 
-use super::cab::Limits;
 use super::extract::{ExtractError, Extracted, extract};
+use super::limits::CatalogLimits;
 use crate::ids::Thumbprint;
 use crate::trust::{SignatureReport, SignatureStatus, TrustDecision, evaluate, verify_cab};
 
@@ -59,7 +59,7 @@ impl<'a> SignerPolicy<'a> {
 pub fn inspect(
     data: &[u8],
     policy: Option<&SignerPolicy<'_>>,
-    limits: &Limits,
+    limits: &CatalogLimits,
     now: DateTime<Utc>,
 ) -> Result<Inspection, ExtractError> {
     let mut inspection = verify(data, policy, now);

@@ -10,6 +10,7 @@ pub mod certs;
 pub mod extract;
 pub mod fetch;
 pub mod inspect;
+pub mod limits;
 pub mod model;
 pub mod parsed_cache;
 pub mod partners;

@@ -4,8 +4,11 @@
 //! them) and the planner (which diffs them). The raw package XML travels with each update
 //! so the store can keep it byte-exact and revisions can be detected by hashing it.
 
+use std::ops::Deref;
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::ids::{CategoryId, Sha1, Sha256, UpdateId};
 use crate::trust::CertificateInfo;
@@ -124,8 +127,42 @@ pub struct UpdateRecord {
     /// Namespace declarations (prefix, URI; `""` is the default namespace) in scope where
     /// the package starts, declared by the catalog root rather than the package itself: a
     /// package sent on its own (WSUS stores each update's SDP) needs them to stay valid XML.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub namespaces: Vec<(String, String)>,
+    #[serde(default, skip_serializing_if = "Namespaces::is_empty")]
+    pub namespaces: Namespaces,
+}
+
+/// Namespace declarations (prefix, URI), shared by every package that inherits the same
+/// ones: a catalog's packages all inherit its root's, and a copy per package cost several
+/// hundred bytes per update.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Namespaces(Arc<[(String, String)]>);
+
+impl Namespaces {
+    pub fn new(bindings: Vec<(String, String)>) -> Self {
+        Self(bindings.into())
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Deref for Namespaces {
+    type Target = [(String, String)];
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl Serialize for Namespaces {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.as_ref().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Namespaces {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Vec::deserialize(d).map(Self::new)
+    }
 }
 
 impl UpdateRecord {
@@ -219,7 +256,77 @@ pub struct Category {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CatalogContent {
     pub format: FormatVersion,
+    /// One record per update id (see [`DuplicatePackage`] for catalogs that list one twice).
     pub updates: Vec<UpdateRecord>,
     pub categories: Vec<Category>,
     pub content_certificates: Vec<CertificateInfo>,
+    /// Packages dropped because another package has the same id, one entry per drop.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub duplicates: Vec<DuplicatePackage>,
+}
+
+/// Where and what a package is, for messages about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageRef {
+    /// 1-based position among the catalog's packages.
+    pub position: usize,
+    pub line: usize,
+    pub title: String,
+    /// `@CreationDate` as written.
+    pub created: String,
+}
+
+impl PackageRef {
+    pub fn of(record: &UpdateRecord, position: usize, line: usize) -> Self {
+        Self {
+            position,
+            line,
+            title: record.title().to_string(),
+            created: record.created_raw.clone(),
+        }
+    }
+}
+
+impl std::fmt::Display for PackageRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "package {} (line {}, {:?}, created {})",
+            self.position, self.line, self.title, self.created
+        )
+    }
+}
+
+/// Why one of two packages with the same id was kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeptBecause {
+    /// Its `CreationDate` is the later one.
+    Newer,
+    /// Equal `CreationDate`s: it comes later in the document.
+    Later,
+}
+
+/// Two packages of one catalog with the same `PackageID` (after normalising case and
+/// braces): the catalog keeps `kept` and drops `dropped`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DuplicatePackage {
+    pub id: UpdateId,
+    pub kept: PackageRef,
+    pub dropped: PackageRef,
+    pub because: KeptBecause,
+}
+
+impl std::fmt::Display for DuplicatePackage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let rule = match self.because {
+            KeptBecause::Newer => "the latest CreationDate wins",
+            KeptBecause::Later => "equal CreationDates, the later in the document wins",
+        };
+        write!(
+            f,
+            "package {} is listed more than once: kept {}, dropped {}: {rule}",
+            self.id, self.kept, self.dropped
+        )
+    }
 }

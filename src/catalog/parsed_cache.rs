@@ -13,12 +13,13 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use serde::ser::{SerializeSeq, SerializeStruct};
+use serde::{Deserialize, Serialize, Serializer};
 
-use super::model::CatalogContent;
+use super::model::{CatalogContent, UpdateRecord};
 use crate::ids::Sha256;
 
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct Entry {
     /// Bumped when the stored shape changes; older copies are ignored.
     version: u32,
@@ -26,20 +27,66 @@ struct Entry {
     content: CatalogContent,
 }
 
-const VERSION: u32 = 1;
+/// What [`save`] writes: an [`Entry`] whose content is summarised (each package's XML
+/// replaced by its hash) one record at a time while it is written, rather than as a copy of
+/// the whole catalog, which doubled the memory of planning a large catalog.
+struct SavedEntry<'a> {
+    cab_sha256: Sha256,
+    content: &'a CatalogContent,
+}
+
+impl Serialize for SavedEntry<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut e = s.serialize_struct("Entry", 3)?;
+        e.serialize_field("version", &VERSION)?;
+        e.serialize_field("cab_sha256", &self.cab_sha256)?;
+        e.serialize_field("content", &SummaryContent(self.content))?;
+        e.end()
+    }
+}
+
+struct SummaryContent<'a>(&'a CatalogContent);
+
+impl Serialize for SummaryContent<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let c = self.0;
+        let mut e = s.serialize_struct("CatalogContent", 5)?;
+        e.serialize_field("format", &c.format)?;
+        e.serialize_field("updates", &SummaryUpdates(&c.updates))?;
+        e.serialize_field("categories", &c.categories)?;
+        e.serialize_field("content_certificates", &c.content_certificates)?;
+        e.serialize_field("duplicates", &c.duplicates)?;
+        e.end()
+    }
+}
+
+struct SummaryUpdates<'a>(&'a [UpdateRecord]);
+
+impl Serialize for SummaryUpdates<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for u in self.0 {
+            seq.serialize_element(&summary_of(u))?;
+        }
+        seq.end()
+    }
+}
+
+/// One record with its XML replaced by its hash.
+fn summary_of(u: &UpdateRecord) -> UpdateRecord {
+    let mut s = UpdateRecord {
+        raw_xml: String::new(),
+        ..u.clone()
+    };
+    s.raw_hash = Some(u.content_hash());
+    s
+}
+
+/// 2: one record per update id, with the dropped duplicates listed.
+const VERSION: u32 = 2;
 
 fn path(cache_dir: &Path, key: &str) -> PathBuf {
     cache_dir.join(format!("{key}.parsed.json"))
-}
-
-/// The summary of `content`: the same records with each package's XML replaced by its hash.
-pub fn summarize(content: &CatalogContent) -> CatalogContent {
-    let mut c = content.clone();
-    for u in &mut c.updates {
-        u.raw_hash = Some(u.content_hash());
-        u.raw_xml = String::new();
-    }
-    c
 }
 
 /// Saves the summary (temp file, fsync, rename); a failure only costs a later re-parse.
@@ -50,10 +97,9 @@ pub fn save(
     content: &CatalogContent,
 ) -> std::io::Result<()> {
     std::fs::create_dir_all(cache_dir)?;
-    let entry = Entry {
-        version: VERSION,
+    let entry = SavedEntry {
         cab_sha256,
-        content: summarize(content),
+        content,
     };
     let mut tmp = tempfile::NamedTempFile::new_in(cache_dir)?;
     {
@@ -87,6 +133,7 @@ mod tests {
             updates,
             categories: vec![],
             content_certificates: vec![],
+            duplicates: vec![],
         }
     }
 

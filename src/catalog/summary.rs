@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::extract::Extracted;
+use super::model::DuplicatePackage;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Summary {
@@ -25,6 +26,8 @@ pub struct Summary {
     pub content_bytes: u64,
     pub catalog_xml: String,
     pub xml_bytes: u64,
+    /// Packages dropped because another one has the same id (which one is kept, and why).
+    pub duplicates: Vec<DuplicatePackage>,
 }
 
 pub fn summarize(x: &Extracted) -> Summary {
@@ -53,5 +56,6 @@ pub fn summarize(x: &Extracted) -> Summary {
         content_bytes: c.updates.iter().map(|u| u.content_bytes()).sum(),
         catalog_xml: x.xml_name.clone(),
         xml_bytes: x.xml_bytes,
+        duplicates: c.duplicates.clone(),
     }
 }

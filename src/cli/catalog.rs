@@ -8,9 +8,9 @@ use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
 use super::{EXIT_ERROR, EXIT_OK};
-use crate::catalog::cab::Limits;
 use crate::catalog::fetch::{CatalogSource, Fetcher, HttpSettings, redact};
 use crate::catalog::inspect::{Inspection, SignerPolicy, inspect};
+use crate::catalog::limits::CatalogLimits;
 use crate::catalog::model::UpdateRecord;
 use crate::catalog::partners;
 use crate::catalog::summary::summarize;
@@ -36,6 +36,9 @@ pub enum CatalogCommand {
         /// Require the catalog to be signed by this certificate (SHA-1 or SHA-256); repeatable
         #[arg(long = "trust", value_name = "THUMBPRINT")]
         trust: Vec<String>,
+        /// Config whose [limits] apply (default ./supctl.toml, else ./supctl/, else built-in limits)
+        #[arg(short = 'c', long = "config", value_name = "PATH")]
+        config: Option<std::path::PathBuf>,
     },
     /// List a catalog's updates, optionally only those in some V3 categories
     Updates {
@@ -45,6 +48,9 @@ pub enum CatalogCommand {
         categories: Vec<String>,
         #[arg(long)]
         json: bool,
+        /// Config whose [limits] apply (default ./supctl.toml, else ./supctl/, else built-in limits)
+        #[arg(short = 'c', long = "config", value_name = "PATH")]
+        config: Option<std::path::PathBuf>,
     },
     /// List the partner catalogs (a refreshed list when there is one, else the built-in list)
     Partners {
@@ -71,12 +77,14 @@ pub fn run(args: CatalogArgs) -> anyhow::Result<u8> {
             source,
             json,
             trust,
-        } => run_inspect(&source, json, &trust),
+            config,
+        } => run_inspect(&source, json, &trust, &catalog_limits(config)?),
         CatalogCommand::Updates {
             source,
             categories,
             json,
-        } => run_updates(&source, &categories, json),
+            config,
+        } => run_updates(&source, &categories, json, &catalog_limits(config)?),
         CatalogCommand::Partners {
             json,
             refresh,
@@ -106,10 +114,26 @@ fn read_source(source: &str) -> anyhow::Result<Vec<u8>> {
     std::fs::read(source).with_context(|| format!("reading `{source}`"))
 }
 
-fn load(source: &str, trust: Option<&[Thumbprint]>) -> anyhow::Result<Inspection> {
+/// The `[limits]` of `-c` (which must load), else of the default config when it loads,
+/// else the built-in defaults: looking at a catalog needs no config.
+fn catalog_limits(config: Option<std::path::PathBuf>) -> anyhow::Result<CatalogLimits> {
+    let explicit = config.is_some();
+    let path = crate::config::default_path(config.as_deref());
+    match crate::config::load(&path) {
+        Ok((cfg, _)) => Ok(CatalogLimits::from(&cfg.limits)),
+        Err(e) if explicit => bail!("{e}"),
+        Err(_) => Ok(CatalogLimits::default()),
+    }
+}
+
+fn load(
+    source: &str,
+    trust: Option<&[Thumbprint]>,
+    limits: &CatalogLimits,
+) -> anyhow::Result<Inspection> {
     let data = read_source(source)?;
     let policy = trust.map(SignerPolicy::approving);
-    inspect(&data, policy.as_ref(), &Limits::default(), Utc::now())
+    inspect(&data, policy.as_ref(), limits, Utc::now())
         .with_context(|| format!("parsing `{source}`"))
 }
 
@@ -127,7 +151,12 @@ fn signer_json(s: &SignerReport) -> Value {
     })
 }
 
-fn run_inspect(source: &str, as_json: bool, trust: &[String]) -> anyhow::Result<u8> {
+fn run_inspect(
+    source: &str,
+    as_json: bool,
+    trust: &[String],
+    limits: &CatalogLimits,
+) -> anyhow::Result<u8> {
     let approved: Vec<Thumbprint> = trust
         .iter()
         .map(|t| Thumbprint::parse(t))
@@ -135,6 +164,7 @@ fn run_inspect(source: &str, as_json: bool, trust: &[String]) -> anyhow::Result<
     let ins = load(
         source,
         (!approved.is_empty()).then_some(approved.as_slice()),
+        limits,
     )?;
     let sig = &ins.signature;
     let status = serde_json::to_value(sig.status)?;
@@ -236,6 +266,9 @@ fn print_inspect(w: &mut impl Write, ins: &Inspection, out: &Value) -> anyhow::R
         "content certificates: {} ({} expired)",
         s.content_certificates, s.expired_content_certificates
     )?;
+    for d in &s.duplicates {
+        writeln!(w, "warning: {d}")?;
+    }
     Ok(())
 }
 
@@ -249,12 +282,21 @@ fn update_json(u: &UpdateRecord) -> Value {
     })
 }
 
-fn run_updates(source: &str, categories: &[String], as_json: bool) -> anyhow::Result<u8> {
-    let ins = load(source, None)?;
+fn run_updates(
+    source: &str,
+    categories: &[String],
+    as_json: bool,
+    limits: &CatalogLimits,
+) -> anyhow::Result<u8> {
+    let ins = load(source, None, limits)?;
     let Some(x) = ins.extracted else {
         bail!("{}", ins.refused.unwrap_or_default());
     };
     let content = x.content;
+    // On stderr: the list on stdout stays one update per line.
+    for d in &content.duplicates {
+        eprintln!("warning: {d}");
+    }
     let selected: Vec<&UpdateRecord> = if categories.is_empty() {
         content.updates.iter().collect()
     } else {

@@ -18,6 +18,7 @@ pub(super) const TOP_KEYS: &[&str] = &[
     "sync",
     "signing",
     "defaults",
+    "limits",
     "catalog",
     "certificate",
     "publish",
@@ -31,6 +32,7 @@ struct Part {
     sync: Option<(SyncSettings, Loc)>,
     signing: Option<(Option<Signing>, Loc)>,
     defaults: Option<(Defaults, Loc)>,
+    limits: Option<(super::Limits, Loc)>,
     catalogs: Vec<(CatalogDraft, Loc)>,
     certificates: Vec<CertificateRule>,
     publish: Vec<PublishRule>,
@@ -107,6 +109,9 @@ fn read_part(file: &SourceFile, diags: &mut Vec<Diagnostic>) -> Part {
     if let Some(t) = cx.table(&top, "defaults") {
         part.defaults = Some((sections::defaults(&mut cx, &t), cx.loc(&t.span)));
     }
+    if let Some(t) = cx.table(&top, "limits") {
+        part.limits = Some((super::limits::limits(&mut cx, &t), cx.loc(&t.span)));
+    }
     if let Some(cats) = cx.table(&top, "catalog") {
         for (k, v) in cats.table.iter() {
             let key = k.get_ref().as_ref();
@@ -139,6 +144,31 @@ fn read_part(file: &SourceFile, diags: &mut Vec<Diagnostic>) -> Part {
     }
     diags.append(&mut cx.diags);
     part
+}
+
+/// A file that is not UTF-8, located at its first bad byte (Notepad's "Unicode" is UTF-16:
+/// named, at 1:1).
+fn not_utf8(file: &Path, e: std::string::FromUtf8Error) -> Diagnostic {
+    let valid = e.utf8_error().valid_up_to();
+    let bytes = e.into_bytes();
+    let utf16 = matches!(bytes.as_slice(), [0xff, 0xfe, ..] | [0xfe, 0xff, ..]);
+    let prefix = if utf16 {
+        String::new()
+    } else {
+        String::from_utf8_lossy(&bytes[..valid]).into_owned()
+    };
+    let source = SourceFile::new(file.to_path_buf(), prefix);
+    let at = source.loc(source.text.len());
+    let message = if utf16 {
+        format!("{} is UTF-16 text, not UTF-8", file.display())
+    } else {
+        format!(
+            "{} is not UTF-8 text: byte 0x{:02X} is not valid here",
+            file.display(),
+            bytes[valid]
+        )
+    };
+    Diagnostic::error(Some(at), message).with_hint("save the file as UTF-8")
 }
 
 /// Keeps the first declaration of a singular section; a second one is an error naming both.
@@ -175,11 +205,8 @@ pub fn load(path: &Path) -> Result<(Config, Vec<Diagnostic>), Diagnostics> {
         let text = match std::fs::read(f) {
             Ok(bytes) => match String::from_utf8(bytes) {
                 Ok(t) => t,
-                Err(_) => {
-                    diags.push(
-                        Diagnostic::error(None, format!("{} is not UTF-8 text", f.display()))
-                            .with_hint("save the file as UTF-8"),
-                    );
+                Err(e) => {
+                    diags.push(not_utf8(f, e));
                     continue;
                 }
             },
@@ -202,6 +229,7 @@ pub fn load(path: &Path) -> Result<(Config, Vec<Diagnostic>), Diagnostics> {
         single(&mut merged.sync, part.sync, "sync", &mut diags);
         single(&mut merged.signing, part.signing, "signing", &mut diags);
         single(&mut merged.defaults, part.defaults, "defaults", &mut diags);
+        single(&mut merged.limits, part.limits, "limits", &mut diags);
         merged.catalogs.extend(part.catalogs);
         merged.certificates.extend(part.certificates);
         merged.publish.extend(part.publish);
@@ -272,6 +300,7 @@ pub fn load(path: &Path) -> Result<(Config, Vec<Diagnostic>), Diagnostics> {
         sync: merged.sync.map(|(s, _)| s),
         signing: merged.signing.and_then(|(s, _)| s),
         defaults,
+        limits: merged.limits.map(|(l, _)| l).unwrap_or_default(),
         catalogs: catalogs.into_iter().map(|(k, (c, _))| (k, c)).collect(),
         certificates: merged.certificates,
         publish: merged.publish,

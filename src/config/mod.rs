@@ -2,6 +2,7 @@
 //! `file:line:col` diagnostics. Nothing here talks to an update server.
 
 mod catalog;
+mod limits;
 mod load;
 mod model;
 mod reader;
@@ -10,6 +11,7 @@ mod schema;
 mod sections;
 mod source;
 
+pub use limits::Limits;
 pub use load::{config_files, default_path, load};
 pub use model::*;
 pub use schedule::{IntervalUnit, Schedule, ScheduleError};

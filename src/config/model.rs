@@ -36,6 +36,9 @@ pub struct Config {
     /// Values every catalog inherits unless it sets its own.
     #[serde(default)]
     pub defaults: Defaults,
+    /// How large a catalog supctl agrees to read; a catalog over a limit is refused by name.
+    #[serde(default)]
+    pub limits: super::limits::Limits,
     /// Subscribed catalogs, keyed by a stable name that is also the plan address `catalog.<key>`.
     #[serde(default, rename = "catalog")]
     pub catalogs: BTreeMap<String, Catalog>,

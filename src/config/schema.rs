@@ -12,7 +12,7 @@ pub fn schema_json() -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{catalog, load, sections};
+    use super::super::{catalog, limits, load, sections};
     use super::*;
 
     fn properties(schema: &serde_json::Value, def: Option<&str>) -> Vec<String> {
@@ -47,6 +47,7 @@ mod tests {
             ("SyncSettings", sections::SYNC_KEYS),
             ("Signing", sections::SIGNING_KEYS),
             ("Defaults", sections::DEFAULTS_KEYS),
+            ("Limits", limits::LIMITS_KEYS),
             ("Catalog", catalog::CATALOG_KEYS),
             ("CertificateRule", sections::CERTIFICATE_KEYS),
             ("PublishRule", sections::PUBLISH_KEYS),

@@ -62,7 +62,7 @@ fn update(n: u32, version: &str) -> UpdateRecord {
         }],
         raw_xml: format!("<sdp:SoftwareDistributionPackage id=\"{n}\" v=\"{version}\"/>"),
         raw_hash: None,
-        namespaces: Vec::new(),
+        namespaces: Default::default(),
     }
 }
 
@@ -86,6 +86,7 @@ fn content(updates: Vec<UpdateRecord>, format: FormatVersion) -> CatalogContent 
             category(BIOS, "BIOS", Some(ROOT), "Acme/BIOS", &[3]),
         ],
         content_certificates: vec![],
+        duplicates: vec![],
     }
 }
 

@@ -182,6 +182,10 @@ pub(super) fn plan_updates(b: &mut Builder, c: &config::Catalog, acquired: &Acqu
     };
     let in_selection = |id: &UpdateId| selected.as_ref().is_none_or(|s| s.contains(id));
     content_certificate_diagnostics(b, c, &address, content);
+    // The catalog already kept one package per id (catalog::sdp::Unique): say which.
+    for d in &content.duplicates {
+        b.diagnostic(DiagnosticSeverity::Warning, "duplicate-package", &Address::update(&key, &d.id), format!("catalog {}: {d}", c.key), Some("supctl publishes only the kept package, so the update does not change back and forth; ask the vendor to fix the catalog".into()));
+    }
     let staged_by_category: IdSet = match &c.stage {
         Staging::None => IdSet::new(),
         Staging::All => content.updates.iter().map(|u| u.id.clone()).collect(),

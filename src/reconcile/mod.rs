@@ -108,6 +108,12 @@ pub async fn plan_catalogs(
     if needs_xml.is_empty() {
         return Ok((plan, catalogs));
     }
+    // Planned again below: neither this plan nor the summaries it came from are kept
+    // alive beside the full parse (each holds every record).
+    drop(plan);
+    for k in &needs_xml {
+        catalogs.remove(k);
+    }
     catalogs.extend(acquire_all(cfg, fetcher, &needs_xml, Reuse::Parse).await);
     let plan = diff_against(cfg, backend, &catalogs, targets)?;
     Ok((plan, catalogs))

@@ -119,7 +119,7 @@ pub fn update(i: usize) -> UpdateRecord {
         }],
         raw_xml,
         raw_hash: None,
-        namespaces: Vec::new(),
+        namespaces: Default::default(),
     }
 }
 

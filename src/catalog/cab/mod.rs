@@ -5,6 +5,9 @@
 //! malformed input. This reader parses the directory from a byte slice with every offset
 //! bounds-checked, then streams each folder's CFDATA blocks once, in order, handing wanted
 //! members to a [`Visitor`] and dropping the rest (e.g. `V2/`) without copying them.
+//! Directory entries may claim overlapping bytes; those bytes are decompressed, counted and
+//! held once, and the members share them ([`MemberData`]), so a small cabinet whose entries
+//! all point at the same data cannot multiply its memory.
 //! The Authenticode signature appended after `cbCabinet` is never read here; verify it
 //! (crate `trust`) before extracting anything.
 
@@ -13,6 +16,9 @@ mod decompress;
 mod header;
 mod path;
 mod stream;
+
+use std::ops::{Deref, Range};
+use std::sync::Arc;
 
 pub use header::{CabEntry, Cabinet, Compression, Folder};
 pub use path::{CabPath, PathError};
@@ -40,15 +46,19 @@ pub enum CabError {
     },
     #[error("member `{name}` is {size} bytes, over the per-file limit of {limit}")]
     FileTooLarge { name: String, size: u64, limit: u64 },
-    #[error("cabinet inflates past the limit of {limit} bytes")]
-    TooLarge { limit: u64 },
+    #[error(
+        "the members to read inflate to {needed} bytes (each byte counted once), over the limit of {limit}"
+    )]
+    TooLarge { needed: u64, limit: u64 },
 }
 
 /// Bounds on what extraction may produce: the HP catalog XML compresses about 20x, so a
 /// hostile cabinet of a few MB could otherwise claim gigabytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Total bytes decompressed (wanted or skipped) plus bytes handed to the visitor.
+    /// Total bytes decompressed, wanted or skipped, each counted once: checked against the
+    /// directory before anything is decompressed. What is held for the visitor is a part
+    /// of it.
     pub max_total: u64,
     /// Largest single member that may be handed to the visitor.
     pub max_file: u64,
@@ -70,10 +80,31 @@ pub trait Visitor {
     /// wanted one follows them in the same folder, and never copied.
     fn wants(&mut self, entry: &CabEntry) -> bool;
     /// Receives a wanted member, in folder order.
-    fn file(&mut self, entry: &CabEntry, data: Vec<u8>);
+    fn file(&mut self, entry: &CabEntry, data: MemberData);
 }
 
-/// Collects every member: convenient for tests and small cabinets.
+/// A member's bytes: a range of a buffer shared with the wanted members it overlaps.
+#[derive(Debug, Clone)]
+pub struct MemberData {
+    buf: Arc<Vec<u8>>,
+    range: Range<usize>,
+}
+
+impl MemberData {
+    pub(crate) fn new(buf: Arc<Vec<u8>>, range: Range<usize>) -> Self {
+        Self { buf, range }
+    }
+}
+
+impl Deref for MemberData {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.buf[self.range.clone()]
+    }
+}
+
+/// Collects every member, each in a copy of its own: convenient for tests and small
+/// cabinets.
 #[derive(Debug, Default)]
 pub struct CollectAll {
     pub files: Vec<(CabEntry, Vec<u8>)>,
@@ -83,8 +114,8 @@ impl Visitor for CollectAll {
     fn wants(&mut self, _: &CabEntry) -> bool {
         true
     }
-    fn file(&mut self, entry: &CabEntry, data: Vec<u8>) {
-        self.files.push((entry.clone(), data));
+    fn file(&mut self, entry: &CabEntry, data: MemberData) {
+        self.files.push((entry.clone(), data.to_vec()));
     }
 }
 

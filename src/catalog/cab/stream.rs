@@ -1,16 +1,52 @@
 //! One sequential pass over each folder's CFDATA blocks, delivering wanted members.
+//!
+//! Before anything is decompressed, the directory tells how far each folder must be
+//! decoded (to the end of its last wanted member) and that total is checked against
+//! [`Limits::max_total`]: a cabinet that claims too much is refused without inflating a
+//! byte. Wanted members are merged into spans of contiguous bytes; each span is filled once
+//! and its members delivered as ranges of it, so overlapping entries cost their bytes once.
+
+use std::sync::Arc;
 
 use super::checksum;
 use super::decompress::Decoder;
 use super::header::{Bytes, Cabinet};
-use super::{CabEntry, CabError, ExtractStats, Limits, Visitor};
+use super::{CabEntry, CabError, ExtractStats, Limits, MemberData, Visitor};
 
-/// A wanted member being filled while its folder streams.
-struct Pending<'c> {
-    entry: &'c CabEntry,
+/// Wanted bytes of one folder that touch or overlap: filled as the folder streams, then
+/// handed out to the members inside it.
+struct Span<'c> {
     start: u64,
     end: u64,
+    /// The members inside, sorted by offset.
+    members: Vec<&'c CabEntry>,
     buf: Vec<u8>,
+}
+
+/// Wanted members of a folder (sorted by offset) merged into spans.
+fn spans<'c>(wanted: &[&'c CabEntry]) -> Vec<Span<'c>> {
+    let mut out: Vec<Span> = Vec::new();
+    for &e in wanted {
+        let (start, end) = bounds(e);
+        match out.last_mut() {
+            Some(s) if start <= s.end => {
+                s.end = s.end.max(end);
+                s.members.push(e);
+            }
+            _ => out.push(Span {
+                start,
+                end,
+                members: vec![e],
+                buf: Vec::new(),
+            }),
+        }
+    }
+    out
+}
+
+fn bounds(e: &CabEntry) -> (u64, u64) {
+    let start = u64::from(e.folder_offset);
+    (start, start + u64::from(e.size))
 }
 
 /// Running totals checked against [`Limits`].
@@ -25,6 +61,7 @@ impl Budget<'_> {
         self.spent = self.spent.saturating_add(n);
         if self.spent > self.limits.max_total {
             return Err(CabError::TooLarge {
+                needed: self.spent,
                 limit: self.limits.max_total,
             });
         }
@@ -40,11 +77,8 @@ impl Cabinet<'_> {
         limits: &Limits,
         visitor: &mut dyn Visitor,
     ) -> Result<ExtractStats, CabError> {
-        let mut budget = Budget {
-            limits,
-            stats: ExtractStats::default(),
-            spent: 0,
-        };
+        let mut folders = Vec::new();
+        let mut needed = 0u64;
         for folder in 0..self.folders().len() {
             let mut wanted = Vec::new();
             for e in self
@@ -65,8 +99,23 @@ impl Cabinet<'_> {
             }
             if !wanted.is_empty() {
                 wanted.sort_by_key(|e| e.folder_offset);
-                self.stream_folder(folder, &wanted, &mut budget, visitor)?;
+                needed += wanted.iter().map(|e| bounds(e).1).max().unwrap_or(0);
+                folders.push((folder, wanted));
             }
+        }
+        if needed > limits.max_total {
+            return Err(CabError::TooLarge {
+                needed,
+                limit: limits.max_total,
+            });
+        }
+        let mut budget = Budget {
+            limits,
+            stats: ExtractStats::default(),
+            spent: 0,
+        };
+        for (folder, wanted) in folders {
+            self.stream_folder(folder, &wanted, &mut budget, visitor)?;
         }
         Ok(budget.stats)
     }
@@ -80,25 +129,18 @@ impl Cabinet<'_> {
     ) -> Result<(), CabError> {
         let folder = &self.folders()[index];
         let mut decoder = Decoder::new(folder.compression).map_err(CabError::Unsupported)?;
-        let needed_end = wanted
-            .iter()
-            .map(|e| u64::from(e.folder_offset) + u64::from(e.size))
-            .max()
-            .unwrap_or(0);
+        let needed_end = wanted.iter().map(|e| bounds(e).1).max().unwrap_or(0);
+        let mut spans = spans(wanted);
+        // The first span not yet delivered; spans before it are complete.
         let mut next = 0usize;
-        let mut active: Vec<Pending> = Vec::new();
         let mut pos = 0u64;
         let mut r = Bytes {
             data: self.data,
             pos: folder.data_offset as usize,
         };
         let mut block = 0usize;
-        // Empty members at the start of the folder need no data at all.
-        activate(wanted, &mut next, &mut active, budget, |start, size| {
-            size == 0 && start == 0
-        })?;
         loop {
-            deliver_finished(&mut active, pos, budget, visitor);
+            deliver_finished(&mut spans, &mut next, pos, budget, visitor);
             if pos >= needed_end || block >= usize::from(folder.block_count) {
                 break;
             }
@@ -118,7 +160,8 @@ impl Cabinet<'_> {
                     "data block continued in another cabinet (multi-cabinet sets)".into(),
                 ));
             }
-            budget.spend(cb_uncomp.into())?;
+            // Only what the directory said is needed counts: the last block may run past it.
+            budget.spend(needed_end.min(pos + u64::from(cb_uncomp)) - pos)?;
             let out = decoder
                 .block(input, usize::from(cb_uncomp))
                 .map_err(|reason| CabError::Corrupt {
@@ -129,79 +172,61 @@ impl Cabinet<'_> {
             budget.stats.blocks += 1;
             budget.stats.decompressed_bytes += out.len() as u64;
             let block_end = pos + out.len() as u64;
-            // Members that start inside this block, and empty ones right at its end.
-            activate(wanted, &mut next, &mut active, budget, |start, size| {
-                start < block_end || (size == 0 && start == block_end)
-            })?;
-            for p in &mut active {
-                let from = p.start.max(pos);
-                let to = p.end.min(block_end);
+            for s in spans[next..].iter_mut().take_while(|s| s.start < block_end) {
+                let from = s.start.max(pos);
+                let to = s.end.min(block_end);
                 if from < to {
-                    p.buf
+                    if s.buf.capacity() == 0 {
+                        // Bounded: the span lies within `needed_end`, checked above.
+                        s.buf.reserve_exact((s.end - s.start) as usize);
+                    }
+                    s.buf
                         .extend_from_slice(&out[(from - pos) as usize..(to - pos) as usize]);
                 }
             }
             pos = block_end;
             block += 1;
         }
-        deliver_finished(&mut active, pos, budget, visitor);
-        if let Some(p) = active.first() {
-            return Err(CabError::Truncated(format!(
-                "member `{}` ends at {} but folder {index} holds {pos} bytes",
-                p.entry.path, p.end
-            )));
-        }
-        if let Some(e) = wanted.get(next) {
-            return Err(CabError::Truncated(format!(
-                "member `{}` starts at {} but folder {index} holds {pos} bytes",
-                e.path, e.folder_offset
-            )));
+        if let Some(s) = spans.get(next) {
+            let e = s
+                .members
+                .iter()
+                .find(|e| bounds(e).1 > pos)
+                .unwrap_or(&s.members[0]);
+            let (start, end) = bounds(e);
+            return Err(CabError::Truncated(if start > pos {
+                format!(
+                    "member `{}` starts at {start} but folder {index} holds {pos} bytes",
+                    e.path
+                )
+            } else {
+                format!(
+                    "member `{}` ends at {end} but folder {index} holds {pos} bytes",
+                    e.path
+                )
+            }));
         }
         Ok(())
     }
 }
 
-/// Starts filling the next members (sorted by offset) while `due(start, size)` holds.
-fn activate<'c>(
-    wanted: &[&'c CabEntry],
-    next: &mut usize,
-    active: &mut Vec<Pending<'c>>,
-    budget: &mut Budget,
-    due: impl Fn(u64, u32) -> bool,
-) -> Result<(), CabError> {
-    while let Some(e) = wanted.get(*next) {
-        let start = u64::from(e.folder_offset);
-        if !due(start, e.size) {
-            break;
-        }
-        budget.spend(e.size.into())?;
-        active.push(Pending {
-            entry: e,
-            start,
-            end: start + u64::from(e.size),
-            buf: Vec::with_capacity(e.size as usize),
-        });
-        *next += 1;
-    }
-    Ok(())
-}
-
-/// Hands over, in folder order, the members whose last byte has been decoded.
+/// Hands over, in folder order, the members of every span whose last byte has been decoded.
 fn deliver_finished(
-    active: &mut Vec<Pending>,
+    spans: &mut [Span],
+    next: &mut usize,
     pos: u64,
     budget: &mut Budget,
     visitor: &mut dyn Visitor,
 ) {
-    let mut i = 0;
-    while i < active.len() {
-        if active[i].end <= pos {
-            let p = active.remove(i);
+    while let Some(s) = spans.get_mut(*next).filter(|s| s.end <= pos) {
+        let buf = Arc::new(std::mem::take(&mut s.buf));
+        for e in &s.members {
+            let (start, end) = bounds(e);
+            let range = (start - s.start) as usize..(end - s.start) as usize;
             budget.stats.delivered_files += 1;
-            budget.stats.delivered_bytes += p.buf.len() as u64;
-            visitor.file(p.entry, p.buf);
-        } else {
-            i += 1;
+            budget.stats.delivered_bytes += u64::from(e.size);
+            visitor.file(e, MemberData::new(buf.clone(), range));
         }
+        *next += 1;
     }
 }

@@ -89,7 +89,7 @@ impl Visitor for Only {
     fn wants(&mut self, e: &CabEntry) -> bool {
         !e.path.is_in_folder(self.0)
     }
-    fn file(&mut self, e: &CabEntry, _: Vec<u8>) {
+    fn file(&mut self, e: &CabEntry, _: MemberData) {
         self.1.push(e.path.to_string());
     }
 }

@@ -8,8 +8,10 @@
 //! DOCTYPE declarations are refused outright: catalogs never need them and they are the
 //! vehicle of entity-expansion ("billion laughs") attacks.
 
+mod check;
 mod package;
 mod text;
+mod unique;
 
 use std::fmt;
 
@@ -17,10 +19,13 @@ use quick_xml::NsReader;
 use quick_xml::events::Event;
 use quick_xml::name::ResolveResult;
 
-use crate::catalog::model::UpdateRecord;
+use crate::catalog::limits::{CatalogLimits, Limit, LimitExceeded};
+use crate::catalog::model::{Namespaces, UpdateRecord};
 use crate::ids::UpdateId;
 
+pub use check::decode;
 pub use text::parse_xml_datetime;
+pub use unique::Unique;
 
 /// Resolves a predefined or character entity reference (`amp`, `#x41`); `None` otherwise.
 pub fn resolve_entity(r: &quick_xml::events::BytesRef) -> Option<char> {
@@ -67,6 +72,16 @@ pub enum SdpErrorKind {
     Xml(String),
     #[error("the document is not UTF-8")]
     NotUtf8,
+    #[error("the document is {0}; supctl reads UTF-8 catalogs only: convert the file to UTF-8")]
+    Encoding(String),
+    #[error("character U+{0:04X} is not allowed in XML")]
+    InvalidChar(u32),
+    #[error(
+        "a second root element `{0}`: a catalog is one SystemsManagementCatalog or one SoftwareDistributionPackage"
+    )]
+    SecondRoot(String),
+    #[error(transparent)]
+    Limit(LimitExceeded),
     #[error("DOCTYPE and entity declarations are refused (entity expansion attacks)")]
     Doctype,
     #[error("unknown entity reference `&{0};`")]
@@ -153,50 +168,86 @@ pub fn strip_bom(s: &str) -> &str {
 
 /// The bindings a package inherits from the catalog root (none for a standalone `.sdp`).
 /// Read right after the package's start tag, so its own declarations are included here and
-/// filtered out again by [`UpdateRecord::standalone_xml`].
-fn inherited_namespaces(reader: &NsReader<&[u8]>, depth: usize) -> Vec<(String, String)> {
+/// filtered out again by [`UpdateRecord::standalone_xml`]. When they equal `previous` (the
+/// previous package's, as they do for nearly every package) that copy is shared.
+fn inherited_namespaces(
+    reader: &NsReader<&[u8]>,
+    depth: usize,
+    previous: &Namespaces,
+) -> Namespaces {
     use quick_xml::name::PrefixDeclaration;
     if depth == 0 {
-        return Vec::new();
+        return Namespaces::default();
     }
-    reader
-        .resolver()
-        .bindings()
-        .filter_map(|(prefix, ns)| {
-            let prefix = match prefix {
-                PrefixDeclaration::Default => String::new(),
-                PrefixDeclaration::Named(p) => p.to_string(),
-            };
-            let uri = ns.into_inner().to_string();
-            (prefix != "xml" && prefix != "xmlns").then_some((prefix, uri))
-        })
-        .collect()
+    let bindings = reader.resolver().bindings().filter_map(|(prefix, ns)| {
+        let prefix = match prefix {
+            PrefixDeclaration::Default => "",
+            PrefixDeclaration::Named(p) => p,
+        };
+        let uri = ns.into_inner();
+        (prefix != "xml" && prefix != "xmlns").then_some((prefix, uri))
+    });
+    if bindings
+        .clone()
+        .map(Some)
+        .chain(std::iter::once(None))
+        .eq(previous
+            .iter()
+            .map(|(p, u)| Some((p.as_str(), u.as_str())))
+            .chain(std::iter::once(None)))
+    {
+        return previous.clone();
+    }
+    Namespaces::new(
+        bindings
+            .map(|(p, u)| (p.to_string(), u.to_string()))
+            .collect(),
+    )
 }
 
-/// Parses catalog bytes (UTF-8, BOM optional) into update records.
+/// Parses catalog bytes (UTF-8, BOM optional) into update records, in document order, under
+/// the default limits; duplicates are kept (see [`Unique`] for the catalog's rule).
 pub fn parse_catalog_bytes(bytes: &[u8]) -> Result<Vec<UpdateRecord>, SdpError> {
-    let doc = std::str::from_utf8(bytes).map_err(|e| {
-        let valid = std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default();
-        error_at(valid, valid.len(), None, SdpErrorKind::NotUtf8)
-    })?;
-    parse_catalog(doc)
+    parse_catalog(decode(bytes)?)
 }
 
-/// Parses a whole catalog (or one `.sdp` package) into update records, in document order.
+/// Parses a whole catalog (or one `.sdp` package) into update records, in document order,
+/// under the default limits.
 pub fn parse_catalog(doc: &str) -> Result<Vec<UpdateRecord>, SdpError> {
     let mut out = Vec::new();
-    for_each_package(doc, |u| out.push(u))?;
+    for_each_package(doc, &CatalogLimits::default(), |u, _| out.push(u))?;
     Ok(out)
 }
 
+/// Where a package starts: its 1-based position among the catalog's packages and its line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PackageAt {
+    pub position: usize,
+    pub line: usize,
+}
+
+/// Error position of a quick-xml failure: where it says, but never before the event that
+/// failed (it reports offset 0 for errors it does not locate, such as its nesting limit).
+pub(crate) fn xml_error_at(reader: &NsReader<&[u8]>, event_start: usize) -> usize {
+    (reader.error_position() as usize).max(event_start)
+}
+
 /// Streams packages to `sink` one at a time, so memory is bounded by the largest package
-/// rather than the catalog. Returns how many packages were seen.
-pub fn for_each_package(doc: &str, mut sink: impl FnMut(UpdateRecord)) -> Result<usize, SdpError> {
+/// rather than the catalog, checking `limits` as it goes. Returns how many packages were seen.
+pub fn for_each_package(
+    doc: &str,
+    limits: &CatalogLimits,
+    mut sink: impl FnMut(UpdateRecord, PackageAt),
+) -> Result<usize, SdpError> {
     let doc = strip_bom(doc);
+    check::characters(doc)?;
     let mut reader = NsReader::from_str(doc);
     let mut depth = 0usize;
     let mut root_seen = false;
     let mut count = 0;
+    // Lines are counted incrementally: once over the document, not once per package.
+    let (mut line_offset, mut line) = (0usize, 1usize);
+    let mut namespaces = Namespaces::default();
     loop {
         let before = reader.buffer_position() as usize;
         let (ns, event) = reader
@@ -205,23 +256,47 @@ pub fn for_each_package(doc: &str, mut sink: impl FnMut(UpdateRecord)) -> Result
             .map_err(|e| {
                 error_at(
                     doc,
-                    reader.error_position() as usize,
+                    xml_error_at(&reader, before),
                     None,
                     SdpErrorKind::Xml(e.to_string()),
                 )
             })?;
         match event {
             Event::DocType(_) => return Err(error_at(doc, before, None, SdpErrorKind::Doctype)),
+            Event::Decl(ref d) => {
+                check::declaration(d).map_err(|k| error_at(doc, before, None, k))?
+            }
+            Event::Start(ref e) | Event::Empty(ref e) if depth == 0 && root_seen => {
+                let name = e.name().0.to_string();
+                return Err(error_at(doc, before, None, SdpErrorKind::SecondRoot(name)));
+            }
             Event::Start(ref e) | Event::Empty(ref e) => {
                 let empty = matches!(event, Event::Empty(_));
                 let local = e.local_name().into_inner().to_string();
                 if depth <= 1 && is_package(ns, &local) {
                     root_seen = true;
-                    let namespaces = inherited_namespaces(&reader, depth);
-                    let mut record = package::parse(&mut reader, doc, before, e, empty)?;
-                    record.namespaces = namespaces;
-                    sink(record);
+                    if count as u64 >= limits.updates {
+                        let what =
+                            format!("the catalog lists more than {} updates", limits.updates);
+                        let kind = SdpErrorKind::Limit(limits.exceeded(Limit::Updates, what));
+                        return Err(error_at(doc, before, None, kind));
+                    }
+                    namespaces = inherited_namespaces(&reader, depth, &namespaces);
+                    let mut record = package::parse(&mut reader, doc, before, e, empty, limits)?;
+                    record.namespaces = namespaces.clone();
+                    line += doc.as_bytes()[line_offset..before]
+                        .iter()
+                        .filter(|&&b| b == b'\n')
+                        .count();
+                    line_offset = before;
                     count += 1;
+                    sink(
+                        record,
+                        PackageAt {
+                            position: count,
+                            line,
+                        },
+                    );
                 } else if depth == 0 {
                     if !(ns == Ns::Smc && local == "SystemsManagementCatalog") {
                         return Err(error_at(
@@ -235,16 +310,13 @@ pub fn for_each_package(doc: &str, mut sink: impl FnMut(UpdateRecord)) -> Result
                     if !empty {
                         depth = 1;
                     }
-                } else if !empty {
-                    // Unknown root children (Lenovo's trailing XML-DSig <Signature>) are skipped.
-                    reader.read_to_end(e.name()).map_err(|err| {
-                        error_at(
-                            doc,
-                            reader.error_position() as usize,
-                            None,
-                            SdpErrorKind::Xml(err.to_string()),
-                        )
-                    })?;
+                } else {
+                    // Other elements (Lenovo's trailing XML-DSig <Signature>) are skipped,
+                    // but read: references in them must still be XML characters.
+                    check::references(e).map_err(|k| error_at(doc, before, None, k))?;
+                    if !empty {
+                        depth += 1;
+                    }
                 }
             }
             Event::End(_) => depth = depth.saturating_sub(1),

@@ -1,18 +1,23 @@
 //! One `SoftwareDistributionPackage` → one [`UpdateRecord`].
 
+mod fields;
+
 use std::borrow::Cow;
+use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use quick_xml::NsReader;
 use quick_xml::XmlVersion;
 use quick_xml::events::{BytesStart, Event};
 
-use super::text::{parse_xml_datetime, resolve_ref};
-use super::{Ns, SdpError, SdpErrorKind, classify, error_at};
+use super::text::resolve_ref;
+use super::{Ns, SdpError, SdpErrorKind, classify, error_at, xml_error_at};
+use crate::catalog::limits::{CatalogLimits, Limit};
 use crate::catalog::model::{
     InstallableItem, Installer, Localized, OriginFile, PublicationState, UpdateRecord,
 };
-use crate::ids::{Sha1, Sha256, UpdateId};
+use crate::ids::{Sha256, UpdateId};
+use fields::get;
 
 /// The elements whose content or attributes feed the record; everything else (rules,
 /// prerequisites, install properties) stays in the raw XML only.
@@ -37,7 +42,29 @@ enum El {
     Other,
 }
 
+/// The element whose text is being collected, for messages.
+fn text_element(stack: &[El]) -> &'static str {
+    stack.last().map_or("", |el| el.element())
+}
+
 impl El {
+    /// The XML element name of a text element.
+    fn element(self) -> &'static str {
+        use El::*;
+        match self {
+            ProductName => "ProductName",
+            Language => "Language",
+            Title => "Title",
+            Description => "Description",
+            KbArticle => "KBArticleID",
+            Bulletin => "SecurityBulletinID",
+            Cve => "CveID",
+            SupersededId => "SupersededPackages/PackageID",
+            AdditionalDigest { .. } => "AdditionalDigest",
+            _ => "element",
+        }
+    }
+
     fn has_text(self) -> bool {
         use El::*;
         matches!(
@@ -71,6 +98,7 @@ struct ItemDraft {
 /// Accumulates one package while its events stream by.
 struct Builder<'d> {
     doc: &'d str,
+    limits: &'d CatalogLimits,
     /// Offset of the event being handled, for error positions.
     at: usize,
     schema_version: String,
@@ -81,6 +109,9 @@ struct Builder<'d> {
     publication_state: PublicationState,
     update_type: String,
     localized: Vec<Localized>,
+    /// The languages in `localized`, lower-cased: duplicates are found in constant time
+    /// (a package with 200,000 languages cost quadratic time when this was a scan).
+    languages: HashSet<String>,
     loc: LocalizedDraft,
     classification: Option<String>,
     severity: Option<String>,
@@ -100,41 +131,27 @@ impl<'d> Builder<'d> {
         error_at(self.doc, self.at, self.id.as_ref(), kind)
     }
 
+    fn over(&self, limit: Limit, what: String) -> SdpError {
+        self.err(SdpErrorKind::Limit(self.limits.exceeded(limit, what)))
+    }
+
+    /// Appends text of the current element, within `max_text_kib`.
+    fn push_text(&mut self, element: &str, text: &str) -> Result<(), SdpError> {
+        let len = (self.text.len() + text.len()) as u64;
+        if len > self.limits.text_bytes {
+            let what = format!("the text of `{element}` is at least {len} bytes");
+            return Err(self.over(Limit::TextBytes, what));
+        }
+        self.text.push_str(text);
+        Ok(())
+    }
+
     fn invalid(&self, what: &'static str, value: &str, reason: impl ToString) -> SdpError {
         self.err(SdpErrorKind::Invalid {
             what,
             value: value.to_string(),
             reason: reason.to_string(),
         })
-    }
-
-    /// Unprefixed attributes, unescaped and normalised; every attribute of every element is
-    /// checked so malformed rule XML cannot hide inside the raw slice.
-    fn attributes<'a>(&self, e: &'a BytesStart) -> Result<Attrs<'a>, SdpError> {
-        let mut out = Vec::new();
-        for a in e.attributes() {
-            let a = a.map_err(|err| self.err(SdpErrorKind::Xml(err.to_string())))?;
-            let key = a.key.0;
-            if key.starts_with("xmlns") {
-                continue;
-            }
-            let value = a
-                .normalized_value(XmlVersion::Implicit1_0)
-                .map_err(|err| self.err(SdpErrorKind::Xml(format!("attribute `{key}`: {err}"))))?;
-            if !key.contains(':') {
-                out.push((key, value));
-            }
-        }
-        Ok(out)
-    }
-
-    fn required<'a>(
-        &self,
-        attrs: &'a Attrs,
-        name: &str,
-        what: &'static str,
-    ) -> Result<&'a str, SdpError> {
-        get(attrs, name).ok_or_else(|| self.err(SdpErrorKind::Missing(what)))
     }
 
     fn open(
@@ -216,78 +233,6 @@ impl<'d> Builder<'d> {
         Ok(el)
     }
 
-    fn properties(&mut self, attrs: &Attrs) -> Result<(), SdpError> {
-        let raw = self.required(attrs, "PackageID", "Properties/@PackageID")?;
-        self.id =
-            Some(UpdateId::parse(raw).map_err(|e| self.invalid("Properties/@PackageID", raw, e))?);
-        let raw = self.required(attrs, "CreationDate", "Properties/@CreationDate")?;
-        let parsed = parse_xml_datetime(raw)
-            .ok_or_else(|| self.invalid("Properties/@CreationDate", raw, "not an xs:dateTime"))?;
-        self.created = Some((parsed, raw.to_string()));
-        self.vendor = get(attrs, "VendorName").unwrap_or_default().to_string();
-        self.publication_state = match get(attrs, "PublicationState") {
-            None | Some("Published") => PublicationState::Published,
-            Some("Expired") => PublicationState::Expired,
-            Some(other) => {
-                return Err(self.invalid(
-                    "Properties/@PublicationState",
-                    other,
-                    "expected Published or Expired",
-                ));
-            }
-        };
-        self.update_type = get(attrs, "UpdateType").unwrap_or("Software").to_string();
-        Ok(())
-    }
-
-    fn origin_file(&self, attrs: &Attrs) -> Result<OriginFile, SdpError> {
-        let digest = self.required(attrs, "Digest", "OriginFile/@Digest")?;
-        let sha1 =
-            Sha1::from_base64(digest).map_err(|e| self.invalid("OriginFile/@Digest", digest, e))?;
-        let size = self.required(attrs, "Size", "OriginFile/@Size")?;
-        let size = size
-            .trim()
-            .parse::<u64>()
-            .map_err(|e| self.invalid("OriginFile/@Size", size, e))?;
-        Ok(OriginFile {
-            name: self
-                .required(attrs, "FileName", "OriginFile/@FileName")?
-                .to_string(),
-            size,
-            sha1,
-            sha256: None,
-            uri: get(attrs, "OriginUri").map(str::to_string),
-            modified: self
-                .required(attrs, "Modified", "OriginFile/@Modified")?
-                .to_string(),
-        })
-    }
-
-    fn installer(&self, ns: Ns, local: &str, attrs: &Attrs) -> Result<Installer, SdpError> {
-        Ok(match (ns, local) {
-            (Ns::Cmd, "CommandLineInstallerData") => Installer::CommandLine {
-                program: self
-                    .required(attrs, "Program", "CommandLineInstallerData/@Program")?
-                    .to_string(),
-                arguments: get(attrs, "Arguments").map(str::to_string),
-            },
-            (Ns::Msi, "MsiInstallerData") => Installer::Msi {
-                product_code: self
-                    .required(attrs, "ProductCode", "MsiInstallerData/@ProductCode")?
-                    .to_string(),
-                msi_file: self
-                    .required(attrs, "MsiFile", "MsiInstallerData/@MsiFile")?
-                    .to_string(),
-            },
-            (Ns::Msp, "MspInstallerData") => Installer::Msp {
-                patch_code: get(attrs, "PatchCode").map(str::to_string),
-            },
-            _ => Installer::Other {
-                element: local.to_string(),
-            },
-        })
-    }
-
     fn close(&mut self, el: El) -> Result<(), SdpError> {
         let text = self.text.trim();
         match el {
@@ -319,11 +264,14 @@ impl<'d> Builder<'d> {
                     .title
                     .ok_or_else(|| self.err(SdpErrorKind::Missing("LocalizedProperties/Title")))?;
                 // HP repeats identical LocalizedProperties; the first of each language wins.
-                if !self
-                    .localized
-                    .iter()
-                    .any(|l| l.language.eq_ignore_ascii_case(&language))
-                {
+                if self.languages.insert(language.to_ascii_lowercase()) {
+                    if self.localized.len() as u64 >= self.limits.languages {
+                        let what = format!(
+                            "the package has more than {} languages (`{language}` is one too many)",
+                            self.limits.languages
+                        );
+                        return Err(self.over(Limit::Languages, what));
+                    }
                     self.localized.push(Localized {
                         language,
                         title,
@@ -388,16 +336,9 @@ impl<'d> Builder<'d> {
             items: self.items,
             raw_xml: raw_xml.to_string(),
             raw_hash: None,
-            namespaces: Vec::new(),
+            namespaces: Default::default(),
         })
     }
-}
-
-fn get<'a>(attrs: &'a Attrs, name: &str) -> Option<&'a str> {
-    attrs
-        .iter()
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.as_ref())
 }
 
 /// Parses the package whose start tag (`root`, at byte `start`) was just read.
@@ -407,9 +348,11 @@ pub(super) fn parse(
     start: usize,
     root: &BytesStart,
     empty: bool,
+    limits: &CatalogLimits,
 ) -> Result<UpdateRecord, SdpError> {
     let mut b = Builder {
         doc,
+        limits,
         at: start,
         schema_version: String::new(),
         id: None,
@@ -419,6 +362,7 @@ pub(super) fn parse(
         publication_state: PublicationState::Published,
         update_type: "Software".into(),
         localized: Vec::new(),
+        languages: HashSet::new(),
         loc: LocalizedDraft::default(),
         classification: None,
         severity: None,
@@ -445,11 +389,18 @@ pub(super) fn parse(
             .map_err(|e| {
                 error_at(
                     doc,
-                    reader.error_position() as usize,
+                    xml_error_at(reader, b.at),
                     b.id.as_ref(),
                     SdpErrorKind::Xml(e.to_string()),
                 )
             })?;
+        // Checked on the event just read, before any of it is copied.
+        let size = reader.buffer_position() as usize - start;
+        if size as u64 > b.limits.package_bytes {
+            let what = format!("the package's XML is at least {size} bytes");
+            b.at = start;
+            return Err(b.over(Limit::PackageBytes, what));
+        }
         match event {
             Event::Start(e) => {
                 let el = b.open(stack.last().copied(), ns, e.local_name().into_inner(), &e)?;
@@ -468,18 +419,24 @@ pub(super) fn parse(
             },
             Event::Text(t) => {
                 if stack.last().is_some_and(|el| el.has_text()) {
-                    b.text.push_str(&t.xml_content(XmlVersion::Implicit1_0));
+                    b.push_text(
+                        text_element(&stack),
+                        &t.xml_content(XmlVersion::Implicit1_0),
+                    )?;
                 }
             }
             Event::CData(t) => {
                 if stack.last().is_some_and(|el| el.has_text()) {
-                    b.text.push_str(&t.xml_content(XmlVersion::Implicit1_0));
+                    b.push_text(
+                        text_element(&stack),
+                        &t.xml_content(XmlVersion::Implicit1_0),
+                    )?;
                 }
             }
             Event::GeneralRef(r) => {
                 let c = resolve_ref(&r).map_err(|k| b.err(k))?;
                 if stack.last().is_some_and(|el| el.has_text()) {
-                    b.text.push(c);
+                    b.push_text(text_element(&stack), c.encode_utf8(&mut [0; 4]))?;
                 }
             }
             Event::DocType(_) => return Err(b.err(SdpErrorKind::Doctype)),

@@ -12,7 +12,10 @@ pub(crate) fn resolve_ref(r: &BytesRef) -> Result<char, SdpErrorKind> {
     let name = r.xml_content(quick_xml::XmlVersion::Implicit1_0);
     if r.is_char_ref() {
         return match r.resolve_char_ref() {
-            Ok(Some(c)) => Ok(c),
+            Ok(Some(c)) if super::check::is_xml_char(c) => Ok(c),
+            Ok(Some(c)) => Err(SdpErrorKind::InvalidChar(u32::from(c))),
+            // quick-xml refuses `&#0;` itself, as an error of its own.
+            Err(_) if is_zero_ref(&name) => Err(SdpErrorKind::InvalidChar(0)),
             _ => Err(SdpErrorKind::UnknownEntity(name.into_owned())),
         };
     }
@@ -24,6 +27,15 @@ pub(crate) fn resolve_ref(r: &BytesRef) -> Result<char, SdpErrorKind> {
         "apos" => Ok('\''),
         _ => Err(SdpErrorKind::UnknownEntity(name.into_owned())),
     }
+}
+
+/// `#0`, `#x00`...: a reference to U+0000.
+fn is_zero_ref(name: &str) -> bool {
+    let (digits, radix) = match name.strip_prefix("#x") {
+        Some(hex) => (hex, 16),
+        None => (name.trim_start_matches('#'), 10),
+    };
+    u32::from_str_radix(digits, radix) == Ok(0)
 }
 
 /// Parses an `xs:dateTime` in the forms vendors write: `Z`, `+00:00`, fractional seconds,
@@ -75,6 +87,18 @@ mod tests {
         assert_eq!(
             resolve_ref(&BytesRef::new("lol")),
             Err(SdpErrorKind::UnknownEntity("lol".into()))
+        );
+        assert_eq!(
+            resolve_ref(&BytesRef::new("#1")),
+            Err(SdpErrorKind::InvalidChar(1))
+        );
+        assert_eq!(
+            resolve_ref(&BytesRef::new("#x0")),
+            Err(SdpErrorKind::InvalidChar(0))
+        );
+        assert_eq!(
+            resolve_ref(&BytesRef::new("#xFFFE")),
+            Err(SdpErrorKind::InvalidChar(0xfffe))
         );
     }
 }
