@@ -7,6 +7,7 @@
 #   unsigned-content/                the quickstart catalog whose first origin file is unsigned (11516)
 #   foreign-content/                 the quickstart catalog whose content is signed by an unapproved certificate
 #   bench/                           24 updates with signed content (kill -9 / resume)
+#   formats/contoso-v1.cab, -v2.cab  the quickstart catalog in the older CAB generations (no V3\)
 #
 # Idempotent: the extra signer is created once and committed; the generator is deterministic
 # and every signature carries a fixed signing time. Needs cargo, openssl and osslsigncode.
@@ -47,7 +48,7 @@ gen() {
 }
 QS_SIGN=(--sign-cert "$QS_PKI/signer.pem" --sign-key "$QS_PKI/signer.key")
 
-rm -rf "$OUT/other-signer" "$OUT/unsigned-content" "$OUT/foreign-content" "$OUT/bench"
+rm -rf "$OUT/other-signer" "$OUT/unsigned-content" "$OUT/foreign-content" "$OUT/bench" "$OUT/formats"
 
 # 11508: same updates and categories as the quickstart, signed by `other`. Metadata only
 # (nothing from it may ever be staged).
@@ -70,6 +71,13 @@ gen --profile quickstart --out "$OUT/foreign-content/contoso-v3.cab" \
 gen --profile bench --updates 24 --out "$OUT/bench/bench-24.cab" \
   --content-dir "$OUT/bench/content" --content-size 1024 \
   "${QS_SIGN[@]}" --content-cert "$QS_PKI/signer.cer"
+
+# Plans converge for every format: the quickstart's updates as a v1 catalog (XML and V2\
+# only) and as a v2 catalog (plus ContentCertificates\), neither with categories; metadata
+# only, signed by the approved quickstart signer.
+gen --profile quickstart --format v1 --out "$OUT/formats/contoso-v1.cab" "${QS_SIGN[@]}"
+gen --profile quickstart --format v2 --out "$OUT/formats/contoso-v2.cab" "${QS_SIGN[@]}" \
+  --content-cert "$QS_PKI/signer.cer"
 
 # Independent check of every signature that should verify.
 for f in "$OUT"/*/*.cab "$OUT"/foreign-content/content/* "$OUT"/bench/content/*; do

@@ -214,9 +214,18 @@ fn plan_catalogs(b: &mut Builder) {
         let after = serde_json::to_value(&record).unwrap_or(Value::Null);
         let categories = match acquired.map(|a| &a.acquisition) {
             Some(Acquisition::Trusted { content, .. }) => {
-                // The store keeps categories normalised (members sorted, no duplicates).
+                // The store keeps categories normalised (members sorted, no duplicates), and
+                // an empty tree (v1, v2) as no rows at all: absent and empty are one tree, or
+                // such a catalog would never converge.
                 let tree = crate::store::shared::normalize_categories(content.categories.clone());
-                (b.inputs.actual.categories.get(&ckey) != Some(&tree)).then_some(tree)
+                let stored = b
+                    .inputs
+                    .actual
+                    .categories
+                    .get(&ckey)
+                    .map(Vec::as_slice)
+                    .unwrap_or_default();
+                (stored != tree.as_slice()).then_some(tree)
             }
             _ => None,
         };
