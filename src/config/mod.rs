@@ -4,6 +4,7 @@
 mod catalog;
 mod load;
 mod model;
+mod paths;
 mod reader;
 mod schedule;
 mod schema;
@@ -12,6 +13,7 @@ mod source;
 
 pub use load::{config_files, default_path, load};
 pub use model::*;
+pub use paths::{normalize, same_path_source, stored_path_source};
 pub use schedule::{IntervalUnit, Schedule, ScheduleError};
 pub use schema::schema_json;
 pub use source::{Diagnostic, Diagnostics, Loc, Severity};
