@@ -1,4 +1,5 @@
-//! `supctl catalog inspect | updates | partners`: look at a catalog before subscribing to it.
+//! `supctl catalog inspect | updates | categories | partners`: look at a catalog before
+//! subscribing to it.
 
 use std::io::Write;
 
@@ -46,6 +47,8 @@ pub enum CatalogCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Show a catalog's V3 category tree: the paths `categories` and `stage` take, member counts
+    Categories(super::categories::CategoriesArgs),
     /// List the partner catalogs (a refreshed list when there is one, else the built-in list)
     Partners {
         #[arg(long)]
@@ -77,6 +80,7 @@ pub fn run(args: CatalogArgs) -> anyhow::Result<u8> {
             categories,
             json,
         } => run_updates(&source, &categories, json),
+        CatalogCommand::Categories(args) => super::categories::run(args),
         CatalogCommand::Partners {
             json,
             refresh,
@@ -106,7 +110,8 @@ fn read_source(source: &str) -> anyhow::Result<Vec<u8>> {
     std::fs::read(source).with_context(|| format!("reading `{source}`"))
 }
 
-fn load(source: &str, trust: Option<&[Thumbprint]>) -> anyhow::Result<Inspection> {
+/// Reads and inspects a catalog file or URL (`trust`: the signers to require, if any).
+pub(super) fn load(source: &str, trust: Option<&[Thumbprint]>) -> anyhow::Result<Inspection> {
     let data = read_source(source)?;
     let policy = trust.map(SignerPolicy::approving);
     inspect(&data, policy.as_ref(), &Limits::default(), Utc::now())

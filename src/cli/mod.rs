@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 
 mod apply;
 pub mod catalog;
+mod categories;
 pub mod certs;
 pub mod debug;
 mod import;

@@ -83,7 +83,7 @@ fn category_list(cx: &mut Cx, t: &Table, key: &str, words: &[&str]) -> Option<Li
             cx.error(
                 &s.span(),
                 format!("`{}.{key}` entry `{text}` is neither a category path nor a GUID", t.name),
-                Some("write a display-name path such as \"Lenovo/BIOS\" (see `supctl catalog inspect`) or a category GUID".into()),
+                Some("write a display-name path such as \"Lenovo/BIOS\" (list them with `supctl catalog categories <catalog>`) or a category GUID".into()),
             );
             continue;
         }

@@ -16,4 +16,4 @@ pub use model::*;
 pub use paths::{normalize, same_path_source, stored_path_source};
 pub use schedule::{IntervalUnit, Schedule, ScheduleError};
 pub use schema::schema_json;
-pub use source::{Diagnostic, Diagnostics, Loc, Severity};
+pub use source::{Diagnostic, Diagnostics, Loc, Severity, suggest};

@@ -111,7 +111,7 @@ fn resolve(
             Ok(found) => ids.extend(found),
             Err(e) => {
                 ok = false;
-                b.diagnostic(DiagnosticSeverity::Error, "category-unresolved", address, format!("catalog {key}: {what} entry `{r}`: {e}"), Some(format!("list the catalog's categories with `supctl catalog inspect`; {what} paths are display names from the root")));
+                b.diagnostic(DiagnosticSeverity::Error, "category-unresolved", address, format!("catalog {key}: {what} entry `{r}`: {e}"), Some(format!("list the catalog's categories with `supctl catalog categories {key}` (and this plan's -c); {what} paths are display-name paths from the root, or GUIDs")));
             }
         }
     }
