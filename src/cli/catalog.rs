@@ -10,14 +10,17 @@ use serde_json::{Value, json};
 
 use super::{EXIT_ERROR, EXIT_OK};
 use crate::catalog::cab::Limits;
+use crate::catalog::extract::extract;
 use crate::catalog::fetch::{CatalogSource, Fetcher, HttpSettings, redact};
-use crate::catalog::inspect::{Inspection, SignerPolicy, inspect};
+use crate::catalog::inspect::{Inspection, SignerPolicy, inspect, verify};
 use crate::catalog::model::UpdateRecord;
 use crate::catalog::partners;
 use crate::catalog::summary::summarize;
 use crate::catalog::v3::{members_under, resolve_all};
 use crate::ids::Thumbprint;
-use crate::trust::{SignerReport, TrustDecision, approve_line};
+use crate::trust::{
+    SignerReport, TrustDecision, approve_line, expired_signer_hint, expired_signer_reason,
+};
 
 #[derive(Debug, Args)]
 pub struct CatalogArgs {
@@ -137,17 +140,30 @@ fn run_inspect(source: &str, as_json: bool, trust: &[String]) -> anyhow::Result<
         .iter()
         .map(|t| Thumbprint::parse(t))
         .collect::<Result<_, _>>()?;
-    let ins = load(
-        source,
-        (!approved.is_empty()).then_some(approved.as_slice()),
-    )?;
+    // Verify, then parse, in two steps: when the XML does not parse, what was learnt about
+    // the signature is still shown.
+    let data = read_source(source)?;
+    let policy = (!approved.is_empty()).then(|| SignerPolicy::approving(&approved));
+    let now = Utc::now();
+    let mut ins = verify(&data, policy.as_ref(), now);
+    let mut parse_error = None;
+    if ins.refused.is_none() {
+        match extract(&data, &Limits::default(), now) {
+            Ok(x) => ins.extracted = Some(x),
+            Err(e) => parse_error = Some(format!("parsing `{source}`: {e}")),
+        }
+    }
     let sig = &ins.signature;
     let status = serde_json::to_value(sig.status)?;
+    let expired = ins
+        .expired_signer()
+        .map(|s| json!({ "reason": expired_signer_reason(s), "hint": expired_signer_hint(None) }));
     let mut out = json!({
         "source": source,
         "signature": {
             "status": status, "reason": sig.reason, "trusted": ins.trusted(),
             "signers": sig.signers.iter().map(signer_json).collect::<Vec<_>>(),
+            "expired_signer": expired,
         },
     });
     if let Some(x) = &ins.extracted
@@ -156,7 +172,9 @@ fn run_inspect(source: &str, as_json: bool, trust: &[String]) -> anyhow::Result<
     {
         o.extend(s);
     }
-    if let (Some(reason), Value::Object(o)) = (&ins.refused, &mut out) {
+    if let (Some(reason), Value::Object(o)) =
+        (ins.refused.as_ref().or(parse_error.as_ref()), &mut out)
+    {
         o.insert("error".into(), json!(reason));
     }
     let mut stdout = std::io::stdout().lock();
@@ -167,11 +185,21 @@ fn run_inspect(source: &str, as_json: bool, trust: &[String]) -> anyhow::Result<
     }
     if let Some(reason) = &ins.refused {
         eprintln!("error: {reason}; nothing was extracted");
-        if let Some(TrustDecision::Untrusted { signers }) = &ins.decision {
-            for s in signers {
-                eprintln!("  to approve: {}", approve_line(s));
+        match &ins.decision {
+            Some(TrustDecision::Untrusted { signers }) => {
+                for s in signers {
+                    eprintln!("  to approve: {}", approve_line(s));
+                }
             }
+            Some(TrustDecision::Expired { .. }) => {
+                eprintln!("  hint: {}", expired_signer_hint(None));
+            }
+            _ => {}
         }
+        return Ok(EXIT_ERROR);
+    }
+    if let Some(e) = parse_error {
+        eprintln!("error: {e}");
         return Ok(EXIT_ERROR);
     }
     Ok(EXIT_OK)
@@ -207,6 +235,12 @@ fn print_inspect(w: &mut impl Write, ins: &Inspection, out: &Value) -> anyhow::R
             date(c.not_before),
             date(c.not_after)
         )?;
+    }
+    // Without --trust the catalog is still shown (admins look before approving), but
+    // `plan` would refuse it: say so in plan's words.
+    if let (Some(s), None) = (ins.expired_signer(), &ins.refused) {
+        writeln!(w, "  expired: {}", expired_signer_reason(s))?;
+        writeln!(w, "  hint: {}", expired_signer_hint(None))?;
     }
     let Some(x) = &ins.extracted else {
         return Ok(());

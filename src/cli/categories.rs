@@ -17,7 +17,7 @@ use super::session::{self, ConfigArg};
 use crate::catalog::acquire::{Acquisition, Reuse, acquire};
 use crate::catalog::model::{CatalogContent, FormatVersion};
 use crate::catalog::v3::outline;
-use crate::trust::approve_line;
+use crate::trust::{approve_line, expired_signer_hint, expired_signer_reason};
 
 #[derive(Debug, Args)]
 pub struct CategoriesArgs {
@@ -174,6 +174,11 @@ fn configured(args: &CategoriesArgs) -> anyhow::Result<CatalogContent> {
         Acquisition::Invalid { reason } => {
             bail!("catalog {key}: the CAB signature does not verify: {reason}")
         }
+        Acquisition::Expired { signer } => bail!(
+            "catalog {key}: {}\n  hint: {}",
+            expired_signer_reason(&signer),
+            expired_signer_hint(Some(key))
+        ),
         Acquisition::Failed { reason } => Err(anyhow!("catalog {key}: {reason}"))
             .with_context(|| format!("acquiring {}", acquired.source)),
     }

@@ -14,7 +14,7 @@ use crate::catalog::v3;
 use crate::config::{self, CategoryRef, CategorySelection, Staging};
 use crate::ids::UpdateId;
 use crate::store::{Address, CatalogKey, StoredUpdate, UpdateState};
-use crate::trust::approve_line;
+use crate::trust::{approve_line, expired_signer_hint, expired_signer_reason};
 
 fn update_json(r: &UpdateRecord) -> Value {
     json!({
@@ -83,6 +83,13 @@ fn trusted<'a>(
                 c.key
             ),
             Some("the file was altered or damaged; download it again or contact the vendor".into()),
+        ),
+        Acquisition::Expired { signer } => b.diagnostic(
+            Error,
+            "signer-expired",
+            address,
+            format!("catalog {}: {}", c.key, expired_signer_reason(signer)),
+            Some(expired_signer_hint(Some(&c.key))),
         ),
         Acquisition::Failed { reason } => b.diagnostic(
             Error,
