@@ -125,3 +125,35 @@ fn a_stored_absolute_path_to_the_same_file_is_no_replace() {
     assert_eq!(code, 2);
     assert_eq!(actions(&plan), ["replace catalog.contoso"], "{plan}");
 }
+
+#[test]
+fn a_path_written_absolute_stays_absolute() {
+    // A file share, not part of the checkout: every checkout names the same place.
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    let share = tmp.path().join("share");
+    std::fs::create_dir_all(share.join("sub")).unwrap();
+    std::fs::copy(quickstart_cab(), share.join("contoso-v3.cab")).unwrap();
+    let spelled = share.join("./sub/../contoso-v3.cab");
+    let write = |dir: &Path| {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(
+            dir.join("supctl.toml"),
+            format!(
+                "version = 1\n\n[server]\npath = {:?}\n\n[catalog.contoso]\nkind = \"custom\"\nname = \"Contoso\"\npublisher = \"Contoso\"\npath = {:?}\nsigners = [\"{QS_SIGNER}\"]\n",
+                state.display().to_string(),
+                spelled.display().to_string()
+            ),
+        )
+        .unwrap();
+        dir.to_path_buf()
+    };
+    let ci = write(&tmp.path().join("ci/cfg"));
+    applied(&ci);
+    assert_eq!(
+        stored_source(&state),
+        share.join("contoso-v3.cab").display().to_string()
+    );
+    let watch = write(&tmp.path().join("srv/deep/watch/cfg"));
+    assert_no_changes(&watch, "another checkout naming the same absolute path");
+}

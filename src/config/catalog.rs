@@ -101,6 +101,10 @@ pub(super) fn catalog(cx: &mut Cx, t: &Table, key: &str) -> Option<CatalogDraft>
     let name = cx.string(t, "name");
     let publisher = cx.string(t, "publisher");
     let url = cx.string(t, "url");
+    let path_written_relative = matches!(
+        t.get("path").map(|v| v.get_ref()),
+        Some(DeValue::String(s)) if std::path::Path::new(s.as_ref()).is_relative()
+    );
     let path = cx.path(t, "path");
     if let Some(u) = &url {
         check_url(cx, t, "url", u, true);
@@ -215,6 +219,7 @@ pub(super) fn catalog(cx: &mut Cx, t: &Table, key: &str) -> Option<CatalogDraft>
             publisher: publisher.map(Spanned::into_inner),
             url: url.map(Spanned::into_inner),
             path: path.map(Spanned::into_inner),
+            path_written_relative,
             description: description.map(Spanned::into_inner),
             support_url: support_url.map(Spanned::into_inner),
             support_contact: cx.string(t, "support_contact").map(Spanned::into_inner),

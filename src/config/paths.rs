@@ -6,12 +6,26 @@
 //! checkout of the same repository, or a moved checkout, would each plan a catalog
 //! *replace*. So the planner stores and compares the path as it is relative to the config
 //! root, with `.` and `dir/..` folded and `/` as separator: the same file reached from any
-//! copy of the config is the same source. Everything here is lexical (no file system), so
-//! the planner stays free of I/O.
+//! copy of the config is the same source. A path written absolute names a place outside
+//! any checkout (a share) and is recorded absolute, normalised. Everything here is lexical
+//! (no file system), so the planner stays free of I/O; the price is that `link/..` is
+//! folded as written, not as a symbolic link would resolve.
 
 use std::path::{Component, Path, PathBuf};
 
 use super::model::Config;
+
+impl super::model::Catalog {
+    /// How the state records this catalog's `path` under a config at `root`: relative to the
+    /// root when it was written relative, else absolute; normalised either way.
+    pub fn stored_path(&self, root: Option<&Path>) -> Option<String> {
+        let path = self.path.as_deref()?;
+        Some(match root {
+            Some(root) if self.path_written_relative => stored_path_source(path, root),
+            _ => slashes(&normalize(path)),
+        })
+    }
+}
 
 impl Config {
     /// The directory the config was loaded from (the `-c` directory, or the directory of the

@@ -166,10 +166,7 @@ pub(super) fn catalog_record(
 ) -> Option<CatalogRecord> {
     let source = match (&c.url, &c.path, acquired) {
         (Some(u), _, _) => u.clone(),
-        (None, Some(p), _) => match root {
-            Some(root) => config::stored_path_source(p, root),
-            None => p.display().to_string(),
-        },
+        (None, Some(_), _) => c.stored_path(root)?,
         (None, None, Some(a)) => a.source.clone(),
         (None, None, None) => stored.map(|s| s.source.clone())?,
     };
