@@ -7,6 +7,8 @@
 #   unsigned-content/                the quickstart catalog whose first origin file is unsigned (11516)
 #   foreign-content/                 the quickstart catalog whose content is signed by an unapproved certificate
 #   bench/                           24 updates with signed content (kill -9 / resume)
+#   formats/contoso-v1.cab, -v2.cab  the quickstart catalog in the older CAB generations (no V3\)
+#   expired-signer/contoso-v3.cab    the quickstart catalog signed by the trust tests' expired signer
 #
 # Idempotent: the extra signer is created once and committed; the generator is deterministic
 # and every signature carries a fixed signing time. Needs cargo, openssl and osslsigncode.
@@ -47,7 +49,7 @@ gen() {
 }
 QS_SIGN=(--sign-cert "$QS_PKI/signer.pem" --sign-key "$QS_PKI/signer.key")
 
-rm -rf "$OUT/other-signer" "$OUT/unsigned-content" "$OUT/foreign-content" "$OUT/bench"
+rm -rf "$OUT/other-signer" "$OUT/unsigned-content" "$OUT/foreign-content" "$OUT/bench" "$OUT/formats" "$OUT/expired-signer"
 
 # 11508: same updates and categories as the quickstart, signed by `other`. Metadata only
 # (nothing from it may ever be staged).
@@ -71,8 +73,27 @@ gen --profile bench --updates 24 --out "$OUT/bench/bench-24.cab" \
   --content-dir "$OUT/bench/content" --content-size 1024 \
   "${QS_SIGN[@]}" --content-cert "$QS_PKI/signer.cer"
 
-# Independent check of every signature that should verify.
-for f in "$OUT"/*/*.cab "$OUT"/foreign-content/content/* "$OUT"/bench/content/*; do
+# Plans converge for every format: the quickstart's updates as a v1 catalog (XML and V2\
+# only) and as a v2 catalog (plus ContentCertificates\), neither with categories; metadata
+# only, signed by the approved quickstart signer.
+gen --profile quickstart --format v1 --out "$OUT/formats/contoso-v1.cab" "${QS_SIGN[@]}"
+gen --profile quickstart --format v2 --out "$OUT/formats/contoso-v2.cab" "${QS_SIGN[@]}" \
+  --content-cert "$QS_PKI/signer.cer"
+
+# An expired signer (tests/fixtures/pki/expired, valid 2020-01-01 .. 2022-01-01), no timestamp,
+# signed inside its validity: refused unless the catalog sets allow_expired_signer = true.
+EXPIRED_PKI=tests/fixtures/pki
+EXPIRED_SIGN_TIME=1622548800 # 2021-06-01T12:00:00Z, as scripts/make-signed-fixtures.sh
+cargo run --quiet --features generator --bin supctl-gen-catalog -- --seed "$SEED" \
+  --sign-time "$EXPIRED_SIGN_TIME" --profile quickstart --out "$OUT/expired-signer/contoso-v3.cab" \
+  --sign-cert "$EXPIRED_PKI/expired.pem" --sign-key "$EXPIRED_PKI/expired.key" \
+  --content-cert "$QS_PKI/signer.cer"
+osslsigncode verify -CAfile "$EXPIRED_PKI/ca.pem" -time "$EXPIRED_SIGN_TIME" \
+  -in "$OUT/expired-signer/contoso-v3.cab" >/dev/null \
+  || { echo "make-e2e-fixtures: expired-signer/contoso-v3.cab does not verify" >&2; exit 1; }
+
+# Independent check of every signature that should verify (the expired signer: above).
+for f in $(ls "$OUT"/*/*.cab | grep -v /expired-signer/) "$OUT"/foreign-content/content/* "$OUT"/bench/content/*; do
   osslsigncode verify -CAfile "$QS_PKI/ca.pem" -in "$f" >/dev/null \
     || { echo "make-e2e-fixtures: $f does not verify" >&2; exit 1; }
 done

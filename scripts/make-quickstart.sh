@@ -56,6 +56,11 @@ for f in "$QS"/content/*; do
     || { echo "make-quickstart: $f does not verify" >&2; exit 1; }
 done
 
+# The gitops example's in-house catalog (examples/gitops/contoso.toml) is this same file: a
+# catalog `path` must name a file for the config to validate.
+mkdir -p examples/gitops/catalogs
+cp "$QS/catalog/contoso-v3.cab" examples/gitops/catalogs/contoso-lob.cab
+
 echo "PKI:                       $PKI"
 echo "signing time:              $SIGN_TIME ($(date -u -d "@$SIGN_TIME" +%FT%TZ))"
 echo "quickstart size:           $(du -sb "$QS" | cut -f1) bytes"

@@ -57,6 +57,7 @@ fn fixture() -> Option<&'static (PathBuf, PathBuf)> {
             let scratch = tempfile::tempdir_in(root).unwrap();
             let started = Instant::now();
             gen_catalog::run(&gen_catalog::Options {
+                format: gen_catalog::Format::V3,
                 profile: gen_catalog::Profile::Bench {
                     updates: UPDATES,
                     categories: None,

@@ -150,7 +150,19 @@ fn singular_section_twice_is_an_error() {
 #[test]
 fn custom_catalog_needs_exactly_one_https_url_or_path() {
     ok(&catalog(""));
-    ok("[catalog.acme]\nname = \"A\"\npublisher = \"A\"\npath = \"catalogs/a.cab\"\n");
+    let d = Dir::new();
+    d.write("catalogs/a.cab", "MSCF");
+    let f = d.write(
+        "supctl.toml",
+        "[catalog.acme]\nname = \"A\"\npublisher = \"A\"\npath = \"catalogs/a.cab\"\n",
+    );
+    supctl()
+        .arg("validate")
+        .arg("-c")
+        .arg(&f)
+        .assert()
+        .success()
+        .stdout(contains("Valid:"));
     fails(
         "[catalog.acme]\nname = \"A\"\npublisher = \"A\"\n",
         "needs `url` or `path`",

@@ -6,6 +6,7 @@ use supctl::config::{self, CategorySelection, Staging};
 fn defaults_thumbprints_and_paths_are_resolved() {
     let d = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(d.path().join("vendors")).unwrap();
+    std::fs::write(d.path().join("vendors/acme.cab"), b"MSCF").unwrap();
     std::fs::write(
         d.path().join("00.toml"),
         "[defaults]\nschedule = \"every 1 day at 02:00\"\nstage = \"all\"\n[server]\npath = \"state\"\n",
@@ -42,6 +43,7 @@ fn defaults_thumbprints_and_paths_are_resolved() {
 fn default_schedule_is_every_7_days_and_state_dir_sits_beside_the_config() {
     let d = tempfile::tempdir().unwrap();
     let f = d.path().join("supctl.toml");
+    std::fs::write(d.path().join("a.cab"), b"MSCF").unwrap();
     std::fs::write(
         &f,
         "[catalog.a]\nname = \"A\"\npublisher = \"A\"\npath = \"a.cab\"\n",

@@ -15,6 +15,7 @@ use generator_support::{cab_files, have, scan_xml};
 
 fn bench(updates: usize, categories: Option<usize>, seed: u64, out: &Path) -> gen_catalog::Summary {
     gen_catalog::run(&Options {
+        format: gen_catalog::Format::V3,
         profile: Profile::Bench {
             updates,
             categories,
@@ -220,4 +221,80 @@ fn quickstart_profile_has_its_story() {
         .map(|i| cat.category_path(i))
         .collect();
     assert_eq!(paths, ["Contoso", "Contoso/Utilities", "Contoso/Firmware"]);
+}
+
+fn quickstart_as(
+    format: gen_catalog::Format,
+    certs: Vec<std::path::PathBuf>,
+    out: &Path,
+) -> anyhow::Result<gen_catalog::Summary> {
+    gen_catalog::run(&Options {
+        format,
+        profile: Profile::Quickstart,
+        seed: 1,
+        out: out.to_path_buf(),
+        content_dir: None,
+        content_size: 4096,
+        signer: None,
+        content_certs: certs,
+        unsigned_content: 0,
+        content_signer: None,
+    })
+}
+
+#[test]
+fn older_formats_leave_folders_out_and_read_back_as_such() {
+    use supctl::catalog::model::FormatVersion;
+    let dir = tempfile::tempdir().unwrap();
+    let cert = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart/pki/signer.cer");
+    for (format, certs, expected) in [
+        (gen_catalog::Format::V1, vec![], FormatVersion::V1),
+        (
+            gen_catalog::Format::V2,
+            vec![cert.clone()],
+            FormatVersion::V2,
+        ),
+        (
+            gen_catalog::Format::V3,
+            vec![cert.clone()],
+            FormatVersion::V3,
+        ),
+    ] {
+        let cab = dir.path().join(format!("{expected:?}.cab"));
+        let s = quickstart_as(format, certs, &cab).unwrap();
+        let names: Vec<String> = cab_files(&cab).into_iter().map(|(n, _)| n).collect();
+        let has = |folder: &str| names.iter().any(|n| n.starts_with(folder));
+        assert_eq!(has("V3\\"), expected == FormatVersion::V3, "{names:?}");
+        assert_eq!(
+            has("ContentCertificates\\"),
+            expected != FormatVersion::V1,
+            "{names:?}"
+        );
+        assert!(has("V2\\"), "every generation keeps V2\\: {names:?}");
+        assert_eq!(s.categories.is_empty(), expected != FormatVersion::V3);
+
+        let x = supctl::catalog::extract::extract(
+            &std::fs::read(&cab).unwrap(),
+            &supctl::catalog::limits::CatalogLimits::default(),
+            chrono::Utc::now(),
+        )
+        .unwrap();
+        assert_eq!(x.content.format, expected);
+        assert_eq!(x.content.updates.len(), 4);
+        assert_eq!(
+            x.content.categories.is_empty(),
+            expected != FormatVersion::V3
+        );
+    }
+    let err = quickstart_as(
+        gen_catalog::Format::V1,
+        vec![cert],
+        &dir.path().join("x.cab"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("v1 catalog ships no content certificates"),
+        "{err}"
+    );
 }

@@ -60,6 +60,7 @@ fn unsigned_content_digests_match_the_catalog() {
     let content = dir.path().join("content");
     let cab = dir.path().join("c.cab");
     gen_catalog::run(&Options {
+        format: gen_catalog::Format::V3,
         profile: Profile::Bench {
             updates: 25,
             categories: None,
@@ -98,6 +99,7 @@ fn signed_catalog_and_content_verify() {
     let content = dir.path().join("content");
     let cab = dir.path().join("signed.cab");
     let s = gen_catalog::run(&Options {
+        format: gen_catalog::Format::V3,
         profile: Profile::Bench {
             updates: 6,
             categories: Some(3),
@@ -164,6 +166,7 @@ fn committed_quickstart_is_what_the_generator_makes() {
     let content = dir.path().join("content");
     let cab = dir.path().join("contoso-v3.cab");
     gen_catalog::run(&Options {
+        format: gen_catalog::Format::V3,
         profile: Profile::Quickstart,
         seed: 1,
         out: cab.clone(),

@@ -159,7 +159,13 @@ fn updates_list_filters_and_json_contract() {
         .len(),
         10
     );
-    assert_eq!(list(d.path(), &["--catalog", "other"]).len(), 0);
+    // An unknown catalog is an error, not an empty list (tests/firstweek_categories.rs).
+    supctl()
+        .args(["updates", "list", "--catalog", "other", "--state-dir"])
+        .arg(d.path())
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("no catalog `other` in the store"));
     let cat = list(d.path(), &["--category", "drivers"]);
     let ids: Vec<&str> = cat.iter().map(|r| r["id"].as_str().unwrap()).collect();
     assert_eq!(

@@ -107,7 +107,7 @@ fn untimestamped_signature_expires_with_its_certificate() {
     assert!(r.signers.iter().all(|s| s.expired));
     assert!(matches!(
         evaluate(&r, &[tp(SIGNER_SHA1)], &[], false),
-        TrustDecision::Invalid { .. }
+        TrustDecision::Expired { .. }
     ));
 }
 
@@ -146,8 +146,10 @@ fn expired_signer_without_timestamp_is_rejected_unless_allowed() {
     assert_eq!(s.timestamp, None);
     assert_eq!(s.certificate.sha1.to_hex(), EXPIRED_SHA1);
     match evaluate(&r, &[tp(EXPIRED_SHA1)], &[], false) {
-        TrustDecision::Invalid { reason } => {
-            assert!(reason.contains("expired on 2022-01-01"), "{reason}")
+        TrustDecision::Expired { signer } => {
+            assert_eq!(signer.certificate.sha1.to_hex(), EXPIRED_SHA1);
+            let reason = supctl::trust::expired_signer_reason(&signer);
+            assert!(reason.contains("to 2022-01-01 and has expired"), "{reason}")
         }
         other => panic!("{other:?}"),
     }

@@ -1,5 +1,6 @@
-//! `supctl-gen-catalog`: writes a realistic, deterministic, optionally signed v3 catalog
-//! CAB (and its content) for benchmarks and the offline quickstart.
+//! `supctl-gen-catalog`: writes a realistic, deterministic, optionally signed catalog CAB
+//! (v3 by default, `--format v1|v2` for the older generations) and its content, for
+//! benchmarks, the offline quickstart and the end-to-end tests.
 //!
 //! Build with `cargo build --release --features generator --bin supctl-gen-catalog`.
 
@@ -10,7 +11,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
 
-use gen_catalog::{Options, Profile, Signer};
+use gen_catalog::{Format, Options, Profile, Signer};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum ProfileArg {
@@ -20,12 +21,25 @@ enum ProfileArg {
     Quickstart,
 }
 
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum FormatArg {
+    /// The catalog XML and V2\ only (no content certificates, no categories).
+    V1,
+    /// Adds ContentCertificates\.
+    V2,
+    /// Adds the V3\ category tree.
+    V3,
+}
+
 /// Generate a signed v3 third-party update catalog for tests and benchmarks.
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {
     #[arg(long, value_enum, default_value = "bench")]
     profile: ProfileArg,
+    /// Catalog CAB generation: which folders the CAB holds.
+    #[arg(long, value_enum, default_value = "v3")]
+    format: FormatArg,
     /// Number of updates (bench profile).
     #[arg(long, required_if_eq("profile", "bench"))]
     updates: Option<usize>,
@@ -87,6 +101,11 @@ fn main() -> ExitCode {
     };
     let opts = Options {
         profile,
+        format: match a.format {
+            FormatArg::V1 => Format::V1,
+            FormatArg::V2 => Format::V2,
+            FormatArg::V3 => Format::V3,
+        },
         seed: a.seed,
         out: a.out,
         content_dir: a.content_dir,

@@ -11,7 +11,7 @@ use super::model::CatalogContent;
 use super::parsed_cache;
 use crate::config;
 use crate::ids::{Sha256, Thumbprint};
-use crate::trust::{SignatureReport, TrustDecision};
+use crate::trust::{SignatureReport, SignerReport, TrustDecision};
 
 /// What acquiring produced, as the planner needs it.
 #[derive(Debug, Clone)]
@@ -25,8 +25,11 @@ pub enum Acquisition {
     Untrusted { report: SignatureReport },
     /// Not signed at all.
     Unsigned,
-    /// The signature does not verify (tampered, truncated, expired without timestamp).
+    /// The signature does not verify (tampered, truncated, wrong key usage).
     Invalid { reason: String },
+    /// It verifies, but the signer had expired with no timestamp covering it, and the
+    /// catalog does not set `allow_expired_signer`.
+    Expired { signer: SignerReport },
     /// Could not be fetched, read or parsed.
     Failed { reason: String },
 }
@@ -102,6 +105,7 @@ pub fn verify_and_parse(
         }
         Some(TrustDecision::Unsigned) => return Acquisition::Unsigned,
         Some(TrustDecision::Invalid { reason }) => return Acquisition::Invalid { reason },
+        Some(TrustDecision::Expired { signer }) => return Acquisition::Expired { signer },
         None => {
             return Acquisition::Failed {
                 reason: gate

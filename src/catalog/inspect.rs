@@ -10,7 +10,10 @@ use chrono::{DateTime, Utc};
 use super::extract::{ExtractError, Extracted, extract};
 use super::limits::CatalogLimits;
 use crate::ids::Thumbprint;
-use crate::trust::{SignatureReport, SignatureStatus, TrustDecision, evaluate, verify_cab};
+use crate::trust::{
+    SignatureReport, SignatureStatus, SignerReport, TrustDecision, evaluate, expired_signer,
+    expired_signer_reason, verify_cab,
+};
 
 /// What was verified, what was decided and, if allowed, what was parsed.
 #[derive(Debug, Clone)]
@@ -24,6 +27,13 @@ pub struct Inspection {
 }
 
 impl Inspection {
+    /// The signer that expired with no timestamp covering it, whether or not a policy was
+    /// given: `plan` refuses such a catalog unless it sets `allow_expired_signer`, so
+    /// `catalog inspect` says so up front.
+    pub fn expired_signer(&self) -> Option<&SignerReport> {
+        expired_signer(&self.signature)
+    }
+
     /// `Some(true)` when approved signers were given and one signed the catalog.
     pub fn trusted(&self) -> Option<bool> {
         self.decision
@@ -95,6 +105,7 @@ pub fn verify(data: &[u8], policy: Option<&SignerPolicy<'_>>, now: DateTime<Utc>
         (Some(TrustDecision::Invalid { reason }), _) => {
             Some(format!("the catalog signature is invalid: {reason}"))
         }
+        (Some(TrustDecision::Expired { signer }), _) => Some(expired_signer_reason(signer)),
         (Some(TrustDecision::Unsigned), _) => {
             Some("the catalog is unsigned and signers are required".into())
         }

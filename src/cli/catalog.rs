@@ -1,4 +1,5 @@
-//! `supctl catalog inspect | updates | partners`: look at a catalog before subscribing to it.
+//! `supctl catalog inspect | updates | categories | partners`: look at a catalog before
+//! subscribing to it.
 
 use std::io::Write;
 
@@ -8,15 +9,18 @@ use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
 use super::{EXIT_ERROR, EXIT_OK};
+use crate::catalog::extract::extract;
 use crate::catalog::fetch::{CatalogSource, Fetcher, HttpSettings, redact};
-use crate::catalog::inspect::{Inspection, SignerPolicy, inspect};
+use crate::catalog::inspect::{Inspection, SignerPolicy, inspect, verify};
 use crate::catalog::limits::CatalogLimits;
 use crate::catalog::model::UpdateRecord;
 use crate::catalog::partners;
 use crate::catalog::summary::summarize;
 use crate::catalog::v3::{members_under, resolve_all};
 use crate::ids::Thumbprint;
-use crate::trust::{SignerReport, TrustDecision, approve_line};
+use crate::trust::{
+    SignerReport, TrustDecision, approve_line, expired_signer_hint, expired_signer_reason,
+};
 
 #[derive(Debug, Args)]
 pub struct CatalogArgs {
@@ -52,6 +56,8 @@ pub enum CatalogCommand {
         #[arg(short = 'c', long = "config", value_name = "PATH")]
         config: Option<std::path::PathBuf>,
     },
+    /// Show a catalog's V3 category tree: the paths `categories` and `stage` take, member counts
+    Categories(super::categories::CategoriesArgs),
     /// List the partner catalogs (a refreshed list when there is one, else the built-in list)
     Partners {
         #[arg(long)]
@@ -85,6 +91,7 @@ pub fn run(args: CatalogArgs) -> anyhow::Result<u8> {
             json,
             config,
         } => run_updates(&source, &categories, json, &catalog_limits(config)?),
+        CatalogCommand::Categories(args) => super::categories::run(args),
         CatalogCommand::Partners {
             json,
             refresh,
@@ -126,7 +133,8 @@ fn catalog_limits(config: Option<std::path::PathBuf>) -> anyhow::Result<CatalogL
     }
 }
 
-fn load(
+/// Reads and inspects a catalog file or URL (`trust`: the signers to require, if any).
+pub(super) fn load(
     source: &str,
     trust: Option<&[Thumbprint]>,
     limits: &CatalogLimits,
@@ -161,18 +169,30 @@ fn run_inspect(
         .iter()
         .map(|t| Thumbprint::parse(t))
         .collect::<Result<_, _>>()?;
-    let ins = load(
-        source,
-        (!approved.is_empty()).then_some(approved.as_slice()),
-        limits,
-    )?;
+    // Verify, then parse, in two steps: when the XML does not parse, what was learnt about
+    // the signature is still shown.
+    let data = read_source(source)?;
+    let policy = (!approved.is_empty()).then(|| SignerPolicy::approving(&approved));
+    let now = Utc::now();
+    let mut ins = verify(&data, policy.as_ref(), now);
+    let mut parse_error = None;
+    if ins.refused.is_none() {
+        match extract(&data, limits, now) {
+            Ok(x) => ins.extracted = Some(x),
+            Err(e) => parse_error = Some(format!("parsing `{source}`: {e}")),
+        }
+    }
     let sig = &ins.signature;
     let status = serde_json::to_value(sig.status)?;
+    let expired = ins
+        .expired_signer()
+        .map(|s| json!({ "reason": expired_signer_reason(s), "hint": expired_signer_hint(None) }));
     let mut out = json!({
         "source": source,
         "signature": {
             "status": status, "reason": sig.reason, "trusted": ins.trusted(),
             "signers": sig.signers.iter().map(signer_json).collect::<Vec<_>>(),
+            "expired_signer": expired,
         },
     });
     if let Some(x) = &ins.extracted
@@ -181,7 +201,9 @@ fn run_inspect(
     {
         o.extend(s);
     }
-    if let (Some(reason), Value::Object(o)) = (&ins.refused, &mut out) {
+    if let (Some(reason), Value::Object(o)) =
+        (ins.refused.as_ref().or(parse_error.as_ref()), &mut out)
+    {
         o.insert("error".into(), json!(reason));
     }
     let mut stdout = std::io::stdout().lock();
@@ -192,11 +214,21 @@ fn run_inspect(
     }
     if let Some(reason) = &ins.refused {
         eprintln!("error: {reason}; nothing was extracted");
-        if let Some(TrustDecision::Untrusted { signers }) = &ins.decision {
-            for s in signers {
-                eprintln!("  to approve: {}", approve_line(s));
+        match &ins.decision {
+            Some(TrustDecision::Untrusted { signers }) => {
+                for s in signers {
+                    eprintln!("  to approve: {}", approve_line(s));
+                }
             }
+            Some(TrustDecision::Expired { .. }) => {
+                eprintln!("  hint: {}", expired_signer_hint(None));
+            }
+            _ => {}
         }
+        return Ok(EXIT_ERROR);
+    }
+    if let Some(e) = parse_error {
+        eprintln!("error: {e}");
         return Ok(EXIT_ERROR);
     }
     Ok(EXIT_OK)
@@ -232,6 +264,12 @@ fn print_inspect(w: &mut impl Write, ins: &Inspection, out: &Value) -> anyhow::R
             date(c.not_before),
             date(c.not_after)
         )?;
+    }
+    // Without --trust the catalog is still shown (admins look before approving), but
+    // `plan` would refuse it: say so in plan's words.
+    if let (Some(s), None) = (ins.expired_signer(), &ins.refused) {
+        writeln!(w, "  expired: {}", expired_signer_reason(s))?;
+        writeln!(w, "  hint: {}", expired_signer_hint(None))?;
     }
     let Some(x) = &ins.extracted else {
         return Ok(());

@@ -9,8 +9,10 @@ use clap::{Parser, Subcommand};
 
 mod apply;
 pub mod catalog;
+mod categories;
 pub mod certs;
 pub mod debug;
+mod docs;
 mod import;
 mod plan;
 mod render;
@@ -77,6 +79,10 @@ pub enum Command {
     Status(status::StatusArgs),
     /// Import updates from the Microsoft Update Catalog into WSUS by UpdateID.
     ImportUpdate(import::ImportArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions(docs::CompletionsArgs),
+    /// Print the manual page, or write one page per command with --out DIR.
+    Man(docs::ManArgs),
     /// Run one stage of supctl on its own (benchmarks, troubleshooting).
     #[command(subcommand, hide = true)]
     Debug(debug::DebugCommand),
@@ -110,6 +116,8 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Sync(a) => sync::run(a),
         Command::ImportUpdate(a) => import::run(a),
         Command::Status(a) => status::run(a),
+        Command::Completions(a) => docs::completions(a),
+        Command::Man(a) => docs::man(a),
         Command::Debug(c) => debug::run(c),
     }
 }

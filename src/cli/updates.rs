@@ -2,9 +2,13 @@
 
 use std::fmt::Write as _;
 
+use std::collections::BTreeMap;
+
+use anyhow::bail;
 use clap::{Args, Subcommand};
 use regex::RegexBuilder;
 
+use crate::catalog::model::Category;
 use crate::store::local::{LocalBackend, OpenOptions};
 use crate::store::query::UpdateFilter;
 use crate::store::{CatalogKey, UpdateState};
@@ -29,7 +33,8 @@ pub struct ListArgs {
     pub product: Option<String>,
     #[arg(long, value_name = "C")]
     pub classification: Option<String>,
-    /// A category path (`Lenovo/BIOS`); includes its subcategories.
+    /// A category path (`Lenovo/BIOS`, see `supctl catalog categories`); includes its
+    /// subcategories.
     #[arg(long, value_name = "PATH")]
     pub category: Option<String>,
     #[arg(long, value_parser = ["metadata-only", "deployable", "expired"])]
@@ -56,13 +61,27 @@ pub fn run(cmd: UpdatesCommand) -> anyhow::Result<u8> {
         title,
     };
     let cfg = a.store.config()?;
+    let checked = filter.catalog.is_some() || filter.category.is_some();
     let rows = match &cfg {
         // A remote server has no SQL to push the filter into: filter its snapshot.
         Some(c) if c.server.backend == crate::config::BackendKind::Wsus => {
-            filter.apply(&super::session::open_backend(c, false)?.snapshot()?)
+            let state = super::session::open_backend(c, false)?.snapshot()?;
+            if checked {
+                let catalogs: Vec<CatalogKey> = state.catalogs.keys().cloned().collect();
+                check_filters(&filter, &catalogs, &state.categories)?;
+            }
+            filter.apply(&state)
         }
-        _ => LocalBackend::open(&a.store.location_of(cfg.as_ref()), OpenOptions::read())?
-            .list_updates(&filter)?,
+        _ => {
+            let store =
+                LocalBackend::open(&a.store.location_of(cfg.as_ref()), OpenOptions::read())?;
+            if checked {
+                let catalogs: Vec<CatalogKey> =
+                    store.snapshot_settings()?.catalogs.into_keys().collect();
+                check_filters(&filter, &catalogs, &store.categories()?)?;
+            }
+            store.list_updates(&filter)?
+        }
     };
     if a.store.json {
         print_json(&rows)?;
@@ -91,4 +110,61 @@ pub fn run(cmd: UpdatesCommand) -> anyhow::Result<u8> {
     let _ = writeln!(out, "{} update(s)", rows.len());
     emit(&out)?;
     Ok(super::EXIT_OK)
+}
+
+/// Refuses a `--catalog` or `--category` that names nothing in the store: such a filter
+/// would silently list nothing, which reads as "no updates" rather than as a typo.
+fn check_filters(
+    filter: &UpdateFilter,
+    catalogs: &[CatalogKey],
+    categories: &BTreeMap<CatalogKey, Vec<Category>>,
+) -> anyhow::Result<()> {
+    if let Some(key) = &filter.catalog
+        && !catalogs.contains(key)
+    {
+        let known: Vec<&str> = catalogs.iter().map(|k| k.as_str()).collect();
+        let hint = match suggest_any_case(key.as_str(), &known) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None if known.is_empty() => "the store holds no catalog yet".to_string(),
+            None => format!("catalogs in the store: {}", known.join(", ")),
+        };
+        bail!("no catalog `{key}` in the store\n  hint: {hint}");
+    }
+    let Some(path) = &filter.category else {
+        return Ok(());
+    };
+    let wanted = path.trim().trim_matches('/');
+    let paths: Vec<&str> = categories
+        .iter()
+        .filter(|(k, _)| filter.catalog.as_ref().is_none_or(|c| c == *k))
+        .flat_map(|(_, cats)| cats.iter().map(|c| c.path.as_str()))
+        .collect();
+    if paths.iter().any(|p| p.eq_ignore_ascii_case(wanted)) {
+        return Ok(());
+    }
+    let within = filter
+        .catalog
+        .as_ref()
+        .map(|k| format!(" of catalog `{k}`"))
+        .unwrap_or_default();
+    let find = format!(
+        "list a catalog's category paths with `supctl catalog categories {} -c <config>`",
+        filter.catalog.as_ref().map_or("<CATALOG>", |k| k.as_str())
+    );
+    let hint = match suggest_any_case(wanted, &paths) {
+        Some(s) => format!("did you mean `{s}`? {find}"),
+        None if paths.is_empty() => {
+            format!("the store holds no categories{within} (only v3 catalogs have them); {find}")
+        }
+        None => find,
+    };
+    bail!("no category `{path}` in the store{within}\n  hint: {hint}")
+}
+
+/// The closest of `known` to `word`, ignoring case (paths and keys are matched that way).
+fn suggest_any_case<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
+    let lower: Vec<String> = known.iter().map(|k| k.to_lowercase()).collect();
+    let refs: Vec<&str> = lower.iter().map(String::as_str).collect();
+    let found = crate::config::suggest(&word.to_lowercase(), &refs)?;
+    refs.iter().position(|k| *k == found).map(|i| known[i])
 }

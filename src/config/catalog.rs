@@ -1,5 +1,7 @@
 //! Reading one `[catalog.<key>]` table.
 
+use std::path::PathBuf;
+
 use toml::Spanned;
 use toml::de::DeValue;
 
@@ -83,7 +85,7 @@ fn category_list(cx: &mut Cx, t: &Table, key: &str, words: &[&str]) -> Option<Li
             cx.error(
                 &s.span(),
                 format!("`{}.{key}` entry `{text}` is neither a category path nor a GUID", t.name),
-                Some("write a display-name path such as \"Lenovo/BIOS\" (see `supctl catalog inspect`) or a category GUID".into()),
+                Some("write a display-name path such as \"Lenovo/BIOS\" (list them with `supctl catalog categories <catalog>`) or a category GUID".into()),
             );
             continue;
         }
@@ -101,7 +103,14 @@ pub(super) fn catalog(cx: &mut Cx, t: &Table, key: &str) -> Option<CatalogDraft>
     let name = cx.string(t, "name");
     let publisher = cx.string(t, "publisher");
     let url = cx.string(t, "url");
+    let path_written_relative = matches!(
+        t.get("path").map(|v| v.get_ref()),
+        Some(DeValue::String(s)) if std::path::Path::new(s.as_ref()).is_relative()
+    );
     let path = cx.path(t, "path");
+    if let Some(p) = &path {
+        check_catalog_file(cx, t, p);
+    }
     if let Some(u) = &url {
         check_url(cx, t, "url", u, true);
     }
@@ -177,7 +186,10 @@ pub(super) fn catalog(cx: &mut Cx, t: &Table, key: &str) -> Option<CatalogDraft>
         check_url(cx, t, "support_url", u, false);
     }
     let mut signers = Vec::new();
-    for s in cx.strings(t, "signers").unwrap_or_default() {
+    for s in cx
+        .string_array(t, "signers", "thumbprints")
+        .unwrap_or_default()
+    {
         if let Some(tp) = thumbprint(cx, &s, &format!("`{}.signers`", t.name)) {
             signers.push(tp);
         }
@@ -215,6 +227,7 @@ pub(super) fn catalog(cx: &mut Cx, t: &Table, key: &str) -> Option<CatalogDraft>
             publisher: publisher.map(Spanned::into_inner),
             url: url.map(Spanned::into_inner),
             path: path.map(Spanned::into_inner),
+            path_written_relative,
             description: description.map(Spanned::into_inner),
             support_url: support_url.map(Spanned::into_inner),
             support_contact: cx.string(t, "support_contact").map(Spanned::into_inner),
@@ -230,6 +243,29 @@ pub(super) fn catalog(cx: &mut Cx, t: &Table, key: &str) -> Option<CatalogDraft>
             loc: Some(cx.loc(&t.span)),
         },
     })
+}
+
+/// A `path` source must name a file now: otherwise `apply` would create the catalog (and
+/// approve its signer) for a file that is not there, and only the catalog's acquisition
+/// would fail, as a plan diagnostic rather than a config error.
+fn check_catalog_file(cx: &mut Cx, t: &Table, path: &Spanned<PathBuf>) {
+    let p = path.get_ref();
+    let problem = match std::fs::metadata(p) {
+        Ok(m) if m.is_dir() => format!("{} is a directory, not a catalog file", p.display()),
+        Ok(_) => return,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            format!("there is no file {}", p.display())
+        }
+        Err(e) => format!("cannot read {}: {e}", p.display()),
+    };
+    let dir = cx.file.dir().display().to_string();
+    cx.error(
+        &path.span(),
+        format!("`{}.path`: {problem}", t.name),
+        Some(format!(
+            "relative paths resolve against the directory of the config file ({dir}); fix the path, or put the catalog CAB there before `plan`"
+        )),
+    );
 }
 
 /// Catalog keys are plan addresses (`catalog.<key>`): keep them to a safe alphabet.

@@ -350,6 +350,11 @@ pub struct Catalog {
     /// Local CAB file instead of a URL (disconnected sites).
     #[schemars(with = "Option<String>")]
     pub path: Option<PathBuf>,
+    /// `path` was written relative (part of the checkout): the state records it relative to
+    /// the config root. Written absolute (a share), it is recorded absolute.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub path_written_relative: bool,
     /// Up to 200 characters.
     pub description: Option<String>,
     pub support_url: Option<String>,

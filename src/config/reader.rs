@@ -209,6 +209,30 @@ impl<'a> Cx<'a> {
         }
     }
 
+    /// An array of strings, strictly: a bare string is an error whose hint is the array to
+    /// write. For lists where one value and a list mean different things to a reader
+    /// (`signers = "…"` reads like "the signer", and silently became one).
+    pub fn string_array(
+        &mut self,
+        t: &Table<'_, '_>,
+        key: &str,
+        what: &str,
+    ) -> Option<Vec<Spanned<String>>> {
+        let v = t.get(key)?;
+        if let DeValue::String(s) = v.get_ref() {
+            self.error(
+                &v.span(),
+                format!(
+                    "`{}` must be an array of {what}, found string",
+                    dotted(&t.name, key)
+                ),
+                Some(format!("{key} = [{:?}]", s.as_ref())),
+            );
+            return None;
+        }
+        self.strings(t, key)
+    }
+
     /// A path, resolved against the directory of the file that contains it.
     pub fn path(&mut self, t: &Table<'_, '_>, key: &str) -> Option<Spanned<PathBuf>> {
         let s = self.string(t, key)?;

@@ -159,15 +159,18 @@ fn staging(stage: &Staging) -> Selection {
     }
 }
 
-/// The catalog settings the server should hold for a configured catalog.
+/// The catalog settings the server should hold for a configured catalog. A `path` source is
+/// recorded relative to the config `root` (see `config::stored_path_source`), so every
+/// checkout of the config names it alike.
 pub(super) fn catalog_record(
     c: &config::Catalog,
+    root: Option<&std::path::Path>,
     acquired: Option<&Acquired>,
     stored: Option<&CatalogRecord>,
 ) -> Option<CatalogRecord> {
     let source = match (&c.url, &c.path, acquired) {
         (Some(u), _, _) => u.clone(),
-        (None, Some(p), _) => p.display().to_string(),
+        (None, Some(_), _) => c.stored_path(root)?,
         (None, None, Some(a)) => a.source.clone(),
         (None, None, None) => stored.map(|s| s.source.clone())?,
     };
@@ -212,15 +215,39 @@ fn plan_catalogs(b: &mut Builder) {
         let address = Address::catalog(&ckey);
         let stored = b.inputs.actual.catalogs.get(&ckey).map(|s| &s.settings);
         let acquired = b.inputs.catalogs.get(key);
-        let Some(record) = catalog_record(c, acquired, stored) else {
+        let root = b.inputs.desired.root();
+        let Some(record) = catalog_record(c, root, acquired, stored) else {
             continue;
         };
+        // A store written before sources were relative holds the absolute spelling of the
+        // same file: the same source, not a replace. Any other change rewrites it relative.
+        let same_source = stored.is_some_and(|s| {
+            s.source == record.source
+                || matches!((&c.url, &c.path, root), (None, Some(p), Some(root)) if config::same_path_source(&s.source, p, root))
+        });
+        let unchanged = stored.is_some_and(|s| {
+            same_source
+                && *s
+                    == CatalogRecord {
+                        source: s.source.clone(),
+                        ..record.clone()
+                    }
+        });
         let after = serde_json::to_value(&record).unwrap_or(Value::Null);
         let categories = match acquired.map(|a| &a.acquisition) {
             Some(Acquisition::Trusted { content, .. }) => {
-                // The store keeps categories normalised (members sorted, no duplicates).
+                // The store keeps categories normalised (members sorted, no duplicates), and
+                // an empty tree (v1, v2) as no rows at all: absent and empty are one tree, or
+                // such a catalog would never converge.
                 let tree = crate::store::shared::normalize_categories(content.categories.clone());
-                (b.inputs.actual.categories.get(&ckey) != Some(&tree)).then_some(tree)
+                let stored = b
+                    .inputs
+                    .actual
+                    .categories
+                    .get(&ckey)
+                    .map(Vec::as_slice)
+                    .unwrap_or_default();
+                (stored != tree.as_slice()).then_some(tree)
             }
             _ => None,
         };
@@ -237,19 +264,19 @@ fn plan_catalogs(b: &mut Builder) {
                 "new catalog in the config".into(),
                 payload,
             ),
-            Some(s) if s == &record && categories_changed => b.push(
+            Some(_) if unchanged && categories_changed => b.push(
                 &address,
                 ActionKind::Update,
                 Some(after),
                 "the catalog's categories changed".into(),
                 payload,
             ),
-            Some(s) if s == &record => {}
+            Some(_) if unchanged => {}
             Some(s)
                 if record.kind == CatalogKind::Custom
-                    && (s.source != record.source || s.publisher != record.publisher) =>
+                    && (!same_source || s.publisher != record.publisher) =>
             {
-                let what = if s.source != record.source {
+                let what = if !same_source {
                     "download URL/path"
                 } else {
                     "publisher"

@@ -109,6 +109,8 @@ fn trusted(c: CatalogContent) -> BTreeMap<String, Acquired> {
 fn config(extra: &str) -> Config {
     let d = tempfile::tempdir().unwrap();
     let f = d.path().join("supctl.toml");
+    // A `path` source must exist to load; the catalog itself comes from `acquired`.
+    std::fs::write(d.path().join("acme.cab"), b"MSCF").unwrap();
     std::fs::write(
         &f,
         format!(

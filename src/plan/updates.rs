@@ -14,7 +14,7 @@ use crate::catalog::v3;
 use crate::config::{self, CategoryRef, CategorySelection, Staging};
 use crate::ids::UpdateId;
 use crate::store::{Address, CatalogKey, StoredUpdate, UpdateState};
-use crate::trust::approve_line;
+use crate::trust::{approve_line, expired_signer_hint, expired_signer_reason};
 
 fn update_json(r: &UpdateRecord) -> Value {
     json!({
@@ -84,6 +84,13 @@ fn trusted<'a>(
             ),
             Some("the file was altered or damaged; download it again or contact the vendor".into()),
         ),
+        Acquisition::Expired { signer } => b.diagnostic(
+            Error,
+            "signer-expired",
+            address,
+            format!("catalog {}: {}", c.key, expired_signer_reason(signer)),
+            Some(expired_signer_hint(Some(&c.key))),
+        ),
         Acquisition::Failed { reason } => b.diagnostic(
             Error,
             "acquire-failed",
@@ -111,7 +118,7 @@ fn resolve(
             Ok(found) => ids.extend(found),
             Err(e) => {
                 ok = false;
-                b.diagnostic(DiagnosticSeverity::Error, "category-unresolved", address, format!("catalog {key}: {what} entry `{r}`: {e}"), Some(format!("list the catalog's categories with `supctl catalog inspect`; {what} paths are display names from the root")));
+                b.diagnostic(DiagnosticSeverity::Error, "category-unresolved", address, format!("catalog {key}: {what} entry `{r}`: {e}"), Some(format!("list the catalog's categories with `supctl catalog categories {key}` (and this plan's -c); {what} paths are display-name paths from the root, or GUIDs")));
             }
         }
     }

@@ -14,4 +14,7 @@ pub use authenticode::{
     verify_pe, verify_pkcs7,
 };
 pub use certificate::{CertificateError, CertificateInfo};
-pub use policy::{TrustDecision, approve_line, evaluate};
+pub use policy::{
+    TrustDecision, approve_line, evaluate, expired_signer, expired_signer_hint,
+    expired_signer_reason,
+};

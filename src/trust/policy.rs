@@ -13,16 +13,28 @@ use crate::ids::Thumbprint;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "decision", rename_all = "lowercase")]
 pub enum TrustDecision {
-    Trusted { signer: SignerReport },
-    Untrusted { signers: Vec<SignerReport> },
-    Invalid { reason: String },
+    Trusted {
+        signer: SignerReport,
+    },
+    Untrusted {
+        signers: Vec<SignerReport>,
+    },
+    Invalid {
+        reason: String,
+    },
+    /// Every signature verifies, but `signer` had expired with no verified timestamp showing
+    /// the file was signed before that, and expired signers are not allowed. Apart from
+    /// `Invalid`: nothing was altered, and the admin's remedy is a setting, not a download.
+    Expired {
+        signer: SignerReport,
+    },
     Unsigned,
 }
 
 /// Applies the policy.
 ///
 /// - Unsigned stays Unsigned and an invalid signature stays Invalid (11516 / 11508).
-/// - An expired signer with no verified timestamp covering it is Invalid unless
+/// - An expired signer with no verified timestamp covering it is Expired unless
 ///   `allow_expired`: Windows rejects such signatures, but catalogs do ship long-expired content
 ///   certificates that admins approve knowingly.
 /// - A signer matching `blocked` (SHA-1 or SHA-256 thumbprint) makes the file Untrusted even if
@@ -51,15 +63,8 @@ pub fn evaluate(
             reason: "a valid report without signers".to_string(),
         };
     }
-    if !allow_expired && let Some(s) = report.signers.iter().find(|s| s.expired) {
-        return TrustDecision::Invalid {
-            reason: format!(
-                "signer {} ({}) expired on {} and no verified timestamp shows the file was signed before that",
-                s.certificate.subject,
-                s.certificate.sha1,
-                s.certificate.not_after.format("%Y-%m-%d")
-            ),
-        };
+    if !allow_expired && let Some(s) = expired_signer(report) {
+        return TrustDecision::Expired { signer: s.clone() };
     }
     let matches =
         |s: &SignerReport, list: &[Thumbprint]| list.iter().any(|t| s.certificate.matches(t));
@@ -74,6 +79,39 @@ pub fn evaluate(
             signers: report.signers.clone(),
         },
     }
+}
+
+/// The first signer of a verified report that had expired with no verified timestamp
+/// covering it (`SignerReport::expired` is judged at the timestamp when there is one).
+pub fn expired_signer(report: &SignatureReport) -> Option<&SignerReport> {
+    if report.status != SignatureStatus::Valid {
+        return None;
+    }
+    report.signers.iter().find(|s| s.expired)
+}
+
+/// Why a catalog whose signer expired is refused. `plan` and `catalog inspect` both say it
+/// in these words, so what an admin reads in one is what they find in the other.
+pub fn expired_signer_reason(signer: &SignerReport) -> String {
+    let c = &signer.certificate;
+    format!(
+        "the catalog signer {} (SHA-1 {}) was valid from {} to {} and has expired; no verified timestamp shows the catalog was signed before that",
+        c.subject,
+        c.sha1,
+        c.not_before.format("%Y-%m-%d"),
+        c.not_after.format("%Y-%m-%d")
+    )
+}
+
+/// What to do about an expired catalog signer: the setting that accepts it (in `[catalog.KEY]`
+/// when the catalog is known), and the better fix.
+pub fn expired_signer_hint(catalog: Option<&str>) -> String {
+    let table = catalog.map_or("the catalog's table (or [defaults])".to_string(), |k| {
+        format!("[catalog.{k}]")
+    });
+    format!(
+        "vendors do ship catalogs signed by a certificate that has since expired; if you trust this one, set `allow_expired_signer = true` in {table}; better, ask the vendor to re-sign it with a current certificate or a timestamp"
+    )
 }
 
 /// The exact TOML an admin adds to approve `signer`, with a comment naming it so that a
@@ -162,8 +200,9 @@ mod tests {
     fn expired_without_timestamp_needs_allow_expired() {
         let r = valid(vec![signer(1, true)]);
         match evaluate(&r, &[sha1(1)], &[], false) {
-            TrustDecision::Invalid { reason } => {
-                assert!(reason.contains("expired on 2027-01-01"), "{reason}")
+            TrustDecision::Expired { signer } => {
+                let reason = expired_signer_reason(&signer);
+                assert!(reason.contains("to 2027-01-01 and has expired"), "{reason}")
             }
             other => panic!("{other:?}"),
         }

@@ -11,6 +11,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use cab::{CabinetBuilder, CompressionType};
 
+use super::Format;
 use super::model::Catalog;
 use super::{sdp, v3};
 
@@ -61,8 +62,17 @@ pub fn write_catalog_xml<W: Write + ?Sized>(w: &mut W, cat: &Catalog, seed: u64)
     sdp::write_catalog_tail(w)
 }
 
-/// Writes the unsigned CAB to `path`; returns the uncompressed payload size.
-pub fn write_cab(path: &Path, cat: &Catalog, seed: u64, certs: &[CertFile]) -> Result<u64> {
+/// Writes the unsigned CAB to `path`; returns the uncompressed payload size. Only a v3
+/// catalog gets the `V3\` folder (even when it has no categories): its presence is what
+/// makes a catalog v3.
+pub fn write_cab(
+    path: &Path,
+    cat: &Catalog,
+    seed: u64,
+    certs: &[CertFile],
+    format: Format,
+) -> Result<u64> {
+    let v3 = format == Format::V3;
     let mut builder = CabinetBuilder::new();
     let folder = builder.add_folder(CompressionType::MsZip);
     let mut names = vec![format!("{}.xml", cat.xml_name)];
@@ -71,8 +81,10 @@ pub fn write_cab(path: &Path, cat: &Catalog, seed: u64, certs: &[CertFile]) -> R
             .iter()
             .map(|c| format!("ContentCertificates\\{}", c.name)),
     );
-    names.extend(cat.categories.iter().map(|c| format!("V3\\{}.json", c.id)));
-    names.push("V3\\update_categories.json".into());
+    if v3 {
+        names.extend(cat.categories.iter().map(|c| format!("V3\\{}.json", c.id)));
+        names.push("V3\\update_categories.json".into());
+    }
     names.extend(cat.packages.iter().map(|p| format!("V2\\{}.sdp", p.id)));
     names.push("V2\\update_manifest.json".into());
     if names.len() > 0xFFFF {
@@ -107,10 +119,12 @@ pub fn write_cab(path: &Path, cat: &Catalog, seed: u64, certs: &[CertFile]) -> R
     for c in certs {
         next(&mut cw, &mut |w| w.write_all(&c.der))?;
     }
-    for c in &cat.categories {
-        next(&mut cw, &mut |w| w.write_all(&v3::category_json(cat, c)))?;
+    if v3 {
+        for c in &cat.categories {
+            next(&mut cw, &mut |w| w.write_all(&v3::category_json(cat, c)))?;
+        }
+        next(&mut cw, &mut |w| w.write_all(&v3::categories_list(cat)))?;
     }
-    next(&mut cw, &mut |w| w.write_all(&v3::categories_list(cat)))?;
     for p in &cat.packages {
         next(&mut cw, &mut |w| sdp::write_standalone(w, cat, p, seed))?;
     }

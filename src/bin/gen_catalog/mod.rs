@@ -1,4 +1,5 @@
-//! Generator of realistic, deterministic, signed v3 catalog CABs (benchmarks, quickstart).
+//! Generator of realistic, deterministic, signed catalog CABs (v3, or the older v1 and v2
+//! layouts) for benchmarks, the quickstart and the end-to-end tests.
 //!
 //! Kept as modules of the `supctl-gen-catalog` binary rather than of the library: it is a
 //! test tool, not part of supctl. `tests/generator_*.rs` include this folder with `#[path]`
@@ -37,9 +38,24 @@ pub enum Profile {
     Quickstart,
 }
 
+/// Which catalog CAB generation to write. ConfigMgr tells them apart by what the CAB holds,
+/// and so does supctl (`catalog::extract`), so the older generations are made by leaving
+/// folders out of the same catalog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    /// The catalog XML and `V2\` only: no content certificates, no categories.
+    V1,
+    /// Adds `ContentCertificates\`.
+    V2,
+    /// Adds the `V3\` category tree.
+    #[default]
+    V3,
+}
+
 #[derive(Debug, Clone)]
 pub struct Options {
     pub profile: Profile,
+    pub format: Format,
     pub seed: u64,
     pub out: PathBuf,
     /// Write the origin files here (`None`: metadata-only catalog with synthetic digests).
@@ -136,7 +152,13 @@ pub fn run(opts: &Options) -> Result<Summary> {
             }
         }
     }
+    if opts.format == Format::V1 && !opts.content_certs.is_empty() {
+        bail!("a v1 catalog ships no content certificates; drop --content-cert or use --format v2");
+    }
     let mut cat = build(&opts.profile, opts.seed);
+    if opts.format != Format::V3 {
+        cat.categories.clear();
+    }
     if cat.packages.is_empty() {
         bail!("--updates must be at least 1");
     }
@@ -166,7 +188,7 @@ pub fn run(opts: &Options) -> Result<Summary> {
         fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     }
     let tmp = opts.out.with_extension("cab.unsigned.tmp");
-    let payload_bytes = cabinet::write_cab(&tmp, &cat, opts.seed, &certs)?;
+    let payload_bytes = cabinet::write_cab(&tmp, &cat, opts.seed, &certs, opts.format)?;
     match &opts.signer {
         Some(s) => {
             let r = s.sign_dual(&tmp, &opts.out, "supctl generated catalog");

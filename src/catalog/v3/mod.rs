@@ -6,11 +6,13 @@
 //! string (PowerShell `ConvertTo-Json` unwraps one-element arrays).
 
 mod json;
+mod outline;
 mod resolve;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 pub use json::{RawCategory, decode_text, parse_category, parse_category_list};
+pub use outline::{OutlineEntry, outline};
 pub use resolve::{CategoryError, members_under, resolve, resolve_all};
 
 use crate::catalog::model::Category;

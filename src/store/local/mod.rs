@@ -196,6 +196,15 @@ impl LocalBackend {
         read::settings(&tx)
     }
 
+    /// Every catalog's category tree, without the updates: what `updates list` checks a
+    /// `--category` against.
+    pub fn categories(
+        &self,
+    ) -> Result<std::collections::BTreeMap<super::CatalogKey, Vec<crate::catalog::model::Category>>>
+    {
+        read::categories(&self.conn(), None)
+    }
+
     /// One stored update (current revision), without reading the others.
     pub fn update(&self, id: &UpdateId) -> Result<Option<super::StoredUpdate>> {
         Ok(read::updates(&self.conn(), Some(id))?.remove(id))
