@@ -3,6 +3,7 @@
 //! outcome journaled before the next begins, resumable after a crash.
 
 mod content;
+mod downloads;
 mod execute;
 
 use std::collections::HashMap;
@@ -40,7 +41,7 @@ pub enum ApplyError {
 pub struct ApplyOptions {
     pub resume: bool,
     pub max_deletions: u32,
-    /// Parallel content downloads.
+    /// Content files acquired at once (`[http] concurrency`), across all updates.
     pub concurrency: usize,
     /// How progress is shown: a bar on a terminal, one line per action otherwise.
     pub progress: Progress,
@@ -92,6 +93,16 @@ impl Progress {
                 b.inc(n as u64);
                 b.set_message(line.to_string());
             }
+        }
+    }
+
+    /// A line about one file (or a summary of them) while content is staged: printed off a
+    /// terminal, shown as the bar's message on one, logged by the daemon (quiet).
+    pub(crate) fn note(&self, line: &str) {
+        match self {
+            Progress::Quiet => tracing::info!("{line}"),
+            Progress::Lines => eprintln!("{line}"),
+            Progress::Bar(b) => b.set_message(line.to_string()),
         }
     }
 

@@ -166,6 +166,8 @@ pub async fn run(
     opts: &PassOptions,
 ) -> Result<PassOutcome, PassError> {
     let started = Utc::now();
+    // A host unreachable in the last pass may be back: try it again (once).
+    fetcher.new_run();
     let (plan, acquired) = plan_scope(cfg, backend, fetcher, scope).await?;
     let report = if opts.apply {
         Some(apply_plan(cfg, backend, fetcher, &plan, false, opts).await?)
