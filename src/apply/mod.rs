@@ -411,7 +411,7 @@ pub async fn run(
 /// address: an update published and then staged (`#stage`), or one certificate approved in
 /// two roles (`#catalog`, `#content`). Without the role, a resume after the first approval
 /// would count the second as done too.
-fn key(a: &Action) -> String {
+pub(crate) fn key(a: &Action) -> String {
     match (&a.kind, &a.payload) {
         (ActionKind::Stage, _) => format!("{}#stage", a.address),
         (_, Some(crate::plan::Payload::Certificate { kind, .. })) => {

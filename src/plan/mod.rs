@@ -1,6 +1,7 @@
 //! Planning: what must change on the update server, as reviewable typed actions.
 //! Nothing here performs side effects.
 
+pub mod budget;
 mod certificates;
 pub mod diff;
 pub mod file;

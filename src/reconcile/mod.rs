@@ -10,6 +10,7 @@
 
 pub mod daemon;
 pub mod handoff;
+pub mod observe;
 pub mod pass;
 pub mod record;
 pub mod schedule;
@@ -130,6 +131,8 @@ pub fn diff_against(
     };
     let mut plan = plan::diff::diff(&inputs);
     plan.retain_targets(targets);
+    plan.diagnostics
+        .extend(plan::budget::check(&plan, cfg.server.max_deletions));
     Ok(plan)
 }
 
