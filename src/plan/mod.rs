@@ -3,6 +3,7 @@
 
 pub mod budget;
 mod certificates;
+mod content_certs;
 pub mod diff;
 pub mod file;
 pub mod model;

@@ -6,6 +6,7 @@ type IdSet = BTreeSet<UpdateId>;
 
 use serde_json::{Value, json};
 
+use super::content_certs::content_certificate_diagnostics;
 use super::diff::Builder;
 use super::model::*;
 use crate::catalog::acquire::{Acquired, Acquisition};
@@ -325,29 +326,4 @@ fn stage(
         a.unsupported = unsupported;
     }
     true
-}
-
-/// Content certificates the catalog ships that no `[[certificate]]` rule approves or blocks.
-fn content_certificate_diagnostics(
-    b: &mut Builder,
-    c: &config::Catalog,
-    address: &Address,
-    content: &CatalogContent,
-) {
-    let rules = &b.inputs.desired.certificates;
-    for cert in &content.content_certificates {
-        if rules
-            .iter()
-            .any(|r| r.kind == config::CertificateKind::Content && cert.matches(&r.thumbprint))
-        {
-            continue;
-        }
-        b.diagnostic(
-            DiagnosticSeverity::Warning,
-            "content-certificate-pending",
-            address,
-            format!("catalog {} ships content certificate {} ({}, valid until {}) that is not approved; content it signs is not staged", c.key, cert.sha1, cert.subject, cert.not_after.format("%Y-%m-%d")),
-            Some(format!("[[certificate]]\nthumbprint = \"{}\"\nkind = \"content\"\nstate = \"approved\"", cert.sha1)),
-        );
-    }
 }

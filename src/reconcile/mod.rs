@@ -128,6 +128,7 @@ pub fn diff_against(
         actual: &actual,
         capabilities: backend.capabilities(),
         backend: backend.name(),
+        now: chrono::Utc::now(),
     };
     let mut plan = plan::diff::diff(&inputs);
     plan.retain_targets(targets);
