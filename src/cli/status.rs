@@ -177,8 +177,16 @@ pub fn text(r: &Report) -> String {
         out.push_str(&format!("  next sync:    {}\n", next(c.next_sync)));
         let u = &c.updates;
         out.push_str(&format!(
-            "  updates:      {} (metadata-only {}, deployable {}, expired {})\n",
-            u.total, u.metadata_only, u.deployable, u.expired
+            "  updates:      {} (metadata-only {}, deployable {}, expired {}{})\n",
+            u.total,
+            u.metadata_only,
+            u.deployable,
+            u.expired,
+            if u.deselected > 0 {
+                format!("; {} of them deselected", u.deselected)
+            } else {
+                String::new()
+            }
         ));
         let scope = format!("catalog.{}", c.key);
         findings(&mut out, &r.findings, |s| s == scope);

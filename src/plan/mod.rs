@@ -4,6 +4,7 @@
 pub mod budget;
 mod certificates;
 mod content_certs;
+pub mod deselected;
 pub mod diff;
 pub mod file;
 pub mod model;

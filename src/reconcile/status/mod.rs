@@ -133,6 +133,9 @@ pub struct UpdateCounts {
     pub metadata_only: usize,
     pub deployable: usize,
     pub expired: usize,
+    /// Not expired, but outside the catalog's selected `categories` (kept: `prune` and
+    /// `expire_deselected` are off).
+    pub deselected: usize,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -212,6 +215,26 @@ fn cert_status(
     }
 }
 
+/// The updates catalog `key`'s configured `categories` select, resolved against the tree
+/// the server holds; `None` when it selects everything (or cannot be resolved).
+fn deselection(
+    inp: &Inputs<'_>,
+    key: &str,
+) -> Option<std::collections::BTreeSet<crate::ids::UpdateId>> {
+    let crate::config::CategorySelection::Only(refs) = &inp.cfg.catalogs.get(key)?.categories
+    else {
+        return None;
+    };
+    let tree = inp
+        .actual
+        .categories
+        .iter()
+        .find(|(k, _)| k.as_str() == key)?
+        .1;
+    let selectors: Vec<String> = refs.iter().map(|r| r.to_string()).collect();
+    crate::plan::deselected::members(tree, &selectors)
+}
+
 /// Builds the report.
 pub fn report(inp: &Inputs<'_>) -> Report {
     let mut warnings = Vec::new();
@@ -259,6 +282,7 @@ pub fn report(inp: &Inputs<'_>) -> Report {
             None => shipped.iter().map(|f| (&f.sha1).into()).collect(),
         };
         let mut updates = UpdateCounts::default();
+        let selection = deselection(inp, &key);
         for u in inp
             .actual
             .updates
@@ -270,6 +294,11 @@ pub fn report(inp: &Inputs<'_>) -> Report {
                 UpdateState::MetadataOnly => updates.metadata_only += 1,
                 UpdateState::Deployable => updates.deployable += 1,
                 UpdateState::Expired => updates.expired += 1,
+            }
+            if u.state() != UpdateState::Expired
+                && selection.as_ref().is_some_and(|s| !s.contains(&u.id))
+            {
+                updates.deselected += 1;
             }
         }
         let st = CatalogStatus {
