@@ -9,6 +9,7 @@
 #   bench/                           24 updates with signed content (kill -9 / resume)
 #   formats/contoso-v1.cab, -v2.cab  the quickstart catalog in the older CAB generations (no V3\)
 #   expired-signer/contoso-v3.cab    the quickstart catalog signed by the trust tests' expired signer
+#   many-certs/contoso-v3.cab        the quickstart catalog shipping 5 unapproved content certificates, 4 expired
 #
 # Idempotent: the extra signer is created once and committed; the generator is deterministic
 # and every signature carries a fixed signing time. Needs cargo, openssl and osslsigncode.
@@ -49,7 +50,7 @@ gen() {
 }
 QS_SIGN=(--sign-cert "$QS_PKI/signer.pem" --sign-key "$QS_PKI/signer.key")
 
-rm -rf "$OUT/other-signer" "$OUT/unsigned-content" "$OUT/foreign-content" "$OUT/bench" "$OUT/formats" "$OUT/expired-signer"
+rm -rf "$OUT/other-signer" "$OUT/unsigned-content" "$OUT/foreign-content" "$OUT/bench" "$OUT/formats" "$OUT/expired-signer" "$OUT/many-certs"
 
 # 11508: same updates and categories as the quickstart, signed by `other`. Metadata only
 # (nothing from it may ever be staged).
@@ -91,6 +92,27 @@ cargo run --quiet --features generator --bin supctl-gen-catalog -- --seed "$SEED
 osslsigncode verify -CAfile "$EXPIRED_PKI/ca.pem" -time "$EXPIRED_SIGN_TIME" \
   -in "$OUT/expired-signer/contoso-v3.cab" >/dev/null \
   || { echo "make-e2e-fixtures: expired-signer/contoso-v3.cab does not verify" >&2; exit 1; }
+
+# Issue 13: a catalog shipping several content certificates, four of them long expired
+# (self-signed, 2015), none approved; metadata only. The expired ones are made once and
+# committed (their validity is in the past, so they cannot be re-made identically).
+if [ ! -f "$PKI/expired-4.cer" ]; then
+  tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+  printf '[ca]\ndefault_ca=t\n[t]\ndatabase=%s/index\nnew_certs_dir=%s\nserial=%s/serial\ndefault_md=sha256\npolicy=p\n[p]\ncommonName=supplied\n' \
+    "$tmp" "$tmp" "$tmp" > "$tmp/ca.cnf"
+  : > "$tmp/index"; echo 01 > "$tmp/serial"
+  for i in 1 2 3 4; do
+    openssl req -new -newkey rsa:2048 -nodes -keyout "$tmp/k$i" -out "$tmp/c$i.csr" \
+      -subj "/CN=Contoso Content Signing 2015-$i (supctl e2e test, expired)/O=Contoso" 2>/dev/null
+    openssl ca -batch -config "$tmp/ca.cnf" -selfsign -keyfile "$tmp/k$i" -in "$tmp/c$i.csr" \
+      -startdate 20150101000000Z -enddate 20160101000000Z -notext -out "$tmp/c$i.pem" 2>/dev/null
+    openssl x509 -in "$tmp/c$i.pem" -outform DER -out "$PKI/expired-$i.cer"
+  done
+fi
+gen --profile quickstart --out "$OUT/many-certs/contoso-v3.cab" "${QS_SIGN[@]}" \
+  --content-cert "$PKI/expired-1.cer" --content-cert "$PKI/expired-2.cer" \
+  --content-cert "$PKI/expired-3.cer" --content-cert "$PKI/expired-4.cer" \
+  --content-cert "$PKI/other.cer"
 
 # Independent check of every signature that should verify (the expired signer: above).
 for f in $(ls "$OUT"/*/*.cab | grep -v /expired-signer/) "$OUT"/foreign-content/content/* "$OUT"/bench/content/*; do

@@ -122,8 +122,8 @@ fn scenario(t: &Target) -> Observed {
     assert_eq!(r.code, 0, "{}", r.all());
     assert!(r.stdout.contains("contoso"), "{}", r.all());
 
-    // Narrowing the categories expires what falls outside.
-    let narrowed = t.config("categories = [\"Contoso/Utilities\"]");
+    // Narrowing the categories with `expire_deselected` expires what falls outside.
+    let narrowed = t.config("categories = [\"Contoso/Utilities\"]\nexpire_deselected = true");
     let (code, narrowed_plan) = t.plan_actions(&narrowed);
     assert_eq!(code, 2);
     let r = t.run(&narrowed, &["apply", "--auto-approve"]);

@@ -69,21 +69,16 @@ fn plan_apply_replan_narrow_and_unsubscribe() {
     assert_eq!(r.code, 0, "{}", r.all());
     assert!(r.stdout.contains("No changes."), "{}", r.stdout);
 
-    // Narrow the selection to Utilities: the catalog's settings and the BIOS, nothing else.
+    // Narrow the selection to Utilities: only the catalog's settings change; the BIOS left
+    // outside stays (prune = false), marked deselected (issue 13).
     let narrowed = format!("{stage}\ncategories = [\"Contoso/Utilities\"]");
     site.write("supctl", &contoso_config(&site, &url, &narrowed));
     let (code, plan) = plan_json(&cfg, &[]);
     assert_eq!(code, 2);
-    assert_eq!(
-        actions(&plan),
-        vec![
-            "update catalog.contoso".to_string(),
-            format!("expire {}", update_addr("contoso", BIOS_107)),
-        ]
-    );
+    assert_eq!(actions(&plan), vec!["update catalog.contoso".to_string()]);
     let r = run(&cfg, &["apply", "--auto-approve"]);
     assert_eq!(r.code, 0, "{}", r.all());
-    assert_eq!(state_of(&site, BIOS_107), Some(UpdateState::Expired));
+    assert_eq!(state_of(&site, BIOS_107), Some(UpdateState::MetadataOnly));
     assert_eq!(run(&cfg, &["plan", "--detailed-exitcode"]).code, 0);
 
     // Remove the catalog (prune not set): unsubscribe, its updates stay as they are.
@@ -165,14 +160,15 @@ fn plan_json_has_the_documented_fields() {
         "{plan:#}"
     );
 
-    // A diagnostic has severity, code, address and message.
+    // A diagnostic has severity, code, address and message (a note here: the catalog
+    // stages nothing, so its unapproved content certificate is not needed).
     let cfg2 = site.write(
         "unapproved",
         &site.config("", &catalog("contoso", &url, "")),
     );
     let (_, plan) = plan_json(&cfg2, &[]);
     let d = &plan["diagnostics"][0];
-    assert_eq!(d["severity"], "warning", "{plan:#}");
+    assert_eq!(d["severity"], "info", "{plan:#}");
     assert_eq!(d["code"], "content-certificate-pending");
     assert_eq!(d["address"], "catalog.contoso");
     assert!(d["message"].as_str().unwrap().contains(QS_SIGNER));

@@ -109,8 +109,9 @@ fn the_deletion_budget_refuses_before_any_change() {
     let r = run(&cfg, &["apply", "--auto-approve"]);
     assert_eq!(r.code, 0, "{}", r.all());
 
-    // Narrowing to Firmware expires three updates, and renames the catalog (not destructive).
-    let narrowed = "categories = [\"Contoso/Firmware\"]\ndescription = \"firmware only\"";
+    // Narrowing to Firmware expires three updates (`expire_deselected`), and renames the
+    // catalog (not destructive).
+    let narrowed = "categories = [\"Contoso/Firmware\"]\nexpire_deselected = true\ndescription = \"firmware only\"";
     site.write(
         "supctl",
         &site.config("max_deletions = 2", &catalog("contoso", &url, narrowed)),
@@ -118,6 +119,12 @@ fn the_deletion_budget_refuses_before_any_change() {
     let planfile = site.dir.path().join("plan.json");
     let r = run(&cfg, &["plan", "-o", planfile.to_str().unwrap()]);
     assert!(r.stdout.contains("3 to expire"), "{}", r.stdout);
+    // The plan already says apply will refuse it.
+    assert!(
+        r.stdout.contains("Warning [deletion-budget] server.max_deletions: the plan has 3 destructive actions (3 expire) and the limit is 2"),
+        "{}",
+        r.stdout
+    );
     for args in [
         vec!["apply", "--auto-approve"],
         vec!["apply", planfile.to_str().unwrap()],

@@ -98,6 +98,9 @@ fn warnings_for_expiring_certificates_and_overdue_syncs() {
         runs: &runs,
         messages: &[],
         next_runs: &[],
+        findings: &[],
+        shipped: &[],
+        interrupted: None,
         now,
     });
     assert!(!report.healthy);
@@ -126,6 +129,9 @@ fn warnings_for_expiring_certificates_and_overdue_syncs() {
         runs: &runs,
         messages: &[],
         next_runs: &[],
+        findings: &[],
+        shipped: &[],
+        interrupted: None,
         now,
     });
     assert!(report.healthy);

@@ -12,13 +12,14 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use sha1::Digest as _;
 
+use super::downloads::{Downloads, Origin, SUMMARY_EVERY};
 use super::{ApplyOptions, journal};
 use crate::catalog::fetch::Fetcher;
 use crate::catalog::model::OriginFile;
 use crate::ids::{Sha1, Sha256, UpdateId};
 use crate::plan::{Action, Payload};
 use crate::store::{
-    Address, Backend, CertKind, CertState, DoneEntry, Fingerprint, Op, Outcome, PlanId, Severity,
+    Address, Backend, DoneEntry, CertKind, CertState, Fingerprint, Op, Outcome, PlanId, Severity,
     StageRequest, StatusMessage, StoredCertificate, Target,
 };
 use crate::trust::{self, SignatureStatus};
@@ -69,8 +70,6 @@ pub enum StageError {
         file: String,
         source: std::io::Error,
     },
-    #[error("not attempted: the apply was cancelled")]
-    Cancelled,
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
 }
@@ -81,6 +80,7 @@ struct Verified {
     sha1: Sha1,
     sha256: Sha256,
     ext: String,
+    origin: Origin,
 }
 
 fn io(file: &str) -> impl Fn(std::io::Error) -> StageError + '_ {
@@ -191,6 +191,11 @@ async fn acquire(
             local = Some(copied);
         }
     }
+    let origin = if local.is_some() {
+        Origin::Local
+    } else {
+        Origin::Downloaded
+    };
     let (path, sha1, sha256) = match (local, ctx.fetcher, &file.uri) {
         (Some(copied), _, _) => copied,
         (None, Some(fetcher), Some(uri)) => {
@@ -244,6 +249,7 @@ async fn acquire(
         sha1,
         sha256,
         ext: ext_of(&file.name),
+        origin,
     })
 }
 
@@ -302,9 +308,22 @@ fn check_signature(
     })
 }
 
-/// Stages every file of every action (downloads in parallel), journaling each action.
-/// `None` for an action means not attempted: the apply was cancelled before it started
-/// (actions already downloading finish and are journaled, so a resume skips them).
+/// One action's files as they finish.
+struct ActionFiles {
+    update: Option<UpdateId>,
+    verified: Vec<Verified>,
+    /// Files not finished yet.
+    left: usize,
+    /// The first failure; the action's files not yet started are then skipped.
+    error: Option<StageError>,
+    cancelled: bool,
+}
+
+/// Stages every file of every action, `opts.concurrency` files at once whatever updates
+/// they belong to (an update with several files, or several catalogs, no longer narrow
+/// the parallelism), and journals each action once all its files are in. `None` for an
+/// action means not attempted: the apply was cancelled before its files started (files
+/// already downloading finish, and a finished action is journaled, so a resume skips it).
 pub(super) async fn stage_all(
     backend: &dyn Backend,
     ctx: &ContentContext<'_>,
@@ -319,98 +338,159 @@ pub(super) async fn stage_all(
         Ok(x) => x,
         Err(e) => return actions.iter().map(|_| Some(Err(e.to_string()))).collect(),
     };
-    let jobs = actions.iter().enumerate().map(|(i, a)| {
-        let (staging, certs) = (&staging, &certs);
-        async move {
-            if opts.cancelled() {
-                return (i, None, Err(StageError::Cancelled));
-            }
-            let Some(Payload::Content { update, files }) = &a.payload else {
-                return (
-                    i,
-                    None,
-                    Err(StageError::Unsigned(format!(
-                        "{} has no content payload",
-                        a.address
-                    ))),
-                );
-            };
+    let mut results: Vec<Option<Result<Option<Fingerprint>, String>>> =
+        actions.iter().map(|_| None).collect();
+    let mut state: Vec<ActionFiles> = Vec::with_capacity(actions.len());
+    let mut files: Vec<&[OriginFile]> = Vec::with_capacity(actions.len());
+    for a in actions {
+        let (update, f, error) = match &a.payload {
+            Some(Payload::Content { update, files }) => (Some(update.clone()), &files[..], None),
+            _ => (
+                None,
+                &[][..],
+                Some(StageError::Unsigned(format!(
+                    "{} has no content payload",
+                    a.address
+                ))),
+            ),
+        };
+        files.push(f);
+        state.push(ActionFiles {
+            update,
+            verified: Vec::new(),
+            left: f.len(),
+            error,
+            cancelled: false,
+        });
+    }
+    let skip: Vec<std::sync::atomic::AtomicBool> =
+        actions.iter().map(|_| Default::default()).collect();
+    let total = files.iter().map(|f| f.len()).sum();
+    let mut downloads = Downloads::new(&opts.progress, total);
+    for i in 0..actions.len() {
+        if state[i].left == 0 {
+            results[i] = finish(backend, actions[i], &mut state[i], opts, plan);
+        }
+    }
+    let sources: Vec<Option<&PathBuf>> = actions
+        .iter()
+        .map(|a| {
             let catalog = match Address::parse(&a.address).ok().and_then(|x| x.target()) {
                 Some(Target::Update(k, _)) => k.to_string(),
                 _ => String::new(),
             };
-            let source = ctx.sources.get(&catalog);
-            let mut verified = Vec::new();
-            for f in files {
-                match acquire(ctx, source, staging, f, certs).await {
-                    Ok(v) => verified.push(v),
-                    Err(e) => return (i, Some(update.clone()), Err(e)),
-                }
+            ctx.sources.get(&catalog)
+        })
+        .collect();
+    let jobs = files.iter().enumerate().flat_map(|(i, f)| {
+        let (staging, certs, source, skip) = (&staging, &certs, sources[i], &skip[i]);
+        f.iter().map(move |f| async move {
+            if opts.cancelled() {
+                return (i, f, None);
             }
-            (i, Some(update.clone()), Ok(verified))
-        }
+            if skip.load(std::sync::atomic::Ordering::SeqCst) {
+                return (i, f, Some(Err(None)));
+            }
+            let started = std::time::Instant::now();
+            let r = acquire(ctx, source, staging, f, certs).await;
+            if r.is_err() {
+                skip.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+            (i, f, Some(r.map(|v| (v, started.elapsed())).map_err(Some)))
+        })
     });
-    let mut results: Vec<Option<Result<Option<Fingerprint>, String>>> =
-        actions.iter().map(|_| None).collect();
     let mut stream = futures::stream::iter(jobs).buffer_unordered(opts.concurrency.max(1));
-    while let Some((i, update, outcome)) = stream.next().await {
-        let a = actions[i];
-        let key = format!("{}#stage", a.address);
-        if matches!(outcome, Err(StageError::Cancelled)) {
-            continue;
+    let mut summary =
+        tokio::time::interval_at(tokio::time::Instant::now() + SUMMARY_EVERY, SUMMARY_EVERY);
+    loop {
+        let next = tokio::select! {
+            next = stream.next() => next,
+            _ = summary.tick() => {
+                downloads.report();
+                continue;
+            }
+        };
+        let Some((i, file, outcome)) = next else {
+            break;
+        };
+        let s = &mut state[i];
+        s.left -= 1;
+        match outcome {
+            None => s.cancelled = true,
+            // Not started: an earlier file of the same update failed.
+            Some(Err(None)) => {}
+            Some(Err(Some(e))) => {
+                downloads.failed(&file.name, &e.to_string());
+                s.error.get_or_insert(e);
+            }
+            Some(Ok((v, took))) => {
+                downloads.done(&file.name, v.origin, file.size, took);
+                s.verified.push(v);
+            }
         }
-        let done = DoneEntry {
-            plan: plan.clone(),
-            key: match Address::parse(&key) {
-                Ok(k) => k,
-                Err(e) => {
-                    results[i] = Some(Err(e.to_string()));
-                    continue;
-                }
-            },
-            object: match Address::parse(&a.address) {
-                Ok(k) => k,
-                Err(e) => {
-                    results[i] = Some(Err(e.to_string()));
-                    continue;
-                }
-            },
-            what: "staged".into(),
-        };
-        let result = match outcome {
-            // The files and the journal entry in one transaction; then the fingerprint the
-            // staging left, for the next action on this update.
-            Ok(files) => store_files(backend, update, files, done)
-                .and_then(|()| Ok(super::current(backend, &a.address)?)),
-            Err(e) => {
-                if let (StageError::Unsigned(text), Some(id)) = (&e, &update) {
-                    let _ = backend.apply(Op::RecordStatusMessage(StatusMessage {
-                        at: Utc::now(),
-                        number: 11516,
-                        severity: Severity::Error,
-                        text: crate::status::content_unsigned(id.as_str()).text + " " + text,
-                        address: Address::parse(&a.address).ok(),
-                    }));
-                }
-                Err(e)
-            }
-        };
-        let line = match &result {
-            Ok(_) => format!("{}: stage done", a.address),
-            Err(e) => format!("{}: stage failed: {e}", a.address),
-        };
-        opts.progress.step(1, &line);
-        results[i] = Some(match result {
-            Ok(fp) => Ok(fp),
-            Err(e) => {
-                let message = e.to_string();
-                journal(backend, plan, &key, Outcome::Failed, &message)
-                    .map_err(|j| j.to_string())
-                    .and(Err(message))
-            }
-        });
+        if s.left == 0 {
+            results[i] = finish(backend, actions[i], s, opts, plan);
+        }
     }
+    downloads.report();
     results
+}
+
+/// Stores (or reports the failure of) one action whose files are all finished, and
+/// journals it; `None` when it was cancelled before all its files started.
+fn finish(
+    backend: &dyn Backend,
+    a: &Action,
+    s: &mut ActionFiles,
+    opts: &ApplyOptions,
+    plan: &PlanId,
+) -> Option<Result<Option<Fingerprint>, String>> {
+    let key = format!("{}#stage", a.address);
+    let update = s.update.clone();
+    let result = match s.error.take() {
+        Some(e) => {
+            if let (StageError::Unsigned(text), Some(id)) = (&e, &update) {
+                let _ = backend.apply(Op::RecordStatusMessage(StatusMessage {
+                    at: Utc::now(),
+                    number: 11516,
+                    severity: Severity::Error,
+                    text: crate::status::content_unsigned(id.as_str()).text + " " + text,
+                    address: Address::parse(&a.address).ok(),
+                }));
+            }
+            Err(e)
+        }
+        None if s.cancelled => return None,
+        // The files and the journal entry in one transaction; then the fingerprint the
+        // staging left, for the next action on this update.
+        None => {
+            let done = match (Address::parse(&key), Address::parse(&a.address)) {
+                (Ok(key), Ok(object)) => DoneEntry {
+                    plan: plan.clone(),
+                    key,
+                    object,
+                    what: "staged".into(),
+                },
+                (Err(e), _) | (_, Err(e)) => return Some(Err(e.to_string())),
+            };
+            store_files(backend, update, std::mem::take(&mut s.verified), done)
+                .and_then(|()| Ok(super::current(backend, &a.address)?))
+        }
+    };
+    let line = match &result {
+        Ok(_) => format!("{}: stage done", a.address),
+        Err(e) => format!("{}: stage failed: {e}", a.address),
+    };
+    opts.progress.step(1, &line);
+    Some(match result {
+        Ok(fp) => Ok(fp),
+        Err(e) => {
+            let message = e.to_string();
+            journal(backend, plan, &key, Outcome::Failed, &message)
+                .map_err(|j| j.to_string())
+                .and(Err(message))
+        }
+    })
 }
 
 /// Moves an update's verified files into the store and journals the stage as done, in one

@@ -3,6 +3,7 @@
 //! outcome journaled before the next begins, resumable after a crash.
 
 mod content;
+mod downloads;
 mod execute;
 
 use std::collections::HashMap;
@@ -41,7 +42,7 @@ pub enum ApplyError {
 pub struct ApplyOptions {
     pub resume: bool,
     pub max_deletions: u32,
-    /// Parallel content downloads.
+    /// Content files acquired at once (`[http] concurrency`), across all updates.
     pub concurrency: usize,
     /// How progress is shown: a bar on a terminal, one line per action otherwise.
     pub progress: Progress,
@@ -93,6 +94,16 @@ impl Progress {
                 b.inc(n as u64);
                 b.set_message(line.to_string());
             }
+        }
+    }
+
+    /// A line about one file (or a summary of them) while content is staged: printed off a
+    /// terminal, shown as the bar's message on one, logged by the daemon (quiet).
+    pub(crate) fn note(&self, line: &str) {
+        match self {
+            Progress::Quiet => tracing::info!("{line}"),
+            Progress::Lines => eprintln!("{line}"),
+            Progress::Bar(b) => b.set_message(line.to_string()),
         }
     }
 
@@ -388,7 +399,7 @@ pub async fn run(
 /// address: an update published and then staged (`#stage`), or one certificate approved in
 /// two roles (`#catalog`, `#content`). Without the role, a resume after the first approval
 /// would count the second as done too.
-fn key(a: &Action) -> String {
+pub(crate) fn key(a: &Action) -> String {
     match (&a.kind, &a.payload) {
         (ActionKind::Stage, _) => format!("{}#stage", a.address),
         (_, Some(crate::plan::Payload::Certificate { kind, .. })) => {

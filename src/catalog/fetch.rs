@@ -25,7 +25,7 @@ mod transfer;
 
 use std::path::{Path, PathBuf};
 
-pub use error::FetchError;
+pub use error::{FetchError, Unreachable};
 pub use settings::{HttpSettings, MAX_BACKOFF, MAX_RETRY_AFTER, redact};
 
 use crate::ids::{Sha1, Sha256};
@@ -86,6 +86,9 @@ pub struct Fetcher {
     client: reqwest::Client,
     settings: HttpSettings,
     cache: Cache,
+    /// Hosts (`host:port`) found unreachable in this run, with the first error: later
+    /// files of the same host fail at once instead of each waiting for its own failure.
+    unreachable: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
 impl Fetcher {
@@ -97,7 +100,20 @@ impl Fetcher {
             client,
             settings,
             cache: Cache::new(cache_dir),
+            unreachable: Default::default(),
         })
+    }
+
+    /// Starts a new run: hosts found unreachable by earlier runs are tried again. The
+    /// `watch` daemon keeps one fetcher for its life and calls this before each pass.
+    pub fn new_run(&self) {
+        self.unreachable_hosts().clear();
+    }
+
+    fn unreachable_hosts(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, String>> {
+        self.unreachable.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The settings in force, e.g. for `max_bytes` checks elsewhere.

@@ -1,12 +1,19 @@
 //! `supctl status`: per catalog and for the update point, the last and next sync, update
-//! counts, certificates and status messages, plus supctl's warnings. Read-only: it never
-//! takes the state lock, so it works while `watch` runs. Exit 1 when a subscribed
-//! catalog's last sync failed.
+//! counts, certificates and status messages, drift and held-back plans, an interrupted
+//! apply, plus supctl's warnings. Read-only: it never takes the state lock, so it works
+//! while `watch` runs. Exit 1 when a subscribed catalog's last sync failed or a plan is
+//! held back by `max_deletions`.
 
 use clap::Args;
 
 use super::{EXIT_ERROR, EXIT_OK, session};
-use crate::reconcile::status::{self, CertStatus, MessageStatus, Report, RunStatus};
+use chrono::{DateTime, Utc};
+
+use crate::reconcile::status::{self, CertStatus, FindingStatus, MessageStatus, Report, RunStatus};
+use crate::store::{StoreLocation, lock::read_owner};
+
+/// More content certificates than this are summarised in one line (`--json` lists them).
+const CERT_LINES: usize = 3;
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
@@ -51,14 +58,72 @@ fn run_line(r: Option<&RunStatus>) -> String {
     }
 }
 
-fn cert_line(what: &str, c: &CertStatus) -> String {
+/// `expires …`, `expired …`, or that supctl has not seen the certificate (never "never").
+fn expiry(not_after: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
+    match not_after {
+        Some(t) if t <= now => format!("EXPIRED {}", time(Some(t))),
+        Some(t) => format!("expires {}", time(Some(t))),
+        None => "expiry unknown".into(),
+    }
+}
+
+fn cert_line(what: &str, c: &CertStatus, now: DateTime<Utc>) -> String {
     format!(
-        "  {what} {} ({}), expires {}, {}",
+        "  {what} {} ({}), {}, {}",
         c.thumbprint,
         c.subject.as_deref().unwrap_or("not seen yet"),
-        time(c.not_after),
-        c.state.as_deref().unwrap_or("no decision on the server")
+        expiry(c.not_after, now),
+        c.state.as_deref().unwrap_or("pending approval")
     )
+}
+
+/// `38 content certificates: 2 approved, 36 pending approval; 38 expired`.
+fn certs_summary(certs: &[CertStatus], now: DateTime<Utc>) -> String {
+    let count = |state: Option<&str>| certs.iter().filter(|c| c.state.as_deref() == state).count();
+    let mut states = vec![];
+    for (state, word) in [
+        (Some("approved"), "approved"),
+        (Some("blocked"), "blocked"),
+        (None, "pending approval"),
+    ] {
+        let n = count(state);
+        if n > 0 {
+            states.push(format!("{n} {word}"));
+        }
+    }
+    let expired = certs
+        .iter()
+        .filter(|c| c.not_after.is_some_and(|t| t <= now))
+        .count();
+    let expired = match expired {
+        0 => "none expired".to_string(),
+        n if n == certs.len() => "all expired".to_string(),
+        n => format!("{n} expired"),
+    };
+    format!(
+        "  content certificates: {} ({}; {expired})",
+        certs.len(),
+        states.join(", ")
+    )
+}
+
+fn findings(out: &mut String, f: &[FindingStatus], scope: impl Fn(&str) -> bool) {
+    for f in f.iter().filter(|f| scope(&f.scope)) {
+        let what = match f.kind {
+            crate::store::FindingKind::Drift => "drift",
+            crate::store::FindingKind::HeldBack => "held back",
+        };
+        out.push_str(&format!(
+            "  {what:13} since {}{}: {}\n",
+            time(Some(f.since)),
+            if f.scope.starts_with("catalog.") {
+                String::new()
+            } else {
+                format!(" ({})", f.scope)
+            },
+            f.summary
+        ));
+    }
 }
 
 fn messages(out: &mut String, m: &[MessageStatus]) {
@@ -89,10 +154,20 @@ pub fn text(r: &Report) -> String {
             c.schedule.as_deref().unwrap_or("none")
         ));
         for s in &c.signers {
-            out.push_str(&format!("{}\n", cert_line("signer", s)));
+            out.push_str(&format!("{}\n", cert_line("signer", s, r.generated)));
         }
-        for s in &c.content_certificates {
-            out.push_str(&format!("{}\n", cert_line("content certificate", s)));
+        if c.content_certificates.len() > CERT_LINES {
+            out.push_str(&format!(
+                "{}\n",
+                certs_summary(&c.content_certificates, r.generated)
+            ));
+        } else {
+            for s in &c.content_certificates {
+                out.push_str(&format!(
+                    "{}\n",
+                    cert_line("content certificate", s, r.generated)
+                ));
+            }
         }
         out.push_str(&format!(
             "  last sync:    {}\n",
@@ -102,9 +177,19 @@ pub fn text(r: &Report) -> String {
         out.push_str(&format!("  next sync:    {}\n", next(c.next_sync)));
         let u = &c.updates;
         out.push_str(&format!(
-            "  updates:      {} (metadata-only {}, deployable {}, expired {})\n",
-            u.total, u.metadata_only, u.deployable, u.expired
+            "  updates:      {} (metadata-only {}, deployable {}, expired {}{})\n",
+            u.total,
+            u.metadata_only,
+            u.deployable,
+            u.expired,
+            if u.deselected > 0 {
+                format!("; {} of them deselected", u.deselected)
+            } else {
+                String::new()
+            }
         ));
+        let scope = format!("catalog.{}", c.key);
+        findings(&mut out, &r.findings, |s| s == scope);
         messages(&mut out, &c.messages);
     }
     let s = &r.update_point;
@@ -115,7 +200,21 @@ pub fn text(r: &Report) -> String {
         time(s.last_success),
         next(s.next_sync)
     ));
+    findings(&mut out, &r.findings, |s| !s.starts_with("catalog."));
     messages(&mut out, &s.messages);
+    if let Some(i) = &r.interrupted_apply {
+        out.push_str(&format!(
+            "interrupted apply: plan {}, {} of {} actions done, last at {}{}\n",
+            i.plan,
+            i.done,
+            i.actions,
+            time(Some(i.last_action)),
+            match &i.lock_holder {
+                Some(h) => format!("; {h} holds the state lock"),
+                None => "; `supctl apply --resume` continues it".into(),
+            }
+        ));
+    }
     if !r.warnings.is_empty() {
         out.push_str("\nWarnings:\n");
         for w in &r.warnings {
@@ -128,18 +227,14 @@ pub fn text(r: &Report) -> String {
 pub fn run(args: StatusArgs) -> anyhow::Result<u8> {
     let (cfg, _) = session::load_config(args.config.path())?;
     let backend = session::open_backend(&cfg, false)?;
-    let actual = backend.snapshot()?;
-    let runs = backend.sync_runs(10_000)?;
-    let msgs = backend.status_messages(1_000)?;
-    let next_runs = backend.next_runs()?;
-    let report = status::report(&status::Inputs {
-        cfg: &cfg,
-        actual: &actual,
-        runs: &runs,
-        messages: &msgs,
-        next_runs: &next_runs,
-        now: chrono::Utc::now(),
-    });
+    let now = Utc::now();
+    let holder = read_owner(&StoreLocation::new(&cfg.server.path))
+        .ok()
+        .flatten()
+        .filter(|o| !o.is_stale(now))
+        .map(|o| format!("supctl {} (pid {} on {})", o.command, o.pid, o.host));
+    let loaded = status::load(&cfg, backend.as_ref(), 10_000, 1_000, holder)?;
+    let report = status::report(&loaded.inputs(&cfg, now));
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

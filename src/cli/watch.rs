@@ -117,6 +117,7 @@ pub fn run(args: WatchArgs) -> anyhow::Result<u8> {
     let backend = session::open_backend(&cfg, true)?;
     let mut http = crate::reconcile::http_settings(&cfg);
     http.progress = false;
+    http.notices = false;
     let fetcher = crate::catalog::fetch::Fetcher::new(http, cfg.server.path.join("cache"))
         .context("setting up downloads")?;
     let rt = session::runtime()?;

@@ -27,6 +27,7 @@ pub(super) const CATALOG_KEYS: &[&str] = &[
     "categories",
     "stage",
     "prune",
+    "expire_deselected",
     "content_source",
 ];
 
@@ -239,6 +240,7 @@ pub(super) fn catalog(cx: &mut Cx, t: &Table, key: &str) -> Option<CatalogDraft>
             categories,
             stage: stage.unwrap_or(Staging::None),
             prune: cx.boolean(t, "prune").unwrap_or(false),
+            expire_deselected: cx.boolean(t, "expire_deselected").unwrap_or(false),
             content_source: cx.path(t, "content_source").map(Spanned::into_inner),
             loc: Some(cx.loc(&t.span)),
         },

@@ -19,3 +19,12 @@ pub use paths::{normalize, same_path_source, stored_path_source};
 pub use schedule::{IntervalUnit, Schedule, ScheduleError};
 pub use schema::schema_json;
 pub use source::{Diagnostic, Diagnostics, Loc, Severity, suggest};
+
+/// Whether catalog `key` stages any content: its `stage` selects something, or a
+/// `[[publish]]` rule names it. Content certificates matter only to such a catalog.
+pub fn stages_content(cfg: &Config, key: &str) -> bool {
+    cfg.catalogs
+        .get(key)
+        .is_some_and(|c| c.stage != Staging::None)
+        || cfg.publish.iter().any(|r| r.catalog == key)
+}

@@ -119,7 +119,7 @@ pub struct Http {
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
     pub ca_certificates: Vec<PathBuf>,
-    /// Parallel content downloads. Default 4.
+    /// Content files downloaded at once, across updates and catalogs. Default 4.
     #[serde(default = "default_concurrency")]
     pub concurrency: u32,
     /// Seconds before a stalled request is retried. Default 60.
@@ -382,9 +382,14 @@ pub struct Catalog {
     #[serde(default)]
     #[schemars(with = "CategoryListSchema")]
     pub stage: Staging,
-    /// Expire this catalog's updates when it is removed from the config. Default false.
+    /// Expire this catalog's updates when it is removed from the config, and those that
+    /// leave the selected `categories`. Default false: they stay, marked deselected.
     #[serde(default)]
     pub prune: bool,
+    /// Expire updates that leave the selected `categories` (expiry is permanent on WSUS)
+    /// even with `prune = false`. Default false: they stay, marked deselected.
+    #[serde(default)]
+    pub expire_deselected: bool,
     /// Directory searched by file name and digest before the network (disconnected sites).
     #[schemars(with = "Option<String>")]
     pub content_source: Option<PathBuf>,

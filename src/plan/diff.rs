@@ -26,6 +26,8 @@ pub struct Inputs<'a> {
     pub actual: &'a ActualState,
     pub capabilities: Capabilities,
     pub backend: &'a str,
+    /// The time certificate expiry is judged at.
+    pub now: chrono::DateTime<chrono::Utc>,
 }
 
 pub(super) struct Builder<'a> {

@@ -1,7 +1,10 @@
 //! Planning: what must change on the update server, as reviewable typed actions.
 //! Nothing here performs side effects.
 
+pub mod budget;
 mod certificates;
+mod content_certs;
+pub mod deselected;
 pub mod diff;
 pub mod file;
 pub mod model;

@@ -129,6 +129,7 @@ fn plan(b: &MemoryBackend, cfg: &Config, catalogs: &BTreeMap<String, Acquired>) 
         actual: &actual,
         capabilities: b.capabilities(),
         backend: b.name(),
+        now: chrono::Utc::now(),
     })
 }
 
@@ -297,6 +298,7 @@ fn publish_rules_stage_matching_updates_and_backends_without_staging_say_so() {
         actual: &actual,
         capabilities: caps,
         backend: "wsus",
+        now: chrono::Utc::now(),
     });
     let stage: Vec<_> = p
         .actions

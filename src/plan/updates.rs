@@ -6,6 +6,7 @@ type IdSet = BTreeSet<UpdateId>;
 
 use serde_json::{Value, json};
 
+use super::content_certs::content_certificate_diagnostics;
 use super::diff::Builder;
 use super::model::*;
 use crate::catalog::acquire::{Acquired, Acquisition};
@@ -28,7 +29,7 @@ fn update_json(r: &UpdateRecord) -> Value {
     })
 }
 
-fn stored_json(u: &StoredUpdate) -> Value {
+pub(super) fn stored_json(u: &StoredUpdate) -> Value {
     json!({ "id": u.id, "title": u.title, "revision": u.revision })
 }
 
@@ -209,7 +210,6 @@ pub(super) fn plan_updates(b: &mut Builder, c: &config::Catalog, acquired: &Acqu
         .map(PublishMatcher::new)
         .collect();
     let actual = b.inputs.actual;
-    let mut wanted = BTreeSet::new();
     let mut stage_count = 0usize;
     for r in &content.updates {
         if !in_selection(&r.id) {
@@ -233,7 +233,6 @@ pub(super) fn plan_updates(b: &mut Builder, c: &config::Catalog, acquired: &Acqu
             }
             continue;
         }
-        wanted.insert(r.id.clone());
         if stored.is_some_and(|s| s.state() == UpdateState::Expired) {
             continue;
         }
@@ -273,23 +272,7 @@ pub(super) fn plan_updates(b: &mut Builder, c: &config::Catalog, acquired: &Acqu
         let m = crate::status::content_certificates_missing(c.name.as_deref().unwrap_or(&c.key));
         b.diagnostic(DiagnosticSeverity::Warning, "11523", &address, m.text, Some("approve the vendor's content certificates with [[certificate]] entries, or get the catalog in the current format".into()));
     }
-    let present: HashSet<&UpdateId> = content.updates.iter().map(|u| &u.id).collect();
-    for s in actual.updates.values().filter(|s| {
-        s.catalog == key && s.state() != UpdateState::Expired && !wanted.contains(&s.id)
-    }) {
-        let reason = if present.contains(&s.id) {
-            "outside the selected categories"
-        } else {
-            "no longer in the catalog"
-        };
-        b.push(
-            &Address::update(&key, &s.id),
-            ActionKind::Expire,
-            Some(stored_json(s)),
-            reason.into(),
-            None,
-        );
-    }
+    super::deselected::plan(b, c, &key, content, selected.as_ref());
 }
 
 /// Plans staging of the files not yet in the store; returns whether anything is staged.
@@ -336,29 +319,4 @@ fn stage(
         a.unsupported = unsupported;
     }
     true
-}
-
-/// Content certificates the catalog ships that no `[[certificate]]` rule approves or blocks.
-fn content_certificate_diagnostics(
-    b: &mut Builder,
-    c: &config::Catalog,
-    address: &Address,
-    content: &CatalogContent,
-) {
-    let rules = &b.inputs.desired.certificates;
-    for cert in &content.content_certificates {
-        if rules
-            .iter()
-            .any(|r| r.kind == config::CertificateKind::Content && cert.matches(&r.thumbprint))
-        {
-            continue;
-        }
-        b.diagnostic(
-            DiagnosticSeverity::Warning,
-            "content-certificate-pending",
-            address,
-            format!("catalog {} ships content certificate {} ({}, valid until {}) that is not approved; content it signs is not staged", c.key, cert.sha1, cert.subject, cert.not_after.format("%Y-%m-%d")),
-            Some(format!("[[certificate]]\nthumbprint = \"{}\"\nkind = \"content\"\nstate = \"approved\"", cert.sha1)),
-        );
-    }
 }

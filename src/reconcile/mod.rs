@@ -10,6 +10,7 @@
 
 pub mod daemon;
 pub mod handoff;
+pub mod observe;
 pub mod pass;
 pub mod record;
 pub mod schedule;
@@ -133,9 +134,12 @@ pub fn diff_against(
         actual: &actual,
         capabilities: backend.capabilities(),
         backend: backend.name(),
+        now: chrono::Utc::now(),
     };
     let mut plan = plan::diff::diff(&inputs);
     plan.retain_targets(targets);
+    plan.diagnostics
+        .extend(plan::budget::check(&plan, cfg.server.max_deletions));
     Ok(plan)
 }
 

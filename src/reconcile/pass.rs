@@ -166,9 +166,20 @@ pub async fn run(
     opts: &PassOptions,
 ) -> Result<PassOutcome, PassError> {
     let started = Utc::now();
+    // A host unreachable in the last pass may be back: try it again (once).
+    fetcher.new_run();
     let (plan, acquired) = plan_scope(cfg, backend, fetcher, scope).await?;
     let report = if opts.apply {
-        Some(apply_plan(cfg, backend, fetcher, &plan, false, opts).await?)
+        match apply_plan(cfg, backend, fetcher, &plan, false, opts).await {
+            Err(PassError::Apply(ApplyError::Budget { count, max })) => {
+                // Recorded, so `status` says why nothing changes (the error alone only
+                // reaches the daemon's log).
+                super::observe::held_back(backend, &plan, count, max, Utc::now())?;
+                super::observe::record_shipped(backend, &acquired)?;
+                return Err(ApplyError::Budget { count, max }.into());
+            }
+            r => Some(r?),
+        }
     } else {
         None
     };
@@ -193,6 +204,7 @@ pub async fn run(
             cancelled,
         },
     )?;
+    super::observe::after_pass(backend, scope, &plan, report.is_some(), Utc::now())?;
     Ok(PassOutcome {
         plan,
         report,
@@ -246,15 +258,10 @@ pub fn interrupted_plan(cfg: &Config, backend: &dyn Backend) -> Result<Option<Pl
         .iter()
         .map(|e| e.address.to_string())
         .collect();
-    let missing = plan.actions.iter().any(|a| {
-        a.unsupported.is_none() && {
-            let key = if a.kind == plan::ActionKind::Stage {
-                format!("{}#stage", a.address)
-            } else {
-                a.address.clone()
-            };
-            !recorded.contains(&key)
-        }
-    });
+    // Keyed as apply journals them (a certificate approved in two roles is two entries).
+    let missing = plan
+        .actions
+        .iter()
+        .any(|a| a.unsupported.is_none() && !recorded.contains(&apply::key(a)));
     Ok((missing && !failed).then_some(plan))
 }

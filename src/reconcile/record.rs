@@ -150,7 +150,9 @@ pub fn record_runs(
             }))?;
         }
     }
+    super::observe::record_shipped(backend, r.acquired)?;
     if r.report.is_some() {
+        super::observe::after_apply(backend, r.plan, r.acquired)?;
         let ended = Utc::now();
         for o in per.values() {
             let Ok(scope) = Address::parse(&o.scope) else {

@@ -16,6 +16,7 @@ pub mod lock;
 pub mod memory;
 pub mod model;
 pub mod names;
+pub mod observed;
 pub mod op;
 pub mod query;
 pub(crate) mod shared;
@@ -31,6 +32,7 @@ pub use location::StoreLocation;
 pub use lock::{HeldLock, LockOwner, LockRequest};
 pub use model::*;
 pub use names::{Address, CatalogKey, Fingerprint, LockId, PlanId, Target};
+pub use observed::{Finding, FindingKind, ShippedCertificates};
 pub use op::{Applied, Capabilities, Counts, Op, StageRequest};
 pub use state::{ActualState, StoredFile, StoredUpdate};
 
@@ -63,6 +65,11 @@ pub trait Backend: Send + Sync {
     fn sync_runs(&self, limit: usize) -> Result<Vec<SyncRun>>;
     /// The daemon's persisted next-run times, by scope.
     fn next_runs(&self) -> Result<Vec<NextRun>>;
+    /// What passes found and has not been cleared since (drift left alone, a plan held
+    /// back), by scope and kind.
+    fn findings(&self) -> Result<Vec<Finding>>;
+    /// The content certificates each catalog shipped in its last trusted fetch.
+    fn shipped_certificates(&self) -> Result<Vec<ShippedCertificates>>;
     /// Where downloads must be written before `Op::StageContent` moves them into the store.
     fn staging_dir(&self) -> Result<PathBuf>;
     /// Takes the exclusive writer lock; released when the returned guard is dropped.

@@ -36,6 +36,8 @@ macro_rules! text_enum {
     };
 }
 
+pub(crate) use text_enum;
+
 text_enum!(
     /// Partner catalogs come from Microsoft's list; custom ones are added by URL.
     CatalogKind { Partner = "partner", Custom = "custom" }

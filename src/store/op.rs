@@ -17,6 +17,7 @@ use super::model::{
     SigningSettings, StatusMessage, SyncRun, SyncSettings,
 };
 use super::names::{Address, CatalogKey};
+use super::observed::{Finding, FindingKind, ShippedCertificates};
 
 /// What a backend can do, so the plan marks unsupported actions per backend instead of
 /// failing at apply time (a remote WSUS cannot stage content the way the local store can).
@@ -151,6 +152,15 @@ pub enum Op {
         ops: Vec<Op>,
         done: Vec<DoneEntry>,
     },
+    /// Records one finding of a pass (replacing the scope's finding of that kind).
+    RecordFinding(Finding),
+    /// Removes a finding that a later pass no longer finds.
+    ClearFinding {
+        scope: Address,
+        kind: FindingKind,
+    },
+    /// Replaces the list of content certificates a catalog ships.
+    RecordShippedCertificates(ShippedCertificates),
 }
 
 /// Counts of what an operation did.

@@ -83,6 +83,9 @@ struct State {
     files: HashMap<String, Resource>,
     faults: HashMap<String, VecDeque<(Fault, usize)>>,
     log: Vec<RequestRecord>,
+    /// Requests being answered now, and the most at once so far.
+    in_flight: usize,
+    max_in_flight: usize,
 }
 
 impl State {
@@ -272,6 +275,11 @@ impl TestServer {
         self.state.lock().unwrap().log.clone()
     }
 
+    /// The most requests this server was answering at the same time (overlap of downloads).
+    pub fn max_in_flight(&self) -> usize {
+        self.state.lock().unwrap().max_in_flight
+    }
+
     pub fn requests_for(&self, path: &str) -> Vec<RequestRecord> {
         self.requests()
             .into_iter()
@@ -284,6 +292,19 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, state: Arc<Mutex<Sta
     let Some((head, _)) = read_head(&mut s).await else {
         return;
     };
+    /// Counts the request as in flight until the reply is written (or dropped).
+    struct InFlight(Arc<Mutex<State>>);
+    impl Drop for InFlight {
+        fn drop(&mut self) {
+            self.0.lock().unwrap().in_flight -= 1;
+        }
+    }
+    {
+        let mut st = state.lock().unwrap();
+        st.in_flight += 1;
+        st.max_in_flight = st.max_in_flight.max(st.in_flight);
+    }
+    let _in_flight = InFlight(state.clone());
     let reply = decide(&mut state.lock().unwrap(), &head);
     if let Some(d) = reply.delay {
         tokio::time::sleep(d).await;

@@ -57,6 +57,27 @@ pub enum FetchError {
         detail: String,
     },
 
+    /// The host (or the proxy) cannot be reached at all: DNS has no address for it, nothing
+    /// listens on the port, or the proxy refuses the tunnel. Asking again within one run
+    /// only delays the failure (an offline site once spent 12 minutes retrying 64 files),
+    /// so it is not retried and later files of the same host fail at once
+    /// ([`FetchError::NotTried`]).
+    #[error("{}", unreachable_message(url, proxy.as_deref(), *cause, detail))]
+    Unreachable {
+        url: String,
+        proxy: Option<String>,
+        cause: Unreachable,
+        detail: String,
+    },
+
+    #[error("{url}: not tried, because {host} was found unreachable earlier in this run: {first}")]
+    NotTried {
+        url: String,
+        host: String,
+        /// The message of the first failure.
+        first: String,
+    },
+
     #[error(
         "{url} did not answer within {timeout:?}: {detail}; raise [http] timeout on slow links"
     )]
@@ -124,6 +145,51 @@ pub enum FetchError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// Why a host is unreachable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unreachable {
+    /// The name does not resolve.
+    Dns,
+    /// The TCP connection was refused: nothing listens on that port.
+    Refused,
+    /// The proxy answered the `CONNECT` with an error: it cannot reach the host, or
+    /// forbids it. (The proxy's status code is not exposed by the HTTP client.)
+    Tunnel,
+}
+
+fn unreachable_message(url: &str, proxy: Option<&str>, cause: Unreachable, detail: &str) -> String {
+    let host = host_of(url).unwrap_or_else(|| url.to_string());
+    match (cause, proxy) {
+        (Unreachable::Dns, None) => format!(
+            "cannot resolve {host} (for {url}): {detail}; check the host name and the DNS server, or set [http] proxy if this site is only reachable through one"
+        ),
+        (Unreachable::Dns, Some(p)) => format!(
+            "cannot reach {url} through proxy {p}: the proxy's name does not resolve ({detail}); check [http] proxy / HTTPS_PROXY"
+        ),
+        (Unreachable::Refused, None) => format!(
+            "cannot connect to {url}: connection refused ({detail}); nothing listens on {host}: check the URL, or set [http] proxy if this site is only reachable through one"
+        ),
+        (Unreachable::Refused, Some(p)) => format!(
+            "cannot connect to {url} through proxy {p}: connection refused ({detail}); check that the proxy is reachable ([http] proxy / HTTPS_PROXY)"
+        ),
+        (Unreachable::Tunnel, p) => format!(
+            "proxy {} would not open a connection to {host} (for {url}): {detail}; the proxy cannot reach the host or does not allow it",
+            p.unwrap_or("(from the environment)")
+        ),
+    }
+}
+
+/// `host:port` of a URL (the port the scheme implies when absent): the unit that is
+/// reachable or not.
+pub(super) fn host_of(url: &str) -> Option<String> {
+    let u = reqwest::Url::parse(url).ok()?;
+    let host = u.host_str()?.to_ascii_lowercase();
+    Some(match u.port_or_known_default() {
+        Some(port) => format!("{host}:{port}"),
+        None => host,
+    })
 }
 
 fn hint_for_status(status: u16) -> &'static str {
@@ -195,6 +261,13 @@ impl FetchError {
                 timeout,
                 detail,
             }
+        } else if let Some(cause) = unreachable_cause(&e).filter(|_| e.is_connect()) {
+            FetchError::Unreachable {
+                url,
+                proxy: proxy.map(str::to_string),
+                cause,
+                detail,
+            }
         } else if e.is_connect() {
             FetchError::Connect {
                 url,
@@ -232,23 +305,45 @@ fn chain(e: &dyn StdError) -> String {
     parts.join(": ")
 }
 
-/// Finds a rustls error anywhere in the chain. `io::Error::source()` skips its own payload
-/// (and tokio-rustls nests an io::Error inside another), so descend into payloads explicitly.
-fn find_tls_error<'a>(e: &'a (dyn StdError + 'static)) -> Option<&'a rustls::Error> {
-    let mut cur: Option<&'a (dyn StdError + 'static)> = Some(e);
-    while let Some(err) = cur {
-        if let Some(t) = err.downcast_ref::<rustls::Error>() {
-            return Some(t);
-        }
-        cur = match err
+/// Every error of the chain, `e` first. `io::Error::source()` skips its own payload (and
+/// tokio-rustls nests an io::Error inside another), so payloads are descended explicitly.
+fn causes<'a>(
+    e: &'a (dyn StdError + 'static),
+) -> impl Iterator<Item = &'a (dyn StdError + 'static)> {
+    std::iter::successors(Some(e), |&err: &&'a (dyn StdError + 'static)| {
+        match err
             .downcast_ref::<std::io::Error>()
             .and_then(|io| io.get_ref())
         {
             Some(inner) => Some(inner as &(dyn StdError + 'static)),
             None => err.source(),
-        };
-    }
-    None
+        }
+    })
+}
+
+/// Finds a rustls error anywhere in the chain.
+fn find_tls_error<'a>(e: &'a (dyn StdError + 'static)) -> Option<&'a rustls::Error> {
+    causes(e).find_map(|err| err.downcast_ref::<rustls::Error>())
+}
+
+/// Whether a connect error means the host cannot be reached at all in this run. The HTTP
+/// client's connector types are private, so DNS failures and refused tunnels are told by
+/// their fixed messages (`dns error`, `tunnel error: unsuccessful`); a refusal by its
+/// `io::ErrorKind`. Anything else (a reset, a connect timeout) stays transient.
+fn unreachable_cause(e: &(dyn StdError + 'static)) -> Option<Unreachable> {
+    causes(e).find_map(|err| {
+        if err
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
+        {
+            return Some(Unreachable::Refused);
+        }
+        match err.to_string().as_str() {
+            "dns error" => Some(Unreachable::Dns),
+            "tunnel error: unsuccessful" => Some(Unreachable::Tunnel),
+            _ => None,
+        }
+    })
 }
 
 #[cfg(test)]
@@ -275,6 +370,26 @@ mod tests {
             }
             .is_transient()
         );
+    }
+
+    #[test]
+    fn unreachable_hosts_are_permanent_and_named() {
+        let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        assert_eq!(unreachable_cause(&refused), Some(Unreachable::Refused));
+        let reset = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset");
+        assert_eq!(unreachable_cause(&reset), None);
+        let e = FetchError::Unreachable {
+            url: "https://dl.example/c.cab".into(),
+            proxy: None,
+            cause: Unreachable::Dns,
+            detail: "dns error".into(),
+        };
+        assert!(!e.is_transient());
+        assert!(
+            e.to_string().contains("cannot resolve dl.example:443"),
+            "{e}"
+        );
+        assert_eq!(host_of("http://Dl.Example/x"), Some("dl.example:80".into()));
     }
 
     #[test]

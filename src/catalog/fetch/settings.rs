@@ -36,6 +36,10 @@ pub struct HttpSettings {
     pub max_bytes: u64,
     /// Draw a progress bar on stderr.
     pub progress: bool,
+    /// Without a bar, print a line on stderr for each retry, so a plan off a terminal
+    /// does not sit silent while a host is retried. The `watch` daemon logs retries
+    /// instead.
+    pub notices: bool,
     /// Sent as `User-Agent`: vendors' CDNs log it, which helps them help admins.
     pub user_agent: String,
 }
@@ -58,6 +62,7 @@ impl Default for HttpSettings {
             retry_initial_delay: Duration::from_secs(1),
             max_bytes: 1 << 30,
             progress: std::io::stderr().is_terminal(),
+            notices: true,
             user_agent: concat!("supctl/", env!("CARGO_PKG_VERSION")).to_string(),
         }
     }

@@ -95,6 +95,30 @@ impl Fetcher {
         job: &Job<'_>,
         file: std::fs::File,
     ) -> Result<Outcome, FetchError> {
+        let host = super::error::host_of(job.url);
+        if let Some(h) = &host
+            && let Some(first) = self.unreachable_hosts().get(h)
+        {
+            return Err(FetchError::NotTried {
+                url: job.url.to_string(),
+                host: h.clone(),
+                first: first.clone(),
+            });
+        }
+        let result = self.transfer_attempts(job, file).await;
+        if let (Err(e @ FetchError::Unreachable { .. }), Some(h)) = (&result, host) {
+            self.unreachable_hosts()
+                .entry(h)
+                .or_insert_with(|| e.to_string());
+        }
+        result
+    }
+
+    async fn transfer_attempts(
+        &self,
+        job: &Job<'_>,
+        file: std::fs::File,
+    ) -> Result<Outcome, FetchError> {
         let mut state = State {
             sink: Sink {
                 file: tokio::fs::File::from_std(file),
@@ -132,6 +156,18 @@ impl Fetcher {
                         .retry_after()
                         .map_or(delay, |ra| ra.min(MAX_RETRY_AFTER).max(delay));
                     tracing::warn!(url = job.url, error = %e, retry_in = ?delay, attempt = attempts, "transient fetch failure");
+                    let line = format!(
+                        "retrying {} in {:.1} s (attempt {} of {}): {e}",
+                        job.url,
+                        delay.as_secs_f64(),
+                        attempts + 1,
+                        self.settings.retries + 1
+                    );
+                    if !state.progress.is_hidden() {
+                        state.progress.println(line);
+                    } else if self.settings.notices {
+                        eprintln!("{line}");
+                    }
                     tokio::time::sleep(delay).await;
                     attempts += 1;
                 }

@@ -185,18 +185,9 @@ impl Daemon {
     /// Logs the warnings of the status report that are new since the last pass.
     fn log_warnings(&mut self) {
         let read = || -> Result<status::Report, StoreError> {
-            let actual = self.backend.snapshot()?;
-            let runs = self.backend.sync_runs(1000)?;
-            let messages = self.backend.status_messages(200)?;
-            let next_runs = self.backend.next_runs()?;
-            Ok(status::report(&status::Inputs {
-                cfg: &self.cfg,
-                actual: &actual,
-                runs: &runs,
-                messages: &messages,
-                next_runs: &next_runs,
-                now: Utc::now(),
-            }))
+            // The daemon holds the lock itself: an incomplete plan is not being run now.
+            let loaded = status::load(&self.cfg, self.backend.as_ref(), 1000, 200, None)?;
+            Ok(status::report(&loaded.inputs(&self.cfg, Utc::now())))
         };
         match read() {
             Ok(r) => {

@@ -116,6 +116,7 @@ impl Daemon {
             actual: &actual,
             capabilities: self.backend.capabilities(),
             backend: self.backend.name(),
+            now: Utc::now(),
         });
         Ok(plan.changes)
     }

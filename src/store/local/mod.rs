@@ -7,6 +7,7 @@
 
 mod codec;
 mod list;
+mod observed;
 mod read;
 pub mod schema;
 mod write;
@@ -304,6 +305,12 @@ impl Backend for LocalBackend {
     }
     fn next_runs(&self) -> Result<Vec<NextRun>> {
         read::next_runs(&self.conn())
+    }
+    fn findings(&self) -> Result<Vec<crate::store::Finding>> {
+        observed::findings(&self.conn())
+    }
+    fn shipped_certificates(&self) -> Result<Vec<crate::store::ShippedCertificates>> {
+        observed::shipped(&self.conn(), None)
     }
     fn staging_dir(&self) -> Result<PathBuf> {
         self.content.temp_dir()

@@ -195,8 +195,34 @@ CREATE TABLE lock_fence (
 INSERT INTO lock_fence (id, generation) VALUES (1, 0);
 "#;
 
+/// Version 6: what passes observe beyond their runs, for `status`: findings per scope
+/// (drift a monitor-only daemon left alone, a plan held back by `max_deletions`), and the
+/// content certificates each catalog ships with their validity (a pending certificate is
+/// in no other table, so its expiry was unknown).
+pub const V6: &str = r#"
+CREATE TABLE findings (
+    scope TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    since TEXT NOT NULL,
+    seen TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    PRIMARY KEY (scope, kind)
+);
+CREATE TABLE shipped_certificates (
+    catalog TEXT NOT NULL,
+    sha1 TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    issuer TEXT NOT NULL,
+    serial TEXT NOT NULL,
+    not_before TEXT NOT NULL,
+    not_after TEXT NOT NULL,
+    PRIMARY KEY (catalog, sha1)
+);
+"#;
+
 /// Migration `i` takes the database from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 /// The schema version this build writes.
 pub const LATEST: i64 = MIGRATIONS.len() as i64;

@@ -220,6 +220,9 @@ pub fn apply(tx: &Transaction, content: &ContentStore, op: Op) -> Result<Applied
             )?;
             Ok(Applied::deleted(n > 0))
         }
+        Op::RecordFinding(f) => super::observed::record_finding(tx, &f),
+        Op::ClearFinding { scope, kind } => super::observed::clear_finding(tx, &scope, kind),
+        Op::RecordShippedCertificates(s) => super::observed::record_shipped(tx, &s),
     }
 }
 

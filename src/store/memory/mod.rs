@@ -145,6 +145,12 @@ impl Backend for MemoryBackend {
     fn next_runs(&self) -> Result<Vec<crate::store::NextRun>> {
         Ok(self.mem().next_runs.values().cloned().collect())
     }
+    fn findings(&self) -> Result<Vec<crate::store::Finding>> {
+        Ok(self.mem().findings.values().cloned().collect())
+    }
+    fn shipped_certificates(&self) -> Result<Vec<crate::store::ShippedCertificates>> {
+        Ok(self.mem().shipped.values().cloned().collect())
+    }
     fn staging_dir(&self) -> Result<PathBuf> {
         Ok(self.staging.path().to_path_buf())
     }

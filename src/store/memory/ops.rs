@@ -12,6 +12,7 @@ use crate::store::error::{Result, StoreError};
 use crate::store::lock::LockOwner;
 use crate::store::model::*;
 use crate::store::names::{Address, CatalogKey};
+use crate::store::observed::{Finding, FindingKind, ShippedCertificates};
 use crate::store::op::{Applied, Counts, Op, StageRequest, check_ext};
 use crate::store::shared;
 use crate::store::state::{ActualState, StoredUpdate};
@@ -37,6 +38,8 @@ pub(super) struct Mem {
     pub(super) runs: BTreeMap<(Address, DateTime<Utc>), SyncRun>,
     pub(super) messages: Vec<StatusMessage>,
     pub(super) next_runs: BTreeMap<Address, NextRun>,
+    pub(super) findings: BTreeMap<(Address, FindingKind), Finding>,
+    pub(super) shipped: BTreeMap<CatalogKey, ShippedCertificates>,
     pub(super) journal: Vec<JournalEntry>,
     pub(super) lock: Option<LockOwner>,
 }
@@ -281,6 +284,32 @@ impl Mem {
             }
             Op::InventoryRemove { address } => {
                 Applied::deleted(self.inventory.remove(&address).is_some())
+            }
+            Op::RecordFinding(f) => {
+                match self.findings.insert((f.scope.clone(), f.kind), f.clone()) {
+                    Some(old) if old == f => Applied::updated(false),
+                    Some(_) => Applied::updated(true),
+                    None => Applied::created(true),
+                }
+            }
+            Op::ClearFinding { scope, kind } => {
+                Applied::deleted(self.findings.remove(&(scope, kind)).is_some())
+            }
+            Op::RecordShippedCertificates(s) => {
+                let s = ShippedCertificates::new(s.catalog, s.certificates);
+                let old = self.shipped.get(&s.catalog);
+                let unchanged = old.map_or(&[][..], |o| &o.certificates[..]) == &s.certificates[..];
+                let existed = old.is_some();
+                if unchanged {
+                    Applied::updated(false)
+                } else {
+                    self.shipped.insert(s.catalog.clone(), s);
+                    if existed {
+                        Applied::updated(true)
+                    } else {
+                        Applied::created(true)
+                    }
+                }
             }
         })
     }

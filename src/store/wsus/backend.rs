@@ -470,6 +470,14 @@ impl Backend for WsusBackend {
         self.book.next_runs()
     }
 
+    fn findings(&self) -> Result<Vec<crate::store::Finding>> {
+        self.book.findings()
+    }
+
+    fn shipped_certificates(&self) -> Result<Vec<crate::store::ShippedCertificates>> {
+        self.book.shipped_certificates()
+    }
+
     fn staging_dir(&self) -> Result<PathBuf> {
         self.book.staging_dir()
     }

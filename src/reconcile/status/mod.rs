@@ -2,14 +2,20 @@
 //! console's "Third-Party Software Update Catalogs" node and the sync log show, plus the
 //! warnings no anchor product gives. A pure function of the store's contents and the config.
 
-use chrono::{DateTime, Duration, Utc};
+mod load;
+mod warnings;
+
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::config::{Config, Schedule};
 use crate::ids::Thumbprint;
 use crate::store::{
-    ActualState, CertKind, NextRun, RunResult, StatusMessage, SyncRun, UpdateState,
+    ActualState, CertKind, CertificateFacts, Finding, FindingKind, NextRun, RunResult,
+    ShippedCertificates, StatusMessage, SyncRun, UpdateState,
 };
+
+pub use load::{Loaded, load};
 
 /// Warn about certificates that expire within this many days.
 pub const EXPIRY_WARNING_DAYS: i64 = 30;
@@ -25,6 +31,12 @@ pub struct Inputs<'a> {
     /// Newest first.
     pub messages: &'a [StatusMessage],
     pub next_runs: &'a [NextRun],
+    /// What passes found and has not been cleared (drift, held back).
+    pub findings: &'a [Finding],
+    /// The content certificates each catalog ships, with their validity.
+    pub shipped: &'a [ShippedCertificates],
+    /// The last apply, when it stopped before all its actions were attempted.
+    pub interrupted: Option<&'a InterruptedApply>,
     pub now: DateTime<Utc>,
 }
 
@@ -35,9 +47,38 @@ pub struct Report {
     pub generated: DateTime<Utc>,
     pub catalogs: Vec<CatalogStatus>,
     pub update_point: UpdatePointStatus,
+    /// Drift left alone by a monitor-only daemon, plans held back by `max_deletions`.
+    pub findings: Vec<FindingStatus>,
+    /// The last apply, when it was interrupted (or is running now).
+    pub interrupted_apply: Option<InterruptedApply>,
     pub warnings: Vec<Warning>,
-    /// False when a subscribed catalog's last sync failed (`status` exits 1).
+    /// False when a subscribed catalog's last sync failed or a plan is held back by
+    /// `max_deletions` (`status` exits 1).
     pub healthy: bool,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FindingStatus {
+    /// `catalog.<key>`, `certificate[...]`, `sync` or `signing`.
+    pub scope: String,
+    /// `drift` or `held-back`.
+    pub kind: FindingKind,
+    pub since: DateTime<Utc>,
+    pub seen: DateTime<Utc>,
+    pub summary: String,
+}
+
+/// An apply that stopped with actions not attempted (SIGTERM, a crash, a lost lock).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct InterruptedApply {
+    pub plan: String,
+    /// When its last action was journaled.
+    pub last_action: DateTime<Utc>,
+    /// Actions done, of all it plans (unsupported ones excluded).
+    pub done: usize,
+    pub actions: usize,
+    /// The process holding the state lock now, which may be running the plan.
+    pub lock_holder: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -92,6 +133,9 @@ pub struct UpdateCounts {
     pub metadata_only: usize,
     pub deployable: usize,
     pub expired: usize,
+    /// Not expired, but outside the catalog's selected `categories` (kept: `prune` and
+    /// `expire_deselected` are off).
+    pub deselected: usize,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -104,9 +148,10 @@ pub struct MessageStatus {
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Warning {
-    /// `certificate-expiring`, `sync-overdue` or `signer-changed`.
+    /// `certificate-expiring`, `sync-overdue`, `signer-changed`, `drift`, `held-back` or
+    /// `apply-interrupted`.
     pub code: &'static str,
-    /// `catalog.<key>` or `sync`.
+    /// `catalog.<key>`, `certificate[...]`, `sync`, `signing`, or `apply`.
     pub scope: String,
     pub message: String,
 }
@@ -144,9 +189,21 @@ fn messages(inp: &Inputs<'_>, scope: &str) -> Vec<MessageStatus> {
         .collect()
 }
 
-fn cert_status(inp: &Inputs<'_>, t: &Thumbprint, kind: CertKind) -> CertStatus {
+/// A certificate's state on the server and its facts: from the server's copy when it has
+/// one, else from the catalog that ships it (a certificate pending approval is known only
+/// there; without it `status` used to print "expires never" for expired certificates).
+fn cert_status(
+    inp: &Inputs<'_>,
+    t: &Thumbprint,
+    kind: CertKind,
+    shipped: &[CertificateFacts],
+) -> CertStatus {
     let stored = inp.actual.certificates_matching(t);
-    let facts = stored.iter().find_map(|c| c.facts.as_ref());
+    let facts = stored.iter().find_map(|c| c.facts.as_ref()).or_else(|| {
+        shipped
+            .iter()
+            .find(|f| t.as_str() == f.sha1.to_hex() || t.as_str() == f.sha256.to_hex())
+    });
     CertStatus {
         thumbprint: t.to_string(),
         subject: facts.map(|f| f.subject.clone()),
@@ -156,6 +213,26 @@ fn cert_status(inp: &Inputs<'_>, t: &Thumbprint, kind: CertKind) -> CertStatus {
             .find(|c| c.kind == kind)
             .map(|c| c.state.to_string()),
     }
+}
+
+/// The updates catalog `key`'s configured `categories` select, resolved against the tree
+/// the server holds; `None` when it selects everything (or cannot be resolved).
+fn deselection(
+    inp: &Inputs<'_>,
+    key: &str,
+) -> Option<std::collections::BTreeSet<crate::ids::UpdateId>> {
+    let crate::config::CategorySelection::Only(refs) = &inp.cfg.catalogs.get(key)?.categories
+    else {
+        return None;
+    };
+    let tree = inp
+        .actual
+        .categories
+        .iter()
+        .find(|(k, _)| k.as_str() == key)?
+        .1;
+    let selectors: Vec<String> = refs.iter().map(|r| r.to_string()).collect();
+    crate::plan::deselected::members(tree, &selectors)
 }
 
 /// Builds the report.
@@ -195,10 +272,17 @@ pub fn report(inp: &Inputs<'_>) -> Report {
             .map(|c| c.signers.clone())
             .or_else(|| stored.map(|s| s.signers.clone()))
             .unwrap_or_default();
-        let content: Vec<Thumbprint> = stored
-            .map(|s| s.content_certificates.clone())
-            .unwrap_or_default();
+        let shipped: &[CertificateFacts] = inp
+            .shipped
+            .iter()
+            .find(|s| s.catalog.as_str() == key)
+            .map_or(&[], |s| &s.certificates);
+        let content: Vec<Thumbprint> = match stored {
+            Some(s) => s.content_certificates.clone(),
+            None => shipped.iter().map(|f| (&f.sha1).into()).collect(),
+        };
         let mut updates = UpdateCounts::default();
+        let selection = deselection(inp, &key);
         for u in inp
             .actual
             .updates
@@ -211,6 +295,11 @@ pub fn report(inp: &Inputs<'_>) -> Report {
                 UpdateState::Deployable => updates.deployable += 1,
                 UpdateState::Expired => updates.expired += 1,
             }
+            if u.state() != UpdateState::Expired
+                && selection.as_ref().is_some_and(|s| !s.contains(&u.id))
+            {
+                updates.deselected += 1;
+            }
         }
         let st = CatalogStatus {
             name: cfg
@@ -221,11 +310,11 @@ pub fn report(inp: &Inputs<'_>) -> Report {
             schedule: schedule.as_ref().map(|s| s.to_string()),
             signers: signers
                 .iter()
-                .map(|t| cert_status(inp, t, CertKind::Catalog))
+                .map(|t| cert_status(inp, t, CertKind::Catalog, &[]))
                 .collect(),
             content_certificates: content
                 .iter()
-                .map(|t| cert_status(inp, t, CertKind::Content))
+                .map(|t| cert_status(inp, t, CertKind::Content, shipped))
                 .collect(),
             last_sync: last(&scope, false).map(run_status),
             last_success: last(&scope, true).map(|r| r.started),
@@ -235,7 +324,7 @@ pub fn report(inp: &Inputs<'_>) -> Report {
             key,
         };
         if st.subscribed {
-            catalog_warnings(inp, &st, schedule.as_ref(), &mut warnings);
+            warnings::catalog(inp, &st, schedule.as_ref(), &mut warnings);
         }
         catalogs.push(st);
     }
@@ -251,12 +340,27 @@ pub fn report(inp: &Inputs<'_>) -> Report {
         next_sync: next("sync"),
         messages: messages(inp, "sync"),
     };
-    let healthy = !catalogs.iter().any(|c| {
-        c.subscribed
-            && c.last_sync
-                .as_ref()
-                .is_some_and(|r| r.result == RunResult::Failed)
-    });
+    let findings: Vec<FindingStatus> = inp
+        .findings
+        .iter()
+        .map(|f| FindingStatus {
+            scope: f.scope.to_string(),
+            kind: f.kind,
+            since: f.since,
+            seen: f.seen,
+            summary: f.summary.clone(),
+        })
+        .collect();
+    warnings::findings(&findings, &mut warnings);
+    warnings::interrupted(inp.interrupted, &mut warnings);
+    let held_back = findings.iter().any(|f| f.kind == FindingKind::HeldBack);
+    let healthy = !held_back
+        && !catalogs.iter().any(|c| {
+            c.subscribed
+                && c.last_sync
+                    .as_ref()
+                    .is_some_and(|r| r.result == RunResult::Failed)
+        });
     warnings.sort();
     warnings.dedup();
     Report {
@@ -264,89 +368,9 @@ pub fn report(inp: &Inputs<'_>) -> Report {
         generated: inp.now,
         catalogs,
         update_point,
+        findings,
+        interrupted_apply: inp.interrupted.cloned(),
         warnings,
         healthy,
-    }
-}
-
-fn catalog_warnings(
-    inp: &Inputs<'_>,
-    st: &CatalogStatus,
-    schedule: Option<&Schedule>,
-    out: &mut Vec<Warning>,
-) {
-    let scope = format!("catalog.{}", st.key);
-    let horizon = inp.now + Duration::days(EXPIRY_WARNING_DAYS);
-    for (what, certs) in [
-        ("signer", &st.signers),
-        ("content certificate", &st.content_certificates),
-    ] {
-        for c in certs.iter() {
-            if let Some(end) = c.not_after.filter(|e| *e <= horizon) {
-                let when = if end <= inp.now {
-                    format!("expired on {}", end.format("%Y-%m-%d"))
-                } else {
-                    format!(
-                        "expires on {} (in {} days)",
-                        end.format("%Y-%m-%d"),
-                        (end - inp.now).num_days()
-                    )
-                };
-                out.push(Warning {
-                    code: "certificate-expiring",
-                    scope: scope.clone(),
-                    message: format!(
-                        "catalog {} {what} {} ({}) {when}",
-                        st.key,
-                        c.thumbprint,
-                        c.subject.as_deref().unwrap_or("subject unknown")
-                    ),
-                });
-            }
-        }
-    }
-    if let Some(period) = schedule.map(|s| s.nominal_period()) {
-        let since = st.last_success.or_else(|| {
-            inp.runs
-                .iter()
-                .filter(|r| r.scope.as_str() == scope)
-                .map(|r| r.started)
-                .min()
-        });
-        if let Some(since) = since.filter(|s| inp.now - *s > period * 2) {
-            let what = if st.last_success.is_some() {
-                format!(
-                    "last synced successfully at {}",
-                    since.format("%Y-%m-%dT%H:%M:%SZ")
-                )
-            } else {
-                format!(
-                    "has never synced successfully (first attempt {})",
-                    since.format("%Y-%m-%dT%H:%M:%SZ")
-                )
-            };
-            out.push(Warning {
-                code: "sync-overdue",
-                scope: scope.clone(),
-                message: format!(
-                    "catalog {} {what}: more than twice its interval ({})",
-                    st.key,
-                    schedule.map(|s| s.to_string()).unwrap_or_default()
-                ),
-            });
-        }
-    }
-    let changed = inp.messages.iter().find(|m| {
-        m.number == 11508
-            && m.address.as_ref().is_some_and(|a| a.as_str() == scope)
-            && m.text.contains("changed since it was approved")
-            && st.last_success.is_none_or(|ok| m.at > ok)
-    });
-    if let Some(m) = changed {
-        out.push(Warning {
-            code: "signer-changed",
-            scope,
-            message: format!("11508: {}", m.text),
-        });
     }
 }

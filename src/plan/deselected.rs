@@ -1,0 +1,172 @@
+//! Updates that leave a catalog's selection, and updates that come back into it.
+//!
+//! Narrowing `categories` used to expire the updates left outside, although expiry is
+//! permanent on WSUS and `prune = false` promised to keep a catalog's updates; widening it
+//! again then said nothing about them. Now they stay, marked deselected (a note per
+//! catalog), unless `expire_deselected = true` (or `prune = true`) asks for expiry; coming
+//! back, kept ones are named, and ones expired earlier are named as staying expired.
+
+use std::collections::{BTreeSet, HashSet};
+
+use super::diff::Builder;
+use super::model::{ActionKind, DiagnosticSeverity};
+use crate::catalog::model::{CatalogContent, Category, PublicationState};
+use crate::catalog::v3;
+use crate::config;
+use crate::ids::UpdateId;
+use crate::store::{Address, CatalogKey, Selection, StoredUpdate, UpdateState};
+
+type IdSet = BTreeSet<UpdateId>;
+
+/// Titles named in a note before "and N more".
+const TITLES: usize = 5;
+
+/// The updates `selectors` (category paths or GUIDs) select in `categories`; `None` when
+/// one of them no longer resolves.
+pub fn members(categories: &[Category], selectors: &[String]) -> Option<IdSet> {
+    let ids = v3::resolve_all(categories, selectors).ok()?;
+    Some(v3::members_under(categories, &ids))
+}
+
+/// What a stored selection selected, resolved against today's tree: `None` = everything.
+fn previously(categories: &[Category], s: &Selection) -> Option<Option<IdSet>> {
+    match s {
+        Selection::All => Some(None),
+        Selection::None => Some(Some(IdSet::new())),
+        Selection::List(l) => members(categories, l).map(Some),
+    }
+}
+
+fn titles(updates: &[&StoredUpdate]) -> String {
+    let mut t: Vec<String> = updates
+        .iter()
+        .take(TITLES)
+        .map(|u| format!("{} ({})", u.title, u.id))
+        .collect();
+    if updates.len() > TITLES {
+        t.push(format!("and {} more", updates.len() - TITLES));
+    }
+    t.join(", ")
+}
+
+fn count(n: usize) -> String {
+    if n == 1 {
+        "1 update".into()
+    } else {
+        format!("{n} updates")
+    }
+}
+
+/// Plans the stored updates of catalog `key` the catalog no longer offers for publishing:
+/// expired when the catalog dropped them; when they only left the selection, expired with
+/// `expire_deselected` or `prune`, else kept and noted. Then notes updates that came back.
+pub(super) fn plan(
+    b: &mut Builder,
+    c: &config::Catalog,
+    key: &CatalogKey,
+    content: &CatalogContent,
+    selected: Option<&IdSet>,
+) {
+    let address = Address::catalog(key);
+    let actual = b.inputs.actual;
+    let in_selection = |id: &UpdateId| selected.is_none_or(|s| s.contains(id));
+    let present: HashSet<&UpdateId> = content.updates.iter().map(|u| &u.id).collect();
+    let mut kept: Vec<&StoredUpdate> = Vec::new();
+    for s in actual
+        .updates
+        .values()
+        .filter(|s| &s.catalog == key && s.state() != UpdateState::Expired)
+    {
+        let reason = if !present.contains(&s.id) {
+            "no longer in the catalog"
+        } else if in_selection(&s.id) {
+            continue; // planned with the catalog's own entry
+        } else if c.expire_deselected {
+            "outside the selected categories (expire_deselected = true)"
+        } else if c.prune {
+            "outside the selected categories (prune = true)"
+        } else {
+            kept.push(s);
+            continue;
+        };
+        b.push(
+            &Address::update(key, &s.id),
+            ActionKind::Expire,
+            Some(super::updates::stored_json(s)),
+            reason.into(),
+            None,
+        );
+    }
+    if !kept.is_empty() {
+        b.diagnostic(
+            DiagnosticSeverity::Info,
+            "deselected",
+            &address,
+            format!(
+                "catalog {key}: {} outside the selected categories {} published, marked deselected: {}",
+                count(kept.len()),
+                if kept.len() == 1 { "stays" } else { "stay" },
+                titles(&kept)
+            ),
+            Some("set expire_deselected = true to expire them (expiry is permanent on WSUS)".into()),
+        );
+    }
+    reselected(b, key, &address, content, selected);
+}
+
+/// Updates this plan brings back into the selection that the server already holds.
+fn reselected(
+    b: &mut Builder,
+    key: &CatalogKey,
+    address: &Address,
+    content: &CatalogContent,
+    selected: Option<&IdSet>,
+) {
+    let actual = b.inputs.actual;
+    let Some(stored) = actual.catalogs.get(key) else {
+        return;
+    };
+    let Some(before) = previously(&content.categories, &stored.settings.categories) else {
+        return;
+    };
+    let (mut back, mut expired): (Vec<&StoredUpdate>, Vec<&StoredUpdate>) = (vec![], vec![]);
+    for r in content.updates.iter().filter(|r| {
+        r.publication_state != PublicationState::Expired
+            && selected.is_none_or(|s| s.contains(&r.id))
+            && before.as_ref().is_some_and(|s| !s.contains(&r.id))
+    }) {
+        match actual.updates.get(&r.id).filter(|s| &s.catalog == key) {
+            Some(s) if s.state() == UpdateState::Expired => expired.push(s),
+            Some(s) => back.push(s),
+            None => {}
+        }
+    }
+    if !back.is_empty() {
+        b.diagnostic(
+            DiagnosticSeverity::Info,
+            "reselected",
+            address,
+            format!(
+                "catalog {key}: {} back in the selected categories, kept while deselected: {}",
+                count(back.len()),
+                titles(&back)
+            ),
+            None,
+        );
+    }
+    if !expired.is_empty() {
+        b.diagnostic(
+            DiagnosticSeverity::Warning,
+            "reselected-expired",
+            address,
+            format!(
+                "catalog {key}: {} back in the selected categories {} expired earlier and {} expired (expiry is permanent on WSUS): {}",
+                count(expired.len()),
+                if expired.len() == 1 { "was" } else { "were" },
+                if expired.len() == 1 { "stays" } else { "stay" },
+                titles(&expired)
+            ),
+            Some("the vendor must publish a new update (a new UpdateID) to deploy it again".into()),
+        );
+    }
+}

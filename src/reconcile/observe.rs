@@ -1,0 +1,202 @@
+//! Recording what a pass observed beyond its sync runs, for `status`: drift it left alone
+//! (monitor-only), a plan it held back because of `max_deletions`, and the content
+//! certificates of every catalog it acquired (with their validity, which a certificate
+//! pending approval has nowhere else).
+//!
+//! A finding holds for its scope until a later pass over that scope finds otherwise.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+
+use super::pass::Scope;
+use super::record::scope_of;
+use crate::catalog::acquire::{Acquired, Acquisition};
+use crate::plan::{ActionKind, Plan};
+use crate::store::{
+    Address, Backend, CatalogKey, CertificateFacts, Finding, FindingKind, Op, ShippedCertificates,
+    StoreError,
+};
+
+/// The plan's actions per scope (`catalog.k`, `certificate[...]`, `sync`, `signing`).
+fn actions_per_scope(plan: &Plan) -> BTreeMap<String, BTreeMap<ActionKind, usize>> {
+    let mut per: BTreeMap<String, BTreeMap<ActionKind, usize>> = BTreeMap::new();
+    for a in &plan.actions {
+        *per.entry(scope_of(&a.address))
+            .or_default()
+            .entry(a.kind)
+            .or_default() += 1;
+    }
+    per
+}
+
+/// `2 changes (1 publish, 1 expire)`.
+fn changes(kinds: &BTreeMap<ActionKind, usize>) -> String {
+    let n: usize = kinds.values().sum();
+    let each: Vec<String> = kinds.iter().map(|(k, c)| format!("{c} {k}")).collect();
+    format!(
+        "{n} change{} ({})",
+        if n == 1 { "" } else { "s" },
+        each.join(", ")
+    )
+}
+
+/// Whether a pass over `scope` looked at `finding_scope`.
+fn covers(scope: &Scope, finding_scope: &str) -> bool {
+    if scope.all {
+        return true;
+    }
+    match finding_scope.strip_prefix("catalog.") {
+        Some(k) => scope.catalogs.iter().any(|c| c == k),
+        None if finding_scope == "sync" => scope.sup,
+        None => finding_scope.starts_with("certificate") && !scope.catalogs.is_empty(),
+    }
+}
+
+fn record(
+    backend: &dyn Backend,
+    existing: &[Finding],
+    scope: &str,
+    kind: FindingKind,
+    summary: String,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let Ok(address) = Address::parse(scope) else {
+        return Ok(());
+    };
+    let since = existing
+        .iter()
+        .find(|f| f.scope == address && f.kind == kind)
+        .map_or(now, |f| f.since);
+    backend.apply(Op::RecordFinding(Finding {
+        scope: address,
+        kind,
+        since,
+        seen: now,
+        summary,
+    }))?;
+    Ok(())
+}
+
+/// After a pass that was not held back: records the drift a pass that did not apply
+/// (monitor-only) left in each scope, and clears what no longer holds in the scopes the
+/// pass covered (drift it applied or no longer sees, a budget it is no longer held by).
+pub fn after_pass(
+    backend: &dyn Backend,
+    scope: &Scope,
+    plan: &Plan,
+    applied: bool,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let existing = backend.findings()?;
+    let per = actions_per_scope(plan);
+    let mut drifting = BTreeSet::new();
+    if !applied {
+        for (s, kinds) in &per {
+            let summary = format!(
+                "{} left alone (monitor-only): run `supctl plan` to review, `supctl sync` or auto-correct mode to apply",
+                changes(kinds)
+            );
+            record(backend, &existing, s, FindingKind::Drift, summary, now)?;
+            drifting.insert(s.clone());
+        }
+    }
+    for f in existing.iter().filter(|f| covers(scope, f.scope.as_str())) {
+        let stale = match f.kind {
+            FindingKind::Drift => !drifting.contains(f.scope.as_str()),
+            FindingKind::HeldBack => true,
+        };
+        if stale {
+            backend.apply(Op::ClearFinding {
+                scope: f.scope.clone(),
+                kind: f.kind,
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// After an applied plan (`apply`, or a pass): what it touched no longer drifts and is no
+/// longer held back.
+pub fn after_apply(
+    backend: &dyn Backend,
+    plan: &Plan,
+    acquired: &BTreeMap<String, Acquired>,
+) -> Result<(), StoreError> {
+    let mut touched: BTreeSet<String> = actions_per_scope(plan).into_keys().collect();
+    touched.extend(acquired.keys().map(|k| format!("catalog.{k}")));
+    for f in backend
+        .findings()?
+        .into_iter()
+        .filter(|f| touched.contains(f.scope.as_str()))
+    {
+        backend.apply(Op::ClearFinding {
+            scope: f.scope,
+            kind: f.kind,
+        })?;
+    }
+    Ok(())
+}
+
+/// A pass whose plan exceeded the deletion budget: nothing was applied. Every scope the
+/// plan touches is held back until a pass applies (or no longer exceeds the budget).
+pub fn held_back(
+    backend: &dyn Backend,
+    plan: &Plan,
+    count: usize,
+    max: u32,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let existing = backend.findings()?;
+    for (s, kinds) in actions_per_scope(plan) {
+        let summary = format!(
+            "nothing applied: the plan has {count} destructive actions and [server] max_deletions is {max}; this scope has {}. Review with `supctl plan`, then raise max_deletions or apply the plan by hand",
+            changes(&kinds)
+        );
+        record(backend, &existing, &s, FindingKind::HeldBack, summary, now)?;
+    }
+    Ok(())
+}
+
+/// Records the content certificates of every trusted catalog acquired.
+pub fn record_shipped(
+    backend: &dyn Backend,
+    acquired: &BTreeMap<String, Acquired>,
+) -> Result<(), StoreError> {
+    for (key, a) in acquired {
+        let (Acquisition::Trusted { content, .. }, Ok(catalog)) =
+            (&a.acquisition, CatalogKey::parse(key))
+        else {
+            continue;
+        };
+        let certificates = content
+            .content_certificates
+            .iter()
+            .map(CertificateFacts::from)
+            .collect();
+        backend.apply(Op::RecordShippedCertificates(ShippedCertificates::new(
+            catalog,
+            certificates,
+        )))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pass_covers_its_catalogs_their_certificates_and_sync() {
+        let s = Scope {
+            all: false,
+            catalogs: vec!["dell".into()],
+            sup: false,
+        };
+        assert!(covers(&s, "catalog.dell"));
+        assert!(!covers(&s, "catalog.hp"));
+        assert!(covers(&s, "certificate[AB]"));
+        assert!(!covers(&s, "sync"));
+        assert!(covers(&Scope::everything(), "signing"));
+    }
+}

@@ -1,0 +1,100 @@
+//! Reading what the report needs from a backend, once: `supctl status` and the daemon's
+//! warning log share it.
+
+use chrono::{DateTime, Utc};
+
+use super::{Inputs, InterruptedApply};
+use crate::config::Config;
+use crate::reconcile::pass::{PassError, interrupted_plan};
+use crate::store::{
+    ActualState, Backend, Finding, NextRun, Outcome, ShippedCertificates, StatusMessage,
+    StoreError, SyncRun,
+};
+
+/// The store's contents the report reads.
+pub struct Loaded {
+    pub actual: ActualState,
+    pub runs: Vec<SyncRun>,
+    pub messages: Vec<StatusMessage>,
+    pub next_runs: Vec<NextRun>,
+    pub findings: Vec<Finding>,
+    pub shipped: Vec<ShippedCertificates>,
+    pub interrupted: Option<InterruptedApply>,
+}
+
+impl Loaded {
+    pub fn inputs<'a>(&'a self, cfg: &'a Config, now: DateTime<Utc>) -> Inputs<'a> {
+        Inputs {
+            cfg,
+            actual: &self.actual,
+            runs: &self.runs,
+            messages: &self.messages,
+            next_runs: &self.next_runs,
+            findings: &self.findings,
+            shipped: &self.shipped,
+            interrupted: self.interrupted.as_ref(),
+            now,
+        }
+    }
+}
+
+/// Reads the newest `runs` sync runs and `messages` status messages with everything else.
+/// `lock_holder` names the process holding the state lock, if any (it may be running the
+/// last plan rather than have left it).
+pub fn load(
+    cfg: &Config,
+    backend: &dyn Backend,
+    runs: usize,
+    messages: usize,
+    lock_holder: Option<String>,
+) -> Result<Loaded, StoreError> {
+    Ok(Loaded {
+        actual: backend.snapshot()?,
+        runs: backend.sync_runs(runs)?,
+        messages: backend.status_messages(messages)?,
+        next_runs: backend.next_runs()?,
+        findings: backend.findings()?,
+        shipped: backend.shipped_certificates()?,
+        interrupted: interrupted(cfg, backend, lock_holder)?,
+    })
+}
+
+fn interrupted(
+    cfg: &Config,
+    backend: &dyn Backend,
+    lock_holder: Option<String>,
+) -> Result<Option<InterruptedApply>, StoreError> {
+    let plan = match interrupted_plan(cfg, backend) {
+        Ok(Some(plan)) => plan,
+        Ok(None) => return Ok(None),
+        Err(PassError::Store(e)) => return Err(e),
+        // The plan file is unreadable: nothing to say about it here.
+        Err(_) => return Ok(None),
+    };
+    let Some(journal) = backend.last_journal()? else {
+        return Ok(None);
+    };
+    let done = journal
+        .entries
+        .iter()
+        .filter(|e| e.outcome == Outcome::Done)
+        .map(|e| &e.address)
+        .collect::<std::collections::HashSet<_>>()
+        .len();
+    Ok(Some(InterruptedApply {
+        plan: plan.id.clone(),
+        last_action: journal
+            .entries
+            .iter()
+            .map(|e| e.at)
+            .max()
+            .unwrap_or_default(),
+        done,
+        actions: plan
+            .actions
+            .iter()
+            .filter(|a| a.unsupported.is_none())
+            .count(),
+        lock_holder,
+    }))
+}
