@@ -5,6 +5,7 @@
 mod content;
 mod downloads;
 mod execute;
+mod staging;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -328,7 +329,7 @@ pub async fn run(
             continue;
         }
         if ready[0].kind == ActionKind::Stage {
-            let outcomes = content::stage_all(backend, content, &ready, opts, &plan_id).await;
+            let outcomes = staging::stage_all(backend, content, &ready, opts, &plan_id).await;
             for (a, result) in ready.iter().zip(outcomes) {
                 match result {
                     Some(Ok(fp)) => {

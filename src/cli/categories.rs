@@ -111,7 +111,11 @@ fn read(args: &CategoriesArgs) -> anyhow::Result<CatalogContent> {
         || lower.starts_with("http://")
         || std::path::Path::new(source).exists()
     {
-        let ins = super::catalog::load(source, None, &crate::catalog::limits::CatalogLimits::default())?;
+        let ins = super::catalog::load(
+            source,
+            None,
+            &crate::catalog::limits::CatalogLimits::default(),
+        )?;
         return match ins.extracted {
             Some(x) => Ok(x.content),
             None => Err(anyhow!("{}", ins.refused.unwrap_or_default())),
