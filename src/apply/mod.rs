@@ -25,7 +25,7 @@ pub enum ApplyError {
     )]
     Budget { count: usize, max: u32 },
     #[error(
-        "plan {0} was already applied (in part); run `supctl apply --resume` to continue it, or make a new plan"
+        "plan {0} was already applied; make a new plan with `supctl plan`: it holds only what is still to change"
     )]
     AlreadyApplied(String),
     #[error("there is no interrupted apply to resume in this state directory")]

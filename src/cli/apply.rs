@@ -69,7 +69,12 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
         );
         plan
     } else if let Some(file) = &args.planfile {
-        plan::file::load(file)?
+        let plan = plan::file::load(file)?;
+        if plan.has_errors() {
+            anstream::print!("{}", plan::render::text(&plan));
+            return refuse_errors(&cfg, backend.as_ref(), &plan, &acquired);
+        }
+        plan
     } else {
         let (plan, catalogs) = rt.block_on(crate::reconcile::make_plan(
             &cfg,
@@ -79,6 +84,9 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
         ))?;
         acquired = catalogs;
         anstream::print!("{}", plan::render::text(&plan));
+        if plan.has_errors() {
+            return refuse_errors(&cfg, backend.as_ref(), &plan, &acquired);
+        }
         if !plan.changes {
             return Ok(super::plan::exit_code(&plan, false));
         }
@@ -126,29 +134,63 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
             cancelled: false,
         },
     )?;
-    print_report(&report);
-    for d in &plan.diagnostics {
-        eprintln!(
-            "{} [{}] {}: {}",
-            if d.severity == plan::DiagnosticSeverity::Error {
-                "Error"
-            } else {
-                "Warning"
-            },
-            d.code,
-            d.address,
-            d.message
-        );
+    print_report(&report, &plan);
+    if args.planfile.is_some() || args.resume {
+        // A fresh plan was printed with its diagnostics; a saved one was not.
+        for d in &plan.diagnostics {
+            eprintln!(
+                "{} [{}] {}: {}",
+                if d.severity == plan::DiagnosticSeverity::Error {
+                    "Error"
+                } else {
+                    "Warning"
+                },
+                d.code,
+                d.address,
+                d.message
+            );
+        }
     }
-    let diag_errors = plan.has_errors();
-    Ok(if report.succeeded() && !diag_errors {
+    Ok(if report.succeeded() {
         EXIT_OK
     } else {
         EXIT_ERROR
     })
 }
 
-fn print_report(r: &Report) {
+/// A plan with error diagnostics is not applied at all, as in Terraform: an error means part
+/// of the desired state could not be evaluated (an unsigned catalog, a category the catalog
+/// lacks), and applying the rest would leave a state nobody reviewed as a whole. The errors'
+/// status messages are still recorded, so `status` shows them.
+fn refuse_errors(
+    cfg: &crate::config::Config,
+    backend: &dyn crate::store::Backend,
+    plan: &plan::Plan,
+    acquired: &BTreeMap<String, crate::catalog::acquire::Acquired>,
+) -> anyhow::Result<u8> {
+    record_runs(
+        backend,
+        &RunRecord {
+            cfg,
+            plan,
+            report: None,
+            started: Utc::now(),
+            acquired,
+            extra_scopes: &[],
+            cancelled: false,
+        },
+    )?;
+    let n = plan.error_count();
+    eprintln!(
+        "error: the plan has {n} error{} (above); nothing was changed. Fix {}, or leave the objects {} names out with --target, and apply again.",
+        if n == 1 { "" } else { "s" },
+        if n == 1 { "it" } else { "them" },
+        if n == 1 { "it" } else { "they" },
+    );
+    Ok(EXIT_ERROR)
+}
+
+fn print_report(r: &Report, plan: &plan::Plan) {
     let n = r.done.len() + r.resumed.len();
     if r.succeeded() {
         println!(
@@ -162,7 +204,7 @@ fn print_report(r: &Report) {
         );
     } else {
         println!(
-            "\nApply incomplete: {} done, {} failed, {} refused (changed since planned), {} not attempted.",
+            "\nApply finished with errors: {} done, {} failed, {} refused (changed since planned), {} not attempted.",
             n,
             r.failed.len(),
             r.refused.len(),
@@ -177,9 +219,32 @@ fn print_report(r: &Report) {
         for a in &r.not_attempted {
             println!("  not attempted {a}");
         }
-        println!("Run `supctl apply --resume` to continue once the cause is fixed.");
     }
     for (a, why) in &r.unsupported {
         println!("  skipped       {a}: {why}");
+    }
+    // Each hint names only what can help: a resume retries failed and unattempted actions
+    // from the journal; a refused action's object changed, so only a new plan can help it.
+    if !r.failed.is_empty() || !r.not_attempted.is_empty() {
+        println!(
+            "Run `supctl apply --resume` to retry the failed and remaining actions once the cause is fixed."
+        );
+    }
+    if !r.refused.is_empty() {
+        println!(
+            "The refused objects changed since the plan was made: run `supctl plan` for a new plan (a resume would be refused again)."
+        );
+    }
+    let blocked: Vec<&str> = plan
+        .diagnostics
+        .iter()
+        .filter(|d| d.blocked)
+        .map(|d| d.address.as_str())
+        .collect();
+    if !blocked.is_empty() {
+        println!(
+            "Waiting for approval: {} (the hint above has the line to add).",
+            blocked.join(", ")
+        );
     }
 }

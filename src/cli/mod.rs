@@ -1,7 +1,8 @@
 //! The command line: one file per command, output formatting and exit codes.
 //!
-//! Exit codes follow Terraform: 0 success (or no changes), 1 error, 2 changes present
-//! (only with `--detailed-exitcode`).
+//! Exit codes follow Terraform: 0 success (or no changes), 1 error (including a plan with an
+//! error diagnostic, and an apply with a failed or refused action), 2 changes present or
+//! objects awaiting approval (only with `--detailed-exitcode`).
 
 use std::process::ExitCode;
 

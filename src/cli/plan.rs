@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::{EXIT_CHANGES, EXIT_ERROR, EXIT_OK, session};
-use crate::plan::{self, DiagnosticSeverity, Plan};
+use crate::plan::{self, Plan};
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
@@ -38,17 +38,13 @@ pub fn display_json(plan: &Plan) -> serde_json::Value {
     v
 }
 
-/// Exit status for a finished plan: errors other than pending approvals (11508) are errors;
-/// pending approvals count as changes, as Terraform-style CI expects.
+/// Exit status for a finished plan, as Terraform's: any error diagnostic is 1 (with or
+/// without `--detailed-exitcode`); with it, 2 when there are changes or objects waiting for
+/// an approval (blocked items count as changes), else 0.
 pub fn exit_code(plan: &Plan, detailed: bool) -> u8 {
-    let hard = plan
-        .diagnostics
-        .iter()
-        .any(|d| d.severity == DiagnosticSeverity::Error && d.code != "11508");
-    let pending = plan.diagnostics.iter().any(|d| d.code == "11508");
-    if hard {
+    if plan.has_errors() {
         EXIT_ERROR
-    } else if detailed && (plan.changes || pending) {
+    } else if detailed && (plan.changes || plan.summary.blocked > 0) {
         EXIT_CHANGES
     } else {
         EXIT_OK
@@ -72,6 +68,14 @@ pub fn run(args: PlanArgs) -> anyhow::Result<u8> {
         anstream::print!("{}", plan::render::text(&plan));
     }
     if let Some(out) = &args.out {
+        if plan.has_errors() {
+            // Terraform does not save a plan with errors either: it could not be applied.
+            eprintln!(
+                "The plan has errors; it was not saved to {}. Fix them (or leave their objects out with --target) and plan again.",
+                out.display()
+            );
+            return Ok(EXIT_ERROR);
+        }
         plan::file::save(&plan, out)?;
         if !args.json {
             println!(

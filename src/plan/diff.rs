@@ -92,7 +92,29 @@ impl Builder<'_> {
             address: address.to_string(),
             message,
             hint,
+            blocked: false,
         });
+    }
+
+    /// A change that waits for a reviewer's approval (an unapproved catalog signer): a
+    /// warning that counts as a pending change, not an error.
+    pub fn awaiting_approval(
+        &mut self,
+        code: &str,
+        address: &Address,
+        message: String,
+        hint: String,
+    ) {
+        self.diagnostic(
+            DiagnosticSeverity::Warning,
+            code,
+            address,
+            message,
+            Some(hint),
+        );
+        if let Some(d) = self.diagnostics.last_mut() {
+            d.blocked = true;
+        }
     }
 
     pub fn unsupported(&self, what: &str) -> String {

@@ -143,6 +143,11 @@ pub struct PlanDiagnostic {
     /// What to do, e.g. the exact TOML line that approves a signer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
+    /// Set when the object waits for a reviewer's approval (a catalog signer nobody approved
+    /// yet, 11508): not an error, but a change still to be made, so it counts as one for
+    /// `--detailed-exitcode`, as Terraform-style CI expects of blocked items.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub blocked: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -161,6 +166,9 @@ pub struct Summary {
     pub replace: usize,
     pub destroy: usize,
     pub updates: UpdateCounts,
+    /// Objects waiting for an approval (blocked diagnostics).
+    #[serde(default)]
+    pub blocked: usize,
 }
 
 /// A reviewable set of changes; saved with `plan -o` and applied exactly by `apply PLANFILE`.
@@ -184,7 +192,7 @@ pub struct Plan {
 impl Plan {
     /// Builds a plan and computes its summary from the actions.
     pub fn new(config: String, actions: Vec<Action>, diagnostics: Vec<PlanDiagnostic>) -> Self {
-        let summary = summarize(&actions);
+        let summary = summarize(&actions, &diagnostics);
         Plan {
             format_version: FORMAT_VERSION.to_string(),
             id: new_plan_id(),
@@ -208,7 +216,7 @@ impl Plan {
         self.diagnostics
             .retain(|d| targets.iter().any(|t| address_within(&d.address, t)));
         self.targets = targets.to_vec();
-        self.summary = summarize(&self.actions);
+        self.summary = summarize(&self.actions, &self.diagnostics);
         self.changes = !self.actions.is_empty();
     }
 
@@ -220,9 +228,15 @@ impl Plan {
     }
 
     pub fn has_errors(&self) -> bool {
+        self.error_count() > 0
+    }
+
+    /// Error diagnostics: each stops `apply` before any change.
+    pub fn error_count(&self) -> usize {
         self.diagnostics
             .iter()
-            .any(|d| d.severity == DiagnosticSeverity::Error)
+            .filter(|d| d.severity == DiagnosticSeverity::Error)
+            .count()
     }
 }
 
@@ -236,8 +250,11 @@ pub fn address_within(address: &str, target: &str) -> bool {
             ))
 }
 
-fn summarize(actions: &[Action]) -> Summary {
-    let mut s = Summary::default();
+fn summarize(actions: &[Action], diagnostics: &[PlanDiagnostic]) -> Summary {
+    let mut s = Summary {
+        blocked: diagnostics.iter().filter(|d| d.blocked).count(),
+        ..Summary::default()
+    };
     for a in actions {
         match a.kind {
             ActionKind::Create => s.add += 1,
