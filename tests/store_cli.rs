@@ -232,7 +232,7 @@ fn store_show_reports_counts_schema_and_lock() {
         .unwrap();
     assert!(out.status.success());
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["schema_version"], 4);
+    assert_eq!(v["schema_version"], supctl::store::local::schema::LATEST);
     assert_eq!(v["counts"]["updates"], 200);
     assert_eq!(v["counts"]["deployable"], 20);
     assert_eq!(v["counts"]["content_files"], 20);

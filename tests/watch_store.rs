@@ -37,7 +37,7 @@ fn next_runs_are_idempotent_and_equal_across_backends() {
     let dir = tempfile::tempdir().unwrap();
     let loc = StoreLocation::new(dir.path().join("state"));
     let local = LocalBackend::open(&loc, OpenOptions::write()).unwrap();
-    assert_eq!(local.schema_version(), 4);
+    assert_eq!(local.schema_version(), supctl::store::local::schema::LATEST);
     let mut from_local = exercise(&local);
     let mut from_memory = exercise(&MemoryBackend::new().unwrap());
     from_local.sort_by(|a, b| a.scope.cmp(&b.scope));

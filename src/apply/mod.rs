@@ -32,6 +32,15 @@ pub enum ApplyError {
     NothingToResume,
     #[error("plan {0}: {1}")]
     Invalid(String, String),
+    #[error(
+        "plan {plan} was made for {planned_for} (config {config}), not for {actual}: apply it with `-c {config}`, or make a new plan for this server"
+    )]
+    OtherServer {
+        plan: String,
+        planned_for: Box<crate::store::ServerIdentity>,
+        actual: Box<crate::store::ServerIdentity>,
+        config: String,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -261,6 +270,7 @@ pub async fn run(
     content: &ContentContext<'_>,
     opts: &ApplyOptions,
 ) -> Result<Report, ApplyError> {
+    check_server(plan, backend)?;
     let count = plan.destructive_count();
     if count > opts.max_deletions as usize {
         return Err(ApplyError::Budget {
@@ -394,6 +404,24 @@ pub async fn run(
     }
     opts.progress.finish();
     Ok(report)
+}
+
+/// Refuses a plan made for another server (plans saved before plans recorded their server
+/// carry none and are not checked).
+pub fn check_server(plan: &Plan, backend: &dyn Backend) -> Result<(), ApplyError> {
+    let Some(planned_for) = &plan.server else {
+        return Ok(());
+    };
+    let actual = backend.identity()?;
+    if planned_for.same_server(&actual) {
+        return Ok(());
+    }
+    Err(ApplyError::OtherServer {
+        plan: plan.id.clone(),
+        planned_for: Box::new(planned_for.clone()),
+        actual: Box::new(actual),
+        config: plan.config.clone(),
+    })
 }
 
 /// Journal key of an action: its address, plus what tells apart several actions on one

@@ -44,8 +44,33 @@ fn confirm() -> anyhow::Result<bool> {
 }
 
 pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
-    let (cfg, _) = session::load_config(args.config.path())?;
-    let backend = session::open_backend(&cfg, true)?;
+    // A saved plan is read first: it names the config it was made from (used when no `-c`
+    // is given) and the server it was made for, checked before anything is locked or written.
+    let saved = match &args.planfile {
+        Some(file) if !args.resume => Some(plan::file::load(file)?),
+        _ => None,
+    };
+    let config_path = match (args.config.path(), &saved) {
+        (Some(p), _) => Some(p.to_path_buf()),
+        (None, Some(p)) if !p.config.is_empty() => Some(PathBuf::from(&p.config)),
+        _ => None,
+    };
+    let (cfg, _) = session::load_config(config_path.as_deref()).with_context(|| match &saved {
+        Some(p) if args.config.path().is_none() => format!(
+            "plan {} was made from the config {}; pass `-c PATH` to name its config",
+            p.id, p.config
+        ),
+        _ => "loading the config".to_string(),
+    })?;
+    let backend = match &saved {
+        // A saved plan was made against an existing store: never create one for it.
+        Some(p) => {
+            let backend = session::open_existing_backend(&cfg)?;
+            apply::check_server(p, backend.as_ref())?;
+            backend
+        }
+        None => session::open_backend(&cfg, true)?,
+    };
     let fetcher = session::fetcher(&cfg)?;
     let rt = session::runtime()?;
     let _lock = session::lock(backend.as_ref(), "apply", args.lock_timeout)?;
@@ -55,7 +80,7 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
             .last_journal()?
             .ok_or(apply::ApplyError::NothingToResume)?;
         let path = plans_dir(&cfg).join(format!("{}.json", journal.plan));
-        let plan = plan::file::load(&path).with_context(|| {
+        let plan = plan::file::load_own(&path).with_context(|| {
             format!(
                 "the interrupted plan {} is not in {}",
                 journal.plan,
@@ -68,8 +93,7 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
             plan.actions.len()
         );
         plan
-    } else if let Some(file) = &args.planfile {
-        let plan = plan::file::load(file)?;
+    } else if let Some(plan) = saved {
         if plan.has_errors() {
             anstream::print!("{}", plan::render::text(&plan));
             return refuse_errors(&cfg, backend.as_ref(), &plan, &acquired);

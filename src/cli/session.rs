@@ -57,6 +57,18 @@ pub fn open_backend(cfg: &Config, create: bool) -> anyhow::Result<Box<dyn Backen
     open_backend_with(cfg, opts)
 }
 
+/// For `apply PLANFILE`: the store the plan was made against must exist; a missing one
+/// means the config points elsewhere, and creating an empty store there would help nobody.
+pub fn open_existing_backend(cfg: &Config) -> anyhow::Result<Box<dyn Backend>> {
+    open_backend_with(
+        cfg,
+        OpenOptions {
+            create: false,
+            ..OpenOptions::write()
+        },
+    )
+}
+
 /// For `plan`, which writes nothing: created on first use like a writer, but without the
 /// writers' `quick_check`, which reads the whole database (a gigabyte at 100,000 updates).
 pub fn open_backend_to_plan(cfg: &Config) -> anyhow::Result<Box<dyn Backend>> {

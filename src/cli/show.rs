@@ -27,10 +27,15 @@ pub fn run(args: ShowArgs) -> anyhow::Result<u8> {
         );
     } else {
         println!(
-            "Plan {} made {} from {}.\n",
+            "Plan {} made {} from {}{}.\n",
             saved.id,
             saved.created.format("%Y-%m-%d %H:%M:%S UTC"),
-            saved.config
+            saved.config,
+            saved
+                .server
+                .as_ref()
+                .map(|s| format!(" for {s}"))
+                .unwrap_or_default()
         );
         anstream::print!("{}", plan::render::text(&saved));
     }

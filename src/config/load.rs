@@ -276,6 +276,7 @@ pub fn load(path: &Path) -> Result<(Config, Vec<Diagnostic>), Diagnostics> {
         certificates: merged.certificates,
         publish: merged.publish,
         files,
+        root: path.to_path_buf(),
     };
     Ok((config, diags))
 }

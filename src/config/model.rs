@@ -49,6 +49,11 @@ pub struct Config {
     #[serde(skip)]
     #[schemars(skip)]
     pub files: Vec<PathBuf>,
+    /// The path the config was loaded from (a file or a directory), absolute: what a saved
+    /// plan records so that `apply PLANFILE` loads the same config without `-c`.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub root: PathBuf,
 }
 
 fn one() -> u32 {

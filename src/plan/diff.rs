@@ -140,12 +140,7 @@ pub fn diff(inputs: &Inputs<'_>) -> Plan {
         }
     }
     plan_sync_and_signing(&mut b);
-    let config = inputs
-        .desired
-        .files
-        .first()
-        .map(|p| p.display().to_string())
-        .unwrap_or_default();
+    let config = inputs.desired.root.display().to_string();
     let mut actions = b.actions;
     actions.sort_by_key(|a| order(a.kind));
     Plan::new(config, actions, b.diagnostics)

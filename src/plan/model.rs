@@ -178,8 +178,13 @@ pub struct Plan {
     /// Random id, recorded in the apply journal so `--resume` continues the right plan.
     pub id: String,
     pub created: DateTime<Utc>,
-    /// The config path the plan was made from.
+    /// The config the plan was made from: the file or directory given to `-c`, absolute.
+    /// `apply PLANFILE` loads it when no `-c` is given.
     pub config: String,
+    /// The update server the plan was made against; `apply` refuses the plan on any other.
+    /// Absent only in plans saved by older versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<crate::store::ServerIdentity>,
     /// Addresses given with `--target`; the plan is partial when non-empty.
     #[serde(default)]
     pub targets: Vec<String>,
@@ -187,6 +192,10 @@ pub struct Plan {
     pub summary: Summary,
     pub actions: Vec<Action>,
     pub diagnostics: Vec<PlanDiagnostic>,
+    /// `sha256:<hex>` of the plan without this field, written by `plan::file::save`: a
+    /// saved plan whose content was modified after review is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<String>,
 }
 
 impl Plan {
@@ -198,11 +207,13 @@ impl Plan {
             id: new_plan_id(),
             created: Utc::now(),
             config,
+            server: None,
             targets: Vec::new(),
             changes: !actions.is_empty(),
             summary,
             actions,
             diagnostics,
+            checksum: None,
         }
     }
 

@@ -130,6 +130,7 @@ pub fn diff_against(
     };
     let mut plan = plan::diff::diff(&inputs);
     plan.retain_targets(targets);
+    plan.server = Some(backend.identity()?);
     Ok(plan)
 }
 

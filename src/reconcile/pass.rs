@@ -234,7 +234,7 @@ pub fn interrupted_plan(cfg: &Config, backend: &dyn Backend) -> Result<Option<Pl
         return Ok(None);
     };
     let path = super::plans_dir(cfg).join(format!("{}.json", journal.plan));
-    let Ok(plan) = plan::file::load(&path) else {
+    let Ok(plan) = plan::file::load_own(&path) else {
         return Ok(None);
     };
     let failed = journal
