@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use crate::catalog::model::UpdateRecord;
 
 /// Version of the JSON plan format. Consumers ignore unknown fields and reject an unknown major.
-pub const FORMAT_VERSION: &str = "1.0";
+/// 1.1 added `server`, `checksum`, `summary.blocked` and `diagnostics[].blocked`.
+pub const FORMAT_VERSION: &str = "1.1";
 
 /// What an action does. The summary groups them as Terraform does, plus update counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
