@@ -31,6 +31,9 @@ pub struct ApplyArgs {
     /// Limit a fresh plan to these addresses.
     #[arg(long = "target", value_name = "ADDR")]
     pub targets: Vec<String>,
+    /// Accept a config with no [server] and no catalog (it empties the update server).
+    #[arg(long)]
+    pub allow_empty: bool,
 }
 
 use crate::reconcile::plans_dir;
@@ -55,13 +58,17 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
         (None, Some(p)) if !p.config.is_empty() => Some(PathBuf::from(&p.config)),
         _ => None,
     };
-    let (cfg, _) = session::load_config(config_path.as_deref()).with_context(|| match &saved {
-        Some(p) if args.config.path().is_none() => format!(
-            "plan {} was made from the config {}; pass `-c PATH` to name its config",
-            p.id, p.config
-        ),
-        _ => "loading the config".to_string(),
-    })?;
+    // A saved plan was reviewed as it is: the config only supplies the state directory and
+    // settings, so an empty config cannot widen what it does.
+    let allow_empty = args.allow_empty || saved.is_some();
+    let (cfg, _) = session::load_config_to_change(config_path.as_deref(), allow_empty)
+        .with_context(|| match &saved {
+            Some(p) if args.config.path().is_none() => format!(
+                "plan {} was made from the config {}; pass `-c PATH` to name its config",
+                p.id, p.config
+            ),
+            _ => "loading the config".to_string(),
+        })?;
     let backend = match &saved {
         // A saved plan was made against an existing store: never create one for it.
         Some(p) => {

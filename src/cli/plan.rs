@@ -23,6 +23,9 @@ pub struct PlanArgs {
     /// Limit the plan to these addresses (catalog.KEY, catalog.KEY.update[ID], certificate[T], sync, signing).
     #[arg(long = "target", value_name = "ADDR")]
     pub targets: Vec<String>,
+    /// Accept a config with no [server] and no catalog (it empties the update server).
+    #[arg(long)]
+    pub allow_empty: bool,
 }
 
 /// The plan without its payloads (raw XML): what `--json` prints.
@@ -52,7 +55,7 @@ pub fn exit_code(plan: &Plan, detailed: bool) -> u8 {
 }
 
 pub fn run(args: PlanArgs) -> anyhow::Result<u8> {
-    let (cfg, _) = session::load_config(args.config.path())?;
+    let (cfg, _) = session::load_config_to_change(args.config.path(), args.allow_empty)?;
     let backend = session::open_backend_to_plan(&cfg)?;
     let fetcher = session::fetcher(&cfg)?;
     let rt = session::runtime()?;

@@ -35,7 +35,7 @@ fn print(lines: &[String], ok: bool) -> u8 {
 }
 
 pub fn run(args: SyncArgs) -> anyhow::Result<u8> {
-    let (cfg, _) = session::load_config(args.config.path())?;
+    let (cfg, _) = session::load_config_to_change(args.config.path(), false)?;
     for k in &args.catalogs {
         if !cfg.catalogs.get(k).is_some_and(|c| c.subscribed) {
             return Err(anyhow!(

@@ -9,11 +9,17 @@ use crate::config::{self, CatalogKind};
 pub struct ValidateArgs {
     #[command(flatten)]
     pub config: super::session::ConfigArg,
+    /// Accept a config with no [server] and no catalog (it empties the update server).
+    #[arg(long)]
+    pub allow_empty: bool,
 }
 
 pub fn run(args: ValidateArgs) -> anyhow::Result<u8> {
     let path = config::default_path(args.config.path());
-    match config::load(&path) {
+    let opts = config::LoadOptions {
+        allow_empty: args.allow_empty,
+    };
+    match config::load_with(&path, opts) {
         Ok((cfg, warnings)) => {
             for w in &warnings {
                 render::diagnostic(w);

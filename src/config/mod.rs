@@ -10,7 +10,7 @@ mod schema;
 mod sections;
 mod source;
 
-pub use load::{config_files, default_path, load};
+pub use load::{LoadOptions, config_files, default_path, load, load_with};
 pub use model::*;
 pub use schedule::{IntervalUnit, Schedule, ScheduleError};
 pub use schema::schema_json;
