@@ -96,7 +96,8 @@ impl Progress {
     pub(crate) fn step(&self, n: usize, line: &str) {
         match self {
             Progress::Quiet => {}
-            Progress::Lines => eprintln!("{line}"),
+            // Never a panic when standard error is a closed pipe (`cli::output`).
+            Progress::Lines => crate::errln!("{line}"),
             Progress::Bar(b) => {
                 b.inc(n as u64);
                 b.set_message(line.to_string());

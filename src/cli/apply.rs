@@ -1,7 +1,7 @@
 //! `supctl apply`: perform a saved plan exactly, or plan, show and ask.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 
 use anyhow::{Context, anyhow};
@@ -39,8 +39,7 @@ pub struct ApplyArgs {
 use crate::reconcile::plans_dir;
 
 fn confirm() -> anyhow::Result<bool> {
-    print!("\nDo you want to perform these actions? Only 'yes' will be accepted: ");
-    std::io::stdout().flush()?;
+    crate::out!("\nDo you want to perform these actions? Only 'yes' will be accepted: ");
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
     Ok(line.trim() == "yes")
@@ -94,7 +93,7 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
                 plans_dir(&cfg).display()
             )
         })?;
-        eprintln!(
+        crate::errln!(
             "Resuming plan {} ({} actions).",
             plan.id,
             plan.actions.len()
@@ -102,7 +101,7 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
         plan
     } else if let Some(plan) = saved {
         if plan.has_errors() {
-            anstream::print!("{}", plan::render::text(&plan));
+            crate::out!("{}", plan::render::text(&plan));
             return refuse_errors(&cfg, backend.as_ref(), &plan, &acquired);
         }
         plan
@@ -114,7 +113,7 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
             &args.targets,
         ))?;
         acquired = catalogs;
-        anstream::print!("{}", plan::render::text(&plan));
+        crate::out!("{}", plan::render::text(&plan));
         if plan.has_errors() {
             return refuse_errors(&cfg, backend.as_ref(), &plan, &acquired);
         }
@@ -128,7 +127,7 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
                 ));
             }
             if !confirm()? {
-                println!("Apply cancelled.");
+                crate::outln!("Apply cancelled.");
                 return Ok(EXIT_ERROR);
             }
         }
@@ -169,7 +168,7 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
     if args.planfile.is_some() || args.resume {
         // A fresh plan was printed with its diagnostics; a saved one was not.
         for d in &plan.diagnostics {
-            eprintln!(
+            crate::errln!(
                 "{} [{}] {}: {}",
                 if d.severity == plan::DiagnosticSeverity::Error {
                     "Error"
@@ -212,7 +211,7 @@ fn refuse_errors(
         },
     )?;
     let n = plan.error_count();
-    eprintln!(
+    crate::errln!(
         "error: the plan has {n} error{} (above); nothing was changed. Fix {}, or leave the objects {} names out with --target, and apply again.",
         if n == 1 { "" } else { "s" },
         if n == 1 { "it" } else { "them" },
@@ -224,7 +223,7 @@ fn refuse_errors(
 fn print_report(r: &Report, plan: &plan::Plan) {
     let n = r.done.len() + r.resumed.len();
     if r.succeeded() {
-        println!(
+        crate::outln!(
             "\nApply complete: {n} action{} done{}.",
             if n == 1 { "" } else { "s" },
             if r.resumed.is_empty() {
@@ -234,7 +233,7 @@ fn print_report(r: &Report, plan: &plan::Plan) {
             }
         );
     } else {
-        println!(
+        crate::outln!(
             "\nApply finished with errors: {} done, {} failed, {} refused (changed since planned), {} not attempted.",
             n,
             r.failed.len(),
@@ -242,27 +241,27 @@ fn print_report(r: &Report, plan: &plan::Plan) {
             r.not_attempted.len()
         );
         for (a, why) in &r.failed {
-            println!("  failed        {a}: {why}");
+            crate::outln!("  failed        {a}: {why}");
         }
         for (a, why) in &r.refused {
-            println!("  refused       {a}: {why}");
+            crate::outln!("  refused       {a}: {why}");
         }
         for a in &r.not_attempted {
-            println!("  not attempted {a}");
+            crate::outln!("  not attempted {a}");
         }
     }
     for (a, why) in &r.unsupported {
-        println!("  skipped       {a}: {why}");
+        crate::outln!("  skipped       {a}: {why}");
     }
     // Each hint names only what can help: a resume retries failed and unattempted actions
     // from the journal; a refused action's object changed, so only a new plan can help it.
     if !r.failed.is_empty() || !r.not_attempted.is_empty() {
-        println!(
+        crate::outln!(
             "Run `supctl apply --resume` to retry the failed and remaining actions once the cause is fixed."
         );
     }
     if !r.refused.is_empty() {
-        println!(
+        crate::outln!(
             "The refused objects changed since the plan was made: run `supctl plan` for a new plan (a resume would be refused again)."
         );
     }
@@ -273,7 +272,7 @@ fn print_report(r: &Report, plan: &plan::Plan) {
         .map(|d| d.address.as_str())
         .collect();
     if !blocked.is_empty() {
-        println!(
+        crate::outln!(
             "Waiting for approval: {} (the hint above has the line to add).",
             blocked.join(", ")
         );

@@ -154,17 +154,17 @@ fn run_inspect(source: &str, as_json: bool, trust: &[String]) -> anyhow::Result<
     if let (Some(reason), Value::Object(o)) = (&ins.refused, &mut out) {
         o.insert("error".into(), json!(reason));
     }
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = crate::cli::output::stdout();
     if as_json {
         writeln!(stdout, "{}", serde_json::to_string_pretty(&out)?)?;
     } else {
         print_inspect(&mut stdout, &ins, &out)?;
     }
     if let Some(reason) = &ins.refused {
-        eprintln!("error: {reason}; nothing was extracted");
+        crate::errln!("error: {reason}; nothing was extracted");
         if let Some(TrustDecision::Untrusted { signers }) = &ins.decision {
             for s in signers {
-                eprintln!("  to approve: {}", approve_line(s));
+                crate::errln!("  to approve: {}", approve_line(s));
             }
         }
         return Ok(EXIT_ERROR);
@@ -272,7 +272,7 @@ fn run_updates(source: &str, categories: &[String], as_json: bool) -> anyhow::Re
             .filter(|u| members.contains(&u.id))
             .collect()
     };
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = crate::cli::output::stdout();
     if as_json {
         let list: Vec<Value> = selected.iter().map(|u| update_json(u)).collect();
         writeln!(stdout, "{}", serde_json::to_string_pretty(&list)?)?;
@@ -324,7 +324,7 @@ fn run_partners(
             .with_context(|| format!("parsing the partner list from `{}`", redact(source)))?;
         partners::save_cached(&dir, &xml)
             .with_context(|| format!("saving the partner list in {}", dir.display()))?;
-        eprintln!(
+        crate::errln!(
             "Refreshed the partner catalog list: {} catalogs, saved in {}.",
             list.len(),
             dir.join(partners::CACHE_FILE).display()
@@ -336,7 +336,7 @@ fn run_partners(
         None => partners::builtin().to_vec(),
     };
     if !as_json {
-        eprintln!(
+        crate::errln!(
             "{}",
             if refreshed.is_some() {
                 "Partner catalogs (refreshed list; the built-in list fills gaps):"
@@ -345,7 +345,7 @@ fn run_partners(
             }
         );
     }
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = crate::cli::output::stdout();
     if as_json {
         writeln!(stdout, "{}", serde_json::to_string_pretty(&list)?)?;
     } else {

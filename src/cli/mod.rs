@@ -13,6 +13,7 @@ pub mod catalog;
 pub mod certs;
 pub mod debug;
 mod import;
+pub mod output;
 mod plan;
 mod render;
 mod schema;
@@ -89,7 +90,7 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            crate::errln!("error: {e:#}");
             ExitCode::from(EXIT_ERROR)
         }
     }

@@ -66,14 +66,14 @@ pub fn run(args: PlanArgs) -> anyhow::Result<u8> {
         &args.targets,
     ))?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&display_json(&plan))?);
+        crate::outln!("{}", serde_json::to_string_pretty(&display_json(&plan))?);
     } else {
-        anstream::print!("{}", plan::render::text(&plan));
+        crate::out!("{}", plan::render::text(&plan));
     }
     if let Some(out) = &args.out {
         if plan.has_errors() {
             // Terraform does not save a plan with errors either: it could not be applied.
-            eprintln!(
+            crate::errln!(
                 "The plan has errors; it was not saved to {}. Fix them (or leave their objects out with --target) and plan again.",
                 out.display()
             );
@@ -81,7 +81,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<u8> {
         }
         plan::file::save(&plan, out)?;
         if !args.json {
-            println!(
+            crate::outln!(
                 "\nSaved the plan to {}. To perform exactly these actions, run:\n    supctl apply {}",
                 out.display(),
                 out.display()

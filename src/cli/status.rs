@@ -141,9 +141,9 @@ pub fn run(args: StatusArgs) -> anyhow::Result<u8> {
         now: chrono::Utc::now(),
     });
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        crate::outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        anstream::print!("update server: {}\n{}", backend.describe(), text(&report));
+        crate::out!("update server: {}\n{}", backend.describe(), text(&report));
     }
     Ok(if report.healthy { EXIT_OK } else { EXIT_ERROR })
 }

@@ -74,7 +74,7 @@ impl LockArgs {
     ) -> anyhow::Result<Box<dyn HeldLock>> {
         let lock = backend.lock(&LockRequest::new(command).timeout(self.lock_timeout))?;
         for w in lock.warnings() {
-            eprintln!("warning: {w}");
+            crate::errln!("warning: {w}");
         }
         Ok(lock)
     }

@@ -29,7 +29,7 @@ pub struct SyncArgs {
 
 fn print(lines: &[String], ok: bool) -> u8 {
     for l in lines {
-        println!("{l}");
+        crate::outln!("{l}");
     }
     if ok { EXIT_OK } else { EXIT_ERROR }
 }
@@ -50,9 +50,10 @@ pub fn run(args: SyncArgs) -> anyhow::Result<u8> {
         Err(StoreError::Locked { holder, .. })
             if holder.command == "watch" && !holder.is_stale(chrono::Utc::now()) =>
         {
-            eprintln!(
+            crate::errln!(
                 "supctl watch (pid {} on {}) holds the state lock: handing the sync request to it.",
-                holder.pid, holder.host
+                holder.pid,
+                holder.host
             );
             let loc = StoreLocation::new(&cfg.server.path);
             let req = handoff::submit(&cfg.server.path, &args.catalogs)?;
@@ -64,14 +65,14 @@ pub fn run(args: SyncArgs) -> anyhow::Result<u8> {
                     .is_some_and(|o| o.id == id && !o.is_stale(chrono::Utc::now()))
             })?;
             if let Some(e) = &resp.error {
-                eprintln!("error: {e}");
+                crate::errln!("error: {e}");
             }
             return Ok(print(&resp.lines, resp.succeeded));
         }
         Err(_) => session::lock(backend.as_ref(), "sync", args.lock_timeout)?,
     };
     for w in lock.warnings() {
-        eprintln!("Warning: {w}");
+        crate::errln!("Warning: {w}");
     }
     let fetcher = session::fetcher(&cfg)?;
     let rt = session::runtime()?;

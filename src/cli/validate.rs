@@ -30,7 +30,7 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<u8> {
                 .values()
                 .filter(|c| c.kind == CatalogKind::Partner)
                 .count();
-            println!(
+            crate::outln!(
                 "Valid: {} ({} file{}): {} catalog{} ({subscribed} subscribed, {partner} partner), {} certificate rule{}, {} publish rule{}.",
                 path.display(),
                 cfg.files.len(),
@@ -49,7 +49,7 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<u8> {
                 render::diagnostic(d);
             }
             let n = diags.error_count();
-            anstream::eprintln!("{} error{} in {}", n, plural(n), path.display());
+            crate::errln!("{} error{} in {}", n, plural(n), path.display());
             Ok(EXIT_ERROR)
         }
     }
