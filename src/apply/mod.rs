@@ -306,7 +306,7 @@ pub async fn run(
     for a in &plan.actions {
         if let Some(why) = &a.unsupported {
             report.unsupported.push((a.address.clone(), why.clone()));
-        } else if done.contains(&key(a)) {
+        } else if done.contains(&journal_key(a)) {
             report.resumed.push(a.address.clone());
         } else {
             pending.push(a);
@@ -367,7 +367,7 @@ pub async fn run(
                     let after = expected.record(backend, &a.address)?;
                     entries.push(JournalEntry {
                         plan: plan_id.clone(),
-                        address: parse_address(&key(a))?,
+                        address: parse_address(&journal_key(a))?,
                         outcome: Outcome::Done,
                         message: done_message(a.kind.as_str(), after.as_ref()),
                         at: Utc::now(),
@@ -396,7 +396,7 @@ pub async fn run(
             Err(e) => {
                 let msg = e.to_string();
                 for a in &ready {
-                    journal(backend, &plan_id, &key(a), Outcome::Failed, &msg)?;
+                    journal(backend, &plan_id, &journal_key(a), Outcome::Failed, &msg)?;
                     report.failed.push((a.address.clone(), msg.clone()));
                 }
                 stop = true;
@@ -429,7 +429,7 @@ pub fn check_server(plan: &Plan, backend: &dyn Backend) -> Result<(), ApplyError
 /// address: an update published and then staged (`#stage`), or one certificate approved in
 /// two roles (`#catalog`, `#content`). Without the role, a resume after the first approval
 /// would count the second as done too.
-fn key(a: &Action) -> String {
+pub fn journal_key(a: &Action) -> String {
     match (&a.kind, &a.payload) {
         (ActionKind::Stage, _) => format!("{}#stage", a.address),
         (_, Some(crate::plan::Payload::Certificate { kind, .. })) => {

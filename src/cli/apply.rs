@@ -1,14 +1,15 @@
 //! `supctl apply`: perform a saved plan exactly, or plan, show and ask.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, IsTerminal};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::{Context, anyhow};
 use chrono::Utc;
 use clap::Args;
 
-use super::{EXIT_ERROR, EXIT_OK, session};
+use super::interrupt::Interrupt;
+use super::{EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, session};
 use crate::apply::{self, ApplyOptions, Report};
 use crate::plan;
 use crate::reconcile::record::{RunRecord, record_runs};
@@ -38,11 +39,16 @@ pub struct ApplyArgs {
 
 use crate::reconcile::plans_dir;
 
-fn confirm() -> anyhow::Result<bool> {
+/// Asks for "yes"; `None` when interrupted while asking.
+fn confirm(interrupt: &Interrupt) -> anyhow::Result<Option<bool>> {
     crate::out!("\nDo you want to perform these actions? Only 'yes' will be accepted: ");
-    let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line)?;
-    Ok(line.trim() == "yes")
+    Ok(interrupt.read_line()?.map(|line| line.trim() == "yes"))
+}
+
+/// Interrupted before the first change: the lock is released on return.
+fn interrupted_before_changes() -> u8 {
+    crate::errln!("Interrupted before applying anything; nothing was changed.");
+    EXIT_INTERRUPTED
 }
 
 pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
@@ -80,6 +86,7 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
     let fetcher = session::fetcher(&cfg)?;
     let rt = session::runtime()?;
     let _lock = session::lock(backend.as_ref(), "apply", args.lock_timeout)?;
+    let interrupt = Interrupt::install(&rt, "the apply")?;
     let mut acquired = BTreeMap::new();
     let plan = if args.resume {
         let journal = backend
@@ -106,12 +113,16 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
         }
         plan
     } else {
-        let (plan, catalogs) = rt.block_on(crate::reconcile::make_plan(
-            &cfg,
-            backend.as_ref(),
-            &fetcher,
-            &args.targets,
-        ))?;
+        let planned = rt.block_on(async {
+            tokio::select! {
+                r = crate::reconcile::make_plan(&cfg, backend.as_ref(), &fetcher, &args.targets) => Some(r),
+                () = interrupt.wait() => None,
+            }
+        });
+        let Some(planned) = planned else {
+            return Ok(interrupted_before_changes());
+        };
+        let (plan, catalogs) = planned?;
         acquired = catalogs;
         crate::out!("{}", plan::render::text(&plan));
         if plan.has_errors() {
@@ -126,9 +137,13 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
                     "standard input is not a terminal: review the plan and pass --auto-approve, or save it with `supctl plan -o FILE` and run `supctl apply FILE`"
                 ));
             }
-            if !confirm()? {
-                crate::outln!("Apply cancelled.");
-                return Ok(EXIT_ERROR);
+            match confirm(&interrupt)? {
+                None => return Ok(interrupted_before_changes()),
+                Some(false) => {
+                    crate::outln!("Apply cancelled.");
+                    return Ok(EXIT_ERROR);
+                }
+                Some(true) => {}
             }
         }
         plan
@@ -148,10 +163,13 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
         max_deletions: cfg.server.max_deletions,
         concurrency: cfg.http.concurrency as usize,
         progress,
-        cancel: None,
+        cancel: Some(interrupt.flag()),
     };
     let started = Utc::now();
     let report = rt.block_on(apply::run(&plan, backend.as_ref(), &ctx, &opts))?;
+    // Interrupted only when the signal left actions undone; one that came during the last
+    // action changed nothing.
+    let interrupted = interrupt.requested() && !report.not_attempted.is_empty();
     record_runs(
         backend.as_ref(),
         &RunRecord {
@@ -161,10 +179,10 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
             started,
             acquired: &acquired,
             extra_scopes: &[],
-            cancelled: false,
+            cancelled: interrupted,
         },
     )?;
-    print_report(&report, &plan);
+    print_report(&report, &plan, interrupted);
     if args.planfile.is_some() || args.resume {
         // A fresh plan was printed with its diagnostics; a saved one was not.
         for d in &plan.diagnostics {
@@ -181,7 +199,9 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
             );
         }
     }
-    Ok(if report.succeeded() {
+    Ok(if interrupted {
+        EXIT_INTERRUPTED
+    } else if report.succeeded() {
         EXIT_OK
     } else {
         EXIT_ERROR
@@ -220,9 +240,17 @@ fn refuse_errors(
     Ok(EXIT_ERROR)
 }
 
-fn print_report(r: &Report, plan: &plan::Plan) {
+fn print_report(r: &Report, plan: &plan::Plan, interrupted: bool) {
     let n = r.done.len() + r.resumed.len();
-    if r.succeeded() {
+    if interrupted {
+        crate::outln!(
+            "\nApply interrupted: {} done, {} failed, {} refused (changed since planned), {} not attempted.",
+            n,
+            r.failed.len(),
+            r.refused.len(),
+            r.not_attempted.len()
+        );
+    } else if r.succeeded() {
         crate::outln!(
             "\nApply complete: {n} action{} done{}.",
             if n == 1 { "" } else { "s" },
@@ -240,6 +268,8 @@ fn print_report(r: &Report, plan: &plan::Plan) {
             r.refused.len(),
             r.not_attempted.len()
         );
+    }
+    if !r.succeeded() {
         for (a, why) in &r.failed {
             crate::outln!("  failed        {a}: {why}");
         }
@@ -255,7 +285,11 @@ fn print_report(r: &Report, plan: &plan::Plan) {
     }
     // Each hint names only what can help: a resume retries failed and unattempted actions
     // from the journal; a refused action's object changed, so only a new plan can help it.
-    if !r.failed.is_empty() || !r.not_attempted.is_empty() {
+    if interrupted {
+        crate::outln!(
+            "Run `supctl apply --resume` to continue with the actions not attempted (or make a new plan)."
+        );
+    } else if !r.failed.is_empty() || !r.not_attempted.is_empty() {
         crate::outln!(
             "Run `supctl apply --resume` to retry the failed and remaining actions once the cause is fixed."
         );

@@ -13,6 +13,7 @@ pub mod catalog;
 pub mod certs;
 pub mod debug;
 mod import;
+mod interrupt;
 pub mod output;
 mod plan;
 mod render;
@@ -33,6 +34,8 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_ERROR: u8 = 1;
 /// Changes present (`plan --detailed-exitcode`).
 pub const EXIT_CHANGES: u8 = 2;
+/// Stopped by SIGINT/SIGTERM before finishing (128 + SIGINT, as shells report Ctrl-C).
+pub const EXIT_INTERRUPTED: u8 = 130;
 
 #[derive(Debug, Parser)]
 #[command(
