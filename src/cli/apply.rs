@@ -8,6 +8,7 @@ use anyhow::{Context, anyhow};
 use chrono::Utc;
 use clap::Args;
 
+use super::apply_report::{self, Ending};
 use super::interrupt::Interrupt;
 use super::{EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, session};
 use crate::apply::{self, ApplyOptions, Report};
@@ -35,6 +36,38 @@ pub struct ApplyArgs {
     /// Accept a config with no [server] and no catalog (it empties the update server).
     #[arg(long)]
     pub allow_empty: bool,
+    /// Print one JSON object at the end (how it ended, each action's outcome) instead of
+    /// the plan and the report; needs --auto-approve, a PLANFILE or --resume.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Where the outcome goes: text, or one JSON object at the end.
+struct Output {
+    json: bool,
+}
+
+impl Output {
+    fn plan(&self, plan: &plan::Plan) {
+        if !self.json {
+            crate::out!("{}", plan::render::text(plan));
+        }
+    }
+
+    /// Prints how the apply ended and returns `code`.
+    fn end(
+        &self,
+        ending: Ending,
+        plan: Option<&plan::Plan>,
+        report: Option<&Report>,
+        code: u8,
+    ) -> u8 {
+        if self.json {
+            let v = apply_report::json(ending, plan, report);
+            crate::outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        }
+        code
+    }
 }
 
 use crate::reconcile::plans_dir;
@@ -46,12 +79,18 @@ fn confirm(interrupt: &Interrupt) -> anyhow::Result<Option<bool>> {
 }
 
 /// Interrupted before the first change: the lock is released on return.
-fn interrupted_before_changes() -> u8 {
+fn interrupted_before_changes(out: &Output) -> u8 {
     crate::errln!("Interrupted before applying anything; nothing was changed.");
-    EXIT_INTERRUPTED
+    out.end(Ending::Interrupted, None, None, EXIT_INTERRUPTED)
 }
 
 pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
+    if args.json && !args.auto_approve && args.planfile.is_none() && !args.resume {
+        return Err(anyhow!(
+            "--json cannot ask for approval: pass --auto-approve, or apply a saved plan (`supctl apply PLANFILE --json`)"
+        ));
+    }
+    let out = Output { json: args.json };
     // A saved plan is read first: it names the config it was made from (used when no `-c`
     // is given) and the server it was made for, checked before anything is locked or written.
     let saved = match &args.planfile {
@@ -108,8 +147,8 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
         plan
     } else if let Some(plan) = saved {
         if plan.has_errors() {
-            crate::out!("{}", plan::render::text(&plan));
-            return refuse_errors(&cfg, backend.as_ref(), &plan, &acquired);
+            out.plan(&plan);
+            return refuse_errors(&out, &cfg, backend.as_ref(), &plan, &acquired);
         }
         plan
     } else {
@@ -120,16 +159,17 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
             }
         });
         let Some(planned) = planned else {
-            return Ok(interrupted_before_changes());
+            return Ok(interrupted_before_changes(&out));
         };
         let (plan, catalogs) = planned?;
         acquired = catalogs;
-        crate::out!("{}", plan::render::text(&plan));
+        out.plan(&plan);
         if plan.has_errors() {
-            return refuse_errors(&cfg, backend.as_ref(), &plan, &acquired);
+            return refuse_errors(&out, &cfg, backend.as_ref(), &plan, &acquired);
         }
         if !plan.changes {
-            return Ok(super::plan::exit_code(&plan, false));
+            let code = super::plan::exit_code(&plan, false);
+            return Ok(out.end(Ending::NoChanges, Some(&plan), None, code));
         }
         if !args.auto_approve {
             if !std::io::stdin().is_terminal() {
@@ -138,7 +178,7 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
                 ));
             }
             match confirm(&interrupt)? {
-                None => return Ok(interrupted_before_changes()),
+                None => return Ok(interrupted_before_changes(&out)),
                 Some(false) => {
                     crate::outln!("Apply cancelled.");
                     return Ok(EXIT_ERROR);
@@ -182,7 +222,17 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
             cancelled: interrupted,
         },
     )?;
-    print_report(&report, &plan, interrupted);
+    let (ending, code) = if interrupted {
+        (Ending::Interrupted, EXIT_INTERRUPTED)
+    } else if report.succeeded() {
+        (Ending::Complete, EXIT_OK)
+    } else {
+        (Ending::Errors, EXIT_ERROR)
+    };
+    if out.json {
+        return Ok(out.end(ending, Some(&plan), Some(&report), code));
+    }
+    apply_report::print(&report, &plan, interrupted);
     if args.planfile.is_some() || args.resume {
         // A fresh plan was printed with its diagnostics; a saved one was not.
         for d in &plan.diagnostics {
@@ -199,13 +249,7 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
             );
         }
     }
-    Ok(if interrupted {
-        EXIT_INTERRUPTED
-    } else if report.succeeded() {
-        EXIT_OK
-    } else {
-        EXIT_ERROR
-    })
+    Ok(code)
 }
 
 /// A plan with error diagnostics is not applied at all, as in Terraform: an error means part
@@ -213,6 +257,7 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
 /// lacks), and applying the rest would leave a state nobody reviewed as a whole. The errors'
 /// status messages are still recorded, so `status` shows them.
 fn refuse_errors(
+    out: &Output,
     cfg: &crate::config::Config,
     backend: &dyn crate::store::Backend,
     plan: &plan::Plan,
@@ -237,78 +282,5 @@ fn refuse_errors(
         if n == 1 { "it" } else { "them" },
         if n == 1 { "it" } else { "they" },
     );
-    Ok(EXIT_ERROR)
-}
-
-fn print_report(r: &Report, plan: &plan::Plan, interrupted: bool) {
-    let n = r.done.len() + r.resumed.len();
-    if interrupted {
-        crate::outln!(
-            "\nApply interrupted: {} done, {} failed, {} refused (changed since planned), {} not attempted.",
-            n,
-            r.failed.len(),
-            r.refused.len(),
-            r.not_attempted.len()
-        );
-    } else if r.succeeded() {
-        crate::outln!(
-            "\nApply complete: {n} action{} done{}.",
-            if n == 1 { "" } else { "s" },
-            if r.resumed.is_empty() {
-                String::new()
-            } else {
-                format!(" ({} by the interrupted run)", r.resumed.len())
-            }
-        );
-    } else {
-        crate::outln!(
-            "\nApply finished with errors: {} done, {} failed, {} refused (changed since planned), {} not attempted.",
-            n,
-            r.failed.len(),
-            r.refused.len(),
-            r.not_attempted.len()
-        );
-    }
-    if !r.succeeded() {
-        for (a, why) in &r.failed {
-            crate::outln!("  failed        {a}: {why}");
-        }
-        for (a, why) in &r.refused {
-            crate::outln!("  refused       {a}: {why}");
-        }
-        for a in &r.not_attempted {
-            crate::outln!("  not attempted {a}");
-        }
-    }
-    for (a, why) in &r.unsupported {
-        crate::outln!("  skipped       {a}: {why}");
-    }
-    // Each hint names only what can help: a resume retries failed and unattempted actions
-    // from the journal; a refused action's object changed, so only a new plan can help it.
-    if interrupted {
-        crate::outln!(
-            "Run `supctl apply --resume` to continue with the actions not attempted (or make a new plan)."
-        );
-    } else if !r.failed.is_empty() || !r.not_attempted.is_empty() {
-        crate::outln!(
-            "Run `supctl apply --resume` to retry the failed and remaining actions once the cause is fixed."
-        );
-    }
-    if !r.refused.is_empty() {
-        crate::outln!(
-            "The refused objects changed since the plan was made: run `supctl plan` for a new plan (a resume would be refused again)."
-        );
-    }
-    let blocked: Vec<&str> = plan
-        .diagnostics
-        .iter()
-        .filter(|d| d.blocked)
-        .map(|d| d.address.as_str())
-        .collect();
-    if !blocked.is_empty() {
-        crate::outln!(
-            "Waiting for approval: {} (the hint above has the line to add).",
-            blocked.join(", ")
-        );
-    }
+    Ok(out.end(Ending::PlanHasErrors, Some(plan), None, EXIT_ERROR))
 }

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod apply;
+mod apply_report;
 pub mod catalog;
 pub mod certs;
 pub mod debug;

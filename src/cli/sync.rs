@@ -9,7 +9,7 @@ use clap::Args;
 
 use super::{EXIT_ERROR, EXIT_OK, session};
 use crate::reconcile::daemon::sync_scope;
-use crate::reconcile::handoff;
+use crate::reconcile::handoff::{self, SyncResponse};
 use crate::reconcile::pass::{self, PassOptions};
 use crate::store::{LockRequest, StoreError, StoreLocation, lock::read_owner};
 
@@ -25,13 +25,36 @@ pub struct SyncArgs {
     /// How long to wait for a running `watch` daemon to answer.
     #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = session::parse_duration)]
     pub timeout: Duration,
+    /// Print the result as one JSON object (per scope: result, counts, first error).
+    #[arg(long)]
+    pub json: bool,
 }
 
-fn print(lines: &[String], ok: bool) -> u8 {
-    for l in lines {
-        crate::outln!("{l}");
+/// Version of `sync --json`; the major changes only when a field is renamed or removed.
+const JSON_FORMAT: &str = "1";
+
+/// Prints the outcome (text lines, or the `--json` object, the same whether this command or
+/// a `watch` daemon ran the sync) and returns the exit code.
+fn print(resp: &SyncResponse, handled_by: &str, json: bool) -> u8 {
+    if json {
+        let v = serde_json::json!({
+            "format_version": JSON_FORMAT,
+            "handled_by": handled_by,
+            "succeeded": resp.succeeded,
+            "error": resp.error,
+            "scopes": resp.scopes,
+            "lines": resp.lines,
+        });
+        crate::outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+    } else {
+        if let Some(e) = &resp.error {
+            crate::errln!("error: {e}");
+        }
+        for l in &resp.lines {
+            crate::outln!("{l}");
+        }
     }
-    if ok { EXIT_OK } else { EXIT_ERROR }
+    if resp.succeeded { EXIT_OK } else { EXIT_ERROR }
 }
 
 pub fn run(args: SyncArgs) -> anyhow::Result<u8> {
@@ -64,10 +87,7 @@ pub fn run(args: SyncArgs) -> anyhow::Result<u8> {
                     .flatten()
                     .is_some_and(|o| o.id == id && !o.is_stale(chrono::Utc::now()))
             })?;
-            if let Some(e) = &resp.error {
-                crate::errln!("error: {e}");
-            }
-            return Ok(print(&resp.lines, resp.succeeded));
+            return Ok(print(&resp, "watch", args.json));
         }
         Err(_) => session::lock(backend.as_ref(), "sync", args.lock_timeout)?,
     };
@@ -88,5 +108,12 @@ pub fn run(args: SyncArgs) -> anyhow::Result<u8> {
         lines.push(line);
         ok &= started;
     }
-    Ok(print(&lines, ok))
+    let resp = SyncResponse {
+        id: String::new(),
+        succeeded: ok,
+        error: None,
+        scopes: outcome.scopes,
+        lines,
+    };
+    Ok(print(&resp, "sync", args.json))
 }
