@@ -193,9 +193,15 @@ fn target_limits_the_plan_to_one_catalog() {
         acts.contains(&"create catalog.beta".to_string()),
         "{acts:?}"
     );
+    // Plus what it depends on: the approval of its signer.
     assert!(
-        acts.iter()
-            .all(|a| a.ends_with("catalog.beta") || a.contains("catalog.beta.update[")),
+        acts.iter().all(|a| a.ends_with("catalog.beta")
+            || a.contains("catalog.beta.update[")
+            || *a == format!("approve certificate[{QS_SIGNER}].catalog")),
+        "{acts:?}"
+    );
+    assert!(
+        acts.contains(&format!("approve certificate[{QS_SIGNER}].catalog")),
         "{acts:?}"
     );
     assert_eq!(plan["summary"]["updates"]["publish"], 24);

@@ -138,12 +138,18 @@ fn apply_object(backend: &dyn Backend, a: &Action) -> Result<(), StoreError> {
             _,
         ) => {
             let kind = CertKind::parse(kind).ok_or_else(|| invalid("certificate kind", kind))?;
+            // The inventory names the certificate, not one role of it (and plans made before
+            // addresses carried the role name it so too).
+            let address = Address::certificate(thumbprint);
             if a.kind == ActionKind::Delete {
                 backend.apply(Op::DeleteCertificate {
                     thumbprint: thumbprint.clone(),
                     kind,
                 })?;
-                backend.apply(Op::InventoryRemove { address })?;
+                // Only when no role is left: the other role stays supctl's to remove.
+                if backend.fingerprint(&address)?.is_none() {
+                    backend.apply(Op::InventoryRemove { address })?;
+                }
             } else {
                 let state =
                     CertState::parse(state).ok_or_else(|| invalid("certificate state", state))?;

@@ -426,17 +426,26 @@ pub fn check_server(plan: &Plan, backend: &dyn Backend) -> Result<(), ApplyError
 }
 
 /// Journal key of an action: its address, plus what tells apart several actions on one
-/// address: an update published and then staged (`#stage`), or one certificate approved in
-/// two roles (`#catalog`, `#content`). Without the role, a resume after the first approval
-/// would count the second as done too.
+/// address: an update published and then staged (`#stage`). Certificate addresses carry
+/// their role (`certificate[T].content`); plans made before that named one certificate in
+/// two roles by one address, journaled as `#catalog` / `#content`, which is kept so their
+/// journals still resume (without the role, a resume after the first approval would count
+/// the second as done too).
 pub fn journal_key(a: &Action) -> String {
     match (&a.kind, &a.payload) {
         (ActionKind::Stage, _) => format!("{}#stage", a.address),
-        (_, Some(crate::plan::Payload::Certificate { kind, .. })) => {
+        (_, Some(crate::plan::Payload::Certificate { kind, .. })) if !has_role(&a.address) => {
             format!("{}#{kind}", a.address)
         }
         _ => a.address.clone(),
     }
+}
+
+fn has_role(address: &str) -> bool {
+    matches!(
+        Address::parse(address).ok().and_then(|a| a.target()),
+        Some(crate::store::Target::Certificate(_, Some(_)))
+    )
 }
 
 #[cfg(test)]

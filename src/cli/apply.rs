@@ -91,6 +91,7 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
         ));
     }
     let out = Output { json: args.json };
+    crate::plan::targets::check_syntax(&args.targets)?;
     // A saved plan is read first: it names the config it was made from (used when no `-c`
     // is given) and the server it was made for, checked before anything is locked or written.
     let saved = match &args.planfile {

@@ -20,7 +20,8 @@ pub struct PlanArgs {
     /// Exit 0 when there are no changes, 2 when there are, 1 on error.
     #[arg(long)]
     pub detailed_exitcode: bool,
-    /// Limit the plan to these addresses (catalog.KEY, catalog.KEY.update[ID], certificate[T], sync, signing).
+    /// Limit the plan to these addresses and what they depend on (catalog.KEY,
+    /// catalog.KEY.update[ID], certificate[T], certificate[T].ROLE, sync, signing).
     #[arg(long = "target", value_name = "ADDR")]
     pub targets: Vec<String>,
     /// Accept a config with no [server] and no catalog (it empties the update server).
@@ -55,6 +56,7 @@ pub fn exit_code(plan: &Plan, detailed: bool) -> u8 {
 }
 
 pub fn run(args: PlanArgs) -> anyhow::Result<u8> {
+    crate::plan::targets::check_syntax(&args.targets)?;
     let (cfg, _) = session::load_config_to_change(args.config.path(), args.allow_empty)?;
     let backend = session::open_backend_to_plan(&cfg)?;
     let fetcher = session::fetcher(&cfg)?;

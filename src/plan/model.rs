@@ -103,7 +103,8 @@ pub enum Payload {
 /// One change to the update server.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Action {
-    /// `catalog.<key>`, `catalog.<key>.update[<guid>]`, `certificate[<thumbprint>]`, `sync`, `signing`.
+    /// `catalog.<key>`, `catalog.<key>.update[<guid>]`, `certificate[<thumbprint>].<role>`,
+    /// `sync`, `signing`.
     pub address: String,
     pub kind: ActionKind,
     /// The object as the server has it (None when it does not exist).
@@ -218,7 +219,8 @@ impl Plan {
         }
     }
 
-    /// Keeps only actions at or below the given addresses (`--target`).
+    /// Keeps only actions at or below the given addresses, without their dependencies
+    /// (`plan::targets::select` adds those for `--target`).
     pub fn retain_targets(&mut self, targets: &[String]) {
         if targets.is_empty() {
             return;
@@ -227,6 +229,11 @@ impl Plan {
             .retain(|a| targets.iter().any(|t| address_within(&a.address, t)));
         self.diagnostics
             .retain(|d| targets.iter().any(|t| address_within(&d.address, t)));
+        self.set_targets(targets);
+    }
+
+    /// Records that the plan was limited to `targets` after its actions were filtered.
+    pub fn set_targets(&mut self, targets: &[String]) {
         self.targets = targets.to_vec();
         self.summary = summarize(&self.actions, &self.diagnostics);
         self.changes = !self.actions.is_empty();

@@ -185,7 +185,7 @@ pub fn text(plan: &Plan) -> String {
     if !plan.targets.is_empty() {
         let _ = writeln!(
             out,
-            "{} this plan is limited to {}; other changes may be pending.\n",
+            "{} this plan is limited to {} and what it depends on; other changes may be pending.\n",
             "Warning:".yellow().bold(),
             plan.targets.join(", ")
         );

@@ -153,7 +153,9 @@ pub fn diff_against(
         backend: backend.name(),
     };
     let mut plan = plan::diff::diff(&inputs);
-    plan.retain_targets(targets);
+    let unknown = plan::targets::unknown(targets, cfg, &actual, catalogs);
+    plan::targets::select(&mut plan, targets, cfg);
+    plan.diagnostics.extend(unknown);
     plan.server = Some(backend.identity()?);
     Ok(plan)
 }

@@ -267,12 +267,15 @@ impl Backend for LocalBackend {
                 .remove(&id)
                 .filter(|u| u.catalog == k)
                 .map(|u| object_json(&u)),
-            Some(Target::Certificate(t)) => {
+            Some(Target::Certificate(t, role)) => {
                 let v: Vec<_> = read::certificates(&conn, None)?
                     .into_iter()
                     .filter(|c| c.matches(&t))
                     .collect();
-                (!v.is_empty()).then(|| object_json(&v))
+                match role {
+                    None => (!v.is_empty()).then(|| object_json(&v)),
+                    Some(kind) => v.iter().find(|c| c.kind == kind).map(object_json),
+                }
             }
             Some(Target::Sync) => read::sync_settings(&conn)?.map(|s| object_json(&s)),
             Some(Target::Signing) => read::signing(&conn)?.map(|s| object_json(&s)),
