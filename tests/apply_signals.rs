@@ -192,3 +192,39 @@ fn watch_finds_nothing_to_resume_after_a_finished_apply() {
         w.dump()
     );
 }
+
+/// `sync` applies too, and stops the same way.
+#[test]
+fn sigterm_mid_sync_finishes_the_action_and_exits_130() {
+    let site = Site::new();
+    let cfg = staging_site(&site);
+    for f in CONTENT {
+        site.server.set_fault(
+            &format!("/{f}"),
+            Fault::Delay(Duration::from_millis(1500)),
+            1,
+        );
+    }
+    let out = std::fs::File::create(site.dir.path().join("apply.out")).unwrap();
+    let err = std::fs::File::create(site.dir.path().join("apply.err")).unwrap();
+    let mut child = supctl_std(&["sync", "-c", cfg.to_str().unwrap()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(out))
+        .stderr(Stdio::from(err))
+        .spawn()
+        .unwrap();
+    wait_requests(&site, &mut child, |r| {
+        r.iter().any(|r| r.path != "/contoso-v3.cab")
+    });
+    signal(&child, "TERM");
+    let code = wait_exit(&mut child, Duration::from_secs(15));
+    let out = output(&site);
+    assert_eq!(code, 130, "{out}");
+    assert!(out.contains("supctl apply --resume"), "{out}");
+    assert_eq!(
+        read_owner(&StoreLocation::new(site.state_dir())).unwrap(),
+        None
+    );
+    let r = run(&cfg, &["apply", "--resume"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+}

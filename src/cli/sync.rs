@@ -96,13 +96,20 @@ pub fn run(args: SyncArgs) -> anyhow::Result<u8> {
     }
     let fetcher = session::fetcher(&cfg)?;
     let rt = session::runtime()?;
+    let interrupt = super::interrupt::Interrupt::install(&rt, "the sync")?;
     let scope = sync_scope(&cfg, &args.catalogs);
     let opts = PassOptions {
         apply: true,
-        cancel: None,
+        cancel: Some(interrupt.flag()),
         progress: crate::apply::Progress::for_stderr(),
     };
     let outcome = rt.block_on(pass::run(&cfg, backend.as_ref(), &fetcher, &scope, &opts))?;
+    // Interrupted only when the signal left actions undone.
+    let interrupted = outcome.cancelled
+        && outcome
+            .report
+            .as_ref()
+            .is_some_and(|r| !r.not_attempted.is_empty());
     let (mut lines, mut ok) = (outcome.lines(), outcome.succeeded());
     if let Some((line, started)) = pass::start_upstream_sync(backend.as_ref(), &scope) {
         lines.push(line);
@@ -115,5 +122,12 @@ pub fn run(args: SyncArgs) -> anyhow::Result<u8> {
         scopes: outcome.scopes,
         lines,
     };
-    Ok(print(&resp, "sync", args.json))
+    let code = print(&resp, "sync", args.json);
+    if interrupted {
+        crate::errln!(
+            "Sync interrupted: the running action finished and was journaled; run `supctl apply --resume` to continue."
+        );
+        return Ok(super::EXIT_INTERRUPTED);
+    }
+    Ok(code)
 }
