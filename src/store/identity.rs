@@ -39,6 +39,26 @@ impl fmt::Display for ServerIdentity {
     }
 }
 
+/// An identity read once from a remote server and kept for the connection's life.
+#[derive(Debug, Default)]
+pub(crate) struct Remembered(std::sync::Mutex<Option<ServerIdentity>>);
+
+impl Remembered {
+    /// The remembered identity, or `read`'s (remembered when it succeeds).
+    pub fn get_or_read<E>(
+        &self,
+        read: impl FnOnce() -> Result<ServerIdentity, E>,
+    ) -> Result<ServerIdentity, E> {
+        let mut cached = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(id) = cached.as_ref() {
+            return Ok(id.clone());
+        }
+        let id = read()?;
+        *cached = Some(id.clone());
+        Ok(id)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

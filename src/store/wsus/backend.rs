@@ -52,7 +52,7 @@ pub struct WsusBackend {
     /// when the server's rows moved since the plan was made from them.
     tokens: Mutex<Option<(i64, String)>>,
     /// The server's `ServerId`, read once (saved plans record it).
-    identity: Mutex<Option<ServerIdentity>>,
+    identity: crate::store::identity::Remembered,
 }
 
 impl WsusBackend {
@@ -76,7 +76,7 @@ impl WsusBackend {
             remote: Mutex::new(None),
             synced: Mutex::new(synced),
             tokens: Mutex::new(None),
-            identity: Mutex::new(None),
+            identity: Default::default(),
         })
     }
 
@@ -321,22 +321,14 @@ impl Backend for WsusBackend {
     /// The server's own `ServerId` (its configuration row), which stays with the server
     /// whatever name or URL reaches it; a server that reports none is known by its URL.
     fn identity(&self) -> Result<ServerIdentity> {
-        let mut cached = self.identity.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(id) = cached.as_ref() {
-            return Ok(id.clone());
-        }
-        let id = ServerIdentity {
-            backend: self.name().to_string(),
-            id: self
-                .client
-                .configuration()?
-                .server_id
-                .map(|s| s.to_ascii_lowercase())
-                .unwrap_or_else(|| self.url.clone()),
-            location: self.url.clone(),
-        };
-        *cached = Some(id.clone());
-        Ok(id)
+        self.identity.get_or_read(|| {
+            let id = self.client.configuration()?.server_id;
+            Ok(ServerIdentity {
+                backend: self.name().to_string(),
+                id: id.map_or_else(|| self.url.clone(), |s| s.to_ascii_lowercase()),
+                location: self.url.clone(),
+            })
+        })
     }
 
     fn describe(&self) -> String {
