@@ -339,7 +339,9 @@ fn server_and_certificate_rules() {
     let cert = format!(
         "[[certificate]]\nthumbprint = \"{SIGNER}\"\nkind = \"content\"\nstate = \"approved\"\n"
     );
-    ok(&cert);
+    // Certificate rules alone declare no [server] and no catalog: an empty config.
+    fails(&cert, "declares no [server] and no catalog");
+    ok(&format!("[server]\n{cert}"));
     fails(&format!("{cert}{cert}"), "is listed twice");
     fails(
         "[signing]\nmode = \"manual\"\n",

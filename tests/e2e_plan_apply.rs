@@ -130,7 +130,7 @@ fn plan_json_has_the_documented_fields() {
     let cfg = site.write("supctl", &contoso_config(&site, &url, "stage = \"all\""));
     let (code, plan) = plan_json(&cfg, &[]);
     assert_eq!(code, 2);
-    assert_eq!(plan["format_version"], "1.0");
+    assert_eq!(plan["format_version"], "1.1");
     assert_eq!(plan["changes"], true);
     let s = &plan["summary"];
     for k in ["add", "change", "replace", "destroy"] {
@@ -189,9 +189,15 @@ fn target_limits_the_plan_to_one_catalog() {
         acts.contains(&"create catalog.beta".to_string()),
         "{acts:?}"
     );
+    // Plus what it depends on: the approval of its signer.
     assert!(
-        acts.iter()
-            .all(|a| a.ends_with("catalog.beta") || a.contains("catalog.beta.update[")),
+        acts.iter().all(|a| a.ends_with("catalog.beta")
+            || a.contains("catalog.beta.update[")
+            || *a == format!("approve certificate[{QS_SIGNER}].catalog")),
+        "{acts:?}"
+    );
+    assert!(
+        acts.contains(&format!("approve certificate[{QS_SIGNER}].catalog")),
         "{acts:?}"
     );
     assert_eq!(plan["summary"]["updates"]["publish"], 24);

@@ -4,7 +4,7 @@ use crate::catalog::model::UpdateRecord;
 use crate::ids::UpdateId;
 use crate::plan::{Action, ActionKind, Payload};
 use crate::store::{
-    Address, CatalogKey, CatalogRecord, CertKind, CertState, Op, Origin, SigningSettings,
+    Address, Backend, CatalogKey, CatalogRecord, CertKind, CertState, Op, Origin, SigningSettings,
     StoreError, SyncSettings, Target,
 };
 
@@ -65,7 +65,8 @@ fn update_target(a: &Action) -> Result<(CatalogKey, UpdateId), StoreError> {
 
 /// The operations that perform one batch of actions; the caller applies them in one
 /// transaction together with the batch's journal entries (`Op::Atomic`).
-pub(super) fn batch_ops(batch: &[&Action]) -> Result<Vec<Op>, StoreError> {
+/// `backend` is only read (which roles of a certificate remain), never written.
+pub(super) fn batch_ops(backend: &dyn Backend, batch: &[&Action]) -> Result<Vec<Op>, StoreError> {
     let first = batch[0];
     let mut ops = Vec::new();
     match first.kind {
@@ -90,12 +91,12 @@ pub(super) fn batch_ops(batch: &[&Action]) -> Result<Vec<Op>, StoreError> {
                 .collect::<Result<Vec<_>, _>>()?;
             ops.push(Op::ExpireUpdates { ids });
         }
-        _ => object_ops(&mut ops, first)?,
+        _ => object_ops(backend, &mut ops, first)?,
     }
     Ok(ops)
 }
 
-fn object_ops(ops: &mut Vec<Op>, a: &Action) -> Result<(), StoreError> {
+fn object_ops(backend: &dyn Backend, ops: &mut Vec<Op>, a: &Action) -> Result<(), StoreError> {
     let address = Address::parse(&a.address).map_err(|e| invalid("address", e))?;
     match (a.kind, &a.payload, address.target()) {
         (ActionKind::Delete, _, Some(Target::Catalog(key))) => {
@@ -140,12 +141,25 @@ fn object_ops(ops: &mut Vec<Op>, a: &Action) -> Result<(), StoreError> {
             _,
         ) => {
             let kind = CertKind::parse(kind).ok_or_else(|| invalid("certificate kind", kind))?;
+            // The inventory names the certificate, not one role of it (and plans made before
+            // addresses carried the role name it so too).
+            let address = Address::certificate(thumbprint);
             if a.kind == ActionKind::Delete {
                 ops.push(Op::DeleteCertificate {
                     thumbprint: thumbprint.clone(),
                     kind,
                 });
-                ops.push(Op::InventoryRemove { address });
+                // Only when no other role is left: that role stays supctl's to remove.
+                let mut others = false;
+                for other in [CertKind::Catalog, CertKind::Content, CertKind::WsusSigning] {
+                    if other != kind {
+                        let role = Address::certificate_role(thumbprint, other);
+                        others |= backend.fingerprint(&role)?.is_some();
+                    }
+                }
+                if !others {
+                    ops.push(Op::InventoryRemove { address });
+                }
             } else {
                 let state =
                     CertState::parse(state).ok_or_else(|| invalid("certificate state", state))?;

@@ -28,13 +28,22 @@ pub enum ApplyError {
     )]
     Budget { count: usize, max: u32 },
     #[error(
-        "plan {0} was already applied (in part); run `supctl apply --resume` to continue it, or make a new plan"
+        "plan {0} was already applied; make a new plan with `supctl plan`: it holds only what is still to change"
     )]
     AlreadyApplied(String),
     #[error("there is no interrupted apply to resume in this state directory")]
     NothingToResume,
     #[error("plan {0}: {1}")]
     Invalid(String, String),
+    #[error(
+        "plan {plan} was made for {planned_for} (config {config}), not for {actual}: apply it with `-c {config}`, or make a new plan for this server"
+    )]
+    OtherServer {
+        plan: String,
+        planned_for: Box<crate::store::ServerIdentity>,
+        actual: Box<crate::store::ServerIdentity>,
+        config: String,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -90,7 +99,8 @@ impl Progress {
     pub(crate) fn step(&self, n: usize, line: &str) {
         match self {
             Progress::Quiet => {}
-            Progress::Lines => eprintln!("{line}"),
+            // Never a panic when standard error is a closed pipe (`cli::output`).
+            Progress::Lines => crate::errln!("{line}"),
             Progress::Bar(b) => {
                 b.inc(n as u64);
                 b.set_message(line.to_string());
@@ -256,6 +266,7 @@ pub async fn run(
     content: &ContentContext<'_>,
     opts: &ApplyOptions,
 ) -> Result<Report, ApplyError> {
+    check_server(plan, backend)?;
     let count = plan.destructive_count();
     if count > opts.max_deletions as usize {
         return Err(ApplyError::Budget {
@@ -290,7 +301,7 @@ pub async fn run(
     for a in &plan.actions {
         if let Some(why) = &a.unsupported {
             report.unsupported.push((a.address.clone(), why.clone()));
-        } else if done.contains(&key(a)) {
+        } else if done.contains(&journal_key(a)) {
             report.resumed.push(a.address.clone());
         } else {
             pending.push(a);
@@ -344,13 +355,13 @@ pub async fn run(
         }
         // The batch's operations and its `done` journal entries in one transaction: a kill
         // leaves either all of it (journaled) or none of it.
-        let atomic = execute::batch_ops(&ready).and_then(|ops| {
+        let atomic = execute::batch_ops(backend, &ready).and_then(|ops| {
             let done = ready
                 .iter()
                 .map(|a| {
                     Ok(DoneEntry {
                         plan: plan_id.clone(),
-                        key: parse_address(&key(a))?,
+                        key: parse_address(&journal_key(a))?,
                         object: parse_address(&a.address)?,
                         what: a.kind.as_str().to_string(),
                     })
@@ -385,7 +396,7 @@ pub async fn run(
             Err(e) => {
                 let msg = e.to_string();
                 for a in &ready {
-                    journal(backend, &plan_id, &key(a), Outcome::Failed, &msg)?;
+                    journal(backend, &plan_id, &journal_key(a), Outcome::Failed, &msg)?;
                     report.failed.push((a.address.clone(), msg.clone()));
                 }
                 stop = true;
@@ -396,120 +407,46 @@ pub async fn run(
     Ok(report)
 }
 
+/// Refuses a plan made for another server (plans saved before plans recorded their server
+/// carry none and are not checked).
+pub fn check_server(plan: &Plan, backend: &dyn Backend) -> Result<(), ApplyError> {
+    let Some(planned_for) = &plan.server else {
+        return Ok(());
+    };
+    let actual = backend.identity()?;
+    if planned_for.same_server(&actual) {
+        return Ok(());
+    }
+    Err(ApplyError::OtherServer {
+        plan: plan.id.clone(),
+        planned_for: Box::new(planned_for.clone()),
+        actual: Box::new(actual),
+        config: plan.config.clone(),
+    })
+}
+
 /// Journal key of an action: its address, plus what tells apart several actions on one
-/// address: an update published and then staged (`#stage`), or one certificate approved in
-/// two roles (`#catalog`, `#content`). Without the role, a resume after the first approval
-/// would count the second as done too.
-pub(crate) fn key(a: &Action) -> String {
+/// address: an update published and then staged (`#stage`). Certificate addresses carry
+/// their role (`certificate[T].content`); plans made before that named one certificate in
+/// two roles by one address, journaled as `#catalog` / `#content`, which is kept so their
+/// journals still resume (without the role, a resume after the first approval would count
+/// the second as done too).
+pub fn journal_key(a: &Action) -> String {
     match (&a.kind, &a.payload) {
         (ActionKind::Stage, _) => format!("{}#stage", a.address),
-        (_, Some(crate::plan::Payload::Certificate { kind, .. })) => {
+        (_, Some(crate::plan::Payload::Certificate { kind, .. })) if !has_role(&a.address) => {
             format!("{}#{kind}", a.address)
         }
         _ => a.address.clone(),
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::plan::Payload;
-    use crate::store::done_message;
-    use crate::store::memory::MemoryBackend;
-
-    const T: &str = "6D8B3C448B990E269336BB63A47F23498C95EB7D";
-
-    fn approve(kind: &str) -> Action {
-        Action {
-            address: format!("certificate[{T}]"),
-            kind: ActionKind::Approve,
-            before: None,
-            after: None,
-            reason: String::new(),
-            before_fingerprint: None,
-            bytes: 0,
-            unsupported: None,
-            payload: Some(Payload::Certificate {
-                thumbprint: crate::ids::Thumbprint::parse(T).unwrap(),
-                kind: kind.into(),
-                state: "approved".into(),
-                info: None,
-            }),
-        }
-    }
-
-    fn opts(resume: bool) -> ApplyOptions {
-        ApplyOptions {
-            resume,
-            max_deletions: 0,
-            concurrency: 1,
-            progress: Progress::Quiet,
-            cancel: None,
-        }
-    }
-
-    #[test]
-    fn done_messages_carry_the_fingerprint_left() {
-        let fp = Fingerprint::parse(&"ab".repeat(32)).unwrap();
-        assert_eq!(
-            fingerprint_in(&done_message("publish", Some(&fp))),
-            Some(Some(fp))
-        );
-        assert_eq!(fingerprint_in(&done_message("delete", None)), Some(None));
-        assert_eq!(
-            fingerprint_in("publish"),
-            None,
-            "journals of older versions"
-        );
-    }
-
-    /// One certificate approved in two roles: an apply killed after the first approval must
-    /// not count the second as done when resumed.
-    #[test]
-    fn resume_tells_apart_one_certificate_in_two_roles() {
-        let backend = MemoryBackend::new().unwrap();
-        let plan = Plan::new(
-            "c".into(),
-            vec![approve("catalog"), approve("content")],
-            vec![],
-        );
-        let ctx = ContentContext {
-            fetcher: None,
-            sources: Default::default(),
-            now: Utc::now(),
-        };
-        // The interrupted run: the first action done and journaled, then the crash.
-        let first = Plan::new("c".into(), vec![approve("catalog")], vec![]);
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        let r = rt
-            .block_on(run(&first, &backend, &ctx, &opts(false)))
-            .unwrap();
-        assert_eq!(r.done.len(), 1);
-        let id = PlanId::parse(&plan.id).unwrap();
-        for e in backend
-            .journal(&PlanId::parse(&first.id).unwrap())
-            .unwrap()
-            .unwrap()
-            .entries
-        {
-            journal(&backend, &id, e.address.as_str(), e.outcome, &e.message).unwrap();
-        }
-
-        let r = rt
-            .block_on(run(&plan, &backend, &ctx, &opts(true)))
-            .unwrap();
-        assert_eq!(r.resumed, vec![format!("certificate[{T}]")]);
-        assert_eq!(r.done, vec![format!("certificate[{T}]")], "{r:?}");
-        assert!(r.succeeded(), "{r:?}");
-        let kinds: Vec<_> = backend
-            .snapshot()
-            .unwrap()
-            .certificates
-            .iter()
-            .map(|c| c.kind.to_string())
-            .collect();
-        assert_eq!(kinds.len(), 2, "{kinds:?}");
-    }
+fn has_role(address: &str) -> bool {
+    matches!(
+        Address::parse(address).ok().and_then(|a| a.target()),
+        Some(crate::store::Target::Certificate(_, Some(_)))
+    )
 }
+
+#[cfg(test)]
+mod tests;

@@ -206,29 +206,29 @@ fn run_inspect(
     {
         o.insert("error".into(), json!(reason));
     }
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = crate::cli::output::stdout();
     if as_json {
         writeln!(stdout, "{}", serde_json::to_string_pretty(&out)?)?;
     } else {
         print_inspect(&mut stdout, &ins, &out)?;
     }
     if let Some(reason) = &ins.refused {
-        eprintln!("error: {reason}; nothing was extracted");
+        crate::errln!("error: {reason}; nothing was extracted");
         match &ins.decision {
             Some(TrustDecision::Untrusted { signers }) => {
                 for s in signers {
-                    eprintln!("  to approve: {}", approve_line(s));
+                    crate::errln!("  to approve: {}", approve_line(s));
                 }
             }
             Some(TrustDecision::Expired { .. }) => {
-                eprintln!("  hint: {}", expired_signer_hint(None));
+                crate::errln!("  hint: {}", expired_signer_hint(None));
             }
             _ => {}
         }
         return Ok(EXIT_ERROR);
     }
     if let Some(e) = parse_error {
-        eprintln!("error: {e}");
+        crate::errln!("error: {e}");
         return Ok(EXIT_ERROR);
     }
     Ok(EXIT_OK)
@@ -352,7 +352,7 @@ fn run_updates(
             .filter(|u| members.contains(&u.id))
             .collect()
     };
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = crate::cli::output::stdout();
     if as_json {
         let list: Vec<Value> = selected.iter().map(|u| update_json(u)).collect();
         writeln!(stdout, "{}", serde_json::to_string_pretty(&list)?)?;
@@ -404,7 +404,7 @@ fn run_partners(
             .with_context(|| format!("parsing the partner list from `{}`", redact(source)))?;
         partners::save_cached(&dir, &xml)
             .with_context(|| format!("saving the partner list in {}", dir.display()))?;
-        eprintln!(
+        crate::errln!(
             "Refreshed the partner catalog list: {} catalogs, saved in {}.",
             list.len(),
             dir.join(partners::CACHE_FILE).display()
@@ -416,7 +416,7 @@ fn run_partners(
         None => partners::builtin().to_vec(),
     };
     if !as_json {
-        eprintln!(
+        crate::errln!(
             "{}",
             if refreshed.is_some() {
                 "Partner catalogs (refreshed list; the built-in list fills gaps):"
@@ -425,7 +425,7 @@ fn run_partners(
             }
         );
     }
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = crate::cli::output::stdout();
     if as_json {
         writeln!(stdout, "{}", serde_json::to_string_pretty(&list)?)?;
     } else {

@@ -109,7 +109,7 @@ fn verify_content(a: VerifyContentArgs) -> anyhow::Result<u8> {
     for r in reports.into_iter().flatten() {
         let r = r?;
         ok &= r.signature == SignatureStatus::Valid;
-        println!("{}", serde_json::to_string(&r)?);
+        crate::outln!("{}", serde_json::to_string(&r)?);
     }
     Ok(if ok { EXIT_OK } else { EXIT_ERROR })
 }

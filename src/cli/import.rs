@@ -34,16 +34,16 @@ pub fn run(args: ImportArgs) -> anyhow::Result<u8> {
     let mut failed = 0;
     for id in &args.ids {
         match backend.import_catalog_update(id) {
-            Ok(true) => println!("{id}: imported from the Microsoft Update Catalog"),
-            Ok(false) => println!("{id}: already on the server, nothing to do"),
+            Ok(true) => crate::outln!("{id}: imported from the Microsoft Update Catalog"),
+            Ok(false) => crate::outln!("{id}: already on the server, nothing to do"),
             Err(e) => {
                 failed += 1;
-                eprintln!("error: {id}: {e}");
+                crate::errln!("error: {id}: {e}");
             }
         }
     }
     if failed > 0 {
-        eprintln!(
+        crate::errln!(
             "{failed} of {} update(s) failed; the others were imported",
             args.ids.len()
         );

@@ -1,19 +1,23 @@
 //! The command line: one file per command, output formatting and exit codes.
 //!
-//! Exit codes follow Terraform: 0 success (or no changes), 1 error, 2 changes present
-//! (only with `--detailed-exitcode`).
+//! Exit codes follow Terraform: 0 success (or no changes), 1 error (including a plan with an
+//! error diagnostic, and an apply with a failed or refused action), 2 changes present or
+//! objects awaiting approval (only with `--detailed-exitcode`).
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 mod apply;
+mod apply_report;
 pub mod catalog;
 mod categories;
 pub mod certs;
 pub mod debug;
 mod docs;
 mod import;
+mod interrupt;
+pub mod output;
 mod plan;
 mod render;
 mod schema;
@@ -33,6 +37,8 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_ERROR: u8 = 1;
 /// Changes present (`plan --detailed-exitcode`).
 pub const EXIT_CHANGES: u8 = 2;
+/// Stopped by SIGINT/SIGTERM before finishing (128 + SIGINT, as shells report Ctrl-C).
+pub const EXIT_INTERRUPTED: u8 = 130;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -94,7 +100,7 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            crate::errln!("error: {e:#}");
             ExitCode::from(EXIT_ERROR)
         }
     }

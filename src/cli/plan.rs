@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::{EXIT_CHANGES, EXIT_ERROR, EXIT_OK, session};
-use crate::plan::{self, DiagnosticSeverity, Plan};
+use crate::plan::{self, Plan};
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
@@ -20,9 +20,13 @@ pub struct PlanArgs {
     /// Exit 0 when there are no changes, 2 when there are, 1 on error.
     #[arg(long)]
     pub detailed_exitcode: bool,
-    /// Limit the plan to these addresses (catalog.KEY, catalog.KEY.update[ID], certificate[T], sync, signing).
+    /// Limit the plan to these addresses and what they depend on (catalog.KEY,
+    /// catalog.KEY.update[ID], certificate[T], certificate[T].ROLE, sync, signing).
     #[arg(long = "target", value_name = "ADDR")]
     pub targets: Vec<String>,
+    /// Accept a config with no [server] and no catalog (it empties the update server).
+    #[arg(long)]
+    pub allow_empty: bool,
 }
 
 /// The plan without its payloads (raw XML): what `--json` prints.
@@ -38,17 +42,13 @@ pub fn display_json(plan: &Plan) -> serde_json::Value {
     v
 }
 
-/// Exit status for a finished plan: errors other than pending approvals (11508) are errors;
-/// pending approvals count as changes, as Terraform-style CI expects.
+/// Exit status for a finished plan, as Terraform's: any error diagnostic is 1 (with or
+/// without `--detailed-exitcode`); with it, 2 when there are changes or objects waiting for
+/// an approval (blocked items count as changes), else 0.
 pub fn exit_code(plan: &Plan, detailed: bool) -> u8 {
-    let hard = plan
-        .diagnostics
-        .iter()
-        .any(|d| d.severity == DiagnosticSeverity::Error && d.code != "11508");
-    let pending = plan.diagnostics.iter().any(|d| d.code == "11508");
-    if hard {
+    if plan.has_errors() {
         EXIT_ERROR
-    } else if detailed && (plan.changes || pending) {
+    } else if detailed && (plan.changes || plan.summary.blocked > 0) {
         EXIT_CHANGES
     } else {
         EXIT_OK
@@ -56,7 +56,8 @@ pub fn exit_code(plan: &Plan, detailed: bool) -> u8 {
 }
 
 pub fn run(args: PlanArgs) -> anyhow::Result<u8> {
-    let (cfg, _) = session::load_config(args.config.path())?;
+    crate::plan::targets::check_syntax(&args.targets)?;
+    let (cfg, _) = session::load_config_to_change(args.config.path(), args.allow_empty)?;
     let backend = session::open_backend_to_plan(&cfg)?;
     let fetcher = session::fetcher(&cfg)?;
     let rt = session::runtime()?;
@@ -67,14 +68,22 @@ pub fn run(args: PlanArgs) -> anyhow::Result<u8> {
         &args.targets,
     ))?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&display_json(&plan))?);
+        crate::outln!("{}", serde_json::to_string_pretty(&display_json(&plan))?);
     } else {
-        anstream::print!("{}", plan::render::text(&plan));
+        crate::out!("{}", plan::render::text(&plan));
     }
     if let Some(out) = &args.out {
+        if plan.has_errors() {
+            // Terraform does not save a plan with errors either: it could not be applied.
+            crate::errln!(
+                "The plan has errors; it was not saved to {}. Fix them (or leave their objects out with --target) and plan again.",
+                out.display()
+            );
+            return Ok(EXIT_ERROR);
+        }
         plan::file::save(&plan, out)?;
         if !args.json {
-            println!(
+            crate::outln!(
                 "\nSaved the plan to {}. To perform exactly these actions, run:\n    supctl apply {}",
                 out.display(),
                 out.display()

@@ -11,10 +11,10 @@ pub fn diagnostic(d: &Diagnostic) {
         Severity::Warning => "warning".yellow().bold().to_string(),
     };
     match &d.loc {
-        Some(loc) => anstream::eprintln!("{}: {level}: {}", loc.bold(), d.message),
-        None => anstream::eprintln!("{level}: {}", d.message),
+        Some(loc) => crate::errln!("{}: {level}: {}", loc.bold(), d.message),
+        None => crate::errln!("{level}: {}", d.message),
     }
     if let Some(h) = &d.hint {
-        anstream::eprintln!("  {}: {h}", "hint".cyan());
+        crate::errln!("  {}: {h}", "hint".cyan());
     }
 }

@@ -1,6 +1,6 @@
 //! `supctl schema`: the JSON Schema of the config, for editors.
 
 pub fn run() -> anyhow::Result<u8> {
-    print!("{}", crate::config::schema_json());
+    crate::out!("{}", crate::config::schema_json());
     Ok(super::EXIT_OK)
 }

@@ -28,10 +28,29 @@ impl ConfigArg {
     }
 }
 
-/// Loads the config, printing every diagnostic; an invalid config is one error.
+/// Loads the config to read the state it names (`status`, `store`, `updates`), printing
+/// every diagnostic; an invalid config is one error. An empty config is accepted here: only
+/// commands that change the server refuse it ([`load_config_to_change`]).
 pub fn load_config(path: Option<&Path>) -> anyhow::Result<(Config, PathBuf)> {
+    load_config_with(path, config::LoadOptions { allow_empty: true })
+}
+
+/// Loads the config for a command that may change the server (`plan`, `apply`, `sync`): a
+/// config with no `[server]` and no catalog is refused unless it says `empty = true` or
+/// `allow_empty` (`--allow-empty`).
+pub fn load_config_to_change(
+    path: Option<&Path>,
+    allow_empty: bool,
+) -> anyhow::Result<(Config, PathBuf)> {
+    load_config_with(path, config::LoadOptions { allow_empty })
+}
+
+fn load_config_with(
+    path: Option<&Path>,
+    opts: config::LoadOptions,
+) -> anyhow::Result<(Config, PathBuf)> {
     let path = config::default_path(path);
-    match config::load(&path) {
+    match config::load_with(&path, opts) {
         Ok((cfg, warnings)) => {
             warnings.iter().for_each(render::diagnostic);
             Ok((cfg, path))
@@ -55,6 +74,18 @@ pub fn open_backend(cfg: &Config, create: bool) -> anyhow::Result<Box<dyn Backen
         OpenOptions::read()
     };
     open_backend_with(cfg, opts)
+}
+
+/// For `apply PLANFILE`: the store the plan was made against must exist; a missing one
+/// means the config points elsewhere, and creating an empty store there would help nobody.
+pub fn open_existing_backend(cfg: &Config) -> anyhow::Result<Box<dyn Backend>> {
+    open_backend_with(
+        cfg,
+        OpenOptions {
+            create: false,
+            ..OpenOptions::write()
+        },
+    )
 }
 
 /// For `plan`, which writes nothing: created on first use like a writer, but without the

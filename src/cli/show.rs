@@ -21,18 +21,23 @@ pub struct ShowArgs {
 pub fn run(args: ShowArgs) -> anyhow::Result<u8> {
     let saved = plan::file::load(&args.planfile)?;
     if args.json {
-        println!(
+        crate::outln!(
             "{}",
             serde_json::to_string_pretty(&super::plan::display_json(&saved))?
         );
     } else {
-        println!(
-            "Plan {} made {} from {}.\n",
+        crate::outln!(
+            "Plan {} made {} from {}{}.\n",
             saved.id,
             saved.created.format("%Y-%m-%d %H:%M:%S UTC"),
-            saved.config
+            saved.config,
+            saved
+                .server
+                .as_ref()
+                .map(|s| format!(" for {s}"))
+                .unwrap_or_default()
         );
-        anstream::print!("{}", plan::render::text(&saved));
+        crate::out!("{}", plan::render::text(&saved));
     }
     Ok(super::plan::exit_code(&saved, args.detailed_exitcode))
 }

@@ -236,9 +236,9 @@ pub fn run(args: StatusArgs) -> anyhow::Result<u8> {
     let loaded = status::load(&cfg, backend.as_ref(), 10_000, 1_000, holder)?;
     let report = status::report(&loaded.inputs(&cfg, now));
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        crate::outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        anstream::print!("update server: {}\n{}", backend.describe(), text(&report));
+        crate::out!("update server: {}\n{}", backend.describe(), text(&report));
     }
     Ok(if report.healthy { EXIT_OK } else { EXIT_ERROR })
 }

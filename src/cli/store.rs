@@ -78,7 +78,7 @@ impl LockArgs {
         req.clean_leftovers = clean;
         let lock = backend.lock(&req)?;
         for w in lock.warnings() {
-            eprintln!("warning: {w}");
+            crate::errln!("warning: {w}");
         }
         Ok(lock)
     }

@@ -9,7 +9,7 @@ use clap::Args;
 
 use super::{EXIT_ERROR, EXIT_OK, session};
 use crate::reconcile::daemon::sync_scope;
-use crate::reconcile::handoff;
+use crate::reconcile::handoff::{self, SyncResponse};
 use crate::reconcile::pass::{self, PassOptions};
 use crate::store::{LockRequest, StoreError, StoreLocation, lock::read_owner};
 
@@ -25,17 +25,40 @@ pub struct SyncArgs {
     /// How long to wait for a running `watch` daemon to answer.
     #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = session::parse_duration)]
     pub timeout: Duration,
+    /// Print the result as one JSON object (per scope: result, counts, first error).
+    #[arg(long)]
+    pub json: bool,
 }
 
-fn print(lines: &[String], ok: bool) -> u8 {
-    for l in lines {
-        println!("{l}");
+/// Version of `sync --json`; the major changes only when a field is renamed or removed.
+const JSON_FORMAT: &str = "1";
+
+/// Prints the outcome (text lines, or the `--json` object, the same whether this command or
+/// a `watch` daemon ran the sync) and returns the exit code.
+fn print(resp: &SyncResponse, handled_by: &str, json: bool) -> u8 {
+    if json {
+        let v = serde_json::json!({
+            "format_version": JSON_FORMAT,
+            "handled_by": handled_by,
+            "succeeded": resp.succeeded,
+            "error": resp.error,
+            "scopes": resp.scopes,
+            "lines": resp.lines,
+        });
+        crate::outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+    } else {
+        if let Some(e) = &resp.error {
+            crate::errln!("error: {e}");
+        }
+        for l in &resp.lines {
+            crate::outln!("{l}");
+        }
     }
-    if ok { EXIT_OK } else { EXIT_ERROR }
+    if resp.succeeded { EXIT_OK } else { EXIT_ERROR }
 }
 
 pub fn run(args: SyncArgs) -> anyhow::Result<u8> {
-    let (cfg, _) = session::load_config(args.config.path())?;
+    let (cfg, _) = session::load_config_to_change(args.config.path(), false)?;
     for k in &args.catalogs {
         if !cfg.catalogs.get(k).is_some_and(|c| c.subscribed) {
             return Err(anyhow!(
@@ -50,9 +73,10 @@ pub fn run(args: SyncArgs) -> anyhow::Result<u8> {
         Err(StoreError::Locked { holder, .. })
             if holder.command == "watch" && !holder.is_stale(chrono::Utc::now()) =>
         {
-            eprintln!(
+            crate::errln!(
                 "supctl watch (pid {} on {}) holds the state lock: handing the sync request to it.",
-                holder.pid, holder.host
+                holder.pid,
+                holder.host
             );
             let loc = StoreLocation::new(&cfg.server.path);
             let req = handoff::submit(&cfg.server.path, &args.catalogs)?;
@@ -63,29 +87,47 @@ pub fn run(args: SyncArgs) -> anyhow::Result<u8> {
                     .flatten()
                     .is_some_and(|o| o.id == id && !o.is_stale(chrono::Utc::now()))
             })?;
-            if let Some(e) = &resp.error {
-                eprintln!("error: {e}");
-            }
-            return Ok(print(&resp.lines, resp.succeeded));
+            return Ok(print(&resp, "watch", args.json));
         }
         Err(_) => session::lock(backend.as_ref(), "sync", args.lock_timeout)?,
     };
     for w in lock.warnings() {
-        eprintln!("Warning: {w}");
+        crate::errln!("Warning: {w}");
     }
     let fetcher = session::fetcher(&cfg)?;
     let rt = session::runtime()?;
+    let interrupt = super::interrupt::Interrupt::install(&rt, "the sync")?;
     let scope = sync_scope(&cfg, &args.catalogs);
     let opts = PassOptions {
         apply: true,
-        cancel: None,
+        cancel: Some(interrupt.flag()),
         progress: crate::apply::Progress::for_stderr(),
     };
     let outcome = rt.block_on(pass::run(&cfg, backend.as_ref(), &fetcher, &scope, &opts))?;
+    // Interrupted only when the signal left actions undone.
+    let interrupted = outcome.cancelled
+        && outcome
+            .report
+            .as_ref()
+            .is_some_and(|r| !r.not_attempted.is_empty());
     let (mut lines, mut ok) = (outcome.lines(), outcome.succeeded());
     if let Some((line, started)) = pass::start_upstream_sync(backend.as_ref(), &scope) {
         lines.push(line);
         ok &= started;
     }
-    Ok(print(&lines, ok))
+    let resp = SyncResponse {
+        id: String::new(),
+        succeeded: ok,
+        error: None,
+        scopes: outcome.scopes,
+        lines,
+    };
+    let code = print(&resp, "sync", args.json);
+    if interrupted {
+        crate::errln!(
+            "Sync interrupted: the running action finished and was journaled; run `supctl apply --resume` to continue."
+        );
+        return Ok(super::EXIT_INTERRUPTED);
+    }
+    Ok(code)
 }

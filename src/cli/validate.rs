@@ -1,40 +1,85 @@
 //! `supctl validate`: check the desired state without talking to any server.
 
 use clap::Args;
+use serde_json::json;
 
 use super::{EXIT_ERROR, EXIT_OK, render};
-use crate::config::{self, CatalogKind};
+use crate::config::{self, CatalogKind, Config, Diagnostic, Severity};
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
     #[command(flatten)]
     pub config: super::session::ConfigArg,
+    /// Accept a config with no [server] and no catalog (it empties the update server).
+    #[arg(long)]
+    pub allow_empty: bool,
+    /// Print the result as one JSON object (counts, or every diagnostic with its position).
+    #[arg(long)]
+    pub json: bool,
 }
+
+/// Version of `validate --json`; the major changes only when a field is renamed or removed.
+const JSON_FORMAT: &str = "1";
 
 pub fn run(args: ValidateArgs) -> anyhow::Result<u8> {
     let path = config::default_path(args.config.path());
-    match config::load(&path) {
+    let opts = config::LoadOptions {
+        allow_empty: args.allow_empty,
+    };
+    let result = config::load_with(&path, opts);
+    if args.json {
+        let (valid, cfg, diags) = match &result {
+            Ok((cfg, warnings)) => (true, Some(cfg), warnings.as_slice()),
+            Err(diags) => (false, None, diags.0.as_slice()),
+        };
+        let abs = std::path::absolute(&path).unwrap_or_else(|_| path.clone());
+        let mut v = json!({
+            "format_version": JSON_FORMAT,
+            "valid": valid,
+            "config": abs.display().to_string(),
+            "diagnostics": diags.iter().map(diagnostic_json).collect::<Vec<_>>(),
+        });
+        if let (Some(cfg), Some(o)) = (cfg, v.as_object_mut()) {
+            for (k, n) in counts(cfg) {
+                o.insert(k.into(), json!(n));
+            }
+            o.insert(
+                "files".into(),
+                json!(
+                    cfg.files
+                        .iter()
+                        .map(|f| f.display().to_string())
+                        .collect::<Vec<_>>()
+                ),
+            );
+        }
+        crate::outln!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(if valid { EXIT_OK } else { EXIT_ERROR });
+    }
+    match result {
         Ok((cfg, warnings)) => {
             for w in &warnings {
                 render::diagnostic(w);
             }
-            let subscribed = cfg.catalogs.values().filter(|c| c.subscribed).count();
-            let partner = cfg
-                .catalogs
-                .values()
-                .filter(|c| c.kind == CatalogKind::Partner)
-                .count();
-            println!(
-                "Valid: {} ({} file{}): {} catalog{} ({subscribed} subscribed, {partner} partner), {} certificate rule{}, {} publish rule{}.",
+            let n = |k: &str| {
+                counts(&cfg)
+                    .into_iter()
+                    .find(|(name, _)| *name == k)
+                    .map_or(0, |(_, n)| n)
+            };
+            crate::outln!(
+                "Valid: {} ({} file{}): {} catalog{} ({} subscribed, {} partner), {} certificate rule{}, {} publish rule{}.",
                 path.display(),
                 cfg.files.len(),
                 plural(cfg.files.len()),
-                cfg.catalogs.len(),
-                plural(cfg.catalogs.len()),
-                cfg.certificates.len(),
-                plural(cfg.certificates.len()),
-                cfg.publish.len(),
-                plural(cfg.publish.len()),
+                n("catalogs"),
+                plural(n("catalogs")),
+                n("subscribed"),
+                n("partner"),
+                n("certificate_rules"),
+                plural(n("certificate_rules")),
+                n("publish_rules"),
+                plural(n("publish_rules")),
             );
             Ok(EXIT_OK)
         }
@@ -43,10 +88,44 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<u8> {
                 render::diagnostic(d);
             }
             let n = diags.error_count();
-            anstream::eprintln!("{} error{} in {}", n, plural(n), path.display());
+            crate::errln!("{} error{} in {}", n, plural(n), path.display());
             Ok(EXIT_ERROR)
         }
     }
+}
+
+/// What a valid config declares, by the names `--json` uses.
+fn counts(cfg: &Config) -> [(&'static str, usize); 5] {
+    [
+        ("catalogs", cfg.catalogs.len()),
+        (
+            "subscribed",
+            cfg.catalogs.values().filter(|c| c.subscribed).count(),
+        ),
+        (
+            "partner",
+            cfg.catalogs
+                .values()
+                .filter(|c| c.kind == CatalogKind::Partner)
+                .count(),
+        ),
+        ("certificate_rules", cfg.certificates.len()),
+        ("publish_rules", cfg.publish.len()),
+    ]
+}
+
+fn diagnostic_json(d: &Diagnostic) -> serde_json::Value {
+    json!({
+        "severity": match d.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        },
+        "file": d.loc.as_ref().map(|l| l.file.display().to_string()),
+        "line": d.loc.as_ref().map(|l| l.line),
+        "column": d.loc.as_ref().map(|l| l.col),
+        "message": d.message,
+        "hint": d.hint,
+    })
 }
 
 fn plural(n: usize) -> &'static str {

@@ -13,6 +13,7 @@ use super::source::{Diagnostic, Diagnostics, Loc, SourceFile};
 
 pub(super) const TOP_KEYS: &[&str] = &[
     "version",
+    "empty",
     "server",
     "http",
     "sync",
@@ -36,6 +37,16 @@ struct Part {
     catalogs: Vec<(CatalogDraft, Loc)>,
     certificates: Vec<CertificateRule>,
     publish: Vec<PublishRule>,
+    /// `empty = true`: no `[server]` and no catalog, on purpose.
+    empty: bool,
+}
+
+/// How to load a config.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LoadOptions {
+    /// Accept a config with no `[server]` and no catalog as if it said `empty = true`
+    /// (`--allow-empty`, and `apply PLANFILE`, whose reviewed plan decides what happens).
+    pub allow_empty: bool,
 }
 
 /// The config files under `path`: the file itself, or the directory's `*.toml` files by name.
@@ -94,6 +105,7 @@ fn read_part(file: &SourceFile, diags: &mut Vec<Diagnostic>) -> Part {
             Some("this supctl reads version = 1".into()),
         );
     }
+    part.empty = cx.boolean(&top, "empty").unwrap_or(false);
     if let Some(t) = cx.table(&top, "server") {
         part.server = Some((sections::server(&mut cx, &t), cx.loc(&t.span)));
     }
@@ -195,12 +207,18 @@ fn single<T>(
 ///
 /// On success returns the config and any warnings; on failure every diagnostic found.
 pub fn load(path: &Path) -> Result<(Config, Vec<Diagnostic>), Diagnostics> {
+    load_with(path, LoadOptions::default())
+}
+
+/// [`load`], with options.
+pub fn load_with(path: &Path, opts: LoadOptions) -> Result<(Config, Vec<Diagnostic>), Diagnostics> {
     // Absolute, so stored sources and state paths do not depend on the working directory.
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     let path = absolute.as_path();
     let files = config_files(path).map_err(|d| Diagnostics(vec![d]))?;
     let mut diags = Vec::new();
     let mut merged = Part::default();
+    let mut first_file: Option<SourceFile> = None;
     for f in &files {
         let text = match std::fs::read(f) {
             Ok(bytes) => match String::from_utf8(bytes) {
@@ -233,6 +251,20 @@ pub fn load(path: &Path) -> Result<(Config, Vec<Diagnostic>), Diagnostics> {
         merged.catalogs.extend(part.catalogs);
         merged.certificates.extend(part.certificates);
         merged.publish.extend(part.publish);
+        merged.empty |= part.empty;
+        if first_file.is_none() {
+            first_file = Some(source);
+        }
+    }
+    if merged.server.is_none()
+        && merged.catalogs.is_empty()
+        && !merged.empty
+        && !opts.allow_empty
+        && !diags
+            .iter()
+            .any(|d| d.severity == super::source::Severity::Error)
+    {
+        diags.push(empty_config(first_file.as_ref().map(|f| f.loc(0)), &files));
     }
     let root_dir = if path.is_dir() {
         path.to_path_buf()
@@ -295,6 +327,7 @@ pub fn load(path: &Path) -> Result<(Config, Vec<Diagnostic>), Diagnostics> {
     }
     let config = Config {
         version: 1,
+        empty: merged.empty,
         server,
         http: merged.http.map(|(h, _)| h).unwrap_or_default(),
         sync: merged.sync.map(|(s, _)| s),
@@ -305,8 +338,26 @@ pub fn load(path: &Path) -> Result<(Config, Vec<Diagnostic>), Diagnostics> {
         certificates: merged.certificates,
         publish: merged.publish,
         files,
+        root: path.to_path_buf(),
     };
     Ok((config, diags))
+}
+
+/// The refusal of a config that declares nothing to keep, at the first file's start.
+fn empty_config(loc: Option<Loc>, files: &[PathBuf]) -> Diagnostic {
+    let what = match files {
+        [one] => one.display().to_string(),
+        many => format!("the {} config files", many.len()),
+    };
+    Diagnostic::error(
+        loc,
+        format!(
+            "{what} declares no [server] and no catalog: applying it would unsubscribe every catalog supctl manages and remove its certificate approvals"
+        ),
+    )
+    .with_hint(
+        "if the file was emptied by mistake, restore it; to empty the update server on purpose, add `empty = true` (or pass --allow-empty)",
+    )
 }
 
 /// Applies `[defaults]` and checks rules that need the whole catalog.

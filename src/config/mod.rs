@@ -13,7 +13,7 @@ mod sections;
 mod source;
 
 pub use limits::Limits;
-pub use load::{config_files, default_path, load};
+pub use load::{LoadOptions, config_files, default_path, load, load_with};
 pub use model::*;
 pub use paths::{normalize, same_path_source, stored_path_source};
 pub use schedule::{IntervalUnit, Schedule, ScheduleError};

@@ -23,6 +23,11 @@ pub struct Config {
     /// Format version of this file; only 1 exists.
     #[serde(default = "one")]
     pub version: u32,
+    /// Declares on purpose a config with no `[server]` and no catalog. Without it such a
+    /// config is refused: applying it would unsubscribe every catalog supctl manages and
+    /// remove its certificate approvals (a 0-byte file, a merge gone wrong).
+    #[serde(default)]
+    pub empty: bool,
     /// The update server whose state supctl reconciles.
     #[serde(default)]
     pub server: Server,
@@ -52,6 +57,11 @@ pub struct Config {
     #[serde(skip)]
     #[schemars(skip)]
     pub files: Vec<PathBuf>,
+    /// The path the config was loaded from (a file or a directory), absolute: what a saved
+    /// plan records so that `apply PLANFILE` loads the same config without `-c`.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub root: PathBuf,
 }
 
 fn one() -> u32 {

@@ -31,6 +31,7 @@ pub fn check(plan: &Plan, max: u32) -> Option<PlanDiagnostic> {
         hint: Some(format!(
             "review the destructive actions; if they are intended, raise [server] max_deletions to at least {count} for this apply, or narrow it with --target"
         )),
+        blocked: false,
     })
 }
 

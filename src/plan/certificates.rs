@@ -80,7 +80,7 @@ pub(super) fn plan_certificates(b: &mut Builder) {
         if stored.is_some_and(|c| c.state == *state) {
             continue;
         }
-        let address = Address::certificate(thumb);
+        let address = Address::certificate_role(thumb, *kind);
         let info = known_certificate(b, thumb);
         let mut after = json!({ "thumbprint": thumb, "kind": kind, "state": state });
         if let Some(i) = &info {
@@ -122,7 +122,7 @@ pub(super) fn plan_certificates(b: &mut Builder) {
             info: None,
         };
         b.push(
-            &Address::certificate(&thumb),
+            &Address::certificate_role(&thumb, kind),
             ActionKind::Delete,
             None,
             format!("{kind} certificate no longer in the config"),

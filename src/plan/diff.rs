@@ -98,7 +98,29 @@ impl Builder<'_> {
             address: address.to_string(),
             message,
             hint,
+            blocked: false,
         });
+    }
+
+    /// A change that waits for a reviewer's approval (an unapproved catalog signer): a
+    /// warning that counts as a pending change, not an error.
+    pub fn awaiting_approval(
+        &mut self,
+        code: &str,
+        address: &Address,
+        message: String,
+        hint: String,
+    ) {
+        self.diagnostic(
+            DiagnosticSeverity::Warning,
+            code,
+            address,
+            message,
+            Some(hint),
+        );
+        if let Some(d) = self.diagnostics.last_mut() {
+            d.blocked = true;
+        }
     }
 
     pub fn unsupported(&self, what: &str) -> String {
@@ -124,15 +146,65 @@ pub fn diff(inputs: &Inputs<'_>) -> Plan {
         }
     }
     plan_sync_and_signing(&mut b);
-    let config = inputs
-        .desired
-        .files
-        .first()
-        .map(|p| p.display().to_string())
-        .unwrap_or_default();
+    name_what_an_empty_config_removes(&mut b);
+    let config = inputs.desired.root.display().to_string();
     let mut actions = b.actions;
     actions.sort_by_key(|a| order(a.kind));
     Plan::new(config, actions, b.diagnostics)
+}
+
+/// A config that lists no catalog (an accident more often than a decision) gets one warning
+/// naming everything the plan takes away, so a reviewer does not have to add it up.
+fn name_what_an_empty_config_removes(b: &mut Builder) {
+    if !b.inputs.desired.catalogs.is_empty() {
+        return;
+    }
+    let catalogs: Vec<&str> = b
+        .actions
+        .iter()
+        .filter(|a| {
+            matches!(a.kind, ActionKind::Unsubscribe | ActionKind::Delete)
+                && matches!(
+                    Address::parse(&a.address).ok().and_then(|x| x.target()),
+                    Some(crate::store::Target::Catalog(_))
+                )
+        })
+        .map(|a| a.address.as_str())
+        .collect();
+    let certificates = b
+        .actions
+        .iter()
+        .filter(|a| {
+            a.kind == ActionKind::Delete && matches!(a.payload, Some(Payload::Certificate { .. }))
+        })
+        .count();
+    if catalogs.is_empty() && certificates == 0 {
+        return;
+    }
+    let mut what = Vec::new();
+    if !catalogs.is_empty() {
+        what.push(format!("unsubscribes {}", catalogs.join(", ")));
+    }
+    if certificates > 0 {
+        what.push(format!(
+            "removes {certificates} certificate approval{}",
+            if certificates == 1 { "" } else { "s" }
+        ));
+    }
+    let message = format!(
+        "the config declares no catalog: this plan {}",
+        what.join(" and ")
+    );
+    b.diagnostics.push(PlanDiagnostic {
+        severity: DiagnosticSeverity::Warning,
+        code: "config-declares-no-catalog".into(),
+        address: "config".into(),
+        message,
+        hint: Some(
+            "if the catalogs were left out by mistake, restore their [catalog.<key>] sections before applying".into(),
+        ),
+        blocked: false,
+    });
 }
 
 fn order(kind: ActionKind) -> u8 {

@@ -9,6 +9,7 @@ pub mod diff;
 pub mod file;
 pub mod model;
 pub mod render;
+pub mod targets;
 #[cfg(test)]
 mod tests;
 mod updates;

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use crate::catalog::model::UpdateRecord;
 
 /// Version of the JSON plan format. Consumers ignore unknown fields and reject an unknown major.
-pub const FORMAT_VERSION: &str = "1.0";
+/// 1.1 added `server`, `checksum`, `summary.blocked` and `diagnostics[].blocked`.
+pub const FORMAT_VERSION: &str = "1.1";
 
 /// What an action does. The summary groups them as Terraform does, plus update counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -102,7 +103,8 @@ pub enum Payload {
 /// One change to the update server.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Action {
-    /// `catalog.<key>`, `catalog.<key>.update[<guid>]`, `certificate[<thumbprint>]`, `sync`, `signing`.
+    /// `catalog.<key>`, `catalog.<key>.update[<guid>]`, `certificate[<thumbprint>].<role>`,
+    /// `sync`, `signing`.
     pub address: String,
     pub kind: ActionKind,
     /// The object as the server has it (None when it does not exist).
@@ -143,6 +145,11 @@ pub struct PlanDiagnostic {
     /// What to do, e.g. the exact TOML line that approves a signer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
+    /// Set when the object waits for a reviewer's approval (a catalog signer nobody approved
+    /// yet, 11508): not an error, but a change still to be made, so it counts as one for
+    /// `--detailed-exitcode`, as Terraform-style CI expects of blocked items.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub blocked: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -161,6 +168,9 @@ pub struct Summary {
     pub replace: usize,
     pub destroy: usize,
     pub updates: UpdateCounts,
+    /// Objects waiting for an approval (blocked diagnostics).
+    #[serde(default)]
+    pub blocked: usize,
 }
 
 /// A reviewable set of changes; saved with `plan -o` and applied exactly by `apply PLANFILE`.
@@ -170,8 +180,13 @@ pub struct Plan {
     /// Random id, recorded in the apply journal so `--resume` continues the right plan.
     pub id: String,
     pub created: DateTime<Utc>,
-    /// The config path the plan was made from.
+    /// The config the plan was made from: the file or directory given to `-c`, absolute.
+    /// `apply PLANFILE` loads it when no `-c` is given.
     pub config: String,
+    /// The update server the plan was made against; `apply` refuses the plan on any other.
+    /// Absent only in plans saved by older versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<crate::store::ServerIdentity>,
     /// Addresses given with `--target`; the plan is partial when non-empty.
     #[serde(default)]
     pub targets: Vec<String>,
@@ -179,26 +194,33 @@ pub struct Plan {
     pub summary: Summary,
     pub actions: Vec<Action>,
     pub diagnostics: Vec<PlanDiagnostic>,
+    /// `sha256:<hex>` of the plan without this field, written by `plan::file::save`: a
+    /// saved plan whose content was modified after review is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<String>,
 }
 
 impl Plan {
     /// Builds a plan and computes its summary from the actions.
     pub fn new(config: String, actions: Vec<Action>, diagnostics: Vec<PlanDiagnostic>) -> Self {
-        let summary = summarize(&actions);
+        let summary = summarize(&actions, &diagnostics);
         Plan {
             format_version: FORMAT_VERSION.to_string(),
             id: new_plan_id(),
             created: Utc::now(),
             config,
+            server: None,
             targets: Vec::new(),
             changes: !actions.is_empty(),
             summary,
             actions,
             diagnostics,
+            checksum: None,
         }
     }
 
-    /// Keeps only actions at or below the given addresses (`--target`).
+    /// Keeps only actions at or below the given addresses, without their dependencies
+    /// (`plan::targets::select` adds those for `--target`).
     pub fn retain_targets(&mut self, targets: &[String]) {
         if targets.is_empty() {
             return;
@@ -207,8 +229,13 @@ impl Plan {
             .retain(|a| targets.iter().any(|t| address_within(&a.address, t)));
         self.diagnostics
             .retain(|d| targets.iter().any(|t| address_within(&d.address, t)));
+        self.set_targets(targets);
+    }
+
+    /// Records that the plan was limited to `targets` after its actions were filtered.
+    pub fn set_targets(&mut self, targets: &[String]) {
         self.targets = targets.to_vec();
-        self.summary = summarize(&self.actions);
+        self.summary = summarize(&self.actions, &self.diagnostics);
         self.changes = !self.actions.is_empty();
     }
 
@@ -220,9 +247,15 @@ impl Plan {
     }
 
     pub fn has_errors(&self) -> bool {
+        self.error_count() > 0
+    }
+
+    /// Error diagnostics: each stops `apply` before any change.
+    pub fn error_count(&self) -> usize {
         self.diagnostics
             .iter()
-            .any(|d| d.severity == DiagnosticSeverity::Error)
+            .filter(|d| d.severity == DiagnosticSeverity::Error)
+            .count()
     }
 }
 
@@ -236,8 +269,11 @@ pub fn address_within(address: &str, target: &str) -> bool {
             ))
 }
 
-fn summarize(actions: &[Action]) -> Summary {
-    let mut s = Summary::default();
+fn summarize(actions: &[Action], diagnostics: &[PlanDiagnostic]) -> Summary {
+    let mut s = Summary {
+        blocked: diagnostics.iter().filter(|d| d.blocked).count(),
+        ..Summary::default()
+    };
     for a in actions {
         match a.kind {
             ActionKind::Create => s.add += 1,

@@ -13,9 +13,34 @@ use super::model::{Action, ActionKind, DiagnosticSeverity, Plan, human_bytes};
 const UPDATE_LINES: usize = 25;
 
 /// `Plan: 1 to add, 0 to change, 1 to replace, 0 to destroy; 154 updates to publish, ...`.
+///
+/// "No changes" is said only when there is nothing left to do: a plan whose errors kept
+/// objects out, or whose catalogs wait for an approval, says so instead.
 pub fn summary_line(plan: &Plan) -> String {
+    let errors = plan.error_count();
+    let blocked = plan.summary.blocked;
+    let mut tail = String::new();
+    if blocked > 0 {
+        let _ = write!(
+            tail,
+            " {blocked} object{} await{} approval (see above).",
+            if blocked == 1 { "" } else { "s" },
+            if blocked == 1 { "s" } else { "" }
+        );
+    }
+    if errors > 0 {
+        let _ = write!(
+            tail,
+            " {errors} error{} (see above): nothing can be applied until {} fixed.",
+            if errors == 1 { "" } else { "s" },
+            if errors == 1 { "it is" } else { "they are" }
+        );
+    }
     if !plan.changes {
-        return "No changes. The update server matches the desired state.".to_string();
+        if tail.is_empty() {
+            return "No changes. The update server matches the desired state.".to_string();
+        }
+        return format!("No changes planned.{tail}");
     }
     let s = &plan.summary;
     let u = &s.updates;
@@ -35,6 +60,7 @@ pub fn summary_line(plan: &Plan) -> String {
         let _ = write!(line, " ({})", human_bytes(u.stage_bytes));
     }
     line.push('.');
+    line.push_str(&tail);
     line
 }
 
@@ -159,7 +185,7 @@ pub fn text(plan: &Plan) -> String {
     if !plan.targets.is_empty() {
         let _ = writeln!(
             out,
-            "{} this plan is limited to {}; other changes may be pending.\n",
+            "{} this plan is limited to {} and what it depends on; other changes may be pending.\n",
             "Warning:".yellow().bold(),
             plan.targets.join(", ")
         );

@@ -53,15 +53,14 @@ fn trusted<'a>(
                 .filter(|s| seen.insert(s.certificate.sha1))
             {
                 let cert = &s.certificate;
-                b.diagnostic(
-                    Error,
+                b.awaiting_approval(
                     "11508",
                     address,
                     format!(
-                        "catalog {} is signed by {} (issuer {}, valid {} to {}, SHA-1 {}, SHA-256 {}), which is not an approved signer; nothing from this catalog is applied",
+                        "catalog {} is signed by {} (issuer {}, valid {} to {}, SHA-1 {}, SHA-256 {}), which is not an approved signer; nothing from this catalog is applied until it is approved",
                         c.key, cert.subject, cert.issuer, cert.not_before.format("%Y-%m-%d"), cert.not_after.format("%Y-%m-%d"), cert.sha1, cert.sha256
                     ),
-                    Some(format!("after reviewing the certificate, add to [catalog.{}]:\n{}", c.key, approve_line(s))),
+                    format!("after reviewing the certificate, add to [catalog.{}]:\n{}", c.key, approve_line(s)),
                 );
             }
         }

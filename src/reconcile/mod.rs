@@ -80,7 +80,31 @@ pub async fn make_plan(
     } else {
         Vec::new()
     };
-    plan_catalogs(cfg, backend, fetcher, &only, targets).await
+    let (mut plan, acquired) = plan_catalogs(cfg, backend, fetcher, &only, targets).await?;
+    if let Some(w) = interrupted_apply(cfg, backend) {
+        plan.diagnostics.push(w);
+    }
+    Ok((plan, acquired))
+}
+
+/// A warning when the last apply was interrupted (Ctrl-C, a crash) with actions not done:
+/// its plan can be finished with `apply --resume`, which a new plan does not say by itself.
+fn interrupted_apply(cfg: &Config, backend: &dyn Backend) -> Option<plan::PlanDiagnostic> {
+    let (interrupted, missing) = pass::interrupted(cfg, backend).ok().flatten()?;
+    Some(plan::PlanDiagnostic {
+        severity: plan::DiagnosticSeverity::Warning,
+        code: "apply-interrupted".into(),
+        address: "apply".into(),
+        message: format!(
+            "the apply of plan {} was interrupted: {missing} of its {} actions were not done",
+            interrupted.id,
+            interrupted.actions.len()
+        ),
+        hint: Some(
+            "run `supctl apply --resume` to finish that plan, or apply this one, which plans what is still to change".into(),
+        ),
+        blocked: false,
+    })
 }
 
 /// Acquires (unchanged catalogs from their parsed summaries) and plans; when the plan must
@@ -137,9 +161,12 @@ pub fn diff_against(
         now: chrono::Utc::now(),
     };
     let mut plan = plan::diff::diff(&inputs);
-    plan.retain_targets(targets);
+    let unknown = plan::targets::unknown(targets, cfg, &actual, catalogs);
+    plan::targets::select(&mut plan, targets, cfg);
+    plan.diagnostics.extend(unknown);
     plan.diagnostics
         .extend(plan::budget::check(&plan, cfg.server.max_deletions));
+    plan.server = Some(backend.identity()?);
     Ok(plan)
 }
 

@@ -242,11 +242,19 @@ pub async fn apply_plan(
 /// The plan of an apply that was interrupted (SIGTERM, crash) rather than failed: some of
 /// its actions have no journal entry and none failed. The daemon resumes it at start-up.
 pub fn interrupted_plan(cfg: &Config, backend: &dyn Backend) -> Result<Option<Plan>, PassError> {
+    Ok(interrupted(cfg, backend)?.map(|(plan, _)| plan))
+}
+
+/// [`interrupted_plan`], with how many of its actions were not done.
+pub fn interrupted(
+    cfg: &Config,
+    backend: &dyn Backend,
+) -> Result<Option<(Plan, usize)>, PassError> {
     let Some(journal) = backend.last_journal()? else {
         return Ok(None);
     };
     let path = super::plans_dir(cfg).join(format!("{}.json", journal.plan));
-    let Ok(plan) = plan::file::load(&path) else {
+    let Ok(plan) = plan::file::load_own(&path) else {
         return Ok(None);
     };
     let failed = journal
@@ -258,10 +266,12 @@ pub fn interrupted_plan(cfg: &Config, backend: &dyn Backend) -> Result<Option<Pl
         .iter()
         .map(|e| e.address.to_string())
         .collect();
-    // Keyed as apply journals them (a certificate approved in two roles is two entries).
+    // Keyed exactly as apply journals them (an update's staging, a certificate's role): a
+    // finished plan has an entry for every action, so it is never taken for an interrupted one.
     let missing = plan
         .actions
         .iter()
-        .any(|a| a.unsupported.is_none() && !recorded.contains(&apply::key(a)));
-    Ok((missing && !failed).then_some(plan))
+        .filter(|a| a.unsupported.is_none() && !recorded.contains(&apply::journal_key(a)))
+        .count();
+    Ok((missing > 0 && !failed).then_some((plan, missing)))
 }

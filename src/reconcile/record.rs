@@ -133,7 +133,7 @@ pub fn record_runs(
         .plan
         .diagnostics
         .iter()
-        .filter(|d| d.severity == plan::DiagnosticSeverity::Error)
+        .filter(|d| d.severity == plan::DiagnosticSeverity::Error || d.blocked)
     {
         let scope = scope_of(&d.address);
         entry(&mut per, scope.clone());

@@ -9,6 +9,7 @@
 pub mod bench;
 pub mod content;
 pub mod error;
+pub mod identity;
 pub mod leftovers;
 pub mod local;
 pub mod location;
@@ -28,6 +29,7 @@ use std::path::PathBuf;
 use crate::ids::UpdateId;
 
 pub use error::{Result, StoreError};
+pub use identity::ServerIdentity;
 pub use location::StoreLocation;
 pub use lock::{HeldLock, LockOwner, LockRequest};
 pub use model::*;
@@ -74,6 +76,9 @@ pub trait Backend: Send + Sync {
     fn staging_dir(&self) -> Result<PathBuf>;
     /// Takes the exclusive writer lock; released when the returned guard is dropped.
     fn lock(&self, request: &LockRequest) -> Result<Box<dyn HeldLock>>;
+    /// Which server this is, recorded in saved plans: `apply PLANFILE` refuses a plan made
+    /// for another server.
+    fn identity(&self) -> Result<ServerIdentity>;
     /// One line saying which server this is, for `status`.
     fn describe(&self) -> String {
         format!("{} backend", self.name())

@@ -9,6 +9,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::model::CertKind;
 use crate::ids::{Thumbprint, UpdateId};
 
 /// Why a store name was rejected.
@@ -92,8 +93,9 @@ string_newtype!(
 
 string_newtype!(
     /// A plan address (`catalog.dell`, `catalog.dell.update[<guid>]`,
-    /// `certificate[<thumbprint>]`, `sync`, `signing`): how the journal and the inventory
-    /// name objects, so they line up with plan output.
+    /// `certificate[<thumbprint>]` or one role of it, `certificate[<thumbprint>].catalog`,
+    /// `sync`, `signing`): how the journal and the inventory name objects, so they line up
+    /// with plan output.
     Address,
     |s| {
         if !s.is_empty() && !s.chars().any(char::is_whitespace) {
@@ -130,8 +132,14 @@ impl Address {
     pub fn update(catalog: &CatalogKey, id: &UpdateId) -> Self {
         Self(format!("catalog.{catalog}.update[{id}]"))
     }
+    /// Every role of a certificate: the inventory's name for it.
     pub fn certificate(t: &Thumbprint) -> Self {
         Self(format!("certificate[{t}]"))
+    }
+    /// One role of a certificate (catalog signer, content certificate, WSUS signing): what
+    /// a plan approves or blocks, so one thumbprint in two roles is two objects.
+    pub fn certificate_role(t: &Thumbprint, kind: CertKind) -> Self {
+        Self(format!("certificate[{t}].{kind}"))
     }
     pub fn sync() -> Self {
         Self("sync".into())
@@ -148,11 +156,15 @@ impl Address {
             "signing" => return Some(Target::Signing),
             _ => {}
         }
-        if let Some(t) = s
-            .strip_prefix("certificate[")
-            .and_then(|r| r.strip_suffix(']'))
-        {
-            return Thumbprint::parse(t).ok().map(Target::Certificate);
+        if let Some(rest) = s.strip_prefix("certificate[") {
+            let (t, role) = rest.split_once(']')?;
+            let role = match role {
+                "" => None,
+                r => Some(CertKind::parse(r.strip_prefix('.')?)?),
+            };
+            return Thumbprint::parse(t)
+                .ok()
+                .map(|t| Target::Certificate(t, role));
         }
         let rest = s.strip_prefix("catalog.")?;
         match rest.split_once('.') {
@@ -173,7 +185,8 @@ impl Address {
 pub enum Target {
     Catalog(CatalogKey),
     Update(CatalogKey, UpdateId),
-    Certificate(Thumbprint),
+    /// A certificate: one role of it, or (`None`, older plans and the inventory) all of them.
+    Certificate(Thumbprint, Option<CertKind>),
     Sync,
     Signing,
 }
@@ -206,6 +219,21 @@ mod tests {
         );
         assert_eq!(Address::catalog(&key).target(), Some(Target::Catalog(key)));
         assert_eq!(Address::sync().target(), Some(Target::Sync));
+        let t = Thumbprint::parse("6D8B3C448B990E269336BB63A47F23498C95EB7D").unwrap();
+        assert_eq!(
+            Address::certificate_role(&t, CertKind::Content).target(),
+            Some(Target::Certificate(t.clone(), Some(CertKind::Content)))
+        );
+        assert_eq!(
+            Address::certificate(&t).target(),
+            Some(Target::Certificate(t.clone(), None))
+        );
+        assert_eq!(
+            Address::parse(&format!("certificate[{t}].bogus"))
+                .unwrap()
+                .target(),
+            None
+        );
         assert_eq!(Address::parse("catalog.x.bogus").unwrap().target(), None);
         assert!(Address::parse("has space").is_err());
     }

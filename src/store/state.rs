@@ -127,10 +127,15 @@ impl ActualState {
                 .get(&id)
                 .filter(|u| u.catalog == k)
                 .map(object_json),
-            Target::Certificate(t) => {
+            Target::Certificate(t, None) => {
                 let v = self.certificates_matching(&t);
                 (!v.is_empty()).then(|| object_json(&v))
             }
+            Target::Certificate(t, Some(kind)) => self
+                .certificates_matching(&t)
+                .into_iter()
+                .find(|c| c.kind == kind)
+                .map(object_json),
             Target::Sync => self.sync.as_ref().map(object_json),
             Target::Signing => self.signing.as_ref().map(object_json),
         }

@@ -268,6 +268,18 @@ impl Backend for LocalBackend {
     fn describe(&self) -> String {
         format!("embedded store in {}", self.loc.dir().display())
     }
+    fn identity(&self) -> Result<super::ServerIdentity> {
+        let id: String = self.conn().query_row(
+            "SELECT id FROM store_identity WHERE singleton = 1",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(super::ServerIdentity {
+            backend: self.name().to_string(),
+            id,
+            location: self.loc.dir().display().to_string(),
+        })
+    }
     fn capabilities(&self) -> Capabilities {
         Capabilities::ALL
     }

@@ -424,12 +424,15 @@ pub fn fingerprint(c: &Connection, address: &Address) -> Result<Option<Fingerpri
                 .filter(|u| u.catalog == k)
                 .map(|u| u.fingerprint()));
         }
-        Some(Target::Certificate(t)) => {
+        Some(Target::Certificate(t, role)) => {
             let v: Vec<_> = certificates(c, None)?
                 .into_iter()
                 .filter(|x| x.matches(&t))
                 .collect();
-            (!v.is_empty()).then(|| object_json(&v))
+            match role {
+                None => (!v.is_empty()).then(|| object_json(&v)),
+                Some(kind) => v.iter().find(|c| c.kind == kind).map(object_json),
+            }
         }
         Some(Target::Sync) => sync_settings(c)?.map(|s| object_json(&s)),
         Some(Target::Signing) => signing(c)?.map(|s| object_json(&s)),

@@ -221,8 +221,21 @@ CREATE TABLE shipped_certificates (
 );
 "#;
 
+/// Version 7: the store's identity, made once with the store (or on the first open of an
+/// older one), so a saved plan can name the server it was made for and `apply` can refuse
+/// it anywhere else (two state directories look alike; their ids do not).
+pub const V7: &str = r#"
+CREATE TABLE store_identity (
+    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+    id TEXT NOT NULL,
+    created TEXT NOT NULL
+);
+INSERT INTO store_identity (singleton, id, created)
+VALUES (1, lower(hex(randomblob(16))), strftime('%Y-%m-%dT%H:%M:%SZ', 'now'));
+"#;
+
 /// Migration `i` takes the database from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
 
 /// The schema version this build writes.
 pub const LATEST: i64 = MIGRATIONS.len() as i64;

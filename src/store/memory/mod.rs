@@ -29,6 +29,8 @@ use ops::Mem;
 pub struct MemoryBackend {
     mem: Arc<Mutex<Mem>>,
     staging: Arc<tempfile::TempDir>,
+    /// Made with the backend, as the local store's id is made with the store.
+    id: String,
 }
 
 impl MemoryBackend {
@@ -38,6 +40,7 @@ impl MemoryBackend {
         Ok(Self {
             mem: Arc::new(Mutex::new(Mem::default())),
             staging: Arc::new(staging),
+            id: unique_token(),
         })
     }
 
@@ -85,6 +88,13 @@ impl Backend for MemoryBackend {
     }
     fn capabilities(&self) -> Capabilities {
         Capabilities::ALL
+    }
+    fn identity(&self) -> Result<super::ServerIdentity> {
+        Ok(super::ServerIdentity {
+            backend: self.name().to_string(),
+            id: self.id.clone(),
+            location: "memory".into(),
+        })
     }
     fn snapshot(&self) -> Result<ActualState> {
         Ok(self.mem().snapshot())

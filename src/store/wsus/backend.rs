@@ -23,8 +23,8 @@ use crate::store::local::LocalBackend;
 use crate::store::state::{fingerprint_of, object_json};
 use crate::store::{
     ActualState, Address, Applied, Backend, Capabilities, Counts, Fingerprint, HeldLock, Journal,
-    LockRequest, NextRun, Op, PlanId, Result, SigningMode, SigningSettings, StatusMessage,
-    StoreError, SyncRun, SyncSettings, Target,
+    LockRequest, NextRun, Op, PlanId, Result, ServerIdentity, SigningMode, SigningSettings,
+    StatusMessage, StoreError, SyncRun, SyncSettings, Target,
 };
 
 /// What this backend can do: everything but staging content, which needs the server's file
@@ -51,6 +51,8 @@ pub struct WsusBackend {
     /// The change tokens of the settings the last snapshot saw: a settings write refuses
     /// when the server's rows moved since the plan was made from them.
     tokens: Mutex<Option<(i64, String)>>,
+    /// The server's `ServerId`, read once (saved plans record it).
+    identity: crate::store::identity::Remembered,
 }
 
 impl WsusBackend {
@@ -74,6 +76,7 @@ impl WsusBackend {
             remote: Mutex::new(None),
             synced: Mutex::new(synced),
             tokens: Mutex::new(None),
+            identity: Default::default(),
         })
     }
 
@@ -313,6 +316,19 @@ impl Backend for WsusBackend {
 
     fn capabilities(&self) -> Capabilities {
         CAPABILITIES
+    }
+
+    /// The server's own `ServerId` (its configuration row), which stays with the server
+    /// whatever name or URL reaches it; a server that reports none is known by its URL.
+    fn identity(&self) -> Result<ServerIdentity> {
+        self.identity.get_or_read(|| {
+            let id = self.client.configuration()?.server_id;
+            Ok(ServerIdentity {
+                backend: self.name().to_string(),
+                id: id.map_or_else(|| self.url.clone(), |s| s.to_ascii_lowercase()),
+                location: self.url.clone(),
+            })
+        })
     }
 
     fn describe(&self) -> String {

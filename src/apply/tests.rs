@@ -1,0 +1,103 @@
+//! Apply engine unit tests against the in-memory backend.
+
+use super::*;
+use crate::plan::Payload;
+use crate::store::done_message;
+use crate::store::memory::MemoryBackend;
+
+/// Plans made before certificate addresses carried the role named both roles `certificate[T]`.
+const T: &str = "6D8B3C448B990E269336BB63A47F23498C95EB7D";
+
+fn approve(kind: &str) -> Action {
+    Action {
+        address: format!("certificate[{T}]"),
+        kind: ActionKind::Approve,
+        before: None,
+        after: None,
+        reason: String::new(),
+        before_fingerprint: None,
+        bytes: 0,
+        unsupported: None,
+        payload: Some(Payload::Certificate {
+            thumbprint: crate::ids::Thumbprint::parse(T).unwrap(),
+            kind: kind.into(),
+            state: "approved".into(),
+            info: None,
+        }),
+    }
+}
+
+fn opts(resume: bool) -> ApplyOptions {
+    ApplyOptions {
+        resume,
+        max_deletions: 0,
+        concurrency: 1,
+        progress: Progress::Quiet,
+        cancel: None,
+    }
+}
+
+#[test]
+fn done_messages_carry_the_fingerprint_left() {
+    let fp = Fingerprint::parse(&"ab".repeat(32)).unwrap();
+    assert_eq!(
+        fingerprint_in(&done_message("publish", Some(&fp))),
+        Some(Some(fp))
+    );
+    assert_eq!(fingerprint_in(&done_message("delete", None)), Some(None));
+    assert_eq!(
+        fingerprint_in("publish"),
+        None,
+        "journals of older versions"
+    );
+}
+
+/// One certificate approved in two roles: an apply killed after the first approval must
+/// not count the second as done when resumed.
+#[test]
+fn resume_tells_apart_one_certificate_in_two_roles() {
+    let backend = MemoryBackend::new().unwrap();
+    let plan = Plan::new(
+        "c".into(),
+        vec![approve("catalog"), approve("content")],
+        vec![],
+    );
+    let ctx = ContentContext {
+        fetcher: None,
+        sources: Default::default(),
+        now: Utc::now(),
+    };
+    // The interrupted run: the first action done and journaled, then the crash.
+    let first = Plan::new("c".into(), vec![approve("catalog")], vec![]);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let r = rt
+        .block_on(run(&first, &backend, &ctx, &opts(false)))
+        .unwrap();
+    assert_eq!(r.done.len(), 1);
+    let id = PlanId::parse(&plan.id).unwrap();
+    for e in backend
+        .journal(&PlanId::parse(&first.id).unwrap())
+        .unwrap()
+        .unwrap()
+        .entries
+    {
+        journal(&backend, &id, e.address.as_str(), e.outcome, &e.message).unwrap();
+    }
+
+    let r = rt
+        .block_on(run(&plan, &backend, &ctx, &opts(true)))
+        .unwrap();
+    assert_eq!(r.resumed, vec![format!("certificate[{T}]")]);
+    assert_eq!(r.done, vec![format!("certificate[{T}]")], "{r:?}");
+    assert!(r.succeeded(), "{r:?}");
+    let kinds: Vec<_> = backend
+        .snapshot()
+        .unwrap()
+        .certificates
+        .iter()
+        .map(|c| c.kind.to_string())
+        .collect();
+    assert_eq!(kinds.len(), 2, "{kinds:?}");
+}

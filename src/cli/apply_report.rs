@@ -1,0 +1,141 @@
+//! What `apply` says when it ends: the text report with hints that name only what can help,
+//! and the one JSON object of `apply --json`.
+
+use serde_json::{Value, json};
+
+use crate::apply::Report;
+use crate::plan;
+
+/// Version of `apply --json`; the major changes only when a field is renamed or removed.
+const JSON_FORMAT: &str = "1";
+
+/// How an apply ended, as `apply --json` names it in `result`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// Nothing to change.
+    NoChanges,
+    /// The plan has error diagnostics: nothing was applied.
+    PlanHasErrors,
+    /// Every action was done.
+    Complete,
+    /// Some action failed or was refused.
+    Errors,
+    /// Stopped by a signal, before changing anything or with actions not attempted.
+    Interrupted,
+}
+
+impl Ending {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ending::NoChanges => "no-changes",
+            Ending::PlanHasErrors => "plan-has-errors",
+            Ending::Complete => "complete",
+            Ending::Errors => "errors",
+            Ending::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// The `apply --json` object: how it ended, the plan in brief, each action's outcome and the
+/// plan's diagnostics.
+pub fn json(ending: Ending, plan: Option<&plan::Plan>, report: Option<&Report>) -> Value {
+    let empty = Report::default();
+    let r = report.unwrap_or(&empty);
+    let pairs = |v: &[(String, String)], what: &str| -> Vec<Value> {
+        v.iter()
+            .map(|(a, m)| json!({ "address": a, what: m }))
+            .collect()
+    };
+    json!({
+        "format_version": JSON_FORMAT,
+        "result": ending.as_str(),
+        "plan": plan.map(|p| json!({
+            "id": p.id,
+            "config": p.config,
+            "server": p.server,
+            "targets": p.targets,
+            "changes": p.changes,
+            "summary": p.summary,
+        })),
+        "done": r.done,
+        "resumed": r.resumed,
+        "failed": pairs(&r.failed, "error"),
+        "refused": pairs(&r.refused, "reason"),
+        "unsupported": pairs(&r.unsupported, "reason"),
+        "not_attempted": r.not_attempted,
+        "diagnostics": plan.map(|p| p.diagnostics.clone()).unwrap_or_default(),
+    })
+}
+
+pub fn print(r: &Report, plan: &plan::Plan, interrupted: bool) {
+    let n = r.done.len() + r.resumed.len();
+    if interrupted {
+        crate::outln!(
+            "\nApply interrupted: {} done, {} failed, {} refused (changed since planned), {} not attempted.",
+            n,
+            r.failed.len(),
+            r.refused.len(),
+            r.not_attempted.len()
+        );
+    } else if r.succeeded() {
+        crate::outln!(
+            "\nApply complete: {n} action{} done{}.",
+            if n == 1 { "" } else { "s" },
+            if r.resumed.is_empty() {
+                String::new()
+            } else {
+                format!(" ({} by the interrupted run)", r.resumed.len())
+            }
+        );
+    } else {
+        crate::outln!(
+            "\nApply finished with errors: {} done, {} failed, {} refused (changed since planned), {} not attempted.",
+            n,
+            r.failed.len(),
+            r.refused.len(),
+            r.not_attempted.len()
+        );
+    }
+    if !r.succeeded() {
+        for (a, why) in &r.failed {
+            crate::outln!("  failed        {a}: {why}");
+        }
+        for (a, why) in &r.refused {
+            crate::outln!("  refused       {a}: {why}");
+        }
+        for a in &r.not_attempted {
+            crate::outln!("  not attempted {a}");
+        }
+    }
+    for (a, why) in &r.unsupported {
+        crate::outln!("  skipped       {a}: {why}");
+    }
+    // Each hint names only what can help: a resume retries failed and unattempted actions
+    // from the journal; a refused action's object changed, so only a new plan can help it.
+    if interrupted {
+        crate::outln!(
+            "Run `supctl apply --resume` to continue with the actions not attempted (or make a new plan)."
+        );
+    } else if !r.failed.is_empty() || !r.not_attempted.is_empty() {
+        crate::outln!(
+            "Run `supctl apply --resume` to retry the failed and remaining actions once the cause is fixed."
+        );
+    }
+    if !r.refused.is_empty() {
+        crate::outln!(
+            "The refused objects changed since the plan was made: run `supctl plan` for a new plan (a resume would be refused again)."
+        );
+    }
+    let blocked: Vec<&str> = plan
+        .diagnostics
+        .iter()
+        .filter(|d| d.blocked)
+        .map(|d| d.address.as_str())
+        .collect();
+    if !blocked.is_empty() {
+        crate::outln!(
+            "Waiting for approval: {} (the hint above has the line to add).",
+            blocked.join(", ")
+        );
+    }
+}
