@@ -404,8 +404,24 @@ pub async fn run(
         }
     }
     opts.progress.finish();
+    // The apply ran to its end (every action done, failed, refused or unsupported, or the
+    // rest given up after a failure): say so, so that finding an interrupted apply does not
+    // have to read this plan again (a plan file can hold a hundred thousand packages).
+    if !opts.cancelled() || report.not_attempted.is_empty() {
+        journal(
+            backend,
+            &plan_id,
+            RAN_TO_ITS_END,
+            Outcome::Done,
+            "ran to its end",
+        )?;
+    }
     Ok(report)
 }
+
+/// The journal address of the entry that ends an apply which was not interrupted. Older
+/// versions read it as one more done address that names no object.
+pub const RAN_TO_ITS_END: &str = "apply";
 
 /// Refuses a plan made for another server (plans saved before plans recorded their server
 /// carry none and are not checked).

@@ -101,3 +101,54 @@ fn resume_tells_apart_one_certificate_in_two_roles() {
         .collect();
     assert_eq!(kinds.len(), 2, "{kinds:?}");
 }
+
+/// A finished apply ends its journal with `RAN_TO_ITS_END`, so `reconcile::pass::interrupted`
+/// need not read its plan; a cancelled one with actions left does not.
+#[test]
+fn only_an_apply_that_ran_to_its_end_says_so() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let ctx = ContentContext {
+        fetcher: None,
+        sources: Default::default(),
+        now: Utc::now(),
+    };
+    let ends = |backend: &MemoryBackend, plan: &Plan| {
+        backend
+            .journal(&PlanId::parse(&plan.id).unwrap())
+            .unwrap()
+            .unwrap()
+            .entries
+            .iter()
+            .any(|e| e.address.as_str() == RAN_TO_ITS_END)
+    };
+    let backend = MemoryBackend::new().unwrap();
+    let plan = Plan::new("c".into(), vec![approve("catalog")], vec![]);
+    rt.block_on(run(&plan, &backend, &ctx, &opts(false)))
+        .unwrap();
+    assert!(ends(&backend, &plan));
+
+    let backend = MemoryBackend::new().unwrap();
+    let plan = Plan::new(
+        "c".into(),
+        vec![approve("catalog"), approve("content")],
+        vec![],
+    );
+    let cancel = Arc::new(AtomicBool::new(true));
+    let cancelled = ApplyOptions {
+        cancel: Some(cancel),
+        ..opts(false)
+    };
+    let r = rt.block_on(run(&plan, &backend, &ctx, &cancelled)).unwrap();
+    assert_eq!(r.not_attempted.len(), 2);
+    assert!(
+        backend
+            .journal(&PlanId::parse(&plan.id).unwrap())
+            .unwrap()
+            .is_none_or(|j| j
+                .entries
+                .iter()
+                .all(|e| e.address.as_str() != RAN_TO_ITS_END))
+    );
+}

@@ -253,14 +253,22 @@ pub fn interrupted(
     let Some(journal) = backend.last_journal()? else {
         return Ok(None);
     };
-    let path = super::plans_dir(cfg).join(format!("{}.json", journal.plan));
-    let Ok(plan) = plan::file::load_own(&path) else {
-        return Ok(None);
-    };
+    // Decided from the journal alone when it can be: this runs before every plan.
     let failed = journal
         .entries
         .iter()
         .any(|e| journal.latest(&e.address) == Some(crate::store::Outcome::Failed));
+    let ended = journal
+        .entries
+        .iter()
+        .any(|e| e.address.as_str() == apply::RAN_TO_ITS_END);
+    if failed || ended {
+        return Ok(None);
+    }
+    let path = super::plans_dir(cfg).join(format!("{}.json", journal.plan));
+    let Ok(plan) = plan::file::load_own(&path) else {
+        return Ok(None);
+    };
     let recorded: std::collections::HashSet<String> = journal
         .entries
         .iter()
@@ -273,5 +281,5 @@ pub fn interrupted(
         .iter()
         .filter(|a| a.unsupported.is_none() && !recorded.contains(&apply::journal_key(a)))
         .count();
-    Ok((missing > 0 && !failed).then_some((plan, missing)))
+    Ok((missing > 0).then_some((plan, missing)))
 }
