@@ -74,10 +74,14 @@ fn a_catalog_that_stages_nothing_gets_one_note() {
         "{text}"
     );
 
-    // Apply echoes it once, as a note.
+    // Apply shows it once, as a note (with the plan it prints before applying).
     let out = ws.supctl(&["apply", "--auto-approve"]);
     assert_eq!(out.status.code(), Some(0));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(
         err.matches("content-certificate-pending").count(),
         1,

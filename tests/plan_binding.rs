@@ -158,7 +158,10 @@ fn an_existing_store_gets_an_id_on_first_open() {
     // Back to the schema of the previous release: no identity table.
     Connection::open(&db)
         .unwrap()
-        .execute_batch("DROP TABLE store_identity; PRAGMA user_version = 4;")
+        .execute_batch(&format!(
+            "DROP TABLE store_identity; PRAGMA user_version = {};",
+            supctl::store::local::schema::LATEST - 1
+        ))
         .unwrap();
     let planfile = ws.path().join("a.plan");
     let r = run(&a, &["plan", "-o", planfile.to_str().unwrap()]);

@@ -113,7 +113,7 @@ impl Progress {
     pub(crate) fn note(&self, line: &str) {
         match self {
             Progress::Quiet => tracing::info!("{line}"),
-            Progress::Lines => eprintln!("{line}"),
+            Progress::Lines => crate::errln!("{line}"),
             Progress::Bar(b) => b.set_message(line.to_string()),
         }
     }

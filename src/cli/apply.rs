@@ -239,10 +239,10 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
         for d in &plan.diagnostics {
             crate::errln!(
                 "{} [{}] {}: {}",
-                if d.severity == plan::DiagnosticSeverity::Error {
-                    "Error"
-                } else {
-                    "Warning"
+                match d.severity {
+                    plan::DiagnosticSeverity::Error => "Error",
+                    plan::DiagnosticSeverity::Warning => "Warning",
+                    plan::DiagnosticSeverity::Info => "Note",
                 },
                 d.code,
                 d.address,

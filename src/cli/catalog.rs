@@ -122,11 +122,13 @@ fn read_source(source: &str) -> anyhow::Result<Vec<u8>> {
 }
 
 /// The `[limits]` of `-c` (which must load), else of the default config when it loads,
-/// else the built-in defaults: looking at a catalog needs no config.
+/// else the built-in defaults: looking at a catalog needs no config. Only `[limits]` is read,
+/// and nothing is applied, so a config that declares no catalog is fine here.
 fn catalog_limits(config: Option<std::path::PathBuf>) -> anyhow::Result<CatalogLimits> {
     let explicit = config.is_some();
     let path = crate::config::default_path(config.as_deref());
-    match crate::config::load(&path) {
+    let opts = crate::config::LoadOptions { allow_empty: true };
+    match crate::config::load_with(&path, opts) {
         Ok((cfg, _)) => Ok(CatalogLimits::from(&cfg.limits)),
         Err(e) if explicit => bail!("{e}"),
         Err(_) => Ok(CatalogLimits::default()),
@@ -333,7 +335,7 @@ fn run_updates(
     let content = x.content;
     // On stderr: the list on stdout stays one update per line.
     for d in &content.duplicates {
-        eprintln!("warning: {d}");
+        crate::errln!("warning: {d}");
     }
     let selected: Vec<&UpdateRecord> = if categories.is_empty() {
         content.updates.iter().collect()

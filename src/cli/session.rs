@@ -215,7 +215,7 @@ pub fn lock(
 ) -> anyhow::Result<Box<dyn HeldLock>> {
     let held = lock_quiet(backend, command, timeout)?;
     for w in held.warnings() {
-        anstream::eprintln!("Warning: {w}");
+        crate::errln!("Warning: {w}");
     }
     Ok(held)
 }

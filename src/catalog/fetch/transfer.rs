@@ -166,7 +166,7 @@ impl Fetcher {
                     if !state.progress.is_hidden() {
                         state.progress.println(line);
                     } else if self.settings.notices {
-                        eprintln!("{line}");
+                        crate::errln!("{line}");
                     }
                     tokio::time::sleep(delay).await;
                     attempts += 1;
