@@ -283,32 +283,9 @@ enum Ended {
     Exited(i32, String),
 }
 
-/// Runs `supctl ARGS -c CFG`, killing it with SIGKILL after `delay` unless it ends first.
-fn run_until(cfg: &Path, args: &[&str], delay: Duration) -> Ended {
-    let out = tempfile::NamedTempFile::new().unwrap();
-    let mut child = supctl_std(args)
-        .arg("-c")
-        .arg(cfg)
-        .stdout(out.reopen().unwrap())
-        .stderr(out.reopen().unwrap())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while started.elapsed() < delay {
-        if let Some(status) = child.try_wait().unwrap() {
-            let text = std::fs::read_to_string(out.path()).unwrap_or_default();
-            return Ended::Exited(status.code().unwrap_or(-1), text);
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    Ended::Killed
-}
-
-/// Runs `supctl ARGS -c CFG` until the store's journal holds `mark` entries, then kills it
-/// with SIGKILL (unless it ends first).
-fn run_until_journaled(cfg: &Path, args: &[&str], state: &Path, mark: u64) -> Ended {
+/// Runs `supctl ARGS -c CFG` until `stop` says so (polled every few milliseconds), then
+/// kills it with SIGKILL, unless it ends first (then its exit code and output).
+fn run_until_stopped(cfg: &Path, args: &[&str], stop: impl Fn() -> bool) -> Ended {
     let out = tempfile::NamedTempFile::new().unwrap();
     let mut child = supctl_std(args)
         .arg("-c")
@@ -323,14 +300,25 @@ fn run_until_journaled(cfg: &Path, args: &[&str], state: &Path, mark: u64) -> En
             let text = std::fs::read_to_string(out.path()).unwrap_or_default();
             return Ended::Exited(status.code().unwrap_or(-1), text);
         }
-        if journaled(state) >= mark || Instant::now() > deadline {
+        if stop() || Instant::now() > deadline {
             break;
         }
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(5));
     }
     child.kill().unwrap();
     child.wait().unwrap();
     Ended::Killed
+}
+
+/// Killed after `delay`.
+fn run_until(cfg: &Path, args: &[&str], delay: Duration) -> Ended {
+    let started = Instant::now();
+    run_until_stopped(cfg, args, || started.elapsed() >= delay)
+}
+
+/// Killed once the store's journal holds `mark` entries.
+fn run_until_journaled(cfg: &Path, args: &[&str], state: &Path, mark: u64) -> Ended {
+    run_until_stopped(cfg, args, || journaled(state) >= mark)
 }
 
 /// Entries in the store's latest journal (read without integrity checks, while a writer runs).

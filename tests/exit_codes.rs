@@ -96,8 +96,8 @@ fn apply_changes_nothing_and_saves_no_plan_when_the_plan_has_errors() {
     assert!(r.stderr.contains("not saved"), "{}", r.all());
 }
 
-/// Issue 12: an unknown `stage` category is found by the plan (the catalog's categories are
-/// needed); the apply that meets it changes nothing and leaves no plan behind.
+/// Issue 12: an unknown `stage` category fails `validate` when the catalog is a local file,
+/// and the plan otherwise; the apply that meets it changes nothing and leaves no plan behind.
 #[test]
 fn an_unknown_stage_category_changes_nothing() {
     let ws = Workspace::new();
@@ -107,6 +107,20 @@ fn an_unknown_stage_category_changes_nothing() {
         approve_content()
     );
     let cfg = ws.config("supctl", "state", &body);
+    // The catalog is at hand (a path): `validate` resolves the entry and names where it is.
+    let r = run(&cfg, &["validate"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        r.stderr.contains("supctl.toml:")
+            && r.stderr.contains("stage entry `Contoso/Bogus`")
+            && r.stderr.contains("supctl catalog categories contoso"),
+        "{}",
+        r.all()
+    );
+    assert!(
+        !ws.state("state").join("store.db").exists(),
+        "validate writes no state"
+    );
     let r = run(&cfg, &["apply", "--auto-approve"]);
     assert_eq!(r.code, 1, "{}", r.all());
     assert!(r.stdout.contains("category-unresolved"), "{}", r.all());

@@ -92,6 +92,15 @@ fn narrowing_keeps_deselected_updates_and_widening_names_them() {
     let out = ws.supctl(&["status"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("expired 0; 1 of them deselected)"), "{text}");
+    // `updates list` marks the same update, in text and JSON.
+    assert_eq!(listed_deselected(&ws), vec![BIOS.to_string()]);
+    let out = ws.supctl(&["updates", "list"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let bios = text
+        .lines()
+        .find(|l| l.starts_with(BIOS))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(bios.contains("metadata-only, deselected"), "{text}");
     // Converged: nothing to do, and the note stays while the update is deselected.
     let p = plan(&ws);
     assert!(actions(&p).is_empty(), "{p:#}");
@@ -109,6 +118,20 @@ fn narrowing_keeps_deselected_updates_and_widening_names_them() {
     );
     sync(&ws);
     assert_eq!(ws.catalog_status("contoso")["updates"]["deselected"], 0);
+    assert!(listed_deselected(&ws).is_empty());
+}
+
+/// The ids `updates list --json` marks deselected.
+fn listed_deselected(ws: &Workspace) -> Vec<String> {
+    let out = ws.supctl(&["updates", "list", "--json"]);
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["deselected"] == true)
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect()
 }
 
 #[test]

@@ -110,6 +110,7 @@ fn updates_list_filters_and_json_contract() {
         [
             "catalog",
             "classification",
+            "deselected",
             "id",
             "product",
             "revision",

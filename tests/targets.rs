@@ -124,6 +124,12 @@ fn targets_that_name_nothing_are_rejected() {
         ],
     );
     assert_eq!(r.code, 1, "{}", r.all());
+    // The config manages neither the update point's synchronization nor its signing.
+    for (target, table) in [("sync", "[sync]"), ("signing", "[signing]")] {
+        let r = run(&cfg, &["plan", "--target", target]);
+        assert_eq!(r.code, 1, "{target}: {}", r.all());
+        assert!(r.all().contains(table), "{target}: {}", r.all());
+    }
     let r = run(&cfg, &["apply", "--auto-approve", "--target", "lenovo"]);
     assert_eq!(r.code, 1, "{}", r.all());
     assert!(

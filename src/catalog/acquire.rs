@@ -131,6 +131,34 @@ pub fn verify_and_parse(
     }
 }
 
+/// Reads a catalog declared with a `path` and returns its content when its signature is
+/// trusted under the config's policy: `validate` checks category names against it without
+/// a state directory or the network. `None` for URL sources, unreadable files and catalogs
+/// not trusted yet (the plan says why).
+pub fn read_local(
+    cfg: &config::Config,
+    c: &config::Catalog,
+    now: DateTime<Utc>,
+) -> Option<CatalogContent> {
+    let data = std::fs::read(c.path.as_ref()?).ok()?;
+    let (approved, blocked) = signer_policy(cfg, c);
+    let policy = SignerPolicy {
+        approved: &approved,
+        blocked: &blocked,
+        allow_expired: c.allow_expired_signer,
+    };
+    match verify_and_parse(
+        &data,
+        &policy,
+        &CatalogLimits::from(&cfg.limits),
+        now,
+        || None,
+    ) {
+        Acquisition::Trusted { content, .. } => Some(content),
+        _ => None,
+    }
+}
+
 /// Whether a saved summary of an unchanged, trusted CAB may stand in for parsing it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reuse {

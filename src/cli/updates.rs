@@ -2,13 +2,14 @@
 
 use std::fmt::Write as _;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::bail;
 use clap::{Args, Subcommand};
 use regex::RegexBuilder;
 
 use crate::catalog::model::Category;
+use crate::ids::UpdateId;
 use crate::store::local::{LocalBackend, OpenOptions};
 use crate::store::query::UpdateFilter;
 use crate::store::{CatalogKey, UpdateState};
@@ -62,7 +63,7 @@ pub fn run(cmd: UpdatesCommand) -> anyhow::Result<u8> {
     };
     let cfg = a.store.config()?;
     let checked = filter.catalog.is_some() || filter.category.is_some();
-    let rows = match &cfg {
+    let (mut rows, trees) = match &cfg {
         // A remote server has no SQL to push the filter into: filter its snapshot.
         Some(c) if c.server.backend == crate::config::BackendKind::Wsus => {
             let state = super::session::open_backend(c, false)?.snapshot()?;
@@ -70,19 +71,23 @@ pub fn run(cmd: UpdatesCommand) -> anyhow::Result<u8> {
                 let catalogs: Vec<CatalogKey> = state.catalogs.keys().cloned().collect();
                 check_filters(&filter, &catalogs, &state.categories)?;
             }
-            filter.apply(&state)
+            (filter.apply(&state), state.categories)
         }
         _ => {
             let store =
                 LocalBackend::open(&a.store.location_of(cfg.as_ref()), OpenOptions::read())?;
+            let trees = store.categories()?;
             if checked {
                 let catalogs: Vec<CatalogKey> =
                     store.snapshot_settings()?.catalogs.into_keys().collect();
-                check_filters(&filter, &catalogs, &store.categories()?)?;
+                check_filters(&filter, &catalogs, &trees)?;
             }
-            store.list_updates(&filter)?
+            (store.list_updates(&filter)?, trees)
         }
     };
+    if let Some(c) = &cfg {
+        mark_deselected(&mut rows, c, &trees);
+    }
     if a.store.json {
         print_json(&rows)?;
         return Ok(super::EXIT_OK);
@@ -90,17 +95,21 @@ pub fn run(cmd: UpdatesCommand) -> anyhow::Result<u8> {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<36}  {:>3}  {:<13}  {:<12}  {:<20}  {:<18}  TITLE",
+        "{:<36}  {:>3}  {:<25}  {:<12}  {:<20}  {:<18}  TITLE",
         "ID", "REV", "STATE", "CATALOG", "VENDOR", "CLASSIFICATION"
     );
     for r in &rows {
         let _ = writeln!(
             out,
-            "{:<36}  {:>3}  {:<13}  {:<12}  {:<20}  {:<18}  {}",
+            "{:<36}  {:>3}  {:<25}  {:<12}  {:<20}  {:<18}  {}",
             // Padding needs strings: the newtypes' Display ignores width.
             r.id.to_string(),
             r.revision,
-            r.state.to_string(),
+            if r.deselected {
+                format!("{}, deselected", r.state)
+            } else {
+                r.state.to_string()
+            },
             r.catalog.to_string(),
             r.vendor,
             r.classification,
@@ -110,6 +119,25 @@ pub fn run(cmd: UpdatesCommand) -> anyhow::Result<u8> {
     let _ = writeln!(out, "{} update(s)", rows.len());
     emit(&out)?;
     Ok(super::EXIT_OK)
+}
+
+/// Marks the rows outside their catalog's selected categories, as `status` counts them.
+fn mark_deselected(
+    rows: &mut [crate::store::query::UpdateRow],
+    cfg: &crate::config::Config,
+    trees: &BTreeMap<CatalogKey, Vec<Category>>,
+) {
+    let selected: BTreeMap<&CatalogKey, BTreeSet<UpdateId>> = trees
+        .iter()
+        .filter_map(|(k, tree)| {
+            let c = cfg.catalogs.get(k.as_str())?;
+            Some((k, crate::plan::deselected::selected_by(c, tree)?))
+        })
+        .collect();
+    for r in rows {
+        r.deselected =
+            crate::plan::deselected::is_deselected(&r.id, r.state, selected.get(&r.catalog));
+    }
 }
 
 /// Refuses a `--catalog` or `--category` that names nothing in the store: such a filter

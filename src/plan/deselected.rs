@@ -28,6 +28,23 @@ pub fn members(categories: &[Category], selectors: &[String]) -> Option<IdSet> {
     Some(v3::members_under(categories, &ids))
 }
 
+/// The updates a configured catalog selects in its stored category tree: `None` when it
+/// selects everything (`categories = "all"`) or a selector no longer resolves (nothing is
+/// called deselected on a guess). `status` and `updates list` mark the updates outside it.
+pub fn selected_by(catalog: &config::Catalog, categories: &[Category]) -> Option<IdSet> {
+    let config::CategorySelection::Only(refs) = &catalog.categories else {
+        return None;
+    };
+    let selectors: Vec<String> = refs.iter().map(|r| r.to_string()).collect();
+    members(categories, &selectors)
+}
+
+/// True when update `id` in `state` is deselected: kept on the server (not expired) but
+/// outside `selected`.
+pub fn is_deselected(id: &UpdateId, state: UpdateState, selected: Option<&IdSet>) -> bool {
+    state != UpdateState::Expired && selected.is_some_and(|s| !s.contains(id))
+}
+
 /// What a stored selection selected, resolved against today's tree: `None` = everything.
 fn previously(categories: &[Category], s: &Selection) -> Option<Option<IdSet>> {
     match s {

@@ -86,7 +86,15 @@ pub fn unknown(
                     format!("certificate {thumb} is neither in the config nor on the server")
                 })
             }
-            Some(Target::Sync | Target::Signing) => None,
+            // Unmanaged when the config has no such table: nothing is planned for it.
+            Some(Target::Sync) => desired.sync.is_none().then(|| {
+                "the config has no [sync] table, so the update point's synchronization is not managed"
+                    .to_string()
+            }),
+            Some(Target::Signing) => desired.signing.is_none().then(|| {
+                "the config has no [signing] table, so the signing certificate is not managed"
+                    .to_string()
+            }),
         };
         if let Some(message) = why {
             out.push(PlanDiagnostic {

@@ -37,6 +37,9 @@ pub struct UpdateRow {
     pub classification: String,
     pub catalog: CatalogKey,
     pub state: UpdateState,
+    /// Kept on the server but outside the catalog's selected categories (`prune = false`,
+    /// `expire_deselected = false`); only the config knows, so the CLI sets it.
+    pub deselected: bool,
 }
 
 impl UpdateRow {
@@ -50,6 +53,7 @@ impl UpdateRow {
             classification: u.classification.clone(),
             catalog: u.catalog.clone(),
             state: u.state(),
+            deselected: false,
         }
     }
 }

@@ -215,26 +215,6 @@ fn cert_status(
     }
 }
 
-/// The updates catalog `key`'s configured `categories` select, resolved against the tree
-/// the server holds; `None` when it selects everything (or cannot be resolved).
-fn deselection(
-    inp: &Inputs<'_>,
-    key: &str,
-) -> Option<std::collections::BTreeSet<crate::ids::UpdateId>> {
-    let crate::config::CategorySelection::Only(refs) = &inp.cfg.catalogs.get(key)?.categories
-    else {
-        return None;
-    };
-    let tree = inp
-        .actual
-        .categories
-        .iter()
-        .find(|(k, _)| k.as_str() == key)?
-        .1;
-    let selectors: Vec<String> = refs.iter().map(|r| r.to_string()).collect();
-    crate::plan::deselected::members(tree, &selectors)
-}
-
 /// Builds the report.
 pub fn report(inp: &Inputs<'_>) -> Report {
     let mut warnings = Vec::new();
@@ -282,7 +262,15 @@ pub fn report(inp: &Inputs<'_>) -> Report {
             None => shipped.iter().map(|f| (&f.sha1).into()).collect(),
         };
         let mut updates = UpdateCounts::default();
-        let selection = deselection(inp, &key);
+        let selection = cfg.and_then(|c| {
+            let tree = inp
+                .actual
+                .categories
+                .iter()
+                .find(|(k, _)| k.as_str() == key)?
+                .1;
+            crate::plan::deselected::selected_by(c, tree)
+        });
         for u in inp
             .actual
             .updates
@@ -295,9 +283,7 @@ pub fn report(inp: &Inputs<'_>) -> Report {
                 UpdateState::Deployable => updates.deployable += 1,
                 UpdateState::Expired => updates.expired += 1,
             }
-            if u.state() != UpdateState::Expired
-                && selection.as_ref().is_some_and(|s| !s.contains(&u.id))
-            {
+            if crate::plan::deselected::is_deselected(&u.id, u.state(), selection.as_ref()) {
                 updates.deselected += 1;
             }
         }

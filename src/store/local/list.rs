@@ -90,6 +90,7 @@ pub fn list_updates(c: &Connection, filter: &UpdateFilter) -> Result<Vec<UpdateR
             classification: r.get(5)?,
             catalog: parsed(r, 6)?,
             state,
+            deselected: false,
         })
     })?;
     let mut out = Vec::new();

@@ -101,13 +101,35 @@ pub fn events(resp: &Element) -> Result<Vec<Event>> {
     Ok(out)
 }
 
-/// Replaces `%1`…`%n` (highest numbers first, so `%1` does not eat `%10`).
+/// Replaces `%1`…`%n` in one pass over the template: a placeholder is the longest run of
+/// digits after `%`, so `%1` never eats `%10`, and the values are never rescanned, so a value
+/// holding `%2` stays as it is (rescanning would let a hostile server grow the message
+/// exponentially). A `%` with no value behind it is kept.
 fn fill_template(template: &str, values: &[String]) -> String {
-    let mut s = template.to_string();
-    for (i, v) in values.iter().enumerate().rev() {
-        s = s.replace(&format!("%{}", i + 1), v);
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(at) = rest.find('%') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+        let value = after[..digits]
+            .parse::<usize>()
+            .ok()
+            .and_then(|n| n.checked_sub(1))
+            .and_then(|i| values.get(i));
+        match value {
+            Some(v) => {
+                out.push_str(v);
+                rest = &after[digits..];
+            }
+            None => {
+                out.push('%');
+                rest = after;
+            }
+        }
     }
-    s
+    out.push_str(rest);
+    out
 }
 
 /// Pairs start events with the next end event into runs, newest first. A start without an
@@ -144,4 +166,41 @@ pub fn runs(events: &[Event]) -> Vec<SyncRun> {
     }
     out.reverse();
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fill_template;
+
+    fn values(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn placeholders_take_every_digit_and_missing_ones_stay() {
+        let v = values(&["one", "two", "three", "4", "5", "6", "7", "8", "9", "ten"]);
+        assert_eq!(fill_template("%1/%10/%2%", &v), "one/ten/two%");
+        assert_eq!(
+            fill_template("%11 and %0 and 100%", &v),
+            "%11 and %0 and 100%"
+        );
+    }
+
+    /// A hostile server's values that name other placeholders must not be expanded again:
+    /// rescanning them doubled the message per value (2^40 bytes for 40 values).
+    #[test]
+    fn values_are_never_rescanned() {
+        // Value k names placeholder k-1 twice: rescanning would give 2^39 copies of "x".
+        let v: Vec<String> = (1..=40)
+            .map(|k| {
+                if k == 1 {
+                    "x".into()
+                } else {
+                    format!("%{0}%{0}", k - 1)
+                }
+            })
+            .collect();
+        assert_eq!(fill_template("%40", &v), "%39%39");
+        assert_eq!(fill_template("%1", &values(&["%2", "x"])), "%2");
+    }
 }
