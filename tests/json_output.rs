@@ -66,7 +66,12 @@ fn apply_json_reports_every_outcome() {
     assert_eq!(r.code, 0, "{}", r.all());
     let v = r.json();
     assert_eq!(v["result"], "complete", "{v:#}");
-    assert_eq!(addresses(&v["done"]).len(), 10, "{v:#}");
+    // 10 actions on 7 addresses: each address once in `done`, each action in `done_actions`.
+    assert_eq!(addresses(&v["done"]).len(), 7, "{v:#}");
+    let actions = v["done_actions"].as_array().unwrap();
+    assert_eq!(actions.len(), 10, "{v:#}");
+    let stages = actions.iter().filter(|a| a["action"] == "stage").count();
+    assert_eq!(stages, 3, "{v:#}");
     assert_eq!(v["plan"]["summary"]["updates"]["stage"], 3, "{v:#}");
     assert!(v["plan"]["id"].as_str().is_some());
     insta_settings(&ws).bind(|| {

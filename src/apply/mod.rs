@@ -138,12 +138,29 @@ impl ApplyOptions {
     }
 }
 
+/// An action that ran: its address and what it did there (an update's publish and its
+/// stage share one address, so the address alone would name it twice).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Done {
+    pub address: String,
+    pub action: ActionKind,
+}
+
+impl Done {
+    fn of(a: &Action) -> Self {
+        Self {
+            address: a.address.clone(),
+            action: a.kind,
+        }
+    }
+}
+
 /// What happened to every action: the report apply prints on success and failure alike.
 #[derive(Debug, Default, Clone, serde::Serialize)]
 pub struct Report {
-    pub done: Vec<String>,
+    pub done: Vec<Done>,
     /// Already done by an earlier, interrupted apply of this plan.
-    pub resumed: Vec<String>,
+    pub resumed: Vec<Done>,
     pub failed: Vec<(String, String)>,
     /// The object changed since the plan was made; the action was not attempted.
     pub refused: Vec<(String, String)>,
@@ -302,7 +319,7 @@ pub async fn run(
         if let Some(why) = &a.unsupported {
             report.unsupported.push((a.address.clone(), why.clone()));
         } else if done.contains(&journal_key(a)) {
-            report.resumed.push(a.address.clone());
+            report.resumed.push(Done::of(a));
         } else {
             pending.push(a);
         }
@@ -345,7 +362,7 @@ pub async fn run(
                 match result {
                     Some(Ok(fp)) => {
                         expected.by_address.insert(a.address.clone(), fp);
-                        report.done.push(a.address.clone());
+                        report.done.push(Done::of(a));
                     }
                     Some(Err(e)) => report.failed.push((a.address.clone(), e)),
                     None => report.not_attempted.push(a.address.clone()),
@@ -379,7 +396,7 @@ pub async fn run(
                         opts.progress
                             .step(1, &format!("{}: {} done", a.address, a.kind));
                     }
-                    report.done.push(a.address.clone());
+                    report.done.push(Done::of(a));
                 }
                 if ready.len() > 1 {
                     opts.progress.step(

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::apply::Report;
+use crate::apply::{Done, Report};
 use crate::plan;
 
 /// Version of `apply --json`; the major changes only when a field is renamed or removed.
@@ -57,14 +57,25 @@ pub fn json(ending: Ending, plan: Option<&plan::Plan>, report: Option<&Report>) 
             "changes": p.changes,
             "summary": p.summary,
         })),
-        "done": r.done,
-        "resumed": r.resumed,
+        "done": addresses(&r.done),
+        "resumed": addresses(&r.resumed),
+        "done_actions": r.done,
+        "resumed_actions": r.resumed,
         "failed": pairs(&r.failed, "error"),
         "refused": pairs(&r.refused, "reason"),
         "unsupported": pairs(&r.unsupported, "reason"),
         "not_attempted": r.not_attempted,
         "diagnostics": plan.map(|p| p.diagnostics.clone()).unwrap_or_default(),
     })
+}
+
+/// Each address once, in the order its first action ran.
+fn addresses(done: &[Done]) -> Vec<&str> {
+    let mut seen = std::collections::HashSet::new();
+    done.iter()
+        .map(|d| d.address.as_str())
+        .filter(|a| seen.insert(*a))
+        .collect()
 }
 
 pub fn print(r: &Report, plan: &plan::Plan, interrupted: bool) {
