@@ -40,7 +40,7 @@ pub enum CatalogCommand {
         /// Require the catalog to be signed by this certificate (SHA-1 or SHA-256); repeatable
         #[arg(long = "trust", value_name = "THUMBPRINT")]
         trust: Vec<String>,
-        /// Config whose [limits] apply (default ./supctl.toml, else ./supctl/, else built-in limits)
+        /// Config whose `[limits]` apply (default ./supctl.toml, else ./supctl/, else built-in limits)
         #[arg(short = 'c', long = "config", value_name = "PATH")]
         config: Option<std::path::PathBuf>,
     },
@@ -52,7 +52,7 @@ pub enum CatalogCommand {
         categories: Vec<String>,
         #[arg(long)]
         json: bool,
-        /// Config whose [limits] apply (default ./supctl.toml, else ./supctl/, else built-in limits)
+        /// Config whose `[limits]` apply (default ./supctl.toml, else ./supctl/, else built-in limits)
         #[arg(short = 'c', long = "config", value_name = "PATH")]
         config: Option<std::path::PathBuf>,
     },
@@ -68,7 +68,7 @@ pub enum CatalogCommand {
         /// With --refresh: read the list (CAB or XML) from this path or https URL instead
         #[arg(long, value_name = "PATH|URL", requires = "refresh")]
         from: Option<String>,
-        /// Config whose [server] path holds the state directory (default ./supctl.toml, else ./supctl/)
+        /// Config whose `[server]` path holds the state directory (default ./supctl.toml, else ./supctl/)
         #[arg(short = 'c', long = "config", value_name = "PATH")]
         config: Option<std::path::PathBuf>,
         /// State directory, instead of the config's

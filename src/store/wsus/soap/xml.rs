@@ -169,7 +169,7 @@ impl Element {
 
     /// Writes the element (and its subtree). Namespaces are declared as default namespaces
     /// where they change; `xsi` attributes use the `xsi` prefix and `xsi:type` values the
-    /// `xsd` prefix, both declared by [`Element::write_root`] callers on the envelope.
+    /// `xsd` prefix, both declared on the envelope by the callers that write it.
     pub fn write<W: std::io::Write>(
         &self,
         w: &mut Writer<W>,
