@@ -231,19 +231,52 @@ pub fn lock_quiet(
     Ok(backend.lock(&req)?)
 }
 
-/// `--lock-timeout 30s` / `2m` / `0`.
+/// The one parser of command-line durations (`--lock-timeout`, `--timeout`, `--ttl`):
+/// `500ms`, `30s`, `2m`, `1h`, or a bare number of seconds. Whole numbers in checked
+/// arithmetic, so a huge value is an error, never a panic or a wrap.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
     let n: u64 = num
         .parse()
-        .map_err(|_| format!("`{s}` is not a duration like 30s, 2m or 1h"))?;
-    let secs = match unit {
-        "" | "s" => Some(n),
-        "m" => n.checked_mul(60),
-        "h" => n.checked_mul(3600),
-        _ => return Err(format!("`{s}`: use s, m or h")),
+        .map_err(|_| format!("`{s}` is not a duration like 500ms, 30s, 2m or 1h"))?;
+    let millis = match unit {
+        "ms" => Some(n),
+        "" | "s" => n.checked_mul(1_000),
+        "m" => n.checked_mul(60_000),
+        "h" => n.checked_mul(3_600_000),
+        _ => return Err(format!("`{s}`: use ms, s, m or h")),
     }
     .ok_or_else(|| format!("`{s}` is too long"))?;
-    Ok(Duration::from_secs(secs))
+    Ok(Duration::from_millis(millis))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("5"), Ok(Duration::from_secs(5)));
+        assert!(parse_duration("5 parsecs").is_err());
+        assert!(parse_duration("abc").is_err());
+        assert!(parse_duration("1.5s").is_err());
+    }
+
+    /// A huge value used to reach `Duration::from_secs_f64`, which panics on overflow.
+    #[test]
+    fn huge_durations_are_errors_not_panics() {
+        for s in [
+            "99999999999999999999h",
+            "18446744073709551615h",
+            "18446744073709551615",
+        ] {
+            let e = parse_duration(s).unwrap_err();
+            assert!(e.contains(s), "{e}");
+        }
+    }
 }

@@ -61,7 +61,7 @@ impl StoreArgs {
 #[derive(Debug, Clone, Args)]
 pub struct LockArgs {
     /// Wait this long for another writer (`30s`, `2m`, `500ms`; a bare number is seconds).
-    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = super::session::parse_duration)]
     pub lock_timeout: Duration,
 }
 
@@ -82,26 +82,6 @@ impl LockArgs {
         }
         Ok(lock)
     }
-}
-
-/// Parses `500ms`, `30s`, `2m`, `1h` or a bare number of seconds.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("`{s}` is not a duration (e.g. 30s, 2m, 500ms)"))?;
-    let secs = match unit {
-        "" | "s" => n,
-        "ms" => n / 1000.0,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => return Err(format!("`{s}`: unknown unit `{unit}` (ms, s, m, h)")),
-    };
-    Ok(Duration::from_secs_f64(secs))
 }
 
 /// Writes command output at once; a closed pipe (`| head`) ends it quietly, not in a panic.
@@ -162,9 +142,9 @@ pub enum StoreCommand {
     HoldLock {
         #[command(flatten)]
         store: StoreArgs,
-        #[arg(long, default_value = "30s", value_parser = parse_duration)]
+        #[arg(long, default_value = "30s", value_parser = super::session::parse_duration)]
         hold: Duration,
-        #[arg(long, default_value = "60s", value_parser = parse_duration)]
+        #[arg(long, default_value = "60s", value_parser = super::session::parse_duration)]
         ttl: Duration,
         /// Simulate a hung holder: never refresh the heartbeat.
         #[arg(long)]
@@ -393,19 +373,4 @@ fn show(a: StoreArgs) -> anyhow::Result<u8> {
     } else {
         super::EXIT_ERROR
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_parse_with_units() {
-        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("5"), Ok(Duration::from_secs(5)));
-        assert!(parse_duration("5 parsecs").is_err());
-        assert!(parse_duration("abc").is_err());
-    }
 }
