@@ -33,10 +33,11 @@ fuzz_target!(|data: &[u8]| {
     let _ = records::subscription_state(&resp);
     let _ = records::Configuration::from_response(&resp);
     let _ = records::Subscription::from_response(&resp);
-    let _ = records::result_rows("ExecuteSPGetUpdates", &resp);
+    // The row readers take the operation they answer: give them the body's own.
+    let _ = records::result_rows(&operation, &resp);
     let _ = records::subscription_categories(&resp);
     let _ = records::categories(&resp);
-    let _ = records::complete_updates("ExecuteSPGetUpdates", &resp);
+    let _ = records::complete_updates(&operation, &resp);
     let _ = records::sdp_xml(&resp);
     let _ = records::signing_certificate(&resp);
     if let Ok(events) = history::events(&resp) {

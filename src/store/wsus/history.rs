@@ -187,7 +187,7 @@ mod tests {
     }
 
     /// A hostile server's values that name other placeholders must not be expanded again:
-    /// rescanning them doubled the message per value (2^40 bytes for 40 values).
+    /// rescanning them doubled the message per value (2^39 copies for 40 values).
     #[test]
     fn values_are_never_rescanned() {
         // Value k names placeholder k-1 twice: rescanning would give 2^39 copies of "x".
