@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates the Authenticode test PKI and the signed fixtures used by tests/trust_*.rs.
+# Regenerates the Authenticode test PKI and the signed fixtures used by tests/it/trust_*.rs.
 #
 # Run from the repository root:   scripts/make-signed-fixtures.sh
 #

@@ -2,7 +2,7 @@
 //! layouts) for benchmarks, the quickstart and the end-to-end tests.
 //!
 //! Kept as modules of the `supctl-gen-catalog` binary rather than of the library: it is a
-//! test tool, not part of supctl. `tests/generator_*.rs` include this folder with `#[path]`
+//! test tool, not part of supctl. `tests/it/main.rs` includes this folder with `#[path]`
 //! so a plain `cargo test` exercises it without the `generator` feature.
 
 pub mod bench;

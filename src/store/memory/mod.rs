@@ -1,7 +1,7 @@
 //! An in-memory backend with the local store's semantics, for planner and apply tests that
 //! should not touch SQLite or the file system (beyond the staging area).
 //!
-//! The shared semantics tests (`tests/store_semantics.rs`) run the same operations against
+//! The shared semantics tests (`tests/it/store_semantics.rs`) run the same operations against
 //! both backends and require equal snapshots, so this stays a faithful stand-in.
 
 mod ops;

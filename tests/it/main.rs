@@ -1,0 +1,74 @@
+//! supctl's integration tests, one binary: each module drives the real `supctl` binary or the
+//! library against real parts (HTTPS servers with a test CA, the WSDL-checked WSUS double, the
+//! embedded store). One binary links the crate once instead of once per file; `support` holds
+//! every shared fixture.
+
+// The generator binary's own code; the tests use its library part, not its report fields.
+#[allow(dead_code)]
+#[path = "../../src/bin/gen_catalog/mod.rs"]
+mod gen_catalog;
+mod support;
+
+mod apply_scale;
+mod apply_signals;
+mod catalog_cli;
+mod catalog_conformance;
+mod catalog_duplicates;
+mod catalog_limits;
+mod catalog_parse;
+mod catalog_partners;
+mod catalog_xml_errors;
+mod cli_validate;
+mod closed_pipe;
+mod config_model;
+mod debug_cli;
+mod e2e_backends;
+mod e2e_plan_apply;
+mod e2e_safety;
+mod e2e_trust;
+mod empty_config;
+mod exit_codes;
+mod fetch_catalog;
+mod fetch_download;
+mod fetch_test_server;
+mod fetch_tls_proxy;
+mod firstweek_categories;
+mod firstweek_converge;
+mod firstweek_docs;
+mod firstweek_expired;
+mod firstweek_sources;
+mod firstweek_validate;
+mod generator_catalog;
+mod generator_signing;
+mod json_output;
+mod ops_deselect;
+mod ops_downloads;
+mod ops_grouped;
+mod ops_status;
+mod ops_store;
+mod plan_binding;
+mod status_report;
+mod store_cli;
+mod store_crash;
+mod store_fencing;
+mod store_lock;
+mod store_migration;
+mod store_parity;
+mod store_semantics;
+mod store_semantics_records;
+mod targets;
+mod trust_authenticode;
+mod watch_backoff;
+mod watch_config;
+mod watch_schedule;
+mod watch_sigterm;
+mod watch_store;
+mod watch_sync;
+mod watch_wsus;
+mod wsus_backend;
+mod wsus_live;
+mod wsus_server_ops;
+mod wsus_server_updates;
+mod wsus_tls;
+mod wsus_transport;
+mod wsus_wsdl_conformance;

@@ -1,0 +1,191 @@
+//! `supctl status`: the report's facts and its warnings (certificate expiry within 30
+//! days, no successful sync within twice the interval, a signer that changed since it was
+//! approved), through the library on a synthetic store and through the binary end to end.
+
+use crate::support::watch as watch_common;
+
+use chrono::{Duration, Utc};
+use supctl::ids::{Sha1, Sha256, Thumbprint};
+use supctl::reconcile::status::{self, Inputs};
+use supctl::store::{
+    ActualState, Address, CatalogKey, CatalogKind, CatalogRecord, CertKind, CertState,
+    CertificateFacts, RunCounts, RunResult, Selection, StoredCatalog, StoredCertificate, SyncRun,
+};
+use watch_common::Workspace;
+
+const SIGNER: &str = "6D8B3C448B990E269336BB63A47F23498C95EB7D";
+
+fn config() -> (tempfile::TempDir, supctl::config::Config) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("supctl.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[catalog.dell]\nname = \"Dell\"\npublisher = \"Dell\"\nurl = \"https://dell.example/c.cab\"\nschedule = \"every 1 day\"\nsigners = [\"{SIGNER}\"]\n"
+        ),
+    )
+    .unwrap();
+    let (cfg, _) = supctl::config::load(&path).unwrap();
+    (dir, cfg)
+}
+
+fn run(started: chrono::DateTime<Utc>, result: RunResult) -> SyncRun {
+    SyncRun {
+        scope: Address::parse("catalog.dell").unwrap(),
+        started,
+        ended: Some(started + Duration::seconds(5)),
+        result,
+        counts: RunCounts {
+            published: 3,
+            ..RunCounts::default()
+        },
+        message: (result == RunResult::Failed).then(|| "acquire-failed: HTTP 503".into()),
+    }
+}
+
+#[test]
+fn warnings_for_expiring_certificates_and_overdue_syncs() {
+    let (_dir, cfg) = config();
+    let now = Utc::now();
+    let thumb = Thumbprint::parse(SIGNER).unwrap();
+    let mut actual = ActualState::default();
+    actual.catalogs.insert(
+        CatalogKey::parse("dell").unwrap(),
+        StoredCatalog {
+            settings: CatalogRecord {
+                key: CatalogKey::parse("dell").unwrap(),
+                kind: CatalogKind::Custom,
+                name: "Dell".into(),
+                publisher: "Dell".into(),
+                source: "https://dell.example/c.cab".into(),
+                description: None,
+                support_url: None,
+                support_contact: None,
+                subscribed: true,
+                schedule: Some("every 1 day".into()),
+                categories: Selection::All,
+                staging: Selection::None,
+                signers: vec![thumb.clone()],
+                content_certificates: vec![],
+                prune: false,
+            },
+            fetch: None,
+        },
+    );
+    actual.certificates.push(StoredCertificate {
+        thumbprint: thumb,
+        kind: CertKind::Catalog,
+        state: CertState::Approved,
+        facts: Some(CertificateFacts {
+            subject: "CN=Dell Signing".into(),
+            issuer: "CN=CA".into(),
+            serial: "01".into(),
+            sha1: Sha1::of(b"x"),
+            sha256: Sha256::of(b"x"),
+            not_before: now - Duration::days(300),
+            not_after: now + Duration::days(10),
+            der: vec![],
+        }),
+    });
+    // Succeeded 3 days ago, failing since: more than twice "every 1 day".
+    let runs = vec![
+        run(now - Duration::hours(1), RunResult::Failed),
+        run(now - Duration::days(3), RunResult::Succeeded),
+    ];
+    let report = status::report(&Inputs {
+        cfg: &cfg,
+        actual: &actual,
+        runs: &runs,
+        messages: &[],
+        next_runs: &[],
+        findings: &[],
+        shipped: &[],
+        interrupted: None,
+        now,
+    });
+    assert!(!report.healthy);
+    let c = &report.catalogs[0];
+    assert_eq!(c.key, "dell");
+    assert_eq!(c.last_sync.as_ref().unwrap().result, RunResult::Failed);
+    assert_eq!(c.last_success, Some(runs[1].started));
+    assert_eq!(c.signers[0].state.as_deref(), Some("approved"));
+    let codes: Vec<&str> = report.warnings.iter().map(|w| w.code).collect();
+    assert_eq!(
+        codes,
+        ["certificate-expiring", "sync-overdue"],
+        "{report:#?}"
+    );
+    assert!(
+        report.warnings[0].message.contains("(in 9 days)")
+            || report.warnings[0].message.contains("(in 10 days)")
+    );
+
+    // A recent success and a certificate valid for a year: no warnings, healthy.
+    actual.certificates[0].facts.as_mut().unwrap().not_after = now + Duration::days(365);
+    let runs = vec![run(now - Duration::hours(20), RunResult::Succeeded)];
+    let report = status::report(&Inputs {
+        cfg: &cfg,
+        actual: &actual,
+        runs: &runs,
+        messages: &[],
+        next_runs: &[],
+        findings: &[],
+        shipped: &[],
+        interrupted: None,
+        now,
+    });
+    assert!(report.healthy);
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+}
+
+#[test]
+fn a_changed_signer_is_reported_with_both_thumbprints() {
+    let ws = Workspace::quickstart();
+    let out = ws.supctl(&["sync"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (code, v) = ws.status();
+    assert_eq!(code, 0);
+    assert_eq!(v["format_version"], "1");
+    let c = &v["catalogs"][0];
+    assert_eq!(c["subscribed"], true);
+    assert_eq!(c["signers"][0]["thumbprint"], SIGNER);
+    assert!(c["signers"][0]["not_after"].is_string());
+    assert_eq!(c["last_sync"]["result"], "succeeded");
+    assert_eq!(c["updates"]["total"], 4);
+    assert!(v["warnings"].as_array().unwrap().is_empty(), "{v:#}");
+
+    // The vendor's catalog is now signed by a certificate other than the approved one.
+    let approved = "00112233445566778899AABBCCDDEEFF00112233";
+    ws.edit_config(SIGNER, approved);
+    let out = ws.supctl(&["sync", "contoso"]);
+    assert_eq!(out.status.code(), Some(1));
+    let (code, v) = ws.status();
+    assert_eq!(code, 1, "{v:#}");
+    let c = &v["catalogs"][0];
+    assert_eq!(c["last_sync"]["result"], "failed");
+    assert_eq!(c["messages"][0]["number"], 11508);
+    let w = v["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["code"] == "signer-changed")
+        .unwrap_or_else(|| panic!("{v:#}"));
+    let msg = w["message"].as_str().unwrap();
+    assert!(
+        msg.contains(&format!("approved {approved}, now signed by {SIGNER}")),
+        "{msg}"
+    );
+    // The text output says the same.
+    let out = ws.supctl(&["status"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("[signer-changed] catalog.contoso"), "{text}");
+    assert!(
+        text.contains("last sync:") && text.contains("failed"),
+        "{text}"
+    );
+}

@@ -1,0 +1,81 @@
+//! Fixtures shared by the store test crates (each uses a subset, hence `dead_code`).
+
+use std::io::Write as _;
+
+use chrono::{TimeZone, Utc};
+use supctl::ids::{Sha1, Sha256};
+use supctl::store::bench::{self, catalog_key, update, update_id};
+use supctl::store::local::{LocalBackend, OpenOptions};
+use supctl::store::*;
+use supctl::trust::CertificateInfo;
+
+pub fn local() -> (tempfile::TempDir, LocalBackend) {
+    let dir = tempfile::tempdir().unwrap();
+    let b = LocalBackend::open(&StoreLocation::new(dir.path()), OpenOptions::write()).unwrap();
+    (dir, b)
+}
+
+pub fn temp_content(b: &dyn Backend, data: &[u8]) -> std::path::PathBuf {
+    let mut f = tempfile::Builder::new()
+        .tempfile_in(b.staging_dir().unwrap())
+        .unwrap();
+    f.write_all(data).unwrap();
+    f.keep().unwrap().1
+}
+
+pub fn stage_req(b: &dyn Backend, i: usize, data: &[u8]) -> Op {
+    Op::StageContent(StageRequest {
+        update: update_id(i),
+        sha1: Sha1::of(data),
+        sha256: Sha256::of(data),
+        temp_path: temp_content(b, data),
+        ext: "exe".into(),
+    })
+}
+
+pub fn at(s: i64) -> chrono::DateTime<Utc> {
+    Utc.timestamp_opt(1_700_000_000 + s, 123_456_789).unwrap()
+}
+
+pub fn cert_info() -> CertificateInfo {
+    let der = b"not really DER, but the store keeps it as bytes".to_vec();
+    CertificateInfo {
+        subject: "CN=Contoso Code Signing".into(),
+        issuer: "CN=Contoso Root".into(),
+        serial: "01".into(),
+        sha1: Sha1::of(&der),
+        sha256: Sha256::of(&der),
+        not_before: at(0),
+        not_after: at(86_400),
+        der,
+    }
+}
+
+pub fn publish(b: &dyn Backend, updates: Vec<supctl::catalog::model::UpdateRecord>) -> Applied {
+    b.apply(Op::PublishUpdates {
+        catalog: catalog_key(),
+        updates,
+    })
+    .unwrap()
+}
+
+/// A catalog with updates 0..5 published.
+pub fn setup(b: &dyn Backend) -> CatalogKey {
+    b.apply(Op::UpsertCatalog(bench::catalog())).unwrap();
+    publish(b, (0..5).map(update).collect());
+    catalog_key()
+}
+
+/// Instantiates each contract function as one test per backend.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod local_backend {
+            $(#[test] fn $name() { let (_d, b) = $crate::support::store::local(); super::$name(&b); })*
+        }
+        mod memory_backend {
+            use supctl::store::memory::MemoryBackend;
+            $(#[test] fn $name() { super::$name(&MemoryBackend::new().unwrap()); })*
+        }
+    };
+}

@@ -1,0 +1,94 @@
+//! A throwaway test CA and a server certificate for 127.0.0.1 / localhost, made with rcgen
+//! at test time so nothing expires in the repository.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose,
+};
+use tokio_rustls::rustls;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+
+/// A CA whose certificate is written to `ca.pem` and `ca.der` in a temp directory, and a
+/// server certificate it issued for `127.0.0.1`, `::1` and `localhost`.
+pub struct TestCa {
+    dir: tempfile::TempDir,
+    ca_pem: String,
+    server_chain: Vec<CertificateDer<'static>>,
+    server_key: Vec<u8>,
+}
+
+impl TestCa {
+    pub fn new(name: &str) -> TestCa {
+        Self::with_hosts(name, &[])
+    }
+
+    /// Like [`TestCa::new`], with extra DNS names in the server certificate: a test can
+    /// then serve `https://content.contoso.example/` (the generated catalogs' `OriginUri`)
+    /// through a [`super::TestProxy`] route to the local server.
+    pub fn with_hosts(name: &str, extra_hosts: &[&str]) -> TestCa {
+        let ca_key = KeyPair::generate().expect("CA key");
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CommonName, format!("{name} test CA"));
+        ca_params.distinguished_name = dn;
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let ca_cert = ca_params.self_signed(&ca_key).expect("CA cert");
+
+        let server_key = KeyPair::generate().expect("server key");
+        let mut names = vec![
+            "127.0.0.1".to_string(),
+            "::1".to_string(),
+            "localhost".to_string(),
+        ];
+        names.extend(extra_hosts.iter().map(|h| h.to_string()));
+        let mut params = CertificateParams::new(names).expect("server params");
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CommonName, "localhost");
+        params.distinguished_name = dn;
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        let issuer = Issuer::new(ca_params, &ca_key);
+        let server_cert = params.signed_by(&server_key, &issuer).expect("server cert");
+
+        let dir = tempfile::tempdir().expect("temp dir for CA files");
+        std::fs::write(dir.path().join("ca.pem"), ca_cert.pem()).expect("write ca.pem");
+        std::fs::write(dir.path().join("ca.der"), ca_cert.der().as_ref()).expect("write ca.der");
+        TestCa {
+            dir,
+            ca_pem: ca_cert.pem(),
+            server_chain: vec![server_cert.der().clone(), ca_cert.der().clone()],
+            server_key: server_key.serialize_der(),
+        }
+    }
+
+    /// The CA certificate as PEM: what an admin puts in `[http] ca_certificates`.
+    pub fn pem_path(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
+    /// The same certificate, DER-encoded.
+    pub fn der_path(&self) -> PathBuf {
+        self.dir.path().join("ca.der")
+    }
+
+    pub fn pem(&self) -> &str {
+        &self.ca_pem
+    }
+
+    /// A rustls server config presenting the server certificate (HTTP/1.1 only).
+    pub fn server_config(&self) -> Arc<rustls::ServerConfig> {
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.server_key.clone()));
+        let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions")
+            .with_no_client_auth()
+            .with_single_cert(self.server_chain.clone(), key)
+            .expect("server certificate and key");
+        cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Arc::new(cfg)
+    }
+}
