@@ -3,10 +3,7 @@
 use crate::catalog::model::UpdateRecord;
 use crate::ids::UpdateId;
 use crate::plan::{Action, ActionKind, Payload};
-use crate::store::{
-    Address, Backend, CatalogKey, CatalogRecord, CertKind, CertState, Op, Origin, SigningSettings,
-    StoreError, SyncSettings, Target,
-};
+use crate::store::{Address, Backend, CatalogKey, CertKind, Op, Origin, StoreError, Target};
 
 /// Most updates published in one transaction.
 const BATCH: usize = 500;
@@ -49,15 +46,15 @@ pub(super) fn batch_end(actions: &[&Action], start: usize) -> usize {
     end
 }
 
-fn catalog_of(address: &str) -> Option<String> {
-    match Address::parse(address).ok()?.target()? {
-        Target::Catalog(k) | Target::Update(k, _) => Some(k.to_string()),
+fn catalog_of(address: &Address) -> Option<CatalogKey> {
+    match address.target()? {
+        Target::Catalog(k) | Target::Update(k, _) => Some(k),
         _ => None,
     }
 }
 
 fn update_target(a: &Action) -> Result<(CatalogKey, UpdateId), StoreError> {
-    match Address::parse(&a.address).ok().and_then(|x| x.target()) {
+    match a.address.target() {
         Some(Target::Update(k, id)) => Ok((k, id)),
         _ => Err(invalid("update address", &a.address)),
     }
@@ -97,26 +94,17 @@ pub(super) fn batch_ops(backend: &dyn Backend, batch: &[&Action]) -> Result<Vec<
 }
 
 fn object_ops(backend: &dyn Backend, ops: &mut Vec<Op>, a: &Action) -> Result<(), StoreError> {
-    let address = Address::parse(&a.address).map_err(|e| invalid("address", e))?;
+    let address = a.address.clone();
     match (a.kind, &a.payload, address.target()) {
         (ActionKind::Delete, _, Some(Target::Catalog(key))) => {
             ops.push(Op::DeleteCatalog { key });
             ops.push(Op::InventoryRemove { address });
         }
-        (
-            _,
-            Some(Payload::Catalog {
-                settings,
-                categories,
-            }),
-            Some(Target::Catalog(key)),
-        ) => {
-            let record: CatalogRecord = serde_json::from_value(settings.clone())
-                .map_err(|e| invalid("catalog settings", e))?;
+        (_, Some(Payload::Catalog { record, categories }), Some(Target::Catalog(key))) => {
             if a.kind == ActionKind::Replace {
                 ops.push(Op::DeleteCatalog { key: key.clone() });
             }
-            ops.push(Op::UpsertCatalog(record));
+            ops.push(Op::UpsertCatalog((**record).clone()));
             if let Some(categories) = categories {
                 ops.push(Op::ReplaceCategories {
                     catalog: key,
@@ -140,9 +128,8 @@ fn object_ops(backend: &dyn Backend, ops: &mut Vec<Op>, a: &Action) -> Result<()
             }),
             _,
         ) => {
-            let kind = CertKind::parse(kind).ok_or_else(|| invalid("certificate kind", kind))?;
-            // The inventory names the certificate, not one role of it (and plans made before
-            // addresses carried the role name it so too).
+            let kind = *kind;
+            // The inventory names the certificate, not one role of it.
             let address = Address::certificate(thumbprint);
             if a.kind == ActionKind::Delete {
                 ops.push(Op::DeleteCertificate {
@@ -161,8 +148,7 @@ fn object_ops(backend: &dyn Backend, ops: &mut Vec<Op>, a: &Action) -> Result<()
                     ops.push(Op::InventoryRemove { address });
                 }
             } else {
-                let state =
-                    CertState::parse(state).ok_or_else(|| invalid("certificate state", state))?;
+                let state = state.ok_or_else(|| invalid("certificate state", &a.address))?;
                 ops.push(Op::UpsertCertificate {
                     thumbprint: thumbprint.clone(),
                     kind,
@@ -177,15 +163,11 @@ fn object_ops(backend: &dyn Backend, ops: &mut Vec<Op>, a: &Action) -> Result<()
                 }
             }
         }
-        (_, Some(Payload::Settings { value }), Some(Target::Sync)) => {
-            let s: SyncSettings =
-                serde_json::from_value(value.clone()).map_err(|e| invalid("sync settings", e))?;
-            ops.push(Op::SetSyncSettings(s));
+        (_, Some(Payload::Sync { settings }), Some(Target::Sync)) => {
+            ops.push(Op::SetSyncSettings(settings.clone()));
         }
-        (_, Some(Payload::Settings { value }), Some(Target::Signing)) => {
-            let s: SigningSettings = serde_json::from_value(value.clone())
-                .map_err(|e| invalid("signing settings", e))?;
-            ops.push(Op::SetSigning(s));
+        (_, Some(Payload::Signing { settings }), Some(Target::Signing)) => {
+            ops.push(Op::SetSigning(settings.clone()));
         }
         _ => return Err(invalid("action", format!("{} {}", a.kind, a.address))),
     }

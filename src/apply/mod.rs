@@ -30,16 +30,14 @@ pub enum ApplyError {
     #[error(
         "plan {0} was already applied; make a new plan with `supctl plan`: it holds only what is still to change"
     )]
-    AlreadyApplied(String),
+    AlreadyApplied(PlanId),
     #[error("there is no interrupted apply to resume in this state directory")]
     NothingToResume,
-    #[error("plan {0}: {1}")]
-    Invalid(String, String),
     #[error(
         "plan {plan} was made for {planned_for} (config {config}), not for {actual}: apply it with `-c {config}`, or make a new plan for this server"
     )]
     OtherServer {
-        plan: String,
+        plan: PlanId,
         planned_for: Box<crate::store::ServerIdentity>,
         actual: Box<crate::store::ServerIdentity>,
         config: String,
@@ -142,7 +140,7 @@ impl ApplyOptions {
 /// stage share one address, so the address alone would name it twice).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Done {
-    pub address: String,
+    pub address: Address,
     pub action: ActionKind,
 }
 
@@ -161,12 +159,12 @@ pub struct Report {
     pub done: Vec<Done>,
     /// Already done by an earlier, interrupted apply of this plan.
     pub resumed: Vec<Done>,
-    pub failed: Vec<(String, String)>,
+    pub failed: Vec<(Address, String)>,
     /// The object changed since the plan was made; the action was not attempted.
-    pub refused: Vec<(String, String)>,
+    pub refused: Vec<(Address, String)>,
     /// The backend cannot perform the action.
-    pub unsupported: Vec<(String, String)>,
-    pub not_attempted: Vec<String>,
+    pub unsupported: Vec<(Address, String)>,
+    pub not_attempted: Vec<Address>,
 }
 
 impl Report {
@@ -178,24 +176,15 @@ impl Report {
 /// Tracks what each address should look like before its next action: the plan's
 /// before-fingerprint at first, then whatever this apply left there.
 struct Expected {
-    by_address: HashMap<String, Option<Fingerprint>>,
+    by_address: HashMap<Address, Option<Fingerprint>>,
 }
 
 impl Expected {
     fn check(&self, backend: &dyn Backend, a: &Action) -> Result<Option<String>, StoreError> {
-        let address = parse_address(&a.address)?;
-        let current = backend.fingerprint(&address)?;
+        let current = backend.fingerprint(&a.address)?;
         let expected = match self.by_address.get(&a.address) {
             Some(fp) => fp.clone(),
-            None => a
-                .before_fingerprint
-                .as_deref()
-                .map(Fingerprint::parse)
-                .transpose()
-                .map_err(|e| StoreError::Invalid {
-                    what: "fingerprint",
-                    value: e.to_string(),
-                })?,
+            None => a.before_fingerprint.clone(),
         };
         Ok((current != expected).then(|| {
             format!(
@@ -215,10 +204,10 @@ impl Expected {
     fn record(
         &mut self,
         backend: &dyn Backend,
-        address: &str,
+        address: &Address,
     ) -> Result<Option<Fingerprint>, StoreError> {
-        let fp = current(backend, address)?;
-        self.by_address.insert(address.to_string(), fp.clone());
+        let fp = backend.fingerprint(address)?;
+        self.by_address.insert(address.clone(), fp.clone());
         Ok(fp)
     }
 
@@ -230,20 +219,15 @@ impl Expected {
     /// versions) fall back to the object as it is now.
     fn resume_from(&mut self, backend: &dyn Backend, j: &Journal) -> Result<(), StoreError> {
         for e in j.entries.iter().filter(|e| e.outcome == Outcome::Done) {
-            let key = e.address.to_string();
-            let address = key.split('#').next().unwrap_or(&key).to_string();
+            let address = e.address.object();
             let fp = match fingerprint_in(&e.message) {
                 Some(fp) => fp,
-                None => current(backend, &address)?,
+                None => backend.fingerprint(&address)?,
             };
             self.by_address.insert(address, fp);
         }
         Ok(())
     }
-}
-
-fn current(backend: &dyn Backend, address: &str) -> Result<Option<Fingerprint>, StoreError> {
-    backend.fingerprint(&parse_address(address)?)
 }
 
 fn short(s: &str) -> String {
@@ -253,26 +237,18 @@ fn short(s: &str) -> String {
 pub(crate) fn journal(
     backend: &dyn Backend,
     plan: &PlanId,
-    address: &str,
+    address: &Address,
     outcome: Outcome,
     message: &str,
 ) -> Result<(), StoreError> {
-    let address = parse_address(address)?;
     backend.apply(Op::JournalAppend(JournalEntry {
         plan: plan.clone(),
-        address,
+        address: address.clone(),
         outcome,
         message: message.to_string(),
         at: Utc::now(),
     }))?;
     Ok(())
-}
-
-fn parse_address(address: &str) -> Result<Address, StoreError> {
-    Address::parse(address).map_err(|e| StoreError::Invalid {
-        what: "address",
-        value: e.to_string(),
-    })
 }
 
 /// Applies `plan` to `backend`. Errors before the first action (budget, resume) are returned;
@@ -291,15 +267,14 @@ pub async fn run(
             max: opts.max_deletions,
         });
     }
-    let plan_id =
-        PlanId::parse(&plan.id).map_err(|e| ApplyError::Invalid(plan.id.clone(), e.to_string()))?;
-    let previous = backend.journal(&plan_id)?;
-    let done: std::collections::HashSet<String> = match (&previous, opts.resume) {
+    let plan_id = &plan.id;
+    let previous = backend.journal(plan_id)?;
+    let done: std::collections::HashSet<&Address> = match (&previous, opts.resume) {
         (Some(j), true) => j
             .entries
             .iter()
             .filter(|e| j.latest(&e.address) == Some(Outcome::Done))
-            .map(|e| e.address.to_string())
+            .map(|e| &e.address)
             .collect(),
         (None, true) => return Err(ApplyError::NothingToResume),
         (Some(j), false) if !j.entries.is_empty() => {
@@ -357,7 +332,7 @@ pub async fn run(
             continue;
         }
         if ready[0].kind == ActionKind::Stage {
-            let outcomes = staging::stage_all(backend, content, &ready, opts, &plan_id).await;
+            let outcomes = staging::stage_all(backend, content, &ready, opts, plan_id).await;
             for (a, result) in ready.iter().zip(outcomes) {
                 match result {
                     Some(Ok(fp)) => {
@@ -375,15 +350,13 @@ pub async fn run(
         let atomic = execute::batch_ops(backend, &ready).and_then(|ops| {
             let done = ready
                 .iter()
-                .map(|a| {
-                    Ok(DoneEntry {
-                        plan: plan_id.clone(),
-                        key: parse_address(&journal_key(a))?,
-                        object: parse_address(&a.address)?,
-                        what: a.kind.as_str().to_string(),
-                    })
+                .map(|a| DoneEntry {
+                    plan: plan_id.clone(),
+                    key: journal_key(a),
+                    object: a.address.clone(),
+                    what: a.kind.as_str().to_string(),
                 })
-                .collect::<Result<Vec<_>, StoreError>>()?;
+                .collect();
             backend.apply(Op::Atomic { ops, done })
         });
         match atomic {
@@ -413,7 +386,7 @@ pub async fn run(
             Err(e) => {
                 let msg = e.to_string();
                 for a in &ready {
-                    journal(backend, &plan_id, &journal_key(a), Outcome::Failed, &msg)?;
+                    journal(backend, plan_id, &journal_key(a), Outcome::Failed, &msg)?;
                     report.failed.push((a.address.clone(), msg.clone()));
                 }
                 stop = true;
@@ -427,18 +400,14 @@ pub async fn run(
     if !opts.cancelled() || report.not_attempted.is_empty() {
         journal(
             backend,
-            &plan_id,
-            RAN_TO_ITS_END,
+            plan_id,
+            &Address::apply(),
             Outcome::Done,
             "ran to its end",
         )?;
     }
     Ok(report)
 }
-
-/// The journal address of the entry that ends an apply which was not interrupted. Older
-/// versions read it as one more done address that names no object.
-pub const RAN_TO_ITS_END: &str = "apply";
 
 /// Refuses a plan made for another server (plans saved before plans recorded their server
 /// carry none and are not checked).
@@ -460,25 +429,12 @@ pub fn check_server(plan: &Plan, backend: &dyn Backend) -> Result<(), ApplyError
 
 /// Journal key of an action: its address, plus what tells apart several actions on one
 /// address: an update published and then staged (`#stage`). Certificate addresses carry
-/// their role (`certificate[T].content`); plans made before that named one certificate in
-/// two roles by one address, journaled as `#catalog` / `#content`, which is kept so their
-/// journals still resume (without the role, a resume after the first approval would count
-/// the second as done too).
-pub fn journal_key(a: &Action) -> String {
-    match (&a.kind, &a.payload) {
-        (ActionKind::Stage, _) => format!("{}#stage", a.address),
-        (_, Some(crate::plan::Payload::Certificate { kind, .. })) if !has_role(&a.address) => {
-            format!("{}#{kind}", a.address)
-        }
+/// their role (`certificate[T].content`), so each role is its own key already.
+pub fn journal_key(a: &Action) -> Address {
+    match a.kind {
+        ActionKind::Stage => a.address.with_role("stage"),
         _ => a.address.clone(),
     }
-}
-
-fn has_role(address: &str) -> bool {
-    matches!(
-        Address::parse(address).ok().and_then(|a| a.target()),
-        Some(crate::store::Target::Certificate(_, Some(_)))
-    )
 }
 
 #[cfg(test)]

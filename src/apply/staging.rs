@@ -14,8 +14,8 @@ use crate::catalog::model::OriginFile;
 use crate::ids::UpdateId;
 use crate::plan::{Action, Payload};
 use crate::store::{
-    Address, Backend, DoneEntry, Fingerprint, Op, Outcome, PlanId, Severity, StageRequest,
-    StatusMessage, Target,
+    Backend, DoneEntry, Fingerprint, Op, Outcome, PlanId, Severity, StageRequest, StatusMessage,
+    Target,
 };
 
 /// One action's files as they finish.
@@ -85,7 +85,7 @@ pub(super) async fn stage_all(
     let sources: Vec<Option<&PathBuf>> = actions
         .iter()
         .map(|a| {
-            let catalog = match Address::parse(&a.address).ok().and_then(|x| x.target()) {
+            let catalog = match a.address.target() {
                 Some(Target::Update(k, _)) => k.to_string(),
                 _ => String::new(),
             };
@@ -155,7 +155,7 @@ fn finish(
     opts: &ApplyOptions,
     plan: &PlanId,
 ) -> Option<Result<Option<Fingerprint>, String>> {
-    let key = format!("{}#stage", a.address);
+    let key = super::journal_key(a);
     let update = s.update.clone();
     let result = match s.error.take() {
         Some(e) => {
@@ -165,7 +165,7 @@ fn finish(
                     number: 11516,
                     severity: Severity::Error,
                     text: crate::status::content_unsigned(id.as_str()).text + " " + text,
-                    address: Address::parse(&a.address).ok(),
+                    address: Some(a.address.clone()),
                 }));
             }
             Err(e)
@@ -174,17 +174,14 @@ fn finish(
         // The files and the journal entry in one transaction; then the fingerprint the
         // staging left, for the next action on this update.
         None => {
-            let done = match (Address::parse(&key), Address::parse(&a.address)) {
-                (Ok(key), Ok(object)) => DoneEntry {
-                    plan: plan.clone(),
-                    key,
-                    object,
-                    what: "staged".into(),
-                },
-                (Err(e), _) | (_, Err(e)) => return Some(Err(e.to_string())),
+            let done = DoneEntry {
+                plan: plan.clone(),
+                key: key.clone(),
+                object: a.address.clone(),
+                what: "staged".into(),
             };
             store_files(backend, update, std::mem::take(&mut s.verified), done)
-                .and_then(|()| Ok(super::current(backend, &a.address)?))
+                .and_then(|()| Ok(backend.fingerprint(&a.address)?))
         }
     };
     let line = match &result {

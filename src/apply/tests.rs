@@ -2,15 +2,18 @@
 
 use super::*;
 use crate::plan::Payload;
-use crate::store::done_message;
 use crate::store::memory::MemoryBackend;
+use crate::store::{CertKind, done_message};
 
-/// Plans made before certificate addresses carried the role named both roles `certificate[T]`.
 const T: &str = "6D8B3C448B990E269336BB63A47F23498C95EB7D";
 
-fn approve(kind: &str) -> Action {
+fn thumbprint() -> crate::ids::Thumbprint {
+    crate::ids::Thumbprint::parse(T).unwrap()
+}
+
+fn approve(kind: CertKind) -> Action {
     Action {
-        address: format!("certificate[{T}]"),
+        address: Address::certificate_role(&thumbprint(), kind),
         kind: ActionKind::Approve,
         before: None,
         after: None,
@@ -19,9 +22,9 @@ fn approve(kind: &str) -> Action {
         bytes: 0,
         unsupported: None,
         payload: Some(Payload::Certificate {
-            thumbprint: crate::ids::Thumbprint::parse(T).unwrap(),
-            kind: kind.into(),
-            state: "approved".into(),
+            thumbprint: thumbprint(),
+            kind,
+            state: Some(crate::store::CertState::Approved),
             info: None,
         }),
     }
@@ -59,7 +62,7 @@ fn resume_tells_apart_one_certificate_in_two_roles() {
     let backend = MemoryBackend::new().unwrap();
     let plan = Plan::new(
         "c".into(),
-        vec![approve("catalog"), approve("content")],
+        vec![approve(CertKind::Catalog), approve(CertKind::Content)],
         vec![],
     );
     let ctx = ContentContext {
@@ -68,7 +71,7 @@ fn resume_tells_apart_one_certificate_in_two_roles() {
         now: Utc::now(),
     };
     // The interrupted run: the first action done and journaled, then the crash.
-    let first = Plan::new("c".into(), vec![approve("catalog")], vec![]);
+    let first = Plan::new("c".into(), vec![approve(CertKind::Catalog)], vec![]);
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
@@ -76,26 +79,17 @@ fn resume_tells_apart_one_certificate_in_two_roles() {
         .block_on(run(&first, &backend, &ctx, &opts(false)))
         .unwrap();
     assert_eq!(r.done.len(), 1);
-    let id = PlanId::parse(&plan.id).unwrap();
-    for e in backend
-        .journal(&PlanId::parse(&first.id).unwrap())
-        .unwrap()
-        .unwrap()
-        .entries
-    {
-        journal(&backend, &id, e.address.as_str(), e.outcome, &e.message).unwrap();
+    for e in backend.journal(&first.id).unwrap().unwrap().entries {
+        journal(&backend, &plan.id, &e.address, e.outcome, &e.message).unwrap();
     }
 
     let r = rt
         .block_on(run(&plan, &backend, &ctx, &opts(true)))
         .unwrap();
     let addresses = |d: &[super::Done]| d.iter().map(|d| d.address.clone()).collect::<Vec<_>>();
-    assert_eq!(addresses(&r.resumed), vec![format!("certificate[{T}]")]);
-    assert_eq!(
-        addresses(&r.done),
-        vec![format!("certificate[{T}]")],
-        "{r:?}"
-    );
+    let role = |k| Address::certificate_role(&thumbprint(), k);
+    assert_eq!(addresses(&r.resumed), vec![role(CertKind::Catalog)]);
+    assert_eq!(addresses(&r.done), vec![role(CertKind::Content)], "{r:?}");
     assert!(r.succeeded(), "{r:?}");
     let kinds: Vec<_> = backend
         .snapshot()
@@ -107,7 +101,7 @@ fn resume_tells_apart_one_certificate_in_two_roles() {
     assert_eq!(kinds.len(), 2, "{kinds:?}");
 }
 
-/// A finished apply ends its journal with `RAN_TO_ITS_END`, so `reconcile::pass::interrupted`
+/// A finished apply ends its journal with `Address::apply()`, so `reconcile::pass::interrupted`
 /// need not read its plan; a cancelled one with actions left does not.
 #[test]
 fn only_an_apply_that_ran_to_its_end_says_so() {
@@ -121,15 +115,15 @@ fn only_an_apply_that_ran_to_its_end_says_so() {
     };
     let ends = |backend: &MemoryBackend, plan: &Plan| {
         backend
-            .journal(&PlanId::parse(&plan.id).unwrap())
+            .journal(&plan.id)
             .unwrap()
             .unwrap()
             .entries
             .iter()
-            .any(|e| e.address.as_str() == RAN_TO_ITS_END)
+            .any(|e| e.address == Address::apply())
     };
     let backend = MemoryBackend::new().unwrap();
-    let plan = Plan::new("c".into(), vec![approve("catalog")], vec![]);
+    let plan = Plan::new("c".into(), vec![approve(CertKind::Catalog)], vec![]);
     rt.block_on(run(&plan, &backend, &ctx, &opts(false)))
         .unwrap();
     assert!(ends(&backend, &plan));
@@ -137,7 +131,7 @@ fn only_an_apply_that_ran_to_its_end_says_so() {
     let backend = MemoryBackend::new().unwrap();
     let plan = Plan::new(
         "c".into(),
-        vec![approve("catalog"), approve("content")],
+        vec![approve(CertKind::Catalog), approve(CertKind::Content)],
         vec![],
     );
     let cancel = Arc::new(AtomicBool::new(true));
@@ -149,11 +143,8 @@ fn only_an_apply_that_ran_to_its_end_says_so() {
     assert_eq!(r.not_attempted.len(), 2);
     assert!(
         backend
-            .journal(&PlanId::parse(&plan.id).unwrap())
+            .journal(&plan.id)
             .unwrap()
-            .is_none_or(|j| j
-                .entries
-                .iter()
-                .all(|e| e.address.as_str() != RAN_TO_ITS_END))
+            .is_none_or(|j| j.entries.iter().all(|e| e.address != Address::apply()))
     );
 }

@@ -32,7 +32,7 @@ pub struct ApplyArgs {
     pub lock_timeout: std::time::Duration,
     /// Limit a fresh plan to these addresses.
     #[arg(long = "target", value_name = "ADDR")]
-    pub targets: Vec<String>,
+    pub targets: Vec<crate::store::Address>,
     /// Accept a config with no [server] and no catalog (it empties the update server).
     #[arg(long)]
     pub allow_empty: bool,

@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 
 use crate::apply::{Done, Report};
 use crate::plan;
+use crate::store::Address;
 
 /// Version of `apply --json`; the major changes only when a field is renamed or removed.
 const JSON_FORMAT: &str = "1";
@@ -41,7 +42,7 @@ impl Ending {
 pub fn json(ending: Ending, plan: Option<&plan::Plan>, report: Option<&Report>) -> Value {
     let empty = Report::default();
     let r = report.unwrap_or(&empty);
-    let pairs = |v: &[(String, String)], what: &str| -> Vec<Value> {
+    let pairs = |v: &[(Address, String)], what: &str| -> Vec<Value> {
         v.iter()
             .map(|(a, m)| json!({ "address": a, what: m }))
             .collect()

@@ -23,7 +23,7 @@ pub struct PlanArgs {
     /// Limit the plan to these addresses and what they depend on (catalog.KEY,
     /// catalog.KEY.update[ID], certificate[T], certificate[T].ROLE, sync, signing).
     #[arg(long = "target", value_name = "ADDR")]
-    pub targets: Vec<String>,
+    pub targets: Vec<crate::store::Address>,
     /// Accept a config with no [server] and no catalog (it empties the update server).
     #[arg(long)]
     pub allow_empty: bool,

@@ -5,9 +5,12 @@
 use std::collections::BTreeMap;
 
 use super::model::{ActionKind, DiagnosticSeverity, Plan, PlanDiagnostic};
+use crate::store::Address;
 
 /// The address of the diagnostic: the setting that decides.
-pub const ADDRESS: &str = "server.max_deletions";
+pub fn address() -> Address {
+    Address::setting("server", "max_deletions")
+}
 
 /// A warning when `plan` exceeds `max` destructive actions, naming what they are.
 pub fn check(plan: &Plan, max: u32) -> Option<PlanDiagnostic> {
@@ -23,7 +26,7 @@ pub fn check(plan: &Plan, max: u32) -> Option<PlanDiagnostic> {
     Some(PlanDiagnostic {
         severity: DiagnosticSeverity::Warning,
         code: "deletion-budget".into(),
-        address: ADDRESS.into(),
+        address: address(),
         message: format!(
             "the plan has {count} destructive actions ({}) and the limit is {max}: apply (and `watch`) will refuse it as a whole",
             each.join(", ")
@@ -42,7 +45,7 @@ mod tests {
 
     fn expire(i: usize) -> Action {
         Action {
-            address: format!("catalog.a.update[{i}]"),
+            address: format!("catalog.a.update[{i}]").into(),
             kind: ActionKind::Expire,
             before: None,
             after: None,

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use super::diff::Builder;
+use super::builder::{Builder, Change};
 use super::model::*;
 use crate::catalog::acquire::Acquisition;
 use crate::config::{self, Config};
@@ -98,11 +98,14 @@ pub(super) fn plan_certificates(b: &mut Builder) {
         };
         let payload = Payload::Certificate {
             thumbprint: thumb.clone(),
-            kind: kind.to_string(),
-            state: state.to_string(),
+            kind: *kind,
+            state: Some(*state),
             info: info.map(Box::new),
         };
-        b.push(&address, action, Some(after), reason, Some(payload));
+        b.push(
+            &address,
+            Change::new(action, reason).after(after).payload(payload),
+        );
     }
     let inventory = &b.inputs.actual.inventory;
     let stale: Vec<_> = b
@@ -117,16 +120,17 @@ pub(super) fn plan_certificates(b: &mut Builder) {
     for (thumb, kind) in stale {
         let payload = Payload::Certificate {
             thumbprint: thumb.clone(),
-            kind: kind.to_string(),
-            state: String::new(),
+            kind,
+            state: None,
             info: None,
         };
         b.push(
             &Address::certificate_role(&thumb, kind),
-            ActionKind::Delete,
-            None,
-            format!("{kind} certificate no longer in the config"),
-            Some(payload),
+            Change::new(
+                ActionKind::Delete,
+                format!("{kind} certificate no longer in the config"),
+            )
+            .payload(payload),
         );
     }
 }

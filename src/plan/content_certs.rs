@@ -6,7 +6,7 @@
 //! was repeated by apply, the daemon's log and `status`. A catalog that stages nothing needs
 //! none of them: that is a note, not a warning.
 
-use super::diff::Builder;
+use super::builder::Builder;
 use super::model::DiagnosticSeverity;
 use crate::catalog::model::CatalogContent;
 use crate::config;

@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeSet, HashSet};
 
-use super::diff::Builder;
+use super::builder::{Builder, Change};
 use super::model::{ActionKind, DiagnosticSeverity};
 use crate::catalog::model::{CatalogContent, Category, PublicationState};
 use crate::catalog::v3;
@@ -108,10 +108,7 @@ pub(super) fn plan(
         };
         b.push(
             &Address::update(key, &s.id),
-            ActionKind::Expire,
-            Some(super::updates::stored_json(s)),
-            reason.into(),
-            None,
+            Change::new(ActionKind::Expire, reason).after(super::updates::stored_json(s)),
         );
     }
     if !kept.is_empty() {

@@ -3,138 +3,25 @@
 //! Order of the actions is the order apply runs them in: certificates, catalogs, updates
 //! (publish, revise, expire), content staging.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use serde_json::Value;
 
+pub use super::builder::Inputs;
+use super::builder::{Builder, Change, view};
 use super::certificates::plan_certificates;
 use super::model::*;
 use super::updates::plan_updates;
 use crate::catalog::acquire::{Acquired, Acquisition};
-use crate::config::{self, CatalogKind as CfgKind, CategorySelection, Config, Staging};
-use crate::store::state::fingerprint_of;
+use crate::config::{self, CatalogKind as CfgKind, CategorySelection, Staging};
 use crate::store::{
-    ActualState, Address, Capabilities, CatalogKey, CatalogKind, CatalogRecord, Selection,
-    SigningMode, SigningSettings, SyncSettings,
+    Address, CatalogKey, CatalogKind, CatalogRecord, Selection, SigningMode, SigningSettings,
+    SyncSettings,
 };
-
-/// Everything the planner reads. `catalogs` holds one entry per subscribed catalog that was
-/// acquired (fetched, verified, parsed when trusted).
-pub struct Inputs<'a> {
-    pub desired: &'a Config,
-    pub catalogs: &'a BTreeMap<String, Acquired>,
-    pub actual: &'a ActualState,
-    pub capabilities: Capabilities,
-    pub backend: &'a str,
-    /// The time certificate expiry is judged at.
-    pub now: chrono::DateTime<chrono::Utc>,
-}
-
-pub(super) struct Builder<'a> {
-    pub inputs: &'a Inputs<'a>,
-    pub actions: Vec<Action>,
-    pub diagnostics: Vec<PlanDiagnostic>,
-}
-
-impl Builder<'_> {
-    /// The stored object at `address` as shown to reviewers (a catalog's settings, without
-    /// its fetch bookkeeping), and the fingerprint of the whole stored object.
-    pub fn before(&self, address: &Address) -> (Option<Value>, Option<String>) {
-        match self.inputs.actual.object(address) {
-            Some(v) => {
-                let fp = self
-                    .inputs
-                    .actual
-                    .fingerprint(address)
-                    .unwrap_or_else(|| fingerprint_of(&v))
-                    .to_string();
-                let shown = match v.get("settings") {
-                    Some(settings)
-                        if matches!(address.target(), Some(crate::store::Target::Catalog(_))) =>
-                    {
-                        settings.clone()
-                    }
-                    _ => v,
-                };
-                (Some(shown), Some(fp))
-            }
-            None => (None, None),
-        }
-    }
-
-    pub fn push(
-        &mut self,
-        address: &Address,
-        kind: ActionKind,
-        after: Option<Value>,
-        reason: String,
-        payload: Option<Payload>,
-    ) {
-        let (before, before_fingerprint) = self.before(address);
-        self.actions.push(Action {
-            address: address.to_string(),
-            kind,
-            before,
-            after,
-            reason,
-            before_fingerprint,
-            bytes: 0,
-            unsupported: None,
-            payload,
-        });
-    }
-
-    pub fn diagnostic(
-        &mut self,
-        severity: DiagnosticSeverity,
-        code: &str,
-        address: &Address,
-        message: String,
-        hint: Option<String>,
-    ) {
-        self.diagnostics.push(PlanDiagnostic {
-            severity,
-            code: code.to_string(),
-            address: address.to_string(),
-            message,
-            hint,
-            blocked: false,
-        });
-    }
-
-    /// A change that waits for a reviewer's approval (an unapproved catalog signer): a
-    /// warning that counts as a pending change, not an error.
-    pub fn awaiting_approval(
-        &mut self,
-        code: &str,
-        address: &Address,
-        message: String,
-        hint: String,
-    ) {
-        self.diagnostic(
-            DiagnosticSeverity::Warning,
-            code,
-            address,
-            message,
-            Some(hint),
-        );
-        if let Some(d) = self.diagnostics.last_mut() {
-            d.blocked = true;
-        }
-    }
-
-    pub fn unsupported(&self, what: &str) -> String {
-        format!("{what} is not supported by backend {}", self.inputs.backend)
-    }
-}
 
 /// Plans every change needed for the update server to match the desired state.
 pub fn diff(inputs: &Inputs<'_>) -> Plan {
-    let mut b = Builder {
-        inputs,
-        actions: Vec::new(),
-        diagnostics: Vec::new(),
-    };
+    let mut b = Builder::new(inputs);
     plan_certificates(&mut b);
     plan_catalogs(&mut b);
     plan_removed_catalogs(&mut b);
@@ -164,10 +51,7 @@ fn name_what_an_empty_config_removes(b: &mut Builder) {
         .iter()
         .filter(|a| {
             matches!(a.kind, ActionKind::Unsubscribe | ActionKind::Delete)
-                && matches!(
-                    Address::parse(&a.address).ok().and_then(|x| x.target()),
-                    Some(crate::store::Target::Catalog(_))
-                )
+                && matches!(a.address.target(), Some(crate::store::Target::Catalog(_)))
         })
         .map(|a| a.address.as_str())
         .collect();
@@ -195,16 +79,13 @@ fn name_what_an_empty_config_removes(b: &mut Builder) {
         "the config declares no catalog: this plan {}",
         what.join(" and ")
     );
-    b.diagnostics.push(PlanDiagnostic {
-        severity: DiagnosticSeverity::Warning,
-        code: "config-declares-no-catalog".into(),
-        address: "config".into(),
+    b.diagnostic(
+        DiagnosticSeverity::Warning,
+        "config-declares-no-catalog",
+        &Address::config(),
         message,
-        hint: Some(
-            "if the catalogs were left out by mistake, restore their [catalog.<key>] sections before applying".into(),
-        ),
-        blocked: false,
-    });
+        Some("if the catalogs were left out by mistake, restore their [catalog.<key>] sections before applying".into()),
+    );
 }
 
 fn order(kind: ActionKind) -> u8 {
@@ -307,7 +188,7 @@ fn plan_catalogs(b: &mut Builder) {
                         ..record.clone()
                     }
         });
-        let after = serde_json::to_value(&record).unwrap_or(Value::Null);
+        let after = view(&record);
         let categories = match acquired.map(|a| &a.acquisition) {
             Some(Acquisition::Trusted { content, .. }) => {
                 // The store keeps categories normalised (members sorted, no duplicates), and
@@ -326,24 +207,22 @@ fn plan_catalogs(b: &mut Builder) {
             _ => None,
         };
         let categories_changed = categories.is_some() && stored.is_some();
-        let payload = Some(Payload::Catalog {
-            settings: after.clone(),
+        let payload = Payload::Catalog {
+            record: Box::new(record.clone()),
             categories,
-        });
+        };
         match stored {
             None => b.push(
                 &address,
-                ActionKind::Create,
-                Some(after),
-                "new catalog in the config".into(),
-                payload,
+                Change::new(ActionKind::Create, "new catalog in the config")
+                    .after(after)
+                    .payload(payload),
             ),
             Some(_) if unchanged && categories_changed => b.push(
                 &address,
-                ActionKind::Update,
-                Some(after),
-                "the catalog's categories changed".into(),
-                payload,
+                Change::new(ActionKind::Update, "the catalog's categories changed")
+                    .after(after)
+                    .payload(payload),
             ),
             Some(_) if unchanged => {}
             Some(s)
@@ -355,7 +234,7 @@ fn plan_catalogs(b: &mut Builder) {
                 } else {
                     "publisher"
                 };
-                b.push(&address, ActionKind::Replace, Some(after), format!("the {what} of a custom catalog changed; ConfigMgr replaces the catalog (its updates stay)"), payload);
+                b.push(&address, Change::new(ActionKind::Replace, format!("the {what} of a custom catalog changed; ConfigMgr replaces the catalog (its updates stay)")).after(after).payload(payload));
             }
             Some(s) if s.subscribed != record.subscribed => {
                 let kind = if record.subscribed {
@@ -365,20 +244,21 @@ fn plan_catalogs(b: &mut Builder) {
                 };
                 b.push(
                     &address,
-                    kind,
-                    Some(after),
-                    format!("subscribed = {}", record.subscribed),
-                    payload,
+                    Change::new(kind, format!("subscribed = {}", record.subscribed))
+                        .after(after)
+                        .payload(payload),
                 );
             }
             Some(s) => {
                 let changed = changed_fields(s, &record);
                 b.push(
                     &address,
-                    ActionKind::Update,
-                    Some(after),
-                    format!("{} changed", changed.join(", ")),
-                    payload,
+                    Change::new(
+                        ActionKind::Update,
+                        format!("{} changed", changed.join(", ")),
+                    )
+                    .after(after)
+                    .payload(payload),
                 );
             }
         }
@@ -386,10 +266,7 @@ fn plan_catalogs(b: &mut Builder) {
 }
 
 fn changed_fields(a: &CatalogRecord, b: &CatalogRecord) -> Vec<String> {
-    let (Value::Object(x), Value::Object(y)) = (
-        serde_json::to_value(a).unwrap_or_default(),
-        serde_json::to_value(b).unwrap_or_default(),
-    ) else {
+    let (Value::Object(x), Value::Object(y)) = (view(a), view(b)) else {
         return vec!["settings".into()];
     };
     let keys: BTreeSet<&String> = x.keys().chain(y.keys()).collect();
@@ -421,24 +298,24 @@ fn plan_removed_catalogs(b: &mut Builder) {
                 let ua = Address::update(key, &u.id);
                 b.push(
                     &ua,
-                    ActionKind::Expire,
-                    None,
-                    format!("catalog.{key} was removed with prune = true"),
-                    None,
+                    Change::new(
+                        ActionKind::Expire,
+                        format!("catalog.{key} was removed with prune = true"),
+                    ),
                 );
             }
             b.push(
                 &address,
-                ActionKind::Delete,
-                None,
-                "removed from the config with prune = true".into(),
-                None,
+                Change::new(
+                    ActionKind::Delete,
+                    "removed from the config with prune = true",
+                ),
             );
         } else if s.subscribed {
             let mut after = s.clone();
             after.subscribed = false;
-            let value = serde_json::to_value(&after).unwrap_or_default();
-            b.push(&address, ActionKind::Unsubscribe, Some(value.clone()), "removed from the config; its updates stay (set prune = true before removing to expire them)".into(), Some(Payload::Catalog { settings: value, categories: None }));
+            let value = view(&after);
+            b.push(&address, Change::new(ActionKind::Unsubscribe, "removed from the config; its updates stay (set prune = true before removing to expire them)").after(value).payload(Payload::Catalog { record: Box::new(after), categories: None }));
         }
     }
 }
@@ -453,25 +330,23 @@ fn plan_sync_and_signing(b: &mut Builder) {
             languages: s.languages.clone(),
         };
         if b.inputs.actual.sync.as_ref() != Some(&desired) {
-            let after = serde_json::to_value(&desired).unwrap_or_default();
             let kind = if b.inputs.actual.sync.is_some() {
                 ActionKind::Update
             } else {
                 ActionKind::Create
             };
+            let unsupported =
+                (!caps.sync_settings).then(|| b.unsupported("changing synchronization settings"));
             b.push(
                 &Address::sync(),
-                kind,
-                Some(after.clone()),
-                "[sync] differs from the update point's synchronization settings".into(),
-                Some(Payload::Settings { value: after }),
+                Change::new(
+                    kind,
+                    "[sync] differs from the update point's synchronization settings",
+                )
+                .after(view(&desired))
+                .payload(Payload::Sync { settings: desired })
+                .unsupported(unsupported),
             );
-            if !caps.sync_settings {
-                let why = b.unsupported("changing synchronization settings");
-                if let Some(a) = b.actions.last_mut() {
-                    a.unsupported = Some(why);
-                }
-            }
         }
     }
     if let Some(s) = &b.inputs.desired.signing {
@@ -485,25 +360,20 @@ fn plan_sync_and_signing(b: &mut Builder) {
                 mode,
                 certificate: stored.and_then(|x| x.certificate.clone()),
             };
-            let after = serde_json::to_value(&desired).unwrap_or_default();
             let kind = if stored.is_some() {
                 ActionKind::Update
             } else {
                 ActionKind::Create
             };
+            let unsupported =
+                (!caps.signing).then(|| b.unsupported("managing the signing certificate"));
             b.push(
                 &Address::signing(),
-                kind,
-                Some(after.clone()),
-                format!("WSUS signing certificate mode = {mode}"),
-                Some(Payload::Settings { value: after }),
+                Change::new(kind, format!("WSUS signing certificate mode = {mode}"))
+                    .after(view(&desired))
+                    .payload(Payload::Signing { settings: desired })
+                    .unsupported(unsupported),
             );
-            if !caps.signing {
-                let why = b.unsupported("managing the signing certificate");
-                if let Some(a) = b.actions.last_mut() {
-                    a.unsupported = Some(why);
-                }
-            }
         }
     }
 }

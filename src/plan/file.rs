@@ -223,7 +223,13 @@ mod tests {
         // Saving a loaded plan again keeps one, valid checksum.
         save(&loaded, &p).unwrap();
         assert_eq!(load(&p).unwrap(), loaded);
-        std::fs::write(&p, r#"{"format_version":"2.0"}"#).unwrap();
+        std::fs::write(&p, r#"{"format_version":"1.1"}"#).unwrap();
+        let e = load(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("plan format 1.1") && e.contains("make the plan again"),
+            "{e}"
+        );
+        std::fs::write(&p, r#"{"format_version":"3.0"}"#).unwrap();
         assert!(matches!(load(&p), Err(PlanFileError::Version { .. })));
         std::fs::write(&p, "garbage").unwrap();
         assert!(matches!(load(&p), Err(PlanFileError::Format { .. })));

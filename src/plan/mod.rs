@@ -2,6 +2,7 @@
 //! Nothing here performs side effects.
 
 pub mod budget;
+mod builder;
 mod certificates;
 mod content_certs;
 pub mod deselected;

@@ -6,11 +6,18 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::model::UpdateRecord;
+use crate::catalog::model::{Category, OriginFile, UpdateRecord};
+use crate::ids::{Thumbprint, UpdateId};
+use crate::store::{
+    Address, CatalogRecord, CertKind, CertState, Fingerprint, PlanId, SigningSettings, SyncSettings,
+};
+use crate::trust::CertificateInfo;
 
 /// Version of the JSON plan format. Consumers ignore unknown fields and reject an unknown major.
-/// 1.1 added `server`, `checksum`, `summary.blocked` and `diagnostics[].blocked`.
-pub const FORMAT_VERSION: &str = "1.1";
+/// 1.1 added `server`, `checksum`, `summary.blocked` and `diagnostics[].blocked`; 2.0 made
+/// payloads typed records (`catalog.record`, `certificate.state` absent on a delete, `sync`
+/// and `signing` instead of `settings`), so apply reads back exactly what was planned.
+pub const FORMAT_VERSION: &str = "2.0";
 
 /// What an action does. The summary groups them as Terraform does, plus update counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -71,7 +78,8 @@ impl fmt::Display for ActionKind {
     }
 }
 
-/// What apply needs to carry the action out exactly as planned.
+/// What apply needs to carry the action out exactly as planned: typed records, so apply
+/// parses nothing it planned.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Payload {
@@ -79,25 +87,29 @@ pub enum Payload {
     Update { record: Box<UpdateRecord> },
     /// Content to stage for one update: its origin files.
     Content {
-        update: crate::ids::UpdateId,
-        files: Vec<crate::catalog::model::OriginFile>,
+        update: UpdateId,
+        files: Vec<OriginFile>,
     },
-    /// A catalog's desired settings, and its category tree when that changed.
+    /// A catalog's desired record, and its category tree when that changed.
     Catalog {
-        settings: serde_json::Value,
+        record: Box<CatalogRecord>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        categories: Option<Vec<crate::catalog::model::Category>>,
+        categories: Option<Vec<Category>>,
     },
-    /// A certificate role to approve or block, with the certificate's facts when known.
+    /// A certificate role to approve or block (`state`), or to remove (`state` absent), with
+    /// the certificate's facts when known.
     Certificate {
-        thumbprint: crate::ids::Thumbprint,
-        kind: String,
-        state: String,
+        thumbprint: Thumbprint,
+        kind: CertKind,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        info: Option<Box<crate::trust::CertificateInfo>>,
+        state: Option<CertState>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        info: Option<Box<CertificateInfo>>,
     },
-    /// The update point's sync or signing settings.
-    Settings { value: serde_json::Value },
+    /// The update point's own synchronization settings.
+    Sync { settings: SyncSettings },
+    /// The WSUS signing certificate's settings.
+    Signing { settings: SigningSettings },
 }
 
 /// One change to the update server.
@@ -105,7 +117,7 @@ pub enum Payload {
 pub struct Action {
     /// `catalog.<key>`, `catalog.<key>.update[<guid>]`, `certificate[<thumbprint>].<role>`,
     /// `sync`, `signing`.
-    pub address: String,
+    pub address: Address,
     pub kind: ActionKind,
     /// The object as the server has it (None when it does not exist).
     pub before: Option<serde_json::Value>,
@@ -114,7 +126,7 @@ pub struct Action {
     /// Why supctl wants this change, in words a reviewer understands.
     pub reason: String,
     /// Fingerprint of `before` as read from the server; apply refuses the action if it changed.
-    pub before_fingerprint: Option<String>,
+    pub before_fingerprint: Option<Fingerprint>,
     /// Bytes this action downloads (staging).
     #[serde(default)]
     pub bytes: u64,
@@ -140,7 +152,7 @@ pub struct PlanDiagnostic {
     pub severity: DiagnosticSeverity,
     /// A ConfigMgr status message number (`11508`) or a supctl code (`category-unresolved`).
     pub code: String,
-    pub address: String,
+    pub address: Address,
     pub message: String,
     /// What to do, e.g. the exact TOML line that approves a signer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -178,7 +190,7 @@ pub struct Summary {
 pub struct Plan {
     pub format_version: String,
     /// Random id, recorded in the apply journal so `--resume` continues the right plan.
-    pub id: String,
+    pub id: PlanId,
     pub created: DateTime<Utc>,
     /// The config the plan was made from: the file or directory given to `-c`, absolute.
     /// `apply PLANFILE` loads it when no `-c` is given.
@@ -189,7 +201,7 @@ pub struct Plan {
     pub server: Option<crate::store::ServerIdentity>,
     /// Addresses given with `--target`; the plan is partial when non-empty.
     #[serde(default)]
-    pub targets: Vec<String>,
+    pub targets: Vec<Address>,
     pub changes: bool,
     pub summary: Summary,
     pub actions: Vec<Action>,
@@ -206,7 +218,7 @@ impl Plan {
         let summary = summarize(&actions, &diagnostics);
         Plan {
             format_version: FORMAT_VERSION.to_string(),
-            id: new_plan_id(),
+            id: PlanId::new_unique(),
             created: Utc::now(),
             config,
             server: None,
@@ -221,19 +233,19 @@ impl Plan {
 
     /// Keeps only actions at or below the given addresses, without their dependencies
     /// (`plan::targets::select` adds those for `--target`).
-    pub fn retain_targets(&mut self, targets: &[String]) {
+    pub fn retain_targets(&mut self, targets: &[Address]) {
         if targets.is_empty() {
             return;
         }
         self.actions
-            .retain(|a| targets.iter().any(|t| address_within(&a.address, t)));
+            .retain(|a| targets.iter().any(|t| a.address.is_within(t)));
         self.diagnostics
-            .retain(|d| targets.iter().any(|t| address_within(&d.address, t)));
+            .retain(|d| targets.iter().any(|t| d.address.is_within(t)));
         self.set_targets(targets);
     }
 
     /// Records that the plan was limited to `targets` after its actions were filtered.
-    pub fn set_targets(&mut self, targets: &[String]) {
+    pub fn set_targets(&mut self, targets: &[Address]) {
         self.targets = targets.to_vec();
         self.summary = summarize(&self.actions, &self.diagnostics);
         self.changes = !self.actions.is_empty();
@@ -257,16 +269,6 @@ impl Plan {
             .filter(|d| d.severity == DiagnosticSeverity::Error)
             .count()
     }
-}
-
-/// True when `address` is `target` or an object inside it (`catalog.a.update[x]` in `catalog.a`).
-pub fn address_within(address: &str, target: &str) -> bool {
-    address == target
-        || (address.starts_with(target)
-            && matches!(
-                address.as_bytes().get(target.len()),
-                Some(b'.') | Some(b'[')
-            ))
 }
 
 fn summarize(actions: &[Action], diagnostics: &[PlanDiagnostic]) -> Summary {
@@ -297,18 +299,6 @@ fn summarize(actions: &[Action], diagnostics: &[PlanDiagnostic]) -> Summary {
     s
 }
 
-fn new_plan_id() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static SEQ: AtomicU64 = AtomicU64::new(0);
-    let seed = format!(
-        "{}-{}-{}",
-        std::process::id(),
-        Utc::now().timestamp_nanos_opt().unwrap_or_default(),
-        SEQ.fetch_add(1, Ordering::Relaxed)
-    );
-    crate::ids::Sha256::of(seed.as_bytes()).to_hex()[..16].to_ascii_lowercase()
-}
-
 /// Bytes as people read them: `1.3 GiB`.
 pub fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -331,7 +321,7 @@ mod tests {
 
     fn action(address: &str, kind: ActionKind, bytes: u64) -> Action {
         Action {
-            address: address.into(),
+            address: Address::parse(address).unwrap(),
             kind,
             before: None,
             after: None,
@@ -366,9 +356,6 @@ mod tests {
 
     #[test]
     fn targets_keep_objects_inside_the_address() {
-        assert!(address_within("catalog.a.update[x]", "catalog.a"));
-        assert!(address_within("catalog.a", "catalog.a"));
-        assert!(!address_within("catalog.ab", "catalog.a"));
         let mut plan = Plan::new(
             "c".into(),
             vec![
@@ -377,7 +364,7 @@ mod tests {
             ],
             vec![],
         );
-        plan.retain_targets(&["catalog.b".into()]);
+        plan.retain_targets(&[Address::parse("catalog.b").unwrap()]);
         assert_eq!(plan.actions.len(), 1);
         assert_eq!(plan.summary.add, 1);
     }

@@ -187,7 +187,11 @@ pub fn text(plan: &Plan) -> String {
             out,
             "{} this plan is limited to {} and what it depends on; other changes may be pending.\n",
             "Warning:".yellow().bold(),
-            plan.targets.join(", ")
+            plan.targets
+                .iter()
+                .map(|t| t.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     let mut per_catalog: BTreeMap<&str, BTreeMap<ActionKind, Vec<&Action>>> = BTreeMap::new();
@@ -195,7 +199,7 @@ pub fn text(plan: &Plan) -> String {
     for a in &plan.actions {
         if a.kind.is_update_action() {
             per_catalog
-                .entry(owner(&a.address))
+                .entry(owner(a.address.as_str()))
                 .or_default()
                 .entry(a.kind)
                 .or_default()
@@ -218,6 +222,7 @@ pub fn text(plan: &Plan) -> String {
             for a in actions.iter().take(UPDATE_LINES) {
                 let id = a
                     .address
+                    .as_str()
                     .rsplit('[')
                     .next()
                     .unwrap_or("")

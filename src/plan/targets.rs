@@ -26,13 +26,15 @@ pub struct TargetError {
 
 /// Checks that every target is shaped like a plan address (`certificate` alone, every
 /// certificate, is accepted too); a bare word is suggested as the catalog of that key.
-pub fn check_syntax(targets: &[String]) -> Result<(), TargetError> {
+pub fn check_syntax(targets: &[Address]) -> Result<(), TargetError> {
     for t in targets {
-        let ok = t == "certificate" || Address::parse(t).ok().and_then(|a| a.target()).is_some();
+        let ok = t.as_str() == "certificate" || t.target().is_some();
         if !ok {
-            let suggestion = CatalogKey::parse(t).ok().map(|k| format!("catalog.{k}"));
+            let suggestion = CatalogKey::parse(t.as_str())
+                .ok()
+                .map(|k| format!("catalog.{k}"));
             return Err(TargetError {
-                target: t.clone(),
+                target: t.to_string(),
                 suggestion,
             });
         }
@@ -43,15 +45,15 @@ pub fn check_syntax(targets: &[String]) -> Result<(), TargetError> {
 /// An error diagnostic for each target that names nothing in the config, on the server or
 /// in the acquired catalogs: a plan for it would say "No changes" and mean nothing.
 pub fn unknown(
-    targets: &[String],
+    targets: &[Address],
     desired: &Config,
     actual: &ActualState,
     catalogs: &BTreeMap<String, Acquired>,
 ) -> Vec<PlanDiagnostic> {
     let mut out = Vec::new();
     for t in targets {
-        let why = match Address::parse(t).ok().and_then(|a| a.target()) {
-            None if t == "certificate" => None,
+        let why = match t.target() {
+            None if t.as_str() == "certificate" => None,
             None => Some("it is not a plan address".to_string()),
             Some(Target::Catalog(k)) => (!desired.catalogs.contains_key(k.as_str())
                 && !actual.catalogs.contains_key(&k))
@@ -130,21 +132,21 @@ fn known_catalogs(desired: &Config, actual: &ActualState) -> String {
 /// creation (or update, replacement, subscription) and its signers' approval before its
 /// updates are published or revised; an update's publish and the content certificates'
 /// approval before it is staged. Diagnostics are kept for what is kept.
-pub fn select(plan: &mut Plan, targets: &[String], desired: &Config) {
+pub fn select(plan: &mut Plan, targets: &[Address], desired: &Config) {
     if targets.is_empty() {
         return;
     }
     let targeted: Vec<bool> = plan
         .actions
         .iter()
-        .map(|a| targets.iter().any(|t| address_within(&a.address, t)))
+        .map(|a| targets.iter().any(|t| a.address.is_within(t)))
         .collect();
     // What the targeted actions need.
     let mut catalogs: BTreeSet<CatalogKey> = BTreeSet::new();
-    let mut published: BTreeSet<&str> = BTreeSet::new();
+    let mut published: BTreeSet<&Address> = BTreeSet::new();
     let mut content_approvals = false;
     for (a, _) in plan.actions.iter().zip(&targeted).filter(|(_, t)| **t) {
-        let target = Address::parse(&a.address).ok().and_then(|x| x.target());
+        let target = a.address.target();
         match (a.kind, target) {
             (ActionKind::Publish | ActionKind::Revise, Some(Target::Update(k, _))) => {
                 catalogs.insert(k);
@@ -172,7 +174,7 @@ pub fn select(plan: &mut Plan, targets: &[String], desired: &Config) {
         .flat_map(|c| c.signers.iter())
         .collect();
     let needed = |a: &Action| -> bool {
-        let target = Address::parse(&a.address).ok().and_then(|x| x.target());
+        let target = a.address.target();
         match (a.kind, target) {
             (
                 ActionKind::Create
@@ -182,7 +184,7 @@ pub fn select(plan: &mut Plan, targets: &[String], desired: &Config) {
                 Some(Target::Catalog(k)),
             ) => catalogs.contains(&k),
             (ActionKind::Publish | ActionKind::Revise, Some(Target::Update(..))) => {
-                published.contains(a.address.as_str())
+                published.contains(&a.address)
             }
             (ActionKind::Approve, Some(Target::Certificate(t, Some(CertKind::Catalog)))) => {
                 signers.contains(&t)
@@ -199,7 +201,7 @@ pub fn select(plan: &mut Plan, targets: &[String], desired: &Config) {
         .zip(&targeted)
         .map(|(a, t)| *t || needed(a))
         .collect();
-    let kept_addresses: BTreeSet<String> = plan
+    let kept_addresses: BTreeSet<Address> = plan
         .actions
         .iter()
         .zip(&keep)
@@ -209,7 +211,7 @@ pub fn select(plan: &mut Plan, targets: &[String], desired: &Config) {
     let mut flags = keep.into_iter();
     plan.actions.retain(|_| flags.next().unwrap_or(false));
     plan.diagnostics.retain(|d| {
-        targets.iter().any(|t| address_within(&d.address, t)) || kept_addresses.contains(&d.address)
+        targets.iter().any(|t| d.address.is_within(t)) || kept_addresses.contains(&d.address)
     });
     plan.set_targets(targets);
 }
@@ -220,7 +222,7 @@ mod tests {
 
     #[test]
     fn addresses_are_checked_and_a_bare_key_is_suggested_as_a_catalog() {
-        let ok = |t: &str| check_syntax(&[t.to_string()]).is_ok();
+        let ok = |t: &str| check_syntax(&[t.into()]).is_ok();
         assert!(ok("catalog.dell"));
         assert!(ok(
             "catalog.dell.update[c9c7dfac-d9bc-4404-8a30-38d222bf01a7]"

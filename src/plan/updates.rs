@@ -6,8 +6,8 @@ type IdSet = BTreeSet<UpdateId>;
 
 use serde_json::{Value, json};
 
+use super::builder::{Builder, Change};
 use super::content_certs::content_certificate_diagnostics;
-use super::diff::Builder;
 use super::model::*;
 use crate::catalog::acquire::{Acquired, Acquisition};
 use crate::catalog::model::{CatalogContent, FormatVersion, PublicationState, UpdateRecord};
@@ -224,10 +224,7 @@ pub(super) fn plan_updates(b: &mut Builder, c: &config::Catalog, acquired: &Acqu
             if stored.is_some_and(|s| s.state() != UpdateState::Expired) {
                 b.push(
                     &ua,
-                    ActionKind::Expire,
-                    None,
-                    "the catalog marks it expired".into(),
-                    None,
+                    Change::new(ActionKind::Expire, "the catalog marks it expired"),
                 );
             }
             continue;
@@ -235,29 +232,28 @@ pub(super) fn plan_updates(b: &mut Builder, c: &config::Catalog, acquired: &Acqu
         if stored.is_some_and(|s| s.state() == UpdateState::Expired) {
             continue;
         }
-        let payload = || {
-            Some(Payload::Update {
-                record: Box::new(r.clone()),
-            })
+        let payload = || Payload::Update {
+            record: Box::new(r.clone()),
         };
         match stored {
             None => b.push(
                 &ua,
-                ActionKind::Publish,
-                Some(update_json(r)),
-                "new in the catalog (metadata only)".into(),
-                payload(),
+                Change::new(ActionKind::Publish, "new in the catalog (metadata only)")
+                    .after(update_json(r))
+                    .payload(payload()),
             ),
             Some(s) if s.content_hash != r.content_hash() => b.push(
                 &ua,
-                ActionKind::Revise,
-                Some(update_json(r)),
-                format!(
-                    "the catalog's package changed (revision {} -> {})",
-                    s.revision,
-                    s.revision + 1
-                ),
-                payload(),
+                Change::new(
+                    ActionKind::Revise,
+                    format!(
+                        "the catalog's package changed (revision {} -> {})",
+                        s.revision,
+                        s.revision + 1
+                    ),
+                )
+                .after(update_json(r))
+                .payload(payload()),
             ),
             Some(_) => {}
         }
@@ -300,22 +296,17 @@ fn stage(
     }
     let bytes = files.iter().map(|f| f.size).sum();
     let after = json!({ "id": r.id, "title": r.title(), "files": files.iter().map(|f| json!({"name": f.name, "size": f.size, "sha1": f.sha1})).collect::<Vec<_>>() });
-    b.push(
-        address,
-        ActionKind::Stage,
-        Some(after),
-        "content selected for staging".into(),
-        Some(Payload::Content {
-            update: r.id.clone(),
-            files,
-        }),
-    );
     let unsupported =
         (!b.inputs.capabilities.content_staging).then(|| b.unsupported("content staging"));
-    if let Some(a) = b.actions.last_mut() {
-        a.bytes = bytes;
-        a.before = stored.map(stored_json);
-        a.unsupported = unsupported;
-    }
+    let change = Change::new(ActionKind::Stage, "content selected for staging")
+        .after(after)
+        .payload(Payload::Content {
+            update: r.id.clone(),
+            files,
+        })
+        .bytes(bytes)
+        .shown_before(stored.map(stored_json))
+        .unsupported(unsupported);
+    b.push(address, change);
     true
 }

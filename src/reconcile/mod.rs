@@ -27,7 +27,7 @@ use crate::catalog::acquire::{Acquired, Reuse, acquire};
 use crate::catalog::fetch::{Fetcher, HttpSettings};
 use crate::config::Config;
 use crate::plan::{self, Plan};
-use crate::store::{Backend, StoreError};
+use crate::store::{Address, Backend, StoreError, Target};
 
 /// `[http]` as the fetcher wants it.
 pub fn http_settings(cfg: &Config) -> HttpSettings {
@@ -68,12 +68,14 @@ pub async fn make_plan(
     cfg: &Config,
     backend: &dyn Backend,
     fetcher: &Fetcher,
-    targets: &[String],
+    targets: &[Address],
 ) -> Result<(Plan, BTreeMap<String, Acquired>), StoreError> {
     let only: Vec<String> = targets
         .iter()
-        .filter_map(|t| t.strip_prefix("catalog."))
-        .map(|t| t.split(['.', '[']).next().unwrap_or(t).to_string())
+        .filter_map(|t| match t.target() {
+            Some(Target::Catalog(k) | Target::Update(k, _)) => Some(k.to_string()),
+            _ => None,
+        })
         .collect();
     let only = if only.len() == targets.len() {
         only
@@ -94,7 +96,7 @@ fn interrupted_apply(cfg: &Config, backend: &dyn Backend) -> Option<plan::PlanDi
     Some(plan::PlanDiagnostic {
         severity: plan::DiagnosticSeverity::Warning,
         code: "apply-interrupted".into(),
-        address: "apply".into(),
+        address: Address::apply(),
         message: format!(
             "the apply of plan {} was interrupted: {missing} of its {} actions were not done",
             interrupted.id,
@@ -115,16 +117,15 @@ pub async fn plan_catalogs(
     backend: &dyn Backend,
     fetcher: &Fetcher,
     only: &[String],
-    targets: &[String],
+    targets: &[Address],
 ) -> Result<(Plan, BTreeMap<String, Acquired>), StoreError> {
     let mut catalogs = acquire_all(cfg, fetcher, only, Reuse::Summary).await;
     let plan = diff_against(cfg, backend, &catalogs, targets)?;
     let needs_xml: Vec<String> = catalogs
         .keys()
         .filter(|k| {
-            let prefix = format!("catalog.{k}.update[");
             plan.actions.iter().any(|a| {
-                a.address.starts_with(&prefix)
+                matches!(a.address.target(), Some(Target::Update(c, _)) if c.as_str() == k.as_str())
                     && matches!(&a.payload, Some(plan::Payload::Update { record }) if record.is_summary())
             })
         })
@@ -149,7 +150,7 @@ pub fn diff_against(
     cfg: &Config,
     backend: &dyn Backend,
     catalogs: &BTreeMap<String, Acquired>,
-    targets: &[String],
+    targets: &[Address],
 ) -> Result<Plan, StoreError> {
     let actual = backend.snapshot()?;
     let inputs = plan::diff::Inputs {

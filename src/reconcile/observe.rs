@@ -22,7 +22,7 @@ use crate::store::{
 fn actions_per_scope(plan: &Plan) -> BTreeMap<String, BTreeMap<ActionKind, usize>> {
     let mut per: BTreeMap<String, BTreeMap<ActionKind, usize>> = BTreeMap::new();
     for a in &plan.actions {
-        *per.entry(scope_of(&a.address))
+        *per.entry(scope_of(a.address.as_str()))
             .or_default()
             .entry(a.kind)
             .or_default() += 1;

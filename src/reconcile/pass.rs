@@ -14,7 +14,7 @@ use crate::catalog::acquire::Acquired;
 use crate::catalog::fetch::Fetcher;
 use crate::config::Config;
 use crate::plan::{self, Plan};
-use crate::store::{Backend, RunResult, StoreError};
+use crate::store::{Address, Backend, CatalogKey, RunResult, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PassError {
@@ -48,20 +48,21 @@ impl Scope {
     }
 
     /// Plan targets (empty = everything).
-    fn targets(&self) -> Vec<String> {
+    fn targets(&self) -> Vec<Address> {
         if self.all {
             return Vec::new();
         }
-        let mut t: Vec<String> = self
+        let mut t: Vec<Address> = self
             .catalogs
             .iter()
-            .map(|k| format!("catalog.{k}"))
+            .filter_map(|k| CatalogKey::parse(k).ok())
+            .map(|k| Address::catalog(&k))
             .collect();
         if !self.catalogs.is_empty() {
-            t.push("certificate".into());
+            t.push(Address::every_certificate());
         }
         if self.sup {
-            t.push("sync".into());
+            t.push(Address::sync());
         }
         t
     }
@@ -261,7 +262,7 @@ pub fn interrupted(
     let ended = journal
         .entries
         .iter()
-        .any(|e| e.address.as_str() == apply::RAN_TO_ITS_END);
+        .any(|e| e.address == Address::apply());
     if failed || ended {
         return Ok(None);
     }
@@ -269,11 +270,8 @@ pub fn interrupted(
     let Ok(plan) = plan::file::load_own(&path) else {
         return Ok(None);
     };
-    let recorded: std::collections::HashSet<String> = journal
-        .entries
-        .iter()
-        .map(|e| e.address.to_string())
-        .collect();
+    let recorded: std::collections::HashSet<&Address> =
+        journal.entries.iter().map(|e| &e.address).collect();
     // Keyed exactly as apply journals them (an update's staging, a certificate's role): a
     // finished plan has an entry for every action, so it is never taken for an interrupted one.
     let missing = plan

@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::plan::{self, ActionKind, Plan};
 use crate::store::{
     Address, Backend, Op, RunCounts, RunResult, Severity, StatusMessage, StoreError, SyncRun,
+    Target,
 };
 
 /// The scope an address belongs to: `catalog.k` for anything inside catalog k, else itself.
@@ -90,14 +91,15 @@ pub fn record_runs(
             o.message = Some(why.to_string());
         }
     };
-    for a in r
-        .plan
-        .actions
-        .iter()
-        .filter(|a| a.address.starts_with("catalog.") || a.address == "sync")
-    {
-        entry(&mut per, scope_of(&a.address));
-        let Some(o) = per.get_mut(&scope_of(&a.address)) else {
+    for a in r.plan.actions.iter().filter(|a| {
+        matches!(
+            a.address.target(),
+            Some(Target::Catalog(_) | Target::Update(..) | Target::Sync)
+        )
+    }) {
+        let scope = scope_of(a.address.as_str());
+        entry(&mut per, scope.clone());
+        let Some(o) = per.get_mut(&scope) else {
             continue;
         };
         if let Some(why) = failed.get(a.address.as_str()) {
@@ -135,7 +137,7 @@ pub fn record_runs(
         .iter()
         .filter(|d| d.severity == plan::DiagnosticSeverity::Error || d.blocked)
     {
-        let scope = scope_of(&d.address);
+        let scope = scope_of(d.address.as_str());
         entry(&mut per, scope.clone());
         if let Some(o) = per.get_mut(&scope) {
             fail(o, RunResult::Failed, &format!("{}: {}", d.code, d.message));
@@ -145,8 +147,8 @@ pub fn record_runs(
                 at: Utc::now(),
                 number,
                 severity: Severity::Error,
-                text: message_text(r, &d.code, &d.address, &d.message),
-                address: Address::parse(&d.address).ok(),
+                text: message_text(r, &d.code, d.address.as_str(), &d.message),
+                address: Some(d.address.clone()),
             }))?;
         }
     }

@@ -126,6 +126,41 @@ string_newtype!(
 );
 
 impl Address {
+    /// True when this is `target` or an object inside it (`catalog.a.update[x]` is within
+    /// `catalog.a`; `catalog.ab` is not).
+    pub fn is_within(&self, target: &Address) -> bool {
+        let (a, t) = (self.as_str(), target.as_str());
+        a == t || (a.starts_with(t) && matches!(a.as_bytes().get(t.len()), Some(b'.') | Some(b'[')))
+    }
+    /// The journal key of a second action at this address (`catalog.a.update[x]#stage`
+    /// after its publish): the journal records one outcome per key.
+    pub fn with_role(&self, role: &str) -> Self {
+        Self(format!("{}#{role}", self.0))
+    }
+    /// The object a journal key names: the key without its role.
+    pub fn object(&self) -> Self {
+        match self.0.split_once('#') {
+            Some((object, _)) => Self(object.to_string()),
+            None => self.clone(),
+        }
+    }
+    /// The apply itself: the journal key of the entry that ends an apply which was not
+    /// interrupted (it names no object), and where a diagnostic about an apply points.
+    pub fn apply() -> Self {
+        Self("apply".into())
+    }
+    /// Every certificate: a `--target` (and a pass's scope) that covers all of them.
+    pub fn every_certificate() -> Self {
+        Self("certificate".into())
+    }
+    /// A setting of the config a diagnostic points at (`server.max_deletions`).
+    pub fn setting(table: &str, key: &str) -> Self {
+        Self(format!("{table}.{key}"))
+    }
+    /// Where a diagnostic about the config as a whole points.
+    pub fn config() -> Self {
+        Self("config".into())
+    }
     pub fn catalog(key: &CatalogKey) -> Self {
         Self(format!("catalog.{key}"))
     }
@@ -191,7 +226,28 @@ pub enum Target {
     Signing,
 }
 
-/// A fresh identifier unique enough for locks and runs: time, pid and a process counter,
+/// Unit tests write addresses as literals; the product parses them ([`Address::parse`]).
+#[cfg(test)]
+impl From<&str> for Address {
+    fn from(s: &str) -> Self {
+        Address::parse(s).unwrap_or_else(|e| panic!("test address {s:?}: {e}"))
+    }
+}
+#[cfg(test)]
+impl From<String> for Address {
+    fn from(s: String) -> Self {
+        Address::from(s.as_str())
+    }
+}
+
+impl PlanId {
+    /// A fresh plan id ([`unique_token`]).
+    pub fn new_unique() -> Self {
+        Self(unique_token())
+    }
+}
+
+/// A fresh identifier unique enough for plans, locks and runs: time, pid and a process counter,
 /// hashed. No random source is needed because two holders can never share pid and time.
 pub fn unique_token() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
@@ -244,6 +300,15 @@ mod tests {
         assert!(CatalogKey::parse("-x").is_err());
         assert!(CatalogKey::parse("a.b").is_err());
         assert!(CatalogKey::parse("").is_err());
+    }
+
+    #[test]
+    fn addresses_contain_the_objects_inside_them() {
+        let a = |s: &str| Address::parse(s).unwrap();
+        assert!(a("catalog.a.update[x]").is_within(&a("catalog.a")));
+        assert!(a("catalog.a").is_within(&a("catalog.a")));
+        assert!(!a("catalog.ab").is_within(&a("catalog.a")));
+        assert!(!a("catalog.a").is_within(&a("catalog.a.update[x]")));
     }
 
     #[test]

@@ -130,7 +130,7 @@ fn plan_json_has_the_documented_fields() {
     let cfg = site.write("supctl", &contoso_config(&site, &url, "stage = \"all\""));
     let (code, plan) = plan_json(&cfg, &[]);
     assert_eq!(code, 2);
-    assert_eq!(plan["format_version"], "1.1");
+    assert_eq!(plan["format_version"], "2.0");
     assert_eq!(plan["changes"], true);
     let s = &plan["summary"];
     for k in ["add", "change", "replace", "destroy"] {

@@ -182,9 +182,10 @@ fn kill_9_mid_apply_then_resume_finishes_without_repeating_work() {
     let content = repo(BENCH_CONTENT);
     site.serve_content(&content);
     let names = content_names(&content);
-    // Slow every download down so the apply is still staging when it is killed.
+    // Slow every download down so the apply is still staging when it is killed, even while
+    // the other tests of the binary load both cores (120 ms was once not enough there).
     for n in &names {
-        let fault = Fault::Delay(Duration::from_millis(120));
+        let fault = Fault::Delay(Duration::from_millis(300));
         site.server.set_fault(&format!("/{n}"), fault, 1);
     }
     let body = format!(

@@ -71,7 +71,7 @@ pub struct FindingStatus {
 /// An apply that stopped with actions not attempted (SIGTERM, a crash, a lost lock).
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct InterruptedApply {
-    pub plan: String,
+    pub plan: crate::store::PlanId,
     /// When its last action was journaled.
     pub last_action: DateTime<Utc>,
     /// Actions done, of all it plans (unsupported ones excluded).
@@ -175,8 +175,9 @@ fn messages(inp: &Inputs<'_>, scope: &str) -> Vec<MessageStatus> {
         .iter()
         .filter(|m| {
             m.address.as_ref().is_some_and(|a| {
-                crate::plan::address_within(a.as_str(), scope)
+                a.as_str() == scope
                     || a.as_str().starts_with(&format!("{scope}."))
+                    || a.as_str().starts_with(&format!("{scope}["))
             })
         })
         .take(MESSAGES_PER_SCOPE)

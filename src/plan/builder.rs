@@ -1,0 +1,189 @@
+//! The planner's inputs and the one place actions and diagnostics are added to a plan.
+//!
+//! Every planning step (`certificates`, `diff`, `updates`, `deselected`, `content_certs`)
+//! writes through a [`Builder`], and an action is added whole: a [`Change`] says what it
+//! does, the builder fills in the object as the server has it and that object's fingerprint
+//! (apply's compare-and-swap), so no step patches an action after pushing it.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::model::{Action, ActionKind, DiagnosticSeverity, Payload, PlanDiagnostic};
+use crate::catalog::acquire::Acquired;
+use crate::config::Config;
+use crate::store::state::fingerprint_of;
+use crate::store::{ActualState, Address, Capabilities, Fingerprint, Target};
+
+/// Everything the planner reads. `catalogs` holds one entry per subscribed catalog that was
+/// acquired (fetched, verified, parsed when trusted).
+pub struct Inputs<'a> {
+    pub desired: &'a Config,
+    pub catalogs: &'a BTreeMap<String, Acquired>,
+    pub actual: &'a ActualState,
+    pub capabilities: Capabilities,
+    pub backend: &'a str,
+    /// The time certificate expiry is judged at.
+    pub now: chrono::DateTime<chrono::Utc>,
+}
+
+/// One change to plan, before the builder adds what the server has.
+pub(super) struct Change {
+    kind: ActionKind,
+    reason: String,
+    after: Option<Value>,
+    shown_before: Option<Value>,
+    payload: Option<Payload>,
+    bytes: u64,
+    unsupported: Option<String>,
+}
+
+impl Change {
+    /// `kind`, and why supctl wants it, in words a reviewer understands.
+    pub fn new(kind: ActionKind, reason: impl Into<String>) -> Self {
+        Change {
+            kind,
+            reason: reason.into(),
+            after: None,
+            shown_before: None,
+            payload: None,
+            bytes: 0,
+            unsupported: None,
+        }
+    }
+    /// The object as it will be, as reviewers see it.
+    pub fn after(mut self, after: Value) -> Self {
+        self.after = Some(after);
+        self
+    }
+    /// What apply needs to carry the change out.
+    pub fn payload(mut self, payload: Payload) -> Self {
+        self.payload = Some(payload);
+        self
+    }
+    /// Bytes the change downloads (staging).
+    pub fn bytes(mut self, bytes: u64) -> Self {
+        self.bytes = bytes;
+        self
+    }
+    /// Why the backend cannot perform it, when it cannot.
+    pub fn unsupported(mut self, why: Option<String>) -> Self {
+        self.unsupported = why;
+        self
+    }
+    /// Shows reviewers this instead of the whole stored object (staging shows the update's
+    /// identity, not its package); the fingerprint is still the whole object's.
+    pub fn shown_before(mut self, before: Option<Value>) -> Self {
+        self.shown_before = before;
+        self
+    }
+}
+
+/// A record as reviewers see it in `before`/`after`. The records shown are plain derived
+/// structs with string keys, which serde_json always serializes; were one ever to fail, the
+/// plan shows the error in place of the object rather than hiding it as `null`.
+pub(super) fn view<T: Serialize>(record: &T) -> Value {
+    serde_json::to_value(record)
+        .unwrap_or_else(|e| serde_json::json!({ "unshowable": e.to_string() }))
+}
+
+pub(super) struct Builder<'a> {
+    pub inputs: &'a Inputs<'a>,
+    pub actions: Vec<Action>,
+    pub diagnostics: Vec<PlanDiagnostic>,
+}
+
+impl<'a> Builder<'a> {
+    pub fn new(inputs: &'a Inputs<'a>) -> Self {
+        Builder {
+            inputs,
+            actions: Vec::new(),
+            diagnostics: Vec::new(),
+        }
+    }
+
+    /// The stored object at `address` as shown to reviewers (a catalog's settings, without
+    /// its fetch bookkeeping), and the fingerprint of the whole stored object.
+    fn before(&self, address: &Address) -> (Option<Value>, Option<Fingerprint>) {
+        match self.inputs.actual.object(address) {
+            Some(v) => {
+                let fp = self
+                    .inputs
+                    .actual
+                    .fingerprint(address)
+                    .unwrap_or_else(|| fingerprint_of(&v));
+                let shown = match v.get("settings") {
+                    Some(settings) if matches!(address.target(), Some(Target::Catalog(_))) => {
+                        settings.clone()
+                    }
+                    _ => v,
+                };
+                (Some(shown), Some(fp))
+            }
+            None => (None, None),
+        }
+    }
+
+    /// Adds `change` to the object at `address`.
+    pub fn push(&mut self, address: &Address, change: Change) {
+        let (before, before_fingerprint) = self.before(address);
+        let before = if change.shown_before.is_some() {
+            change.shown_before
+        } else {
+            before
+        };
+        self.actions.push(Action {
+            address: address.clone(),
+            kind: change.kind,
+            before,
+            after: change.after,
+            reason: change.reason,
+            before_fingerprint,
+            bytes: change.bytes,
+            unsupported: change.unsupported,
+            payload: change.payload,
+        });
+    }
+
+    pub fn diagnostic(
+        &mut self,
+        severity: DiagnosticSeverity,
+        code: &str,
+        address: &Address,
+        message: String,
+        hint: Option<String>,
+    ) {
+        self.diagnostics.push(PlanDiagnostic {
+            severity,
+            code: code.to_string(),
+            address: address.clone(),
+            message,
+            hint,
+            blocked: false,
+        });
+    }
+
+    /// A change that waits for a reviewer's approval (an unapproved catalog signer): a
+    /// warning that counts as a pending change, not an error.
+    pub fn awaiting_approval(
+        &mut self,
+        code: &str,
+        address: &Address,
+        message: String,
+        hint: String,
+    ) {
+        self.diagnostics.push(PlanDiagnostic {
+            severity: DiagnosticSeverity::Warning,
+            code: code.to_string(),
+            address: address.clone(),
+            message,
+            hint: Some(hint),
+            blocked: true,
+        });
+    }
+
+    pub fn unsupported(&self, what: &str) -> String {
+        format!("{what} is not supported by backend {}", self.inputs.backend)
+    }
+}
