@@ -11,18 +11,18 @@ use super::Progress;
 use crate::plan::human_bytes;
 
 /// How often the summary line is repeated while files are being acquired.
-pub const SUMMARY_EVERY: Duration = Duration::from_secs(10);
+pub(super) const SUMMARY_EVERY: Duration = Duration::from_secs(10);
 
 /// Where a staged file came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
+pub(super) enum Origin {
     Downloaded,
     /// The catalog's `content_source` folder.
     Local,
 }
 
 /// Counts of one staging run, and where its lines go.
-pub struct Downloads<'a> {
+pub(super) struct Downloads<'a> {
     progress: &'a Progress,
     total: usize,
     downloaded: usize,
@@ -33,7 +33,7 @@ pub struct Downloads<'a> {
 }
 
 impl<'a> Downloads<'a> {
-    pub fn new(progress: &'a Progress, total: usize) -> Self {
+    pub(super) fn new(progress: &'a Progress, total: usize) -> Self {
         Downloads {
             progress,
             total,
@@ -50,7 +50,7 @@ impl<'a> Downloads<'a> {
     }
 
     /// One file was acquired and verified.
-    pub fn done(&mut self, name: &str, origin: Origin, size: u64, took: Duration) {
+    pub(super) fn done(&mut self, name: &str, origin: Origin, size: u64, took: Duration) {
         self.bytes += size;
         let what = match origin {
             Origin::Downloaded => {
@@ -70,7 +70,7 @@ impl<'a> Downloads<'a> {
     }
 
     /// One file could not be acquired or failed its checks.
-    pub fn failed(&mut self, name: &str, why: &str) {
+    pub(super) fn failed(&mut self, name: &str, why: &str) {
         self.failed += 1;
         self.line(&format!(
             "[{}/{}] failed {name}: {why}",
@@ -80,7 +80,7 @@ impl<'a> Downloads<'a> {
     }
 
     /// The summary so far.
-    pub fn summary(&self) -> String {
+    pub(super) fn summary(&self) -> String {
         let mut parts = vec![format!("{} downloaded", self.downloaded)];
         if self.local > 0 {
             parts.push(format!("{} from content_source", self.local));
@@ -97,7 +97,7 @@ impl<'a> Downloads<'a> {
     }
 
     /// Prints the summary (periodically, and once at the end).
-    pub fn report(&self) {
+    pub(super) fn report(&self) {
         if self.total > 0 {
             self.line(&self.summary());
         }

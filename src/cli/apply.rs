@@ -84,7 +84,7 @@ fn interrupted_before_changes(out: &Output) -> u8 {
     out.end(Ending::Interrupted, None, None, EXIT_INTERRUPTED)
 }
 
-pub fn run(args: ApplyArgs) -> anyhow::Result<u8> {
+pub(super) fn run(args: ApplyArgs) -> anyhow::Result<u8> {
     if args.json && !args.auto_approve && args.planfile.is_none() && !args.resume {
         return Err(anyhow!(
             "--json cannot ask for approval: pass --auto-approve, or apply a saved plan (`supctl apply PLANFILE --json`)"

@@ -12,7 +12,7 @@ const JSON_FORMAT: &str = "1";
 
 /// How an apply ended, as `apply --json` names it in `result`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ending {
+pub(super) enum Ending {
     /// Nothing to change.
     NoChanges,
     /// The plan has error diagnostics: nothing was applied.
@@ -26,7 +26,7 @@ pub enum Ending {
 }
 
 impl Ending {
-    pub fn as_str(self) -> &'static str {
+    pub(super) fn as_str(self) -> &'static str {
         match self {
             Ending::NoChanges => "no-changes",
             Ending::PlanHasErrors => "plan-has-errors",
@@ -39,7 +39,7 @@ impl Ending {
 
 /// The `apply --json` object: how it ended, the plan in brief, each action's outcome and the
 /// plan's diagnostics.
-pub fn json(ending: Ending, plan: Option<&plan::Plan>, report: Option<&Report>) -> Value {
+pub(super) fn json(ending: Ending, plan: Option<&plan::Plan>, report: Option<&Report>) -> Value {
     let empty = Report::default();
     let r = report.unwrap_or(&empty);
     let pairs = |v: &[(Address, String)], what: &str| -> Vec<Value> {
@@ -79,7 +79,7 @@ fn addresses(done: &[Done]) -> Vec<&str> {
         .collect()
 }
 
-pub fn print(r: &Report, plan: &plan::Plan, interrupted: bool) {
+pub(super) fn print(r: &Report, plan: &plan::Plan, interrupted: bool) {
     let n = r.done.len() + r.resumed.len();
     if interrupted {
         crate::outln!(

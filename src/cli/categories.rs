@@ -31,7 +31,7 @@ pub struct CategoriesArgs {
     config: ConfigArg,
 }
 
-pub fn run(args: CategoriesArgs) -> anyhow::Result<u8> {
+pub(super) fn run(args: CategoriesArgs) -> anyhow::Result<u8> {
     let content = read(&args)?;
     let entries = outline(&content.categories);
     let mut stdout = std::io::stdout().lock();

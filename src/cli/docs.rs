@@ -26,7 +26,7 @@ pub struct ManArgs {
 }
 
 /// Prints the completion script for `shell` (e.g. `supctl completions bash > /etc/bash_completion.d/supctl`).
-pub fn completions(args: CompletionsArgs) -> anyhow::Result<u8> {
+pub(super) fn completions(args: CompletionsArgs) -> anyhow::Result<u8> {
     let mut cmd = visible_only(&Cli::command());
     let mut stdout = std::io::stdout().lock();
     clap_complete::generate(args.shell, &mut cmd, "supctl", &mut stdout);
@@ -58,7 +58,7 @@ fn visible_only(cmd: &clap::Command) -> clap::Command {
 }
 
 /// Prints `supctl.1`, or writes every page into `--out`.
-pub fn man(args: ManArgs) -> anyhow::Result<u8> {
+pub(super) fn man(args: ManArgs) -> anyhow::Result<u8> {
     // As clap_mangen's own `generate_to`: no `help` pseudo-command, and built so that
     // subcommands carry their `supctl-…` display names.
     let mut cmd = Cli::command().disable_help_subcommand(true);

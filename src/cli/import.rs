@@ -21,7 +21,7 @@ pub struct ImportArgs {
     pub lock_timeout: std::time::Duration,
 }
 
-pub fn run(args: ImportArgs) -> anyhow::Result<u8> {
+pub(super) fn run(args: ImportArgs) -> anyhow::Result<u8> {
     let (cfg, path) = session::load_config(args.config.path())?;
     if cfg.server.backend != BackendKind::Wsus {
         return Err(anyhow!(

@@ -16,7 +16,7 @@ use std::time::Duration;
 use super::EXIT_INTERRUPTED;
 
 /// A request to stop, set by the first SIGINT/SIGTERM.
-pub struct Interrupt {
+pub(super) struct Interrupt {
     flag: Arc<AtomicBool>,
     rx: tokio::sync::watch::Receiver<bool>,
 }
@@ -24,7 +24,10 @@ pub struct Interrupt {
 impl Interrupt {
     /// Installs the handlers on `rt` (registered before this returns, so no signal is lost
     /// between installing and waiting). `what` names the command in the messages.
-    pub fn install(rt: &tokio::runtime::Runtime, what: &'static str) -> std::io::Result<Self> {
+    pub(super) fn install(
+        rt: &tokio::runtime::Runtime,
+        what: &'static str,
+    ) -> std::io::Result<Self> {
         let flag = Arc::new(AtomicBool::new(false));
         let (tx, rx) = tokio::sync::watch::channel(false);
         let _entered = rt.enter();
@@ -74,23 +77,23 @@ impl Interrupt {
     }
 
     /// The flag apply checks before each action (`ApplyOptions::cancel`).
-    pub fn flag(&self) -> Arc<AtomicBool> {
+    pub(super) fn flag(&self) -> Arc<AtomicBool> {
         self.flag.clone()
     }
 
-    pub fn requested(&self) -> bool {
+    pub(super) fn requested(&self) -> bool {
         self.flag.load(Ordering::SeqCst)
     }
 
     /// Resolves once a stop was requested.
-    pub async fn wait(&self) {
+    pub(super) async fn wait(&self) {
         let mut rx = self.rx.clone();
         let _ = rx.wait_for(|stop| *stop).await;
     }
 
     /// Reads one line from standard input unless a stop is requested first (`None`). The
     /// read runs on its own thread, which a stop leaves blocked: it ends with the process.
-    pub fn read_line(&self) -> std::io::Result<Option<String>> {
+    pub(super) fn read_line(&self) -> std::io::Result<Option<String>> {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let mut line = String::new();

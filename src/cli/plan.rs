@@ -30,7 +30,7 @@ pub struct PlanArgs {
 }
 
 /// The plan without its payloads (raw XML): what `--json` prints.
-pub fn display_json(plan: &Plan) -> serde_json::Value {
+pub(super) fn display_json(plan: &Plan) -> serde_json::Value {
     let mut v = serde_json::to_value(plan).unwrap_or_default();
     if let Some(actions) = v.get_mut("actions").and_then(|a| a.as_array_mut()) {
         for a in actions {
@@ -45,7 +45,7 @@ pub fn display_json(plan: &Plan) -> serde_json::Value {
 /// Exit status for a finished plan, as Terraform's: any error diagnostic is 1 (with or
 /// without `--detailed-exitcode`); with it, 2 when there are changes or objects waiting for
 /// an approval (blocked items count as changes), else 0.
-pub fn exit_code(plan: &Plan, detailed: bool) -> u8 {
+pub(super) fn exit_code(plan: &Plan, detailed: bool) -> u8 {
     if plan.has_errors() {
         EXIT_ERROR
     } else if detailed && (plan.changes || plan.summary.blocked > 0) {
@@ -55,7 +55,7 @@ pub fn exit_code(plan: &Plan, detailed: bool) -> u8 {
     }
 }
 
-pub fn run(args: PlanArgs) -> anyhow::Result<u8> {
+pub(super) fn run(args: PlanArgs) -> anyhow::Result<u8> {
     crate::plan::targets::check_syntax(&args.targets)?;
     let (cfg, _) = session::load_config_to_change(args.config.path(), args.allow_empty)?;
     let backend = session::open_backend_to_plan(&cfg)?;

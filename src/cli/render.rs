@@ -5,7 +5,7 @@ use owo_colors::OwoColorize;
 use crate::config::{Diagnostic, Severity};
 
 /// Prints `file:line:col: error: message` and its hint to stderr.
-pub fn diagnostic(d: &Diagnostic) {
+pub(super) fn diagnostic(d: &Diagnostic) {
     let level = match d.severity {
         Severity::Error => "error".red().bold().to_string(),
         Severity::Warning => "warning".yellow().bold().to_string(),

@@ -31,14 +31,14 @@ impl ConfigArg {
 /// Loads the config to read the state it names (`status`, `store`, `updates`), printing
 /// every diagnostic; an invalid config is one error. An empty config is accepted here: only
 /// commands that change the server refuse it ([`load_config_to_change`]).
-pub fn load_config(path: Option<&Path>) -> anyhow::Result<(Config, PathBuf)> {
+pub(super) fn load_config(path: Option<&Path>) -> anyhow::Result<(Config, PathBuf)> {
     load_config_with(path, config::LoadOptions { allow_empty: true })
 }
 
 /// Loads the config for a command that may change the server (`plan`, `apply`, `sync`): a
 /// config with no `[server]` and no catalog is refused unless it says `empty = true` or
 /// `allow_empty` (`--allow-empty`).
-pub fn load_config_to_change(
+pub(super) fn load_config_to_change(
     path: Option<&Path>,
     allow_empty: bool,
 ) -> anyhow::Result<(Config, PathBuf)> {
@@ -67,7 +67,7 @@ fn load_config_with(
 }
 
 /// Opens the configured backend (creating the local store on first use when `create`).
-pub fn open_backend(cfg: &Config, create: bool) -> anyhow::Result<Box<dyn Backend>> {
+pub(super) fn open_backend(cfg: &Config, create: bool) -> anyhow::Result<Box<dyn Backend>> {
     let opts = if create {
         OpenOptions::write()
     } else {
@@ -78,7 +78,7 @@ pub fn open_backend(cfg: &Config, create: bool) -> anyhow::Result<Box<dyn Backen
 
 /// For `apply PLANFILE`: the store the plan was made against must exist; a missing one
 /// means the config points elsewhere, and creating an empty store there would help nobody.
-pub fn open_existing_backend(cfg: &Config) -> anyhow::Result<Box<dyn Backend>> {
+pub(super) fn open_existing_backend(cfg: &Config) -> anyhow::Result<Box<dyn Backend>> {
     open_backend_with(
         cfg,
         OpenOptions {
@@ -90,7 +90,7 @@ pub fn open_existing_backend(cfg: &Config) -> anyhow::Result<Box<dyn Backend>> {
 
 /// For `plan`, which writes nothing: created on first use like a writer, but without the
 /// writers' `quick_check`, which reads the whole database (a gigabyte at 100,000 updates).
-pub fn open_backend_to_plan(cfg: &Config) -> anyhow::Result<Box<dyn Backend>> {
+pub(super) fn open_backend_to_plan(cfg: &Config) -> anyhow::Result<Box<dyn Backend>> {
     open_backend_with(
         cfg,
         OpenOptions {
@@ -183,13 +183,13 @@ fn wsus_endpoint(cfg: &Config) -> anyhow::Result<(Endpoint, String)> {
     Ok((endpoint, admin))
 }
 
-pub fn fetcher(cfg: &Config) -> anyhow::Result<Fetcher> {
+pub(super) fn fetcher(cfg: &Config) -> anyhow::Result<Fetcher> {
     let cache = cfg.server.path.join("cache");
     Fetcher::new(crate::reconcile::http_settings(cfg), cache).context("setting up downloads")
 }
 
 /// A fetcher that never draws a download bar (used under another progress bar).
-pub fn fetcher_quiet(cfg: &Config) -> anyhow::Result<Fetcher> {
+pub(super) fn fetcher_quiet(cfg: &Config) -> anyhow::Result<Fetcher> {
     let settings = crate::catalog::fetch::HttpSettings {
         progress: false,
         ..crate::reconcile::http_settings(cfg)
@@ -197,7 +197,7 @@ pub fn fetcher_quiet(cfg: &Config) -> anyhow::Result<Fetcher> {
     Fetcher::new(settings, cfg.server.path.join("cache")).context("setting up downloads")
 }
 
-pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(super) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -208,7 +208,7 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 /// Takes the writer lock, waiting up to `timeout` for the current holder, and says so on
 /// standard error when it took over a lock left behind (an admin must know that another
 /// process ended, or hung, while holding it).
-pub fn lock(
+pub(super) fn lock(
     backend: &dyn Backend,
     command: &str,
     timeout: Duration,
@@ -221,7 +221,7 @@ pub fn lock(
 }
 
 /// [`lock`] without printing its warnings, for the daemon, which logs them.
-pub fn lock_quiet(
+pub(super) fn lock_quiet(
     backend: &dyn Backend,
     command: &str,
     timeout: Duration,
@@ -234,7 +234,7 @@ pub fn lock_quiet(
 /// The one parser of command-line durations (`--lock-timeout`, `--timeout`, `--ttl`):
 /// `500ms`, `30s`, `2m`, `1h`, or a bare number of seconds. Whole numbers in checked
 /// arithmetic, so a huge value is an error, never a panic or a wrap.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
+pub(super) fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
     let n: u64 = num

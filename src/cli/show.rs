@@ -18,7 +18,7 @@ pub struct ShowArgs {
     pub detailed_exitcode: bool,
 }
 
-pub fn run(args: ShowArgs) -> anyhow::Result<u8> {
+pub(super) fn run(args: ShowArgs) -> anyhow::Result<u8> {
     let saved = plan::file::load(&args.planfile)?;
     if args.json {
         crate::outln!(

@@ -139,7 +139,7 @@ fn messages(out: &mut String, m: &[MessageStatus]) {
 }
 
 /// The text rendering.
-pub fn text(r: &Report) -> String {
+pub(super) fn text(r: &Report) -> String {
     let mut out = String::new();
     for c in &r.catalogs {
         out.push_str(&format!(
@@ -224,7 +224,7 @@ pub fn text(r: &Report) -> String {
     out
 }
 
-pub fn run(args: StatusArgs) -> anyhow::Result<u8> {
+pub(super) fn run(args: StatusArgs) -> anyhow::Result<u8> {
     let (cfg, _) = session::load_config(args.config.path())?;
     let backend = session::open_backend(&cfg, false)?;
     let now = Utc::now();

@@ -57,7 +57,7 @@ fn print(resp: &SyncResponse, handled_by: &str, json: bool) -> u8 {
     if resp.succeeded { EXIT_OK } else { EXIT_ERROR }
 }
 
-pub fn run(args: SyncArgs) -> anyhow::Result<u8> {
+pub(super) fn run(args: SyncArgs) -> anyhow::Result<u8> {
     let (cfg, _) = session::load_config_to_change(args.config.path(), false)?;
     for k in &args.catalogs {
         if !cfg.catalogs.get(k).is_some_and(|c| c.subscribed) {

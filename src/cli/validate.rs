@@ -21,7 +21,7 @@ pub struct ValidateArgs {
 /// Version of `validate --json`; the major changes only when a field is renamed or removed.
 const JSON_FORMAT: &str = "1";
 
-pub fn run(args: ValidateArgs) -> anyhow::Result<u8> {
+pub(super) fn run(args: ValidateArgs) -> anyhow::Result<u8> {
     let path = config::default_path(args.config.path());
     let opts = config::LoadOptions {
         allow_empty: args.allow_empty,

@@ -94,7 +94,7 @@ fn init_logging(args: &WatchArgs) -> anyhow::Result<()> {
         .map_err(|e| anyhow!("setting up logging: {e}"))
 }
 
-pub fn run(args: WatchArgs) -> anyhow::Result<u8> {
+pub(super) fn run(args: WatchArgs) -> anyhow::Result<u8> {
     init_logging(&args)?;
     if !(args.schedule_scale >= 1.0 && args.schedule_scale.is_finite()) {
         return Err(anyhow!("--schedule-scale must be at least 1"));

@@ -28,7 +28,7 @@ pub(super) struct Table<'t, 'i> {
 }
 
 impl<'t, 'i> Table<'t, 'i> {
-    pub fn get(&self, key: &str) -> Option<&'t Value<'i>> {
+    pub(super) fn get(&self, key: &str) -> Option<&'t Value<'i>> {
         self.table
             .iter()
             .find(|(k, _)| k.get_ref().as_ref() == key)
@@ -44,31 +44,41 @@ impl<'t, 'i> Table<'t, 'i> {
 }
 
 impl<'a> Cx<'a> {
-    pub fn new(file: &'a SourceFile) -> Self {
+    pub(super) fn new(file: &'a SourceFile) -> Self {
         Self {
             file,
             diags: Vec::new(),
         }
     }
 
-    pub fn loc(&self, span: &Range<usize>) -> Loc {
+    pub(super) fn loc(&self, span: &Range<usize>) -> Loc {
         self.file.loc_of(span)
     }
 
-    pub fn error(&mut self, span: &Range<usize>, message: impl Into<String>, hint: Option<String>) {
+    pub(super) fn error(
+        &mut self,
+        span: &Range<usize>,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) {
         let mut d = Diagnostic::error(Some(self.loc(span)), message);
         d.hint = hint;
         self.diags.push(d);
     }
 
-    pub fn warn(&mut self, span: &Range<usize>, message: impl Into<String>, hint: Option<String>) {
+    pub(super) fn warn(
+        &mut self,
+        span: &Range<usize>,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) {
         let mut d = Diagnostic::warning(Some(self.loc(span)), message);
         d.hint = hint;
         self.diags.push(d);
     }
 
     /// Reports every key of `t` that is not in `known`, with the closest known key.
-    pub fn check_keys(&mut self, t: &Table<'_, '_>, known: &[&str]) {
+    pub(super) fn check_keys(&mut self, t: &Table<'_, '_>, known: &[&str]) {
         for (k, _) in t.table.iter() {
             let key = k.get_ref().as_ref();
             if known.contains(&key) {
@@ -103,7 +113,7 @@ impl<'a> Cx<'a> {
         );
     }
 
-    pub fn table<'t, 'i>(&mut self, t: &Table<'t, 'i>, key: &str) -> Option<Table<'t, 'i>> {
+    pub(super) fn table<'t, 'i>(&mut self, t: &Table<'t, 'i>, key: &str) -> Option<Table<'t, 'i>> {
         let v = t.get(key)?;
         match v.get_ref() {
             DeValue::Table(inner) => Some(Table {
@@ -119,7 +129,11 @@ impl<'a> Cx<'a> {
     }
 
     /// An array of tables (`[[certificate]]`), each with its own name `certificate[i]`.
-    pub fn table_array<'t, 'i>(&mut self, t: &Table<'t, 'i>, key: &str) -> Vec<Table<'t, 'i>> {
+    pub(super) fn table_array<'t, 'i>(
+        &mut self,
+        t: &Table<'t, 'i>,
+        key: &str,
+    ) -> Vec<Table<'t, 'i>> {
         let Some(v) = t.get(key) else {
             return Vec::new();
         };
@@ -141,7 +155,7 @@ impl<'a> Cx<'a> {
         out
     }
 
-    pub fn string(&mut self, t: &Table<'_, '_>, key: &str) -> Option<Spanned<String>> {
+    pub(super) fn string(&mut self, t: &Table<'_, '_>, key: &str) -> Option<Spanned<String>> {
         let v = t.get(key)?;
         match v.get_ref() {
             DeValue::String(s) => Some(Spanned::new(v.span(), s.to_string())),
@@ -152,7 +166,7 @@ impl<'a> Cx<'a> {
         }
     }
 
-    pub fn boolean(&mut self, t: &Table<'_, '_>, key: &str) -> Option<bool> {
+    pub(super) fn boolean(&mut self, t: &Table<'_, '_>, key: &str) -> Option<bool> {
         let v = t.get(key)?;
         match v.get_ref() {
             DeValue::Boolean(b) => Some(*b),
@@ -163,7 +177,7 @@ impl<'a> Cx<'a> {
         }
     }
 
-    pub fn uint(&mut self, t: &Table<'_, '_>, key: &str, max: u64) -> Option<u64> {
+    pub(super) fn uint(&mut self, t: &Table<'_, '_>, key: &str, max: u64) -> Option<u64> {
         let v = t.get(key)?;
         let parsed = match v.get_ref() {
             DeValue::Integer(i) => {
@@ -188,7 +202,7 @@ impl<'a> Cx<'a> {
     }
 
     /// A list of strings; a single string is accepted as a one-element list.
-    pub fn strings(&mut self, t: &Table<'_, '_>, key: &str) -> Option<Vec<Spanned<String>>> {
+    pub(super) fn strings(&mut self, t: &Table<'_, '_>, key: &str) -> Option<Vec<Spanned<String>>> {
         let v = t.get(key)?;
         match v.get_ref() {
             DeValue::String(s) => Some(vec![Spanned::new(v.span(), s.to_string())]),
@@ -212,7 +226,7 @@ impl<'a> Cx<'a> {
     /// An array of strings, strictly: a bare string is an error whose hint is the array to
     /// write. For lists where one value and a list mean different things to a reader
     /// (`signers = "…"` reads like "the signer", and silently became one).
-    pub fn string_array(
+    pub(super) fn string_array(
         &mut self,
         t: &Table<'_, '_>,
         key: &str,
@@ -234,14 +248,19 @@ impl<'a> Cx<'a> {
     }
 
     /// A path, resolved against the directory of the file that contains it.
-    pub fn path(&mut self, t: &Table<'_, '_>, key: &str) -> Option<Spanned<PathBuf>> {
+    pub(super) fn path(&mut self, t: &Table<'_, '_>, key: &str) -> Option<Spanned<PathBuf>> {
         let s = self.string(t, key)?;
         let span = s.span();
         Some(Spanned::new(span, self.file.dir().join(s.into_inner())))
     }
 
     /// One of a fixed set of words.
-    pub fn choice(&mut self, t: &Table<'_, '_>, key: &str, allowed: &[&str]) -> Option<String> {
+    pub(super) fn choice(
+        &mut self,
+        t: &Table<'_, '_>,
+        key: &str,
+        allowed: &[&str],
+    ) -> Option<String> {
         let s = self.string(t, key)?;
         let word = s.get_ref().as_str();
         if allowed.contains(&word) {

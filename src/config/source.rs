@@ -7,14 +7,14 @@ use std::sync::Arc;
 
 /// One config file read into memory, with a line index for `line:col` positions.
 #[derive(Debug)]
-pub struct SourceFile {
+pub(super) struct SourceFile {
     pub path: Arc<PathBuf>,
     pub text: String,
     line_starts: Vec<usize>,
 }
 
 impl SourceFile {
-    pub fn new(path: PathBuf, text: String) -> Self {
+    pub(super) fn new(path: PathBuf, text: String) -> Self {
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
         Self {
@@ -25,12 +25,12 @@ impl SourceFile {
     }
 
     /// The directory relative paths in this file resolve against.
-    pub fn dir(&self) -> &Path {
+    pub(super) fn dir(&self) -> &Path {
         self.path.parent().unwrap_or(Path::new("."))
     }
 
     /// 1-based line and column (in characters) of a byte offset.
-    pub fn loc(&self, offset: usize) -> Loc {
+    pub(super) fn loc(&self, offset: usize) -> Loc {
         let offset = offset.min(self.text.len());
         let line = self.line_starts.partition_point(|&s| s <= offset) - 1;
         let start = self.line_starts[line];
@@ -46,7 +46,7 @@ impl SourceFile {
         }
     }
 
-    pub fn loc_of(&self, span: &Range<usize>) -> Loc {
+    pub(super) fn loc_of(&self, span: &Range<usize>) -> Loc {
         self.loc(span.start)
     }
 }

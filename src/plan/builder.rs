@@ -41,7 +41,7 @@ pub(super) struct Change {
 
 impl Change {
     /// `kind`, and why supctl wants it, in words a reviewer understands.
-    pub fn new(kind: ActionKind, reason: impl Into<String>) -> Self {
+    pub(super) fn new(kind: ActionKind, reason: impl Into<String>) -> Self {
         Change {
             kind,
             reason: reason.into(),
@@ -53,28 +53,28 @@ impl Change {
         }
     }
     /// The object as it will be, as reviewers see it.
-    pub fn after(mut self, after: Value) -> Self {
+    pub(super) fn after(mut self, after: Value) -> Self {
         self.after = Some(after);
         self
     }
     /// What apply needs to carry the change out.
-    pub fn payload(mut self, payload: Payload) -> Self {
+    pub(super) fn payload(mut self, payload: Payload) -> Self {
         self.payload = Some(payload);
         self
     }
     /// Bytes the change downloads (staging).
-    pub fn bytes(mut self, bytes: u64) -> Self {
+    pub(super) fn bytes(mut self, bytes: u64) -> Self {
         self.bytes = bytes;
         self
     }
     /// Why the backend cannot perform it, when it cannot.
-    pub fn unsupported(mut self, why: Option<String>) -> Self {
+    pub(super) fn unsupported(mut self, why: Option<String>) -> Self {
         self.unsupported = why;
         self
     }
     /// Shows reviewers this instead of the whole stored object (staging shows the update's
     /// identity, not its package); the fingerprint is still the whole object's.
-    pub fn shown_before(mut self, before: Option<Value>) -> Self {
+    pub(super) fn shown_before(mut self, before: Option<Value>) -> Self {
         self.shown_before = before;
         self
     }
@@ -95,7 +95,7 @@ pub(super) struct Builder<'a> {
 }
 
 impl<'a> Builder<'a> {
-    pub fn new(inputs: &'a Inputs<'a>) -> Self {
+    pub(super) fn new(inputs: &'a Inputs<'a>) -> Self {
         Builder {
             inputs,
             actions: Vec::new(),
@@ -126,7 +126,7 @@ impl<'a> Builder<'a> {
     }
 
     /// Adds `change` to the object at `address`.
-    pub fn push(&mut self, address: &Address, change: Change) {
+    pub(super) fn push(&mut self, address: &Address, change: Change) {
         let (before, before_fingerprint) = self.before(address);
         let before = if change.shown_before.is_some() {
             change.shown_before
@@ -146,7 +146,7 @@ impl<'a> Builder<'a> {
         });
     }
 
-    pub fn diagnostic(
+    pub(super) fn diagnostic(
         &mut self,
         severity: DiagnosticSeverity,
         code: &str,
@@ -166,7 +166,7 @@ impl<'a> Builder<'a> {
 
     /// A change that waits for a reviewer's approval (an unapproved catalog signer): a
     /// warning that counts as a pending change, not an error.
-    pub fn awaiting_approval(
+    pub(super) fn awaiting_approval(
         &mut self,
         code: &str,
         address: &Address,
@@ -183,7 +183,7 @@ impl<'a> Builder<'a> {
         });
     }
 
-    pub fn unsupported(&self, what: &str) -> String {
+    pub(super) fn unsupported(&self, what: &str) -> String {
         format!("{what} is not supported by backend {}", self.inputs.backend)
     }
 }

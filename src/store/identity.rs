@@ -45,7 +45,7 @@ pub(crate) struct Remembered(std::sync::Mutex<Option<ServerIdentity>>);
 
 impl Remembered {
     /// The remembered identity, or `read`'s (remembered when it succeeds).
-    pub fn get_or_read<E>(
+    pub(crate) fn get_or_read<E>(
         &self,
         read: impl FnOnce() -> Result<ServerIdentity, E>,
     ) -> Result<ServerIdentity, E> {

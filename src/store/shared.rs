@@ -10,7 +10,7 @@ use super::names::CatalogKey;
 use super::state::{StoredFile, StoredUpdate};
 
 /// Categories as stored: the first of duplicate ids wins, members sorted and unique.
-pub fn normalize_categories(categories: Vec<Category>) -> Vec<Category> {
+pub(crate) fn normalize_categories(categories: Vec<Category>) -> Vec<Category> {
     let mut seen = HashSet::new();
     categories
         .into_iter()
@@ -25,7 +25,7 @@ pub fn normalize_categories(categories: Vec<Category>) -> Vec<Category> {
 
 /// True when a stored certificate is the one an upsert names: by the given thumbprint, or by
 /// either digest of the certificate facts that came with it.
-pub fn names_certificate(
+pub(crate) fn names_certificate(
     c: &StoredCertificate,
     t: &Thumbprint,
     facts: Option<&CertificateFacts>,
@@ -39,7 +39,7 @@ pub fn names_certificate(
 /// What an upsert changes: rows to replace and the new row, or `None` when already in effect.
 /// With facts the SHA-1 thumbprint becomes the key, merging a row approved by SHA-256;
 /// without, the known facts are kept.
-pub fn certificate_change(
+pub(crate) fn certificate_change(
     all: &[StoredCertificate],
     t: &Thumbprint,
     kind: CertKind,
@@ -74,7 +74,7 @@ pub fn certificate_change(
 
 /// An update record as a stored update: its files once each by SHA-1 (none staged yet) and
 /// its supersedence sorted, with `superseded_by` left for the caller to link.
-pub fn stored_update(
+pub(crate) fn stored_update(
     catalog: &CatalogKey,
     rec: &UpdateRecord,
     revision: u32,

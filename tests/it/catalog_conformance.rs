@@ -11,13 +11,7 @@ use supctl::catalog::sdp::parse_catalog_bytes;
 use supctl::catalog::v3::{parse_category, parse_category_list};
 
 fn fixtures() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures");
-    if p.is_dir() {
-        Some(p)
-    } else {
-        println!("../shared/fixtures absent: conformance skipped");
-        None
-    }
+    crate::support::shared_fixture("")
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {

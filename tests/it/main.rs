@@ -3,6 +3,9 @@
 //! embedded store). One binary links the crate once instead of once per file; `support` holds
 //! every shared fixture.
 
+// Everything in this crate is test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 // The generator binary's own code; the tests use its library part, not its report fields.
 #[allow(dead_code)]
 #[path = "../../src/bin/gen_catalog/mod.rs"]

@@ -373,14 +373,11 @@ fn tsa_certificate_is_not_a_code_signer() {
 /// Conformance with a real signature made by Windows tooling (authenticode.md §8 expected values).
 #[test]
 fn lenovo_patchmypc_signature_conformance() {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/fixtures/lenovo_v3_repack/cab_signature_selfsigned_signtool.p7b"
-    );
-    let Ok(p7) = std::fs::read(path) else {
-        eprintln!("../shared/fixtures absent, skipping");
+    let rel = "lenovo_v3_repack/cab_signature_selfsigned_signtool.p7b";
+    let Some(path) = crate::support::shared_fixture(rel) else {
         return;
     };
+    let p7 = std::fs::read(path).unwrap();
     let info = inspect_signature(&p7).unwrap();
     assert_eq!(info.data_type, "1.3.6.1.4.1.311.2.1.28");
     assert_eq!(info.digest_algorithm, "sha1");

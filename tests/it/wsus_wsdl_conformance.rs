@@ -3,8 +3,6 @@
 
 use crate::support::wsus as wsus_support;
 
-use std::path::Path;
-
 use supctl::store::wsus::soap::{Element, TNS};
 
 const XS: &str = "http://www.w3.org/2001/XMLSchema";
@@ -30,15 +28,11 @@ fn request_params(schema_elements: &[&Element], op: &str) -> Option<Vec<String>>
 fn operation_table_matches_the_captured_wsdl() {
     let table = wsus_support::operations();
     assert!(table.len() >= 10);
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/wsus/ApiRemoting30.wsdl");
-    let Ok(text) = std::fs::read_to_string(&path) else {
-        eprintln!(
-            "SKIPPED: {} is absent, so the operation table was not compared with the real WSDL",
-            path.display()
-        );
+    // Absent, the operation table is not compared with the real WSDL.
+    let Some(path) = crate::support::shared_fixture("wsus/ApiRemoting30.wsdl") else {
         return;
     };
+    let text = std::fs::read_to_string(&path).unwrap();
     let wsdl = Element::parse(&text).expect("the WSDL parses");
     let schemas: Vec<&Element> = wsdl
         .child("types")

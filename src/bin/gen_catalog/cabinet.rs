@@ -26,7 +26,7 @@ fn fixed_datetime() -> time::PrimitiveDateTime {
 }
 
 /// A content certificate to ship: `ContentCertificates\<name>` with DER bytes.
-pub struct CertFile {
+pub(crate) struct CertFile {
     pub name: String,
     pub der: Vec<u8>,
 }
@@ -54,7 +54,11 @@ impl<W: Write> Write for Budget<W> {
 }
 
 /// Writes the whole catalog XML (`SystemsManagementCatalog`) to `w`.
-pub fn write_catalog_xml<W: Write + ?Sized>(w: &mut W, cat: &Catalog, seed: u64) -> io::Result<()> {
+pub(crate) fn write_catalog_xml<W: Write + ?Sized>(
+    w: &mut W,
+    cat: &Catalog,
+    seed: u64,
+) -> io::Result<()> {
     sdp::write_catalog_head(w)?;
     for p in &cat.packages {
         sdp::write_package(w, cat, p, seed, false)?;
@@ -65,7 +69,7 @@ pub fn write_catalog_xml<W: Write + ?Sized>(w: &mut W, cat: &Catalog, seed: u64)
 /// Writes the unsigned CAB to `path`; returns the uncompressed payload size. Only a v3
 /// catalog gets the `V3\` folder (even when it has no categories): its presence is what
 /// makes a catalog v3.
-pub fn write_cab(
+pub(crate) fn write_cab(
     path: &Path,
     cat: &Catalog,
     seed: u64,

@@ -38,9 +38,9 @@ pub(super) struct CacheMeta {
 }
 
 impl CacheMeta {
-    pub const VERSION: u32 = 1;
+    pub(super) const VERSION: u32 = 1;
 
-    pub fn validators(&self) -> Validators {
+    pub(super) fn validators(&self) -> Validators {
         Validators {
             etag: self.etag.clone(),
             last_modified: self.last_modified.clone(),
@@ -70,35 +70,35 @@ pub(super) struct Cache {
 }
 
 impl Cache {
-    pub fn new(dir: PathBuf) -> Self {
+    pub(super) fn new(dir: PathBuf) -> Self {
         Cache { dir }
     }
 
-    pub fn dir(&self) -> &Path {
+    pub(super) fn dir(&self) -> &Path {
         &self.dir
     }
 
-    pub fn cab_path(&self, key: &str) -> PathBuf {
+    pub(super) fn cab_path(&self, key: &str) -> PathBuf {
         self.dir.join(format!("{key}.cab"))
     }
 
-    pub fn meta_path(&self, key: &str) -> PathBuf {
+    pub(super) fn meta_path(&self, key: &str) -> PathBuf {
         self.dir.join(format!("{key}.json"))
     }
 
-    pub fn ensure_dir(&self) -> Result<(), FetchError> {
+    pub(super) fn ensure_dir(&self) -> Result<(), FetchError> {
         std::fs::create_dir_all(&self.dir).map_err(|e| FetchError::io("create", &self.dir, e))
     }
 
     /// A fresh `<key>.<random>.partial` file in the cache directory (same filesystem as the
     /// final name, so the rename is atomic). Deleted on drop unless persisted.
-    pub fn new_partial(&self, key: &str) -> Result<tempfile::NamedTempFile, FetchError> {
+    pub(super) fn new_partial(&self, key: &str) -> Result<tempfile::NamedTempFile, FetchError> {
         new_partial_in(&self.dir, &format!("{key}."))
     }
 
     /// Metadata from the last fetch, or `None` when absent or unreadable (a corrupt file
     /// only costs one unconditional download, so it is not an error).
-    pub fn load_meta(&self, key: &str) -> Option<CacheMeta> {
+    pub(super) fn load_meta(&self, key: &str) -> Option<CacheMeta> {
         let path = self.meta_path(key);
         let bytes = std::fs::read(&path).ok()?;
         match serde_json::from_slice::<CacheMeta>(&bytes) {
@@ -115,13 +115,13 @@ impl Cache {
     }
 
     /// The metadata only if the cached CAB is exactly the file it describes.
-    pub fn intact_meta(&self, key: &str, meta: CacheMeta) -> Option<CacheMeta> {
+    pub(super) fn intact_meta(&self, key: &str, meta: CacheMeta) -> Option<CacheMeta> {
         let (size, _, sha256) = hash_file(&self.cab_path(key), u64::MAX).ok()?;
         (size == meta.size && sha256 == meta.sha256).then_some(meta)
     }
 
     /// Writes the metadata atomically (temp + fsync + rename + directory fsync).
-    pub fn store_meta(&self, key: &str, meta: &CacheMeta) -> Result<(), FetchError> {
+    pub(super) fn store_meta(&self, key: &str, meta: &CacheMeta) -> Result<(), FetchError> {
         let json = serde_json::to_vec_pretty(meta).expect("cache metadata serialises");
         let target = self.meta_path(key);
         let mut tmp = self.new_partial(key)?;
@@ -132,7 +132,7 @@ impl Cache {
     }
 
     /// Removes `<key>.*.partial` files left by a crashed run.
-    pub fn sweep_stale(&self, key: &str) {
+    pub(super) fn sweep_stale(&self, key: &str) {
         let Ok(entries) = std::fs::read_dir(&self.dir) else {
             return;
         };

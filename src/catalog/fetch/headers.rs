@@ -16,7 +16,7 @@ impl Validators {
     /// `If-None-Match` / `If-Modified-Since` for a conditional GET. Both are sent when both
     /// are known: servers that ignore ETags still honour dates, and RFC 9110 makes
     /// `If-None-Match` win where both are understood.
-    pub fn conditional_headers(&self) -> Vec<(&'static str, String)> {
+    pub(super) fn conditional_headers(&self) -> Vec<(&'static str, String)> {
         let mut h = Vec::new();
         if let Some(e) = &self.etag {
             h.push(("if-none-match", e.clone()));
@@ -30,14 +30,14 @@ impl Validators {
     /// The `If-Range` value that makes a resume safe: a strong ETag, else Last-Modified.
     /// Weak ETags (`W/"..."`) are not allowed in `If-Range`; without any validator a resume
     /// could splice two versions of a file, so the caller must restart from zero instead.
-    pub fn resume_validator(&self) -> Option<String> {
+    pub(super) fn resume_validator(&self) -> Option<String> {
         match &self.etag {
             Some(e) if !e.starts_with("W/") => Some(e.clone()),
             _ => self.last_modified.clone(),
         }
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(super) fn is_empty(&self) -> bool {
         self.etag.is_none() && self.last_modified.is_none()
     }
 }

@@ -20,15 +20,15 @@ fn bad(i: usize, msg: impl Into<String>) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(i, Type::Text, Box::new(Malformed(msg.into())))
 }
 
-pub fn ts(t: &DateTime<Utc>) -> String {
+pub(super) fn ts(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Nanos, true)
 }
 
-pub fn json<T: Serialize + ?Sized>(v: &T) -> String {
+pub(super) fn json<T: Serialize + ?Sized>(v: &T) -> String {
     serde_json::to_string(v).expect("store values serialise")
 }
 
-pub fn parsed<T>(r: &Row, i: usize) -> rusqlite::Result<T>
+pub(super) fn parsed<T>(r: &Row, i: usize) -> rusqlite::Result<T>
 where
     T: FromStr,
     T::Err: std::fmt::Display,
@@ -37,7 +37,7 @@ where
     s.parse().map_err(|e: T::Err| bad(i, format!("`{s}`: {e}")))
 }
 
-pub fn opt_parsed<T>(r: &Row, i: usize) -> rusqlite::Result<Option<T>>
+pub(super) fn opt_parsed<T>(r: &Row, i: usize) -> rusqlite::Result<Option<T>>
 where
     T: FromStr,
     T::Err: std::fmt::Display,
@@ -48,14 +48,14 @@ where
     }
 }
 
-pub fn time(r: &Row, i: usize) -> rusqlite::Result<DateTime<Utc>> {
+pub(super) fn time(r: &Row, i: usize) -> rusqlite::Result<DateTime<Utc>> {
     let s: String = r.get(i)?;
     DateTime::parse_from_rfc3339(&s)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| bad(i, format!("time `{s}`: {e}")))
 }
 
-pub fn opt_time(r: &Row, i: usize) -> rusqlite::Result<Option<DateTime<Utc>>> {
+pub(super) fn opt_time(r: &Row, i: usize) -> rusqlite::Result<Option<DateTime<Utc>>> {
     match r.get::<_, Option<String>>(i)? {
         None => Ok(None),
         Some(_) => time(r, i).map(Some),
@@ -87,33 +87,33 @@ fn hex_array<const N: usize>(r: &Row, i: usize) -> rusqlite::Result<[u8; N]> {
     Ok(out)
 }
 
-pub fn sha1(r: &Row, i: usize) -> rusqlite::Result<Sha1> {
+pub(super) fn sha1(r: &Row, i: usize) -> rusqlite::Result<Sha1> {
     hex_array(r, i).map(Sha1)
 }
 
-pub fn sha256(r: &Row, i: usize) -> rusqlite::Result<Sha256> {
+pub(super) fn sha256(r: &Row, i: usize) -> rusqlite::Result<Sha256> {
     hex_array(r, i).map(Sha256)
 }
 
-pub fn opt_sha256(r: &Row, i: usize) -> rusqlite::Result<Option<Sha256>> {
+pub(super) fn opt_sha256(r: &Row, i: usize) -> rusqlite::Result<Option<Sha256>> {
     match r.get::<_, Option<String>>(i)? {
         None => Ok(None),
         Some(_) => sha256(r, i).map(Some),
     }
 }
 
-pub fn from_json<T: DeserializeOwned>(r: &Row, i: usize) -> rusqlite::Result<T> {
+pub(super) fn from_json<T: DeserializeOwned>(r: &Row, i: usize) -> rusqlite::Result<T> {
     let s: String = r.get(i)?;
     serde_json::from_str(&s).map_err(|e| bad(i, format!("JSON: {e}")))
 }
 
-pub fn word<T>(r: &Row, i: usize, parse: fn(&str) -> Option<T>) -> rusqlite::Result<T> {
+pub(super) fn word<T>(r: &Row, i: usize, parse: fn(&str) -> Option<T>) -> rusqlite::Result<T> {
     let s: String = r.get(i)?;
     parse(&s).ok_or_else(|| bad(i, format!("unknown value `{s}`")))
 }
 
 /// Borrowed text, for merge keys that need no allocation.
-pub fn text_ref<'r>(r: &'r Row, i: usize) -> rusqlite::Result<&'r str> {
+pub(super) fn text_ref<'r>(r: &'r Row, i: usize) -> rusqlite::Result<&'r str> {
     r.get_ref(i)?
         .as_str()
         .map_err(|e| bad(i, format!("not text: {e}")))

@@ -19,7 +19,7 @@ const DEPLOYABLE: &str = "(EXISTS (SELECT 1 FROM update_files f WHERE f.update_i
     AND NOT EXISTS (SELECT 1 FROM update_files f LEFT JOIN content c ON c.sha1 = f.sha1
                     WHERE f.update_id = u.id AND c.sha1 IS NULL))";
 
-pub fn list_updates(c: &Connection, filter: &UpdateFilter) -> Result<Vec<UpdateRow>> {
+pub(super) fn list_updates(c: &Connection, filter: &UpdateFilter) -> Result<Vec<UpdateRow>> {
     let mut sql = format!(
         "SELECT u.id, u.revision, u.title, u.vendor, u.products, u.classification, u.catalog,
                 u.expired, {DEPLOYABLE} FROM updates u WHERE 1"
@@ -136,7 +136,11 @@ pub struct StoreStats {
     pub counts: TableCounts,
 }
 
-pub fn stats(c: &Connection, loc: &StoreLocation, schema_version: i64) -> Result<StoreStats> {
+pub(super) fn stats(
+    c: &Connection,
+    loc: &StoreLocation,
+    schema_version: i64,
+) -> Result<StoreStats> {
     let n = |sql: &str| -> Result<u64> { Ok(c.query_row(sql, [], |r| r.get::<_, i64>(0))? as u64) };
     let counts = TableCounts {
         catalogs: n("SELECT count(*) FROM catalogs")?,
@@ -165,7 +169,7 @@ pub fn stats(c: &Connection, loc: &StoreLocation, schema_version: i64) -> Result
     })
 }
 
-pub fn content_index(c: &Connection) -> Result<HashMap<Sha1, String>> {
+pub(super) fn content_index(c: &Connection) -> Result<HashMap<Sha1, String>> {
     let mut st = c.prepare_cached("SELECT sha1, ext FROM content")?;
     let rows = st.query_map([], |r| Ok((sha1(r, 0)?, r.get::<_, String>(1)?)))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)

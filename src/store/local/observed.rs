@@ -12,7 +12,7 @@ use crate::store::op::Applied;
 
 use super::codec::*;
 
-pub fn findings(c: &Connection) -> Result<Vec<Finding>> {
+pub(super) fn findings(c: &Connection) -> Result<Vec<Finding>> {
     let mut st = c.prepare_cached(
         "SELECT scope, kind, since, seen, summary FROM findings ORDER BY scope, kind",
     )?;
@@ -28,7 +28,7 @@ pub fn findings(c: &Connection) -> Result<Vec<Finding>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-pub fn record_finding(c: &Connection, f: &Finding) -> Result<Applied> {
+pub(super) fn record_finding(c: &Connection, f: &Finding) -> Result<Applied> {
     let old = findings(c)?
         .into_iter()
         .find(|o| o.scope == f.scope && o.kind == f.kind);
@@ -53,7 +53,7 @@ pub fn record_finding(c: &Connection, f: &Finding) -> Result<Applied> {
     })
 }
 
-pub fn clear_finding(c: &Connection, scope: &Address, kind: FindingKind) -> Result<Applied> {
+pub(super) fn clear_finding(c: &Connection, scope: &Address, kind: FindingKind) -> Result<Applied> {
     let n = c.execute(
         "DELETE FROM findings WHERE scope = ?1 AND kind = ?2",
         params![scope.as_str(), kind.as_str()],
@@ -62,7 +62,10 @@ pub fn clear_finding(c: &Connection, scope: &Address, kind: FindingKind) -> Resu
 }
 
 /// Every catalog's list, or one catalog's.
-pub fn shipped(c: &Connection, catalog: Option<&CatalogKey>) -> Result<Vec<ShippedCertificates>> {
+pub(super) fn shipped(
+    c: &Connection,
+    catalog: Option<&CatalogKey>,
+) -> Result<Vec<ShippedCertificates>> {
     let mut st = c.prepare_cached(
         "SELECT catalog, sha1, sha256, subject, issuer, serial, not_before, not_after
          FROM shipped_certificates WHERE ?1 IS NULL OR catalog = ?1 ORDER BY catalog, sha1",
@@ -96,7 +99,7 @@ pub fn shipped(c: &Connection, catalog: Option<&CatalogKey>) -> Result<Vec<Shipp
     Ok(out)
 }
 
-pub fn record_shipped(c: &Connection, s: &ShippedCertificates) -> Result<Applied> {
+pub(super) fn record_shipped(c: &Connection, s: &ShippedCertificates) -> Result<Applied> {
     let s = ShippedCertificates::new(s.catalog.clone(), s.certificates.clone());
     let old = shipped(c, Some(&s.catalog))?.pop();
     let old_list = old.as_ref().map_or(&[][..], |o| &o.certificates[..]);

@@ -23,7 +23,7 @@ fn format_version(s: &str) -> Option<FormatVersion> {
     }
 }
 
-pub fn snapshot(c: &Connection) -> Result<ActualState> {
+pub(super) fn snapshot(c: &Connection) -> Result<ActualState> {
     Ok(ActualState {
         catalogs: catalogs(c, None)?,
         certificates: certificates(c, None)?,
@@ -36,7 +36,7 @@ pub fn snapshot(c: &Connection) -> Result<ActualState> {
 }
 
 /// Everything but updates and categories.
-pub fn settings(c: &Connection) -> Result<ActualState> {
+pub(super) fn settings(c: &Connection) -> Result<ActualState> {
     Ok(ActualState {
         catalogs: catalogs(c, None)?,
         certificates: certificates(c, None)?,
@@ -47,7 +47,7 @@ pub fn settings(c: &Connection) -> Result<ActualState> {
     })
 }
 
-pub fn catalogs(
+pub(super) fn catalogs(
     c: &Connection,
     key: Option<&CatalogKey>,
 ) -> Result<BTreeMap<CatalogKey, StoredCatalog>> {
@@ -94,7 +94,10 @@ pub fn catalogs(
     Ok(out)
 }
 
-pub fn certificates(c: &Connection, t: Option<&Thumbprint>) -> Result<Vec<StoredCertificate>> {
+pub(super) fn certificates(
+    c: &Connection,
+    t: Option<&Thumbprint>,
+) -> Result<Vec<StoredCertificate>> {
     let mut st = c.prepare_cached(
         "SELECT thumbprint, kind, state, subject, issuer, serial, sha1, sha256, not_before, not_after, der
          FROM certificates
@@ -127,7 +130,7 @@ pub fn certificates(c: &Connection, t: Option<&Thumbprint>) -> Result<Vec<Stored
     Ok(v)
 }
 
-pub fn categories(
+pub(super) fn categories(
     c: &Connection,
     key: Option<&CatalogKey>,
 ) -> Result<BTreeMap<CatalogKey, Vec<Category>>> {
@@ -178,7 +181,10 @@ pub fn categories(
 
 /// Updates with their files and supersedence. All three queries run in id order and are
 /// merge-joined, so 100,000 updates cost three index scans and no hashing.
-pub fn updates(c: &Connection, id: Option<&UpdateId>) -> Result<BTreeMap<UpdateId, StoredUpdate>> {
+pub(super) fn updates(
+    c: &Connection,
+    id: Option<&UpdateId>,
+) -> Result<BTreeMap<UpdateId, StoredUpdate>> {
     let id_text = id.map(|i| i.as_str());
     // One statement per case: SQLite cannot use an index for `?1 IS NULL OR id = ?1`, so the
     // single-update read (every fingerprint check during apply) would scan the whole table.
@@ -271,7 +277,7 @@ pub fn updates(c: &Connection, id: Option<&UpdateId>) -> Result<BTreeMap<UpdateI
     Ok(v.into_iter().map(|u| (u.id.clone(), u)).collect())
 }
 
-pub fn sync_settings(c: &Connection) -> Result<Option<SyncSettings>> {
+pub(super) fn sync_settings(c: &Connection) -> Result<Option<SyncSettings>> {
     Ok(c.prepare_cached(
         "SELECT schedule, products, classifications, languages FROM sync_settings",
     )?
@@ -286,7 +292,7 @@ pub fn sync_settings(c: &Connection) -> Result<Option<SyncSettings>> {
     .optional()?)
 }
 
-pub fn signing(c: &Connection) -> Result<Option<SigningSettings>> {
+pub(super) fn signing(c: &Connection) -> Result<Option<SigningSettings>> {
     Ok(c.prepare_cached("SELECT mode, certificate FROM signing")?
         .query_row([], |r| {
             Ok(SigningSettings {
@@ -297,13 +303,17 @@ pub fn signing(c: &Connection) -> Result<Option<SigningSettings>> {
         .optional()?)
 }
 
-pub fn inventory(c: &Connection) -> Result<BTreeMap<Address, Origin>> {
+pub(super) fn inventory(c: &Connection) -> Result<BTreeMap<Address, Origin>> {
     let mut st = c.prepare_cached("SELECT address, origin FROM inventory")?;
     let rows = st.query_map([], |r| Ok((parsed(r, 0)?, word(r, 1, Origin::parse)?)))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-pub fn raw_xml(c: &Connection, id: &UpdateId, revision: Option<u32>) -> Result<Option<String>> {
+pub(super) fn raw_xml(
+    c: &Connection,
+    id: &UpdateId,
+    revision: Option<u32>,
+) -> Result<Option<String>> {
     Ok(c.prepare_cached(
         "SELECT raw_xml FROM revisions WHERE update_id = ?1
            AND revision = COALESCE(?2, (SELECT revision FROM updates WHERE id = ?1))",
@@ -312,7 +322,7 @@ pub fn raw_xml(c: &Connection, id: &UpdateId, revision: Option<u32>) -> Result<O
     .optional()?)
 }
 
-pub fn journal(c: &Connection, plan: Option<&PlanId>) -> Result<Option<Journal>> {
+pub(super) fn journal(c: &Connection, plan: Option<&PlanId>) -> Result<Option<Journal>> {
     let plan: Option<String> = match plan {
         Some(p) => Some(p.as_str().to_string()),
         None => c
@@ -347,7 +357,7 @@ pub fn journal(c: &Connection, plan: Option<&PlanId>) -> Result<Option<Journal>>
     }))
 }
 
-pub fn status_messages(c: &Connection, limit: usize) -> Result<Vec<StatusMessage>> {
+pub(super) fn status_messages(c: &Connection, limit: usize) -> Result<Vec<StatusMessage>> {
     let mut st = c.prepare_cached(
         "SELECT at, number, severity, text, address FROM status_messages ORDER BY seq DESC LIMIT ?1",
     )?;
@@ -379,7 +389,7 @@ fn run_row(r: &rusqlite::Row) -> rusqlite::Result<SyncRun> {
     })
 }
 
-pub fn sync_runs(c: &Connection, limit: usize) -> Result<Vec<SyncRun>> {
+pub(super) fn sync_runs(c: &Connection, limit: usize) -> Result<Vec<SyncRun>> {
     let mut st = c.prepare_cached(
         "SELECT scope, started, ended, result, counts, message FROM sync_runs
          ORDER BY started DESC, scope LIMIT ?1",
@@ -388,7 +398,7 @@ pub fn sync_runs(c: &Connection, limit: usize) -> Result<Vec<SyncRun>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-pub fn sync_run(
+pub(super) fn sync_run(
     c: &Connection,
     scope: &Address,
     started: &chrono::DateTime<chrono::Utc>,
@@ -400,7 +410,7 @@ pub fn sync_run(
     .optional()?)
 }
 
-pub fn next_runs(c: &Connection) -> Result<Vec<NextRun>> {
+pub(super) fn next_runs(c: &Connection) -> Result<Vec<NextRun>> {
     let mut st = c.prepare_cached("SELECT scope, due, schedule FROM next_runs ORDER BY scope")?;
     let rows = st.query_map([], |r| {
         Ok(NextRun {
@@ -414,7 +424,7 @@ pub fn next_runs(c: &Connection) -> Result<Vec<NextRun>> {
 
 /// The fingerprint of the object `address` names (what apply compares before acting), read
 /// on `c`: inside a write transaction it sees that transaction's changes.
-pub fn fingerprint(c: &Connection, address: &Address) -> Result<Option<Fingerprint>> {
+pub(super) fn fingerprint(c: &Connection, address: &Address) -> Result<Option<Fingerprint>> {
     let value = match address.target() {
         None => None,
         Some(Target::Catalog(k)) => catalogs(c, Some(&k))?.remove(&k).map(|c| object_json(&c)),

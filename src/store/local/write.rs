@@ -15,7 +15,7 @@ use crate::store::shared;
 use super::codec::{json, ts};
 use super::read;
 
-pub fn apply(tx: &Transaction, content: &ContentStore, op: Op) -> Result<Applied> {
+pub(super) fn apply(tx: &Transaction, content: &ContentStore, op: Op) -> Result<Applied> {
     match op {
         Op::UpsertCatalog(rec) => upsert_catalog(tx, rec),
         Op::SetSubscribed { key, subscribed } => {

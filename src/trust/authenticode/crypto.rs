@@ -29,7 +29,7 @@ pub(crate) struct Cert<'a> {
 }
 
 impl<'a> Cert<'a> {
-    pub fn info(&self) -> Result<CertificateInfo, AuthenticodeError> {
+    pub(super) fn info(&self) -> Result<CertificateInfo, AuthenticodeError> {
         CertificateInfo::from_der(self.der).map_err(AuthenticodeError::Certificate)
     }
 
@@ -52,7 +52,7 @@ impl<'a> Cert<'a> {
     /// Enforces the EKU for the certificate's role. A code-signing certificate without the EKU
     /// extension is unrestricted, as in Windows (authenticode.md §6.6); a time-stamping
     /// certificate must carry timeStamping (RFC 3161 §2.3, authenticode.md §6.7).
-    pub fn check_usage(&self, usage: Usage) -> Result<(), AuthenticodeError> {
+    pub(super) fn check_usage(&self, usage: Usage) -> Result<(), AuthenticodeError> {
         let eku = self
             .x509
             .extended_key_usage()
@@ -78,7 +78,7 @@ impl<'a> Cert<'a> {
     /// Verifies `signature` over `message` with this certificate's key. The hash comes from the
     /// signature algorithm when it names one (sha256WithRSAEncryption, ecdsa-with-SHA384, ...),
     /// else from the SignerInfo's digest algorithm (plain rsaEncryption / id-ecPublicKey).
-    pub fn verify(
+    pub(super) fn verify(
         &self,
         signature_algorithm: &str,
         digest: DigestAlgorithm,

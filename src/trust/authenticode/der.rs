@@ -9,19 +9,19 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 /// Universal and context tags used by PKCS#7 / CMS.
 pub(crate) mod tag {
-    pub const INTEGER: u8 = 0x02;
-    pub const OCTET_STRING: u8 = 0x04;
-    pub const OID: u8 = 0x06;
-    pub const UTC_TIME: u8 = 0x17;
-    pub const GENERALIZED_TIME: u8 = 0x18;
-    pub const SEQUENCE: u8 = 0x30;
-    pub const SET: u8 = 0x31;
+    pub(crate) const INTEGER: u8 = 0x02;
+    pub(crate) const OCTET_STRING: u8 = 0x04;
+    pub(crate) const OID: u8 = 0x06;
+    pub(crate) const UTC_TIME: u8 = 0x17;
+    pub(crate) const GENERALIZED_TIME: u8 = 0x18;
+    pub(crate) const SEQUENCE: u8 = 0x30;
+    pub(crate) const SET: u8 = 0x31;
     /// `[0]` constructed (explicit, or implicit SET OF).
-    pub const CTX0: u8 = 0xA0;
+    pub(crate) const CTX0: u8 = 0xA0;
     /// `[1]` constructed.
-    pub const CTX1: u8 = 0xA1;
+    pub(crate) const CTX1: u8 = 0xA1;
     /// `[0]` primitive (implicit OCTET STRING, e.g. subjectKeyIdentifier in a `sid`).
-    pub const CTX0_PRIM: u8 = 0x80;
+    pub(crate) const CTX0_PRIM: u8 = 0x80;
 }
 
 /// Why a DER structure could not be read.
@@ -61,12 +61,12 @@ pub(crate) struct Tlv<'a> {
 
 impl<'a> Tlv<'a> {
     /// A reader over the content of a constructed TLV.
-    pub fn reader(&self) -> Reader<'a> {
+    pub(super) fn reader(&self) -> Reader<'a> {
         Reader::new(self.content)
     }
 
     /// Checks the tag; used for the many "must be a SEQUENCE" steps.
-    pub fn expect(self, tag: u8, context: &'static str) -> Result<Self, DerError> {
+    pub(super) fn expect(self, tag: u8, context: &'static str) -> Result<Self, DerError> {
         if self.tag == tag {
             Ok(self)
         } else {
@@ -87,25 +87,25 @@ pub(crate) struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
-    pub fn new(data: &'a [u8]) -> Self {
+    pub(super) fn new(data: &'a [u8]) -> Self {
         Self { data, pos: 0 }
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(super) fn is_empty(&self) -> bool {
         self.pos >= self.data.len()
     }
 
-    pub fn remaining(&self) -> &'a [u8] {
+    pub(super) fn remaining(&self) -> &'a [u8] {
         self.data.get(self.pos..).unwrap_or(&[])
     }
 
     /// The tag of the next TLV without consuming it.
-    pub fn peek_tag(&self) -> Option<u8> {
+    pub(super) fn peek_tag(&self) -> Option<u8> {
         self.data.get(self.pos).copied()
     }
 
     /// Reads the next TLV (any tag).
-    pub fn read_any(&mut self, context: &'static str) -> Result<Tlv<'a>, DerError> {
+    pub(super) fn read_any(&mut self, context: &'static str) -> Result<Tlv<'a>, DerError> {
         let start = self.pos;
         let truncated = |offset| DerError::Truncated { context, offset };
         let tag = *self.data.get(start).ok_or(truncated(start))?;
@@ -149,12 +149,12 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads the next TLV and checks its tag.
-    pub fn read(&mut self, tag: u8, context: &'static str) -> Result<Tlv<'a>, DerError> {
+    pub(super) fn read(&mut self, tag: u8, context: &'static str) -> Result<Tlv<'a>, DerError> {
         self.read_any(context)?.expect(tag, context)
     }
 
     /// Reads the next TLV only if it carries `tag`.
-    pub fn read_optional(
+    pub(super) fn read_optional(
         &mut self,
         tag: u8,
         context: &'static str,
@@ -167,7 +167,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Fails unless everything was consumed.
-    pub fn finish(&self, context: &'static str) -> Result<(), DerError> {
+    pub(super) fn finish(&self, context: &'static str) -> Result<(), DerError> {
         let rest = self.remaining().len();
         if rest == 0 {
             Ok(())

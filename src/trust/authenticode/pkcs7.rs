@@ -48,19 +48,19 @@ pub(crate) struct SignerInfo<'a> {
 
 impl<'a> SignerInfo<'a> {
     /// All values of every signed attribute with this type.
-    pub fn signed<'s>(&'s self, oid: &'s str) -> impl Iterator<Item = &'s Tlv<'a>> + 's {
+    pub(super) fn signed<'s>(&'s self, oid: &'s str) -> impl Iterator<Item = &'s Tlv<'a>> + 's {
         attr_values(&self.signed_attrs, oid)
     }
 
     /// All values of every unsigned attribute with this type (an attribute may repeat, and a
     /// SET may hold several values: both occur for nested signatures).
-    pub fn unsigned<'s>(&'s self, oid: &'s str) -> impl Iterator<Item = &'s Tlv<'a>> + 's {
+    pub(super) fn unsigned<'s>(&'s self, oid: &'s str) -> impl Iterator<Item = &'s Tlv<'a>> + 's {
         attr_values(&self.unsigned_attrs, oid)
     }
 
     /// The bytes the signer actually signed: the signed attributes with their `[0]` tag
     /// replaced by SET OF (RFC 5652 §5.4). Never re-encoded.
-    pub fn signed_attrs_for_signature(&self) -> Option<Vec<u8>> {
+    pub(super) fn signed_attrs_for_signature(&self) -> Option<Vec<u8>> {
         self.signed_attrs_raw.map(|raw| {
             let mut v = raw.to_vec();
             v[0] = tag::SET;

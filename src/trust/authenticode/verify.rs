@@ -24,7 +24,9 @@ pub(crate) struct DigestCache<'f> {
 }
 
 impl<'f> DigestCache<'f> {
-    pub fn new(compute: &'f dyn Fn(DigestAlgorithm) -> Result<Vec<u8>, AuthenticodeError>) -> Self {
+    pub(super) fn new(
+        compute: &'f dyn Fn(DigestAlgorithm) -> Result<Vec<u8>, AuthenticodeError>,
+    ) -> Self {
         Self {
             compute,
             done: Vec::new(),

@@ -11,17 +11,17 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 /// SHA-1 of the quickstart signer (examples/quickstart/pki/signer.pem).
-pub const QS_SIGNER: &str = "6D8B3C448B990E269336BB63A47F23498C95EB7D";
+pub(crate) const QS_SIGNER: &str = "6D8B3C448B990E269336BB63A47F23498C95EB7D";
 
-pub const SMC: &str =
+pub(crate) const SMC: &str =
     "http://schemas.microsoft.com/sms/2005/04/CorporatePublishing/SystemsManagementCatalog.xsd";
-pub const SDP: &str =
+pub(crate) const SDP: &str =
     "http://schemas.microsoft.com/wsus/2005/04/CorporatePublishing/SoftwareDistributionPackage.xsd";
-pub const CMD: &str = "http://schemas.microsoft.com/wsus/2005/04/CorporatePublishing/Installers/CommandLineInstallation.xsd";
+pub(crate) const CMD: &str = "http://schemas.microsoft.com/wsus/2005/04/CorporatePublishing/Installers/CommandLineInstallation.xsd";
 
 /// One package of a test catalog.
 #[derive(Debug, Clone)]
-pub struct Pkg {
+pub(crate) struct Pkg {
     pub id: String,
     pub title: String,
     pub created: String,
@@ -32,7 +32,7 @@ pub struct Pkg {
 }
 
 impl Pkg {
-    pub fn new(id: &str, title: &str, created: &str) -> Pkg {
+    pub(crate) fn new(id: &str, title: &str, created: &str) -> Pkg {
         Pkg {
             id: id.into(),
             title: title.into(),
@@ -43,7 +43,7 @@ impl Pkg {
     }
 
     /// The package element, as the catalog root's child.
-    pub fn xml(&self) -> String {
+    pub(crate) fn xml(&self) -> String {
         let mut s = String::with_capacity(600 + self.description.len() + self.languages * 120);
         s.push_str("<smc:SoftwareDistributionPackage SchemaVersion=\"1.2\">");
         s.push_str(&format!(
@@ -66,27 +66,27 @@ impl Pkg {
 }
 
 /// `n` distinct GUIDs (lower case), deterministic.
-pub fn ids(n: usize) -> Vec<String> {
+pub(crate) fn ids(n: usize) -> Vec<String> {
     (0..n)
         .map(|i| format!("{:08x}-0000-4000-8000-{:012x}", i + 1, i + 1))
         .collect()
 }
 
 /// The catalog document around `body` (package elements).
-pub fn catalog_xml(body: &str) -> String {
+pub(crate) fn catalog_xml(body: &str) -> String {
     format!(
         "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<smc:SystemsManagementCatalog xmlns:smc=\"{SMC}\" xmlns:sdp=\"{SDP}\" xmlns:cmd=\"{CMD}\">\n{body}</smc:SystemsManagementCatalog>\n"
     )
 }
 
 /// A catalog of `packages`.
-pub fn catalog_of(packages: &[Pkg]) -> String {
+pub(crate) fn catalog_of(packages: &[Pkg]) -> String {
     let body: String = packages.iter().map(Pkg::xml).collect();
     catalog_xml(&body)
 }
 
 /// `V3\<id>.json` of a root category holding `members`.
-pub fn category_json(id: &str, name: &str, members: &[&str]) -> Vec<u8> {
+pub(crate) fn category_json(id: &str, name: &str, members: &[&str]) -> Vec<u8> {
     let list: Vec<String> = members.iter().map(|m| format!("\"{m}\"")).collect();
     format!(
         "{{\"DisplayName\": \"{name}\", \"Id\": \"{id}\", \"Members\": [{}], \"ParentId\": \"\"}}",
@@ -96,13 +96,13 @@ pub fn category_json(id: &str, name: &str, members: &[&str]) -> Vec<u8> {
 }
 
 /// A member: name as stored (`V3\x.json`) and bytes.
-pub struct Member {
+pub(crate) struct Member {
     pub name: String,
     pub data: Vec<u8>,
 }
 
 impl Member {
-    pub fn new(name: &str, data: impl Into<Vec<u8>>) -> Member {
+    pub(crate) fn new(name: &str, data: impl Into<Vec<u8>>) -> Member {
         Member {
             name: name.into(),
             data: data.into(),
@@ -111,7 +111,7 @@ impl Member {
 }
 
 /// A v3 catalog cabinet: the XML, one root category listing `members`, the list file.
-pub fn v3_members(xml: &str, members: &[&str]) -> Vec<Member> {
+pub(crate) fn v3_members(xml: &str, members: &[&str]) -> Vec<Member> {
     let cat = "aaaaaaaa-0000-4000-8000-00000000000c";
     vec![
         Member::new("catalog.xml", xml),
@@ -136,12 +136,12 @@ fn mszip_block(chunk: &[u8], level: flate2::Compression) -> Vec<u8> {
 }
 
 /// A cabinet holding `members` back to back in one MSZIP folder.
-pub fn cab(members: &[Member]) -> Vec<u8> {
+pub(crate) fn cab(members: &[Member]) -> Vec<u8> {
     cab_with(members, true)
 }
 
 /// The same, stored without compression: quick to build for large catalogs.
-pub fn cab_stored(members: &[Member]) -> Vec<u8> {
+pub(crate) fn cab_stored(members: &[Member]) -> Vec<u8> {
     cab_with(members, false)
 }
 
@@ -168,7 +168,7 @@ fn cab_with(members: &[Member], mszip: bool) -> Vec<u8> {
 
 /// A cabinet with an explicit directory: (name, offset in the folder, size) per member, and
 /// the folder's CFDATA blocks (compressed bytes, uncompressed size). Members may overlap.
-pub fn cab_raw(layout: &[(String, u32, u32)], blocks: &[(Vec<u8>, u16)]) -> Vec<u8> {
+pub(crate) fn cab_raw(layout: &[(String, u32, u32)], blocks: &[(Vec<u8>, u16)]) -> Vec<u8> {
     cab_raw_with(layout, blocks, true)
 }
 
@@ -216,13 +216,13 @@ fn cab_raw_with(layout: &[(String, u32, u32)], blocks: &[(Vec<u8>, u16)], mszip:
 
 /// `n` MSZIP blocks of 32 KiB of zeros (each ~40 bytes compressed): a folder that inflates to
 /// `n * 32 KiB` from a small file.
-pub fn zero_blocks(n: usize) -> Vec<(Vec<u8>, u16)> {
+pub(crate) fn zero_blocks(n: usize) -> Vec<(Vec<u8>, u16)> {
     let block = mszip_block(&[0u8; 32 * 1024], flate2::Compression::best());
     vec![(block, 32 * 1024); n]
 }
 
 /// `data` as a folder's MSZIP blocks.
-pub fn blocks_of(data: &[u8]) -> Vec<(Vec<u8>, u16)> {
+pub(crate) fn blocks_of(data: &[u8]) -> Vec<(Vec<u8>, u16)> {
     data.chunks(32 * 1024)
         .map(|c| (mszip_block(c, flate2::Compression::best()), c.len() as u16))
         .collect()
@@ -233,7 +233,7 @@ fn repo(path: &str) -> PathBuf {
 }
 
 /// Signs `cab` (SHA-256 Authenticode) with the quickstart signer into `out`.
-pub fn sign(cab: &[u8], out: &Path) {
+pub(crate) fn sign(cab: &[u8], out: &Path) {
     let unsigned = out.with_extension("unsigned");
     std::fs::write(&unsigned, cab).unwrap();
     let _ = std::fs::remove_file(out);
@@ -260,7 +260,7 @@ pub fn sign(cab: &[u8], out: &Path) {
 
 /// A config with the embedded store in `dir/state`, one subscribed catalog `t` read from
 /// `cab` and signed by the quickstart signer, and `extra` (e.g. a `[limits]` table).
-pub fn config(dir: &Path, cab: &Path, extra: &str) -> PathBuf {
+pub(crate) fn config(dir: &Path, cab: &Path, extra: &str) -> PathBuf {
     let text = format!(
         "version = 1\n\n[server]\npath = {state:?}\n\n[catalog.t]\nkind = \"custom\"\nname = \"Test catalog\"\npublisher = \"Contoso\"\npath = {cab:?}\nsigners = [\"{QS_SIGNER}\"]\n\n{extra}\n",
         state = dir.join("state").display().to_string(),
@@ -272,7 +272,7 @@ pub fn config(dir: &Path, cab: &Path, extra: &str) -> PathBuf {
 }
 
 /// What a run of the binary printed, how it ended and its peak resident memory.
-pub struct Measured {
+pub(crate) struct Measured {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
@@ -281,10 +281,10 @@ pub struct Measured {
 }
 
 impl Measured {
-    pub fn all(&self) -> String {
+    pub(crate) fn all(&self) -> String {
         format!("{}\n{}", self.stdout, self.stderr)
     }
-    pub fn peak_mib(&self) -> f64 {
+    pub(crate) fn peak_mib(&self) -> f64 {
         self.peak_rss as f64 / (1024.0 * 1024.0)
     }
 }
@@ -300,7 +300,7 @@ const MEASURE_DIR: &str = "SUPCTL_TEST_MEASURE_DIR";
 /// address space. So the test binary runs itself as a small helper (the [`measure_helper`]
 /// test below, run alone by its exact name), and the helper spawns supctl and reads its
 /// exact peak with `wait4`.
-pub fn supctl_measured(args: &[&std::ffi::OsStr]) -> Measured {
+pub(crate) fn supctl_measured(args: &[&std::ffi::OsStr]) -> Measured {
     let dir = tempfile::tempdir().unwrap();
     let args: Vec<String> = args
         .iter()
@@ -377,13 +377,13 @@ fn measure_helper() {
 }
 
 /// `supctl ARGS` with string arguments, measured.
-pub fn run(args: &[&str]) -> Measured {
+pub(crate) fn run(args: &[&str]) -> Measured {
     let args: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
     supctl_measured(&args)
 }
 
 /// `supctl ARGS -c CONFIG`, measured.
-pub fn run_with(config: &Path, args: &[&str]) -> Measured {
+pub(crate) fn run_with(config: &Path, args: &[&str]) -> Measured {
     let mut all: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
     all.push("-c".as_ref());
     all.push(config.as_os_str());
@@ -391,10 +391,10 @@ pub fn run_with(config: &Path, args: &[&str]) -> Measured {
 }
 
 /// Peak memory every limit test must stay under.
-pub const PEAK_BUDGET: u64 = 256 << 20;
+pub(crate) const PEAK_BUDGET: u64 = 256 << 20;
 
 /// Asserts the run stayed under [`PEAK_BUDGET`], and reports what it used.
-pub fn assert_bounded(what: &str, m: &Measured) {
+pub(crate) fn assert_bounded(what: &str, m: &Measured) {
     eprintln!("{what}: peak RSS {:.1} MiB", m.peak_mib());
     assert!(
         m.peak_rss < PEAK_BUDGET,

@@ -9,33 +9,33 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// SHA-1 of the quickstart signer (catalog signer and content certificate).
-pub const QS_SIGNER: &str = "6D8B3C448B990E269336BB63A47F23498C95EB7D";
+pub(crate) const QS_SIGNER: &str = "6D8B3C448B990E269336BB63A47F23498C95EB7D";
 /// Update ids of the quickstart catalog.
-pub const TOOL_10: &str = "0c31a8ec-a368-4383-8149-3d8e2c264f17";
-pub const TOOL_11: &str = "75703a22-ed04-4fc2-b715-75e42bc587c0";
+pub(crate) const TOOL_10: &str = "0c31a8ec-a368-4383-8149-3d8e2c264f17";
+pub(crate) const TOOL_11: &str = "75703a22-ed04-4fc2-b715-75e42bc587c0";
 
 /// A file of the repository.
-pub fn repo(path: &str) -> PathBuf {
+pub(crate) fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
 }
 
-pub fn quickstart_cab() -> PathBuf {
+pub(crate) fn quickstart_cab() -> PathBuf {
     repo("examples/quickstart/catalog/contoso-v3.cab")
 }
-pub fn quickstart_content() -> PathBuf {
+pub(crate) fn quickstart_content() -> PathBuf {
     repo("examples/quickstart/content")
 }
 /// The quickstart catalog signed by a signer nobody approves (11508, awaiting approval).
-pub fn other_signer_cab() -> PathBuf {
+pub(crate) fn other_signer_cab() -> PathBuf {
     repo("tests/fixtures/e2e/other-signer/contoso-v3.cab")
 }
 /// A well-formed catalog CAB without any signature (11508, an error).
-pub fn unsigned_cab() -> PathBuf {
+pub(crate) fn unsigned_cab() -> PathBuf {
     repo("tests/fixtures/signed/catalog-unsigned.cab")
 }
 
 /// `[catalog.KEY]` reading `cab` from disk, approving the quickstart signer, plus `extra`.
-pub fn catalog(key: &str, cab: &Path, extra: &str) -> String {
+pub(crate) fn catalog(key: &str, cab: &Path, extra: &str) -> String {
     format!(
         "[catalog.{key}]\nname = \"Contoso {key}\"\npublisher = \"Contoso\"\npath = {:?}\nsigners = [\"{QS_SIGNER}\"]\n{extra}\n",
         cab.display().to_string()
@@ -43,7 +43,7 @@ pub fn catalog(key: &str, cab: &Path, extra: &str) -> String {
 }
 
 /// The quickstart catalog with its content staged from the local folder.
-pub fn quickstart(key: &str, extra: &str) -> String {
+pub(crate) fn quickstart(key: &str, extra: &str) -> String {
     catalog(
         key,
         &quickstart_cab(),
@@ -55,7 +55,7 @@ pub fn quickstart(key: &str, extra: &str) -> String {
 }
 
 /// The `[[certificate]]` rule approving the quickstart signer for content.
-pub fn approve_content() -> String {
+pub(crate) fn approve_content() -> String {
     format!(
         "[[certificate]]\nthumbprint = \"{QS_SIGNER}\"\nkind = \"content\"\nstate = \"approved\"\n"
     )
@@ -63,24 +63,24 @@ pub fn approve_content() -> String {
 
 /// Output of a finished command.
 #[derive(Debug)]
-pub struct Run {
+pub(crate) struct Run {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
 }
 
 impl Run {
-    pub fn all(&self) -> String {
+    pub(crate) fn all(&self) -> String {
         format!("--- stdout\n{}--- stderr\n{}", self.stdout, self.stderr)
     }
-    pub fn json(&self) -> serde_json::Value {
+    pub(crate) fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.stdout)
             .unwrap_or_else(|e| panic!("stdout is not one JSON value ({e}):\n{}", self.all()))
     }
 }
 
 /// A temp directory holding configs (`<name>.toml`) and, by default, one state directory.
-pub struct Workspace {
+pub(crate) struct Workspace {
     pub dir: tempfile::TempDir,
 }
 
@@ -91,23 +91,23 @@ impl Default for Workspace {
 }
 
 impl Workspace {
-    pub fn new() -> Workspace {
+    pub(crate) fn new() -> Workspace {
         Workspace {
             dir: tempfile::tempdir().expect("temp dir"),
         }
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 
     /// The state directory named `name` in this workspace.
-    pub fn state(&self, name: &str) -> PathBuf {
+    pub(crate) fn state(&self, name: &str) -> PathBuf {
         self.path().join(name)
     }
 
     /// A config with `[server] path` = the state directory `state` and `body`.
-    pub fn config_in(&self, state: &str, body: &str) -> String {
+    pub(crate) fn config_in(&self, state: &str, body: &str) -> String {
         format!(
             "version = 1\n\n[server]\npath = {:?}\n\n{body}\n",
             self.state(state).display().to_string()
@@ -115,19 +115,19 @@ impl Workspace {
     }
 
     /// Writes `text` as `<name>.toml`; returns its path.
-    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+    pub(crate) fn write(&self, name: &str, text: &str) -> PathBuf {
         let p = self.path().join(format!("{name}.toml"));
         std::fs::write(&p, text).unwrap();
         p
     }
 
     /// Writes a config named `name` over the state directory `state`.
-    pub fn config(&self, name: &str, state: &str, body: &str) -> PathBuf {
+    pub(crate) fn config(&self, name: &str, state: &str, body: &str) -> PathBuf {
         self.write(name, &self.config_in(state, body))
     }
 
     /// Files in the state directory's `plans/`.
-    pub fn saved_plans(&self, state: &str) -> Vec<PathBuf> {
+    pub(crate) fn saved_plans(&self, state: &str) -> Vec<PathBuf> {
         match std::fs::read_dir(self.state(state).join("plans")) {
             Ok(d) => d.flatten().map(|e| e.path()).collect(),
             Err(_) => Vec::new(),
@@ -136,7 +136,7 @@ impl Workspace {
 }
 
 /// `supctl ARGS` with a clean environment (no ambient proxy, no colours), in `cwd`.
-pub fn command(cwd: &Path, args: &[&str]) -> Command {
+pub(crate) fn command(cwd: &Path, args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_supctl"));
     c.args(args)
         .current_dir(cwd)
@@ -162,7 +162,7 @@ pub fn command(cwd: &Path, args: &[&str]) -> Command {
 }
 
 /// Runs `supctl ARGS` in `cwd` to completion (at most 60 s).
-pub fn supctl_in(cwd: &Path, args: &[&str]) -> Run {
+pub(crate) fn supctl_in(cwd: &Path, args: &[&str]) -> Run {
     let mut child = command(cwd, args).spawn().expect("run supctl");
     let deadline = Instant::now() + Duration::from_secs(60);
     while child.try_wait().expect("wait").is_none() {
@@ -181,7 +181,7 @@ pub fn supctl_in(cwd: &Path, args: &[&str]) -> Run {
 }
 
 /// Runs `supctl ARGS -c CONFIG` in the config's directory.
-pub fn run(config: &Path, args: &[&str]) -> Run {
+pub(crate) fn run(config: &Path, args: &[&str]) -> Run {
     let mut all: Vec<&str> = args.to_vec();
     let c = config.to_str().unwrap();
     all.extend(["-c", c]);
@@ -190,7 +190,7 @@ pub fn run(config: &Path, args: &[&str]) -> Run {
 
 /// insta settings for CLI output: the workspace path, plan ids, store ids, times and
 /// fingerprints replaced by stable tokens.
-pub fn insta_settings(ws: &Workspace) -> insta::Settings {
+pub(crate) fn insta_settings(ws: &Workspace) -> insta::Settings {
     let mut s = insta::Settings::clone_current();
     let root = ws.path().display().to_string();
     // macOS reports /private/var for /var temp dirs.
@@ -225,7 +225,7 @@ fn regex_escape(s: &str) -> String {
 }
 
 /// stdout and stderr of a run with its exit code, as one snapshot.
-pub fn transcript(r: &Run) -> String {
+pub(crate) fn transcript(r: &Run) -> String {
     format!(
         "exit code: {}\n--- stdout\n{}--- stderr\n{}",
         r.code, r.stdout, r.stderr

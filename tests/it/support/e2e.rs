@@ -19,34 +19,34 @@ use supctl::store::{ActualState, Backend as _, StoreLocation};
 use super::{TestCa, TestProxy, TestServer};
 
 /// The host every generated catalog's `OriginUri` names.
-pub const CONTENT_HOST: &str = "content.contoso.example";
+pub(crate) const CONTENT_HOST: &str = "content.contoso.example";
 /// SHA-1 of the quickstart signer: catalog signer and content certificate of the approved
 /// fixtures (`examples/quickstart/README.md`).
-pub const QS_SIGNER: &str = "6D8B3C448B990E269336BB63A47F23498C95EB7D";
+pub(crate) const QS_SIGNER: &str = "6D8B3C448B990E269336BB63A47F23498C95EB7D";
 /// SHA-1 of the e2e "other" signer (`tests/fixtures/e2e/pki/other.pem`), approved nowhere.
-pub const OTHER_SIGNER: &str = "C20A05BA7B5811529995E9DE764EA8BB5CC635BD";
+pub(crate) const OTHER_SIGNER: &str = "C20A05BA7B5811529995E9DE764EA8BB5CC635BD";
 
 /// Update ids of the quickstart catalog (same seed in every quickstart-profile fixture).
-pub const TOOL_10: &str = "0c31a8ec-a368-4383-8149-3d8e2c264f17";
-pub const TOOL_11: &str = "75703a22-ed04-4fc2-b715-75e42bc587c0";
-pub const AGENT_23: &str = "517b3da2-8ccd-46cd-9f1f-b30dc310e890";
-pub const BIOS_107: &str = "f97ca7d5-1fcf-4973-8818-4a277b871f2b";
+pub(crate) const TOOL_10: &str = "0c31a8ec-a368-4383-8149-3d8e2c264f17";
+pub(crate) const TOOL_11: &str = "75703a22-ed04-4fc2-b715-75e42bc587c0";
+pub(crate) const AGENT_23: &str = "517b3da2-8ccd-46cd-9f1f-b30dc310e890";
+pub(crate) const BIOS_107: &str = "f97ca7d5-1fcf-4973-8818-4a277b871f2b";
 
 /// A file of the repository.
-pub fn repo(path: &str) -> PathBuf {
+pub(crate) fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
 }
 
 /// The approved quickstart catalog and its content folder.
-pub fn quickstart_cab() -> PathBuf {
+pub(crate) fn quickstart_cab() -> PathBuf {
     repo("examples/quickstart/catalog/contoso-v3.cab")
 }
-pub fn quickstart_content() -> PathBuf {
+pub(crate) fn quickstart_content() -> PathBuf {
     repo("examples/quickstart/content")
 }
 
 /// A vendor site and a state directory for one test.
-pub struct Site {
+pub(crate) struct Site {
     pub server: TestServer,
     pub proxy: TestProxy,
     pub dir: tempfile::TempDir,
@@ -59,7 +59,7 @@ impl Default for Site {
 }
 
 impl Site {
-    pub fn new() -> Site {
+    pub(crate) fn new() -> Site {
         let ca = Arc::new(TestCa::with_hosts("supctl-e2e", &[CONTENT_HOST]));
         let server = TestServer::start_with_ca(Vec::<(String, Vec<u8>)>::new(), ca);
         let proxy = TestProxy::with_routes(vec![(format!("{CONTENT_HOST}:443"), server.addr())]);
@@ -71,14 +71,14 @@ impl Site {
     }
 
     /// Serves `cab` at `path`; returns its URL.
-    pub fn serve_catalog(&self, path: &str, cab: &Path) -> String {
+    pub(crate) fn serve_catalog(&self, path: &str, cab: &Path) -> String {
         let bytes = std::fs::read(cab).unwrap_or_else(|e| panic!("{}: {e}", cab.display()));
         self.server.set_file(path, bytes);
         self.server.url(path)
     }
 
     /// Serves every file of `dir` at `/<file name>`, where the catalogs' `OriginUri` points.
-    pub fn serve_content(&self, dir: &Path) {
+    pub(crate) fn serve_content(&self, dir: &Path) {
         for e in std::fs::read_dir(dir).expect("content dir").flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
             self.server
@@ -87,7 +87,7 @@ impl Site {
     }
 
     /// GET requests the content server answered for `/<name>`.
-    pub fn downloads_of(&self, name: &str) -> usize {
+    pub(crate) fn downloads_of(&self, name: &str) -> usize {
         self.server
             .requests_for(&format!("/{name}"))
             .iter()
@@ -95,12 +95,12 @@ impl Site {
             .count()
     }
 
-    pub fn state_dir(&self) -> PathBuf {
+    pub(crate) fn state_dir(&self) -> PathBuf {
         self.dir.path().join("state")
     }
 
     /// `[server]` and `[http]` for this site, then `body` (catalogs, certificates).
-    pub fn config(&self, server_extra: &str, body: &str) -> String {
+    pub(crate) fn config(&self, server_extra: &str, body: &str) -> String {
         format!(
             "version = 1\n\n[server]\npath = {:?}\n{server_extra}\n\n[http]\nca_certificates = [{:?}]\nproxy = {:?}\nretries = 1\ntimeout_seconds = 10\nconcurrency = 2\n\n{body}\n",
             self.state_dir().display().to_string(),
@@ -110,18 +110,18 @@ impl Site {
     }
 
     /// Writes `toml` as `<name>.toml` in the test directory; returns its path.
-    pub fn write(&self, name: &str, toml: &str) -> PathBuf {
+    pub(crate) fn write(&self, name: &str, toml: &str) -> PathBuf {
         let p = self.dir.path().join(format!("{name}.toml"));
         std::fs::write(&p, toml).unwrap();
         p
     }
 
     /// The state as the planner sees it, read with a full integrity check.
-    pub fn snapshot(&self) -> ActualState {
+    pub(crate) fn snapshot(&self) -> ActualState {
         self.backend().snapshot().expect("snapshot")
     }
 
-    pub fn backend(&self) -> LocalBackend {
+    pub(crate) fn backend(&self) -> LocalBackend {
         LocalBackend::open(
             &StoreLocation::new(self.state_dir()),
             OpenOptions {
@@ -147,7 +147,7 @@ const AMBIENT: &[&str] = &[
 ];
 
 /// `supctl ARGS` with a clean environment (no ambient proxy, no colours, bounded).
-pub fn supctl(args: &[&str]) -> assert_cmd::Command {
+pub(crate) fn supctl(args: &[&str]) -> assert_cmd::Command {
     let mut c = assert_cmd::Command::cargo_bin("supctl").expect("supctl binary");
     c.args(args)
         .timeout(Duration::from_secs(60))
@@ -159,7 +159,7 @@ pub fn supctl(args: &[&str]) -> assert_cmd::Command {
 }
 
 /// The same for a `std::process::Command` (tests that must kill the child).
-pub fn supctl_std(args: &[&str]) -> std::process::Command {
+pub(crate) fn supctl_std(args: &[&str]) -> std::process::Command {
     let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_supctl"));
     c.args(args).env("NO_COLOR", "1");
     for v in AMBIENT {
@@ -169,20 +169,20 @@ pub fn supctl_std(args: &[&str]) -> std::process::Command {
 }
 
 /// Output of a finished command.
-pub struct Run {
+pub(crate) struct Run {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
 }
 
 impl Run {
-    pub fn all(&self) -> String {
+    pub(crate) fn all(&self) -> String {
         format!("{}\n{}", self.stdout, self.stderr)
     }
 }
 
 /// Runs `supctl ARGS -c CONFIG` and returns exit code and output.
-pub fn run(config: &Path, args: &[&str]) -> Run {
+pub(crate) fn run(config: &Path, args: &[&str]) -> Run {
     let mut c = supctl(args);
     c.arg("-c").arg(config);
     let out = c.output().expect("run supctl");
@@ -194,7 +194,7 @@ pub fn run(config: &Path, args: &[&str]) -> Run {
 }
 
 /// `plan --json` parsed.
-pub fn plan_json(config: &Path, extra: &[&str]) -> (i32, serde_json::Value) {
+pub(crate) fn plan_json(config: &Path, extra: &[&str]) -> (i32, serde_json::Value) {
     let mut args = vec!["plan", "--json", "--detailed-exitcode"];
     args.extend_from_slice(extra);
     let r = run(config, &args);
@@ -204,7 +204,7 @@ pub fn plan_json(config: &Path, extra: &[&str]) -> (i32, serde_json::Value) {
 }
 
 /// Addresses and kinds of a JSON plan's actions, `kind address` each.
-pub fn actions(plan: &serde_json::Value) -> Vec<String> {
+pub(crate) fn actions(plan: &serde_json::Value) -> Vec<String> {
     plan["actions"]
         .as_array()
         .expect("actions")
@@ -220,20 +220,20 @@ pub fn actions(plan: &serde_json::Value) -> Vec<String> {
 }
 
 /// The `[catalog.KEY]` block of a Contoso catalog at `url`, plus `extra` lines.
-pub fn catalog(key: &str, url: &str, extra: &str) -> String {
+pub(crate) fn catalog(key: &str, url: &str, extra: &str) -> String {
     format!(
         "[catalog.{key}]\nname = \"Contoso {key}\"\npublisher = \"Contoso\"\nurl = {url:?}\nsigners = [\"{QS_SIGNER}\"]\n{extra}\n"
     )
 }
 
 /// The `[[certificate]]` rule approving the quickstart signer as content certificate.
-pub fn approve_content() -> String {
+pub(crate) fn approve_content() -> String {
     format!(
         "[[certificate]]\nthumbprint = \"{QS_SIGNER}\"\nkind = \"content\"\nstate = \"approved\"\n"
     )
 }
 
 /// `catalog.KEY.update[ID]`.
-pub fn update_addr(key: &str, id: &str) -> String {
+pub(crate) fn update_addr(key: &str, id: &str) -> String {
     format!("catalog.{key}.update[{id}]")
 }

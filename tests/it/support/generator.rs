@@ -13,13 +13,13 @@ use quick_xml::events::Event;
 use quick_xml::name::ResolveResult;
 use quick_xml::reader::NsReader;
 
-pub const SMC: &str =
+pub(crate) const SMC: &str =
     "http://schemas.microsoft.com/sms/2005/04/CorporatePublishing/SystemsManagementCatalog.xsd";
-pub const SDP: &str =
+pub(crate) const SDP: &str =
     "http://schemas.microsoft.com/wsus/2005/04/CorporatePublishing/SoftwareDistributionPackage.xsd";
 
 /// Every file of a CAB in folder order, with the stored (backslash) names.
-pub fn cab_files(path: &Path) -> Vec<(String, Vec<u8>)> {
+pub(crate) fn cab_files(path: &Path) -> Vec<(String, Vec<u8>)> {
     let mut cab = cab::Cabinet::new(File::open(path).unwrap()).unwrap();
     let names: Vec<String> = cab
         .folder_entries()
@@ -37,7 +37,7 @@ pub fn cab_files(path: &Path) -> Vec<(String, Vec<u8>)> {
 
 /// What the scan found in a catalog XML.
 #[derive(Debug, Default)]
-pub struct Scan {
+pub(crate) struct Scan {
     /// `Properties/@PackageID` of each package element in the smc namespace, in order.
     pub packages: Vec<String>,
     /// `OriginFile` FileName -> (Digest, Size).
@@ -47,7 +47,7 @@ pub struct Scan {
 }
 
 /// Scans catalog XML by namespace URI with quick-xml.
-pub fn scan_xml(xml: &[u8]) -> Scan {
+pub(crate) fn scan_xml(xml: &[u8]) -> Scan {
     let text = std::str::from_utf8(xml.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(xml)).unwrap();
     let mut r = NsReader::from_str(text);
     let mut s = Scan::default();
@@ -102,17 +102,17 @@ pub fn scan_xml(xml: &[u8]) -> Scan {
 }
 
 /// Whether an external tool can be run.
-pub fn have(tool: &str) -> bool {
+pub(crate) fn have(tool: &str) -> bool {
     Command::new(tool).arg("--version").output().is_ok()
 }
 
 /// A test PKI with a code signer: the shared one when present, else the quickstart's.
-pub struct Pki {
+pub(crate) struct Pki {
     pub dir: PathBuf,
 }
 
 impl Pki {
-    pub fn candidates() -> Vec<Pki> {
+    pub(crate) fn candidates() -> Vec<Pki> {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         ["tests/fixtures/pki", "examples/quickstart/pki"]
             .iter()
@@ -120,11 +120,11 @@ impl Pki {
             .filter(|p| p.file("signer.pem").is_file() && p.file("signer.key").is_file())
             .collect()
     }
-    pub fn file(&self, name: &str) -> PathBuf {
+    pub(crate) fn file(&self, name: &str) -> PathBuf {
         self.dir.join(name)
     }
     /// The signer's notBefore + 60 s: inside its validity, as make-quickstart.sh picks it.
-    pub fn sign_time(&self) -> i64 {
+    pub(crate) fn sign_time(&self) -> i64 {
         let pem = std::fs::read(self.file("signer.pem")).unwrap();
         let (_, pem) = x509_parser::pem::parse_x509_pem(&pem).unwrap();
         let cert = pem.parse_x509().unwrap();

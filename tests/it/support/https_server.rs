@@ -23,7 +23,7 @@ use super::{Background, Head, TestCa, read_head};
 
 /// Misbehaviour injected into the next matching requests of one path.
 #[derive(Debug, Clone)]
-pub enum Fault {
+pub(crate) enum Fault {
     /// Answer with this status (and optional `Retry-After`) instead of the file.
     Status {
         status: u16,
@@ -51,7 +51,7 @@ pub enum Fault {
 
 /// One request as the server saw it.
 #[derive(Debug, Clone)]
-pub struct RequestRecord {
+pub(crate) struct RequestRecord {
     pub method: String,
     pub path: String,
     /// Header names lower-cased.
@@ -61,7 +61,7 @@ pub struct RequestRecord {
 }
 
 impl RequestRecord {
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         let name = name.to_ascii_lowercase();
         self.headers
             .iter()
@@ -138,7 +138,7 @@ struct Reply {
 }
 
 /// The file server. Stops when dropped.
-pub struct TestServer {
+pub(crate) struct TestServer {
     background: Background,
     scheme: &'static str,
     ca: Option<Arc<TestCa>>,
@@ -148,14 +148,14 @@ pub struct TestServer {
 impl TestServer {
     /// HTTPS on 127.0.0.1 with a certificate from a fresh test CA (not trusted by the
     /// platform: clients need [`TestServer::ca_pem_path`]).
-    pub fn start<P: Into<String>, B: Into<Vec<u8>>>(
+    pub(crate) fn start<P: Into<String>, B: Into<Vec<u8>>>(
         files: impl IntoIterator<Item = (P, B)>,
     ) -> TestServer {
         Self::start_inner(files, Some(Arc::new(TestCa::new("supctl"))))
     }
 
     /// HTTPS with a given CA, e.g. to serve several hosts under one trust root.
-    pub fn start_with_ca<P: Into<String>, B: Into<Vec<u8>>>(
+    pub(crate) fn start_with_ca<P: Into<String>, B: Into<Vec<u8>>>(
         files: impl IntoIterator<Item = (P, B)>,
         ca: Arc<TestCa>,
     ) -> TestServer {
@@ -163,7 +163,7 @@ impl TestServer {
     }
 
     /// Plain HTTP, like the many vendors that publish content over http://.
-    pub fn start_http<P: Into<String>, B: Into<Vec<u8>>>(
+    pub(crate) fn start_http<P: Into<String>, B: Into<Vec<u8>>>(
         files: impl IntoIterator<Item = (P, B)>,
     ) -> TestServer {
         Self::start_inner(files, None)
@@ -208,30 +208,30 @@ impl TestServer {
     }
 
     /// `https://127.0.0.1:PORT/path` (or http://).
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}://{}{}", self.scheme, self.background.addr(), path)
     }
 
-    pub fn addr(&self) -> std::net::SocketAddr {
+    pub(crate) fn addr(&self) -> std::net::SocketAddr {
         self.background.addr()
     }
 
     /// The test CA's certificate (PEM). Panics for a plain-HTTP server.
-    pub fn ca_pem_path(&self) -> PathBuf {
+    pub(crate) fn ca_pem_path(&self) -> PathBuf {
         self.ca().pem_path()
     }
 
     /// The test CA's certificate (DER).
-    pub fn ca_der_path(&self) -> PathBuf {
+    pub(crate) fn ca_der_path(&self) -> PathBuf {
         self.ca().der_path()
     }
 
-    pub fn ca(&self) -> &Arc<TestCa> {
+    pub(crate) fn ca(&self) -> &Arc<TestCa> {
         self.ca.as_ref().expect("plain-HTTP test server has no CA")
     }
 
     /// Adds or replaces a file; a new body gets a new ETag and a newer Last-Modified.
-    pub fn set_file(&self, path: &str, body: impl Into<Vec<u8>>) {
+    pub(crate) fn set_file(&self, path: &str, body: impl Into<Vec<u8>>) {
         self.state
             .lock()
             .unwrap()
@@ -240,14 +240,14 @@ impl TestServer {
 
     /// Serve `path` without ETag and Last-Modified, like a naive server: clients can then
     /// neither revalidate nor resume safely. Lasts until the file is replaced.
-    pub fn without_validators(&self, path: &str) {
+    pub(crate) fn without_validators(&self, path: &str) {
         if let Some(r) = self.state.lock().unwrap().files.get_mut(path) {
             r.validators = false;
         }
     }
 
     /// The current ETag of a file.
-    pub fn etag(&self, path: &str) -> Option<String> {
+    pub(crate) fn etag(&self, path: &str) -> Option<String> {
         self.state
             .lock()
             .unwrap()
@@ -257,7 +257,7 @@ impl TestServer {
     }
 
     /// Applies `fault` to the next `times` requests for `path` (after faults already queued).
-    pub fn set_fault(&self, path: &str, fault: Fault, times: usize) {
+    pub(crate) fn set_fault(&self, path: &str, fault: Fault, times: usize) {
         if times == 0 {
             return;
         }
@@ -271,16 +271,16 @@ impl TestServer {
     }
 
     /// Every request so far, in arrival order.
-    pub fn requests(&self) -> Vec<RequestRecord> {
+    pub(crate) fn requests(&self) -> Vec<RequestRecord> {
         self.state.lock().unwrap().log.clone()
     }
 
     /// The most requests this server was answering at the same time (overlap of downloads).
-    pub fn max_in_flight(&self) -> usize {
+    pub(crate) fn max_in_flight(&self) -> usize {
         self.state.lock().unwrap().max_in_flight
     }
 
-    pub fn requests_for(&self, path: &str) -> Vec<RequestRecord> {
+    pub(crate) fn requests_for(&self, path: &str) -> Vec<RequestRecord> {
         self.requests()
             .into_iter()
             .filter(|r| r.path == path)

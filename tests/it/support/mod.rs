@@ -1,38 +1,60 @@
-//! Test doubles shared by integration tests: a real HTTPS (or HTTP) file server with a
-//! throwaway CA and fault injection, and a counting HTTP proxy. Both run on their own
+//! Everything the integration tests share. Here: a real HTTPS (or HTTP) file server with a
+//! throwaway CA and fault injection, a counting HTTP proxy, and the way to reach
+//! `../shared/fixtures`; the submodules hold the rest (CLI runs, catalogs, the store, the
+//! WSUS double, `watch`, the generator). Both run on their own
 //! thread with their own Tokio runtime, so they serve equally well to `#[tokio::test]`s
 //! and to synchronous tests that drive the `supctl` binary with `assert_cmd`.
 //!
 //! Everything listens on 127.0.0.1 only, and every wait is bounded.
 
-pub mod catalog;
-pub mod cli;
-pub mod e2e;
-pub mod generator;
-pub mod https_server;
-pub mod proxy;
-pub mod store;
-pub mod tls;
-pub mod watch;
-pub mod wsus;
+pub(crate) mod catalog;
+pub(crate) mod cli;
+pub(crate) mod e2e;
+pub(crate) mod generator;
+pub(crate) mod https_server;
+pub(crate) mod proxy;
+pub(crate) mod store;
+pub(crate) mod tls;
+pub(crate) mod watch;
+pub(crate) mod wsus;
 
-pub use https_server::{Fault, RequestRecord, TestServer};
-pub use proxy::TestProxy;
-pub use tls::TestCa;
+pub(crate) use https_server::{Fault, RequestRecord, TestServer};
+pub(crate) use proxy::TestProxy;
+pub(crate) use tls::TestCa;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt as _};
 use tokio::net::TcpStream;
 
+/// `../shared/fixtures/<rel>` (the real catalogs, signatures and WSDL the project may read but
+/// not copy). Absent, a conformance test says plainly that it skipped; under `CI=true` its
+/// absence is a failure, so CI never passes a check it did not run.
+pub(crate) fn shared_fixture(rel: &str) -> Option<PathBuf> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures")
+        .join(rel);
+    if path.exists() {
+        return Some(path);
+    }
+    assert!(
+        std::env::var("CI").map_or(true, |v| v != "true"),
+        "{} is absent, and CI=true requires it (CI clones ../shared beside the project)",
+        path.display()
+    );
+    eprintln!("SKIPPED: {} is absent", path.display());
+    None
+}
+
 /// Longest time a connection may take to send its request head.
-pub const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_HEAD: usize = 64 * 1024;
 
 /// An accept loop on 127.0.0.1:0 running on a dedicated thread; stopped and joined on drop.
-pub struct Background {
+pub(crate) struct Background {
     addr: SocketAddr,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -40,7 +62,7 @@ pub struct Background {
 
 impl Background {
     /// Starts the loop; `handle` is called for every accepted connection.
-    pub fn start<F, Fut>(name: &str, handle: F) -> Background
+    pub(crate) fn start<F, Fut>(name: &str, handle: F) -> Background
     where
         F: Fn(TcpStream) -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
@@ -85,7 +107,7 @@ impl Background {
         }
     }
 
-    pub fn addr(&self) -> SocketAddr {
+    pub(crate) fn addr(&self) -> SocketAddr {
         self.addr
     }
 }
@@ -103,7 +125,7 @@ impl Drop for Background {
 
 /// A parsed HTTP/1.1 request head.
 #[derive(Debug, Clone)]
-pub struct Head {
+pub(crate) struct Head {
     pub method: String,
     pub target: String,
     pub version: String,
@@ -112,7 +134,7 @@ pub struct Head {
 }
 
 impl Head {
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         let name = name.to_ascii_lowercase();
         self.headers
             .iter()
@@ -123,7 +145,7 @@ impl Head {
 
 /// Reads a request head (up to the blank line), bounded in size and time. Returns the head
 /// and any bytes read past it.
-pub async fn read_head<S: AsyncRead + Unpin>(s: &mut S) -> Option<(Head, Vec<u8>)> {
+pub(crate) async fn read_head<S: AsyncRead + Unpin>(s: &mut S) -> Option<(Head, Vec<u8>)> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     let end = tokio::time::timeout(HEAD_TIMEOUT, async {
@@ -163,7 +185,9 @@ pub async fn read_head<S: AsyncRead + Unpin>(s: &mut S) -> Option<(Head, Vec<u8>
 }
 
 /// Fetch settings for tests: trust `ca` (if any), fast retries, short timeouts, no bar.
-pub fn fetch_settings(ca: Option<std::path::PathBuf>) -> supctl::catalog::fetch::HttpSettings {
+pub(crate) fn fetch_settings(
+    ca: Option<std::path::PathBuf>,
+) -> supctl::catalog::fetch::HttpSettings {
     supctl::catalog::fetch::HttpSettings {
         ca_certificates: ca.into_iter().collect(),
         retries: 3,

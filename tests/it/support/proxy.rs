@@ -16,7 +16,7 @@ use super::{Background, read_head};
 const TUNNEL_LIMIT: Duration = Duration::from_secs(60);
 
 /// The proxy. Stops when dropped.
-pub struct TestProxy {
+pub(crate) struct TestProxy {
     background: Background,
     log: Arc<Mutex<Vec<String>>>,
 }
@@ -25,13 +25,13 @@ pub struct TestProxy {
 type Routes = Arc<Vec<(String, std::net::SocketAddr)>>;
 
 impl TestProxy {
-    pub fn start() -> TestProxy {
+    pub(crate) fn start() -> TestProxy {
         Self::with_routes(Vec::new())
     }
 
     /// A proxy that sends requests for each routed authority (`host:port`) to the given
     /// local address; every other target must still be local.
-    pub fn with_routes(routes: Vec<(String, std::net::SocketAddr)>) -> TestProxy {
+    pub(crate) fn with_routes(routes: Vec<(String, std::net::SocketAddr)>) -> TestProxy {
         let log = Arc::new(Mutex::new(Vec::new()));
         let routes: Routes = Arc::new(routes);
         let l = log.clone();
@@ -42,12 +42,12 @@ impl TestProxy {
     }
 
     /// `http://127.0.0.1:PORT`, for `[http] proxy`.
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://{}", self.background.addr())
     }
 
     /// Request lines received, e.g. `CONNECT 127.0.0.1:4431 HTTP/1.1`.
-    pub fn requests(&self) -> Vec<String> {
+    pub(crate) fn requests(&self) -> Vec<String> {
         self.log.lock().unwrap().clone()
     }
 }

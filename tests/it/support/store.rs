@@ -9,13 +9,13 @@ use supctl::store::local::{LocalBackend, OpenOptions};
 use supctl::store::*;
 use supctl::trust::CertificateInfo;
 
-pub fn local() -> (tempfile::TempDir, LocalBackend) {
+pub(crate) fn local() -> (tempfile::TempDir, LocalBackend) {
     let dir = tempfile::tempdir().unwrap();
     let b = LocalBackend::open(&StoreLocation::new(dir.path()), OpenOptions::write()).unwrap();
     (dir, b)
 }
 
-pub fn temp_content(b: &dyn Backend, data: &[u8]) -> std::path::PathBuf {
+pub(crate) fn temp_content(b: &dyn Backend, data: &[u8]) -> std::path::PathBuf {
     let mut f = tempfile::Builder::new()
         .tempfile_in(b.staging_dir().unwrap())
         .unwrap();
@@ -23,7 +23,7 @@ pub fn temp_content(b: &dyn Backend, data: &[u8]) -> std::path::PathBuf {
     f.keep().unwrap().1
 }
 
-pub fn stage_req(b: &dyn Backend, i: usize, data: &[u8]) -> Op {
+pub(crate) fn stage_req(b: &dyn Backend, i: usize, data: &[u8]) -> Op {
     Op::StageContent(StageRequest {
         update: update_id(i),
         sha1: Sha1::of(data),
@@ -33,11 +33,11 @@ pub fn stage_req(b: &dyn Backend, i: usize, data: &[u8]) -> Op {
     })
 }
 
-pub fn at(s: i64) -> chrono::DateTime<Utc> {
+pub(crate) fn at(s: i64) -> chrono::DateTime<Utc> {
     Utc.timestamp_opt(1_700_000_000 + s, 123_456_789).unwrap()
 }
 
-pub fn cert_info() -> CertificateInfo {
+pub(crate) fn cert_info() -> CertificateInfo {
     let der = b"not really DER, but the store keeps it as bytes".to_vec();
     CertificateInfo {
         subject: "CN=Contoso Code Signing".into(),
@@ -51,7 +51,10 @@ pub fn cert_info() -> CertificateInfo {
     }
 }
 
-pub fn publish(b: &dyn Backend, updates: Vec<supctl::catalog::model::UpdateRecord>) -> Applied {
+pub(crate) fn publish(
+    b: &dyn Backend,
+    updates: Vec<supctl::catalog::model::UpdateRecord>,
+) -> Applied {
     b.apply(Op::PublishUpdates {
         catalog: catalog_key(),
         updates,
@@ -60,7 +63,7 @@ pub fn publish(b: &dyn Backend, updates: Vec<supctl::catalog::model::UpdateRecor
 }
 
 /// A catalog with updates 0..5 published.
-pub fn setup(b: &dyn Backend) -> CatalogKey {
+pub(crate) fn setup(b: &dyn Backend) -> CatalogKey {
     b.apply(Op::UpsertCatalog(bench::catalog())).unwrap();
     publish(b, (0..5).map(update).collect());
     catalog_key()

@@ -13,7 +13,7 @@ use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs
 
 /// A CA whose certificate is written to `ca.pem` and `ca.der` in a temp directory, and a
 /// server certificate it issued for `127.0.0.1`, `::1` and `localhost`.
-pub struct TestCa {
+pub(crate) struct TestCa {
     dir: tempfile::TempDir,
     ca_pem: String,
     server_chain: Vec<CertificateDer<'static>>,
@@ -21,14 +21,14 @@ pub struct TestCa {
 }
 
 impl TestCa {
-    pub fn new(name: &str) -> TestCa {
+    pub(crate) fn new(name: &str) -> TestCa {
         Self::with_hosts(name, &[])
     }
 
     /// Like [`TestCa::new`], with extra DNS names in the server certificate: a test can
     /// then serve `https://content.contoso.example/` (the generated catalogs' `OriginUri`)
     /// through a [`super::TestProxy`] route to the local server.
-    pub fn with_hosts(name: &str, extra_hosts: &[&str]) -> TestCa {
+    pub(crate) fn with_hosts(name: &str, extra_hosts: &[&str]) -> TestCa {
         let ca_key = KeyPair::generate().expect("CA key");
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
         let mut dn = DistinguishedName::new();
@@ -65,21 +65,21 @@ impl TestCa {
     }
 
     /// The CA certificate as PEM: what an admin puts in `[http] ca_certificates`.
-    pub fn pem_path(&self) -> PathBuf {
+    pub(crate) fn pem_path(&self) -> PathBuf {
         self.dir.path().join("ca.pem")
     }
 
     /// The same certificate, DER-encoded.
-    pub fn der_path(&self) -> PathBuf {
+    pub(crate) fn der_path(&self) -> PathBuf {
         self.dir.path().join("ca.der")
     }
 
-    pub fn pem(&self) -> &str {
+    pub(crate) fn pem(&self) -> &str {
         &self.ca_pem
     }
 
     /// A rustls server config presenting the server certificate (HTTP/1.1 only).
-    pub fn server_config(&self) -> Arc<rustls::ServerConfig> {
+    pub(crate) fn server_config(&self) -> Arc<rustls::ServerConfig> {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.server_key.clone()));
         let mut cfg = rustls::ServerConfig::builder_with_provider(provider)

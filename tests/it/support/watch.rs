@@ -8,12 +8,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-pub fn bin() -> PathBuf {
+pub(crate) fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_supctl"))
 }
 
 /// A writable copy of `examples/quickstart` (config, catalog, content).
-pub struct Workspace {
+pub(crate) struct Workspace {
     pub dir: tempfile::TempDir,
     /// Variables every `supctl` this workspace starts gets (secrets that `password_env`
     /// names): set per child, never on the test process, which runs other tests beside.
@@ -21,7 +21,7 @@ pub struct Workspace {
 }
 
 impl Workspace {
-    pub fn quickstart() -> Workspace {
+    pub(crate) fn quickstart() -> Workspace {
         let dir = tempfile::tempdir().expect("temp dir");
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart");
         for sub in ["catalog", "content"] {
@@ -37,11 +37,11 @@ impl Workspace {
         }
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
     /// Sets a variable for every `supctl` started from now on.
-    pub fn set_env(&self, name: &str, value: &str) {
+    pub(crate) fn set_env(&self, name: &str, value: &str) {
         self.env.lock().unwrap().push((name.into(), value.into()));
     }
     fn apply_env(&self, cmd: &mut Command) {
@@ -49,26 +49,26 @@ impl Workspace {
             cmd.env(k, v);
         }
     }
-    pub fn config(&self) -> PathBuf {
+    pub(crate) fn config(&self) -> PathBuf {
         self.path().join("supctl.toml")
     }
-    pub fn read_config(&self) -> String {
+    pub(crate) fn read_config(&self) -> String {
         std::fs::read_to_string(self.config()).unwrap()
     }
     /// Saves the config the way editors do: a temp file renamed over the original.
-    pub fn save_config(&self, text: &str) {
+    pub(crate) fn save_config(&self, text: &str) {
         let tmp = self.path().join(".supctl.toml.swp");
         std::fs::write(&tmp, text).unwrap();
         std::fs::rename(&tmp, self.config()).unwrap();
     }
-    pub fn edit_config(&self, from: &str, to: &str) {
+    pub(crate) fn edit_config(&self, from: &str, to: &str) {
         let text = self.read_config();
         assert!(text.contains(from), "config has no `{from}`");
         self.save_config(&text.replacen(from, to, 1));
     }
 
     /// Runs `supctl ARGS -c <workspace>` to completion (bounded).
-    pub fn supctl(&self, args: &[&str]) -> std::process::Output {
+    pub(crate) fn supctl(&self, args: &[&str]) -> std::process::Output {
         let mut cmd = Command::new(bin());
         self.apply_env(&mut cmd);
         let mut child = cmd
@@ -94,7 +94,7 @@ impl Workspace {
     }
 
     /// `supctl status --json`: (exit code, report).
-    pub fn status(&self) -> (i32, Value) {
+    pub(crate) fn status(&self) -> (i32, Value) {
         let out = self.supctl(&["status", "--json"]);
         let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
             panic!(
@@ -106,7 +106,7 @@ impl Workspace {
         (out.status.code().unwrap_or(-1), v)
     }
 
-    pub fn catalog_status(&self, key: &str) -> Value {
+    pub(crate) fn catalog_status(&self, key: &str) -> Value {
         let (_, v) = self.status();
         v["catalogs"]
             .as_array()
@@ -120,7 +120,7 @@ impl Workspace {
 
 /// The store's sync runs (newest first) and update states, read directly (works while the
 /// config is invalid, when `status` cannot load it).
-pub fn store_facts(ws: &Workspace) -> (Vec<supctl::store::SyncRun>, Vec<String>) {
+pub(crate) fn store_facts(ws: &Workspace) -> (Vec<supctl::store::SyncRun>, Vec<String>) {
     use supctl::store::Backend as _;
     let loc = supctl::store::StoreLocation::new(ws.path().join(".supctl"));
     let b =
@@ -137,13 +137,13 @@ pub fn store_facts(ws: &Workspace) -> (Vec<supctl::store::SyncRun>, Vec<String>)
 }
 
 /// A running `supctl watch`, killed (SIGKILL) on drop if still running.
-pub struct Watch {
+pub(crate) struct Watch {
     pub child: Child,
     pub log: PathBuf,
 }
 
 impl Watch {
-    pub fn start(ws: &Workspace, extra: &[&str], scale: Option<u32>) -> Watch {
+    pub(crate) fn start(ws: &Workspace, extra: &[&str], scale: Option<u32>) -> Watch {
         static STARTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = STARTS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let log = ws.path().join(format!("watch-{n}.log"));
@@ -167,7 +167,7 @@ impl Watch {
     }
 
     /// Every JSON log line so far.
-    pub fn events(&self) -> Vec<Value> {
+    pub(crate) fn events(&self) -> Vec<Value> {
         std::fs::read_to_string(&self.log)
             .unwrap_or_default()
             .lines()
@@ -176,7 +176,7 @@ impl Watch {
     }
 
     /// Waits until `pred` holds for the events (bounded), returning them.
-    pub fn wait_for(
+    pub(crate) fn wait_for(
         &mut self,
         what: &str,
         timeout: Duration,
@@ -204,11 +204,11 @@ impl Watch {
         }
     }
 
-    pub fn dump(&self) -> String {
+    pub(crate) fn dump(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    pub fn signal(&self, sig: &str) {
+    pub(crate) fn signal(&self, sig: &str) {
         let ok = Command::new("kill")
             .args([format!("-{sig}"), self.child.id().to_string()])
             .status()
@@ -218,7 +218,7 @@ impl Watch {
     }
 
     /// SIGTERM, then the exit code (bounded).
-    pub fn stop(&mut self, timeout: Duration) -> i32 {
+    pub(crate) fn stop(&mut self, timeout: Duration) -> i32 {
         self.signal("TERM");
         let deadline = Instant::now() + timeout;
         loop {
@@ -243,7 +243,7 @@ impl Drop for Watch {
 }
 
 /// Count of events with message `msg` and, if given, field `key` = `value`.
-pub fn count(ev: &[Value], msg: &str, field: Option<(&str, &str)>) -> usize {
+pub(crate) fn count(ev: &[Value], msg: &str, field: Option<(&str, &str)>) -> usize {
     ev.iter()
         .filter(|e| e["fields"]["message"] == msg)
         .filter(|e| field.is_none_or(|(k, v)| e["fields"][k] == v))

@@ -13,7 +13,7 @@ const TARGET_INFO: u32 = 0x0080_0000;
 const NEGOTIATE_128: u32 = 0x2000_0000;
 const NEGOTIATE_56: u32 = 0x8000_0000;
 /// What supctl asks for: Unicode, NTLM with extended session security, no sealing.
-pub const FLAGS: u32 = UNICODE
+pub(super) const FLAGS: u32 = UNICODE
     | REQUEST_TARGET
     | NTLM
     | ALWAYS_SIGN

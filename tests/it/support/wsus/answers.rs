@@ -7,24 +7,24 @@ use chrono::NaiveDateTime;
 use supctl::store::wsus::ntlm::crypto::utf16le;
 use supctl::store::wsus::soap::Element;
 
-pub use super::history::Event;
-pub use super::publishing::Approval;
+pub(crate) use super::history::Event;
+pub(crate) use super::publishing::Approval;
 
 /// Escapes text for element content.
-pub fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
 }
 
-pub fn envelope(body: &str) -> String {
+pub(crate) fn envelope(body: &str) -> String {
     format!(
         r#"<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:xsd="http://www.w3.org/2001/XMLSchema"><soap:Body>{body}</soap:Body></soap:Envelope>"#
     )
 }
 
 /// A .NET-style SOAP fault wrapping `inner`.
-pub fn fault(inner: &str) -> String {
+pub(crate) fn fault(inner: &str) -> String {
     envelope(&format!(
         "<soap:Fault><faultcode>soap:Server</faultcode><faultstring>System.Web.Services.Protocols.SoapException: Server was unable to process request. ---&gt; {}</faultstring><detail /></soap:Fault>",
         esc(inner)
@@ -32,7 +32,7 @@ pub fn fault(inner: &str) -> String {
 }
 
 /// NetBIOS domain `CORP`, computer `WSUS01`, then EOL (the timestamp is added by the caller).
-pub fn target_info() -> Vec<u8> {
+pub(crate) fn target_info() -> Vec<u8> {
     let mut t = Vec::new();
     for (id, v) in [(2u16, "CORP"), (1, "WSUS01")] {
         let v = utf16le(v);
@@ -47,10 +47,10 @@ pub fn target_info() -> Vec<u8> {
 }
 
 /// A cell: `Some((xsd type, value))` or `None` for `xsi:nil`.
-pub type Cell<'a> = Option<(&'a str, String)>;
+pub(crate) type Cell<'a> = Option<(&'a str, String)>;
 
 /// `<Values>…</Values>` of a `GenericReadableRow`.
-pub fn values(cells: &[Cell]) -> String {
+pub(crate) fn values(cells: &[Cell]) -> String {
     let mut s = String::from("<Values>");
     for c in cells {
         match c {
@@ -64,17 +64,17 @@ pub fn values(cells: &[Cell]) -> String {
     s + "</Values>"
 }
 
-pub fn row(cells: &[Cell]) -> String {
+pub(crate) fn row(cells: &[Cell]) -> String {
     format!("<GenericReadableRow>{}</GenericReadableRow>", values(cells))
 }
 
 /// The access-denied fault WSUS gives a caller without the administrator role.
-pub const ACCESS_DENIED: &str = "System.UnauthorizedAccessException: Access is denied.";
+pub(crate) const ACCESS_DENIED: &str = "System.UnauthorizedAccessException: Access is denied.";
 /// The built-in "All Computers" target group.
-pub const ALL_COMPUTERS: &str = "a0a08746-4dbe-4a37-9adf-9e7652c0b421";
+pub(crate) const ALL_COMPUTERS: &str = "a0a08746-4dbe-4a37-9adf-9e7652c0b421";
 
 /// Operations that change server state (what [`super::WsusServer::writes`] reports).
-pub const WRITES: &[&str] = &[
+pub(crate) const WRITES: &[&str] = &[
     "SetSubscription",
     "ExecuteSPSetConfiguration",
     "ExecuteSetSelfSigningCertificate",
@@ -86,12 +86,12 @@ pub const WRITES: &[&str] = &[
     "CatalogSiteGetMetadataAndImport",
 ];
 
-pub fn is_write(op: &str) -> bool {
+pub(crate) fn is_write(op: &str) -> bool {
     WRITES.contains(&op)
 }
 
 #[derive(Debug, Clone)]
-pub struct Category {
+pub(crate) struct Category {
     pub id: String,
     pub kind: &'static str,
     pub title: String,
@@ -99,7 +99,7 @@ pub struct Category {
 }
 
 #[derive(Debug, Clone)]
-pub struct Update {
+pub(crate) struct Update {
     pub id: String,
     pub revision: u32,
     pub title: String,
@@ -110,7 +110,7 @@ pub struct Update {
 }
 
 #[derive(Debug, Clone)]
-pub struct State {
+pub(crate) struct State {
     pub version: String,
     pub role: i32,
     pub change_number: i64,
@@ -149,7 +149,7 @@ pub struct State {
 }
 
 /// The `GetSubscription` fields, in WSDL order: what a `SetSubscription` row must carry.
-pub const SUBSCRIPTION_FIELDS: &[&str] = &[
+pub(crate) const SUBSCRIPTION_FIELDS: &[&str] = &[
     "synchronizeAutomaticallyTimeOfDay",
     "LastModifiedBy",
     "LastModifiedTime",
@@ -230,11 +230,11 @@ impl Default for State {
     }
 }
 
-pub fn text<'a>(params: &'a Element, name: &str) -> &'a str {
+pub(crate) fn text<'a>(params: &'a Element, name: &str) -> &'a str {
     params.child(name).map(|c| c.text.as_str()).unwrap_or("")
 }
 
-pub fn parse_bool(v: &str) -> Option<bool> {
+pub(crate) fn parse_bool(v: &str) -> Option<bool> {
     match v.trim() {
         "true" | "1" => Some(true),
         "false" | "0" => Some(false),
@@ -243,7 +243,7 @@ pub fn parse_bool(v: &str) -> Option<bool> {
 }
 
 /// A required scalar of a request or row, or an ArgumentException naming it.
-pub fn need<T: std::str::FromStr>(el: &Element, name: &str) -> Result<T, String> {
+pub(crate) fn need<T: std::str::FromStr>(el: &Element, name: &str) -> Result<T, String> {
     el.child(name)
         .filter(|c| !c.is_nil())
         .and_then(|c| c.text.trim().parse().ok())
@@ -251,7 +251,7 @@ pub fn need<T: std::str::FromStr>(el: &Element, name: &str) -> Result<T, String>
 }
 
 /// Names of `fields` the row element lacks (each one a violation of the whole-row write).
-pub fn missing_fields<'a>(
+pub(crate) fn missing_fields<'a>(
     op: &str,
     row: &Element,
     fields: impl IntoIterator<Item = &'a str>,
@@ -270,7 +270,7 @@ pub fn missing_fields<'a>(
 impl State {
     /// The inner XML of `<{op}Response>`, or a fault message. Contract violations found
     /// while answering (a whole-row write missing fields) are pushed onto `violations`.
-    pub fn answer(
+    pub(crate) fn answer(
         &mut self,
         op: &str,
         params: &Element,
@@ -368,7 +368,7 @@ impl State {
     }
 
     /// Every `ConfigurationTableRow` field the server sends, in WSDL order.
-    pub fn configuration_fields(&self) -> Vec<(String, Option<String>)> {
+    pub(crate) fn configuration_fields(&self) -> Vec<(String, Option<String>)> {
         let mut out = Vec::new();
         for (k, v) in &self.configuration {
             out.push((k.clone(), v.clone()));

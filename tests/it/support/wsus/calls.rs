@@ -10,16 +10,16 @@ use supctl::store::wsus::transport::{Endpoint, Transport};
 
 use super::{State, WsusServer};
 
-pub const PASSWORD: &str = "S3cret!pass";
-pub const WINDOWS_11: &str = "6407468e-edc7-4ecd-8c32-521f64cee65e";
-pub const CRITICAL: &str = "e6cf1350-c01b-414d-a61f-263d14d133b4";
-pub const SECURITY: &str = "0fa1201d-4330-4fa8-8ae9-b877473b6441";
-pub const CONTOSO: &str = "1f2e3d4c-0000-4000-8000-00000000abcd";
-pub const NEW_ID: &str = "44444444-0000-4000-8000-000000000004";
-pub const DIGEST: &str = "fVV2bJqxya6klq9Mr3LUmubCnAc=";
+pub(crate) const PASSWORD: &str = "S3cret!pass";
+pub(crate) const WINDOWS_11: &str = "6407468e-edc7-4ecd-8c32-521f64cee65e";
+pub(crate) const CRITICAL: &str = "e6cf1350-c01b-414d-a61f-263d14d133b4";
+pub(crate) const SECURITY: &str = "0fa1201d-4330-4fa8-8ae9-b877473b6441";
+pub(crate) const CONTOSO: &str = "1f2e3d4c-0000-4000-8000-00000000abcd";
+pub(crate) const NEW_ID: &str = "44444444-0000-4000-8000-000000000004";
+pub(crate) const DIGEST: &str = "fVV2bJqxya6klq9Mr3LUmubCnAc=";
 
 /// An endpoint for `CORP\\svc-supctl` with `password`: plain, 10 s per read, no proxy.
-pub fn endpoint(url: String, password: &str) -> Endpoint {
+pub(crate) fn endpoint(url: String, password: &str) -> Endpoint {
     Endpoint {
         url,
         credentials: Some(Credentials {
@@ -34,43 +34,43 @@ pub fn endpoint(url: String, password: &str) -> Endpoint {
     }
 }
 
-pub fn start(state: State) -> (WsusServer, Transport) {
+pub(crate) fn start(state: State) -> (WsusServer, Transport) {
     let server = WsusServer::start(state, Some(PASSWORD));
     let t = Transport::connect(endpoint(server.url(), PASSWORD)).unwrap();
     (server, t)
 }
 
-pub fn el(name: &str) -> Element {
+pub(crate) fn el(name: &str) -> Element {
     Element::new(Some(TNS), name)
 }
 
-pub fn leaf(name: &str, v: &str) -> Element {
+pub(crate) fn leaf(name: &str, v: &str) -> Element {
     Element::leaf(Some(TNS), name, v)
 }
 
-pub fn guids(ids: &[&str]) -> Element {
+pub(crate) fn guids(ids: &[&str]) -> Element {
     ids.iter()
         .fold(el("a"), |a, id| a.with_child(leaf("guid", id)))
 }
 
-pub fn strings(items: &[&str]) -> Element {
+pub(crate) fn strings(items: &[&str]) -> Element {
     items.iter().fold(el("a"), |a, s| {
         a.with_child(leaf("anyType", s).with_attr(Some(XSI), "type", "string"))
     })
 }
 
-pub fn assert_fault(e: &WsusError, needle: &str) {
+pub(crate) fn assert_fault(e: &WsusError, needle: &str) {
     match e {
         WsusError::Fault { message, .. } => assert!(message.contains(needle), "{message}"),
         other => panic!("expected a SOAP fault with {needle}, got {other:?}"),
     }
 }
 
-pub fn clean(server: &WsusServer) {
+pub(crate) fn clean(server: &WsusServer) {
     assert!(server.violations().is_empty(), "{:?}", server.violations());
 }
 
 /// The subscription row as the server holds it now.
-pub fn subscription(t: &Transport) -> records::Subscription {
+pub(crate) fn subscription(t: &Transport) -> records::Subscription {
     records::Subscription::from_response(&t.call(Call::new("GetSubscription")).unwrap()).unwrap()
 }

@@ -7,7 +7,7 @@ use super::http::Request;
 use super::shape;
 
 /// The committed operation table: (operation, parameters in WSDL order).
-pub fn operations() -> Vec<(String, Vec<String>)> {
+pub(crate) fn operations() -> Vec<(String, Vec<String>)> {
     let text = include_str!("../../../fixtures/wsus/operations.txt");
     text.lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
@@ -25,7 +25,10 @@ pub fn operations() -> Vec<(String, Vec<String>)> {
 
 /// Checks the request against the table: content type, SOAPAction (ASMX or WCF style),
 /// envelope, operation element and parameter names, namespaces and order.
-pub fn check(req: &Request, table: &[(String, Vec<String>)]) -> Result<(String, Element), String> {
+pub(crate) fn check(
+    req: &Request,
+    table: &[(String, Vec<String>)],
+) -> Result<(String, Element), String> {
     let ctype = req.header("content-type").unwrap_or("");
     if !ctype.starts_with("text/xml") {
         return Err(format!("Content-Type {ctype} is not text/xml"));

@@ -9,7 +9,7 @@ use super::answers::{ACCESS_DENIED, State, esc, text};
 
 /// One stored event.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Event {
+pub(crate) struct Event {
     pub instance: String,
     pub namespace: i32,
     pub event_id: i32,
@@ -21,12 +21,12 @@ pub struct Event {
 }
 
 /// Parses a zone-less date of the double (panics on a typo in the double itself).
-pub fn at(s: &str) -> NaiveDateTime {
+pub(crate) fn at(s: &str) -> NaiveDateTime {
     NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f").expect("a zone-less date")
 }
 
 /// The HRESULT of a failed sync (`0x80131500`, a .NET exception).
-pub const SYNC_FAILED_HRESULT: i32 = 0x8013_1500_u32 as i32;
+pub(crate) const SYNC_FAILED_HRESULT: i32 = 0x8013_1500_u32 as i32;
 
 fn event(n: usize, event_id: i32, when: NaiveDateTime, failure: Option<&str>) -> Event {
     Event {
@@ -51,7 +51,7 @@ fn event(n: usize, event_id: i32, when: NaiveDateTime, failure: Option<&str>) ->
 }
 
 /// One automatic run that succeeded at the default `LastSynchronizationTime`.
-pub fn default_events() -> Vec<Event> {
+pub(crate) fn default_events() -> Vec<Event> {
     vec![
         event(1, 381, at("2024-05-02T01:58:30"), None),
         event(2, 384, at("2024-05-02T02:00:00"), None),

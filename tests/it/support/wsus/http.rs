@@ -4,13 +4,13 @@ use std::io::{BufRead as _, BufReader, Read, Write};
 
 use super::MAX_BODY;
 
-pub struct Request {
+pub(crate) struct Request {
     pub headers: Vec<(String, String)>,
     pub body: String,
 }
 
 impl Request {
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
@@ -18,7 +18,7 @@ impl Request {
     }
 }
 
-pub fn read_request<S: Read>(r: &mut BufReader<S>) -> Option<Request> {
+pub(super) fn read_request<S: Read>(r: &mut BufReader<S>) -> Option<Request> {
     let mut line = String::new();
     if r.read_line(&mut line).ok()? == 0 || !line.starts_with("POST ") {
         return None;
@@ -51,7 +51,7 @@ pub fn read_request<S: Read>(r: &mut BufReader<S>) -> Option<Request> {
     Some(req)
 }
 
-pub fn respond<W: Write>(
+pub(super) fn respond<W: Write>(
     w: &mut W,
     status: &str,
     extra: &[(&str, String)],

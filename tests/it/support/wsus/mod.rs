@@ -6,14 +6,14 @@
 //! in-memory state, and injectable faults. Threads per connection, bounded; every read has
 //! a timeout, and the server stops when dropped.
 
-pub mod answers;
-pub mod calls;
-pub mod contract;
-pub mod history;
+pub(crate) mod answers;
+pub(crate) mod calls;
+pub(crate) mod contract;
+pub(crate) mod history;
 mod http;
-pub mod publishing;
-pub mod shape;
-pub mod writes;
+pub(crate) mod publishing;
+pub(crate) mod shape;
+pub(crate) mod writes;
 
 use std::collections::VecDeque;
 use std::io::{BufReader, Read, Write};
@@ -28,9 +28,9 @@ use supctl::store::wsus::ntlm::{Authenticate, Challenge, tls_channel_binding};
 use supctl::store::wsus::soap::TNS;
 use tokio_rustls::rustls;
 
-pub use answers::State;
+pub(crate) use answers::State;
 use contract::check;
-pub use contract::operations;
+pub(crate) use contract::operations;
 use http::{Request, read_request, respond};
 
 const MAX_CONNECTIONS: usize = 16;
@@ -39,7 +39,7 @@ const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A fault the next matching request gets instead of its answer.
 #[derive(Debug, Clone)]
-pub enum Fault {
+pub(crate) enum Fault {
     /// HTTP 403 with an IIS page.
     Forbidden,
     /// HTTP 500 with an ASP.NET HTML error page.
@@ -55,7 +55,7 @@ pub enum Fault {
 
 /// One request as the server saw it.
 #[derive(Debug, Clone)]
-pub struct Seen {
+pub(crate) struct Seen {
     pub connection: usize,
     pub operation: String,
     pub authenticated_as: Option<String>,
@@ -65,7 +65,7 @@ pub struct Seen {
     pub succeeded: bool,
 }
 
-pub struct Shared {
+pub(crate) struct Shared {
     pub state: Mutex<State>,
     pub password: Option<String>,
     pub faults: Mutex<VecDeque<Fault>>,
@@ -89,7 +89,7 @@ struct Tls {
     certificate: Vec<u8>,
 }
 
-pub struct WsusServer {
+pub(crate) struct WsusServer {
     pub addr: SocketAddr,
     pub shared: Arc<Shared>,
     tls: Option<Arc<Tls>>,
@@ -99,12 +99,12 @@ pub struct WsusServer {
 
 impl WsusServer {
     /// Starts a server; with `password`, every connection must authenticate with NTLMv2.
-    pub fn start(state: State, password: Option<&str>) -> WsusServer {
+    pub(crate) fn start(state: State, password: Option<&str>) -> WsusServer {
         Self::start_with(state, password, None)
     }
 
     /// Like [`WsusServer::start`], serving HTTPS with `config` (e.g. `TestCa::server_config`).
-    pub fn start_tls(
+    pub(crate) fn start_tls(
         state: State,
         password: Option<&str>,
         config: Arc<rustls::ServerConfig>,
@@ -147,19 +147,19 @@ impl WsusServer {
         }
     }
 
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         let scheme = if self.tls.is_some() { "https" } else { "http" };
         format!("{scheme}://{}", self.addr)
     }
 
     /// The certificate an HTTPS double presents (DER); `None` for plain HTTP.
-    pub fn certificate(&self) -> Option<&[u8]> {
+    pub(crate) fn certificate(&self) -> Option<&[u8]> {
         self.tls.as_ref().map(|t| t.certificate.as_slice())
     }
 
     /// Extended Protection on: every AUTHENTICATE must carry the channel binding of the
     /// double's own certificate (`tls-server-end-point`), else 401 and the connection closes.
-    pub fn require_channel_binding(&self) {
+    pub(crate) fn require_channel_binding(&self) {
         let cert = self
             .certificate()
             .expect("channel binding needs an HTTPS double");
@@ -168,23 +168,23 @@ impl WsusServer {
 
     /// Extended Protection expecting this exact `MsvAvChannelBindings` value (a test can
     /// make it wrong on purpose).
-    pub fn expect_channel_binding(&self, hash: [u8; 16]) {
+    pub(crate) fn expect_channel_binding(&self, hash: [u8; 16]) {
         *self.shared.channel_binding.lock().unwrap() = Some(hash);
     }
 
     /// The channel bindings the AUTHENTICATE messages carried, in order.
-    pub fn bindings_seen(&self) -> Vec<Option<[u8; 16]>> {
+    pub(crate) fn bindings_seen(&self) -> Vec<Option<[u8; 16]>> {
         self.shared.bindings_seen.lock().unwrap().clone()
     }
 
     /// The next request (whatever its operation) gets `fault`; faults queue in order.
-    pub fn inject(&self, fault: Fault) {
+    pub(crate) fn inject(&self, fault: Fault) {
         self.shared.faults.lock().unwrap().push_back(fault);
     }
 
     /// The next request for `operation` only gets `fault`; other operations are answered
     /// normally (and do not consume it). Targeted faults win over the general queue.
-    pub fn inject_for(&self, operation: &str, fault: Fault) {
+    pub(crate) fn inject_for(&self, operation: &str, fault: Fault) {
         assert!(
             self.shared.table.iter().any(|(o, _)| o == operation),
             "{operation} is not in the operation table"
@@ -196,12 +196,12 @@ impl WsusServer {
             .push((operation.to_string(), fault));
     }
 
-    pub fn seen(&self) -> Vec<Seen> {
+    pub(crate) fn seen(&self) -> Vec<Seen> {
         self.shared.seen.lock().unwrap().clone()
     }
 
     /// Names of the write operations that succeeded, in order.
-    pub fn writes(&self) -> Vec<String> {
+    pub(crate) fn writes(&self) -> Vec<String> {
         self.seen()
             .into_iter()
             .filter(|s| s.write && s.succeeded)
@@ -211,7 +211,7 @@ impl WsusServer {
 
     /// The server's state (hold the guard briefly: requests wait on it).
     /// How many updates are locally published (they hold an SDP).
-    pub fn published(&self) -> usize {
+    pub(crate) fn published(&self) -> usize {
         self.state()
             .updates
             .iter()
@@ -219,11 +219,11 @@ impl WsusServer {
             .count()
     }
 
-    pub fn state(&self) -> MutexGuard<'_, State> {
+    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
         self.shared.state.lock().unwrap()
     }
 
-    pub fn violations(&self) -> Vec<String> {
+    pub(crate) fn violations(&self) -> Vec<String> {
         self.shared.violations.lock().unwrap().clone()
     }
 }
@@ -369,7 +369,7 @@ fn presented_certificate(config: &Arc<rustls::ServerConfig>) -> Vec<u8> {
 }
 
 /// The NTLM verdict on an AUTHENTICATE message: the user, or why it is refused.
-pub fn check_authenticate(
+pub(crate) fn check_authenticate(
     shared: &Shared,
     token: &[u8],
     password: &str,

@@ -11,7 +11,7 @@ use super::answers::{ACCESS_DENIED, ALL_COMPUTERS, State, Update, need, parse_bo
 
 /// One approval (`ExecuteSPDeployUpdate1` with an action other than "not approved").
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Approval {
+pub(crate) struct Approval {
     pub update_id: String,
     pub revision: u32,
     pub action: i32,

@@ -6,7 +6,7 @@
 use supctl::store::wsus::soap::{Element, TNS};
 
 /// One complex type, as far as the double checks it.
-pub enum Shape {
+pub(crate) enum Shape {
     /// A simple value (or `anyType`): not looked into.
     Leaf,
     /// A sequence: (child name, required, child shape).
@@ -18,13 +18,13 @@ pub enum Shape {
 const LEAF: Shape = Shape::Leaf;
 
 /// `UpdateRevisionId`.
-pub const UPDATE_REVISION_ID: Shape = Shape::Struct(&[
+pub(crate) const UPDATE_REVISION_ID: Shape = Shape::Struct(&[
     ("UpdateId", true, Shape::Leaf),
     ("RevisionNumber", true, Shape::Leaf),
 ]);
 
 /// `UpdateRevisionIdentifier` (note `UpdateID`, unlike `UpdateRevisionId`).
-pub const UPDATE_REVISION_IDENTIFIER: Shape = Shape::Struct(&[
+pub(crate) const UPDATE_REVISION_IDENTIFIER: Shape = Shape::Struct(&[
     ("UpdateID", true, Shape::Leaf),
     ("RevisionNumber", true, Shape::Leaf),
 ]);
@@ -52,7 +52,7 @@ const PROGRAM_KEY: Shape = Shape::Struct(&[
 ]);
 
 /// `EventHistoryFilter`: both casings of the time bounds are separate WSDL elements.
-pub const EVENT_HISTORY_FILTER: Shape = Shape::Struct(&[
+pub(crate) const EVENT_HISTORY_FILTER: Shape = Shape::Struct(&[
     ("eventInstanceIdFilter", false, Shape::Array("guid", &LEAF)),
     (
         "eventIdFilter",
@@ -78,7 +78,7 @@ pub const EVENT_HISTORY_FILTER: Shape = Shape::Struct(&[
 ]);
 
 /// The shape of a structured parameter, when the double knows it.
-pub fn of(op: &str, param: &str) -> Option<&'static Shape> {
+pub(crate) fn of(op: &str, param: &str) -> Option<&'static Shape> {
     const GUIDS: Shape = Shape::Array("guid", &LEAF);
     const ANY: Shape = Shape::Array("anyType", &LEAF);
     Some(match (op, param) {
@@ -103,7 +103,7 @@ pub fn of(op: &str, param: &str) -> Option<&'static Shape> {
 }
 
 /// Checks `el` (at `path`) against `shape`; the message names the first difference.
-pub fn check(path: &str, el: &Element, shape: &Shape) -> Result<(), String> {
+pub(crate) fn check(path: &str, el: &Element, shape: &Shape) -> Result<(), String> {
     if el.is_nil() {
         return Ok(());
     }

@@ -9,7 +9,7 @@ use super::answers::{
 
 /// Certificates `ExecuteSetSelfSigningCertificate` rotates through (real DER, so clients can
 /// compute thumbprints): each call installs the first one that differs from the current one.
-pub const SELF_SIGNED: [&[u8]; 2] = [
+pub(crate) const SELF_SIGNED: [&[u8]; 2] = [
     include_bytes!("../../../fixtures/pki/signer.cer"),
     include_bytes!("../../../fixtures/pki/other.cer"),
 ];
