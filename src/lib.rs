@@ -1,13 +1,16 @@
 //! supctl: keeps a software update point's third-party update catalogs in the state its
-//! admins declare in TOML. See `docs/architecture.md` for the module map.
+//! admins declare in TOML. See `ARCHITECTURE.md` for the code map, invariants and boundaries.
 
 pub mod apply;
 pub mod catalog;
 pub mod cli;
 pub mod config;
-pub mod ids;
+/// Identities and digests, a leaf crate of the workspace (`crates/ids`).
+pub use supctl_ids as ids;
+pub mod partners;
 pub mod plan;
 pub mod reconcile;
+pub mod schedule;
 pub mod status;
 pub mod store;
 pub mod trust;

@@ -1,6 +1,6 @@
 //! Getting catalog CABs and update content onto disk, safely.
 //!
-//! This is one of the three places in supctl that do I/O (see `docs/architecture.md`),
+//! This is one of the three places in supctl that do I/O (see `ARCHITECTURE.md`),
 //! and the only one that talks HTTP. It guarantees:
 //!
 //! - **No torn files.** Bytes go to a `*.partial` sibling, are fsynced, then renamed; a

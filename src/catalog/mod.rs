@@ -5,7 +5,8 @@
 //! [`model::CatalogContent`]; `partners` knows the public partner catalogs.
 
 pub mod acquire;
-pub mod cab;
+/// The cabinet reader, a leaf crate of the workspace (`crates/cab`).
+pub use supctl_cab as cab;
 pub mod certs;
 pub mod extract;
 pub mod fetch;

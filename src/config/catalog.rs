@@ -145,9 +145,9 @@ pub(super) fn catalog(cx: &mut Cx, t: &Table, key: &str) -> Option<CatalogDraft>
         );
     }
     if let (CatalogKind::Partner, Some(n)) = (kind, &name)
-        && crate::catalog::partners::find(n.get_ref()).is_none()
+        && crate::partners::find(n.get_ref()).is_none()
     {
-        let names: Vec<String> = crate::catalog::partners::builtin()
+        let names: Vec<String> = crate::partners::builtin()
             .iter()
             .map(|p| p.name.to_string())
             .collect();

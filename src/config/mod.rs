@@ -7,16 +7,15 @@ mod load;
 mod model;
 mod paths;
 mod reader;
-mod schedule;
 mod schema;
 mod sections;
 mod source;
 
+pub use crate::schedule::{IntervalUnit, Schedule, ScheduleError};
 pub use limits::Limits;
 pub use load::{LoadOptions, config_files, default_path, load, load_with};
 pub use model::*;
 pub use paths::{normalize, same_path_source, stored_path_source};
-pub use schedule::{IntervalUnit, Schedule, ScheduleError};
 pub use schema::schema_json;
 pub use source::{Diagnostic, Diagnostics, Loc, Severity, suggest};
 

@@ -11,9 +11,9 @@ use std::path::PathBuf;
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use super::schedule::Schedule;
 use super::source::Loc;
 use crate::ids::{CategoryId, Thumbprint, UpdateId};
+use crate::schedule::Schedule;
 
 /// The whole desired state, merged from one file or a directory of files.
 #[derive(Debug, Clone, Serialize, JsonSchema)]

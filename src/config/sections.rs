@@ -4,8 +4,8 @@ use toml::Spanned;
 
 use super::model::*;
 use super::reader::{Cx, Table, dotted};
-use super::schedule::Schedule;
 use crate::ids::{Thumbprint, UpdateId};
+use crate::schedule::Schedule;
 
 pub(super) const SERVER_KEYS: &[&str] = &[
     "backend",

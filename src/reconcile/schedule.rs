@@ -13,7 +13,7 @@
 
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 
-use crate::config::Schedule;
+use crate::schedule::Schedule;
 use crate::store::NextRun;
 
 /// Timing rules shared by every scope.

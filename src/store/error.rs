@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use crate::ids::{Sha1, UpdateId};
 
-use super::lock::LockOwner;
+use super::lock_owner::LockOwner;
 use super::names::{CatalogKey, LockId, NameError};
 
 #[derive(Debug, thiserror::Error)]

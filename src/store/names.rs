@@ -1,13 +1,11 @@
 //! Textual identities the store uses besides the shared ids: catalog keys, plan addresses,
 //! plan ids, lock ids and fingerprints.
 //!
-//! They are newtypes so an address can never be confused with a catalog key, and so that
-//! validation happens once when a value enters the store.
+//! They are newtypes (made with the workspace's one macro, `supctl_ids::text_newtype!`) so an
+//! address can never be confused with a catalog key, and so that validation happens once
+//! when a value enters the store.
 
-use std::fmt;
-use std::str::FromStr;
-
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use supctl_ids::text_newtype;
 
 use super::model::CertKind;
 use crate::ids::{Thumbprint, UpdateId};
@@ -25,103 +23,67 @@ pub enum NameError {
     Token(String, &'static str),
 }
 
-macro_rules! string_newtype {
-    ($(#[$m:meta])* $name:ident, $check:expr) => {
-        $(#[$m])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub struct $name(String);
-
-        impl $name {
-            /// Validates the text; see the type's documentation for the accepted shape.
-            pub fn parse(s: &str) -> Result<Self, NameError> {
-                let check: fn(&str) -> Result<(), NameError> = $check;
-                check(s).map(|()| Self(s.to_string()))
-            }
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-        impl FromStr for $name {
-            type Err = NameError;
-            fn from_str(s: &str) -> Result<Self, NameError> {
-                Self::parse(s)
-            }
-        }
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-        impl Serialize for $name {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(&self.0)
-            }
-        }
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let s = String::deserialize(d)?;
-                Self::parse(&s).map_err(serde::de::Error::custom)
-            }
-        }
-    };
-}
-
-fn token(s: &str, what: &'static str) -> Result<(), NameError> {
+fn token(s: &str, what: &'static str) -> Result<String, NameError> {
     let ok = !s.is_empty()
         && s.len() <= 128
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
     if ok {
-        Ok(())
+        Ok(s.to_string())
     } else {
         Err(NameError::Token(s.to_string(), what))
     }
 }
 
-string_newtype!(
+text_newtype!(
     /// The stable key of a catalog in TOML (`[catalog.dell]`), also the first part of its
     /// plan address; kept strict so addresses stay unambiguous.
     CatalogKey,
+    NameError,
     |s| {
         let ok = !s.is_empty()
             && s.len() <= 64
             && s.as_bytes()[0].is_ascii_alphanumeric()
             && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-        if ok { Ok(()) } else { Err(NameError::CatalogKey(s.to_string())) }
+        if ok { Ok(s.to_string()) } else { Err(NameError::CatalogKey(s.to_string())) }
     }
 );
 
-string_newtype!(
+text_newtype!(
     /// A plan address (`catalog.dell`, `catalog.dell.update[<guid>]`,
     /// `certificate[<thumbprint>]` or one role of it, `certificate[<thumbprint>].catalog`,
     /// `sync`, `signing`): how the journal and the inventory name objects, so they line up
     /// with plan output.
     Address,
+    NameError,
     |s| {
         if !s.is_empty() && !s.chars().any(char::is_whitespace) {
-            Ok(())
+            Ok(s.to_string())
         } else {
             Err(NameError::Address(s.to_string()))
         }
     }
 );
 
-string_newtype!(
+text_newtype!(
     /// Identifies one plan (and so one apply journal) across runs, for `apply --resume`.
     PlanId,
+    NameError,
     |s| token(s, "plan id")
 );
 
-string_newtype!(
+text_newtype!(
     /// Identifies one holder of the state lock; `force-unlock` takes it as a nonce so an
     /// admin cannot break a lock other than the one they looked at.
     LockId,
+    NameError,
     |s| token(s, "lock id")
 );
 
-string_newtype!(
+text_newtype!(
     /// A hash of one stored object, compared by apply before changing it (compare-and-swap).
     Fingerprint,
+    NameError,
     |s| token(s, "fingerprint")
 );
 

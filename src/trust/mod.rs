@@ -4,16 +4,15 @@
 //! `policy` answers "do we trust it?" against the approved and blocked thumbprints. Keeping
 //! the two apart lets the plan show a verified-but-unapproved signer as pending approval.
 
-pub mod authenticode;
-mod certificate;
+/// Authenticode and certificate facts, a leaf crate of the workspace (`crates/authenticode`).
+pub use supctl_authenticode as authenticode;
 pub mod policy;
 
 pub use authenticode::{
-    AuthenticodeError, DigestAlgorithm, SignatureInfo, SignatureReport, SignatureStatus,
-    SignerReport, cab_signature_span, inspect_signature, verify_cab, verify_file, verify_msi,
-    verify_pe, verify_pkcs7,
+    AuthenticodeError, CertificateError, CertificateInfo, DigestAlgorithm, SignatureInfo,
+    SignatureReport, SignatureStatus, SignerReport, cab_signature_span, inspect_signature,
+    verify_cab, verify_file, verify_msi, verify_pe, verify_pkcs7,
 };
-pub use certificate::{CertificateError, CertificateInfo};
 pub use policy::{
     TrustDecision, approve_line, evaluate, expired_signer, expired_signer_hint,
     expired_signer_reason,

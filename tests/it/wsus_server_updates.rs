@@ -279,7 +279,7 @@ fn filter() -> Element {
     f
 }
 
-fn runs(t: &Transport) -> Vec<supctl::store::SyncRun> {
+fn runs(t: &Transport) -> Vec<history::SyncRunRecord> {
     let r = t
         .call(Call::new("ExecuteSPSearchEventHistory").arg_element("eventHistoryFilter", filter()))
         .unwrap();
@@ -295,7 +295,7 @@ fn manual_sync_succeeds_then_fails_and_history_tells() {
     t.call(Call::new("StartSubscriptionManually")).unwrap();
     let r = runs(&t);
     assert_eq!(r.len(), 3);
-    assert_eq!(r[0].result, supctl::store::RunResult::Failed);
+    assert_eq!(r[0].outcome, history::SyncOutcome::Failed);
     assert!(
         r[0].message
             .as_deref()
@@ -304,12 +304,12 @@ fn manual_sync_succeeds_then_fails_and_history_tells() {
         "{:?}",
         r[0].message
     );
-    assert_eq!(r[1].result, supctl::store::RunResult::Succeeded);
+    assert_eq!(r[1].outcome, history::SyncOutcome::Succeeded);
     assert!(r[0].started > r[1].started);
     let state = t.call(Call::new("GetSubscriptionState")).unwrap();
     assert_eq!(records::subscription_state(&state).unwrap(), 0);
     let s = subscription(&t);
-    assert_eq!(s.last_synchronization, Some(r[0].ended.unwrap()));
+    assert_eq!(s.last_synchronization, Some(r[0].ended));
     clean(&server);
 }
 

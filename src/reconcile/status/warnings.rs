@@ -8,7 +8,7 @@ use super::{
     CatalogStatus, CertStatus, EXPIRY_WARNING_DAYS, FindingStatus, Inputs, InterruptedApply,
     Warning,
 };
-use crate::config::Schedule;
+use crate::schedule::Schedule;
 use crate::store::FindingKind;
 
 fn when(end: DateTime<Utc>, now: DateTime<Utc>) -> String {

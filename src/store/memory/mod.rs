@@ -16,7 +16,8 @@ use crate::ids::UpdateId;
 
 use super::Backend;
 use super::error::{Result, StoreError};
-use super::lock::{HeldLock, LockOwner, LockRequest};
+use super::lock::{HeldLock, LockRequest};
+use super::lock_owner::LockOwner;
 use super::model::*;
 use super::names::{Address, Fingerprint, LockId, PlanId, unique_token};
 use super::op::{Applied, Capabilities, Op};

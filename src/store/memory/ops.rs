@@ -9,7 +9,7 @@ use crate::catalog::model::{Category, PublicationState, UpdateRecord};
 use crate::ids::{Sha1, Sha256, UpdateId};
 use crate::store::content::digest_file;
 use crate::store::error::{Result, StoreError};
-use crate::store::lock::LockOwner;
+use crate::store::lock_owner::LockOwner;
 use crate::store::model::*;
 use crate::store::names::{Address, CatalogKey};
 use crate::store::observed::{Finding, FindingKind, ShippedCertificates};

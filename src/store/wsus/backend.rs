@@ -470,12 +470,22 @@ impl Backend for WsusBackend {
             now - chrono::Duration::days(HISTORY_DAYS),
             now + chrono::Duration::days(1),
         )?;
-        for mut run in history::runs(&events) {
-            run.message = Some(match run.message {
-                Some(m) => format!("WSUS synchronization: {m}"),
-                None => "WSUS synchronization".into(),
+        for run in history::runs(&events) {
+            runs.push(SyncRun {
+                scope: crate::store::Address::sync(),
+                started: run.started,
+                ended: Some(run.ended),
+                result: match run.outcome {
+                    history::SyncOutcome::Succeeded => crate::store::RunResult::Succeeded,
+                    history::SyncOutcome::Cancelled => crate::store::RunResult::Cancelled,
+                    history::SyncOutcome::Failed => crate::store::RunResult::Failed,
+                },
+                counts: crate::store::RunCounts::default(),
+                message: Some(match run.message {
+                    Some(m) => format!("WSUS synchronization: {m}"),
+                    None => "WSUS synchronization".into(),
+                }),
             });
-            runs.push(run);
         }
         runs.sort_by_key(|r| std::cmp::Reverse(r.started));
         runs.truncate(limit);

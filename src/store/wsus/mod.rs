@@ -1,26 +1,22 @@
-//! The `wsus` backend: a remote WSUS server driven through its ApiRemoting30 SOAP admin API
-//! (`/ApiRemoting30/WebService.asmx`), without .NET.
+//! The `wsus` backend: a remote WSUS server driven through its ApiRemoting30 SOAP admin API.
 //!
-//! Layers, bottom up: [`soap`] (envelopes, answers, faults), [`rows`] / [`records`] /
-//! [`history`] (positional `GenericReadableRow` results and the typed records built from
-//! them), [`ntlm`] (NTLMv2, because IIS Windows authentication is the only way in) and
-//! [`transport`] (one kept-alive, NTLM-authenticated HTTP/1.1 connection on its own thread),
-//! [`client`] (one typed method per operation), then [`sync_settings`], [`publish`] and
-//! [`updates`] (translations between supctl's model and the server's) and [`backend`]
-//! (the `Backend` implementation with its local bookkeeping).
+//! The client itself (SOAP, NTLM, transport, typed operations) is the leaf crate
+//! `supctl-wsus` (`crates/wsus`), re-exported here under its old paths; this module holds
+//! what relates the server to supctl: [`sync_settings`], [`publish`] and [`updates`]
+//! (translations between supctl's model and the server's) and [`backend`] (the `Backend`
+//! implementation with its local bookkeeping).
 
 pub mod backend;
-pub mod client;
-pub mod error;
-pub mod history;
-pub mod ntlm;
 pub mod publish;
-pub mod records;
-pub mod rows;
-pub mod soap;
 pub mod sync_settings;
-pub mod transport;
 pub mod updates;
 
 pub use backend::WsusBackend;
-pub use error::WsusError;
+pub use supctl_wsus::{WsusError, client, error, history, ntlm, records, rows, soap, transport};
+
+/// The store's view of a WSUS failure: the operation and the server's answer, kept typed.
+impl From<WsusError> for super::StoreError {
+    fn from(e: WsusError) -> Self {
+        super::StoreError::Remote(Box::new(e))
+    }
+}

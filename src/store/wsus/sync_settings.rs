@@ -15,8 +15,8 @@ use chrono::{NaiveTime, Timelike};
 use super::client::{Client, Language};
 use super::error::{Result, WsusError};
 use super::records::{Configuration, Subscription, WsusCategory};
-use crate::config::{IntervalUnit, Schedule};
 use crate::ids::UpdateId;
+use crate::schedule::{IntervalUnit, Schedule};
 use crate::store::SyncSettings;
 
 /// Category kinds a subscription's `categoryIds` may hold (products and their parents).

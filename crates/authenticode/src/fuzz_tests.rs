@@ -8,7 +8,7 @@ use super::{verify_cab_inner, verify_msi_inner, verify_pe_inner};
 
 fn fixture(name: &str) -> Vec<u8> {
     let path = format!(
-        "{}/tests/fixtures/signed/{name}",
+        "{}/../../tests/fixtures/signed/{name}",
         env!("CARGO_MANIFEST_DIR")
     );
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))

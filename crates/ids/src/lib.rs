@@ -1,12 +1,71 @@
-//! Identities and digests shared by every module.
+//! supctl's vocabulary of identities: update and category GUIDs, certificate thumbprints,
+//! SHA-1/SHA-256 digests, and [`text_newtype!`], the one macro every textual identity of
+//! the workspace is made with (supctl's catalog keys, addresses, plan and lock ids,
+//! fingerprints use it too).
 //!
-//! They are newtypes so that a thumbprint can never be passed where an update id is
-//! expected, and so that normalisation (case, separators) happens once, at the edge.
+//! A leaf crate that imports nothing from supctl, so the other leaf crates (Authenticode,
+//! the WSUS client) can speak of the same ids without depending on the product. They are
+//! newtypes so that a thumbprint can never be passed where an update id is expected, and so
+//! that normalisation (case, separators) happens once, at the edge.
 
 use std::fmt;
-use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+#[doc(hidden)]
+pub use serde as __serde;
+
+/// A newtype over `String` whose every value passed `$check`: `parse`, `as_str`,
+/// `FromStr`, `Display`, and serde as a plain string (deserializing checks too).
+///
+/// `$check` is `fn(&str) -> Result<String, $err>` and returns the canonical spelling (GUIDs
+/// lower-cased, say), so normalisation happens once, where the text enters.
+#[macro_export]
+macro_rules! text_newtype {
+    ($(#[$m:meta])* $name:ident, $err:ty, $check:expr) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Validates (and normalises) the text; see the type's documentation.
+            pub fn parse(s: &str) -> ::std::result::Result<Self, $err> {
+                let check: fn(&str) -> ::std::result::Result<String, $err> = $check;
+                check(s).map(Self)
+            }
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+        impl ::std::str::FromStr for $name {
+            type Err = $err;
+            fn from_str(s: &str) -> ::std::result::Result<Self, $err> {
+                Self::parse(s)
+            }
+        }
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+        impl $crate::__serde::Serialize for $name {
+            fn serialize<S: $crate::__serde::Serializer>(
+                &self,
+                s: S,
+            ) -> ::std::result::Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
+            }
+        }
+        impl<'de> $crate::__serde::Deserialize<'de> for $name {
+            fn deserialize<D: $crate::__serde::Deserializer<'de>>(
+                d: D,
+            ) -> ::std::result::Result<Self, D::Error> {
+                let s = <String as $crate::__serde::Deserialize>::deserialize(d)?;
+                Self::parse(&s).map_err(<D::Error as $crate::__serde::de::Error>::custom)
+            }
+        }
+    };
+}
 
 /// Why a textual identity was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -54,84 +113,50 @@ pub fn is_guid(s: &str) -> bool {
     normalize_guid(s).is_ok()
 }
 
-macro_rules! guid_newtype {
-    ($(#[$m:meta])* $name:ident) => {
-        $(#[$m])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub struct $name(String);
-
-        impl $name {
-            /// Parses and normalises (lower case, no braces).
-            pub fn parse(s: &str) -> Result<Self, IdError> {
-                normalize_guid(s).map(Self)
-            }
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-        impl FromStr for $name {
-            type Err = IdError;
-            fn from_str(s: &str) -> Result<Self, IdError> {
-                Self::parse(s)
-            }
-        }
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-        impl Serialize for $name {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(&self.0)
-            }
-        }
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let s = String::deserialize(d)?;
-                Self::parse(&s).map_err(serde::de::Error::custom)
-            }
-        }
-    };
-}
-
-guid_newtype!(
-    /// An update's identity: the SDP `PackageID`, which WSUS uses as the UpdateID.
-    UpdateId
+text_newtype!(
+    /// An update's identity: the SDP `PackageID`, which WSUS uses as the UpdateID. Parsing
+    /// accepts braces and any case and keeps the lower-case form WSUS prints.
+    UpdateId,
+    IdError,
+    normalize_guid
 );
-guid_newtype!(
-    /// A V3 catalog category's `Id`.
-    CategoryId
+text_newtype!(
+    /// A V3 catalog category's `Id` (a GUID, as [`UpdateId`]).
+    CategoryId,
+    IdError,
+    normalize_guid
 );
 
-/// A certificate thumbprint: the SHA-1 (40 hex) or SHA-256 (64 hex) of its DER, upper case,
-/// as ConfigMgr shows it and as `ContentCertificates/` names files.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Thumbprint(String);
-
-impl Thumbprint {
-    /// Accepts the forms admins paste: any case, with spaces or colons between bytes.
+text_newtype!(
+    /// A certificate thumbprint: the SHA-1 (40 hex) or SHA-256 (64 hex) of its DER, upper
+    /// case, as ConfigMgr shows it and as `ContentCertificates/` names files. Parsing accepts
+    /// the forms admins paste: any case, with spaces or colons between bytes.
     ///
     /// ```
-    /// use supctl::ids::Thumbprint;
+    /// use supctl_ids::Thumbprint;
     /// let t = Thumbprint::parse("08:7c:28:25:88:2a:91:70:93:e4:85:ec:0d:40:0c:52:c4:ff:7c:7a").unwrap();
     /// assert_eq!(t.as_str(), "087C2825882A917093E485EC0D400C52C4FF7C7A");
     /// assert!(Thumbprint::parse("not a thumbprint").is_err());
     /// ```
-    pub fn parse(s: &str) -> Result<Self, IdError> {
-        let t: String = s
-            .chars()
-            .filter(|c| !c.is_whitespace() && *c != ':')
-            .collect::<String>()
-            .to_ascii_uppercase();
-        if (t.len() == 40 || t.len() == 64) && t.bytes().all(|b| b.is_ascii_hexdigit()) {
-            Ok(Self(t))
-        } else {
-            Err(IdError::Thumbprint(s.to_string()))
-        }
+    Thumbprint,
+    IdError,
+    normalize_thumbprint
+);
+
+fn normalize_thumbprint(s: &str) -> Result<String, IdError> {
+    let t: String = s
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != ':')
+        .collect::<String>()
+        .to_ascii_uppercase();
+    if (t.len() == 40 || t.len() == 64) && t.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(t)
+    } else {
+        Err(IdError::Thumbprint(s.to_string()))
     }
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
+}
+
+impl Thumbprint {
     /// SHA-1 thumbprints are 40 hex digits; SHA-256 ones 64.
     pub fn is_sha1(&self) -> bool {
         self.0.len() == 40
@@ -146,28 +171,6 @@ impl From<&Sha1> for Thumbprint {
 impl From<&Sha256> for Thumbprint {
     fn from(d: &Sha256) -> Self {
         Thumbprint(d.to_hex())
-    }
-}
-impl FromStr for Thumbprint {
-    type Err = IdError;
-    fn from_str(s: &str) -> Result<Self, IdError> {
-        Self::parse(s)
-    }
-}
-impl fmt::Display for Thumbprint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-impl Serialize for Thumbprint {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
-    }
-}
-impl<'de> Deserialize<'de> for Thumbprint {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Self::parse(&s).map_err(serde::de::Error::custom)
     }
 }
 

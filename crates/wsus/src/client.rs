@@ -6,15 +6,15 @@
 
 use chrono::{DateTime, Utc};
 
-use super::error::Result;
-use super::history::{self, Event};
-use super::records::{
+use crate::error::Result;
+use crate::history::{self, Event};
+use crate::records::{
     self, Configuration, RowElement, Subscription, UpdateSummary, WsusCategory, result_rows,
 };
-use super::rows::map_rows;
-use super::soap::{Call, Element, TNS, XSI};
-use super::transport::Transport;
-use crate::ids::{Sha1, UpdateId};
+use crate::rows::map_rows;
+use crate::soap::{Call, Element, TNS, XSI};
+use crate::transport::Transport;
+use supctl_ids::{Sha1, UpdateId};
 
 /// The culture for localized titles; WSUS falls back to English for missing languages.
 const CULTURE: &str = "en";

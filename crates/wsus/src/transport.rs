@@ -15,7 +15,7 @@
 //!
 //! Extended Protection: over HTTPS the AUTHENTICATE message carries the channel binding of
 //! the certificate the server presented on this very connection (`tls-server-end-point`,
-//! see [`super::ntlm::binding`]); over plain HTTP no binding AV pair is sent. Through a
+//! see [`crate::ntlm::binding`]); over plain HTTP no binding AV pair is sent. Through a
 //! proxy tunnel reqwest 0.13 does not report the server certificate (`tls_info` is off for
 //! tunnelled connections, seanmonstar/reqwest#2589), so no binding is sent there either: a
 //! site with Extended Protection *Required* refuses it, and the 401 says to add the host
@@ -28,9 +28,9 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 
-use super::error::{Result, WsusError};
-use super::ntlm::{Credentials, authenticate, negotiate, tls_channel_binding};
-use super::soap::{CONTENT_TYPE, Call, Element, decode};
+use crate::error::{Result, WsusError};
+use crate::ntlm::{Credentials, authenticate, negotiate, tls_channel_binding};
+use crate::soap::{CONTENT_TYPE, Call, Element, decode};
 
 /// Largest answer accepted: a full `ExecuteSPSearchUpdates` on a big server is tens of MB.
 pub const MAX_BODY: usize = 256 << 20;

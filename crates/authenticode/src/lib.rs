@@ -1,13 +1,16 @@
-//! Authenticode verification of catalog CABs and update binaries (PE, MSI).
+//! Authenticode verification of catalog CABs and update binaries (PE, MSI), and the X.509
+//! facts (subject, validity, thumbprints) of the certificates that sign them. A leaf crate of
+//! supctl's workspace: it imports nothing from supctl but its ids (`supctl-ids`).
 //!
 //! No crate verifies Authenticode on a CAB, so supctl composes it (crates.md §4): the container
 //! modules locate the PKCS#7 and compute the container digest, `pkcs7`/`der` read the signature
 //! while keeping the original bytes, `crypto` verifies with aws-lc-rs, `timestamp` handles
 //! RFC 3161 tokens and countersignatures. The public entry points never panic and never fail:
-//! they return a [`SignatureReport`] whose status the trust policy (`super::policy`) turns into
-//! a decision. Byte ranges and checks follow `reference/authenticode.md`.
+//! they return a [`SignatureReport`] whose status the trust policy (supctl's `trust::policy`)
+//! turns into a decision. Byte ranges and checks follow `reference/authenticode.md`.
 
 mod cab;
+mod certificate;
 mod crypto;
 mod der;
 mod digest;
@@ -29,7 +32,7 @@ pub use cab::cab_signature_span;
 pub use der::DerError;
 pub use digest::{DigestAlgorithm, Hasher};
 
-use super::{CertificateError, CertificateInfo};
+pub use certificate::{CertificateError, CertificateInfo};
 use verify::DigestCache;
 
 /// Outcome of verifying a file's signatures.

@@ -76,18 +76,11 @@ pub enum WsusError {
 }
 
 impl WsusError {
-    pub(crate) fn malformed(operation: &str, reason: impl Into<String>) -> Self {
+    pub fn malformed(operation: &str, reason: impl Into<String>) -> Self {
         WsusError::Malformed {
             operation: operation.to_string(),
             reason: reason.into(),
         }
-    }
-}
-
-/// The store's view of a WSUS failure: the operation and the server's answer, kept typed.
-impl From<WsusError> for crate::store::StoreError {
-    fn from(e: WsusError) -> Self {
-        crate::store::StoreError::Remote(Box::new(e))
     }
 }
 

@@ -1,5 +1,5 @@
 use super::*;
-use crate::store::wsus::ntlm::crypto::utf16le;
+use crate::ntlm::crypto::utf16le;
 
 fn creds() -> Credentials {
     Credentials {
@@ -80,7 +80,7 @@ fn with_a_server_timestamp_a_mic_is_sent() {
     );
     assert_ne!(&m[72..88], &[0; 16]);
     // The MIC is the HMAC of all three messages under the session key.
-    let key = crate::store::wsus::ntlm::crypto::ntowf_v2("Password", "User", "Domain");
+    let key = crate::ntlm::crypto::ntowf_v2("Password", "User", "Domain");
     let proof = &a.nt_response[..16];
     let session = hmac_md5(&key, &[proof]);
     let mut zeroed = m.clone();
@@ -106,7 +106,7 @@ fn channel_bindings_ride_in_the_blob_under_the_mic() {
     // The target info ends with MsvAvEOL and the blob's 4 zero bytes.
     assert_eq!(&a.nt_response[a.nt_response.len() - 8..], &[0; 8]);
     // MIC over all three messages.
-    let key = crate::store::wsus::ntlm::crypto::ntowf_v2("Password", "User", "Domain");
+    let key = crate::ntlm::crypto::ntowf_v2("Password", "User", "Domain");
     let session = hmac_md5(&key, &[&a.nt_response[..16]]);
     let mut zeroed = m.clone();
     zeroed[72..88].fill(0);

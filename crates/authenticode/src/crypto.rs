@@ -8,7 +8,7 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 use super::AuthenticodeError;
 use super::digest::DigestAlgorithm;
 use super::pkcs7::SignerId;
-use crate::trust::CertificateInfo;
+use crate::CertificateInfo;
 
 const OID_RSA: &str = "1.2.840.113549.1.1.1";
 const OID_EC_PUBLIC_KEY: &str = "1.2.840.10045.2.1";

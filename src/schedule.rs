@@ -1,5 +1,9 @@
 //! Catalog and update-point schedules: ConfigMgr's simple intervals or a cron line.
 //!
+//! A domain type of its own (not the config's): the config parses it, the daemon computes
+//! the next run from it, and the WSUS backend translates it to the server's subscription
+//! schedule, none of them importing another for it.
+//!
 //! ConfigMgr's default for a catalog is "every 7 days"; its custom schedules map to intervals
 //! with a start time. supctl also accepts a 5-field cron line for its own daemon.
 

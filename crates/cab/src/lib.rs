@@ -1,4 +1,4 @@
-//! supctl's own cabinet (CAB) reader.
+//! supctl's own cabinet (CAB) reader: a leaf crate that imports nothing from supctl.
 //!
 //! Why not the `cab` crate at run time: it re-decompresses a folder from its first block on
 //! every `read_file` (quadratic on catalogs with thousands of members) and panics on some
@@ -9,7 +9,7 @@
 //! held once, and the members share them ([`MemberData`]), so a small cabinet whose entries
 //! all point at the same data cannot multiply its memory.
 //! The Authenticode signature appended after `cbCabinet` is never read here; verify it
-//! (crate `trust`) before extracting anything.
+//! (`supctl-authenticode`, through supctl's `trust`) before extracting anything.
 
 mod checksum;
 mod decompress;

@@ -8,9 +8,9 @@
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 
-use super::error::{Result, WsusError};
-use super::soap::Element;
-use crate::ids::UpdateId;
+use crate::error::{Result, WsusError};
+use crate::soap::Element;
+use supctl_ids::UpdateId;
 
 /// One cell: its `xsi:type` local name (`int`, `string`, `dateTime`, `guid`, …) and its
 /// text, `None` when `xsi:nil="true"`.

@@ -4,10 +4,9 @@
 
 use chrono::{DateTime, Utc};
 
-use super::error::{Result, WsusError};
-use super::rows::parse_date;
-use super::soap::{Element, TNS, result};
-use crate::store::{Address, RunCounts, RunResult, SyncRun};
+use crate::error::{Result, WsusError};
+use crate::rows::parse_date;
+use crate::soap::{Element, TNS, result};
 
 /// The event namespace of synchronization events.
 pub const SYNC_NAMESPACE: i32 = 2;
@@ -132,19 +131,37 @@ fn fill_template(template: &str, values: &[String]) -> String {
     out
 }
 
+/// How a synchronization run ended, by its end event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncOutcome {
+    Succeeded,
+    Cancelled,
+    Failed,
+}
+
+/// One finished synchronization run of the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncRunRecord {
+    pub started: DateTime<Utc>,
+    pub ended: DateTime<Utc>,
+    pub outcome: SyncOutcome,
+    /// The end event's message and its HRESULT, when either says something.
+    pub message: Option<String>,
+}
+
 /// Pairs start events with the next end event into runs, newest first. A start without an
-/// end yet is a running sync and is not reported (a `SyncRun` has a final result).
-pub fn runs(events: &[Event]) -> Vec<SyncRun> {
+/// end yet is a running sync and is not reported (a run record has a final outcome).
+pub fn runs(events: &[Event]) -> Vec<SyncRunRecord> {
     let mut out = Vec::new();
     let mut started: Option<&Event> = None;
     for e in events.iter().filter(|e| e.namespace == SYNC_NAMESPACE) {
         match e.event_id {
             SYNC_STARTED_AUTO | SYNC_STARTED_MANUAL => started = Some(e),
             SYNC_SUCCEEDED | SYNC_CANCELLED | SYNC_FAILED => {
-                let result = match e.event_id {
-                    SYNC_SUCCEEDED => RunResult::Succeeded,
-                    SYNC_CANCELLED => RunResult::Cancelled,
-                    _ => RunResult::Failed,
+                let outcome = match e.event_id {
+                    SYNC_SUCCEEDED => SyncOutcome::Succeeded,
+                    SYNC_CANCELLED => SyncOutcome::Cancelled,
+                    _ => SyncOutcome::Failed,
                 };
                 let message = match (e.message.is_empty(), e.hresult) {
                     (true, 0) => None,
@@ -152,12 +169,10 @@ pub fn runs(events: &[Event]) -> Vec<SyncRun> {
                     (false, 0) => Some(e.message.clone()),
                     (false, h) => Some(format!("{} (HRESULT 0x{h:08X})", e.message)),
                 };
-                out.push(SyncRun {
-                    scope: Address::sync(),
+                out.push(SyncRunRecord {
                     started: started.take().map_or(e.at, |s| s.at),
-                    ended: Some(e.at),
-                    result,
-                    counts: RunCounts::default(),
+                    ended: e.at,
+                    outcome,
                     message,
                 });
             }

@@ -8,10 +8,10 @@
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 
-use super::error::{Result, WsusError};
-use super::rows::{Row, map_rows, parse_bool, parse_date, parse_rows};
-use super::soap::{Element, result};
-use crate::ids::UpdateId;
+use crate::error::{Result, WsusError};
+use crate::rows::{Row, map_rows, parse_bool, parse_date, parse_rows};
+use crate::soap::{Element, result};
+use supctl_ids::UpdateId;
 
 /// `GetServerVersion` → the version string (`10.0.20348.1`); `None` when the result is null.
 pub fn server_version(resp: &Element) -> Option<String> {
@@ -59,7 +59,7 @@ impl RowElement {
             WsusError::malformed(op, format!("the row has no field {name} to change"))
         })?;
         c.attrs
-            .retain(|a| !(a.ns.as_deref() == Some(super::soap::XSI) && a.name == "nil"));
+            .retain(|a| !(a.ns.as_deref() == Some(crate::soap::XSI) && a.name == "nil"));
         c.text = value.to_string();
         Ok(())
     }

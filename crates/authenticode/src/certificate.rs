@@ -5,7 +5,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use x509_parser::prelude::*;
 
-use crate::ids::{Sha1, Sha256, Thumbprint};
+use supctl_ids::{Sha1, Sha256, Thumbprint};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CertificateError {

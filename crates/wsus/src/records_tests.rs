@@ -2,8 +2,8 @@
 //! Server 2022 WSUS sends them) parsed into typed records.
 
 use super::*;
-use crate::store::wsus::history;
-use crate::store::wsus::soap::decode;
+use crate::history::{self, SyncOutcome};
+use crate::soap::decode;
 
 fn answer(op: &str, inner: &str) -> Element {
     let body = format!(
@@ -221,11 +221,11 @@ fn sync_history_pairs_starts_with_ends() {
     );
     let runs = history::runs(&history::events(&r).unwrap());
     assert_eq!(runs.len(), 2, "the running sync has no result yet");
-    assert_eq!(runs[0].result, crate::store::RunResult::Failed);
+    assert_eq!(runs[0].outcome, SyncOutcome::Failed);
     assert_eq!(
         runs[0].message.as_deref(),
         Some("Sync failed: proxy refused (HRESULT 0x80244011)")
     );
     assert_eq!(runs[0].started.to_rfc3339(), "2024-05-02T09:00:00+00:00");
-    assert_eq!(runs[1].result, crate::store::RunResult::Succeeded);
+    assert_eq!(runs[1].outcome, SyncOutcome::Succeeded);
 }
