@@ -14,3 +14,4 @@ pub mod schedule;
 pub mod status;
 pub mod store;
 pub mod trust;
+pub mod vocab;

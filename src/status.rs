@@ -3,19 +3,13 @@
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum MessageSeverity {
-    Error,
-    Warning,
-    Info,
-}
+pub use crate::vocab::Severity;
 
 /// A numbered status message: `number` is ConfigMgr's MessageID where one exists.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusMessage {
     pub number: u32,
-    pub severity: MessageSeverity,
+    pub severity: Severity,
     pub text: String,
 }
 
@@ -23,7 +17,7 @@ pub struct StatusMessage {
 pub fn catalog_signature_failed(catalog: &str, thumbprint: &str) -> StatusMessage {
     StatusMessage {
         number: 11508,
-        severity: MessageSeverity::Error,
+        severity: Severity::Error,
         text: format!(
             "Failure when checking signature for catalog {catalog}. Make sure the catalog is subscribed and the catalog certificate {thumbprint} is approved and not blocked."
         ),
@@ -45,7 +39,7 @@ pub fn catalog_signer_changed(catalog: &str, approved: &[String], now: &str) -> 
 pub fn content_unsigned(update: &str) -> StatusMessage {
     StatusMessage {
         number: 11516,
-        severity: MessageSeverity::Error,
+        severity: Severity::Error,
         text: format!(
             "Failed to publish content for update \"{update}\" because the content is unsigned. Only content with valid signatures can be published."
         ),
@@ -56,7 +50,7 @@ pub fn content_unsigned(update: &str) -> StatusMessage {
 pub fn content_certificates_missing(catalog: &str) -> StatusMessage {
     StatusMessage {
         number: 11523,
-        severity: MessageSeverity::Warning,
+        severity: Severity::Warning,
         text: format!(
             "Catalog \"{catalog}\" does not include content signing certificates; attempts to publish update content for updates from this catalog may be unsuccessful until content signing certificates are added and approved."
         ),
@@ -67,7 +61,7 @@ pub fn content_certificates_missing(catalog: &str) -> StatusMessage {
 pub fn missing_update_metadata(update: &str) -> StatusMessage {
     StatusMessage {
         number: 11524,
-        severity: MessageSeverity::Error,
+        severity: Severity::Error,
         text: format!("Failed to publish update \"{update}\" due to missing update metadata."),
     }
 }

@@ -14,8 +14,7 @@ use crate::catalog::model::OriginFile;
 use crate::ids::UpdateId;
 use crate::plan::{Action, Payload};
 use crate::store::{
-    Backend, DoneEntry, Fingerprint, Op, Outcome, PlanId, Severity, StageRequest, StatusMessage,
-    Target,
+    Backend, DoneEntry, Fingerprint, Op, Outcome, PlanId, RecordedMessage, StageRequest, Target,
 };
 
 /// One action's files as they finish.
@@ -160,12 +159,12 @@ fn finish(
     let result = match s.error.take() {
         Some(e) => {
             if let (StageError::Unsigned(text), Some(id)) = (&e, &update) {
-                let _ = backend.apply(Op::RecordStatusMessage(StatusMessage {
+                let mut message = crate::status::content_unsigned(id.as_str());
+                message.text = format!("{} {text}", message.text);
+                let _ = backend.apply(Op::RecordStatusMessage(RecordedMessage {
                     at: Utc::now(),
-                    number: 11516,
-                    severity: Severity::Error,
-                    text: crate::status::content_unsigned(id.as_str()).text + " " + text,
                     address: Some(a.address.clone()),
+                    message,
                 }));
             }
             Err(e)

@@ -74,11 +74,11 @@ pub fn signer_policy(
     for r in cfg
         .certificates
         .iter()
-        .filter(|r| r.kind == config::CertificateKind::Catalog)
+        .filter(|r| r.kind == config::CertKind::Catalog)
     {
         match r.state {
-            config::CertificateState::Approved => approved.push(r.thumbprint.clone()),
-            config::CertificateState::Blocked => blocked.push(r.thumbprint.clone()),
+            config::CertState::Approved => approved.push(r.thumbprint.clone()),
+            config::CertState::Blocked => blocked.push(r.thumbprint.clone()),
         }
     }
     (approved, blocked)

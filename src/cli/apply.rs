@@ -240,9 +240,9 @@ pub(super) fn run(args: ApplyArgs) -> anyhow::Result<u8> {
             crate::errln!(
                 "{} [{}] {}: {}",
                 match d.severity {
-                    plan::DiagnosticSeverity::Error => "Error",
-                    plan::DiagnosticSeverity::Warning => "Warning",
-                    plan::DiagnosticSeverity::Info => "Note",
+                    plan::Severity::Error => "Error",
+                    plan::Severity::Warning => "Warning",
+                    plan::Severity::Info => "Note",
                 },
                 d.code,
                 d.address,

@@ -9,6 +9,7 @@ pub(super) fn diagnostic(d: &Diagnostic) {
     let level = match d.severity {
         Severity::Error => "error".red().bold().to_string(),
         Severity::Warning => "warning".yellow().bold().to_string(),
+        Severity::Info => "note".bold().to_string(),
     };
     match &d.loc {
         Some(loc) => crate::errln!("{}: {level}: {}", loc.bold(), d.message),

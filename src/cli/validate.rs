@@ -170,10 +170,7 @@ fn counts(cfg: &Config) -> [(&'static str, usize); 5] {
 
 fn diagnostic_json(d: &Diagnostic) -> serde_json::Value {
     json!({
-        "severity": match d.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-        },
+        "severity": d.severity,
         "file": d.loc.as_ref().map(|l| l.file.display().to_string()),
         "line": d.loc.as_ref().map(|l| l.line),
         "column": d.loc.as_ref().map(|l| l.col),

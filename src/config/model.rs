@@ -14,6 +14,7 @@ use serde::Serialize;
 use super::source::Loc;
 use crate::ids::{CategoryId, Thumbprint, UpdateId};
 use crate::schedule::Schedule;
+pub use crate::vocab::{CatalogKind, CertKind, CertState, SigningMode};
 
 /// The whole desired state, merged from one file or a directory of files.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -190,15 +191,6 @@ pub struct SyncSettings {
     pub languages: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum SigningMode {
-    /// supctl creates a self-signed certificate and renews it before expiry.
-    Managed,
-    /// The admin provides the certificate.
-    Manual,
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Signing {
@@ -241,15 +233,6 @@ impl Default for Defaults {
             allow_expired_signer: false,
         }
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum CatalogKind {
-    /// Listed in Microsoft's partner catalog list; looked up by name.
-    Partner,
-    /// Added by URL or path, like ConfigMgr's "Add Custom Catalog".
-    Custom,
 }
 
 /// A category as written: a display-name path `Root/Child/...` or a category GUID.
@@ -433,24 +416,6 @@ enum CategoryKeyword {
     None,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum CertificateKind {
-    /// Signs catalog CABs ("Third-party Software Updates Catalog").
-    Catalog,
-    /// Signs update binaries ("Third-party Software Updates Content").
-    Content,
-    /// WSUS's own content signing certificate ("Third-party WSUS Signing").
-    WsusSigning,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum CertificateState {
-    Approved,
-    Blocked,
-}
-
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CertificateRule {
@@ -458,9 +423,9 @@ pub struct CertificateRule {
     #[schemars(with = "String")]
     pub thumbprint: Thumbprint,
     /// `catalog`, `content` or `wsus-signing`.
-    pub kind: CertificateKind,
+    pub kind: CertKind,
     /// `approved` or `blocked`.
-    pub state: CertificateState,
+    pub state: CertState,
     /// Free text for reviewers (who approved it and why).
     pub comment: Option<String>,
     #[serde(skip)]

@@ -317,14 +317,14 @@ pub(super) fn certificate(cx: &mut Cx, t: &Table) -> Option<CertificateRule> {
     Some(CertificateRule {
         thumbprint: thumb?,
         kind: match kind?.as_str() {
-            "catalog" => CertificateKind::Catalog,
-            "content" => CertificateKind::Content,
-            _ => CertificateKind::WsusSigning,
+            "catalog" => CertKind::Catalog,
+            "content" => CertKind::Content,
+            _ => CertKind::WsusSigning,
         },
         state: if state? == "blocked" {
-            CertificateState::Blocked
+            CertState::Blocked
         } else {
-            CertificateState::Approved
+            CertState::Approved
         },
         comment: cx.string(t, "comment").map(Spanned::into_inner),
         loc: tp.map(|s| cx.loc(&s.span())),

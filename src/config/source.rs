@@ -65,11 +65,7 @@ impl fmt::Display for Loc {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Severity {
-    Error,
-    Warning,
-}
+pub use crate::vocab::Severity;
 
 /// One problem found in the desired state, with what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,10 +99,7 @@ impl Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let level = match self.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-        };
+        let level = self.severity.as_str();
         match &self.loc {
             Some(loc) => write!(f, "{loc}: {level}: {}", self.message)?,
             None => write!(f, "{level}: {}", self.message)?,

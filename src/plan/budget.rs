@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::model::{ActionKind, DiagnosticSeverity, Plan, PlanDiagnostic};
+use super::model::{ActionKind, Plan, PlanDiagnostic, Severity};
 use crate::store::Address;
 
 /// The address of the diagnostic: the setting that decides.
@@ -24,7 +24,7 @@ pub fn check(plan: &Plan, max: u32) -> Option<PlanDiagnostic> {
     }
     let each: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
     Some(PlanDiagnostic {
-        severity: DiagnosticSeverity::Warning,
+        severity: Severity::Warning,
         code: "deletion-budget".into(),
         address: address(),
         message: format!(
@@ -62,7 +62,7 @@ mod tests {
         let plan = Plan::new("c".into(), (0..3).map(expire).collect(), vec![]);
         assert!(check(&plan, 3).is_none());
         let d = check(&plan, 2).unwrap();
-        assert_eq!(d.severity, DiagnosticSeverity::Warning);
+        assert_eq!(d.severity, Severity::Warning);
         assert!(
             d.message.contains("3 destructive actions (3 expire)"),
             "{}",

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::model::{Action, ActionKind, DiagnosticSeverity, Payload, PlanDiagnostic};
+use super::model::{Action, ActionKind, Payload, PlanDiagnostic, Severity};
 use crate::catalog::acquire::Acquired;
 use crate::config::Config;
 use crate::store::state::fingerprint_of;
@@ -148,7 +148,7 @@ impl<'a> Builder<'a> {
 
     pub(super) fn diagnostic(
         &mut self,
-        severity: DiagnosticSeverity,
+        severity: Severity,
         code: &str,
         address: &Address,
         message: String,
@@ -174,7 +174,7 @@ impl<'a> Builder<'a> {
         hint: String,
     ) {
         self.diagnostics.push(PlanDiagnostic {
-            severity: DiagnosticSeverity::Warning,
+            severity: Severity::Warning,
             code: code.to_string(),
             address: address.clone(),
             message,

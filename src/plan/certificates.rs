@@ -7,17 +7,9 @@ use serde_json::json;
 use super::builder::{Builder, Change};
 use super::model::*;
 use crate::catalog::acquire::Acquisition;
-use crate::config::{self, Config};
+use crate::config::Config;
 use crate::ids::Thumbprint;
 use crate::store::{Address, CertKind, CertState};
-
-pub(super) fn cert_kind(k: config::CertificateKind) -> CertKind {
-    match k {
-        config::CertificateKind::Catalog => CertKind::Catalog,
-        config::CertificateKind::Content => CertKind::Content,
-        config::CertificateKind::WsusSigning => CertKind::WsusSigning,
-    }
-}
 
 /// Desired certificate roles: `[[certificate]]` rules plus every subscribed catalog's signers.
 fn desired_certificates(desired: &Config) -> BTreeMap<(Thumbprint, CertKind), (CertState, String)> {
@@ -31,13 +23,9 @@ fn desired_certificates(desired: &Config) -> BTreeMap<(Thumbprint, CertKind), (C
         }
     }
     for r in &desired.certificates {
-        let state = match r.state {
-            config::CertificateState::Approved => CertState::Approved,
-            config::CertificateState::Blocked => CertState::Blocked,
-        };
         out.insert(
-            (r.thumbprint.clone(), cert_kind(r.kind)),
-            (state, "[[certificate]] rule".to_string()),
+            (r.thumbprint.clone(), r.kind),
+            (r.state, "[[certificate]] rule".to_string()),
         );
     }
     out

@@ -7,7 +7,7 @@
 //! none of them: that is a note, not a warning.
 
 use super::builder::Builder;
-use super::model::DiagnosticSeverity;
+use super::model::Severity;
 use crate::catalog::model::CatalogContent;
 use crate::config;
 use crate::store::Address;
@@ -38,7 +38,7 @@ pub(super) fn content_certificate_diagnostics(
         .filter(|cert| {
             !rules
                 .iter()
-                .any(|r| r.kind == config::CertificateKind::Content && cert.matches(&r.thumbprint))
+                .any(|r| r.kind == config::CertKind::Content && cert.matches(&r.thumbprint))
         })
         .collect();
     if pending.is_empty() {
@@ -68,7 +68,7 @@ pub(super) fn content_certificate_diagnostics(
     };
     if !config::stages_content(b.inputs.desired, &c.key) {
         b.diagnostic(
-            DiagnosticSeverity::Info,
+            Severity::Info,
             "content-certificate-pending",
             address,
             format!(
@@ -92,7 +92,7 @@ pub(super) fn content_certificate_diagnostics(
     }
     let all: Vec<String> = pending.iter().map(|c| c.sha1.to_string()).collect();
     b.diagnostic(
-        DiagnosticSeverity::Warning,
+        Severity::Warning,
         "content-certificate-pending",
         address,
         format!(

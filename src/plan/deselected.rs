@@ -9,7 +9,7 @@
 use std::collections::{BTreeSet, HashSet};
 
 use super::builder::{Builder, Change};
-use super::model::{ActionKind, DiagnosticSeverity};
+use super::model::{ActionKind, Severity};
 use crate::catalog::model::{CatalogContent, Category, PublicationState};
 use crate::catalog::v3;
 use crate::config;
@@ -113,7 +113,7 @@ pub(super) fn plan(
     }
     if !kept.is_empty() {
         b.diagnostic(
-            DiagnosticSeverity::Info,
+            Severity::Info,
             "deselected",
             &address,
             format!(
@@ -157,7 +157,7 @@ fn reselected(
     }
     if !back.is_empty() {
         b.diagnostic(
-            DiagnosticSeverity::Info,
+            Severity::Info,
             "reselected",
             address,
             format!(
@@ -170,7 +170,7 @@ fn reselected(
     }
     if !expired.is_empty() {
         b.diagnostic(
-            DiagnosticSeverity::Warning,
+            Severity::Warning,
             "reselected-expired",
             address,
             format!(

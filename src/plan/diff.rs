@@ -13,10 +13,9 @@ use super::certificates::plan_certificates;
 use super::model::*;
 use super::updates::plan_updates;
 use crate::catalog::acquire::{Acquired, Acquisition};
-use crate::config::{self, CatalogKind as CfgKind, CategorySelection, Staging};
+use crate::config::{self, CategorySelection, Staging};
 use crate::store::{
-    Address, CatalogKey, CatalogKind, CatalogRecord, Selection, SigningMode, SigningSettings,
-    SyncSettings,
+    Address, CatalogKey, CatalogKind, CatalogRecord, Selection, SigningSettings, SyncSettings,
 };
 
 /// Plans every change needed for the update server to match the desired state.
@@ -80,7 +79,7 @@ fn name_what_an_empty_config_removes(b: &mut Builder) {
         what.join(" and ")
     );
     b.diagnostic(
-        DiagnosticSeverity::Warning,
+        Severity::Warning,
         "config-declares-no-catalog",
         &Address::config(),
         message,
@@ -141,11 +140,7 @@ pub(super) fn catalog_record(
     };
     Some(CatalogRecord {
         key: CatalogKey::parse(&c.key).ok()?,
-        kind: if c.kind == CfgKind::Partner {
-            CatalogKind::Partner
-        } else {
-            CatalogKind::Custom
-        },
+        kind: c.kind,
         name: c.name.clone().unwrap_or_else(|| c.key.clone()),
         publisher: c.publisher.clone().unwrap_or_default(),
         source,
@@ -350,10 +345,7 @@ fn plan_sync_and_signing(b: &mut Builder) {
         }
     }
     if let Some(s) = &b.inputs.desired.signing {
-        let mode = match s.mode {
-            config::SigningMode::Managed => SigningMode::Managed,
-            config::SigningMode::Manual => SigningMode::Manual,
-        };
+        let mode = s.mode;
         let stored = b.inputs.actual.signing.as_ref();
         if stored.map(|x| x.mode) != Some(mode) {
             let desired = SigningSettings {

@@ -137,19 +137,13 @@ pub struct Action {
     pub payload: Option<Payload>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DiagnosticSeverity {
-    Error,
-    Warning,
-    Info,
-}
+pub use crate::vocab::Severity;
 
 /// Something the reviewer must know that is not itself a change: an unapproved signer (11508),
 /// missing content certificates (11523), unsigned content (11516).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlanDiagnostic {
-    pub severity: DiagnosticSeverity,
+    pub severity: Severity,
     /// A ConfigMgr status message number (`11508`) or a supctl code (`category-unresolved`).
     pub code: String,
     pub address: Address,
@@ -266,7 +260,7 @@ impl Plan {
     pub fn error_count(&self) -> usize {
         self.diagnostics
             .iter()
-            .filter(|d| d.severity == DiagnosticSeverity::Error)
+            .filter(|d| d.severity == Severity::Error)
             .count()
     }
 }

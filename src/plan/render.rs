@@ -7,7 +7,7 @@ use owo_colors::OwoColorize;
 use serde_json::Value;
 use similar::{ChangeTag, TextDiff};
 
-use super::model::{Action, ActionKind, DiagnosticSeverity, Plan, human_bytes};
+use super::model::{Action, ActionKind, Plan, Severity, human_bytes};
 
 /// Most update lines shown per catalog and kind in text output; `--json` has them all.
 const UPDATE_LINES: usize = 25;
@@ -248,9 +248,9 @@ pub fn text(plan: &Plan) -> String {
     }
     for d in &plan.diagnostics {
         let level = match d.severity {
-            DiagnosticSeverity::Error => "Error".red().bold().to_string(),
-            DiagnosticSeverity::Warning => "Warning".yellow().bold().to_string(),
-            DiagnosticSeverity::Info => "Note".cyan().to_string(),
+            Severity::Error => "Error".red().bold().to_string(),
+            Severity::Warning => "Warning".yellow().bold().to_string(),
+            Severity::Info => "Note".cyan().to_string(),
         };
         let _ = writeln!(out, "{level} [{}] {}: {}", d.code, d.address, d.message);
         if let Some(h) = &d.hint {

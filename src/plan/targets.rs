@@ -100,7 +100,7 @@ pub fn unknown(
         };
         if let Some(message) = why {
             out.push(PlanDiagnostic {
-                severity: DiagnosticSeverity::Error,
+                severity: Severity::Error,
                 code: "target-unknown".into(),
                 address: t.clone(),
                 message: format!("--target {t}: {message}"),

@@ -41,7 +41,7 @@ fn trusted<'a>(
     address: &Address,
     acquired: &'a Acquired,
 ) -> Option<&'a CatalogContent> {
-    use DiagnosticSeverity::Error;
+    use Severity::Error;
     match &acquired.acquisition {
         Acquisition::Trusted { content, .. } => return Some(content),
         Acquisition::Untrusted { report } => {
@@ -118,7 +118,7 @@ fn resolve(
             Ok(found) => ids.extend(found),
             Err(e) => {
                 ok = false;
-                b.diagnostic(DiagnosticSeverity::Error, "category-unresolved", address, format!("catalog {key}: {what} entry `{r}`: {e}"), Some(format!("list the catalog's categories with `supctl catalog categories {key}` (and this plan's -c); {what} paths are display-name paths from the root, or GUIDs")));
+                b.diagnostic(Severity::Error, "category-unresolved", address, format!("catalog {key}: {what} entry `{r}`: {e}"), Some(format!("list the catalog's categories with `supctl catalog categories {key}` (and this plan's -c); {what} paths are display-name paths from the root, or GUIDs")));
             }
         }
     }
@@ -177,7 +177,7 @@ pub(super) fn plan_updates(b: &mut Builder, c: &config::Catalog, acquired: &Acqu
     let selected = match &c.categories {
         CategorySelection::All => None,
         CategorySelection::Only(_) if content.format != FormatVersion::V3 => {
-            b.diagnostic(DiagnosticSeverity::Error, "category-selection-unavailable", &address, format!("catalog {} is in {} format; category selection needs a v3 catalog (as in ConfigMgr)", c.key, content.format.as_str()), Some("remove `categories` (publish all) or use the vendor's v3 catalog".into()));
+            b.diagnostic(Severity::Error, "category-selection-unavailable", &address, format!("catalog {} is in {} format; category selection needs a v3 catalog (as in ConfigMgr)", c.key, content.format.as_str()), Some("remove `categories` (publish all) or use the vendor's v3 catalog".into()));
             return;
         }
         CategorySelection::Only(refs) => {
@@ -191,7 +191,7 @@ pub(super) fn plan_updates(b: &mut Builder, c: &config::Catalog, acquired: &Acqu
     content_certificate_diagnostics(b, c, &address, content);
     // The catalog already kept one package per id (catalog::sdp::Unique): say which.
     for d in &content.duplicates {
-        b.diagnostic(DiagnosticSeverity::Warning, "duplicate-package", &Address::update(&key, &d.id), format!("catalog {}: {d}", c.key), Some("supctl publishes only the kept package, so the update does not change back and forth; ask the vendor to fix the catalog".into()));
+        b.diagnostic(Severity::Warning, "duplicate-package", &Address::update(&key, &d.id), format!("catalog {}: {d}", c.key), Some("supctl publishes only the kept package, so the update does not change back and forth; ask the vendor to fix the catalog".into()));
     }
     let staged_by_category: IdSet = match &c.stage {
         Staging::None => IdSet::new(),
@@ -217,7 +217,7 @@ pub(super) fn plan_updates(b: &mut Builder, c: &config::Catalog, acquired: &Acqu
         let ua = Address::update(&key, &r.id);
         let stored = actual.updates.get(&r.id);
         if let Some(s) = stored.filter(|s| s.catalog != key) {
-            b.diagnostic(DiagnosticSeverity::Warning, "11524", &ua, format!("update {} is already on the server from catalog {}; catalog {} does not publish it", r.id, s.catalog, c.key), None);
+            b.diagnostic(Severity::Warning, "11524", &ua, format!("update {} is already on the server from catalog {}; catalog {} does not publish it", r.id, s.catalog, c.key), None);
             continue;
         }
         if r.publication_state == PublicationState::Expired {
@@ -265,7 +265,7 @@ pub(super) fn plan_updates(b: &mut Builder, c: &config::Catalog, acquired: &Acqu
     }
     if stage_count > 0 && content.format == FormatVersion::V1 {
         let m = crate::status::content_certificates_missing(c.name.as_deref().unwrap_or(&c.key));
-        b.diagnostic(DiagnosticSeverity::Warning, "11523", &address, m.text, Some("approve the vendor's content certificates with [[certificate]] entries, or get the catalog in the current format".into()));
+        b.diagnostic(Severity::Warning, "11523", &address, m.text, Some("approve the vendor's content certificates with [[certificate]] entries, or get the catalog in the current format".into()));
     }
     super::deselected::plan(b, c, &key, content, selected.as_ref());
 }

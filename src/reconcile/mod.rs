@@ -94,7 +94,7 @@ pub async fn make_plan(
 fn interrupted_apply(cfg: &Config, backend: &dyn Backend) -> Option<plan::PlanDiagnostic> {
     let (interrupted, missing) = pass::interrupted(cfg, backend).ok().flatten()?;
     Some(plan::PlanDiagnostic {
-        severity: plan::DiagnosticSeverity::Warning,
+        severity: plan::Severity::Warning,
         code: "apply-interrupted".into(),
         address: Address::apply(),
         message: format!(

@@ -12,8 +12,9 @@ use crate::apply::Report;
 use crate::catalog::acquire::{Acquired, Acquisition};
 use crate::config::Config;
 use crate::plan::{self, ActionKind, Plan};
+use crate::status::StatusMessage;
 use crate::store::{
-    Address, Backend, Op, RunCounts, RunResult, Severity, StatusMessage, StoreError, SyncRun,
+    Address, Backend, Op, RecordedMessage, RunCounts, RunResult, Severity, StoreError, SyncRun,
     Target,
 };
 
@@ -135,7 +136,7 @@ pub fn record_runs(
         .plan
         .diagnostics
         .iter()
-        .filter(|d| d.severity == plan::DiagnosticSeverity::Error || d.blocked)
+        .filter(|d| d.severity == plan::Severity::Error || d.blocked)
     {
         let scope = scope_of(d.address.as_str());
         entry(&mut per, scope.clone());
@@ -143,12 +144,14 @@ pub fn record_runs(
             fail(o, RunResult::Failed, &format!("{}: {}", d.code, d.message));
         }
         if let Ok(number) = d.code.parse::<u32>() {
-            backend.apply(Op::RecordStatusMessage(StatusMessage {
+            backend.apply(Op::RecordStatusMessage(RecordedMessage {
                 at: Utc::now(),
-                number,
-                severity: Severity::Error,
-                text: message_text(r, &d.code, d.address.as_str(), &d.message),
                 address: Some(d.address.clone()),
+                message: StatusMessage {
+                    number,
+                    severity: Severity::Error,
+                    text: message_text(r, &d.code, d.address.as_str(), &d.message),
+                },
             }))?;
         }
     }

@@ -64,7 +64,7 @@ pub trait Backend: Send + Sync {
     /// The journal of one plan.
     fn journal(&self, plan: &PlanId) -> Result<Option<Journal>>;
     /// The newest status messages first.
-    fn status_messages(&self, limit: usize) -> Result<Vec<StatusMessage>>;
+    fn status_messages(&self, limit: usize) -> Result<Vec<RecordedMessage>>;
     /// The newest sync runs first.
     fn sync_runs(&self, limit: usize) -> Result<Vec<SyncRun>>;
     /// The daemon's persisted next-run times, by scope.

@@ -12,48 +12,9 @@ use crate::ids::{Sha1, Sha256, Thumbprint};
 
 use super::names::{Address, CatalogKey, Fingerprint, PlanId};
 
-macro_rules! text_enum {
-    ($(#[$m:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
-        $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        pub enum $name {
-            $(#[serde(rename = $text)] $variant),+
-        }
-        impl $name {
-            /// The word used in TOML, JSON output and the database.
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-            pub fn parse(s: &str) -> Option<Self> {
-                match s { $($text => Some($name::$variant),)+ _ => None }
-            }
-        }
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
+use crate::vocab::text_enum;
+pub use crate::vocab::{CatalogKind, CertKind, CertState, Severity, SigningMode};
 
-pub(crate) use text_enum;
-
-text_enum!(
-    /// Partner catalogs come from Microsoft's list; custom ones are added by URL.
-    CatalogKind { Partner = "partner", Custom = "custom" }
-);
-text_enum!(
-    /// What a certificate is trusted for, as in ConfigMgr's Certificates node.
-    CertKind { Catalog = "catalog", Content = "content", WsusSigning = "wsus-signing" }
-);
-text_enum!(
-    /// Approval state of a certificate.
-    CertState { Approved = "approved", Blocked = "blocked" }
-);
-text_enum!(
-    /// `[signing] mode`: supctl manages the WSUS signing certificate, or an admin does.
-    SigningMode { Managed = "managed", Manual = "manual" }
-);
 text_enum!(
     /// How an object entered supctl's inventory; only inventoried objects are ever pruned.
     Origin { Created = "created", Adopted = "adopted" }
@@ -61,10 +22,6 @@ text_enum!(
 text_enum!(
     /// One journal outcome; an action without an entry was not attempted.
     Outcome { Done = "done", Failed = "failed" }
-);
-text_enum!(
-    /// Status message severity, as ConfigMgr shows it.
-    Severity { Info = "info", Warning = "warning", Error = "error" }
 );
 text_enum!(
     /// How a synchronization run ended.
@@ -229,14 +186,14 @@ pub struct NextRun {
     pub schedule: String,
 }
 
-/// A numbered status message (11508, 11516, 11523, 11524, ...).
+/// A status message (11508, 11516, 11523, 11524, ...) as recorded: when, about which
+/// object, and the message itself (`crate::status` makes them, with ConfigMgr's texts).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StatusMessage {
+pub struct RecordedMessage {
     pub at: DateTime<Utc>,
-    pub number: u32,
-    pub severity: Severity,
-    pub text: String,
     pub address: Option<Address>,
+    #[serde(flatten)]
+    pub message: crate::status::StatusMessage,
 }
 
 /// One action outcome in the apply journal.

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::model::CertificateFacts;
 use super::names::{Address, CatalogKey};
 
-crate::store::model::text_enum!(
+crate::vocab::text_enum!(
     /// What a pass found about one scope: `drift` (the server differs from the config and
     /// the pass did not change it: monitor-only), or `held-back` (the plan had more
     /// destructive actions than `[server] max_deletions`, so none of it was applied).

@@ -14,7 +14,7 @@ use crate::trust::CertificateInfo;
 use super::error::{Result, StoreError};
 use super::model::{
     CatalogFetch, CatalogRecord, CertKind, CertState, DoneEntry, JournalEntry, NextRun, Origin,
-    SigningSettings, StatusMessage, SyncRun, SyncSettings,
+    RecordedMessage, SigningSettings, SyncRun, SyncSettings,
 };
 use super::names::{Address, CatalogKey};
 use super::observed::{Finding, FindingKind, ShippedCertificates};
@@ -132,7 +132,7 @@ pub enum Op {
     SetSyncSettings(SyncSettings),
     SetSigning(SigningSettings),
     RecordSyncRun(SyncRun),
-    RecordStatusMessage(StatusMessage),
+    RecordStatusMessage(RecordedMessage),
     /// Sets (replaces) when the daemon next runs a schedule.
     SetNextRun(NextRun),
     JournalAppend(JournalEntry),

@@ -20,7 +20,7 @@ fn status_numbers(site: &Site) -> Vec<u32> {
         .status_messages(100)
         .unwrap()
         .iter()
-        .map(|m| m.number)
+        .map(|m| m.message.number)
         .collect()
 }
 

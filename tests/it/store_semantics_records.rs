@@ -125,12 +125,14 @@ fn records_and_fingerprints(b: &dyn Backend) {
     assert!(b.apply(Op::RecordSyncRun(run.clone())).unwrap().changed);
     assert!(!b.apply(Op::RecordSyncRun(run.clone())).unwrap().changed);
     assert_eq!(b.sync_runs(10).unwrap(), vec![run]);
-    let msg = |n: u32, s: i64| StatusMessage {
+    let msg = |n: u32, s: i64| RecordedMessage {
         at: at(s),
-        number: n,
-        severity: Severity::Error,
-        text: format!("message {n}"),
         address: None,
+        message: supctl::status::StatusMessage {
+            number: n,
+            severity: Severity::Error,
+            text: format!("message {n}"),
+        },
     };
     assert!(
         b.apply(Op::RecordStatusMessage(msg(11508, 1)))
@@ -151,7 +153,7 @@ fn records_and_fingerprints(b: &dyn Backend) {
         .status_messages(10)
         .unwrap()
         .iter()
-        .map(|m| m.number)
+        .map(|m| m.message.number)
         .collect();
     assert_eq!(numbers, vec![11516, 11508]);
     assert_eq!(b.last_journal().unwrap(), None);

@@ -19,14 +19,13 @@ pub(crate) fn resolve_ref(r: &BytesRef) -> Result<char, SdpErrorKind> {
             _ => Err(SdpErrorKind::UnknownEntity(name.into_owned())),
         };
     }
-    match name.as_ref() {
-        "amp" => Ok('&'),
-        "lt" => Ok('<'),
-        "gt" => Ok('>'),
-        "quot" => Ok('"'),
-        "apos" => Ok('\''),
-        _ => Err(SdpErrorKind::UnknownEntity(name.into_owned())),
-    }
+    predefined_entity(&name).ok_or_else(|| SdpErrorKind::UnknownEntity(name.into_owned()))
+}
+
+/// One of XML's five predefined entities (`amp`, `lt`, `gt`, `quot`, `apos`), by quick-xml's
+/// own table.
+fn predefined_entity(name: &str) -> Option<char> {
+    quick_xml::escape::resolve_predefined_entity(name).and_then(|s| s.chars().next())
 }
 
 /// `#0`, `#x00`...: a reference to U+0000.

@@ -7,7 +7,7 @@ use super::{Inputs, InterruptedApply};
 use crate::config::Config;
 use crate::reconcile::pass::{PassError, interrupted_plan};
 use crate::store::{
-    ActualState, Backend, Finding, NextRun, Outcome, ShippedCertificates, StatusMessage,
+    ActualState, Backend, Finding, NextRun, Outcome, RecordedMessage, ShippedCertificates,
     StoreError, SyncRun,
 };
 
@@ -15,7 +15,7 @@ use crate::store::{
 pub struct Loaded {
     pub actual: ActualState,
     pub runs: Vec<SyncRun>,
-    pub messages: Vec<StatusMessage>,
+    pub messages: Vec<RecordedMessage>,
     pub next_runs: Vec<NextRun>,
     pub findings: Vec<Finding>,
     pub shipped: Vec<ShippedCertificates>,

@@ -11,8 +11,8 @@ use serde::Serialize;
 use crate::config::{Config, Schedule};
 use crate::ids::Thumbprint;
 use crate::store::{
-    ActualState, CertKind, CertificateFacts, Finding, FindingKind, NextRun, RunResult,
-    ShippedCertificates, StatusMessage, SyncRun, UpdateState,
+    ActualState, CertKind, CertificateFacts, Finding, FindingKind, NextRun, RecordedMessage,
+    RunResult, ShippedCertificates, SyncRun, UpdateState,
 };
 
 pub use load::{Loaded, load};
@@ -29,7 +29,7 @@ pub struct Inputs<'a> {
     /// Newest first.
     pub runs: &'a [SyncRun],
     /// Newest first.
-    pub messages: &'a [StatusMessage],
+    pub messages: &'a [RecordedMessage],
     pub next_runs: &'a [NextRun],
     /// What passes found and has not been cleared (drift, held back).
     pub findings: &'a [Finding],
@@ -183,9 +183,9 @@ fn messages(inp: &Inputs<'_>, scope: &str) -> Vec<MessageStatus> {
         .take(MESSAGES_PER_SCOPE)
         .map(|m| MessageStatus {
             at: m.at,
-            number: m.number,
-            severity: m.severity.to_string(),
-            text: m.text.clone(),
+            number: m.message.number,
+            severity: m.message.severity.to_string(),
+            text: m.message.text.clone(),
         })
         .collect()
 }

@@ -133,16 +133,16 @@ pub(super) fn catalog(
         }
     }
     let changed = inp.messages.iter().find(|m| {
-        m.number == 11508
+        m.message.number == 11508
             && m.address.as_ref().is_some_and(|a| a.as_str() == scope)
-            && m.text.contains("changed since it was approved")
+            && m.message.text.contains("changed since it was approved")
             && st.last_success.is_none_or(|ok| m.at > ok)
     });
     if let Some(m) = changed {
         out.push(Warning {
             code: "signer-changed",
             scope,
-            message: format!("11508: {}", m.text),
+            message: format!("11508: {}", m.message.text),
         });
     }
 }

@@ -26,7 +26,7 @@ use super::content::ContentStore;
 use super::error::{Result, StoreError};
 use super::location::StoreLocation;
 use super::lock::{FileLock, HeldLock, LockRequest};
-use super::model::{Journal, NextRun, StatusMessage, SyncRun};
+use super::model::{Journal, NextRun, RecordedMessage, SyncRun};
 use super::names::{Address, Fingerprint, PlanId};
 use super::op::{Applied, Capabilities, Op};
 use super::state::ActualState;
@@ -309,7 +309,7 @@ impl Backend for LocalBackend {
     fn journal(&self, plan: &PlanId) -> Result<Option<Journal>> {
         read::journal(&self.conn(), Some(plan))
     }
-    fn status_messages(&self, limit: usize) -> Result<Vec<StatusMessage>> {
+    fn status_messages(&self, limit: usize) -> Result<Vec<RecordedMessage>> {
         read::status_messages(&self.conn(), limit)
     }
     fn sync_runs(&self, limit: usize) -> Result<Vec<SyncRun>> {

@@ -7,6 +7,7 @@ use rusqlite::{Connection, OptionalExtension as _, params};
 
 use crate::catalog::model::{Category, FormatVersion, PublicationState};
 use crate::ids::{Thumbprint, UpdateId};
+use crate::status::StatusMessage;
 use crate::store::error::Result;
 use crate::store::model::*;
 use crate::store::names::{Address, CatalogKey, Fingerprint, PlanId, Target};
@@ -357,17 +358,19 @@ pub(super) fn journal(c: &Connection, plan: Option<&PlanId>) -> Result<Option<Jo
     }))
 }
 
-pub(super) fn status_messages(c: &Connection, limit: usize) -> Result<Vec<StatusMessage>> {
+pub(super) fn status_messages(c: &Connection, limit: usize) -> Result<Vec<RecordedMessage>> {
     let mut st = c.prepare_cached(
         "SELECT at, number, severity, text, address FROM status_messages ORDER BY seq DESC LIMIT ?1",
     )?;
     let rows = st.query_map([limit as i64], |r| {
         let addr: String = r.get(4)?;
-        Ok(StatusMessage {
+        Ok(RecordedMessage {
             at: time(r, 0)?,
-            number: r.get(1)?,
-            severity: word(r, 2, Severity::parse)?,
-            text: r.get(3)?,
+            message: StatusMessage {
+                number: r.get(1)?,
+                severity: word(r, 2, Severity::parse)?,
+                text: r.get(3)?,
+            },
             address: if addr.is_empty() {
                 None
             } else {

@@ -156,9 +156,9 @@ pub(super) fn apply(tx: &Transaction, content: &ContentStore, op: Op) -> Result<
                  VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![
                     ts(&m.at),
-                    m.number,
-                    m.severity.as_str(),
-                    m.text,
+                    m.message.number,
+                    m.message.severity.as_str(),
+                    m.message.text,
                     m.address.as_ref().map(|a| a.as_str()).unwrap_or("")
                 ],
             )?;

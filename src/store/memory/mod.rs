@@ -133,7 +133,7 @@ impl Backend for MemoryBackend {
             entries,
         }))
     }
-    fn status_messages(&self, limit: usize) -> Result<Vec<StatusMessage>> {
+    fn status_messages(&self, limit: usize) -> Result<Vec<RecordedMessage>> {
         Ok(self
             .mem()
             .messages

@@ -36,7 +36,7 @@ pub(super) struct Mem {
     pub(super) signing: Option<SigningSettings>,
     pub(super) inventory: BTreeMap<Address, Origin>,
     pub(super) runs: BTreeMap<(Address, DateTime<Utc>), SyncRun>,
-    pub(super) messages: Vec<StatusMessage>,
+    pub(super) messages: Vec<RecordedMessage>,
     pub(super) next_runs: BTreeMap<Address, NextRun>,
     pub(super) findings: BTreeMap<(Address, FindingKind), Finding>,
     pub(super) shipped: BTreeMap<CatalogKey, ShippedCertificates>,
@@ -233,9 +233,9 @@ impl Mem {
             Op::RecordStatusMessage(m) => {
                 let dup = self.messages.iter().any(|x| {
                     x.at == m.at
-                        && x.number == m.number
+                        && x.message.number == m.message.number
                         && x.address == m.address
-                        && x.text == m.text
+                        && x.message.text == m.message.text
                 });
                 if !dup {
                     self.messages.push(m);

@@ -23,8 +23,8 @@ use crate::store::local::LocalBackend;
 use crate::store::state::{fingerprint_of, object_json};
 use crate::store::{
     ActualState, Address, Applied, Backend, Capabilities, Counts, Fingerprint, HeldLock, Journal,
-    LockRequest, NextRun, Op, PlanId, Result, ServerIdentity, SigningMode, SigningSettings,
-    StatusMessage, StoreError, SyncRun, SyncSettings, Target,
+    LockRequest, NextRun, Op, PlanId, RecordedMessage, Result, ServerIdentity, SigningMode,
+    SigningSettings, StoreError, SyncRun, SyncSettings, Target,
 };
 
 /// What this backend can do: everything but staging content, which needs the server's file
@@ -457,7 +457,7 @@ impl Backend for WsusBackend {
         self.book.journal(plan)
     }
 
-    fn status_messages(&self, limit: usize) -> Result<Vec<StatusMessage>> {
+    fn status_messages(&self, limit: usize) -> Result<Vec<RecordedMessage>> {
         self.book.status_messages(limit)
     }
 

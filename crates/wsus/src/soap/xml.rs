@@ -272,14 +272,10 @@ fn resolve_ref(r: &BytesRef) -> Result<char, XmlError> {
             _ => Err(XmlError(format!("bad character reference &{name};"))),
         };
     }
-    match name.as_ref() {
-        "amp" => Ok('&'),
-        "lt" => Ok('<'),
-        "gt" => Ok('>'),
-        "quot" => Ok('"'),
-        "apos" => Ok('\''),
-        _ => Err(XmlError(format!("unknown entity &{name};"))),
-    }
+    // One of XML's five predefined entities, by quick-xml's own table.
+    quick_xml::escape::resolve_predefined_entity(&name)
+        .and_then(|s| s.chars().next())
+        .ok_or_else(|| XmlError(format!("unknown entity &{name};")))
 }
 
 #[cfg(test)]
