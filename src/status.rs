@@ -57,15 +57,6 @@ pub fn content_certificates_missing(catalog: &str) -> StatusMessage {
     }
 }
 
-/// 11524: an update on the server that supctl did not publish (another tool owns its metadata).
-pub fn missing_update_metadata(update: &str) -> StatusMessage {
-    StatusMessage {
-        number: 11524,
-        severity: Severity::Error,
-        text: format!("Failed to publish update \"{update}\" due to missing update metadata."),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,7 +66,6 @@ mod tests {
         assert_eq!(catalog_signature_failed("c", "T").number, 11508);
         assert_eq!(content_unsigned("u").number, 11516);
         assert_eq!(content_certificates_missing("c").number, 11523);
-        assert_eq!(missing_update_metadata("u").number, 11524);
         let changed = catalog_signer_changed("c", &["OLD".into()], "NEW");
         assert_eq!(changed.number, 11508);
         assert!(changed.text.contains("approved OLD, now signed by NEW"));

@@ -2,7 +2,7 @@
 //! concept, so a certificate's kind read from TOML is the same value the planner compares
 //! and the store writes, with no conversions between look-alike types.
 //!
-//! Each is a [`text_enum!`]: its TOML, JSON and database spelling in one place, `as_str` and
+//! Each is a `text_enum!`: its TOML, JSON and database spelling in one place, `as_str` and
 //! `parse` for the store's columns, and `JsonSchema` for the config's schema (the variants'
 //! doc comments are the schema's descriptions).
 

@@ -11,14 +11,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use chrono::Utc;
-
 pub use content::{ContentContext, StageError, hash_stream};
 
 use crate::plan::{Action, ActionKind, Plan};
 use crate::store::{
-    Address, Backend, DoneEntry, Fingerprint, Journal, JournalEntry, Op, Outcome, PlanId,
-    StoreError, fingerprint_in,
+    Address, Backend, DoneEntry, Fingerprint, Journal, JournalEntry, JournalKey, JournalRole, Op,
+    Outcome, PlanId, StoreError,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -215,18 +213,11 @@ impl Expected {
     /// run of this plan changed is expected as that run left it (the fingerprint in its last
     /// `done` entry), so the plan's later actions on the same object (staging after
     /// publishing) are not refused for the interrupted run's own change, while a change made
-    /// by someone else since then still is. Entries without a fingerprint (journals of older
-    /// versions) fall back to the object as it is now.
-    fn resume_from(&mut self, backend: &dyn Backend, j: &Journal) -> Result<(), StoreError> {
+    /// by someone else since then still is.
+    fn resume_from(&mut self, j: &Journal) {
         for e in j.entries.iter().filter(|e| e.outcome == Outcome::Done) {
-            let address = e.address.object();
-            let fp = match fingerprint_in(&e.message) {
-                Some(fp) => fp,
-                None => backend.fingerprint(&address)?,
-            };
-            self.by_address.insert(address, fp);
+            self.by_address.insert(e.address.clone(), e.left.clone());
         }
-        Ok(())
     }
 }
 
@@ -237,17 +228,13 @@ fn short(s: &str) -> String {
 pub(crate) fn journal(
     backend: &dyn Backend,
     plan: &PlanId,
-    address: &Address,
+    key: &JournalKey,
     outcome: Outcome,
     message: &str,
 ) -> Result<(), StoreError> {
-    backend.apply(Op::JournalAppend(JournalEntry {
-        plan: plan.clone(),
-        address: address.clone(),
-        outcome,
-        message: message.to_string(),
-        at: Utc::now(),
-    }))?;
+    backend.apply(Op::JournalAppend(JournalEntry::outcome(
+        plan, key, outcome, message,
+    )))?;
     Ok(())
 }
 
@@ -269,12 +256,12 @@ pub async fn run(
     }
     let plan_id = &plan.id;
     let previous = backend.journal(plan_id)?;
-    let done: std::collections::HashSet<&Address> = match (&previous, opts.resume) {
+    let done: std::collections::HashSet<JournalKey> = match (&previous, opts.resume) {
         (Some(j), true) => j
             .entries
             .iter()
-            .filter(|e| j.latest(&e.address) == Some(Outcome::Done))
-            .map(|e| &e.address)
+            .map(JournalEntry::key)
+            .filter(|k| j.latest(k) == Some(Outcome::Done))
             .collect(),
         (None, true) => return Err(ApplyError::NothingToResume),
         (Some(j), false) if !j.entries.is_empty() => {
@@ -287,7 +274,7 @@ pub async fn run(
         by_address: HashMap::new(),
     };
     if let (Some(j), true) = (&previous, opts.resume) {
-        expected.resume_from(backend, j)?;
+        expected.resume_from(j);
     }
     let mut pending: Vec<&Action> = Vec::new();
     for a in &plan.actions {
@@ -353,7 +340,6 @@ pub async fn run(
                 .map(|a| DoneEntry {
                     plan: plan_id.clone(),
                     key: journal_key(a),
-                    object: a.address.clone(),
                     what: a.kind.as_str().to_string(),
                 })
                 .collect();
@@ -401,7 +387,7 @@ pub async fn run(
         journal(
             backend,
             plan_id,
-            &Address::apply(),
+            &JournalKey::apply_ended(),
             Outcome::Done,
             "ran to its end",
         )?;
@@ -428,13 +414,14 @@ pub fn check_server(plan: &Plan, backend: &dyn Backend) -> Result<(), ApplyError
 }
 
 /// Journal key of an action: its address, plus what tells apart several actions on one
-/// address: an update published and then staged (`#stage`). Certificate addresses carry
-/// their role (`certificate[T].content`), so each role is its own key already.
-pub fn journal_key(a: &Action) -> Address {
-    match a.kind {
-        ActionKind::Stage => a.address.with_role("stage"),
-        _ => a.address.clone(),
-    }
+/// address: an update published and then staged. Certificate addresses carry their role
+/// (`certificate[T].content`), so each role is its own object already.
+pub fn journal_key(a: &Action) -> JournalKey {
+    let role = match a.kind {
+        ActionKind::Stage => JournalRole::Stage,
+        _ => JournalRole::Change,
+    };
+    JournalKey::new(a.address.clone(), role)
 }
 
 #[cfg(test)]

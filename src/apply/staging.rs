@@ -176,7 +176,6 @@ fn finish(
             let done = DoneEntry {
                 plan: plan.clone(),
                 key: key.clone(),
-                object: a.address.clone(),
                 what: "staged".into(),
             };
             store_files(backend, update, std::mem::take(&mut s.verified), done)

@@ -3,7 +3,9 @@
 use super::*;
 use crate::plan::Payload;
 use crate::store::memory::MemoryBackend;
-use crate::store::{CertKind, done_message};
+use chrono::Utc;
+
+use crate::store::{CertKind, JournalEntry};
 
 const T: &str = "6D8B3C448B990E269336BB63A47F23498C95EB7D";
 
@@ -40,19 +42,42 @@ fn opts(resume: bool) -> ApplyOptions {
     }
 }
 
+/// A publish and the staging after it are two outcomes of one object: the journal keeps
+/// the latest per role, and a done entry keeps the fingerprint it left (none when the
+/// object is gone).
 #[test]
-fn done_messages_carry_the_fingerprint_left() {
+fn the_journal_keeps_one_outcome_per_role_with_the_fingerprint_left() {
+    let plan = PlanId::parse("0123456789abcdef").unwrap();
+    let object = Address::certificate_role(&thumbprint(), CertKind::Content);
     let fp = Fingerprint::parse(&"ab".repeat(32)).unwrap();
-    assert_eq!(
-        fingerprint_in(&done_message("publish", Some(&fp))),
-        Some(Some(fp))
+    let done = |role| DoneEntry {
+        plan: plan.clone(),
+        key: JournalKey::new(object.clone(), role),
+        what: "publish".into(),
+    };
+    let published = done(JournalRole::Change).entry(Some(fp.clone()), Utc::now());
+    assert_eq!(published.left, Some(fp));
+    assert_eq!(published.message, "publish");
+    let staging_failed = JournalEntry::outcome(
+        &plan,
+        &done(JournalRole::Stage).key,
+        Outcome::Failed,
+        "timeout",
     );
-    assert_eq!(fingerprint_in(&done_message("delete", None)), Some(None));
+    assert_eq!(staging_failed.left, None);
+    let j = Journal {
+        plan: plan.clone(),
+        entries: vec![published, staging_failed],
+    };
     assert_eq!(
-        fingerprint_in("publish"),
-        None,
-        "journals of older versions"
+        j.latest(&done(JournalRole::Change).key),
+        Some(Outcome::Done)
     );
+    assert_eq!(
+        j.latest(&done(JournalRole::Stage).key),
+        Some(Outcome::Failed)
+    );
+    assert_eq!(done(JournalRole::Change).entry(None, Utc::now()).left, None);
 }
 
 /// One certificate approved in two roles: an apply killed after the first approval must
@@ -80,7 +105,12 @@ fn resume_tells_apart_one_certificate_in_two_roles() {
         .unwrap();
     assert_eq!(r.done.len(), 1);
     for e in backend.journal(&first.id).unwrap().unwrap().entries {
-        journal(&backend, &plan.id, &e.address, e.outcome, &e.message).unwrap();
+        backend
+            .apply(Op::JournalAppend(JournalEntry {
+                plan: plan.id.clone(),
+                ..e
+            }))
+            .unwrap();
     }
 
     let r = rt

@@ -39,9 +39,10 @@ pub struct Acquired {
     pub key: String,
     /// The URL or path it came from.
     pub source: String,
+    /// SHA-256 of the CAB as fetched: the catalog revision an apply records as in force.
     pub cab_sha256: Option<Sha256>,
-    /// False when the conditional GET (or the file's digest) says nothing changed.
-    pub changed: bool,
+    /// The vendor's ETag for it, recorded with the revision.
+    pub etag: Option<String>,
     pub acquisition: Acquisition,
 }
 
@@ -180,7 +181,7 @@ pub async fn acquire(
         key: c.key.clone(),
         source,
         cab_sha256: None,
-        changed: true,
+        etag: None,
         acquisition: Acquisition::Failed { reason },
     };
     // Only a partner catalog without `url` or `path` needs the (refreshed) partner list.
@@ -244,7 +245,7 @@ pub async fn acquire(
         key: c.key.clone(),
         source: shown,
         cab_sha256: Some(fetched.sha256),
-        changed: fetched.changed,
+        etag: fetched.etag.clone(),
         acquisition,
     }
 }

@@ -175,6 +175,18 @@ pub(super) fn text(r: &Report) -> String {
         ));
         out.push_str(&format!("  last success: {}\n", time(c.last_success)));
         out.push_str(&format!("  next sync:    {}\n", next(c.next_sync)));
+        if let Some(rev) = &c.revision {
+            out.push_str(&format!(
+                "  revision:     sha256 {} ({} format){}, in force since {}\n",
+                rev.cab_sha256.to_hex(),
+                rev.format.as_str(),
+                rev.etag
+                    .as_deref()
+                    .map(|e| format!(", ETag {e}"))
+                    .unwrap_or_default(),
+                time(Some(rev.at))
+            ));
+        }
         let u = &c.updates;
         out.push_str(&format!(
             "  updates:      {} (metadata-only {}, deployable {}, expired {}{})\n",

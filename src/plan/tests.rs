@@ -100,7 +100,7 @@ fn trusted(c: CatalogContent) -> BTreeMap<String, Acquired> {
         key: "acme".into(),
         source: "acme.cab".into(),
         cab_sha256: None,
-        changed: true,
+        etag: None,
         acquisition: Acquisition::Trusted { content: c, report },
     };
     BTreeMap::from([("acme".to_string(), acquired)])
@@ -259,7 +259,7 @@ fn untrusted_catalogs_get_11508_and_no_update_actions() {
             key: "acme".into(),
             source: "acme.cab".into(),
             cab_sha256: None,
-            changed: true,
+            etag: None,
             acquisition: Acquisition::Unsigned,
         },
     )]);
@@ -272,7 +272,7 @@ fn untrusted_catalogs_get_11508_and_no_update_actions() {
             key: "acme".into(),
             source: "acme.cab".into(),
             cab_sha256: None,
-            changed: true,
+            etag: None,
             acquisition: Acquisition::Untrusted { report },
         },
     )]);

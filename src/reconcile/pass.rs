@@ -14,7 +14,7 @@ use crate::catalog::acquire::Acquired;
 use crate::catalog::fetch::Fetcher;
 use crate::config::Config;
 use crate::plan::{self, Plan};
-use crate::store::{Address, Backend, CatalogKey, RunResult, StoreError};
+use crate::store::{Address, Backend, CatalogKey, JournalKey, RunResult, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PassError {
@@ -258,11 +258,11 @@ pub fn interrupted(
     let failed = journal
         .entries
         .iter()
-        .any(|e| journal.latest(&e.address) == Some(crate::store::Outcome::Failed));
+        .any(|e| journal.latest(&e.key()) == Some(crate::store::Outcome::Failed));
     let ended = journal
         .entries
         .iter()
-        .any(|e| e.address == Address::apply());
+        .any(|e| e.key() == JournalKey::apply_ended());
     if failed || ended {
         return Ok(None);
     }
@@ -270,8 +270,8 @@ pub fn interrupted(
     let Ok(plan) = plan::file::load_own(&path) else {
         return Ok(None);
     };
-    let recorded: std::collections::HashSet<&Address> =
-        journal.entries.iter().map(|e| &e.address).collect();
+    let recorded: std::collections::HashSet<JournalKey> =
+        journal.entries.iter().map(|e| e.key()).collect();
     // Keyed exactly as apply journals them (an update's staging, a certificate's role): a
     // finished plan has an entry for every action, so it is never taken for an interrupted one.
     let missing = plan

@@ -14,8 +14,8 @@ use crate::config::Config;
 use crate::plan::{self, ActionKind, Plan};
 use crate::status::StatusMessage;
 use crate::store::{
-    Address, Backend, Op, RecordedMessage, RunCounts, RunResult, Severity, StoreError, SyncRun,
-    Target,
+    Address, Backend, CatalogKey, CatalogRevision, Op, RecordedMessage, RunCounts, RunResult,
+    Severity, StoreError, SyncRun, Target,
 };
 
 /// The scope an address belongs to: `catalog.k` for anything inside catalog k, else itself.
@@ -172,8 +172,48 @@ pub fn record_runs(
                 message: o.message.clone(),
             }))?;
         }
+        record_revisions(backend, r.acquired, &per, ended)?;
     }
     Ok(per.into_values().collect())
+}
+
+/// Records the catalog revision in force for each catalog whose apply succeeded: the CAB
+/// its updates now come from. A failed or cancelled scope keeps the revision it had (part
+/// of the new catalog may be on the server, but not all of it), and a catalog the store does
+/// not hold (an unsubscribed one) has none to record.
+fn record_revisions(
+    backend: &dyn Backend,
+    acquired: &BTreeMap<String, Acquired>,
+    per: &BTreeMap<String, ScopeOutcome>,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    for (k, a) in acquired {
+        let (Some(cab_sha256), Acquisition::Trusted { content, .. }) =
+            (a.cab_sha256, &a.acquisition)
+        else {
+            continue;
+        };
+        let succeeded = per
+            .get(&format!("catalog.{k}"))
+            .is_some_and(|o| o.result == RunResult::Succeeded);
+        let Ok(key) = CatalogKey::parse(k) else {
+            continue;
+        };
+        if !succeeded {
+            continue;
+        }
+        let revision = CatalogRevision {
+            cab_sha256,
+            etag: a.etag.clone(),
+            format: content.format,
+            at,
+        };
+        match backend.apply(Op::RecordRevision { key, revision }) {
+            Ok(_) | Err(StoreError::UnknownCatalog(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// The status message text: 11508 names the old and new signer when the catalog's signer

@@ -68,21 +68,27 @@ pub struct CatalogRecord {
     pub prune: bool,
 }
 
-/// What the last successful fetch of a catalog saw; drives conditional GETs and the
-/// 11523 warning for catalogs without content certificates.
+/// The catalog revision in force: the CAB whose updates the last apply that succeeded for the
+/// catalog put on the server, as Flux records the revision it last applied. A vendor URL
+/// serves only its latest file, so "which catalog is on my server" is answered here (`status`
+/// shows it), not by fetching again. Recorded after the apply, never while planning, so a
+/// plan that is not applied (monitor-only, a failed apply) leaves the previous revision.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CatalogFetch {
+pub struct CatalogRevision {
+    /// SHA-256 of the CAB as fetched (signature included).
     pub cab_sha256: Sha256,
+    /// The ETag the vendor's server sent with it, when it sent one.
     pub etag: Option<String>,
     pub format: FormatVersion,
+    /// When the apply that put it in force ended.
     pub at: DateTime<Utc>,
 }
 
-/// A catalog as stored: its settings plus what was last fetched.
+/// A catalog as stored: its settings plus the revision in force.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredCatalog {
     pub settings: CatalogRecord,
-    pub fetch: Option<CatalogFetch>,
+    pub revision: Option<CatalogRevision>,
 }
 
 /// Certificate facts parsed from its DER, when the store has seen the certificate itself
@@ -196,62 +202,104 @@ pub struct RecordedMessage {
     pub message: crate::status::StatusMessage,
 }
 
+crate::vocab::text_enum!(
+    /// Which of the actions on one object a journal entry records. An update is published
+    /// and then staged by two actions of one plan; each has its own outcome, so that an
+    /// interrupted apply resumes at the staging when the publish is done.
+    JournalRole {
+        /// The action that creates, revises or deletes the object (or changes a setting).
+        Change = "change",
+        /// Staging an update's content after its metadata is published.
+        Stage = "stage",
+    }
+);
+
+/// What the journal records one outcome per: an object and the role of the action on it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct JournalKey {
+    pub address: Address,
+    pub role: JournalRole,
+}
+
+impl JournalKey {
+    pub fn new(address: Address, role: JournalRole) -> Self {
+        Self { address, role }
+    }
+    /// The entry that ends an apply which ran to its end (it names no object).
+    pub fn apply_ended() -> Self {
+        Self::new(Address::apply(), JournalRole::Change)
+    }
+}
+
 /// One action outcome in the apply journal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JournalEntry {
     pub plan: PlanId,
     pub address: Address,
+    pub role: JournalRole,
     pub outcome: Outcome,
+    /// What was done (`publish`, `staged`, ...) or why it failed.
     pub message: String,
+    /// For a `done` entry, the fingerprint the object was left with (`None`: it no longer
+    /// exists), read back by `apply --resume`; `None` for other outcomes.
+    pub left: Option<Fingerprint>,
     pub at: DateTime<Utc>,
 }
 
+impl JournalEntry {
+    /// An outcome that records no fingerprint (failed, refused, the end of an apply).
+    pub fn outcome(
+        plan: &PlanId,
+        key: &JournalKey,
+        outcome: Outcome,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            plan: plan.clone(),
+            address: key.address.clone(),
+            role: key.role,
+            outcome,
+            message: message.into(),
+            left: None,
+            at: Utc::now(),
+        }
+    }
+    pub fn key(&self) -> JournalKey {
+        JournalKey::new(self.address.clone(), self.role)
+    }
+}
+
 /// A `done` outcome recorded in the same transaction as the operations that perform its
-/// action ([`super::Op::Atomic`]). The backend completes its message with the fingerprint
-/// `object` has after those operations, read inside the transaction: an action and its journal
+/// action ([`super::Op::Atomic`]). The backend completes it with the fingerprint the object
+/// has after those operations, read inside the transaction: an action and its journal
 /// entry are committed together or not at all, so a `kill -9` can never leave a change that
 /// `apply --resume` does not know about.
 #[derive(Debug, Clone)]
 pub struct DoneEntry {
     pub plan: PlanId,
-    /// The journal key: the action's address plus its role (`#stage`, `#content`, ...).
-    pub key: Address,
-    /// The object the action changed, whose fingerprint the entry records.
-    pub object: Address,
+    /// The object the action changed (whose fingerprint the entry records) and its role.
+    pub key: JournalKey,
     /// What was done (`publish`, `staged`, ...).
     pub what: String,
 }
 
 impl DoneEntry {
-    /// The journal entry, given the fingerprint `object` was left with.
-    pub fn entry(&self, after: Option<&Fingerprint>, at: DateTime<Utc>) -> JournalEntry {
+    /// The object whose fingerprint the entry records.
+    pub fn object(&self) -> &Address {
+        &self.key.address
+    }
+    /// The journal entry, given the fingerprint the object was left with.
+    pub fn entry(&self, after: Option<Fingerprint>, at: DateTime<Utc>) -> JournalEntry {
         JournalEntry {
             plan: self.plan.clone(),
-            address: self.key.clone(),
+            address: self.key.address.clone(),
+            role: self.key.role,
             outcome: Outcome::Done,
-            message: done_message(&self.what, after),
+            message: self.what.clone(),
+            left: after,
             at,
         }
     }
-}
-
-/// Separates a done entry's words from the fingerprint the action left.
-const LEFT: &str = "; left ";
-
-/// Journal message of a done action: what it did and the fingerprint of the object after
-/// it (`absent` when it no longer exists), read back by `--resume`.
-pub fn done_message(what: &str, after: Option<&Fingerprint>) -> String {
-    format!("{what}{LEFT}{}", after.map_or("absent", |f| f.as_str()))
-}
-
-/// The fingerprint recorded by [`done_message`]; `None` when the message has none (journals
-/// of older versions).
-pub fn fingerprint_in(message: &str) -> Option<Option<Fingerprint>> {
-    let (_, fp) = message.rsplit_once(LEFT)?;
-    if fp == "absent" {
-        return Some(None);
-    }
-    Fingerprint::parse(fp).ok().map(Some)
 }
 
 /// The journal of one plan, in the order outcomes were recorded.
@@ -262,12 +310,12 @@ pub struct Journal {
 }
 
 impl Journal {
-    /// The latest outcome per address: what `apply --resume` skips or retries.
-    pub fn latest(&self, address: &Address) -> Option<Outcome> {
+    /// The latest outcome per key: what `apply --resume` skips or retries.
+    pub fn latest(&self, key: &JournalKey) -> Option<Outcome> {
         self.entries
             .iter()
             .rev()
-            .find(|e| &e.address == address)
+            .find(|e| e.address == key.address && e.role == key.role)
             .map(|e| e.outcome)
     }
 }

@@ -94,18 +94,6 @@ impl Address {
         let (a, t) = (self.as_str(), target.as_str());
         a == t || (a.starts_with(t) && matches!(a.as_bytes().get(t.len()), Some(b'.') | Some(b'[')))
     }
-    /// The journal key of a second action at this address (`catalog.a.update[x]#stage`
-    /// after its publish): the journal records one outcome per key.
-    pub fn with_role(&self, role: &str) -> Self {
-        Self(format!("{}#{role}", self.0))
-    }
-    /// The object a journal key names: the key without its role.
-    pub fn object(&self) -> Self {
-        match self.0.split_once('#') {
-            Some((object, _)) => Self(object.to_string()),
-            None => self.clone(),
-        }
-    }
     /// The apply itself: the journal key of the entry that ends an apply which was not
     /// interrupted (it names no object), and where a diagnostic about an apply points.
     pub fn apply() -> Self {

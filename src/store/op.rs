@@ -13,7 +13,7 @@ use crate::trust::CertificateInfo;
 
 use super::error::{Result, StoreError};
 use super::model::{
-    CatalogFetch, CatalogRecord, CertKind, CertState, DoneEntry, JournalEntry, NextRun, Origin,
+    CatalogRecord, CatalogRevision, CertKind, CertState, DoneEntry, JournalEntry, NextRun, Origin,
     RecordedMessage, SigningSettings, SyncRun, SyncSettings,
 };
 use super::names::{Address, CatalogKey};
@@ -86,10 +86,10 @@ pub enum Op {
         key: CatalogKey,
         subscribed: bool,
     },
-    /// Records what a fetch saw (cab digest, ETag, format).
-    RecordFetch {
+    /// Records the catalog revision an apply put in force (CAB digest, ETag, format).
+    RecordRevision {
         key: CatalogKey,
-        fetch: CatalogFetch,
+        revision: CatalogRevision,
     },
     /// Removes the subscription and its categories; its updates stay (as in WSUS) and are
     /// expired separately when the config asks to prune.

@@ -106,9 +106,11 @@ impl ActualState {
     }
 
     /// The fingerprint of the object an address names: what apply compares before acting.
-    /// Updates hash their own state only ([`StoredUpdate::fingerprint`]).
+    /// Updates hash their own state only ([`StoredUpdate::fingerprint`]), catalogs their
+    /// settings ([`StoredCatalog::fingerprint`]).
     pub fn fingerprint(&self, address: &Address) -> Option<super::names::Fingerprint> {
         match address.target()? {
+            Target::Catalog(k) => self.catalogs.get(&k).map(StoredCatalog::fingerprint),
             Target::Update(k, id) => self
                 .updates
                 .get(&id)
@@ -139,6 +141,14 @@ impl ActualState {
             Target::Sync => self.sync.as_ref().map(object_json),
             Target::Signing => self.signing.as_ref().map(object_json),
         }
+    }
+}
+
+impl StoredCatalog {
+    /// The catalog's fingerprint covers its settings only: the revision in force is recorded
+    /// after each apply, and a plan saved before that is not stale for it.
+    pub fn fingerprint(&self) -> super::names::Fingerprint {
+        fingerprint_of(&object_json(&self.settings))
     }
 }
 

@@ -9,7 +9,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use supctl::store::local::{LocalBackend, OpenOptions};
-use supctl::store::{Backend as _, CatalogKey, Outcome, StoreLocation, UpdateState};
+use supctl::store::{Backend as _, CatalogKey, JournalRole, Outcome, StoreLocation, UpdateState};
 use support::Fault;
 use support::e2e::*;
 
@@ -159,9 +159,8 @@ fn stages_done(state: &Path) -> Option<BTreeSet<String>> {
     Some(
         j.entries
             .iter()
-            .filter(|e| e.outcome == Outcome::Done)
+            .filter(|e| e.outcome == Outcome::Done && e.role == JournalRole::Stage)
             .map(|e| e.address.to_string())
-            .filter(|a| a.ends_with("#stage"))
             .collect(),
     )
 }
@@ -257,7 +256,7 @@ fn kill_9_mid_apply_then_resume_finishes_without_repeating_work() {
     }
     assert_eq!(snap.updates.len(), 24);
     for a in &before_kill {
-        let id = a.split('[').nth(1).unwrap().trim_end_matches("]#stage");
+        let id = a.split('[').nth(1).unwrap().trim_end_matches(']');
         let u = &snap.updates[&supctl::ids::UpdateId::parse(id).unwrap()];
         for f in &u.files {
             let n = site.downloads_of(&f.name);

@@ -111,7 +111,7 @@ fn digest_mismatch_is_hash_fail_and_the_update_stays_metadata_only() {
         "{}",
         r.stdout
     );
-    let failed = format!("failed        {}#stage", update_addr("contoso", TOOL_11));
+    let failed = format!("failed        {}", update_addr("contoso", TOOL_11));
     let line = r
         .stdout
         .lines()

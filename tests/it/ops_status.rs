@@ -8,7 +8,9 @@ use crate::support::watch as watch_common;
 use std::time::Duration;
 
 use supctl::store::local::{LocalBackend, OpenOptions};
-use supctl::store::{Address, Backend as _, JournalEntry, Op, Outcome, PlanId, StoreLocation};
+use supctl::store::{
+    Address, Backend as _, JournalEntry, JournalRole, Op, Outcome, PlanId, StoreLocation,
+};
 use watch_common::{Watch, Workspace, count};
 
 fn text(out: &std::process::Output) -> String {
@@ -204,15 +206,13 @@ fn an_interrupted_apply_is_in_status_until_resumed() {
     std::fs::copy(&plan_file, state.join(format!("plans/{id}.json"))).unwrap();
     let first = plan["actions"][0]["address"].as_str().unwrap();
     let b = LocalBackend::open(&StoreLocation::new(&state), OpenOptions::write()).unwrap();
-    let key = match plan["actions"][0]["payload"]["kind"].as_str() {
-        Some(kind) => format!("{first}#{kind}"),
-        None => first.to_string(),
-    };
     b.apply(Op::JournalAppend(JournalEntry {
         plan: PlanId::parse(&id).unwrap(),
-        address: Address::parse(&key).unwrap(),
+        address: Address::parse(first).unwrap(),
+        role: JournalRole::Change,
         outcome: Outcome::Done,
         message: "approve".into(),
+        left: None,
         at: chrono::Utc::now(),
     }))
     .unwrap();

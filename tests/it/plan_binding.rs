@@ -160,7 +160,7 @@ fn an_existing_store_gets_an_id_on_first_open() {
         .unwrap()
         .execute_batch(&format!(
             "DROP TABLE store_identity; PRAGMA user_version = {};",
-            supctl::store::local::schema::LATEST - 1
+            6
         ))
         .unwrap();
     let planfile = ws.path().join("a.plan");

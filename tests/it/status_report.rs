@@ -69,7 +69,7 @@ fn warnings_for_expiring_certificates_and_overdue_syncs() {
                 content_certificates: vec![],
                 prune: false,
             },
-            fetch: None,
+            revision: None,
         },
     );
     actual.certificates.push(StoredCertificate {
@@ -188,4 +188,42 @@ fn a_changed_signer_is_reported_with_both_thumbprints() {
         text.contains("last sync:") && text.contains("failed"),
         "{text}"
     );
+}
+
+/// The catalog revision in force, as Flux records the revision it applied: the CAB a
+/// successful apply took its updates from. An apply that fails for the catalog (its new CAB
+/// is signed by a signer nobody approved) leaves the revision the server still reflects.
+#[test]
+fn status_shows_the_catalog_revision_the_last_successful_apply_put_in_force() {
+    use crate::support::cli::{Workspace, catalog, other_signer_cab, quickstart_cab, run};
+    let ws = Workspace::new();
+    // The vendor's URL, as a path: the file there changes, the source does not.
+    let vendor = ws.path().join("vendor.cab");
+    std::fs::copy(quickstart_cab(), &vendor).unwrap();
+    let cfg = ws.config("supctl", "state", &catalog("contoso", &vendor, ""));
+    let r = run(&cfg, &["apply", "--auto-approve"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let cab = Sha256::of(&std::fs::read(quickstart_cab()).unwrap()).to_hex();
+    let revision = || {
+        // Exit code 0, or 2 with warnings (the new signer is one).
+        run(&cfg, &["status", "--json"]).json()["catalogs"][0]["revision"].clone()
+    };
+    let first = revision();
+    assert!(
+        first["cab_sha256"]
+            .as_str()
+            .unwrap()
+            .eq_ignore_ascii_case(&cab),
+        "{first:#}"
+    );
+    assert_eq!(first["format"], "v3", "{first:#}");
+    let text = run(&cfg, &["status"]);
+    let line = format!("revision:     sha256 {cab} (v3 format)");
+    assert!(text.stdout.contains(&line), "{}", text.stdout);
+
+    // The vendor's next CAB is signed by an unapproved signer: 11508, nothing of it applied.
+    std::fs::copy(other_signer_cab(), &vendor).unwrap();
+    let r = run(&cfg, &["apply", "--auto-approve"]);
+    assert!(r.all().contains("[11508]"), "{}", r.all());
+    assert_eq!(revision(), first);
 }

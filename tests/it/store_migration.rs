@@ -6,9 +6,12 @@ use std::path::Path;
 use assert_cmd::Command;
 use predicates::prelude::*;
 use rusqlite::Connection;
-use supctl::store::local::schema::{APPLICATION_ID, LATEST, V1, V2};
+use supctl::store::local::schema::{APPLICATION_ID, LATEST, V1, V2, V3, V4, V5, V6, V7};
 use supctl::store::local::{Check, LocalBackend, OpenOptions};
-use supctl::store::{Backend as _, StoreError, StoreLocation};
+use supctl::store::{
+    Address, Backend as _, Fingerprint, JournalKey, JournalRole, Outcome, PlanId, StoreError,
+    StoreLocation,
+};
 
 fn supctl() -> Command {
     Command::cargo_bin("supctl").unwrap()
@@ -88,6 +91,73 @@ fn a_v2_store_is_upgraded_and_old_catalogs_do_not_prune() {
     assert!(!old.settings.prune);
     drop(b);
     assert_eq!(pragma(&loc.db_path(), "user_version"), LATEST);
+}
+
+/// A v7 journal kept an action's role as a `#stage` suffix on its address and the
+/// fingerprint a done action left as text after `; left ` in its message; v8 moves both into
+/// columns, so an apply interrupted before the upgrade still resumes where it stopped.
+#[test]
+fn a_v7_journal_is_typed_on_upgrade() {
+    let d = tempfile::tempdir().unwrap();
+    let loc = StoreLocation::new(d.path());
+    let fp = "ab".repeat(32);
+    let update = "catalog.contoso.update[c9c7dfac-d9bc-4404-8a30-38d222bf01a7]";
+    {
+        let c = Connection::open(loc.db_path()).unwrap();
+        for v in [V1, V2, V3, V4, V5, V6, V7] {
+            c.execute_batch(v).unwrap();
+        }
+        c.execute_batch(&format!(
+            "PRAGMA user_version = 7; PRAGMA application_id = {APPLICATION_ID};"
+        ))
+        .unwrap();
+        c.execute_batch(&format!(
+            r#"INSERT INTO journal (plan_id, address, outcome, message, at) VALUES
+               ('0123456789abcdef', '{update}', 'done', 'publish; left {fp}', '2026-12-01T10:00:00Z'),
+               ('0123456789abcdef', '{update}#stage', 'failed', 'HTTP 404 from the vendor', '2026-12-01T10:00:01Z'),
+               ('0123456789abcdef', 'catalog.old', 'done', 'unsubscribe; left absent', '2026-12-01T10:00:02Z'),
+               ('0123456789abcdef', 'catalog.older', 'done', 'publish', '2026-12-01T10:00:03Z');"#
+        ))
+        .unwrap();
+    }
+    let b = LocalBackend::open(&loc, OpenOptions::write()).unwrap();
+    let j = b.last_journal().unwrap().unwrap();
+    assert_eq!(j.plan, PlanId::parse("0123456789abcdef").unwrap());
+    let e: Vec<_> = j
+        .entries
+        .iter()
+        .map(|e| {
+            (
+                e.address.as_str(),
+                e.role,
+                e.message.as_str(),
+                e.left.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        e,
+        vec![
+            (
+                update,
+                JournalRole::Change,
+                "publish",
+                Some(Fingerprint::parse(&fp).unwrap())
+            ),
+            (update, JournalRole::Stage, "HTTP 404 from the vendor", None),
+            ("catalog.old", JournalRole::Change, "unsubscribe", None),
+            ("catalog.older", JournalRole::Change, "publish", None),
+        ]
+    );
+    let update = Address::parse(update).unwrap();
+    assert_eq!(
+        j.latest(&JournalKey::new(update.clone(), JournalRole::Stage)),
+        Some(Outcome::Failed)
+    );
+    assert_eq!(
+        j.latest(&JournalKey::new(update, JournalRole::Change)),
+        Some(Outcome::Done)
+    );
 }
 
 #[test]

@@ -58,24 +58,24 @@ fn catalogs(b: &dyn Backend) {
         .unwrap()
         .changed
     );
-    let fetch = CatalogFetch {
+    let fetch = CatalogRevision {
         cab_sha256: Sha256::of(b"cab"),
         etag: Some("\"e1\"".into()),
         format: FormatVersion::V3,
         at: at(1),
     };
     assert!(
-        b.apply(Op::RecordFetch {
+        b.apply(Op::RecordRevision {
             key: key.clone(),
-            fetch: fetch.clone()
+            revision: fetch.clone()
         })
         .unwrap()
         .changed
     );
     assert!(
-        !b.apply(Op::RecordFetch {
+        !b.apply(Op::RecordRevision {
             key: key.clone(),
-            fetch: fetch.clone()
+            revision: fetch.clone()
         })
         .unwrap()
         .changed
@@ -84,7 +84,7 @@ fn catalogs(b: &dyn Backend) {
     let stored = &snap.catalogs[&key];
     assert_eq!(stored.settings.name, "Renamed");
     assert!(!stored.settings.subscribed);
-    assert_eq!(stored.fetch.as_ref(), Some(&fetch));
+    assert_eq!(stored.revision.as_ref(), Some(&fetch));
 }
 
 /// Revisions, raw XML on demand, supersedence both ways, staging content.

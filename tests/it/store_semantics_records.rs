@@ -160,8 +160,10 @@ fn records_and_fingerprints(b: &dyn Backend) {
     let entry = |plan: &str, addr: &Address, outcome, s| JournalEntry {
         plan: PlanId::parse(plan).unwrap(),
         address: addr.clone(),
+        role: JournalRole::Change,
         outcome,
         message: String::new(),
+        left: None,
         at: at(s),
     };
     let a1 = Address::catalog(&key);
@@ -181,7 +183,10 @@ fn records_and_fingerprints(b: &dyn Backend) {
         .unwrap();
     let j = b.last_journal().unwrap().unwrap();
     assert_eq!((j.plan.as_str(), j.entries.len()), ("p2", 3));
-    assert_eq!(j.latest(&a2), Some(Outcome::Done));
+    assert_eq!(
+        j.latest(&JournalKey::new(a2.clone(), JournalRole::Change)),
+        Some(Outcome::Done)
+    );
     assert_eq!(
         b.journal(&PlanId::parse("p1").unwrap())
             .unwrap()

@@ -78,7 +78,7 @@ fn interrupted(
         .entries
         .iter()
         .filter(|e| e.outcome == Outcome::Done)
-        .map(|e| &e.address)
+        .map(|e| e.key())
         .collect::<std::collections::HashSet<_>>()
         .len();
     Ok(Some(InterruptedApply {

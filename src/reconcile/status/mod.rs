@@ -92,6 +92,9 @@ pub struct CatalogStatus {
     pub last_sync: Option<RunStatus>,
     pub last_success: Option<DateTime<Utc>>,
     pub next_sync: Option<DateTime<Utc>>,
+    /// The catalog revision in force: the CAB the last successful apply took its updates
+    /// from (none before the first one).
+    pub revision: Option<crate::store::CatalogRevision>,
     pub updates: UpdateCounts,
     pub messages: Vec<MessageStatus>,
 }
@@ -245,7 +248,9 @@ pub fn report(inp: &Inputs<'_>) -> Report {
             .catalogs
             .iter()
             .find(|(k, _)| k.to_string() == key)
-            .map(|(_, c)| &c.settings);
+            .map(|(_, c)| c);
+        let revision = stored.and_then(|c| c.revision.clone());
+        let stored = stored.map(|c| &c.settings);
         let schedule: Option<Schedule> = cfg
             .map(|c| c.schedule.clone())
             .or_else(|| stored.and_then(|s| s.schedule.as_deref()?.parse().ok()));
@@ -306,6 +311,7 @@ pub fn report(inp: &Inputs<'_>) -> Report {
             last_sync: last(&scope, false).map(run_status),
             last_success: last(&scope, true).map(|r| r.started),
             next_sync: next(&scope),
+            revision,
             updates,
             messages: messages(inp, &scope),
             key,

@@ -76,16 +76,16 @@ pub(super) fn catalogs(
             content_certificates: from_json(r, 13)?,
             prune: r.get(18)?,
         };
-        let fetch = match r.get::<_, Option<String>>(15)? {
+        let revision = match r.get::<_, Option<String>>(15)? {
             None => None,
-            Some(_) => Some(CatalogFetch {
+            Some(_) => Some(CatalogRevision {
                 cab_sha256: sha256(r, 15)?,
                 etag: r.get(16)?,
                 format: word(r, 14, format_version)?,
                 at: time(r, 17)?,
             }),
         };
-        Ok(StoredCatalog { settings, fetch })
+        Ok(StoredCatalog { settings, revision })
     })?;
     let mut out = BTreeMap::new();
     for row in rows {
@@ -336,16 +336,19 @@ pub(super) fn journal(c: &Connection, plan: Option<&PlanId>) -> Result<Option<Jo
     };
     let Some(plan) = plan else { return Ok(None) };
     let mut st = c.prepare_cached(
-        "SELECT plan_id, address, outcome, message, at FROM journal WHERE plan_id = ?1 ORDER BY seq",
+        "SELECT plan_id, address, role, outcome, message, left_fingerprint, at
+         FROM journal WHERE plan_id = ?1 ORDER BY seq",
     )?;
     let entries = st
         .query_map([&plan], |r| {
             Ok(JournalEntry {
                 plan: parsed(r, 0)?,
                 address: parsed(r, 1)?,
-                outcome: word(r, 2, Outcome::parse)?,
-                message: r.get(3)?,
-                at: time(r, 4)?,
+                role: word(r, 2, JournalRole::parse)?,
+                outcome: word(r, 3, Outcome::parse)?,
+                message: r.get(4)?,
+                left: opt_parsed(r, 5)?,
+                at: time(r, 6)?,
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -430,7 +433,9 @@ pub(super) fn next_runs(c: &Connection) -> Result<Vec<NextRun>> {
 pub(super) fn fingerprint(c: &Connection, address: &Address) -> Result<Option<Fingerprint>> {
     let value = match address.target() {
         None => None,
-        Some(Target::Catalog(k)) => catalogs(c, Some(&k))?.remove(&k).map(|c| object_json(&c)),
+        Some(Target::Catalog(k)) => {
+            return Ok(catalogs(c, Some(&k))?.remove(&k).map(|c| c.fingerprint()));
+        }
         Some(Target::Update(k, id)) => {
             return Ok(updates(c, Some(&id))?
                 .remove(&id)

@@ -234,8 +234,44 @@ INSERT INTO store_identity (singleton, id, created)
 VALUES (1, lower(hex(randomblob(16))), strftime('%Y-%m-%dT%H:%M:%SZ', 'now'));
 "#;
 
+/// Version 8: a typed journal. The role of an action (`stage` after `publish` on one
+/// update) was a `#stage` suffix on the address, and the fingerprint a done action left was
+/// text after `; left ` in its message; both are columns now, so nothing reads them back out
+/// of strings. The table is rebuilt because its uniqueness now includes the role. An entry
+/// written before the fingerprint was recorded keeps none (a resumed apply of such a plan
+/// refuses a later action on that object rather than guess).
+pub const V8: &str = r#"
+CREATE TABLE journal_v8 (
+    seq INTEGER PRIMARY KEY,
+    plan_id TEXT NOT NULL,
+    address TEXT NOT NULL,
+    role TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    message TEXT NOT NULL,
+    left_fingerprint TEXT,
+    at TEXT NOT NULL,
+    UNIQUE (plan_id, address, role, outcome, at)
+);
+INSERT INTO journal_v8 (seq, plan_id, address, role, outcome, message, left_fingerprint, at)
+SELECT seq, plan_id,
+       CASE WHEN instr(address, '#') > 0 THEN substr(address, 1, instr(address, '#') - 1)
+            ELSE address END,
+       CASE WHEN instr(address, '#') > 0 THEN substr(address, instr(address, '#') + 1)
+            ELSE 'change' END,
+       outcome,
+       CASE WHEN instr(message, '; left ') > 0 THEN substr(message, 1, instr(message, '; left ') - 1)
+            ELSE message END,
+       CASE WHEN instr(message, '; left ') > 0
+            THEN NULLIF(substr(message, instr(message, '; left ') + 7), 'absent') END,
+       at
+FROM journal;
+DROP TABLE journal;
+ALTER TABLE journal_v8 RENAME TO journal;
+CREATE INDEX journal_plan ON journal(plan_id);
+"#;
+
 /// Migration `i` takes the database from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
 
 /// The schema version this build writes.
 pub const LATEST: i64 = MIGRATIONS.len() as i64;

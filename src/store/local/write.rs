@@ -26,9 +26,12 @@ pub(super) fn apply(tx: &Transaction, content: &ContentStore, op: Op) -> Result<
             )?;
             Ok(Applied::updated(n > 0))
         }
-        Op::RecordFetch { key, fetch } => {
+        Op::RecordRevision {
+            key,
+            revision: fetch,
+        } => {
             let old = require_catalog(tx, &key)?;
-            if old.fetch.as_ref() == Some(&fetch) {
+            if old.revision.as_ref() == Some(&fetch) {
                 return Ok(Applied::updated(false));
             }
             tx.execute(
@@ -188,8 +191,8 @@ pub(super) fn apply(tx: &Transaction, content: &ContentStore, op: Op) -> Result<
             }
             let at = chrono::Utc::now();
             for d in &done {
-                let after = super::read::fingerprint(tx, &d.object)?;
-                insert_journal(tx, &d.entry(after.as_ref(), at))?;
+                let after = super::read::fingerprint(tx, d.object())?;
+                insert_journal(tx, &d.entry(after, at))?;
             }
             Ok(Applied::sum(applied))
         }
@@ -501,13 +504,16 @@ fn stage(tx: &Transaction, content: &ContentStore, req: StageRequest) -> Result<
 /// Records one outcome; repeating the same entry is ignored (the apply may replay it).
 fn insert_journal(tx: &Transaction, e: &JournalEntry) -> Result<usize> {
     Ok(tx.execute(
-        "INSERT OR IGNORE INTO journal (plan_id, address, outcome, message, at)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT OR IGNORE INTO journal
+         (plan_id, address, role, outcome, message, left_fingerprint, at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
             e.plan.as_str(),
             e.address.as_str(),
+            e.role.as_str(),
             e.outcome.as_str(),
             e.message,
+            e.left.as_ref().map(|f| f.as_str()),
             ts(&e.at)
         ],
     )?)

@@ -48,7 +48,11 @@ impl Mem {
     /// Records one outcome unless the same entry is already there; true when recorded.
     fn journal_append(&mut self, e: JournalEntry) -> bool {
         let dup = self.journal.iter().any(|x| {
-            x.plan == e.plan && x.address == e.address && x.outcome == e.outcome && x.at == e.at
+            x.plan == e.plan
+                && x.address == e.address
+                && x.role == e.role
+                && x.outcome == e.outcome
+                && x.at == e.at
         });
         if !dup {
             self.journal.push(e);
@@ -113,7 +117,7 @@ impl Mem {
                         rec.key.clone(),
                         StoredCatalog {
                             settings: rec,
-                            fetch: None,
+                            revision: None,
                         },
                     );
                     Applied::created(true)
@@ -125,10 +129,10 @@ impl Mem {
                 c.settings.subscribed = subscribed;
                 Applied::updated(changed)
             }
-            Op::RecordFetch { key, fetch } => {
+            Op::RecordRevision { key, revision } => {
                 let c = self.catalog(&key)?;
-                let changed = c.fetch.as_ref() != Some(&fetch);
-                c.fetch = Some(fetch);
+                let changed = c.revision.as_ref() != Some(&revision);
+                c.revision = Some(revision);
                 Applied::updated(changed)
             }
             Op::DeleteCatalog { key } => {
@@ -264,7 +268,7 @@ impl Mem {
                 let after = self.snapshot();
                 let at = chrono::Utc::now();
                 for d in &done {
-                    self.journal_append(d.entry(after.fingerprint(&d.object).as_ref(), at));
+                    self.journal_append(d.entry(after.fingerprint(d.object()), at));
                 }
                 Applied::sum(applied)
             }

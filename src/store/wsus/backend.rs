@@ -381,7 +381,7 @@ impl Backend for WsusBackend {
                 let at = chrono::Utc::now();
                 let mut entries = Vec::with_capacity(done.len());
                 for d in &done {
-                    entries.push(d.entry(self.fingerprint(&d.object)?.as_ref(), at));
+                    entries.push(d.entry(self.fingerprint(d.object())?, at));
                 }
                 self.book.apply(Op::JournalBatch(entries))?;
                 Ok(Applied::sum(applied))
