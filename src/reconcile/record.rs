@@ -196,12 +196,9 @@ fn record_revisions(
         let succeeded = per
             .get(&format!("catalog.{k}"))
             .is_some_and(|o| o.result == RunResult::Succeeded);
-        let Ok(key) = CatalogKey::parse(k) else {
+        let (true, Ok(key)) = (succeeded, CatalogKey::parse(k)) else {
             continue;
         };
-        if !succeeded {
-            continue;
-        }
         let revision = CatalogRevision {
             cab_sha256,
             etag: a.etag.clone(),

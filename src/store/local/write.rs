@@ -26,12 +26,9 @@ pub(super) fn apply(tx: &Transaction, content: &ContentStore, op: Op) -> Result<
             )?;
             Ok(Applied::updated(n > 0))
         }
-        Op::RecordRevision {
-            key,
-            revision: fetch,
-        } => {
+        Op::RecordRevision { key, revision } => {
             let old = require_catalog(tx, &key)?;
-            if old.revision.as_ref() == Some(&fetch) {
+            if old.revision.as_ref() == Some(&revision) {
                 return Ok(Applied::updated(false));
             }
             tx.execute(
@@ -39,10 +36,10 @@ pub(super) fn apply(tx: &Transaction, content: &ContentStore, op: Op) -> Result<
                  WHERE key = ?1",
                 params![
                     key.as_str(),
-                    fetch.format.as_str(),
-                    fetch.cab_sha256.to_hex(),
-                    fetch.etag,
-                    ts(&fetch.at)
+                    revision.format.as_str(),
+                    revision.cab_sha256.to_hex(),
+                    revision.etag,
+                    ts(&revision.at)
                 ],
             )?;
             Ok(Applied::updated(true))
