@@ -173,18 +173,14 @@ impl Fetcher {
             .map(CacheMeta::validators)
             .filter(|v| !v.is_empty());
         let tmp = self.cache.new_partial(key)?;
-        let file = tmp
-            .as_file()
-            .try_clone()
-            .map_err(|e| FetchError::io("open", tmp.path(), e))?;
         let job = Job {
             url,
-            dest: tmp.path(),
+            dest: &tmp,
             conditional: conditional.as_ref(),
             expected_size: None,
             https_only: true,
         };
-        match self.transfer(&job, file).await? {
+        match self.transfer(&job).await? {
             Outcome::NotModified => {
                 // transfer() reports 304 only for a conditional request, made only when
                 // `intact` is known; guard anyway rather than panic.
@@ -311,18 +307,14 @@ impl Fetcher {
         check_url(url, false)?;
         std::fs::create_dir_all(dest_dir).map_err(|e| FetchError::io("create", dest_dir, e))?;
         let tmp = cache::new_partial_in(dest_dir, ".supctl-")?;
-        let file = tmp
-            .as_file()
-            .try_clone()
-            .map_err(|e| FetchError::io("open", tmp.path(), e))?;
         let job = Job {
             url,
-            dest: tmp.path(),
+            dest: &tmp,
             conditional: None,
             expected_size,
             https_only: false,
         };
-        match self.transfer(&job, file).await? {
+        match self.transfer(&job).await? {
             Outcome::Complete(c) => Ok(Downloaded {
                 path: tmp.into_temp_path(),
                 size: c.size,

@@ -7,7 +7,6 @@
 //! retrying once headers arrive, and a body that breaks mid-stream is the common failure
 //! on large downloads.
 
-use std::path::Path;
 use std::time::Duration;
 
 use backon::{BackoffBuilder as _, ExponentialBuilder};
@@ -24,8 +23,9 @@ use crate::ids::{Sha1, Sha256};
 /// What one transfer needs besides the URL.
 pub(super) struct Job<'a> {
     pub url: &'a str,
-    /// The file being written, for error messages.
-    pub dest: &'a Path,
+    /// The empty `.partial` file to write: the transfer writes through its own handle to it,
+    /// and names its path in errors.
+    pub dest: &'a tempfile::NamedTempFile,
     /// Validators of the cached copy, for a conditional GET (catalogs only).
     pub conditional: Option<&'a Validators>,
     pub expected_size: Option<u64>,
@@ -89,12 +89,8 @@ enum Step {
 }
 
 impl Fetcher {
-    /// Streams `job.url` into `file` (which must be empty), retrying and resuming.
-    pub(super) async fn transfer(
-        &self,
-        job: &Job<'_>,
-        file: std::fs::File,
-    ) -> Result<Outcome, FetchError> {
+    /// Streams `job.url` into `job.dest` (which must be empty), retrying and resuming.
+    pub(super) async fn transfer(&self, job: &Job<'_>) -> Result<Outcome, FetchError> {
         let host = super::error::host_of(job.url);
         if let Some(h) = &host
             && let Some(first) = self.unreachable_hosts().get(h)
@@ -105,6 +101,11 @@ impl Fetcher {
                 first: first.clone(),
             });
         }
+        let file = job
+            .dest
+            .as_file()
+            .try_clone()
+            .map_err(|e| FetchError::io("open", job.dest.path(), e))?;
         let result = self.transfer_attempts(job, file).await;
         if let (Err(e @ FetchError::Unreachable { .. }), Some(h)) = (&result, host) {
             self.unreachable_hosts()
@@ -189,10 +190,10 @@ impl Fetcher {
                 } = state.sink;
                 file.flush()
                     .await
-                    .map_err(|e| FetchError::io("write", job.dest, e))?;
+                    .map_err(|e| FetchError::io("write", job.dest.path(), e))?;
                 file.sync_all()
                     .await
-                    .map_err(|e| FetchError::io("sync", job.dest, e))?;
+                    .map_err(|e| FetchError::io("sync", job.dest.path(), e))?;
                 if let Some(expected) = job.expected_size
                     && expected != written
                 {
@@ -215,7 +216,7 @@ impl Fetcher {
     /// One HTTP exchange. Leaves `state` consistent (file == digests) whatever happens.
     async fn attempt(&self, job: &Job<'_>, state: &mut State) -> Result<Step, FetchError> {
         let url = job.url;
-        let io = |e| FetchError::io("write", job.dest, e);
+        let io = |e| FetchError::io("write", job.dest.path(), e);
         let resume = match state.validators.resume_validator() {
             Some(v) if state.sink.written > 0 => Some(v),
             _ => None,
