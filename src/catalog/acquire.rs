@@ -1,6 +1,8 @@
 //! Acquiring one catalog: fetch (or read) the CAB, verify its signature against the approved
 //! signers, and only then extract and parse it (trust rule 1).
 
+use std::path::{Path, PathBuf};
+
 use chrono::{DateTime, Utc};
 
 use super::extract::extract;
@@ -142,21 +144,115 @@ pub fn read_local(
     now: DateTime<Utc>,
 ) -> Option<CatalogContent> {
     let data = std::fs::read(c.path.as_ref()?).ok()?;
-    let (approved, blocked) = signer_policy(cfg, c);
-    let policy = SignerPolicy {
-        approved: &approved,
-        blocked: &blocked,
-        allow_expired: c.allow_expired_signer,
-    };
-    match verify_and_parse(
-        &data,
-        &policy,
-        &CatalogLimits::from(&cfg.limits),
-        now,
-        || None,
-    ) {
+    match Gate::of(cfg, c).check(&data, now, || None) {
         Acquisition::Trusted { content, .. } => Some(content),
         _ => None,
+    }
+}
+
+/// What decides whether one catalog's CAB is trusted and how much of it may be parsed: the
+/// catalog's approved and blocked signers and `[limits]`. Acquiring a catalog, reading a
+/// local copy and parsing a cached CAB again all go through it, so they cannot apply
+/// different rules; it owns its data, so the work can run off the async runtime.
+#[derive(Debug, Clone)]
+pub struct Gate {
+    approved: Vec<Thumbprint>,
+    blocked: Vec<Thumbprint>,
+    allow_expired: bool,
+    limits: CatalogLimits,
+}
+
+impl Gate {
+    /// The gate of catalog `c` under the config's certificate rules and limits.
+    pub fn of(cfg: &config::Config, c: &config::Catalog) -> Self {
+        let (approved, blocked) = signer_policy(cfg, c);
+        Gate {
+            approved,
+            blocked,
+            allow_expired: c.allow_expired_signer,
+            limits: CatalogLimits::from(&cfg.limits),
+        }
+    }
+
+    /// [`verify_and_parse`] under this gate (blocking).
+    pub fn check(
+        &self,
+        data: &[u8],
+        now: DateTime<Utc>,
+        cached: impl FnOnce() -> Option<CatalogContent>,
+    ) -> Acquisition {
+        let policy = SignerPolicy {
+            approved: &self.approved,
+            blocked: &self.blocked,
+            allow_expired: self.allow_expired,
+        };
+        verify_and_parse(data, &policy, &self.limits, now, cached)
+    }
+}
+
+/// Why a catalog could not be parsed again from the CAB verified when it was acquired.
+#[derive(Debug, thiserror::Error)]
+pub enum ReparseError {
+    #[error("it was not fetched, so there is no verified CAB to parse")]
+    NotFetched,
+    #[error("cannot find its cached CAB: {0}")]
+    Cache(#[from] super::fetch::FetchError),
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "{} is no longer the CAB verified when the catalog was acquired (SHA-256 {found}, not {expected})",
+        path.display()
+    )]
+    Replaced {
+        path: PathBuf,
+        expected: Sha256,
+        found: Sha256,
+    },
+    #[error("its CAB is no longer trusted or no longer parses: {0}")]
+    Refused(String),
+}
+
+/// Parses in full, without downloading it again, the CAB a catalog was acquired from: a
+/// plan decided from the catalog's summary and now needs the XML of the packages it
+/// publishes (`reconcile::plan_catalogs`). `path` is the fetch cache's copy
+/// ([`Fetcher::cached_catalog`]) and `expected` the SHA-256 acquisition reported
+/// ([`Acquired::cab_sha256`]): the bytes are read once and must hash to it, since a later
+/// fetch of the key may have replaced the file; then they pass the same gate as in
+/// [`acquire`], signature first, so no XML is read from an unverified file. Blocking.
+pub fn reparse_cached(
+    gate: &Gate,
+    path: &Path,
+    expected: Sha256,
+    now: DateTime<Utc>,
+) -> Result<(CatalogContent, SignatureReport), ReparseError> {
+    let data = std::fs::read(path).map_err(|source| ReparseError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let found = Sha256::of(&data);
+    if found != expected {
+        return Err(ReparseError::Replaced {
+            path: path.to_path_buf(),
+            expected,
+            found,
+        });
+    }
+    match gate.check(&data, now, || None) {
+        Acquisition::Trusted { content, report } => Ok((content, report)),
+        Acquisition::Untrusted { .. } => {
+            Err(ReparseError::Refused("its signer is not approved".into()))
+        }
+        Acquisition::Unsigned => Err(ReparseError::Refused("it is not signed".into())),
+        Acquisition::Expired { signer } => Err(ReparseError::Refused(
+            crate::trust::expired_signer_reason(&signer),
+        )),
+        Acquisition::Invalid { reason } | Acquisition::Failed { reason } => {
+            Err(ReparseError::Refused(reason))
+        }
     }
 }
 
@@ -165,7 +261,8 @@ pub fn read_local(
 pub enum Reuse {
     /// Planning: a summary is enough to decide.
     Summary,
-    /// Publishing needs every package's XML: parse.
+    /// Every package's XML is needed (publishing), and the cached CAB that would give it
+    /// again without a download ([`reparse_cached`]) cannot: parse.
     Parse,
 }
 
@@ -202,9 +299,7 @@ pub async fn acquire(
         Ok(f) => f,
         Err(e) => return failed(shown, e.to_string()),
     };
-    let (approved, blocked) = signer_policy(cfg, c);
-    let allow_expired = c.allow_expired_signer;
-    let limits = CatalogLimits::from(&cfg.limits);
+    let gate = Gate::of(cfg, c);
     let path = fetched.path.clone();
     let (cache, key, cab) = (
         fetcher.cache_dir().to_path_buf(),
@@ -214,12 +309,7 @@ pub async fn acquire(
     let acquisition = tokio::task::spawn_blocking(move || match std::fs::read(&path) {
         Ok(data) => {
             let mut from_cache = false;
-            let policy = SignerPolicy {
-                approved: &approved,
-                blocked: &blocked,
-                allow_expired,
-            };
-            let acquisition = verify_and_parse(&data, &policy, &limits, now, || {
+            let acquisition = gate.check(&data, now, || {
                 let cached = match reuse {
                     Reuse::Summary => parsed_cache::load(&cache, &key, cab),
                     Reuse::Parse => None,

@@ -126,6 +126,15 @@ impl Fetcher {
         self.cache.dir()
     }
 
+    /// Where the last fetch of catalog `key` left its CAB (`<cache>/<key>.cab`, as
+    /// [`FetchedCatalog::path`]): a plan that decided from a catalog's summary parses that
+    /// very file rather than downloading the catalog again. The next fetch of the key
+    /// replaces the file, so a reader checks it still has the SHA-256 it verified.
+    pub fn cached_catalog(&self, key: &str) -> Result<PathBuf, FetchError> {
+        cache::validate_key(key)?;
+        Ok(self.cache.cab_path(key))
+    }
+
     /// Brings the catalog `key` into the cache and returns it.
     ///
     /// URL sources: a conditional GET from the cache metadata; 304 returns the cached file,

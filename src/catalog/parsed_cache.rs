@@ -3,8 +3,9 @@
 //! Planning an unchanged catalog should not decompress and parse it again: the benchmark of a
 //! no-op plan over 10 catalogs spent most of its time doing exactly that. The copy keeps every
 //! field but each package's XML, which is replaced by its hash; that is all the planner needs
-//! to decide. When a plan must publish or revise from such a catalog, the catalog is parsed
-//! in full again (`reconcile::make_plan`), so a summary is never published.
+//! to decide. When a plan publishes or revises from such a catalog, the records it publishes
+//! are taken from a full parse of the same cached CAB (`reconcile::plan_catalogs`), so a
+//! summary is never published.
 //!
 //! The copy is written only after the CAB verified and its signer was trusted, and it is used
 //! only for a CAB with the same SHA-256 whose signature verifies again under the current

@@ -12,6 +12,7 @@ pub mod daemon;
 pub mod handoff;
 pub mod observe;
 pub mod pass;
+mod payloads;
 pub mod record;
 pub mod schedule;
 pub mod status;
@@ -27,7 +28,7 @@ use crate::catalog::acquire::{Acquired, Reuse, acquire};
 use crate::catalog::fetch::{Fetcher, HttpSettings};
 use crate::config::Config;
 use crate::plan::{self, Plan};
-use crate::store::{Address, Backend, StoreError, Target};
+use crate::store::{ActualState, Address, Backend, StoreError, Target};
 
 /// `[http]` as the fetcher wants it.
 pub fn http_settings(cfg: &Config) -> HttpSettings {
@@ -43,6 +44,10 @@ pub fn http_settings(cfg: &Config) -> HttpSettings {
     }
 }
 
+/// How many catalogs are acquired (or parsed again) at once: each holds a whole parsed
+/// catalog while it is parsed.
+const AT_ONCE: usize = 4;
+
 /// Acquires the subscribed catalogs (those named in `only`, when given), a few at a time.
 pub async fn acquire_all(
     cfg: &Config,
@@ -57,7 +62,7 @@ pub async fn acquire_all(
         .filter(|c| c.subscribed && (only.is_empty() || only.contains(&c.key)));
     let jobs = wanted.map(|c| acquire(cfg, c, fetcher, now, reuse));
     let results: Vec<Acquired> = futures::stream::iter(jobs)
-        .buffer_unordered(4)
+        .buffer_unordered(AT_ONCE)
         .collect()
         .await;
     results.into_iter().map(|a| (a.key.clone(), a)).collect()
@@ -109,9 +114,19 @@ fn interrupted_apply(cfg: &Config, backend: &dyn Backend) -> Option<plan::PlanDi
     })
 }
 
-/// Acquires (unchanged catalogs from their parsed summaries) and plans; when the plan must
-/// publish or revise from a summarised catalog, that catalog is parsed in full and the plan
-/// made again, so every publish carries the package's XML.
+/// Acquires (unchanged catalogs from their parsed summaries), takes one snapshot of the
+/// backend and plans once; when the plan publishes or revises from a summarised catalog,
+/// the full records are parsed from the CAB that catalog was acquired from (no second
+/// download, no second diff), so every publish carries the package's XML.
+///
+/// When that CAB cannot serve, the plan is made again rather than refused: the catalog's
+/// full parse stands in for its summary when the two disagree, and a catalog whose cached
+/// CAB is gone, was replaced by a later fetch or no longer passes the gate is acquired
+/// again (`Reuse::Parse`); then one more diff, against the same snapshot, which keeps the
+/// records already completed for the other catalogs. A refusal would fail a plan (or a
+/// daemon's pass) over a cache hiccup that planning again resolves, and for a summary that
+/// misled the first diff only a new diff gives the right actions. This path is rare: the
+/// CAB was verified moments before, under the state directory's cache.
 pub async fn plan_catalogs(
     cfg: &Config,
     backend: &dyn Backend,
@@ -120,28 +135,36 @@ pub async fn plan_catalogs(
     targets: &[Address],
 ) -> Result<(Plan, BTreeMap<String, Acquired>), StoreError> {
     let mut catalogs = acquire_all(cfg, fetcher, only, Reuse::Summary).await;
-    let plan = diff_against(cfg, backend, &catalogs, targets)?;
-    let needs_xml: Vec<String> = catalogs
-        .keys()
-        .filter(|k| {
-            plan.actions.iter().any(|a| {
-                matches!(a.address.target(), Some(Target::Update(c, _)) if c.as_str() == k.as_str())
-                    && matches!(&a.payload, Some(plan::Payload::Update { record }) if record.is_summary())
-            })
-        })
-        .cloned()
-        .collect();
-    if needs_xml.is_empty() {
+    let actual = backend.snapshot()?;
+    let mut plan = diff_with(cfg, backend, &actual, &catalogs, targets)?;
+    let fallbacks = payloads::complete(cfg, fetcher, &catalogs, &mut plan).await;
+    if fallbacks.is_empty() {
         return Ok((plan, catalogs));
     }
-    // Planned again below: neither this plan nor the summaries it came from are kept
-    // alive beside the full parse (each holds every record).
-    drop(plan);
-    for k in &needs_xml {
-        catalogs.remove(k);
+    // Planned again: the first plan's records are kept, not the plan itself beside the new one.
+    let records = payloads::take_records(plan);
+    let mut again = Vec::new();
+    for (key, fallback) in fallbacks {
+        match fallback {
+            payloads::Fallback::Disagrees(full) => {
+                tracing::warn!(catalog = %key, "the catalog's parsed summary disagrees with its CAB; planning it from the CAB");
+                if let Some(a) = catalogs.get_mut(&key) {
+                    a.acquisition = *full;
+                }
+            }
+            payloads::Fallback::Unavailable(e) => {
+                tracing::warn!(catalog = %key, error = %e, "cannot parse the catalog again from its cached CAB; acquiring it again");
+                catalogs.remove(&key);
+                again.push(key);
+            }
+        }
     }
-    catalogs.extend(acquire_all(cfg, fetcher, &needs_xml, Reuse::Parse).await);
-    let plan = diff_against(cfg, backend, &catalogs, targets)?;
+    // `acquire_all` with no key would acquire every catalog.
+    if !again.is_empty() {
+        catalogs.extend(acquire_all(cfg, fetcher, &again, Reuse::Parse).await);
+    }
+    let mut plan = diff_with(cfg, backend, &actual, &catalogs, targets)?;
+    payloads::complete_again(&mut plan, records);
     Ok((plan, catalogs))
 }
 
@@ -152,17 +175,28 @@ pub fn diff_against(
     catalogs: &BTreeMap<String, Acquired>,
     targets: &[Address],
 ) -> Result<Plan, StoreError> {
-    let actual = backend.snapshot()?;
+    diff_with(cfg, backend, &backend.snapshot()?, catalogs, targets)
+}
+
+/// [`diff_against`] a snapshot the caller took, so one plan reads the backend's state once
+/// even when it is made again.
+pub fn diff_with(
+    cfg: &Config,
+    backend: &dyn Backend,
+    actual: &ActualState,
+    catalogs: &BTreeMap<String, Acquired>,
+    targets: &[Address],
+) -> Result<Plan, StoreError> {
     let inputs = plan::diff::Inputs {
         desired: cfg,
         catalogs,
-        actual: &actual,
+        actual,
         capabilities: backend.capabilities(),
         backend: backend.name(),
         now: chrono::Utc::now(),
     };
     let mut plan = plan::diff::diff(&inputs);
-    let unknown = plan::targets::unknown(targets, cfg, &actual, catalogs);
+    let unknown = plan::targets::unknown(targets, cfg, actual, catalogs);
     plan::targets::select(&mut plan, targets, cfg);
     plan.diagnostics.extend(unknown);
     plan.diagnostics

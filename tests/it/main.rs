@@ -51,6 +51,7 @@ mod ops_grouped;
 mod ops_status;
 mod ops_store;
 mod plan_binding;
+mod plan_once;
 mod status_report;
 mod store_cli;
 mod store_crash;

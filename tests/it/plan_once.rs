@@ -1,0 +1,320 @@
+//! Plan once (issue 14), through the library: a plan made from a catalog's cached summary
+//! reads the backend's state once and fetches the catalog once, yet every publish carries
+//! the package XML, taken from the CAB the plan verified. A backend that counts its
+//! snapshots (and can disturb the fetch cache between acquisition and the payloads, as a
+//! concurrent fetch would) and the vendor site's request log show it; so do the fallbacks
+//! when the cached CAB cannot serve.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use supctl::catalog::acquire::{Acquired, Acquisition};
+use supctl::catalog::fetch::Fetcher;
+use supctl::config::Config;
+use supctl::ids::{Sha256, UpdateId};
+use supctl::plan::{ActionKind, Payload, Plan};
+use supctl::store::memory::MemoryBackend;
+use supctl::store::{
+    ActualState, Address, Applied, Backend, Capabilities, Finding, Fingerprint, HeldLock, Journal,
+    LockRequest, NextRun, Op, PlanId, RecordedMessage, Result, ServerIdentity, ShippedCertificates,
+    SyncRun,
+};
+
+use crate::support::e2e::*;
+
+const CAB: &str = "/contoso-v3.cab";
+
+type Hook = Box<dyn FnOnce() + Send>;
+
+/// The memory backend, counting `snapshot()` calls and running a hook at the next one.
+struct Counting {
+    inner: MemoryBackend,
+    snapshots: AtomicUsize,
+    at_snapshot: Mutex<Option<Hook>>,
+}
+
+impl Backend for Counting {
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+    fn snapshot(&self) -> Result<ActualState> {
+        self.snapshots.fetch_add(1, Ordering::SeqCst);
+        if let Some(hook) = self.at_snapshot.lock().unwrap().take() {
+            hook();
+        }
+        self.inner.snapshot()
+    }
+    fn apply(&self, op: Op) -> Result<Applied> {
+        self.inner.apply(op)
+    }
+    fn fingerprint(&self, address: &Address) -> Result<Option<Fingerprint>> {
+        self.inner.fingerprint(address)
+    }
+    fn raw_xml(&self, id: &UpdateId, revision: Option<u32>) -> Result<Option<String>> {
+        self.inner.raw_xml(id, revision)
+    }
+    fn last_journal(&self) -> Result<Option<Journal>> {
+        self.inner.last_journal()
+    }
+    fn journal(&self, plan: &PlanId) -> Result<Option<Journal>> {
+        self.inner.journal(plan)
+    }
+    fn status_messages(&self, limit: usize) -> Result<Vec<RecordedMessage>> {
+        self.inner.status_messages(limit)
+    }
+    fn sync_runs(&self, limit: usize) -> Result<Vec<SyncRun>> {
+        self.inner.sync_runs(limit)
+    }
+    fn next_runs(&self) -> Result<Vec<NextRun>> {
+        self.inner.next_runs()
+    }
+    fn findings(&self) -> Result<Vec<Finding>> {
+        self.inner.findings()
+    }
+    fn shipped_certificates(&self) -> Result<Vec<ShippedCertificates>> {
+        self.inner.shipped_certificates()
+    }
+    fn staging_dir(&self) -> Result<PathBuf> {
+        self.inner.staging_dir()
+    }
+    fn lock(&self, request: &LockRequest) -> Result<Box<dyn HeldLock>> {
+        self.inner.lock(request)
+    }
+    fn identity(&self) -> Result<ServerIdentity> {
+        self.inner.identity()
+    }
+}
+
+/// A vendor site serving the quickstart catalog, its config, and a counting backend.
+struct World {
+    site: Site,
+    cfg: Config,
+    backend: Counting,
+    rt: tokio::runtime::Runtime,
+}
+
+impl World {
+    fn new() -> World {
+        let site = Site::new();
+        let url = site.serve_catalog(CAB, &quickstart_cab());
+        let body = format!("{}\n{}", catalog("contoso", &url, ""), approve_content());
+        let path = site.write("supctl", &site.config("", &body));
+        let (cfg, _) = supctl::config::load(&path).unwrap();
+        World {
+            site,
+            cfg,
+            backend: Counting {
+                inner: MemoryBackend::new().unwrap(),
+                snapshots: AtomicUsize::new(0),
+                at_snapshot: Mutex::new(None),
+            },
+            rt: tokio::runtime::Runtime::new().unwrap(),
+        }
+    }
+
+    fn cache(&self) -> PathBuf {
+        self.cfg.server.path.join("cache")
+    }
+
+    /// One plan as `supctl plan` makes it (a fresh fetcher, as in a new process), with the
+    /// snapshots it took and the catalog requests it made.
+    fn plan(&self) -> (Plan, BTreeMap<String, Acquired>, usize, usize) {
+        let (snapshots, requests) = (self.snapshots(), self.requests());
+        let fetcher =
+            Fetcher::new(supctl::reconcile::http_settings(&self.cfg), self.cache()).unwrap();
+        let (plan, acquired) = self
+            .rt
+            .block_on(supctl::reconcile::make_plan(
+                &self.cfg,
+                &self.backend,
+                &fetcher,
+                &[],
+            ))
+            .unwrap();
+        (
+            plan,
+            acquired,
+            self.snapshots() - snapshots,
+            self.requests() - requests,
+        )
+    }
+
+    fn snapshots(&self) -> usize {
+        self.backend.snapshots.load(Ordering::SeqCst)
+    }
+
+    fn requests(&self) -> usize {
+        self.site.server.requests_for(CAB).len()
+    }
+
+    fn apply(&self, plan: &Plan) {
+        let ctx = supctl::apply::ContentContext {
+            fetcher: None,
+            sources: BTreeMap::new(),
+            now: chrono::Utc::now(),
+        };
+        let opts = supctl::apply::ApplyOptions {
+            resume: false,
+            max_deletions: 50,
+            concurrency: 1,
+            progress: supctl::apply::Progress::Quiet,
+            cancel: None,
+        };
+        let report = self
+            .rt
+            .block_on(supctl::apply::run(plan, &self.backend, &ctx, &opts))
+            .unwrap();
+        assert!(report.succeeded(), "{report:?}");
+    }
+
+    /// The parsed summary the catalog's acquisition saved.
+    fn summary_file(&self) -> PathBuf {
+        self.cache().join("contoso.parsed.json")
+    }
+
+    fn summary(&self) -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(self.summary_file()).unwrap()).unwrap()
+    }
+}
+
+/// The publish and revise records of a plan, by update id.
+fn published(plan: &Plan) -> BTreeMap<String, (ActionKind, supctl::catalog::model::UpdateRecord)> {
+    plan.actions
+        .iter()
+        .filter_map(|a| match &a.payload {
+            Some(Payload::Update { record }) => {
+                Some((record.id.to_string(), (a.kind, (**record).clone())))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Whether the catalog was planned from its summary (no record has its XML).
+fn from_summary(acquired: &BTreeMap<String, Acquired>) -> bool {
+    match &acquired["contoso"].acquisition {
+        Acquisition::Trusted { content, .. } => content.updates.iter().all(|u| u.is_summary()),
+        other => panic!("not trusted: {other:?}"),
+    }
+}
+
+/// The first plan parses the CAB (and saves its summary); the second, with nothing applied,
+/// decides from the summary and must publish the same four updates with their XML: from one
+/// snapshot and one request for the catalog (the old planner fetched it again and planned
+/// twice, two snapshots).
+#[test]
+fn a_summarised_catalog_is_fetched_once_and_published_with_its_xml() {
+    let w = World::new();
+    let (first, acquired, snapshots, requests) = w.plan();
+    assert!(!from_summary(&acquired), "the first plan parses the CAB");
+    assert_eq!((snapshots, requests), (1, 1));
+    let full = published(&first);
+    assert_eq!(full.len(), 4, "{full:?}");
+    assert!(w.summary_file().is_file());
+
+    let (second, acquired, snapshots, requests) = w.plan();
+    assert_eq!(snapshots, 1, "one snapshot per plan");
+    assert_eq!(requests, 1, "the catalog is fetched once per plan");
+    assert_eq!(w.site.server.requests_for(CAB)[1].status, 304);
+    assert!(
+        from_summary(&acquired),
+        "the second plan decides from the summary"
+    );
+    assert_eq!(published(&second), full, "the same records, with their XML");
+    for (_, record) in published(&second).values() {
+        assert!(!record.is_summary() && record.raw_xml.contains(&record.id.to_string()));
+    }
+    let kinds = |p: &Plan| -> Vec<String> {
+        p.actions
+            .iter()
+            .map(|a| format!("{} {}", a.kind, a.address))
+            .collect()
+    };
+    assert_eq!(kinds(&second), kinds(&first));
+
+    w.apply(&second);
+    let xml = w
+        .backend
+        .raw_xml(&UpdateId::parse(BIOS_107).unwrap(), None)
+        .unwrap()
+        .unwrap();
+    assert!(xml.contains("SoftwareDistributionPackage") && xml.contains(BIOS_107));
+    let (after, _, _, _) = w.plan();
+    assert!(!after.changes, "converged: {:?}", after.actions);
+}
+
+/// The cached CAB is replaced between acquisition and the payloads (as a concurrent fetch
+/// of the key would): its SHA-256 no longer matches, so nothing is parsed from it; the
+/// catalog is fetched again (unconditionally: the cache no longer vouches for it) and the
+/// plan still comes from one snapshot with every publish complete.
+#[test]
+fn a_cached_cab_replaced_while_planning_is_fetched_again() {
+    let w = World::new();
+    let (first, _, _, _) = w.plan();
+    let cab = w.cache().join("contoso.cab");
+    *w.backend.at_snapshot.lock().unwrap() = Some(Box::new(move || {
+        std::fs::write(&cab, b"MSCF not the verified cabinet").unwrap();
+    }));
+
+    let (second, acquired, snapshots, requests) = w.plan();
+    assert_eq!(snapshots, 1);
+    assert_eq!(
+        requests, 2,
+        "the summary's conditional GET, then the fetch again"
+    );
+    let log = w.site.server.requests_for(CAB);
+    assert_eq!((log[1].status, log[2].status), (304, 200));
+    assert!(
+        !from_summary(&acquired),
+        "planned again from the fresh parse"
+    );
+    assert_eq!(published(&second), published(&first));
+    assert!(!second.has_errors(), "{:?}", second.diagnostics);
+}
+
+/// A summary that disagrees with its CAB (here one record's content hash altered, as an
+/// older parser's could) makes the plan say "revise" for an update the server holds
+/// unchanged. The full parse of the verified CAB catches it: the catalog is planned again
+/// from that parse, against the same snapshot and without a download, so nothing is
+/// revised, and the summary is written again.
+#[test]
+fn a_summary_that_disagrees_with_its_cab_never_decides_the_plan() {
+    let w = World::new();
+    let (first, _, _, _) = w.plan();
+    w.apply(&first);
+
+    let mut saved = w.summary();
+    let hash = raw_hash_of(&mut saved, TOOL_10);
+    let right = hash.clone();
+    assert!(right.is_string(), "{right}");
+    *hash = Sha256::of(b"another parser's idea of the package")
+        .to_hex()
+        .into();
+    std::fs::write(w.summary_file(), serde_json::to_vec(&saved).unwrap()).unwrap();
+
+    let (second, acquired, snapshots, requests) = w.plan();
+    assert_eq!((snapshots, requests), (1, 1));
+    assert!(!second.changes, "nothing to revise: {:?}", second.actions);
+    assert!(!from_summary(&acquired), "planned again from the CAB");
+    assert_eq!(
+        *raw_hash_of(&mut w.summary(), TOOL_10),
+        right,
+        "the summary is written again"
+    );
+}
+
+/// The content hash the saved summary `saved` holds for update `id`.
+fn raw_hash_of<'a>(saved: &'a mut serde_json::Value, id: &str) -> &'a mut serde_json::Value {
+    let record = saved["content"]["updates"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|u| u["id"] == id)
+        .unwrap();
+    &mut record["raw_hash"]
+}
