@@ -27,7 +27,7 @@ use crate::catalog::acquire::{Acquired, Reuse, acquire};
 use crate::catalog::fetch::{Fetcher, HttpSettings};
 use crate::config::Config;
 use crate::plan::{self, Plan};
-use crate::store::{Address, Backend, StoreError, Target};
+use crate::store::{Address, Store, StoreError, Target};
 
 /// `[http]` as the fetcher wants it.
 pub fn http_settings(cfg: &Config) -> HttpSettings {
@@ -66,7 +66,7 @@ pub async fn acquire_all(
 /// Plans against the backend's current state.
 pub async fn make_plan(
     cfg: &Config,
-    backend: &dyn Backend,
+    backend: &Store,
     fetcher: &Fetcher,
     targets: &[Address],
 ) -> Result<(Plan, BTreeMap<String, Acquired>), StoreError> {
@@ -91,7 +91,7 @@ pub async fn make_plan(
 
 /// A warning when the last apply was interrupted (Ctrl-C, a crash) with actions not done:
 /// its plan can be finished with `apply --resume`, which a new plan does not say by itself.
-fn interrupted_apply(cfg: &Config, backend: &dyn Backend) -> Option<plan::PlanDiagnostic> {
+fn interrupted_apply(cfg: &Config, backend: &Store) -> Option<plan::PlanDiagnostic> {
     let (interrupted, missing) = pass::interrupted(cfg, backend).ok().flatten()?;
     Some(plan::PlanDiagnostic {
         severity: plan::Severity::Warning,
@@ -114,7 +114,7 @@ fn interrupted_apply(cfg: &Config, backend: &dyn Backend) -> Option<plan::PlanDi
 /// made again, so every publish carries the package's XML.
 pub async fn plan_catalogs(
     cfg: &Config,
-    backend: &dyn Backend,
+    backend: &Store,
     fetcher: &Fetcher,
     only: &[String],
     targets: &[Address],
@@ -148,7 +148,7 @@ pub async fn plan_catalogs(
 /// Plans the acquired catalogs against the backend's current state, limited to `targets`.
 pub fn diff_against(
     cfg: &Config,
-    backend: &dyn Backend,
+    backend: &Store,
     catalogs: &BTreeMap<String, Acquired>,
     targets: &[Address],
 ) -> Result<Plan, StoreError> {
