@@ -68,7 +68,7 @@ pub enum StageError {
     Store(#[from] crate::store::StoreError),
 }
 
-/// A verified file ready for `Op::StageContent`.
+/// A verified file ready for `Change::StageContent`.
 pub(super) struct Verified {
     pub(super) path: tempfile::TempPath,
     pub(super) sha1: Sha1,

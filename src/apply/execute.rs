@@ -3,7 +3,9 @@
 use crate::catalog::model::UpdateRecord;
 use crate::ids::UpdateId;
 use crate::plan::{Action, ActionKind, Payload};
-use crate::store::{Address, Backend, CatalogKey, CertKind, Op, Origin, StoreError, Target};
+use crate::store::{
+    Address, CatalogKey, CertKind, Change, Op, Origin, Record, Store, StoreError, Target,
+};
 
 /// Most updates published in one transaction.
 const BATCH: usize = 500;
@@ -63,7 +65,7 @@ fn update_target(a: &Action) -> Result<(CatalogKey, UpdateId), StoreError> {
 /// The operations that perform one batch of actions; the caller applies them in one
 /// transaction together with the batch's journal entries (`Op::Atomic`).
 /// `backend` is only read (which roles of a certificate remain), never written.
-pub(super) fn batch_ops(backend: &dyn Backend, batch: &[&Action]) -> Result<Vec<Op>, StoreError> {
+pub(super) fn batch_ops(backend: &Store, batch: &[&Action]) -> Result<Vec<Op>, StoreError> {
     let first = batch[0];
     let mut ops = Vec::new();
     match first.kind {
@@ -79,43 +81,64 @@ pub(super) fn batch_ops(backend: &dyn Backend, batch: &[&Action]) -> Result<Vec<
                     _ => return Err(invalid("publish payload", &a.address)),
                 }
             }
-            ops.push(Op::PublishUpdates { catalog, updates });
+            ops.push(Change::PublishUpdates { catalog, updates }.into());
         }
         ActionKind::Expire => {
             let ids = batch
                 .iter()
                 .map(|a| update_target(a).map(|(_, id)| id))
                 .collect::<Result<Vec<_>, _>>()?;
-            ops.push(Op::ExpireUpdates { ids });
+            ops.push(Change::ExpireUpdates { ids }.into());
         }
         _ => object_ops(backend, &mut ops, first)?,
     }
     Ok(ops)
 }
 
-fn object_ops(backend: &dyn Backend, ops: &mut Vec<Op>, a: &Action) -> Result<(), StoreError> {
+fn object_ops(backend: &Store, ops: &mut Vec<Op>, a: &Action) -> Result<(), StoreError> {
     let address = a.address.clone();
     match (a.kind, &a.payload, address.target()) {
         (ActionKind::Delete, _, Some(Target::Catalog(key))) => {
-            ops.push(Op::DeleteCatalog { key });
-            ops.push(Op::InventoryRemove { address });
+            ops.push(Change::DeleteCatalog { key: key.clone() }.into());
+            // The revision in force went with the catalog.
+            ops.push(
+                Record::Revision {
+                    key,
+                    revision: None,
+                }
+                .into(),
+            );
+            ops.push(Record::InventoryRemove { address }.into());
         }
         (_, Some(Payload::Catalog { record, categories }), Some(Target::Catalog(key))) => {
             if a.kind == ActionKind::Replace {
-                ops.push(Op::DeleteCatalog { key: key.clone() });
+                ops.push(Change::DeleteCatalog { key: key.clone() }.into());
+                ops.push(
+                    Record::Revision {
+                        key: key.clone(),
+                        revision: None,
+                    }
+                    .into(),
+                );
             }
-            ops.push(Op::UpsertCatalog((**record).clone()));
+            ops.push(Change::UpsertCatalog((**record).clone()).into());
             if let Some(categories) = categories {
-                ops.push(Op::ReplaceCategories {
-                    catalog: key,
-                    categories: categories.clone(),
-                });
+                ops.push(
+                    Change::ReplaceCategories {
+                        catalog: key,
+                        categories: categories.clone(),
+                    }
+                    .into(),
+                );
             }
             if matches!(a.kind, ActionKind::Create | ActionKind::Replace) {
-                ops.push(Op::InventoryAdd {
-                    address,
-                    origin: Origin::Created,
-                });
+                ops.push(
+                    Record::InventoryAdd {
+                        address,
+                        origin: Origin::Created,
+                    }
+                    .into(),
+                );
             }
         }
         (
@@ -132,10 +155,13 @@ fn object_ops(backend: &dyn Backend, ops: &mut Vec<Op>, a: &Action) -> Result<()
             // The inventory names the certificate, not one role of it.
             let address = Address::certificate(thumbprint);
             if a.kind == ActionKind::Delete {
-                ops.push(Op::DeleteCertificate {
-                    thumbprint: thumbprint.clone(),
-                    kind,
-                });
+                ops.push(
+                    Change::DeleteCertificate {
+                        thumbprint: thumbprint.clone(),
+                        kind,
+                    }
+                    .into(),
+                );
                 // Only when no other role is left: that role stays supctl's to remove.
                 let mut others = false;
                 for other in [CertKind::Catalog, CertKind::Content, CertKind::WsusSigning] {
@@ -145,29 +171,35 @@ fn object_ops(backend: &dyn Backend, ops: &mut Vec<Op>, a: &Action) -> Result<()
                     }
                 }
                 if !others {
-                    ops.push(Op::InventoryRemove { address });
+                    ops.push(Record::InventoryRemove { address }.into());
                 }
             } else {
                 let state = state.ok_or_else(|| invalid("certificate state", &a.address))?;
-                ops.push(Op::UpsertCertificate {
-                    thumbprint: thumbprint.clone(),
-                    kind,
-                    state,
-                    info: info.clone(),
-                });
+                ops.push(
+                    Change::UpsertCertificate {
+                        thumbprint: thumbprint.clone(),
+                        kind,
+                        state,
+                        info: info.clone(),
+                    }
+                    .into(),
+                );
                 if a.before.is_none() {
-                    ops.push(Op::InventoryAdd {
-                        address,
-                        origin: Origin::Created,
-                    });
+                    ops.push(
+                        Record::InventoryAdd {
+                            address,
+                            origin: Origin::Created,
+                        }
+                        .into(),
+                    );
                 }
             }
         }
         (_, Some(Payload::Sync { settings }), Some(Target::Sync)) => {
-            ops.push(Op::SetSyncSettings(settings.clone()));
+            ops.push(Change::SetSyncSettings(settings.clone()).into());
         }
         (_, Some(Payload::Signing { settings }), Some(Target::Signing)) => {
-            ops.push(Op::SetSigning(settings.clone()));
+            ops.push(Change::SetSigning(settings.clone()).into());
         }
         _ => return Err(invalid("action", format!("{} {}", a.kind, a.address))),
     }

@@ -15,8 +15,8 @@ pub use content::{ContentContext, StageError, hash_stream};
 
 use crate::plan::{Action, ActionKind, Plan};
 use crate::store::{
-    Address, Backend, DoneEntry, Fingerprint, Journal, JournalEntry, JournalKey, JournalRole, Op,
-    Outcome, PlanId, StoreError,
+    Address, DoneEntry, Fingerprint, Journal, JournalEntry, JournalKey, JournalRole, Op, Outcome,
+    PlanId, Record, Store, StoreError,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -178,7 +178,7 @@ struct Expected {
 }
 
 impl Expected {
-    fn check(&self, backend: &dyn Backend, a: &Action) -> Result<Option<String>, StoreError> {
+    fn check(&self, backend: &Store, a: &Action) -> Result<Option<String>, StoreError> {
         let current = backend.fingerprint(&a.address)?;
         let expected = match self.by_address.get(&a.address) {
             Some(fp) => fp.clone(),
@@ -201,7 +201,7 @@ impl Expected {
     /// Remembers what this apply left at `address`; returns it for the journal.
     fn record(
         &mut self,
-        backend: &dyn Backend,
+        backend: &Store,
         address: &Address,
     ) -> Result<Option<Fingerprint>, StoreError> {
         let fp = backend.fingerprint(address)?;
@@ -226,13 +226,13 @@ fn short(s: &str) -> String {
 }
 
 pub(crate) fn journal(
-    backend: &dyn Backend,
+    backend: &Store,
     plan: &PlanId,
     key: &JournalKey,
     outcome: Outcome,
     message: &str,
 ) -> Result<(), StoreError> {
-    backend.apply(Op::JournalAppend(JournalEntry::outcome(
+    backend.apply(Record::Journal(JournalEntry::outcome(
         plan, key, outcome, message,
     )))?;
     Ok(())
@@ -242,7 +242,7 @@ pub(crate) fn journal(
 /// failures of individual actions are in the report.
 pub async fn run(
     plan: &Plan,
-    backend: &dyn Backend,
+    backend: &Store,
     content: &ContentContext<'_>,
     opts: &ApplyOptions,
 ) -> Result<Report, ApplyError> {
@@ -397,7 +397,7 @@ pub async fn run(
 
 /// Refuses a plan made for another server (plans saved before plans recorded their server
 /// carry none and are not checked).
-pub fn check_server(plan: &Plan, backend: &dyn Backend) -> Result<(), ApplyError> {
+pub fn check_server(plan: &Plan, backend: &Store) -> Result<(), ApplyError> {
     let Some(planned_for) = &plan.server else {
         return Ok(());
     };

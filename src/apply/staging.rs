@@ -14,7 +14,8 @@ use crate::catalog::model::OriginFile;
 use crate::ids::UpdateId;
 use crate::plan::{Action, Payload};
 use crate::store::{
-    Backend, DoneEntry, Fingerprint, Op, Outcome, PlanId, RecordedMessage, StageRequest, Target,
+    Change, DoneEntry, Fingerprint, Op, Outcome, PlanId, Record, RecordedMessage, StageRequest,
+    Store, Target,
 };
 
 /// One action's files as they finish.
@@ -34,7 +35,7 @@ struct ActionFiles {
 /// action means not attempted: the apply was cancelled before its files started (files
 /// already downloading finish, and a finished action is journaled, so a resume skips it).
 pub(super) async fn stage_all(
-    backend: &dyn Backend,
+    backend: &Store,
     ctx: &ContentContext<'_>,
     actions: &[&Action],
     opts: &ApplyOptions,
@@ -148,7 +149,7 @@ pub(super) async fn stage_all(
 /// Stores (or reports the failure of) one action whose files are all finished, and
 /// journals it; `None` when it was cancelled before all its files started.
 fn finish(
-    backend: &dyn Backend,
+    backend: &Store,
     a: &Action,
     s: &mut ActionFiles,
     opts: &ApplyOptions,
@@ -161,7 +162,7 @@ fn finish(
             if let (StageError::Unsigned(text), Some(id)) = (&e, &update) {
                 let mut message = crate::status::content_unsigned(id.as_str());
                 message.text = format!("{} {text}", message.text);
-                let _ = backend.apply(Op::RecordStatusMessage(RecordedMessage {
+                let _ = backend.apply(Record::StatusMessage(RecordedMessage {
                     at: Utc::now(),
                     address: Some(a.address.clone()),
                     message,
@@ -201,7 +202,7 @@ fn finish(
 /// Moves an update's verified files into the store and journals the stage as done, in one
 /// transaction: a kill leaves the update either untouched or staged and journaled.
 fn store_files(
-    backend: &dyn Backend,
+    backend: &Store,
     update: Option<UpdateId>,
     files: Vec<Verified>,
     done: DoneEntry,
@@ -210,13 +211,14 @@ fn store_files(
     let ops = files
         .iter()
         .map(|v| {
-            Op::StageContent(StageRequest {
+            Change::StageContent(StageRequest {
                 update: update.clone(),
                 sha1: v.sha1,
                 sha256: v.sha256,
                 temp_path: v.path.to_path_buf(),
                 ext: v.ext.clone(),
             })
+            .into()
         })
         .collect();
     backend.apply(Op::Atomic {

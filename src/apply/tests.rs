@@ -2,7 +2,6 @@
 
 use super::*;
 use crate::plan::Payload;
-use crate::store::memory::MemoryBackend;
 use chrono::Utc;
 
 use crate::store::{CertKind, JournalEntry};
@@ -84,7 +83,7 @@ fn the_journal_keeps_one_outcome_per_role_with_the_fingerprint_left() {
 /// not count the second as done when resumed.
 #[test]
 fn resume_tells_apart_one_certificate_in_two_roles() {
-    let backend = MemoryBackend::new().unwrap();
+    let backend = Store::memory().unwrap();
     let plan = Plan::new(
         "c".into(),
         vec![approve(CertKind::Catalog), approve(CertKind::Content)],
@@ -106,7 +105,7 @@ fn resume_tells_apart_one_certificate_in_two_roles() {
     assert_eq!(r.done.len(), 1);
     for e in backend.journal(&first.id).unwrap().unwrap().entries {
         backend
-            .apply(Op::JournalAppend(JournalEntry {
+            .apply(Record::Journal(JournalEntry {
                 plan: plan.id.clone(),
                 ..e
             }))
@@ -143,7 +142,7 @@ fn only_an_apply_that_ran_to_its_end_says_so() {
         sources: Default::default(),
         now: Utc::now(),
     };
-    let ends = |backend: &MemoryBackend, plan: &Plan| {
+    let ends = |backend: &Store, plan: &Plan| {
         backend
             .journal(&plan.id)
             .unwrap()
@@ -152,13 +151,13 @@ fn only_an_apply_that_ran_to_its_end_says_so() {
             .iter()
             .any(|e| e.address == Address::apply())
     };
-    let backend = MemoryBackend::new().unwrap();
+    let backend = Store::memory().unwrap();
     let plan = Plan::new("c".into(), vec![approve(CertKind::Catalog)], vec![]);
     rt.block_on(run(&plan, &backend, &ctx, &opts(false)))
         .unwrap();
     assert!(ends(&backend, &plan));
 
-    let backend = MemoryBackend::new().unwrap();
+    let backend = Store::memory().unwrap();
     let plan = Plan::new(
         "c".into(),
         vec![approve(CertKind::Catalog), approve(CertKind::Content)],

@@ -118,14 +118,14 @@ pub(super) fn run(args: ApplyArgs) -> anyhow::Result<u8> {
         // A saved plan was made against an existing store: never create one for it.
         Some(p) => {
             let backend = session::open_existing_backend(&cfg)?;
-            apply::check_server(p, backend.as_ref())?;
+            apply::check_server(p, &backend)?;
             backend
         }
         None => session::open_backend(&cfg, true)?,
     };
     let fetcher = session::fetcher(&cfg)?;
     let rt = session::runtime()?;
-    let _lock = session::lock(backend.as_ref(), "apply", args.lock_timeout)?;
+    let _lock = session::lock(&backend, "apply", args.lock_timeout)?;
     let interrupt = Interrupt::install(&rt, "the apply")?;
     let mut acquired = BTreeMap::new();
     let plan = if args.resume {
@@ -149,13 +149,13 @@ pub(super) fn run(args: ApplyArgs) -> anyhow::Result<u8> {
     } else if let Some(plan) = saved {
         if plan.has_errors() {
             out.plan(&plan);
-            return refuse_errors(&out, &cfg, backend.as_ref(), &plan, &acquired);
+            return refuse_errors(&out, &cfg, &backend, &plan, &acquired);
         }
         plan
     } else {
         let planned = rt.block_on(async {
             tokio::select! {
-                r = crate::reconcile::make_plan(&cfg, backend.as_ref(), &fetcher, &args.targets) => Some(r),
+                r = crate::reconcile::make_plan(&cfg, &backend, &fetcher, &args.targets) => Some(r),
                 () = interrupt.wait() => None,
             }
         });
@@ -166,7 +166,7 @@ pub(super) fn run(args: ApplyArgs) -> anyhow::Result<u8> {
         acquired = catalogs;
         out.plan(&plan);
         if plan.has_errors() {
-            return refuse_errors(&out, &cfg, backend.as_ref(), &plan, &acquired);
+            return refuse_errors(&out, &cfg, &backend, &plan, &acquired);
         }
         if !plan.changes {
             let code = super::plan::exit_code(&plan, false);
@@ -207,12 +207,12 @@ pub(super) fn run(args: ApplyArgs) -> anyhow::Result<u8> {
         cancel: Some(interrupt.flag()),
     };
     let started = Utc::now();
-    let report = rt.block_on(apply::run(&plan, backend.as_ref(), &ctx, &opts))?;
+    let report = rt.block_on(apply::run(&plan, &backend, &ctx, &opts))?;
     // Interrupted only when the signal left actions undone; one that came during the last
     // action changed nothing.
     let interrupted = interrupt.requested() && !report.not_attempted.is_empty();
     record_runs(
-        backend.as_ref(),
+        &backend,
         &RunRecord {
             cfg: &cfg,
             plan: &plan,
@@ -260,7 +260,7 @@ pub(super) fn run(args: ApplyArgs) -> anyhow::Result<u8> {
 fn refuse_errors(
     out: &Output,
     cfg: &crate::config::Config,
-    backend: &dyn crate::store::Backend,
+    backend: &crate::store::Store,
     plan: &plan::Plan,
     acquired: &BTreeMap<String, crate::catalog::acquire::Acquired>,
 ) -> anyhow::Result<u8> {

@@ -4,7 +4,8 @@ use std::fmt::Write as _;
 
 use clap::Subcommand;
 
-use crate::store::local::{LocalBackend, OpenOptions};
+use crate::store::db::OpenOptions;
+use crate::store::embedded::EmbeddedServer;
 use crate::store::query::certificate_rows;
 
 use super::store::{StoreArgs, emit, print_json};
@@ -17,7 +18,7 @@ pub enum CertsCommand {
 
 pub fn run(cmd: CertsCommand) -> anyhow::Result<u8> {
     let CertsCommand::List(a) = cmd;
-    let backend = LocalBackend::open(&a.location()?, OpenOptions::read())?;
+    let backend = EmbeddedServer::open(&a.location()?, OpenOptions::read())?;
     let rows = certificate_rows(&backend.snapshot_settings()?, chrono::Utc::now());
     if a.json {
         print_json(&rows)?;

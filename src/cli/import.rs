@@ -30,7 +30,7 @@ pub(super) fn run(args: ImportArgs) -> anyhow::Result<u8> {
         ));
     }
     let backend = session::open_backend(&cfg, true)?;
-    let _lock = session::lock(backend.as_ref(), "import-update", args.lock_timeout)?;
+    let _lock = session::lock(&backend, "import-update", args.lock_timeout)?;
     let mut failed = 0;
     for id in &args.ids {
         match backend.import_catalog_update(id) {

@@ -63,7 +63,7 @@ pub(super) fn run(args: PlanArgs) -> anyhow::Result<u8> {
     let rt = session::runtime()?;
     let (plan, _) = rt.block_on(crate::reconcile::make_plan(
         &cfg,
-        backend.as_ref(),
+        &backend,
         &fetcher,
         &args.targets,
     ))?;

@@ -8,11 +8,10 @@ use anyhow::{Context, anyhow};
 use super::render;
 use crate::catalog::fetch::Fetcher;
 use crate::config::{self, BackendKind, Config};
-use crate::store::local::{LocalBackend, OpenOptions};
-use crate::store::wsus::WsusBackend;
+use crate::store::db::OpenOptions;
 use crate::store::wsus::ntlm::Credentials;
 use crate::store::wsus::transport::{Endpoint, ProxySetting};
-use crate::store::{Backend, HeldLock, LockRequest, StoreLocation};
+use crate::store::{HeldLock, LockRequest, Store, StoreLocation};
 
 /// `-c PATH`, shared by every command that reads the desired state.
 #[derive(Debug, Clone, clap::Args)]
@@ -67,7 +66,7 @@ fn load_config_with(
 }
 
 /// Opens the configured backend (creating the local store on first use when `create`).
-pub(super) fn open_backend(cfg: &Config, create: bool) -> anyhow::Result<Box<dyn Backend>> {
+pub(super) fn open_backend(cfg: &Config, create: bool) -> anyhow::Result<Store> {
     let opts = if create {
         OpenOptions::write()
     } else {
@@ -78,7 +77,7 @@ pub(super) fn open_backend(cfg: &Config, create: bool) -> anyhow::Result<Box<dyn
 
 /// For `apply PLANFILE`: the store the plan was made against must exist; a missing one
 /// means the config points elsewhere, and creating an empty store there would help nobody.
-pub(super) fn open_existing_backend(cfg: &Config) -> anyhow::Result<Box<dyn Backend>> {
+pub(super) fn open_existing_backend(cfg: &Config) -> anyhow::Result<Store> {
     open_backend_with(
         cfg,
         OpenOptions {
@@ -90,34 +89,33 @@ pub(super) fn open_existing_backend(cfg: &Config) -> anyhow::Result<Box<dyn Back
 
 /// For `plan`, which writes nothing: created on first use like a writer, but without the
 /// writers' `quick_check`, which reads the whole database (a gigabyte at 100,000 updates).
-pub(super) fn open_backend_to_plan(cfg: &Config) -> anyhow::Result<Box<dyn Backend>> {
+pub(super) fn open_backend_to_plan(cfg: &Config) -> anyhow::Result<Store> {
     open_backend_with(
         cfg,
         OpenOptions {
-            check: crate::store::local::Check::None,
+            check: crate::store::db::Check::None,
             ..OpenOptions::write()
         },
     )
 }
 
-fn open_backend_with(cfg: &Config, opts: OpenOptions) -> anyhow::Result<Box<dyn Backend>> {
+fn open_backend_with(cfg: &Config, opts: OpenOptions) -> anyhow::Result<Store> {
     match cfg.server.backend {
         BackendKind::Local => {
             let loc = StoreLocation::new(&cfg.server.path);
-            let backend = LocalBackend::open(&loc, opts)
-                .with_context(|| format!("opening the store in {}", loc.dir().display()))?;
-            Ok(Box::new(backend))
+            Store::embedded(&loc, opts)
+                .with_context(|| format!("opening the store in {}", loc.dir().display()))
         }
         BackendKind::Wsus => {
             let loc = StoreLocation::new(&cfg.server.path);
-            let book = LocalBackend::open(&loc, opts).with_context(|| {
-                format!("opening the bookkeeping store in {}", loc.dir().display())
-            })?;
             let (endpoint, admin) = wsus_endpoint(cfg)?;
             let url = endpoint.service_url();
-            let backend = WsusBackend::connect(endpoint, admin, book)
-                .with_context(|| format!("connecting to WSUS at {url}"))?;
-            Ok(Box::new(backend))
+            Store::wsus(endpoint, admin, &loc, opts).with_context(|| {
+                format!(
+                    "connecting to WSUS at {url} (state in {})",
+                    loc.dir().display()
+                )
+            })
         }
     }
 }
@@ -209,7 +207,7 @@ pub(super) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 /// standard error when it took over a lock left behind (an admin must know that another
 /// process ended, or hung, while holding it).
 pub(super) fn lock(
-    backend: &dyn Backend,
+    backend: &Store,
     command: &str,
     timeout: Duration,
 ) -> anyhow::Result<Box<dyn HeldLock>> {
@@ -222,7 +220,7 @@ pub(super) fn lock(
 
 /// [`lock`] without printing its warnings, for the daemon, which logs them.
 pub(super) fn lock_quiet(
-    backend: &dyn Backend,
+    backend: &Store,
     command: &str,
     timeout: Duration,
 ) -> anyhow::Result<Box<dyn HeldLock>> {

@@ -245,7 +245,7 @@ pub(super) fn run(args: StatusArgs) -> anyhow::Result<u8> {
         .flatten()
         .filter(|o| !o.is_stale(now))
         .map(|o| format!("supctl {} (pid {} on {})", o.command, o.pid, o.host));
-    let loaded = status::load(&cfg, backend.as_ref(), 10_000, 1_000, holder)?;
+    let loaded = status::load(&cfg, &backend, 10_000, 1_000, holder)?;
     let report = status::report(&loaded.inputs(&cfg, now));
     if args.json {
         crate::outln!("{}", serde_json::to_string_pretty(&report)?);

@@ -10,9 +10,10 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 
 use crate::store::bench::{BenchSpec, write as bench_write};
-use crate::store::local::{Check, LocalBackend, OpenOptions};
+use crate::store::db::{Check, OpenOptions};
+use crate::store::embedded::EmbeddedServer;
 use crate::store::lock::{LockState, inspect};
-use crate::store::{Backend as _, HeldLock, LockRequest, StoreLocation};
+use crate::store::{HeldLock, LockRequest, State, Store, StoreLocation, UpdateServer as _};
 
 /// Where the store is and how to print.
 #[derive(Debug, Clone, Args)]
@@ -70,13 +71,14 @@ impl LockArgs {
     /// temporary files (not for a dry run, which removes nothing).
     pub fn acquire(
         &self,
-        backend: &LocalBackend,
+        server: &EmbeddedServer,
         command: &str,
         clean: bool,
     ) -> anyhow::Result<Box<dyn HeldLock>> {
         let mut req = LockRequest::new(command).timeout(self.lock_timeout);
         req.clean_leftovers = clean;
-        let lock = backend.lock(&req)?;
+        // The lock is the state's, over the same database as the server.
+        let lock = State::on(server.db().clone()).lock(&req)?;
         for w in lock.warnings() {
             crate::errln!("warning: {w}");
         }
@@ -156,7 +158,7 @@ pub enum StoreCommand {
 struct Show {
     state_dir: PathBuf,
     #[serde(flatten)]
-    stats: crate::store::local::StoreStats,
+    stats: crate::store::embedded::StoreStats,
     integrity: Vec<String>,
     lock: Option<LockView>,
 }
@@ -178,7 +180,7 @@ pub fn run(cmd: StoreCommand) -> anyhow::Result<u8> {
             lock,
             dry_run,
         } => {
-            let backend = LocalBackend::open(
+            let backend = EmbeddedServer::open(
                 &store.location()?,
                 OpenOptions {
                     create: false,
@@ -248,8 +250,9 @@ pub fn run(cmd: StoreCommand) -> anyhow::Result<u8> {
             batch,
             stage_every,
         } => {
-            let backend = LocalBackend::open(&store.location()?, OpenOptions::write())?;
-            let _lock = lock.acquire(&backend, "store bench-write", true)?;
+            let backend = Store::embedded(&store.location()?, OpenOptions::write())?;
+            let _lock =
+                backend.lock(&LockRequest::new("store bench-write").timeout(lock.lock_timeout))?;
             let report = bench_write(
                 &backend,
                 &BenchSpec {
@@ -263,7 +266,7 @@ pub fn run(cmd: StoreCommand) -> anyhow::Result<u8> {
         }
         StoreCommand::BenchRead { store, vendor } => {
             let started = std::time::Instant::now();
-            let backend = LocalBackend::open(&store.location()?, OpenOptions::read())?;
+            let backend = EmbeddedServer::open(&store.location()?, OpenOptions::read())?;
             let opened = started.elapsed();
             let snap = backend.snapshot()?;
             let snapshot = started.elapsed() - opened;
@@ -288,7 +291,7 @@ pub fn run(cmd: StoreCommand) -> anyhow::Result<u8> {
             ttl,
             no_heartbeat,
         } => {
-            let backend = LocalBackend::open(&store.location()?, OpenOptions::write())?;
+            let backend = Store::embedded(&store.location()?, OpenOptions::write())?;
             let mut req = LockRequest::new("store hold-lock").ttl(ttl);
             req.heartbeat = !no_heartbeat;
             let lock = backend.lock(&req)?;
@@ -301,7 +304,7 @@ pub fn run(cmd: StoreCommand) -> anyhow::Result<u8> {
 
 fn show(a: StoreArgs) -> anyhow::Result<u8> {
     let loc = a.location()?;
-    let backend = LocalBackend::open(&loc, OpenOptions::read())?;
+    let backend = EmbeddedServer::open(&loc, OpenOptions::read())?;
     let integrity = backend.integrity_check(true)?;
     let view = |owner: crate::store::LockOwner, abandoned| LockView {
         stale: owner.is_stale(chrono::Utc::now()),

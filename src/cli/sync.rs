@@ -89,7 +89,7 @@ pub(super) fn run(args: SyncArgs) -> anyhow::Result<u8> {
             })?;
             return Ok(print(&resp, "watch", args.json));
         }
-        Err(_) => session::lock(backend.as_ref(), "sync", args.lock_timeout)?,
+        Err(_) => session::lock(&backend, "sync", args.lock_timeout)?,
     };
     for w in lock.warnings() {
         crate::errln!("Warning: {w}");
@@ -103,7 +103,7 @@ pub(super) fn run(args: SyncArgs) -> anyhow::Result<u8> {
         cancel: Some(interrupt.flag()),
         progress: crate::apply::Progress::for_stderr(),
     };
-    let outcome = rt.block_on(pass::run(&cfg, backend.as_ref(), &fetcher, &scope, &opts))?;
+    let outcome = rt.block_on(pass::run(&cfg, &backend, &fetcher, &scope, &opts))?;
     // Interrupted only when the signal left actions undone.
     let interrupted = outcome.cancelled
         && outcome
@@ -111,7 +111,7 @@ pub(super) fn run(args: SyncArgs) -> anyhow::Result<u8> {
             .as_ref()
             .is_some_and(|r| !r.not_attempted.is_empty());
     let (mut lines, mut ok) = (outcome.lines(), outcome.succeeded());
-    if let Some((line, started)) = pass::start_upstream_sync(backend.as_ref(), &scope) {
+    if let Some((line, started)) = pass::start_upstream_sync(&backend, &scope) {
         lines.push(line);
         ok &= started;
     }

@@ -10,7 +10,8 @@ use regex::RegexBuilder;
 
 use crate::catalog::model::Category;
 use crate::ids::UpdateId;
-use crate::store::local::{LocalBackend, OpenOptions};
+use crate::store::db::OpenOptions;
+use crate::store::embedded::EmbeddedServer;
 use crate::store::query::UpdateFilter;
 use crate::store::{CatalogKey, UpdateState};
 
@@ -75,7 +76,7 @@ pub fn run(cmd: UpdatesCommand) -> anyhow::Result<u8> {
         }
         _ => {
             let store =
-                LocalBackend::open(&a.store.location_of(cfg.as_ref()), OpenOptions::read())?;
+                EmbeddedServer::open(&a.store.location_of(cfg.as_ref()), OpenOptions::read())?;
             let trees = store.categories()?;
             if checked {
                 let catalogs: Vec<CatalogKey> =

@@ -121,7 +121,7 @@ pub(super) fn run(args: WatchArgs) -> anyhow::Result<u8> {
     let fetcher = crate::catalog::fetch::Fetcher::new(http, cfg.server.path.join("cache"))
         .context("setting up downloads")?;
     let rt = session::runtime()?;
-    let lock = session::lock_quiet(backend.as_ref(), "watch", args.lock_timeout)?;
+    let lock = session::lock_quiet(&backend, "watch", args.lock_timeout)?;
     for w in lock.warnings() {
         tracing::warn!("{w}");
     }

@@ -13,7 +13,7 @@ use serde_json::Value;
 use super::model::{Action, ActionKind, Payload, PlanDiagnostic, Severity};
 use crate::catalog::acquire::Acquired;
 use crate::config::Config;
-use crate::store::state::fingerprint_of;
+use crate::store::actual::fingerprint_of;
 use crate::store::{ActualState, Address, Capabilities, Fingerprint, Target};
 
 /// Everything the planner reads. `catalogs` holds one entry per subscribed catalog that was

@@ -12,8 +12,7 @@ use crate::catalog::acquire::{Acquired, Acquisition};
 use crate::catalog::model::*;
 use crate::config::{self, Config};
 use crate::ids::{CategoryId, Sha1, UpdateId};
-use crate::store::memory::MemoryBackend;
-use crate::store::{Backend, Capabilities};
+use crate::store::{Capabilities, Store};
 use crate::trust::{SignatureReport, SignatureStatus};
 
 const ROOT: &str = "10000000-0000-0000-0000-000000000000";
@@ -121,7 +120,7 @@ fn config(extra: &str) -> Config {
     config::load(&f).unwrap().0
 }
 
-fn plan(b: &MemoryBackend, cfg: &Config, catalogs: &BTreeMap<String, Acquired>) -> Plan {
+fn plan(b: &Store, cfg: &Config, catalogs: &BTreeMap<String, Acquired>) -> Plan {
     let actual = b.snapshot().unwrap();
     diff(&Inputs {
         desired: cfg,
@@ -137,7 +136,7 @@ fn count(p: &Plan, kind: ActionKind) -> usize {
     p.actions.iter().filter(|a| a.kind == kind).count()
 }
 
-fn run(b: &MemoryBackend, p: &Plan) {
+fn run(b: &Store, p: &Plan) {
     let ctx = ContentContext {
         fetcher: None,
         sources: BTreeMap::new(),
@@ -160,7 +159,7 @@ fn run(b: &MemoryBackend, p: &Plan) {
 
 #[test]
 fn new_catalog_publishes_everything_then_converges() {
-    let b = MemoryBackend::new().unwrap();
+    let b = Store::memory().unwrap();
     let cfg = config("");
     let cats = trusted(content(
         vec![update(1, "1.0"), update(2, "1.0"), update(3, "1.0")],
@@ -176,7 +175,7 @@ fn new_catalog_publishes_everything_then_converges() {
 
 #[test]
 fn changed_packages_are_revised_and_departed_ones_expired() {
-    let b = MemoryBackend::new().unwrap();
+    let b = Store::memory().unwrap();
     let cfg = config("");
     run(
         &b,
@@ -210,7 +209,7 @@ fn changed_packages_are_revised_and_departed_ones_expired() {
 
 #[test]
 fn category_selection_publishes_only_its_members_and_stages_by_category() {
-    let b = MemoryBackend::new().unwrap();
+    let b = Store::memory().unwrap();
     let cfg = config("categories = [\"Acme/Tools\"]\nstage = [\"Acme/Tools\"]\n");
     let cats = trusted(content(
         vec![update(1, "1.0"), update(2, "1.0"), update(3, "1.0")],
@@ -226,7 +225,7 @@ fn category_selection_publishes_only_its_members_and_stages_by_category() {
 
 #[test]
 fn unknown_or_unsupported_category_selection_is_an_error_without_update_actions() {
-    let b = MemoryBackend::new().unwrap();
+    let b = Store::memory().unwrap();
     let cats = trusted(content(vec![update(1, "1.0")], FormatVersion::V3));
     let p = plan(&b, &config("categories = [\"Acme/Drivers\"]\n"), &cats);
     assert_eq!(p.summary.updates.publish, 0);
@@ -247,7 +246,7 @@ fn unknown_or_unsupported_category_selection_is_an_error_without_update_actions(
 
 #[test]
 fn untrusted_catalogs_get_11508_and_no_update_actions() {
-    let b = MemoryBackend::new().unwrap();
+    let b = Store::memory().unwrap();
     let report = SignatureReport {
         status: SignatureStatus::Valid,
         reason: None,
@@ -281,7 +280,7 @@ fn untrusted_catalogs_get_11508_and_no_update_actions() {
 
 #[test]
 fn publish_rules_stage_matching_updates_and_backends_without_staging_say_so() {
-    let b = MemoryBackend::new().unwrap();
+    let b = Store::memory().unwrap();
     let cfg = config("[[publish]]\ncatalog = \"acme\"\ntitle = \"Update 3\"\n");
     let cats = trusted(content(
         vec![update(1, "1.0"), update(3, "1.0")],
@@ -316,7 +315,7 @@ fn publish_rules_stage_matching_updates_and_backends_without_staging_say_so() {
 #[test]
 fn removed_catalogs_unsubscribe_or_with_prune_expire() {
     for (prune, expect) in [(false, ActionKind::Unsubscribe), (true, ActionKind::Delete)] {
-        let b = MemoryBackend::new().unwrap();
+        let b = Store::memory().unwrap();
         let cfg = config(if prune { "prune = true\n" } else { "" });
         run(
             &b,

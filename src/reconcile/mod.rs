@@ -28,7 +28,7 @@ use crate::catalog::acquire::{Acquired, Reuse, acquire};
 use crate::catalog::fetch::{Fetcher, HttpSettings};
 use crate::config::Config;
 use crate::plan::{self, Plan};
-use crate::store::{ActualState, Address, Backend, StoreError, Target};
+use crate::store::{ActualState, Address, Store, StoreError, Target};
 
 /// `[http]` as the fetcher wants it.
 pub fn http_settings(cfg: &Config) -> HttpSettings {
@@ -71,7 +71,7 @@ pub async fn acquire_all(
 /// Plans against the backend's current state.
 pub async fn make_plan(
     cfg: &Config,
-    backend: &dyn Backend,
+    backend: &Store,
     fetcher: &Fetcher,
     targets: &[Address],
 ) -> Result<(Plan, BTreeMap<String, Acquired>), StoreError> {
@@ -96,7 +96,7 @@ pub async fn make_plan(
 
 /// A warning when the last apply was interrupted (Ctrl-C, a crash) with actions not done:
 /// its plan can be finished with `apply --resume`, which a new plan does not say by itself.
-fn interrupted_apply(cfg: &Config, backend: &dyn Backend) -> Option<plan::PlanDiagnostic> {
+fn interrupted_apply(cfg: &Config, backend: &Store) -> Option<plan::PlanDiagnostic> {
     let (interrupted, missing) = pass::interrupted(cfg, backend).ok().flatten()?;
     Some(plan::PlanDiagnostic {
         severity: plan::Severity::Warning,
@@ -129,7 +129,7 @@ fn interrupted_apply(cfg: &Config, backend: &dyn Backend) -> Option<plan::PlanDi
 /// CAB was verified moments before, under the state directory's cache.
 pub async fn plan_catalogs(
     cfg: &Config,
-    backend: &dyn Backend,
+    backend: &Store,
     fetcher: &Fetcher,
     only: &[String],
     targets: &[Address],
@@ -171,7 +171,7 @@ pub async fn plan_catalogs(
 /// Plans the acquired catalogs against the backend's current state, limited to `targets`.
 pub fn diff_against(
     cfg: &Config,
-    backend: &dyn Backend,
+    backend: &Store,
     catalogs: &BTreeMap<String, Acquired>,
     targets: &[Address],
 ) -> Result<Plan, StoreError> {
@@ -182,7 +182,7 @@ pub fn diff_against(
 /// even when it is made again.
 pub fn diff_with(
     cfg: &Config,
-    backend: &dyn Backend,
+    backend: &Store,
     actual: &ActualState,
     catalogs: &BTreeMap<String, Acquired>,
     targets: &[Address],

@@ -14,8 +14,8 @@ use super::record::scope_of;
 use crate::catalog::acquire::{Acquired, Acquisition};
 use crate::plan::{ActionKind, Plan};
 use crate::store::{
-    Address, Backend, CatalogKey, CertificateFacts, Finding, FindingKind, Op, ShippedCertificates,
-    StoreError,
+    Address, CatalogKey, CertificateFacts, Finding, FindingKind, Record, ShippedCertificates,
+    Store, StoreError,
 };
 
 /// The plan's actions per scope (`catalog.k`, `certificate[...]`, `sync`, `signing`).
@@ -54,7 +54,7 @@ fn covers(scope: &Scope, finding_scope: &str) -> bool {
 }
 
 fn record(
-    backend: &dyn Backend,
+    backend: &Store,
     existing: &[Finding],
     scope: &str,
     kind: FindingKind,
@@ -68,7 +68,7 @@ fn record(
         .iter()
         .find(|f| f.scope == address && f.kind == kind)
         .map_or(now, |f| f.since);
-    backend.apply(Op::RecordFinding(Finding {
+    backend.apply(Record::Finding(Finding {
         scope: address,
         kind,
         since,
@@ -82,7 +82,7 @@ fn record(
 /// (monitor-only) left in each scope, and clears what no longer holds in the scopes the
 /// pass covered (drift it applied or no longer sees, a budget it is no longer held by).
 pub fn after_pass(
-    backend: &dyn Backend,
+    backend: &Store,
     scope: &Scope,
     plan: &Plan,
     applied: bool,
@@ -107,7 +107,7 @@ pub fn after_pass(
             FindingKind::HeldBack => true,
         };
         if stale {
-            backend.apply(Op::ClearFinding {
+            backend.apply(Record::ClearFinding {
                 scope: f.scope.clone(),
                 kind: f.kind,
             })?;
@@ -119,7 +119,7 @@ pub fn after_pass(
 /// After an applied plan (`apply`, or a pass): what it touched no longer drifts and is no
 /// longer held back.
 pub fn after_apply(
-    backend: &dyn Backend,
+    backend: &Store,
     plan: &Plan,
     acquired: &BTreeMap<String, Acquired>,
 ) -> Result<(), StoreError> {
@@ -130,7 +130,7 @@ pub fn after_apply(
         .into_iter()
         .filter(|f| touched.contains(f.scope.as_str()))
     {
-        backend.apply(Op::ClearFinding {
+        backend.apply(Record::ClearFinding {
             scope: f.scope,
             kind: f.kind,
         })?;
@@ -141,7 +141,7 @@ pub fn after_apply(
 /// A pass whose plan exceeded the deletion budget: nothing was applied. Every scope the
 /// plan touches is held back until a pass applies (or no longer exceeds the budget).
 pub fn held_back(
-    backend: &dyn Backend,
+    backend: &Store,
     plan: &Plan,
     count: usize,
     max: u32,
@@ -160,7 +160,7 @@ pub fn held_back(
 
 /// Records the content certificates of every trusted catalog acquired.
 pub fn record_shipped(
-    backend: &dyn Backend,
+    backend: &Store,
     acquired: &BTreeMap<String, Acquired>,
 ) -> Result<(), StoreError> {
     for (key, a) in acquired {
@@ -174,7 +174,7 @@ pub fn record_shipped(
             .iter()
             .map(CertificateFacts::from)
             .collect();
-        backend.apply(Op::RecordShippedCertificates(ShippedCertificates::new(
+        backend.apply(Record::ShippedCertificates(ShippedCertificates::new(
             catalog,
             certificates,
         )))?;

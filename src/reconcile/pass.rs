@@ -14,7 +14,7 @@ use crate::catalog::acquire::Acquired;
 use crate::catalog::fetch::Fetcher;
 use crate::config::Config;
 use crate::plan::{self, Plan};
-use crate::store::{Address, Backend, CatalogKey, JournalKey, RunResult, StoreError};
+use crate::store::{Address, CatalogKey, JournalKey, RunResult, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PassError {
@@ -121,7 +121,7 @@ impl PassOutcome {
 /// (WSUS) starts its own synchronization too, as the console's "Synchronize Now" does; it
 /// runs on the server and `status` reports it. Returns the line to report and whether the
 /// start succeeded, or `None` when there is nothing to start.
-pub fn start_upstream_sync(backend: &dyn Backend, scope: &Scope) -> Option<(String, bool)> {
+pub fn start_upstream_sync(backend: &Store, scope: &Scope) -> Option<(String, bool)> {
     if !scope.sup || !backend.capabilities().upstream_sync {
         return None;
     }
@@ -143,7 +143,7 @@ pub fn start_upstream_sync(backend: &dyn Backend, scope: &Scope) -> Option<(Stri
 /// Acquires and plans what `scope` covers.
 pub async fn plan_scope(
     cfg: &Config,
-    backend: &dyn Backend,
+    backend: &Store,
     fetcher: &Fetcher,
     scope: &Scope,
 ) -> Result<(Plan, BTreeMap<String, Acquired>), StoreError> {
@@ -161,7 +161,7 @@ pub async fn plan_scope(
 /// Runs one pass. The caller holds the state lock.
 pub async fn run(
     cfg: &Config,
-    backend: &dyn Backend,
+    backend: &Store,
     fetcher: &Fetcher,
     scope: &Scope,
     opts: &PassOptions,
@@ -217,7 +217,7 @@ pub async fn run(
 /// Saves `plan` (so a resume finds it) and applies it.
 pub async fn apply_plan(
     cfg: &Config,
-    backend: &dyn Backend,
+    backend: &Store,
     fetcher: &Fetcher,
     plan: &Plan,
     resume: bool,
@@ -242,15 +242,12 @@ pub async fn apply_plan(
 
 /// The plan of an apply that was interrupted (SIGTERM, crash) rather than failed: some of
 /// its actions have no journal entry and none failed. The daemon resumes it at start-up.
-pub fn interrupted_plan(cfg: &Config, backend: &dyn Backend) -> Result<Option<Plan>, PassError> {
+pub fn interrupted_plan(cfg: &Config, backend: &Store) -> Result<Option<Plan>, PassError> {
     Ok(interrupted(cfg, backend)?.map(|(plan, _)| plan))
 }
 
 /// [`interrupted_plan`], with how many of its actions were not done.
-pub fn interrupted(
-    cfg: &Config,
-    backend: &dyn Backend,
-) -> Result<Option<(Plan, usize)>, PassError> {
+pub fn interrupted(cfg: &Config, backend: &Store) -> Result<Option<(Plan, usize)>, PassError> {
     let Some(journal) = backend.last_journal()? else {
         return Ok(None);
     };

@@ -14,8 +14,8 @@ use crate::config::Config;
 use crate::plan::{self, ActionKind, Plan};
 use crate::status::StatusMessage;
 use crate::store::{
-    Address, Backend, CatalogKey, CatalogRevision, Op, RecordedMessage, RunCounts, RunResult,
-    Severity, StoreError, SyncRun, Target,
+    Address, CatalogKey, CatalogRevision, Record, RecordedMessage, RunCounts, RunResult, Severity,
+    Store, StoreError, SyncRun, Target,
 };
 
 /// The scope an address belongs to: `catalog.k` for anything inside catalog k, else itself.
@@ -55,10 +55,7 @@ pub struct RunRecord<'a> {
 }
 
 /// Records the runs and status messages; returns each scope's outcome.
-pub fn record_runs(
-    backend: &dyn Backend,
-    r: &RunRecord<'_>,
-) -> Result<Vec<ScopeOutcome>, StoreError> {
+pub fn record_runs(backend: &Store, r: &RunRecord<'_>) -> Result<Vec<ScopeOutcome>, StoreError> {
     let mut per: BTreeMap<String, ScopeOutcome> = BTreeMap::new();
     let entry = |per: &mut BTreeMap<String, ScopeOutcome>, scope: String| {
         per.entry(scope.clone())
@@ -144,7 +141,7 @@ pub fn record_runs(
             fail(o, RunResult::Failed, &format!("{}: {}", d.code, d.message));
         }
         if let Ok(number) = d.code.parse::<u32>() {
-            backend.apply(Op::RecordStatusMessage(RecordedMessage {
+            backend.apply(Record::StatusMessage(RecordedMessage {
                 at: Utc::now(),
                 address: Some(d.address.clone()),
                 message: StatusMessage {
@@ -163,7 +160,7 @@ pub fn record_runs(
             let Ok(scope) = Address::parse(&o.scope) else {
                 continue;
             };
-            backend.apply(Op::RecordSyncRun(SyncRun {
+            backend.apply(Record::SyncRun(SyncRun {
                 scope,
                 started: r.started,
                 ended: Some(ended),
@@ -182,7 +179,7 @@ pub fn record_runs(
 /// of the new catalog may be on the server, but not all of it), and a catalog the store does
 /// not hold (an unsubscribed one) has none to record.
 fn record_revisions(
-    backend: &dyn Backend,
+    backend: &Store,
     acquired: &BTreeMap<String, Acquired>,
     per: &BTreeMap<String, ScopeOutcome>,
     at: DateTime<Utc>,
@@ -205,10 +202,10 @@ fn record_revisions(
             format: content.format,
             at,
         };
-        match backend.apply(Op::RecordRevision { key, revision }) {
-            Ok(_) | Err(StoreError::UnknownCatalog(_)) => {}
-            Err(e) => return Err(e),
-        }
+        backend.apply(Record::Revision {
+            key,
+            revision: Some(revision),
+        })?;
     }
     Ok(())
 }

@@ -14,11 +14,11 @@ use crate::catalog::model::{
 };
 use crate::ids::{Sha1, Sha256, UpdateId};
 
-use super::Backend;
 use super::error::{Result, StoreError};
 use super::model::{CatalogKind, CatalogRecord, Selection};
 use super::names::CatalogKey;
-use super::op::{Op, StageRequest};
+use super::op::StageRequest;
+use super::{Change, Store};
 
 /// What to write.
 #[derive(Debug, Clone)]
@@ -145,15 +145,15 @@ pub fn catalog() -> CatalogRecord {
 }
 
 /// Writes the workload batch by batch; idempotent, so a rerun after a crash completes it.
-pub fn write(backend: &dyn Backend, spec: &BenchSpec) -> Result<BenchReport> {
+pub fn write(backend: &Store, spec: &BenchSpec) -> Result<BenchReport> {
     let start = Instant::now();
     let mut report = BenchReport::default();
-    backend.apply(Op::UpsertCatalog(catalog()))?;
+    backend.apply(Change::UpsertCatalog(catalog()))?;
     let batch = spec.batch.max(1);
     for first in (0..spec.updates).step_by(batch) {
         let range = first..(first + batch).min(spec.updates);
         let updates: Vec<UpdateRecord> = range.clone().map(update).collect();
-        let applied = backend.apply(Op::PublishUpdates {
+        let applied = backend.apply(Change::PublishUpdates {
             catalog: catalog_key(),
             updates,
         })?;
@@ -172,7 +172,7 @@ pub fn write(backend: &dyn Backend, spec: &BenchSpec) -> Result<BenchReport> {
     Ok(report)
 }
 
-fn stage(backend: &dyn Backend, i: usize) -> Result<bool> {
+fn stage(backend: &Store, i: usize) -> Result<bool> {
     let data = content(i);
     let dir = backend.staging_dir()?;
     let mut tmp = tempfile::Builder::new()
@@ -184,7 +184,7 @@ fn stage(backend: &dyn Backend, i: usize) -> Result<bool> {
     let (_, path) = tmp
         .keep()
         .map_err(|e| StoreError::io("keeping a temp file", e.error))?;
-    let applied = backend.apply(Op::StageContent(StageRequest {
+    let applied = backend.apply(Change::StageContent(StageRequest {
         update: update_id(i),
         sha1: Sha1::of(&data),
         sha256: Sha256::of(&data),

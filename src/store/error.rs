@@ -78,10 +78,10 @@ pub enum StoreError {
     },
     #[error("stored data is malformed: {0}")]
     Malformed(String),
-    /// A remote update server (backend `wsus`) refused or failed an operation; the inner
-    /// error names the SOAP operation and carries the server's answer.
+    /// An update server implementation refused or failed an operation; the inner error
+    /// names the operation and carries the server's answer.
     #[error(transparent)]
-    Remote(Box<super::wsus::WsusError>),
+    Server(#[from] super::server::ServerError),
     /// The backend cannot do this at all (as opposed to failing at it).
     #[error("{what} is not supported by backend {backend}: {why}")]
     Unsupported {

@@ -1,4 +1,5 @@
-//! The primitive, idempotent changes a backend applies, and what it reports back.
+//! The primitive, idempotent operations of the store: server [`Change`]s, bookkeeping
+//! [`Record`]s, and what each reports back.
 //!
 //! Every operation is safe to repeat: the apply engine may replay one after a crash
 //! (`apply --resume`) and must get `changed: false` rather than a duplicate.
@@ -19,7 +20,7 @@ use super::model::{
 use super::names::{Address, CatalogKey};
 use super::observed::{Finding, FindingKind, ShippedCertificates};
 
-/// What a backend can do, so the plan marks unsupported actions per backend instead of
+/// What a server can do, so the plan marks unsupported actions per server instead of
 /// failing at apply time (a remote WSUS cannot stage content the way the local store can).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Capabilities {
@@ -58,7 +59,7 @@ pub struct StageRequest {
     pub update: UpdateId,
     pub sha1: Sha1,
     pub sha256: Sha256,
-    /// A file inside `Backend::staging_dir()`; it is moved (or removed when already stored).
+    /// A file inside `UpdateServer::staging_dir()`; it is moved (or removed when already stored).
     pub temp_path: PathBuf,
     /// The file extension WSUS uses in the content name (`exe`, `msi`, `cab`), no dot.
     pub ext: String,
@@ -77,19 +78,16 @@ pub fn check_ext(ext: &str) -> Result<()> {
     }
 }
 
-/// One primitive change. Each is one transaction in the local store.
+/// One change to the update server: what it holds for clients and admins (catalog
+/// subscriptions, certificates, categories, updates and their content, its own settings).
+/// Applied by an [`UpdateServer`](super::UpdateServer).
 #[derive(Debug, Clone)]
-pub enum Op {
+pub enum Change {
     /// Creates a catalog subscription or replaces its settings.
     UpsertCatalog(CatalogRecord),
     SetSubscribed {
         key: CatalogKey,
         subscribed: bool,
-    },
-    /// Records the catalog revision an apply put in force (CAB digest, ETag, format).
-    RecordRevision {
-        key: CatalogKey,
-        revision: CatalogRevision,
     },
     /// Removes the subscription and its categories; its updates stay (as in WSUS) and are
     /// expired separately when the config asks to prune.
@@ -131,11 +129,23 @@ pub enum Op {
     StageContent(StageRequest),
     SetSyncSettings(SyncSettings),
     SetSigning(SigningSettings),
-    RecordSyncRun(SyncRun),
-    RecordStatusMessage(RecordedMessage),
+}
+
+/// One record of supctl's own bookkeeping ([`State`](super::state::State)): what it did and
+/// found, kept in the state directory whatever the server is.
+#[derive(Debug, Clone)]
+pub enum Record {
+    /// Records the catalog revision an apply put in force (CAB digest, ETag, format);
+    /// `None` forgets it (the catalog was deleted).
+    Revision {
+        key: CatalogKey,
+        revision: Option<CatalogRevision>,
+    },
+    SyncRun(SyncRun),
+    StatusMessage(RecordedMessage),
     /// Sets (replaces) when the daemon next runs a schedule.
-    SetNextRun(NextRun),
-    JournalAppend(JournalEntry),
+    NextRun(NextRun),
+    Journal(JournalEntry),
     /// Several outcomes in one transaction: a batch of 500 publishes costs one commit, not
     /// 500 (each commit is an fsync).
     JournalBatch(Vec<JournalEntry>),
@@ -146,21 +156,43 @@ pub enum Op {
     InventoryRemove {
         address: Address,
     },
-    /// Several operations and the `done` journal entries of the actions they perform, in one
-    /// transaction (see [`DoneEntry`]). Apply sends every action this way.
-    Atomic {
-        ops: Vec<Op>,
-        done: Vec<DoneEntry>,
-    },
     /// Records one finding of a pass (replacing the scope's finding of that kind).
-    RecordFinding(Finding),
+    Finding(Finding),
     /// Removes a finding that a later pass no longer finds.
     ClearFinding {
         scope: Address,
         kind: FindingKind,
     },
     /// Replaces the list of content certificates a catalog ships.
-    RecordShippedCertificates(ShippedCertificates),
+    ShippedCertificates(ShippedCertificates),
+}
+
+/// What [`Store::apply`](super::Store::apply) takes: a server change, a bookkeeping record,
+/// or several of them with the journal entries of the actions they perform.
+#[derive(Debug, Clone)]
+pub enum Op {
+    Change(Change),
+    Record(Record),
+    /// Several operations and the `done` journal entries of the actions they perform (see
+    /// [`DoneEntry`]). Apply sends every action this way. On the embedded server it is one
+    /// transaction; a remote server cannot share a transaction with the state, so there the
+    /// changes are made in turn and the entries journaled right after.
+    Atomic {
+        ops: Vec<Op>,
+        done: Vec<DoneEntry>,
+    },
+}
+
+impl From<Change> for Op {
+    fn from(c: Change) -> Self {
+        Op::Change(c)
+    }
+}
+
+impl From<Record> for Op {
+    fn from(r: Record) -> Self {
+        Op::Record(r)
+    }
 }
 
 /// Counts of what an operation did.

@@ -8,9 +8,9 @@ use serde::Serialize;
 
 use crate::ids::UpdateId;
 
+use super::actual::{ActualState, StoredUpdate};
 use super::model::UpdateState;
 use super::names::CatalogKey;
-use super::state::{ActualState, StoredUpdate};
 
 /// Conditions are combined with AND; text matches are case-insensitive and exact, except
 /// `title` (a regex) and `category` (a path and everything below it).

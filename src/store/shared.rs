@@ -5,9 +5,9 @@ use std::collections::HashSet;
 use crate::catalog::model::{Category, PublicationState, UpdateRecord};
 use crate::ids::Thumbprint;
 
+use super::actual::{StoredFile, StoredUpdate};
 use super::model::{CertKind, CertState, CertificateFacts, StoredCertificate};
 use super::names::CatalogKey;
-use super::state::{StoredFile, StoredUpdate};
 
 /// Categories as stored: the first of duplicate ids wins, members sorted and unique.
 pub(crate) fn normalize_categories(categories: Vec<Category>) -> Vec<Category> {

@@ -139,9 +139,8 @@ fn assert_converged(cfg: &Path, state: &Path) {
 trait SnapshotForTests {
     fn snapshot_for_tests(&self) -> supctl::store::ActualState;
 }
-impl SnapshotForTests for supctl::store::local::LocalBackend {
+impl SnapshotForTests for supctl::store::Store {
     fn snapshot_for_tests(&self) -> supctl::store::ActualState {
-        use supctl::store::Backend as _;
         self.snapshot().expect("snapshot")
     }
 }
@@ -331,12 +330,11 @@ fn run_until_journaled(cfg: &Path, args: &[&str], state: &Path, mark: u64) -> En
 
 /// Entries in the store's latest journal (read without integrity checks, while a writer runs).
 fn journaled(state: &Path) -> u64 {
-    use supctl::store::Backend as _;
-    let Ok(b) = supctl::store::local::LocalBackend::open(
+    let Ok(b) = supctl::store::Store::embedded(
         &supctl::store::StoreLocation::new(state.to_path_buf()),
-        supctl::store::local::OpenOptions {
+        supctl::store::db::OpenOptions {
             create: false,
-            check: supctl::store::local::Check::None,
+            check: supctl::store::db::Check::None,
         },
     ) else {
         return 0;
@@ -349,7 +347,6 @@ fn journaled(state: &Path) -> u64 {
 
 /// No apply has journaled an action yet.
 fn journal_is_empty(state: &Path) -> bool {
-    use supctl::store::Backend as _;
     store(state)
         .last_journal()
         .unwrap()
@@ -362,12 +359,12 @@ fn resumable(out: &str) -> bool {
 }
 
 /// The store opens with a full integrity check (no half-written state after a kill).
-fn store(state: &Path) -> supctl::store::local::LocalBackend {
-    supctl::store::local::LocalBackend::open(
+fn store(state: &Path) -> supctl::store::Store {
+    supctl::store::Store::embedded(
         &supctl::store::StoreLocation::new(state.to_path_buf()),
-        supctl::store::local::OpenOptions {
+        supctl::store::db::OpenOptions {
             create: false,
-            check: supctl::store::local::Check::Full,
+            check: supctl::store::db::Check::Full,
         },
     )
     .expect("the store passes its integrity check")

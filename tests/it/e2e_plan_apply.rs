@@ -264,7 +264,6 @@ fn quickstart_works_on_a_fresh_copy() {
 /// makes the planner parse the catalog in full before it publishes.
 #[test]
 fn a_cached_summary_is_never_published() {
-    use supctl::store::Backend as _;
     let (site, url) = contoso_site();
     let cfg = site.write(
         "supctl",

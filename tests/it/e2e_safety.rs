@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use supctl::store::local::{LocalBackend, OpenOptions};
-use supctl::store::{Backend as _, CatalogKey, JournalRole, Outcome, StoreLocation, UpdateState};
+use supctl::store::Store;
+use supctl::store::db::OpenOptions;
+use supctl::store::{CatalogKey, JournalRole, Outcome, StoreLocation, UpdateState};
 use support::Fault;
 use support::e2e::*;
 
@@ -154,7 +155,7 @@ fn the_deletion_budget_refuses_before_any_change() {
 
 /// Done stage actions in the journal of the running apply (None while the store is busy).
 fn stages_done(state: &Path) -> Option<BTreeSet<String>> {
-    let b = LocalBackend::open(&StoreLocation::new(state), OpenOptions::read()).ok()?;
+    let b = Store::embedded(&StoreLocation::new(state), OpenOptions::read()).ok()?;
     let j = b.last_journal().ok()??;
     Some(
         j.entries
@@ -226,7 +227,7 @@ fn kill_9_mid_apply_then_resume_finishes_without_repeating_work() {
     );
 
     // The store opens with a full integrity check and holds no corrupt or missing content.
-    let gc = site.backend().gc(true).unwrap();
+    let gc = site.server().gc(true).unwrap();
     assert!(gc.corrupt.is_empty() && gc.missing.is_empty(), "{gc:?}");
 
     let r = run(&cfg, &["apply", "--resume"]);

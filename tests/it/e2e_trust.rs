@@ -7,7 +7,7 @@ use crate::support;
 use std::path::Path;
 
 use supctl::ids::UpdateId;
-use supctl::store::{Backend as _, UpdateState};
+use supctl::store::UpdateState;
 use support::e2e::*;
 
 fn state_of(site: &Site, id: &str) -> Option<UpdateState> {
@@ -122,7 +122,7 @@ fn digest_mismatch_is_hash_fail_and_the_update_stays_metadata_only() {
     assert_eq!(state_of(&site, TOOL_10), Some(UpdateState::Deployable));
     assert_eq!(state_of(&site, AGENT_23), Some(UpdateState::Deployable));
     assert!(
-        site.backend().gc(true).unwrap().orphans.is_empty(),
+        site.server().gc(true).unwrap().orphans.is_empty(),
         "rejected bytes are not left in the store"
     );
 

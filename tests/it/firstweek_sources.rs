@@ -5,12 +5,13 @@
 //! plan a replace either.
 
 use crate::support;
+use supctl::store::Change;
 
 use std::path::{Path, PathBuf};
 
-use supctl::store::local::{LocalBackend, OpenOptions};
-use supctl::store::op::Op;
-use supctl::store::{Backend as _, CatalogKey, StoreLocation};
+use supctl::store::Store;
+use supctl::store::db::OpenOptions;
+use supctl::store::{CatalogKey, StoreLocation};
 use support::e2e::*;
 
 /// A checkout at `dir`: the quickstart catalog under `vendor/`, and a config in `cfg/`
@@ -35,7 +36,7 @@ fn checkout(dir: &Path, state: Option<&Path>) -> PathBuf {
 }
 
 fn stored_source(state: &Path) -> String {
-    let b = LocalBackend::open(&StoreLocation::new(state), OpenOptions::read()).unwrap();
+    let b = Store::embedded(&StoreLocation::new(state), OpenOptions::read()).unwrap();
     let key = CatalogKey::parse("contoso").unwrap();
     b.snapshot().unwrap().catalogs[&key].settings.source.clone()
 }
@@ -106,11 +107,11 @@ fn a_stored_absolute_path_to_the_same_file_is_no_replace() {
     // What an older supctl stored: an absolute spelling of the same file (here not even
     // the one this config makes, which an older supctl would have planned as a replace).
     let old = cfg.join("../vendor/./contoso-v3.cab");
-    let b = LocalBackend::open(&StoreLocation::new(&state), OpenOptions::write()).unwrap();
+    let b = Store::embedded(&StoreLocation::new(&state), OpenOptions::write()).unwrap();
     let key = CatalogKey::parse("contoso").unwrap();
     let mut record = b.snapshot().unwrap().catalogs[&key].settings.clone();
     record.source = old.display().to_string();
-    b.apply(Op::UpsertCatalog(record)).unwrap();
+    b.apply(Change::UpsertCatalog(record)).unwrap();
     drop(b);
 
     assert_no_changes(&cfg, "a store holding the absolute spelling");

@@ -49,11 +49,8 @@ fn sync(ws: &Workspace) {
 }
 
 fn bios_state(ws: &Workspace) -> String {
-    use supctl::store::Backend as _;
     let loc = supctl::store::StoreLocation::new(ws.path().join(".supctl"));
-    let b =
-        supctl::store::local::LocalBackend::open(&loc, supctl::store::local::OpenOptions::read())
-            .unwrap();
+    let b = supctl::store::Store::embedded(&loc, supctl::store::db::OpenOptions::read()).unwrap();
     let id = supctl::ids::UpdateId::parse(BIOS).unwrap();
     b.snapshot().unwrap().updates[&id].state().to_string()
 }

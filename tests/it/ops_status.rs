@@ -4,13 +4,13 @@
 //! `plan` warns about the deletion budget.
 
 use crate::support::watch as watch_common;
+use supctl::store::Record;
 
 use std::time::Duration;
 
-use supctl::store::local::{LocalBackend, OpenOptions};
-use supctl::store::{
-    Address, Backend as _, JournalEntry, JournalRole, Op, Outcome, PlanId, StoreLocation,
-};
+use supctl::store::Store;
+use supctl::store::db::OpenOptions;
+use supctl::store::{Address, JournalEntry, JournalRole, Outcome, PlanId, StoreLocation};
 use watch_common::{Watch, Workspace, count};
 
 fn text(out: &std::process::Output) -> String {
@@ -205,8 +205,8 @@ fn an_interrupted_apply_is_in_status_until_resumed() {
     std::fs::create_dir_all(state.join("plans")).unwrap();
     std::fs::copy(&plan_file, state.join(format!("plans/{id}.json"))).unwrap();
     let first = plan["actions"][0]["address"].as_str().unwrap();
-    let b = LocalBackend::open(&StoreLocation::new(&state), OpenOptions::write()).unwrap();
-    b.apply(Op::JournalAppend(JournalEntry {
+    let b = Store::embedded(&StoreLocation::new(&state), OpenOptions::write()).unwrap();
+    b.apply(Record::Journal(JournalEntry {
         plan: PlanId::parse(&id).unwrap(),
         address: Address::parse(first).unwrap(),
         role: JournalRole::Change,

@@ -1,13 +1,14 @@
-//! The store's findings and shipped content certificates (schema v5, `Op::RecordFinding`,
-//! `Op::ClearFinding`, `Op::RecordShippedCertificates`): idempotent, replaced per key,
+//! The store's findings and shipped content certificates (schema v5, `Record::Finding`,
+//! `Record::ClearFinding`, `Record::ShippedCertificates`): idempotent, replaced per key,
 //! equal in the local and memory backends, kept across reopening, and added to a v4 store.
 
 use chrono::{Duration, TimeZone, Utc};
 use supctl::ids::{Sha1, Sha256};
-use supctl::store::local::{LocalBackend, OpenOptions};
-use supctl::store::memory::MemoryBackend;
+use supctl::store::Record;
+
+use supctl::store::db::OpenOptions;
 use supctl::store::{
-    Address, Backend, CatalogKey, CertificateFacts, Finding, FindingKind, Op, ShippedCertificates,
+    Address, CatalogKey, CertificateFacts, Finding, FindingKind, ShippedCertificates, Store,
     StoreLocation,
 };
 
@@ -38,18 +39,18 @@ fn cert(n: u8, expired: bool) -> CertificateFacts {
     }
 }
 
-fn exercise(b: &dyn Backend) -> (Vec<Finding>, Vec<ShippedCertificates>) {
+fn exercise(b: &Store) -> (Vec<Finding>, Vec<ShippedCertificates>) {
     assert!(b.findings().unwrap().is_empty());
     let drift = finding("catalog.dell", FindingKind::Drift, 1);
-    assert!(b.apply(Op::RecordFinding(drift.clone())).unwrap().changed);
-    assert!(!b.apply(Op::RecordFinding(drift.clone())).unwrap().changed);
+    assert!(b.apply(Record::Finding(drift.clone())).unwrap().changed);
+    assert!(!b.apply(Record::Finding(drift.clone())).unwrap().changed);
     let seen_again = finding("catalog.dell", FindingKind::Drift, 2);
-    assert!(b.apply(Op::RecordFinding(seen_again)).unwrap().changed);
+    assert!(b.apply(Record::Finding(seen_again)).unwrap().changed);
     let held = finding("sync", FindingKind::HeldBack, 1);
-    assert!(b.apply(Op::RecordFinding(held.clone())).unwrap().changed);
+    assert!(b.apply(Record::Finding(held.clone())).unwrap().changed);
     let gone = finding("catalog.hp", FindingKind::Drift, 1);
-    b.apply(Op::RecordFinding(gone.clone())).unwrap();
-    let clear = || Op::ClearFinding {
+    b.apply(Record::Finding(gone.clone())).unwrap();
+    let clear = || Record::ClearFinding {
         scope: gone.scope.clone(),
         kind: gone.kind,
     };
@@ -57,7 +58,7 @@ fn exercise(b: &dyn Backend) -> (Vec<Finding>, Vec<ShippedCertificates>) {
     assert!(!b.apply(clear()).unwrap().changed);
 
     let dell = CatalogKey::parse("dell").unwrap();
-    let list = |certs| Op::RecordShippedCertificates(ShippedCertificates::new(dell.clone(), certs));
+    let list = |certs| Record::ShippedCertificates(ShippedCertificates::new(dell.clone(), certs));
     assert!(
         b.apply(list(vec![cert(2, false), cert(1, true)]))
             .unwrap()
@@ -81,9 +82,9 @@ fn exercise(b: &dyn Backend) -> (Vec<Finding>, Vec<ShippedCertificates>) {
 fn findings_and_shipped_certificates_are_equal_across_backends() {
     let dir = tempfile::tempdir().unwrap();
     let loc = StoreLocation::new(dir.path().join("state"));
-    let local = LocalBackend::open(&loc, OpenOptions::write()).unwrap();
+    let local = Store::embedded(&loc, OpenOptions::write()).unwrap();
     let (mut f_local, s_local) = exercise(&local);
-    let (mut f_memory, s_memory) = exercise(&MemoryBackend::new().unwrap());
+    let (mut f_memory, s_memory) = exercise(&Store::memory().unwrap());
     f_local.sort_by(|a, b| (&a.scope, a.kind).cmp(&(&b.scope, b.kind)));
     f_memory.sort_by(|a, b| (&a.scope, a.kind).cmp(&(&b.scope, b.kind)));
     assert_eq!(f_local, f_memory);
@@ -93,7 +94,7 @@ fn findings_and_shipped_certificates_are_equal_across_backends() {
     assert_eq!(s_local[0].certificates.len(), 2);
     assert!(s_local[0].certificates.iter().all(|c| c.der.is_empty()));
     drop(local);
-    let reopened = LocalBackend::open(&loc, OpenOptions::read()).unwrap();
+    let reopened = Store::embedded(&loc, OpenOptions::read()).unwrap();
     assert_eq!(reopened.findings().unwrap().len(), 2);
     assert_eq!(reopened.shipped_certificates().unwrap(), s_local);
 }
@@ -105,16 +106,19 @@ fn a_version_4_store_gains_the_tables() {
     std::fs::create_dir_all(loc.dir()).unwrap();
     {
         let c = rusqlite::Connection::open(loc.db_path()).unwrap();
-        use supctl::store::local::schema::{APPLICATION_ID, V1, V2, V3, V4};
+        use supctl::store::schema::{APPLICATION_ID, V1, V2, V3, V4};
         c.execute_batch(&format!(
             "{V1}{V2}{V3}{V4} PRAGMA user_version = 4; PRAGMA application_id = {APPLICATION_ID};"
         ))
         .unwrap();
     }
-    let b = LocalBackend::open(&loc, OpenOptions::write()).unwrap();
-    assert_eq!(b.schema_version(), supctl::store::local::schema::LATEST);
+    let b = Store::embedded(&loc, OpenOptions::write()).unwrap();
+    assert_eq!(
+        b.state().db().schema_version(),
+        supctl::store::schema::LATEST
+    );
     assert!(b.findings().unwrap().is_empty());
-    b.apply(Op::RecordFinding(finding("sync", FindingKind::Drift, 0)))
+    b.apply(Record::Finding(finding("sync", FindingKind::Drift, 0)))
         .unwrap();
     assert_eq!(b.findings().unwrap().len(), 1);
 }

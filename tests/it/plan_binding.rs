@@ -155,11 +155,12 @@ fn an_existing_store_gets_an_id_on_first_open() {
     };
     let first = id_of();
     assert_eq!(first.len(), 32, "{first}");
-    // Back to the schema of the previous release: no identity table.
+    // Back to the schema of a release before stores had an id: no identity table (nor the
+    // later catalog revisions table).
     Connection::open(&db)
         .unwrap()
         .execute_batch(&format!(
-            "DROP TABLE store_identity; PRAGMA user_version = {};",
+            "DROP TABLE store_identity; DROP TABLE catalog_revisions; PRAGMA user_version = {};",
             6
         ))
         .unwrap();

@@ -10,16 +10,18 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use std::sync::Arc;
 use supctl::catalog::acquire::{Acquired, Acquisition};
 use supctl::catalog::fetch::Fetcher;
 use supctl::config::Config;
 use supctl::ids::{Sha256, UpdateId};
 use supctl::plan::{ActionKind, Payload, Plan};
-use supctl::store::memory::MemoryBackend;
+
+use supctl::store::db::OpenOptions;
+use supctl::store::memory::MemoryServer;
 use supctl::store::{
-    ActualState, Address, Applied, Backend, Capabilities, Finding, Fingerprint, HeldLock, Journal,
-    LockRequest, NextRun, Op, PlanId, RecordedMessage, Result, ServerIdentity, ShippedCertificates,
-    SyncRun,
+    ActualState, Address, Applied, Capabilities, Change, Fingerprint, Result, ServerIdentity,
+    State, Store, StoreLocation, UpdateServer,
 };
 
 use crate::support::e2e::*;
@@ -28,16 +30,19 @@ const CAB: &str = "/contoso-v3.cab";
 
 type Hook = Box<dyn FnOnce() + Send>;
 
-/// The memory backend, counting `snapshot()` calls and running a hook at the next one.
+/// The memory server, counting `snapshot()` calls and running a hook at the next one.
 struct Counting {
-    inner: MemoryBackend,
-    snapshots: AtomicUsize,
-    at_snapshot: Mutex<Option<Hook>>,
+    inner: MemoryServer,
+    snapshots: Arc<AtomicUsize>,
+    at_snapshot: Arc<Mutex<Option<Hook>>>,
 }
 
-impl Backend for Counting {
+impl UpdateServer for Counting {
     fn name(&self) -> &'static str {
         self.inner.name()
+    }
+    fn describe(&self) -> String {
+        self.inner.describe()
     }
     fn capabilities(&self) -> Capabilities {
         self.inner.capabilities()
@@ -49,8 +54,8 @@ impl Backend for Counting {
         }
         self.inner.snapshot()
     }
-    fn apply(&self, op: Op) -> Result<Applied> {
-        self.inner.apply(op)
+    fn apply(&self, change: Change) -> Result<Applied> {
+        self.inner.apply(change)
     }
     fn fingerprint(&self, address: &Address) -> Result<Option<Fingerprint>> {
         self.inner.fingerprint(address)
@@ -58,32 +63,8 @@ impl Backend for Counting {
     fn raw_xml(&self, id: &UpdateId, revision: Option<u32>) -> Result<Option<String>> {
         self.inner.raw_xml(id, revision)
     }
-    fn last_journal(&self) -> Result<Option<Journal>> {
-        self.inner.last_journal()
-    }
-    fn journal(&self, plan: &PlanId) -> Result<Option<Journal>> {
-        self.inner.journal(plan)
-    }
-    fn status_messages(&self, limit: usize) -> Result<Vec<RecordedMessage>> {
-        self.inner.status_messages(limit)
-    }
-    fn sync_runs(&self, limit: usize) -> Result<Vec<SyncRun>> {
-        self.inner.sync_runs(limit)
-    }
-    fn next_runs(&self) -> Result<Vec<NextRun>> {
-        self.inner.next_runs()
-    }
-    fn findings(&self) -> Result<Vec<Finding>> {
-        self.inner.findings()
-    }
-    fn shipped_certificates(&self) -> Result<Vec<ShippedCertificates>> {
-        self.inner.shipped_certificates()
-    }
     fn staging_dir(&self) -> Result<PathBuf> {
         self.inner.staging_dir()
-    }
-    fn lock(&self, request: &LockRequest) -> Result<Box<dyn HeldLock>> {
-        self.inner.lock(request)
     }
     fn identity(&self) -> Result<ServerIdentity> {
         self.inner.identity()
@@ -94,7 +75,10 @@ impl Backend for Counting {
 struct World {
     site: Site,
     cfg: Config,
-    backend: Counting,
+    backend: Store,
+    snapshots: Arc<AtomicUsize>,
+    at_snapshot: Arc<Mutex<Option<Hook>>>,
+    _state: tempfile::TempDir,
     rt: tokio::runtime::Runtime,
 }
 
@@ -105,14 +89,23 @@ impl World {
         let body = format!("{}\n{}", catalog("contoso", &url, ""), approve_content());
         let path = site.write("supctl", &site.config("", &body));
         let (cfg, _) = supctl::config::load(&path).unwrap();
+        let snapshots = Arc::new(AtomicUsize::new(0));
+        let at_snapshot: Arc<Mutex<Option<Hook>>> = Arc::new(Mutex::new(None));
+        let state_dir = tempfile::tempdir().unwrap();
+        let state =
+            State::open(&StoreLocation::new(state_dir.path()), OpenOptions::write()).unwrap();
+        let server = Counting {
+            inner: MemoryServer::new().unwrap(),
+            snapshots: snapshots.clone(),
+            at_snapshot: at_snapshot.clone(),
+        };
         World {
             site,
             cfg,
-            backend: Counting {
-                inner: MemoryBackend::new().unwrap(),
-                snapshots: AtomicUsize::new(0),
-                at_snapshot: Mutex::new(None),
-            },
+            backend: Store::new(Box::new(server), state),
+            snapshots,
+            at_snapshot,
+            _state: state_dir,
             rt: tokio::runtime::Runtime::new().unwrap(),
         }
     }
@@ -145,7 +138,7 @@ impl World {
     }
 
     fn snapshots(&self) -> usize {
-        self.backend.snapshots.load(Ordering::SeqCst)
+        self.snapshots.load(Ordering::SeqCst)
     }
 
     fn requests(&self) -> usize {
@@ -257,7 +250,7 @@ fn a_cached_cab_replaced_while_planning_is_fetched_again() {
     let w = World::new();
     let (first, _, _, _) = w.plan();
     let cab = w.cache().join("contoso.cab");
-    *w.backend.at_snapshot.lock().unwrap() = Some(Box::new(move || {
+    *w.at_snapshot.lock().unwrap() = Some(Box::new(move || {
         std::fs::write(&cab, b"MSCF not the verified cabinet").unwrap();
     }));
 

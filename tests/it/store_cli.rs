@@ -2,6 +2,7 @@
 //! contract, `certs list`, `store show` and `store gc`.
 
 use std::path::Path;
+use supctl::store::Change;
 
 use assert_cmd::Command;
 use chrono::{TimeZone, Utc};
@@ -9,8 +10,11 @@ use predicates::prelude::*;
 use serde_json::Value;
 use supctl::catalog::model::Category;
 use supctl::ids::{CategoryId, Sha1, Sha256, Thumbprint};
+use supctl::store::Store;
+use supctl::store::UpdateServer as _;
 use supctl::store::bench::{self, catalog_key, update_id};
-use supctl::store::local::{LocalBackend, OpenOptions};
+use supctl::store::db::OpenOptions;
+use supctl::store::embedded::EmbeddedServer;
 use supctl::store::*;
 use supctl::trust::CertificateInfo;
 
@@ -41,12 +45,12 @@ fn store() -> tempfile::TempDir {
         .assert()
         .success()
         .stdout(predicate::str::contains("\"published\": 200"));
-    let b = LocalBackend::open(&StoreLocation::new(d.path()), OpenOptions::write()).unwrap();
+    let b = Store::embedded(&StoreLocation::new(d.path()), OpenOptions::write()).unwrap();
     let info = cert();
     let mut cat = bench::catalog();
     cat.signers = vec![Thumbprint::from(&info.sha256)];
-    b.apply(Op::UpsertCatalog(cat)).unwrap();
-    b.apply(Op::UpsertCertificate {
+    b.apply(Change::UpsertCatalog(cat)).unwrap();
+    b.apply(Change::UpsertCertificate {
         thumbprint: info.thumbprint(),
         kind: CertKind::Catalog,
         state: CertState::Approved,
@@ -55,7 +59,7 @@ fn store() -> tempfile::TempDir {
     .unwrap();
     let root = CategoryId::parse("10000000-0000-4000-8000-000000000000").unwrap();
     let child = CategoryId::parse("20000000-0000-4000-8000-000000000000").unwrap();
-    b.apply(Op::ReplaceCategories {
+    b.apply(Change::ReplaceCategories {
         catalog: catalog_key(),
         categories: vec![
             Category {
@@ -241,7 +245,7 @@ fn store_show_reports_counts_schema_and_lock() {
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         v["schema_version"],
-        supctl::store::local::schema::LATEST,
+        supctl::store::schema::LATEST,
         "the latest schema"
     );
     assert_eq!(v["counts"]["updates"], 200);
@@ -340,12 +344,12 @@ fn store_gc_finds_orphans_temp_and_corrupt_content() {
     assert_eq!(out.status.code(), Some(1));
 
     // Staging the same content again restores the file.
-    let b = LocalBackend::open(&StoreLocation::new(d.path()), OpenOptions::write()).unwrap();
+    let b = EmbeddedServer::open(&StoreLocation::new(d.path()), OpenOptions::write()).unwrap();
     let data = bench::content(10);
     let temp = b.staging_dir().unwrap().join("again.part");
     std::fs::write(&temp, &data).unwrap();
     let applied = b
-        .apply(Op::StageContent(StageRequest {
+        .apply(Change::StageContent(StageRequest {
             update: update_id(10),
             sha1: Sha1::of(&data),
             sha256: Sha256::of(&data),

@@ -7,10 +7,13 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime};
+use supctl::store::Change;
 
+use supctl::store::UpdateServer as _;
 use supctl::store::bench::update_id;
-use supctl::store::local::{Check, LocalBackend, OpenOptions};
-use supctl::store::{Backend as _, StoreLocation, UpdateState};
+use supctl::store::db::{Check, OpenOptions};
+use supctl::store::embedded::EmbeddedServer;
+use supctl::store::{StoreLocation, UpdateState};
 
 const UPDATES: usize = 10_000;
 const BATCH: usize = 100;
@@ -50,7 +53,7 @@ fn jitter(seed: &mut u64) -> u64 {
 /// Everything that must hold after any crash. Returns how many updates are stored.
 fn check(dir: &Path) -> usize {
     let loc = StoreLocation::new(dir);
-    let b = LocalBackend::open(
+    let b = EmbeddedServer::open(
         &loc,
         OpenOptions {
             create: false,
@@ -149,7 +152,7 @@ fn sigkill_at_random_points_leaves_a_consistent_store() {
     let status = bench_write(d.path()).status().unwrap();
     assert!(status.success());
     assert_eq!(check(d.path()), UPDATES);
-    let b = LocalBackend::open(&StoreLocation::new(d.path()), OpenOptions::write()).unwrap();
+    let b = EmbeddedServer::open(&StoreLocation::new(d.path()), OpenOptions::write()).unwrap();
     let snap = b.snapshot().unwrap();
     let deployable = snap
         .updates
@@ -170,13 +173,13 @@ fn sigkill_at_random_points_leaves_a_consistent_store() {
 #[test]
 fn a_failed_content_write_leaves_nothing_under_the_final_name() {
     use supctl::ids::{Sha1, Sha256};
-    use supctl::store::{Op, StageRequest, StoreError};
+    use supctl::store::{StageRequest, StoreError};
 
     let d = tempfile::tempdir().unwrap();
-    let b = LocalBackend::open(&StoreLocation::new(d.path()), OpenOptions::write()).unwrap();
-    b.apply(Op::UpsertCatalog(supctl::store::bench::catalog()))
+    let b = EmbeddedServer::open(&StoreLocation::new(d.path()), OpenOptions::write()).unwrap();
+    b.apply(Change::UpsertCatalog(supctl::store::bench::catalog()))
         .unwrap();
-    b.apply(Op::PublishUpdates {
+    b.apply(Change::PublishUpdates {
         catalog: supctl::store::bench::catalog_key(),
         updates: vec![supctl::store::bench::update(0)],
     })
@@ -189,7 +192,7 @@ fn a_failed_content_write_leaves_nothing_under_the_final_name() {
     let temp = b.staging_dir().unwrap().join("download.part");
     std::fs::write(&temp, &data).unwrap();
     let err = b
-        .apply(Op::StageContent(StageRequest {
+        .apply(Change::StageContent(StageRequest {
             update: update_id(0),
             sha1,
             sha256: Sha256::of(&data),

@@ -6,21 +6,23 @@
 //! `store show` names the holder that really holds the lock.
 
 use crate::support::watch as watch_common;
+use supctl::store::Record;
 
 use std::process::Command;
 use std::time::Duration;
 
-use supctl::store::local::{LocalBackend, OpenOptions};
-use supctl::store::{Backend as _, LockRequest, NextRun, Op, StoreError, StoreLocation};
+use supctl::store::Store;
+use supctl::store::db::OpenOptions;
+use supctl::store::{LockRequest, NextRun, StoreError, StoreLocation};
 use watch_common::{Watch, Workspace, bin, count};
 
-fn open(dir: &std::path::Path) -> LocalBackend {
-    LocalBackend::open(&StoreLocation::new(dir), OpenOptions::write()).unwrap()
+fn open(dir: &std::path::Path) -> Store {
+    Store::embedded(&StoreLocation::new(dir), OpenOptions::write()).unwrap()
 }
 
 /// A harmless write: when the daemon next runs a scope.
-fn write(b: &LocalBackend, scope: &str) -> Result<(), StoreError> {
-    b.apply(Op::SetNextRun(NextRun {
+fn write(b: &Store, scope: &str) -> Result<(), StoreError> {
+    b.apply(Record::NextRun(NextRun {
         scope: supctl::store::Address::parse(scope).unwrap(),
         due: chrono::Utc::now(),
         schedule: "every 1 hour".into(),

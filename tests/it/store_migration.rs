@@ -6,11 +6,11 @@ use std::path::Path;
 use assert_cmd::Command;
 use predicates::prelude::*;
 use rusqlite::Connection;
-use supctl::store::local::schema::{APPLICATION_ID, LATEST, V1, V2, V3, V4, V5, V6, V7};
-use supctl::store::local::{Check, LocalBackend, OpenOptions};
+use supctl::store::Store;
+use supctl::store::db::{Check, OpenOptions};
+use supctl::store::schema::{APPLICATION_ID, LATEST, V1, V2, V3, V4, V5, V6, V7};
 use supctl::store::{
-    Address, Backend as _, Fingerprint, JournalKey, JournalRole, Outcome, PlanId, StoreError,
-    StoreLocation,
+    Address, Fingerprint, JournalKey, JournalRole, Outcome, PlanId, StoreError, StoreLocation,
 };
 
 fn supctl() -> Command {
@@ -28,8 +28,8 @@ fn pragma(db: &Path, name: &str) -> i64 {
 fn a_fresh_directory_gets_the_latest_schema() {
     let d = tempfile::tempdir().unwrap();
     let loc = StoreLocation::new(d.path().join("nested/.supctl"));
-    let b = LocalBackend::open(&loc, OpenOptions::write()).unwrap();
-    assert_eq!(b.schema_version(), LATEST);
+    let b = Store::embedded(&loc, OpenOptions::write()).unwrap();
+    assert_eq!(b.state().db().schema_version(), LATEST);
     assert!(b.snapshot().unwrap().updates.is_empty());
     drop(b);
     assert_eq!(pragma(&loc.db_path(), "user_version"), LATEST);
@@ -43,8 +43,10 @@ fn a_fresh_directory_gets_the_latest_schema() {
     );
     // Reopening is a no-op.
     assert_eq!(
-        LocalBackend::open(&loc, OpenOptions::write())
+        Store::embedded(&loc, OpenOptions::write())
             .unwrap()
+            .state()
+            .db()
             .schema_version(),
         LATEST
     );
@@ -83,8 +85,8 @@ fn a_v2_store_is_upgraded_and_old_catalogs_do_not_prune() {
         )
         .unwrap();
     }
-    let b = LocalBackend::open(&loc, OpenOptions::write()).unwrap();
-    assert_eq!(b.schema_version(), LATEST);
+    let b = Store::embedded(&loc, OpenOptions::write()).unwrap();
+    assert_eq!(b.state().db().schema_version(), LATEST);
     let snap = b.snapshot().unwrap();
     let old = snap.catalogs.values().next().unwrap();
     assert_eq!(old.settings.name, "Old catalog");
@@ -120,7 +122,7 @@ fn a_v7_journal_is_typed_on_upgrade() {
         ))
         .unwrap();
     }
-    let b = LocalBackend::open(&loc, OpenOptions::write()).unwrap();
+    let b = Store::embedded(&loc, OpenOptions::write()).unwrap();
     let j = b.last_journal().unwrap().unwrap();
     assert_eq!(j.plan, PlanId::parse("0123456789abcdef").unwrap());
     let e: Vec<_> = j
@@ -158,6 +160,46 @@ fn a_v7_journal_is_typed_on_upgrade() {
         j.latest(&JournalKey::new(update, JournalRole::Change)),
         Some(Outcome::Done)
     );
+}
+
+/// Schema 9 moves the catalog revision in force out of the server's `catalogs` table into
+/// the state's own: a catalog keeps the revision an older build recorded.
+#[test]
+fn a_v8_catalog_revision_moves_to_the_state_on_upgrade() {
+    let d = tempfile::tempdir().unwrap();
+    let loc = StoreLocation::new(d.path());
+    let digest = "AB".repeat(32);
+    {
+        // Two catalogs as this build stores them, then back to schema 8, where the
+        // revision lived in the catalogs table.
+        let b = Store::embedded(&loc, OpenOptions::write()).unwrap();
+        for key in ["contoso", "fabrikam"] {
+            let mut cat = supctl::store::bench::catalog();
+            cat.key = supctl::store::CatalogKey::parse(key).unwrap();
+            b.apply(supctl::store::Change::UpsertCatalog(cat)).unwrap();
+        }
+    }
+    Connection::open(loc.db_path())
+        .unwrap()
+        .execute_batch(&format!(
+            r#"DROP TABLE catalog_revisions; PRAGMA user_version = 8;
+               UPDATE catalogs SET format_version = 'v3', cab_sha256 = '{digest}', etag = '"e1"',
+                   fetched_at = '2026-12-01T10:00:00Z' WHERE key = 'contoso';"#
+        ))
+        .unwrap();
+    let b = Store::embedded(&loc, OpenOptions::write()).unwrap();
+    assert_eq!(b.state().db().schema_version(), LATEST);
+    let snap = b.snapshot().unwrap();
+    let revision = |key: &str| {
+        snap.catalogs
+            .values()
+            .find(|c| c.settings.key.as_str() == key)
+            .map(|c| c.revision.clone())
+    };
+    let contoso = revision("contoso").flatten().expect("the revision moved");
+    assert_eq!(contoso.cab_sha256.to_hex(), digest);
+    assert_eq!(contoso.etag.as_deref(), Some("\"e1\""));
+    assert_eq!(revision("fabrikam"), Some(None));
 }
 
 #[test]
@@ -220,7 +262,7 @@ fn a_v1_store_is_upgraded_in_place() {
         staged_at, None,
         "the v2 column exists and old rows keep NULL"
     );
-    let b = LocalBackend::open(
+    let b = Store::embedded(
         &loc,
         OpenOptions {
             create: false,
@@ -248,13 +290,13 @@ fn digest(p: &Path) -> Vec<u8> {
 fn a_store_from_a_newer_supctl_is_refused_untouched() {
     let d = tempfile::tempdir().unwrap();
     let loc = StoreLocation::new(d.path());
-    drop(LocalBackend::open(&loc, OpenOptions::write()).unwrap());
+    drop(Store::embedded(&loc, OpenOptions::write()).unwrap());
     Connection::open(loc.db_path())
         .unwrap()
         .execute_batch("PRAGMA user_version = 99;")
         .unwrap();
     let before = digest(&loc.db_path());
-    let err = LocalBackend::open(&loc, OpenOptions::write()).unwrap_err();
+    let err = Store::embedded(&loc, OpenOptions::write()).unwrap_err();
     assert!(
         matches!(
             err,
@@ -284,7 +326,7 @@ fn a_file_that_is_not_sqlite_is_refused_untouched() {
     let loc = StoreLocation::new(d.path());
     let junk = b"this is a text file someone saved as store.db, it must survive".repeat(100);
     std::fs::write(loc.db_path(), &junk).unwrap();
-    let err = LocalBackend::open(&loc, OpenOptions::write()).unwrap_err();
+    let err = Store::embedded(&loc, OpenOptions::write()).unwrap_err();
     assert!(matches!(err, StoreError::NotAStore { .. }), "{err}");
     supctl()
         .args(["store", "gc", "--state-dir"])
@@ -300,7 +342,7 @@ fn a_file_that_is_not_sqlite_is_refused_untouched() {
         .unwrap()
         .execute_batch("CREATE TABLE t (x); PRAGMA user_version = 1;")
         .unwrap();
-    let err = LocalBackend::open(&loc, OpenOptions::write()).unwrap_err();
+    let err = Store::embedded(&loc, OpenOptions::write()).unwrap_err();
     assert!(matches!(err, StoreError::NotAStore { .. }), "{err}");
 }
 
@@ -333,7 +375,7 @@ fn a_corrupt_database_is_reported_and_left_alone() {
     }
     std::fs::write(loc.db_path(), &bytes).unwrap();
 
-    let err = LocalBackend::open(&loc, OpenOptions::write()).unwrap_err();
+    let err = Store::embedded(&loc, OpenOptions::write()).unwrap_err();
     assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
     let out = supctl()
         .args(["store", "show", "--state-dir"])

@@ -2,38 +2,38 @@
 //! fingerprints and filtered update views, so planner tests on memory hold for local.
 
 use crate::support::store as store_support;
+use supctl::store::Change;
 
 use store_support::*;
 use supctl::ids::Thumbprint;
 use supctl::store::bench::{self, catalog_key, update, update_id};
-use supctl::store::memory::MemoryBackend;
 use supctl::store::query::UpdateFilter;
 use supctl::store::*;
 
 #[test]
 fn both_backends_end_in_the_same_state() {
     let (_d, l) = local();
-    let m = MemoryBackend::new().unwrap();
-    let backends: [&dyn Backend; 2] = [&l, &m];
+    let m = Store::memory().unwrap();
+    let backends: [&Store; 2] = [&l, &m];
     for b in backends {
-        b.apply(Op::UpsertCatalog(bench::catalog())).unwrap();
+        b.apply(Change::UpsertCatalog(bench::catalog())).unwrap();
         publish(b, (0..40).map(update).collect());
         let mut r = update(7);
         r.raw_xml.push('x');
         publish(b, vec![r]);
         b.apply(stage_req(b, 10, &bench::content(10))).unwrap();
-        b.apply(Op::ExpireUpdates {
+        b.apply(Change::ExpireUpdates {
             ids: vec![update_id(3)],
         })
         .unwrap();
-        b.apply(Op::UpsertCertificate {
+        b.apply(Change::UpsertCertificate {
             thumbprint: Thumbprint::from(&cert_info().sha1),
             kind: CertKind::Catalog,
             state: CertState::Approved,
             info: Some(Box::new(cert_info())),
         })
         .unwrap();
-        b.apply(Op::SetSigning(SigningSettings {
+        b.apply(Change::SetSigning(SigningSettings {
             mode: SigningMode::Manual,
             certificate: None,
         }))
@@ -80,7 +80,9 @@ fn both_backends_end_in_the_same_state() {
             ..Default::default()
         },
     ] {
-        let rows = l.list_updates(&f).unwrap();
+        let rows = supctl::store::embedded::EmbeddedServer::on(l.state().db().clone())
+            .list_updates(&f)
+            .unwrap();
         assert_eq!(rows, f.apply(&sm), "{f:?}");
         assert!(!rows.is_empty(), "{f:?}");
     }

@@ -3,6 +3,7 @@
 
 use crate::on_both_backends;
 use crate::support::store as store_support;
+use supctl::store::{Change, Record};
 
 use store_support::*;
 use supctl::catalog::model::{Category, FormatVersion, PublicationState};
@@ -12,13 +13,13 @@ use supctl::store::query::UpdateFilter;
 use supctl::store::*;
 
 /// Catalog subscriptions: create, idempotent upsert, subscribe, fetch record.
-fn catalogs(b: &dyn Backend) {
+fn catalogs(b: &Store) {
     let key = catalog_key();
     assert_eq!(b.capabilities(), Capabilities::ALL);
 
     // Publishing needs the catalog.
     let err = b
-        .apply(Op::PublishUpdates {
+        .apply(Change::PublishUpdates {
             catalog: key.clone(),
             updates: vec![update(0)],
         })
@@ -27,23 +28,26 @@ fn catalogs(b: &dyn Backend) {
 
     // Catalogs: create, idempotent, update, subscribe, fetch.
     assert!(
-        b.apply(Op::UpsertCatalog(bench::catalog()))
+        b.apply(Change::UpsertCatalog(bench::catalog()))
             .unwrap()
             .changed
     );
     assert!(
-        !b.apply(Op::UpsertCatalog(bench::catalog()))
+        !b.apply(Change::UpsertCatalog(bench::catalog()))
             .unwrap()
             .changed
     );
     let mut renamed = bench::catalog();
     renamed.name = "Renamed".into();
     assert_eq!(
-        b.apply(Op::UpsertCatalog(renamed)).unwrap().counts.updated,
+        b.apply(Change::UpsertCatalog(renamed))
+            .unwrap()
+            .counts
+            .updated,
         1
     );
     assert!(
-        b.apply(Op::SetSubscribed {
+        b.apply(Change::SetSubscribed {
             key: key.clone(),
             subscribed: false
         })
@@ -51,7 +55,7 @@ fn catalogs(b: &dyn Backend) {
         .changed
     );
     assert!(
-        !b.apply(Op::SetSubscribed {
+        !b.apply(Change::SetSubscribed {
             key: key.clone(),
             subscribed: false
         })
@@ -65,17 +69,17 @@ fn catalogs(b: &dyn Backend) {
         at: at(1),
     };
     assert!(
-        b.apply(Op::RecordRevision {
+        b.apply(Record::Revision {
             key: key.clone(),
-            revision: fetch.clone()
+            revision: Some(fetch.clone())
         })
         .unwrap()
         .changed
     );
     assert!(
-        !b.apply(Op::RecordRevision {
+        !b.apply(Record::Revision {
             key: key.clone(),
-            revision: fetch.clone()
+            revision: Some(fetch.clone())
         })
         .unwrap()
         .changed
@@ -88,8 +92,8 @@ fn catalogs(b: &dyn Backend) {
 }
 
 /// Revisions, raw XML on demand, supersedence both ways, staging content.
-fn publishing_and_staging(b: &dyn Backend) {
-    b.apply(Op::UpsertCatalog(bench::catalog())).unwrap();
+fn publishing_and_staging(b: &Store) {
+    b.apply(Change::UpsertCatalog(bench::catalog())).unwrap();
     let a = publish(b, (0..5).map(update).collect());
     assert_eq!((a.changed, a.counts.created), (true, 5));
     // Publishing: revision 1, no-op on the same XML, revision 2 on a change.
@@ -135,13 +139,13 @@ fn publishing_and_staging(b: &dyn Backend) {
     let data = bench::content(3);
     assert!(b.apply(stage_req(b, 3, &data)).unwrap().changed);
     let again = stage_req(b, 3, &data);
-    let Op::StageContent(req) = &again else {
+    let Change::StageContent(req) = &again else {
         unreachable!()
     };
     let temp = req.temp_path.clone();
     assert!(!b.apply(again).unwrap().changed, "staging twice is a no-op");
     assert!(!temp.exists(), "the temp file of a duplicate is removed");
-    let tampered = Op::StageContent(StageRequest {
+    let tampered = Change::StageContent(StageRequest {
         update: update_id(3),
         sha1: Sha1::of(&data),
         sha256: Sha256::of(&data),
@@ -160,7 +164,7 @@ fn publishing_and_staging(b: &dyn Backend) {
     assert_eq!(u3.files[0].sha256, Some(Sha256::of(&data)));
 
     // Staging refuses wrong content, unknown files and unknown updates.
-    let wrong = Op::StageContent(StageRequest {
+    let wrong = Change::StageContent(StageRequest {
         update: update_id(4),
         sha1: Sha1::of(&bench::content(4)),
         sha256: Sha256::of(&bench::content(4)),
@@ -179,10 +183,10 @@ fn publishing_and_staging(b: &dyn Backend) {
         b.apply(stage_req(b, 77, &data)).unwrap_err(),
         StoreError::UnknownUpdate(_)
     ));
-    let Op::StageContent(good) = stage_req(b, 4, &bench::content(4)) else {
+    let Change::StageContent(good) = stage_req(b, 4, &bench::content(4)) else {
         unreachable!()
     };
-    let bad_ext = Op::StageContent(StageRequest {
+    let bad_ext = Change::StageContent(StageRequest {
         ext: "../x".into(),
         ..good
     });
@@ -204,17 +208,17 @@ fn publishing_and_staging(b: &dyn Backend) {
 }
 
 /// Expire, decline, and categories with the category filter.
-fn flags_and_categories(b: &dyn Backend) {
+fn flags_and_categories(b: &Store) {
     let key = setup(b);
     // Expire and decline: idempotent; expiry survives a new revision.
     let a = b
-        .apply(Op::ExpireUpdates {
+        .apply(Change::ExpireUpdates {
             ids: vec![update_id(0), update_id(99)],
         })
         .unwrap();
     assert_eq!((a.counts.updated, a.counts.unchanged), (1, 1));
     assert!(
-        !b.apply(Op::ExpireUpdates {
+        !b.apply(Change::ExpireUpdates {
             ids: vec![update_id(0)]
         })
         .unwrap()
@@ -228,7 +232,7 @@ fn flags_and_categories(b: &dyn Backend) {
         UpdateState::Expired
     );
     assert!(
-        b.apply(Op::SetDeclined {
+        b.apply(Change::SetDeclined {
             ids: vec![update_id(2)],
             declined: true
         })
@@ -236,7 +240,7 @@ fn flags_and_categories(b: &dyn Backend) {
         .changed
     );
     assert!(
-        !b.apply(Op::SetDeclined {
+        !b.apply(Change::SetDeclined {
             ids: vec![update_id(2)],
             declined: true
         })
@@ -271,7 +275,7 @@ fn flags_and_categories(b: &dyn Backend) {
         },
     ];
     assert!(
-        b.apply(Op::ReplaceCategories {
+        b.apply(Change::ReplaceCategories {
             catalog: key.clone(),
             categories: cats.clone()
         })
@@ -279,7 +283,7 @@ fn flags_and_categories(b: &dyn Backend) {
         .changed
     );
     assert!(
-        !b.apply(Op::ReplaceCategories {
+        !b.apply(Change::ReplaceCategories {
             catalog: key.clone(),
             categories: cats
         })

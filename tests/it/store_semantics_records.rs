@@ -3,6 +3,7 @@
 
 use crate::on_both_backends;
 use crate::support::store as store_support;
+use supctl::store::Record;
 
 use store_support::*;
 use supctl::ids::Thumbprint;
@@ -10,13 +11,13 @@ use supctl::store::bench::{update, update_id};
 use supctl::store::*;
 
 /// Certificates keyed by role, merged by digest; sync and signing settings.
-fn certificates_and_settings(b: &dyn Backend) {
+fn certificates_and_settings(b: &Store) {
     // Certificates: approved by SHA-256 first, merged under SHA-1 when the facts arrive.
     let info = cert_info();
     let by256 = Thumbprint::from(&info.sha256);
     let by1 = Thumbprint::from(&info.sha1);
     assert!(
-        b.apply(Op::UpsertCertificate {
+        b.apply(Change::UpsertCertificate {
             thumbprint: by256.clone(),
             kind: CertKind::Content,
             state: CertState::Approved,
@@ -26,7 +27,7 @@ fn certificates_and_settings(b: &dyn Backend) {
         .changed
     );
     assert!(
-        b.apply(Op::UpsertCertificate {
+        b.apply(Change::UpsertCertificate {
             thumbprint: by1.clone(),
             kind: CertKind::Content,
             state: CertState::Approved,
@@ -36,7 +37,7 @@ fn certificates_and_settings(b: &dyn Backend) {
         .changed
     );
     assert!(
-        !b.apply(Op::UpsertCertificate {
+        !b.apply(Change::UpsertCertificate {
             thumbprint: by256.clone(),
             kind: CertKind::Content,
             state: CertState::Approved,
@@ -46,7 +47,7 @@ fn certificates_and_settings(b: &dyn Backend) {
         .changed
     );
     assert!(
-        b.apply(Op::UpsertCertificate {
+        b.apply(Change::UpsertCertificate {
             thumbprint: by1.clone(),
             kind: CertKind::Catalog,
             state: CertState::Blocked,
@@ -64,7 +65,7 @@ fn certificates_and_settings(b: &dyn Backend) {
         "CN=Contoso Code Signing"
     );
     assert!(
-        b.apply(Op::DeleteCertificate {
+        b.apply(Change::DeleteCertificate {
             thumbprint: by256.clone(),
             kind: CertKind::Content
         })
@@ -72,7 +73,7 @@ fn certificates_and_settings(b: &dyn Backend) {
         .changed
     );
     assert!(
-        !b.apply(Op::DeleteCertificate {
+        !b.apply(Change::DeleteCertificate {
             thumbprint: by256,
             kind: CertKind::Content
         })
@@ -87,28 +88,40 @@ fn certificates_and_settings(b: &dyn Backend) {
         classifications: vec![],
         languages: vec!["en".into()],
     };
-    assert!(b.apply(Op::SetSyncSettings(sync.clone())).unwrap().changed);
-    assert!(!b.apply(Op::SetSyncSettings(sync.clone())).unwrap().changed);
+    assert!(
+        b.apply(Change::SetSyncSettings(sync.clone()))
+            .unwrap()
+            .changed
+    );
+    assert!(
+        !b.apply(Change::SetSyncSettings(sync.clone()))
+            .unwrap()
+            .changed
+    );
     let signing = SigningSettings {
         mode: SigningMode::Managed,
         certificate: Some(by1.clone()),
     };
-    assert!(b.apply(Op::SetSigning(signing.clone())).unwrap().changed);
-    assert!(!b.apply(Op::SetSigning(signing)).unwrap().changed);
+    assert!(
+        b.apply(Change::SetSigning(signing.clone()))
+            .unwrap()
+            .changed
+    );
+    assert!(!b.apply(Change::SetSigning(signing)).unwrap().changed);
 }
 
 /// Runs, status messages, journal, inventory, fingerprints, catalog deletion.
-fn records_and_fingerprints(b: &dyn Backend) {
+fn records_and_fingerprints(b: &Store) {
     let key = setup(b);
     let by1 = Thumbprint::from(&cert_info().sha1);
-    b.apply(Op::UpsertCertificate {
+    b.apply(Change::UpsertCertificate {
         thumbprint: by1.clone(),
         kind: CertKind::Content,
         state: CertState::Approved,
         info: Some(Box::new(cert_info())),
     })
     .unwrap();
-    b.apply(Op::SetSyncSettings(SyncSettings::default()))
+    b.apply(Change::SetSyncSettings(SyncSettings::default()))
         .unwrap();
     // Runs, status messages, journal, inventory.
     let run = SyncRun {
@@ -122,8 +135,8 @@ fn records_and_fingerprints(b: &dyn Backend) {
         },
         message: None,
     };
-    assert!(b.apply(Op::RecordSyncRun(run.clone())).unwrap().changed);
-    assert!(!b.apply(Op::RecordSyncRun(run.clone())).unwrap().changed);
+    assert!(b.apply(Record::SyncRun(run.clone())).unwrap().changed);
+    assert!(!b.apply(Record::SyncRun(run.clone())).unwrap().changed);
     assert_eq!(b.sync_runs(10).unwrap(), vec![run]);
     let msg = |n: u32, s: i64| RecordedMessage {
         at: at(s),
@@ -135,17 +148,17 @@ fn records_and_fingerprints(b: &dyn Backend) {
         },
     };
     assert!(
-        b.apply(Op::RecordStatusMessage(msg(11508, 1)))
+        b.apply(Record::StatusMessage(msg(11508, 1)))
             .unwrap()
             .changed
     );
     assert!(
-        !b.apply(Op::RecordStatusMessage(msg(11508, 1)))
+        !b.apply(Record::StatusMessage(msg(11508, 1)))
             .unwrap()
             .changed
     );
     assert!(
-        b.apply(Op::RecordStatusMessage(msg(11516, 2)))
+        b.apply(Record::StatusMessage(msg(11516, 2)))
             .unwrap()
             .changed
     );
@@ -168,18 +181,18 @@ fn records_and_fingerprints(b: &dyn Backend) {
     };
     let a1 = Address::catalog(&key);
     let a2 = Address::update(&key, &update_id(1));
-    b.apply(Op::JournalAppend(entry("p1", &a1, Outcome::Done, 1)))
+    b.apply(Record::Journal(entry("p1", &a1, Outcome::Done, 1)))
         .unwrap();
-    b.apply(Op::JournalAppend(entry("p2", &a1, Outcome::Done, 2)))
+    b.apply(Record::Journal(entry("p2", &a1, Outcome::Done, 2)))
         .unwrap();
-    b.apply(Op::JournalAppend(entry("p2", &a2, Outcome::Failed, 3)))
+    b.apply(Record::Journal(entry("p2", &a2, Outcome::Failed, 3)))
         .unwrap();
     assert!(
-        !b.apply(Op::JournalAppend(entry("p2", &a2, Outcome::Failed, 3)))
+        !b.apply(Record::Journal(entry("p2", &a2, Outcome::Failed, 3)))
             .unwrap()
             .changed
     );
-    b.apply(Op::JournalAppend(entry("p2", &a2, Outcome::Done, 4)))
+    b.apply(Record::Journal(entry("p2", &a2, Outcome::Done, 4)))
         .unwrap();
     let j = b.last_journal().unwrap().unwrap();
     assert_eq!((j.plan.as_str(), j.entries.len()), ("p2", 3));
@@ -196,7 +209,7 @@ fn records_and_fingerprints(b: &dyn Backend) {
         1
     );
     assert!(
-        b.apply(Op::InventoryAdd {
+        b.apply(Record::InventoryAdd {
             address: a1.clone(),
             origin: Origin::Created
         })
@@ -204,7 +217,7 @@ fn records_and_fingerprints(b: &dyn Backend) {
         .changed
     );
     assert!(
-        !b.apply(Op::InventoryAdd {
+        !b.apply(Record::InventoryAdd {
             address: a1.clone(),
             origin: Origin::Created
         })
@@ -244,12 +257,12 @@ fn records_and_fingerprints(b: &dyn Backend) {
 
     // Deleting a catalog drops its categories, keeps its updates (as WSUS does).
     assert!(
-        b.apply(Op::DeleteCatalog { key: key.clone() })
+        b.apply(Change::DeleteCatalog { key: key.clone() })
             .unwrap()
             .changed
     );
     assert!(
-        !b.apply(Op::DeleteCatalog { key: key.clone() })
+        !b.apply(Change::DeleteCatalog { key: key.clone() })
             .unwrap()
             .changed
     );
@@ -257,14 +270,14 @@ fn records_and_fingerprints(b: &dyn Backend) {
     assert!(snap.catalogs.is_empty() && snap.categories.is_empty());
     assert_eq!(snap.updates.len(), 5);
     assert!(
-        b.apply(Op::InventoryRemove { address: a1 })
+        b.apply(Record::InventoryRemove { address: a1 })
             .unwrap()
             .changed
     );
 }
 
 /// A second writer fails naming the holder; the lock is released on drop.
-fn lock(b: &dyn Backend) {
+fn lock(b: &Store) {
     // The lock: a second writer fails naming the holder; released on drop.
     let held = b.lock(&LockRequest::new("test one")).unwrap();
     held.check().unwrap();

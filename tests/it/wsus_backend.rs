@@ -1,13 +1,12 @@
-//! `WsusBackend` through the `Backend` trait against the WSUS test double: settings writes
+//! supctl's `WsusServer` through the `Store` against the WSUS test double: settings writes
 //! guarded by the rows' change tokens, languages, the signing certificate, declines, and
 //! updates published by someone else adopted rather than duplicated.
 
 use crate::support::wsus as wsus_support;
 
 use supctl::ids::{Sha1, Thumbprint, UpdateId};
-use supctl::store::local::{LocalBackend, OpenOptions};
-use supctl::store::wsus::WsusBackend;
-use supctl::store::{Backend, Op, SigningMode, SigningSettings, StoreLocation, SyncSettings};
+use supctl::store::db::OpenOptions;
+use supctl::store::{Change, SigningMode, SigningSettings, Store, StoreLocation, SyncSettings};
 use wsus_support::calls::endpoint;
 use wsus_support::{State, WsusServer};
 
@@ -15,12 +14,12 @@ const PASSWORD: &str = "Backend-Pass-1";
 /// The update the test double holds from the start, published by another tool.
 const FOREIGN: &str = "1f2e3d4c-0000-4000-8000-00000000abcd";
 
-fn connect(server: &WsusServer, dir: &std::path::Path) -> WsusBackend {
-    let book = LocalBackend::open(&StoreLocation::new(dir), OpenOptions::write()).unwrap();
-    WsusBackend::connect(
+fn connect(server: &WsusServer, dir: &std::path::Path) -> Store {
+    Store::wsus(
         endpoint(server.url(), PASSWORD),
         "CORP\\svc-supctl".into(),
-        book,
+        &StoreLocation::new(dir),
+        OpenOptions::write(),
     )
     .unwrap()
 }
@@ -42,7 +41,7 @@ fn a_console_change_after_the_snapshot_refuses_the_settings_write() {
     backend.snapshot().unwrap();
     server.state().change_number += 1; // an admin saved the Options page meanwhile
     let e = backend
-        .apply(Op::SetSyncSettings(sync("every 1 day at 05:00", &[])))
+        .apply(Change::SetSyncSettings(sync("every 1 day at 05:00", &[])))
         .unwrap_err();
     let text = e.to_string();
     assert!(
@@ -55,12 +54,12 @@ fn a_console_change_after_the_snapshot_refuses_the_settings_write() {
     // A new plan reads the new rows; the write then goes through, once.
     backend.snapshot().unwrap();
     let applied = backend
-        .apply(Op::SetSyncSettings(sync("every 1 day at 05:00", &[])))
+        .apply(Change::SetSyncSettings(sync("every 1 day at 05:00", &[])))
         .unwrap();
     assert!(applied.changed);
     assert_eq!(server.state().time_of_day, 5 * 3600);
     let again = backend
-        .apply(Op::SetSyncSettings(sync("every 1 day at 05:00", &[])))
+        .apply(Change::SetSyncSettings(sync("every 1 day at 05:00", &[])))
         .unwrap();
     assert!(!again.changed, "repeating is harmless");
     assert_eq!(server.writes(), ["SetSubscription"]);
@@ -76,7 +75,10 @@ fn languages_go_through_the_configuration_row() {
     let backend = connect(&server, dir.path());
     let before = server.state().change_number;
     backend
-        .apply(Op::SetSyncSettings(sync("every 12 hours", &["en", "de"])))
+        .apply(Change::SetSyncSettings(sync(
+            "every 12 hours",
+            &["en", "de"],
+        )))
         .unwrap();
     let state = server.state();
     let enabled: Vec<&str> = state
@@ -95,7 +97,7 @@ fn languages_go_through_the_configuration_row() {
     // A schedule WSUS cannot express is refused before anything is written.
     let writes = server.writes().len();
     let e = backend
-        .apply(Op::SetSyncSettings(sync("every 7 days", &[])))
+        .apply(Change::SetSyncSettings(sync("every 7 days", &[])))
         .unwrap_err();
     assert!(e.to_string().contains("every 7 days"), "{e}");
     assert_eq!(server.writes().len(), writes);
@@ -113,7 +115,7 @@ fn managed_signing_has_the_server_create_its_certificate_once() {
     };
     assert!(
         backend
-            .apply(Op::SetSigning(managed.clone()))
+            .apply(Change::SetSigning(managed.clone()))
             .unwrap()
             .changed
     );
@@ -121,7 +123,7 @@ fn managed_signing_has_the_server_create_its_certificate_once() {
     let signing = backend.snapshot().unwrap().signing.unwrap();
     assert_eq!(signing.mode, SigningMode::Managed);
     assert_eq!(signing.certificate, Some(Thumbprint::from(&Sha1::of(&der))));
-    assert!(!backend.apply(Op::SetSigning(managed)).unwrap().changed);
+    assert!(!backend.apply(Change::SetSigning(managed)).unwrap().changed);
     assert_eq!(server.writes(), ["ExecuteSetSelfSigningCertificate"]);
 }
 
@@ -136,7 +138,7 @@ fn foreign_updates_are_read_from_their_sdp_and_can_be_declined() {
 
     assert!(
         backend
-            .apply(Op::SetDeclined {
+            .apply(Change::SetDeclined {
                 ids: vec![id.clone()],
                 declined: true,
             })
@@ -146,7 +148,7 @@ fn foreign_updates_are_read_from_their_sdp_and_can_be_declined() {
     assert!(server.state().updates[0].declined);
     assert!(
         backend
-            .apply(Op::SetDeclined {
+            .apply(Change::SetDeclined {
                 ids: vec![id],
                 declined: false,
             })
@@ -172,7 +174,7 @@ fn content_staging_is_refused_as_unsupported() {
     std::fs::create_dir_all(tmp.parent().unwrap()).unwrap();
     std::fs::write(&tmp, b"x").unwrap();
     let e = backend
-        .apply(Op::StageContent(supctl::store::StageRequest {
+        .apply(Change::StageContent(supctl::store::StageRequest {
             update: UpdateId::parse(FOREIGN).unwrap(),
             sha1: Sha1::of(b"x"),
             sha256: supctl::ids::Sha256::of(b"x"),
@@ -214,7 +216,7 @@ fn an_update_published_by_another_tool_is_adopted_from_its_sdp() {
 
     // Once a catalog of that publisher is subscribed, the update is that catalog's.
     backend
-        .apply(Op::UpsertCatalog(supctl::store::CatalogRecord {
+        .apply(Change::UpsertCatalog(supctl::store::CatalogRecord {
             key: supctl::store::CatalogKey::parse("vendor-x").unwrap(),
             kind: supctl::store::CatalogKind::Custom,
             name: "Vendor X".into(),

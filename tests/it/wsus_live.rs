@@ -12,13 +12,14 @@
 use std::time::{Duration, Instant};
 
 use supctl::catalog::sdp::parse_catalog;
-use supctl::store::local::{LocalBackend, OpenOptions};
+
+use supctl::store::db::OpenOptions;
 use supctl::store::wsus::client::Client;
 use supctl::store::wsus::ntlm::Credentials;
+use supctl::store::wsus::publish;
 use supctl::store::wsus::sync_settings::RemoteSync;
 use supctl::store::wsus::transport::{Endpoint, Transport};
-use supctl::store::wsus::{WsusBackend, publish};
-use supctl::store::{Backend, StoreLocation};
+use supctl::store::{Store, StoreLocation};
 
 struct Live {
     endpoint: Endpoint,
@@ -113,8 +114,13 @@ fn live_read_only() {
     );
 
     let dir = tempfile::tempdir().unwrap();
-    let book = LocalBackend::open(&StoreLocation::new(dir.path()), OpenOptions::write()).unwrap();
-    let backend = WsusBackend::connect(l.endpoint, l.admin, book).unwrap();
+    let backend = Store::wsus(
+        l.endpoint,
+        l.admin,
+        &StoreLocation::new(dir.path()),
+        OpenOptions::write(),
+    )
+    .unwrap();
     let snap = timed(
         "first snapshot (asks each unknown update for its SDP)",
         || backend.snapshot().unwrap(),

@@ -25,7 +25,7 @@ use super::status::Warning;
 use super::watcher::{self, Change};
 use crate::catalog::fetch::Fetcher;
 use crate::config::{self, Config, Schedule};
-use crate::store::{Backend, HeldLock, StoreError};
+use crate::store::{HeldLock, Store, StoreError};
 
 mod passes;
 mod startup;
@@ -81,7 +81,7 @@ enum Signal {
 struct Daemon {
     cfg: Config,
     opts: Options,
-    backend: Box<dyn Backend>,
+    backend: Store,
     fetcher: Fetcher,
     state_dir: PathBuf,
     scopes: BTreeMap<String, ScopeState>,
@@ -141,7 +141,7 @@ fn schedule_key(s: &Schedule, tz: FixedOffset) -> String {
 pub async fn run(
     opts: Options,
     cfg: Config,
-    backend: Box<dyn Backend>,
+    backend: Store,
     fetcher: Fetcher,
     lock: Box<dyn HeldLock>,
 ) -> Result<(), DaemonError> {

@@ -13,7 +13,7 @@ use crate::reconcile::pass::{self, Scope};
 use crate::reconcile::record::ScopeOutcome;
 use crate::reconcile::schedule as sched;
 use crate::reconcile::status::{self, Warning};
-use crate::store::{Address, NextRun, Op, RunResult, StoreError};
+use crate::store::{Address, NextRun, Record, RunResult, StoreError};
 
 impl Daemon {
     pub(super) async fn run_scheduled(&mut self, due: Vec<String>) {
@@ -52,14 +52,7 @@ impl Daemon {
         };
         tracing::info!(reason = why, scopes = ?covered, apply, "reconciling");
         let opts = self.pass_options(apply);
-        let result = pass::run(
-            &self.cfg,
-            self.backend.as_ref(),
-            &self.fetcher,
-            &scope,
-            &opts,
-        )
-        .await;
+        let result = pass::run(&self.cfg, &self.backend, &self.fetcher, &scope, &opts).await;
         let (outcomes, out) = match result {
             Ok(o) => {
                 if !apply && o.plan.changes {
@@ -115,7 +108,7 @@ impl Daemon {
         let key = schedule_key(&s.schedule, s.tz);
         let due = s.due;
         if let Ok(address) = Address::parse(scope)
-            && let Err(e) = self.backend.apply(Op::SetNextRun(NextRun {
+            && let Err(e) = self.backend.apply(Record::NextRun(NextRun {
                 scope: address,
                 due,
                 schedule: key,
@@ -155,7 +148,7 @@ impl Daemon {
                 Some(o) => {
                     let (mut lines, mut succeeded) = (o.lines(), o.succeeded());
                     if let Some((line, started)) =
-                        crate::reconcile::pass::start_upstream_sync(self.backend.as_ref(), &scope)
+                        crate::reconcile::pass::start_upstream_sync(&self.backend, &scope)
                     {
                         lines.push(line);
                         succeeded &= started;
@@ -186,7 +179,7 @@ impl Daemon {
     fn log_warnings(&mut self) {
         let read = || -> Result<status::Report, StoreError> {
             // The daemon holds the lock itself: an incomplete plan is not being run now.
-            let loaded = status::load(&self.cfg, self.backend.as_ref(), 1000, 200, None)?;
+            let loaded = status::load(&self.cfg, &self.backend, 1000, 200, None)?;
             Ok(status::report(&loaded.inputs(&self.cfg, Utc::now())))
         };
         match read() {

@@ -22,24 +22,17 @@ impl Daemon {
     /// Resume an interrupted apply, restore the schedules, catch up missed slots, and
     /// reconcile a config that changed while the daemon was stopped.
     pub(super) async fn start_up(&mut self) -> Result<(), DaemonError> {
-        if let Ok(Some(plan)) = pass::interrupted_plan(&self.cfg, self.backend.as_ref()) {
+        if let Ok(Some(plan)) = pass::interrupted_plan(&self.cfg, &self.backend) {
             if self.opts.mode == Mode::AutoCorrect {
                 tracing::info!(plan = %plan.id, "resuming the interrupted apply");
                 let started = Utc::now();
                 let opts = self.pass_options(true);
-                match pass::apply_plan(
-                    &self.cfg,
-                    self.backend.as_ref(),
-                    &self.fetcher,
-                    &plan,
-                    true,
-                    &opts,
-                )
-                .await
+                match pass::apply_plan(&self.cfg, &self.backend, &self.fetcher, &plan, true, &opts)
+                    .await
                 {
                     Ok(report) => {
                         let scopes = record_runs(
-                            self.backend.as_ref(),
+                            &self.backend,
                             &RunRecord {
                                 cfg: &self.cfg,
                                 plan: &plan,

@@ -7,7 +7,7 @@ use super::{Inputs, InterruptedApply};
 use crate::config::Config;
 use crate::reconcile::pass::{PassError, interrupted_plan};
 use crate::store::{
-    ActualState, Backend, Finding, NextRun, Outcome, RecordedMessage, ShippedCertificates,
+    ActualState, Finding, NextRun, Outcome, RecordedMessage, ShippedCertificates, Store,
     StoreError, SyncRun,
 };
 
@@ -43,7 +43,7 @@ impl Loaded {
 /// last plan rather than have left it).
 pub fn load(
     cfg: &Config,
-    backend: &dyn Backend,
+    backend: &Store,
     runs: usize,
     messages: usize,
     lock_holder: Option<String>,
@@ -61,7 +61,7 @@ pub fn load(
 
 fn interrupted(
     cfg: &Config,
-    backend: &dyn Backend,
+    backend: &Store,
     lock_holder: Option<String>,
 ) -> Result<Option<InterruptedApply>, StoreError> {
     let plan = match interrupted_plan(cfg, backend) {

@@ -1,21 +1,17 @@
-//! The in-memory backend's state and how each `Op` changes it, mirroring
-//! `local::write` rule for rule (shared rules live in `store::shared`).
+//! The in-memory server's objects and how each [`Change`] alters them, mirroring
+//! `embedded::write` rule for rule (shared rules live in `store::shared`).
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
-
 use crate::catalog::model::{Category, PublicationState, UpdateRecord};
 use crate::ids::{Sha1, Sha256, UpdateId};
+use crate::store::actual::{ActualState, StoredUpdate};
 use crate::store::content::digest_file;
 use crate::store::error::{Result, StoreError};
-use crate::store::lock_owner::LockOwner;
 use crate::store::model::*;
-use crate::store::names::{Address, CatalogKey};
-use crate::store::observed::{Finding, FindingKind, ShippedCertificates};
-use crate::store::op::{Applied, Counts, Op, StageRequest, check_ext};
+use crate::store::names::CatalogKey;
+use crate::store::op::{Applied, Change, Counts, StageRequest, check_ext};
 use crate::store::shared;
-use crate::store::state::{ActualState, StoredUpdate};
 
 #[derive(Debug, Clone)]
 pub(super) struct MemUpdate {
@@ -34,32 +30,9 @@ pub(super) struct Mem {
     pub(super) content: BTreeMap<Sha1, Sha256>,
     pub(super) sync: Option<SyncSettings>,
     pub(super) signing: Option<SigningSettings>,
-    pub(super) inventory: BTreeMap<Address, Origin>,
-    pub(super) runs: BTreeMap<(Address, DateTime<Utc>), SyncRun>,
-    pub(super) messages: Vec<RecordedMessage>,
-    pub(super) next_runs: BTreeMap<Address, NextRun>,
-    pub(super) findings: BTreeMap<(Address, FindingKind), Finding>,
-    pub(super) shipped: BTreeMap<CatalogKey, ShippedCertificates>,
-    pub(super) journal: Vec<JournalEntry>,
-    pub(super) lock: Option<LockOwner>,
 }
 
 impl Mem {
-    /// Records one outcome unless the same entry is already there; true when recorded.
-    fn journal_append(&mut self, e: JournalEntry) -> bool {
-        let dup = self.journal.iter().any(|x| {
-            x.plan == e.plan
-                && x.address == e.address
-                && x.role == e.role
-                && x.outcome == e.outcome
-                && x.at == e.at
-        });
-        if !dup {
-            self.journal.push(e);
-        }
-        !dup
-    }
-
     pub(super) fn snapshot(&self) -> ActualState {
         let mut updates: BTreeMap<UpdateId, StoredUpdate> = self
             .updates
@@ -94,7 +67,7 @@ impl Mem {
             updates,
             sync: self.sync.clone(),
             signing: self.signing.clone(),
-            inventory: self.inventory.clone(),
+            inventory: BTreeMap::new(),
         }
     }
 
@@ -104,9 +77,9 @@ impl Mem {
             .ok_or_else(|| StoreError::UnknownCatalog(key.clone()))
     }
 
-    pub(super) fn apply(&mut self, op: Op) -> Result<Applied> {
-        Ok(match op {
-            Op::UpsertCatalog(rec) => match self.catalogs.get_mut(&rec.key) {
+    pub(super) fn apply(&mut self, change: Change) -> Result<Applied> {
+        Ok(match change {
+            Change::UpsertCatalog(rec) => match self.catalogs.get_mut(&rec.key) {
                 Some(c) if c.settings == rec => Applied::updated(false),
                 Some(c) => {
                     c.settings = rec;
@@ -123,23 +96,17 @@ impl Mem {
                     Applied::created(true)
                 }
             },
-            Op::SetSubscribed { key, subscribed } => {
+            Change::SetSubscribed { key, subscribed } => {
                 let c = self.catalog(&key)?;
                 let changed = c.settings.subscribed != subscribed;
                 c.settings.subscribed = subscribed;
                 Applied::updated(changed)
             }
-            Op::RecordRevision { key, revision } => {
-                let c = self.catalog(&key)?;
-                let changed = c.revision.as_ref() != Some(&revision);
-                c.revision = Some(revision);
-                Applied::updated(changed)
-            }
-            Op::DeleteCatalog { key } => {
+            Change::DeleteCatalog { key } => {
                 self.categories.remove(&key);
                 Applied::deleted(self.catalogs.remove(&key).is_some())
             }
-            Op::UpsertCertificate {
+            Change::UpsertCertificate {
                 thumbprint,
                 kind,
                 state,
@@ -169,13 +136,13 @@ impl Mem {
                     }
                 }
             }
-            Op::DeleteCertificate { thumbprint, kind } => {
+            Change::DeleteCertificate { thumbprint, kind } => {
                 let before = self.certificates.len();
                 self.certificates
                     .retain(|c| !(c.kind == kind && c.matches(&thumbprint)));
                 Applied::deleted(self.certificates.len() < before)
             }
-            Op::ReplaceCategories {
+            Change::ReplaceCategories {
                 catalog,
                 categories,
             } => {
@@ -197,7 +164,7 @@ impl Mem {
                     }
                 }
             }
-            Op::PublishUpdates { catalog, updates } => {
+            Change::PublishUpdates { catalog, updates } => {
                 self.catalog(&catalog)?;
                 let mut counts = Counts::default();
                 for rec in &updates {
@@ -205,115 +172,26 @@ impl Mem {
                 }
                 Applied::from_counts(counts)
             }
-            Op::ExpireUpdates { ids } => self.set_flag(&ids, |u| {
+            Change::ExpireUpdates { ids } => self.set_flag(&ids, |u| {
                 let changed = u.publication != PublicationState::Expired;
                 u.publication = PublicationState::Expired;
                 changed
             }),
-            Op::SetDeclined { ids, declined } => self.set_flag(&ids, |u| {
+            Change::SetDeclined { ids, declined } => self.set_flag(&ids, |u| {
                 let changed = u.declined != declined;
                 u.declined = declined;
                 changed
             }),
-            Op::StageContent(req) => self.stage(req)?,
-            Op::SetSyncSettings(s) => {
+            Change::StageContent(req) => self.stage(req)?,
+            Change::SetSyncSettings(s) => {
                 let changed = self.sync.as_ref() != Some(&s);
                 self.sync = Some(s);
                 Applied::updated(changed)
             }
-            Op::SetSigning(s) => {
+            Change::SetSigning(s) => {
                 let changed = self.signing.as_ref() != Some(&s);
                 self.signing = Some(s);
                 Applied::updated(changed)
-            }
-            Op::RecordSyncRun(run) => {
-                let key = (run.scope.clone(), run.started);
-                match self.runs.insert(key, run.clone()) {
-                    Some(old) if old == run => Applied::created(false),
-                    Some(_) => Applied::updated(true),
-                    None => Applied::created(true),
-                }
-            }
-            Op::RecordStatusMessage(m) => {
-                let dup = self.messages.iter().any(|x| {
-                    x.at == m.at
-                        && x.message.number == m.message.number
-                        && x.address == m.address
-                        && x.message.text == m.message.text
-                });
-                if !dup {
-                    self.messages.push(m);
-                }
-                Applied::created(!dup)
-            }
-            Op::SetNextRun(n) => match self.next_runs.insert(n.scope.clone(), n.clone()) {
-                Some(old) if old == n => Applied::updated(false),
-                Some(_) => Applied::updated(true),
-                None => Applied::created(true),
-            },
-            Op::JournalAppend(e) => Applied::created(self.journal_append(e)),
-            Op::Atomic { ops, done } => {
-                // All or nothing, as the local store's one transaction.
-                let saved = self.clone();
-                let mut applied = Vec::with_capacity(ops.len());
-                for op in ops {
-                    match self.apply(op) {
-                        Ok(a) => applied.push(a),
-                        Err(e) => {
-                            *self = saved;
-                            return Err(e);
-                        }
-                    }
-                }
-                let after = self.snapshot();
-                let at = chrono::Utc::now();
-                for d in &done {
-                    self.journal_append(d.entry(after.fingerprint(d.object()), at));
-                }
-                Applied::sum(applied)
-            }
-            Op::JournalBatch(entries) => {
-                let mut counts = Counts::default();
-                for e in entries {
-                    if self.journal_append(e) {
-                        counts.created += 1;
-                    } else {
-                        counts.unchanged += 1;
-                    }
-                }
-                Applied::from_counts(counts)
-            }
-            Op::InventoryAdd { address, origin } => {
-                Applied::created(self.inventory.insert(address, origin) != Some(origin))
-            }
-            Op::InventoryRemove { address } => {
-                Applied::deleted(self.inventory.remove(&address).is_some())
-            }
-            Op::RecordFinding(f) => {
-                match self.findings.insert((f.scope.clone(), f.kind), f.clone()) {
-                    Some(old) if old == f => Applied::updated(false),
-                    Some(_) => Applied::updated(true),
-                    None => Applied::created(true),
-                }
-            }
-            Op::ClearFinding { scope, kind } => {
-                Applied::deleted(self.findings.remove(&(scope, kind)).is_some())
-            }
-            Op::RecordShippedCertificates(s) => {
-                let s = ShippedCertificates::new(s.catalog, s.certificates);
-                let old = self.shipped.get(&s.catalog);
-                let unchanged = old.map_or(&[][..], |o| &o.certificates[..]) == &s.certificates[..];
-                let existed = old.is_some();
-                if unchanged {
-                    Applied::updated(false)
-                } else {
-                    self.shipped.insert(s.catalog.clone(), s);
-                    if existed {
-                        Applied::updated(true)
-                    } else {
-                        Applied::created(true)
-                    }
-                }
             }
         })
     }

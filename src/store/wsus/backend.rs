@@ -1,12 +1,12 @@
-//! [`WsusBackend`]: the `Backend` trait over a remote WSUS.
+//! [`WsusServer`]: the [`UpdateServer`] trait over a remote WSUS.
 //!
 //! WSUS holds the truth for what it can hold: the locally published updates (existence,
 //! revision, decline, expiry), the synchronization settings and the signing certificate.
-//! What WSUS has no place for (ConfigMgr keeps it in its site database) stays in a local
-//! store in the state directory, the *bookkeeping*: catalog subscriptions and fetch
-//! records, V3 categories, approved and blocked certificates, the apply journal, the
-//! inventory, runs, status messages, the daemon's next runs, the writer lock, and a mirror
-//! of each published update (its catalog and package), which tells whose update is whose.
+//! What WSUS has no place for is kept where ConfigMgr keeps it, in a *site database*: the
+//! embedded server's tables in the state directory hold the catalog subscriptions, V3
+//! categories, approved and blocked certificates, and a mirror of each published update (its
+//! catalog and package), which tells whose update is whose. supctl's own bookkeeping
+//! (journal, runs, lock, ...) is not this server's: the [`crate::store::Store`] keeps it.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -19,12 +19,12 @@ use super::transport::{Endpoint, Transport};
 use super::updates::{self, RemoteUpdates, SyncedIndex};
 use super::{history, publish};
 use crate::ids::{Sha1, Thumbprint, UpdateId};
-use crate::store::local::LocalBackend;
-use crate::store::state::{fingerprint_of, object_json};
+use crate::store::actual::{fingerprint_of, object_json};
+use crate::store::embedded::EmbeddedServer;
 use crate::store::{
-    ActualState, Address, Applied, Backend, Capabilities, Counts, Fingerprint, HeldLock, Journal,
-    LockRequest, NextRun, Op, PlanId, RecordedMessage, Result, ServerIdentity, SigningMode,
-    SigningSettings, StoreError, SyncRun, SyncSettings, Target,
+    ActualState, Address, Applied, Capabilities, Change, Counts, Fingerprint, Result,
+    ServerIdentity, SigningMode, SigningSettings, StoreError, SyncRun, SyncSettings, Target,
+    UpdateServer,
 };
 
 /// What this backend can do: everything but staging content, which needs the server's file
@@ -38,10 +38,11 @@ pub const CAPABILITIES: Capabilities = Capabilities {
 /// How far back `status` looks for WSUS synchronization runs.
 const HISTORY_DAYS: i64 = 30;
 
-/// A WSUS server plus the local bookkeeping store.
-pub struct WsusBackend {
+/// A WSUS server plus its site database.
+pub struct WsusServer {
     client: Client,
-    book: LocalBackend,
+    /// What WSUS has no place for (see the module doc).
+    site: EmbeddedServer,
     version: Option<String>,
     url: String,
     /// The latest revisions on the server, cached between writes so apply's per-action
@@ -55,9 +56,9 @@ pub struct WsusBackend {
     identity: crate::store::identity::Remembered,
 }
 
-impl WsusBackend {
-    /// Connects (checking the account has a WSUS role) and opens the bookkeeping store.
-    pub fn connect(endpoint: Endpoint, admin: String, book: LocalBackend) -> Result<Self> {
+impl WsusServer {
+    /// Connects, checking the account has a WSUS role; `site` is the site database.
+    pub fn connect(endpoint: Endpoint, admin: String, site: EmbeddedServer) -> Result<Self> {
         let url = endpoint.service_url();
         let client = Client::new(Transport::connect(endpoint)?, admin.clone());
         let version = client.server_version()?;
@@ -67,10 +68,10 @@ impl WsusBackend {
             ))
             .into());
         }
-        let synced = SyncedIndex::load(book.location().dir());
-        Ok(WsusBackend {
+        let synced = SyncedIndex::load(site.location().dir());
+        Ok(WsusServer {
             client,
-            book,
+            site,
             version,
             url,
             remote: Mutex::new(None),
@@ -164,7 +165,7 @@ impl WsusBackend {
         }
         let target = remote.target(&desired)?;
         let wrote = remote.write(&self.client, &target)?;
-        let recorded = self.book.apply(Op::SetSyncSettings(desired))?;
+        let recorded = self.site.apply(Change::SetSyncSettings(desired))?;
         Ok(Applied::updated(wrote || recorded.changed))
     }
 
@@ -175,7 +176,7 @@ impl WsusBackend {
             self.client.create_self_signed_certificate()?;
             certificate = self.signing_thumbprint()?;
         }
-        let recorded = self.book.apply(Op::SetSigning(SigningSettings {
+        let recorded = self.site.apply(Change::SetSigning(SigningSettings {
             mode: desired.mode,
             certificate,
         }))?;
@@ -187,7 +188,7 @@ impl WsusBackend {
         catalog: crate::store::CatalogKey,
         records: Vec<crate::catalog::model::UpdateRecord>,
     ) -> Result<Applied> {
-        let book = self.book.snapshot_settings()?;
+        let book = self.site.snapshot_settings()?;
         if !book.catalogs.contains_key(&catalog) {
             return Err(StoreError::UnknownCatalog(catalog));
         }
@@ -198,7 +199,7 @@ impl WsusBackend {
         for rec in records {
             let on_server = remote.get(&rec.id);
             let mirrored = self
-                .book
+                .site
                 .update(&rec.id)?
                 .is_some_and(|m| m.catalog == catalog && m.content_hash == rec.content_hash());
             if on_server.is_some() && mirrored {
@@ -227,7 +228,7 @@ impl WsusBackend {
         }
         self.forget_updates();
         if !imported.is_empty() {
-            self.book.apply(Op::PublishUpdates {
+            self.site.apply(Change::PublishUpdates {
                 catalog,
                 updates: imported,
             })?;
@@ -275,7 +276,7 @@ impl WsusBackend {
         }
         self.forget_updates();
         if !done.is_empty() {
-            self.book.apply(Op::ExpireUpdates { ids: done })?;
+            self.site.apply(Change::ExpireUpdates { ids: done })?;
         }
         match failure {
             Some(e) => Err(e.into()),
@@ -304,12 +305,12 @@ impl WsusBackend {
             counts.updated += 1;
         }
         self.forget_updates();
-        self.book.apply(Op::SetDeclined { ids, declined })?;
+        self.site.apply(Change::SetDeclined { ids, declined })?;
         Ok(Applied::from_counts(counts))
     }
 }
 
-impl Backend for WsusBackend {
+impl UpdateServer for WsusServer {
     fn name(&self) -> &'static str {
         "wsus"
     }
@@ -333,15 +334,15 @@ impl Backend for WsusBackend {
 
     fn describe(&self) -> String {
         format!(
-            "WSUS {} at {} (bookkeeping in {})",
+            "WSUS {} at {} (site database in {})",
             self.version.as_deref().unwrap_or("(version not reported)"),
             self.url,
-            self.book.location().dir().display()
+            self.site.location().dir().display()
         )
     }
 
     fn snapshot(&self) -> Result<ActualState> {
-        let mut state = self.book.snapshot()?;
+        let mut state = self.site.snapshot()?;
         let remote = self.remote_updates(true)?;
         state.updates = self.merged_updates(&state, &remote)?;
         let (sync, raw) = self.sync_settings(state.sync.as_ref())?;
@@ -354,44 +355,26 @@ impl Backend for WsusBackend {
         Ok(state)
     }
 
-    fn apply(&self, op: Op) -> Result<Applied> {
+    fn apply(&self, change: Change) -> Result<Applied> {
         if matches!(
-            op,
-            Op::PublishUpdates { .. }
-                | Op::ExpireUpdates { .. }
-                | Op::SetDeclined { .. }
-                | Op::SetSigning(_)
+            change,
+            Change::PublishUpdates { .. }
+                | Change::ExpireUpdates { .. }
+                | Change::SetDeclined { .. }
+                | Change::SetSigning(_)
         ) {
             // Our own writes may move the settings rows' tokens (the signing certificate
             // lives beside the configuration); from here on only the write's own re-read
             // guards a settings change.
             *self.tokens.lock().unwrap_or_else(|e| e.into_inner()) = None;
         }
-        // A holder that lost the state lock must not call the server either: the bookkeeping
-        // write after the call would be refused, leaving the server ahead of the books.
-        self.book.ensure_lock_current()?;
-        match op {
-            // The server cannot share a transaction with the books: each operation is made
-            // in turn, then the outcomes are journaled with what the server now holds.
-            Op::Atomic { ops, done } => {
-                let mut applied = Vec::with_capacity(ops.len());
-                for op in ops {
-                    applied.push(self.apply(op)?);
-                }
-                let at = chrono::Utc::now();
-                let mut entries = Vec::with_capacity(done.len());
-                for d in &done {
-                    entries.push(d.entry(self.fingerprint(d.object())?, at));
-                }
-                self.book.apply(Op::JournalBatch(entries))?;
-                Ok(Applied::sum(applied))
-            }
-            Op::PublishUpdates { catalog, updates } => self.publish(catalog, updates),
-            Op::ExpireUpdates { ids } => self.expire(ids),
-            Op::SetDeclined { ids, declined } => self.set_declined(ids, declined),
-            Op::SetSyncSettings(s) => self.set_sync(s),
-            Op::SetSigning(s) => self.set_signing(s),
-            Op::StageContent(req) => {
+        match change {
+            Change::PublishUpdates { catalog, updates } => self.publish(catalog, updates),
+            Change::ExpireUpdates { ids } => self.expire(ids),
+            Change::SetDeclined { ids, declined } => self.set_declined(ids, declined),
+            Change::SetSyncSettings(s) => self.set_sync(s),
+            Change::SetSigning(s) => self.set_signing(s),
+            Change::StageContent(req) => {
                 let _ = std::fs::remove_file(&req.temp_path);
                 Err(StoreError::Unsupported {
                     what: "content staging".into(),
@@ -399,7 +382,7 @@ impl Backend for WsusBackend {
                     why: "WSUS takes content through its file shares, which its admin API does not reach; publish metadata-only and let clients download from the vendor".into(),
                 })
             }
-            other => self.book.apply(other),
+            other => self.site.apply(other),
         }
     }
 
@@ -410,13 +393,13 @@ impl Backend for WsusBackend {
                 let Some(r) = remote.get(&id) else {
                     return Ok(None);
                 };
-                let merged = match self.book.update(&id)? {
+                let merged = match self.site.update(&id)? {
                     Some(m) => Some(updates::overlay(m, r)),
                     None => {
                         let mut synced = self.synced.lock().unwrap_or_else(|e| e.into_inner());
                         match synced.fetch(&self.client, r)? {
                             Some(rec) => {
-                                let book = self.book.snapshot_settings()?;
+                                let book = self.site.snapshot_settings()?;
                                 Some(updates::adopted(&rec, r, &book.catalogs))
                             }
                             None => None,
@@ -426,20 +409,20 @@ impl Backend for WsusBackend {
                 return Ok(merged.filter(|u| u.catalog == k).map(|u| u.fingerprint()));
             }
             Some(Target::Sync) => {
-                let recorded = self.book.snapshot_settings()?.sync;
+                let recorded = self.site.snapshot_settings()?.sync;
                 Some(object_json(&self.sync_settings(recorded.as_ref())?.0))
             }
             Some(Target::Signing) => {
-                let recorded = self.book.snapshot_settings()?.signing;
+                let recorded = self.site.snapshot_settings()?.signing;
                 self.signing(recorded.as_ref())?.map(|s| object_json(&s))
             }
-            _ => return self.book.fingerprint(address),
+            _ => return self.site.fingerprint(address),
         };
         Ok(value.map(|v| fingerprint_of(&v)))
     }
 
     fn raw_xml(&self, id: &UpdateId, revision: Option<u32>) -> Result<Option<String>> {
-        if let Some(x) = self.book.raw_xml(id, revision)? {
+        if let Some(x) = self.site.raw_xml(id, revision)? {
             return Ok(Some(x));
         }
         let remote = self.remote_updates(false)?;
@@ -449,21 +432,9 @@ impl Backend for WsusBackend {
         }
     }
 
-    fn last_journal(&self) -> Result<Option<Journal>> {
-        self.book.last_journal()
-    }
-
-    fn journal(&self, plan: &PlanId) -> Result<Option<Journal>> {
-        self.book.journal(plan)
-    }
-
-    fn status_messages(&self, limit: usize) -> Result<Vec<RecordedMessage>> {
-        self.book.status_messages(limit)
-    }
-
-    /// supctl's own runs merged with the server's synchronizations (events 381–386).
-    fn sync_runs(&self, limit: usize) -> Result<Vec<SyncRun>> {
-        let mut runs = self.book.sync_runs(limit)?;
+    /// The server's synchronizations with Microsoft Update (events 381–386).
+    fn sync_history(&self, limit: usize) -> Result<Vec<SyncRun>> {
+        let mut runs = Vec::new();
         let now = chrono::Utc::now();
         // A day past now as well: the server's clock is not ours.
         let events = self.client.sync_events(
@@ -492,24 +463,8 @@ impl Backend for WsusBackend {
         Ok(runs)
     }
 
-    fn next_runs(&self) -> Result<Vec<NextRun>> {
-        self.book.next_runs()
-    }
-
-    fn findings(&self) -> Result<Vec<crate::store::Finding>> {
-        self.book.findings()
-    }
-
-    fn shipped_certificates(&self) -> Result<Vec<crate::store::ShippedCertificates>> {
-        self.book.shipped_certificates()
-    }
-
     fn staging_dir(&self) -> Result<PathBuf> {
-        self.book.staging_dir()
-    }
-
-    fn lock(&self, request: &LockRequest) -> Result<Box<dyn HeldLock>> {
-        self.book.lock(request)
+        self.site.staging_dir()
     }
 
     fn start_synchronization(&self) -> Result<()> {

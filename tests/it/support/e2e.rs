@@ -13,8 +13,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use supctl::store::local::{Check, LocalBackend, OpenOptions};
-use supctl::store::{ActualState, Backend as _, StoreLocation};
+use supctl::store::Store;
+use supctl::store::db::{Check, OpenOptions};
+use supctl::store::{ActualState, StoreLocation};
 
 use super::{TestCa, TestProxy, TestServer};
 
@@ -121,8 +122,17 @@ impl Site {
         self.backend().snapshot().expect("snapshot")
     }
 
-    pub(crate) fn backend(&self) -> LocalBackend {
-        LocalBackend::open(
+    /// The embedded server alone, for what only it has (`gc`, `stats`, content paths).
+    pub(crate) fn server(&self) -> supctl::store::embedded::EmbeddedServer {
+        supctl::store::embedded::EmbeddedServer::open(
+            &StoreLocation::new(self.state_dir()),
+            OpenOptions::read(),
+        )
+        .expect("the store opens")
+    }
+
+    pub(crate) fn backend(&self) -> Store {
+        Store::embedded(
             &StoreLocation::new(self.state_dir()),
             OpenOptions {
                 create: false,

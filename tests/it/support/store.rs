@@ -1,21 +1,23 @@
 //! Fixtures shared by the store test crates (each uses a subset, hence `dead_code`).
 
 use std::io::Write as _;
+use supctl::store::Change;
 
 use chrono::{TimeZone, Utc};
 use supctl::ids::{Sha1, Sha256};
+use supctl::store::Store;
 use supctl::store::bench::{self, catalog_key, update, update_id};
-use supctl::store::local::{LocalBackend, OpenOptions};
+use supctl::store::db::OpenOptions;
 use supctl::store::*;
 use supctl::trust::CertificateInfo;
 
-pub(crate) fn local() -> (tempfile::TempDir, LocalBackend) {
+pub(crate) fn local() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
-    let b = LocalBackend::open(&StoreLocation::new(dir.path()), OpenOptions::write()).unwrap();
+    let b = Store::embedded(&StoreLocation::new(dir.path()), OpenOptions::write()).unwrap();
     (dir, b)
 }
 
-pub(crate) fn temp_content(b: &dyn Backend, data: &[u8]) -> std::path::PathBuf {
+pub(crate) fn temp_content(b: &Store, data: &[u8]) -> std::path::PathBuf {
     let mut f = tempfile::Builder::new()
         .tempfile_in(b.staging_dir().unwrap())
         .unwrap();
@@ -23,8 +25,8 @@ pub(crate) fn temp_content(b: &dyn Backend, data: &[u8]) -> std::path::PathBuf {
     f.keep().unwrap().1
 }
 
-pub(crate) fn stage_req(b: &dyn Backend, i: usize, data: &[u8]) -> Op {
-    Op::StageContent(StageRequest {
+pub(crate) fn stage_req(b: &Store, i: usize, data: &[u8]) -> Change {
+    Change::StageContent(StageRequest {
         update: update_id(i),
         sha1: Sha1::of(data),
         sha256: Sha256::of(data),
@@ -51,11 +53,8 @@ pub(crate) fn cert_info() -> CertificateInfo {
     }
 }
 
-pub(crate) fn publish(
-    b: &dyn Backend,
-    updates: Vec<supctl::catalog::model::UpdateRecord>,
-) -> Applied {
-    b.apply(Op::PublishUpdates {
+pub(crate) fn publish(b: &Store, updates: Vec<supctl::catalog::model::UpdateRecord>) -> Applied {
+    b.apply(Change::PublishUpdates {
         catalog: catalog_key(),
         updates,
     })
@@ -63,8 +62,8 @@ pub(crate) fn publish(
 }
 
 /// A catalog with updates 0..5 published.
-pub(crate) fn setup(b: &dyn Backend) -> CatalogKey {
-    b.apply(Op::UpsertCatalog(bench::catalog())).unwrap();
+pub(crate) fn setup(b: &Store) -> CatalogKey {
+    b.apply(Change::UpsertCatalog(bench::catalog())).unwrap();
     publish(b, (0..5).map(update).collect());
     catalog_key()
 }
@@ -77,8 +76,7 @@ macro_rules! on_both_backends {
             $(#[test] fn $name() { let (_d, b) = $crate::support::store::local(); super::$name(&b); })*
         }
         mod memory_backend {
-            use supctl::store::memory::MemoryBackend;
-            $(#[test] fn $name() { super::$name(&MemoryBackend::new().unwrap()); })*
+            $(#[test] fn $name() { super::$name(&supctl::store::Store::memory().unwrap()); })*
         }
     };
 }

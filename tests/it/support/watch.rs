@@ -121,11 +121,8 @@ impl Workspace {
 /// The store's sync runs (newest first) and update states, read directly (works while the
 /// config is invalid, when `status` cannot load it).
 pub(crate) fn store_facts(ws: &Workspace) -> (Vec<supctl::store::SyncRun>, Vec<String>) {
-    use supctl::store::Backend as _;
     let loc = supctl::store::StoreLocation::new(ws.path().join(".supctl"));
-    let b =
-        supctl::store::local::LocalBackend::open(&loc, supctl::store::local::OpenOptions::read())
-            .unwrap();
+    let b = supctl::store::Store::embedded(&loc, supctl::store::db::OpenOptions::read()).unwrap();
     let states = b
         .snapshot()
         .unwrap()

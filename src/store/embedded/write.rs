@@ -1,4 +1,4 @@
-//! Applying one `Op` inside one immediate transaction. Each arm first compares with what is
+//! Applying one [`Change`] inside one immediate transaction. Each arm first compares with what is
 //! stored, so repeating an operation changes nothing and reports `changed: false`.
 
 use rusqlite::{OptionalExtension as _, Transaction, params};
@@ -9,16 +9,16 @@ use crate::store::content::ContentStore;
 use crate::store::error::{Result, StoreError};
 use crate::store::model::*;
 use crate::store::names::CatalogKey;
-use crate::store::op::{Applied, Counts, Op, StageRequest, check_ext};
+use crate::store::op::{Applied, Change, Counts, StageRequest, check_ext};
 use crate::store::shared;
 
-use super::codec::{json, ts};
 use super::read;
+use crate::store::codec::{json, ts};
 
-pub(super) fn apply(tx: &Transaction, content: &ContentStore, op: Op) -> Result<Applied> {
-    match op {
-        Op::UpsertCatalog(rec) => upsert_catalog(tx, rec),
-        Op::SetSubscribed { key, subscribed } => {
+pub(super) fn apply(tx: &Transaction, content: &ContentStore, change: Change) -> Result<Applied> {
+    match change {
+        Change::UpsertCatalog(rec) => upsert_catalog(tx, rec),
+        Change::SetSubscribed { key, subscribed } => {
             require_catalog(tx, &key)?;
             let n = tx.execute(
                 "UPDATE catalogs SET subscribed = ?2 WHERE key = ?1 AND subscribed <> ?2",
@@ -26,29 +26,11 @@ pub(super) fn apply(tx: &Transaction, content: &ContentStore, op: Op) -> Result<
             )?;
             Ok(Applied::updated(n > 0))
         }
-        Op::RecordRevision { key, revision } => {
-            let old = require_catalog(tx, &key)?;
-            if old.revision.as_ref() == Some(&revision) {
-                return Ok(Applied::updated(false));
-            }
-            tx.execute(
-                "UPDATE catalogs SET format_version = ?2, cab_sha256 = ?3, etag = ?4, fetched_at = ?5
-                 WHERE key = ?1",
-                params![
-                    key.as_str(),
-                    revision.format.as_str(),
-                    revision.cab_sha256.to_hex(),
-                    revision.etag,
-                    ts(&revision.at)
-                ],
-            )?;
-            Ok(Applied::updated(true))
-        }
-        Op::DeleteCatalog { key } => {
+        Change::DeleteCatalog { key } => {
             let n = tx.execute("DELETE FROM catalogs WHERE key = ?1", [key.as_str()])?;
             Ok(Applied::deleted(n > 0))
         }
-        Op::UpsertCertificate {
+        Change::UpsertCertificate {
             thumbprint,
             kind,
             state,
@@ -71,7 +53,7 @@ pub(super) fn apply(tx: &Transaction, content: &ContentStore, op: Op) -> Result<
                 }
             }
         }
-        Op::DeleteCertificate { thumbprint, kind } => {
+        Change::DeleteCertificate { thumbprint, kind } => {
             let mut n = 0;
             for c in read::certificates(tx, Some(&thumbprint))?
                 .iter()
@@ -81,11 +63,11 @@ pub(super) fn apply(tx: &Transaction, content: &ContentStore, op: Op) -> Result<
             }
             Ok(Applied::deleted(n > 0))
         }
-        Op::ReplaceCategories {
+        Change::ReplaceCategories {
             catalog,
             categories,
         } => replace_categories(tx, &catalog, categories),
-        Op::PublishUpdates { catalog, updates } => {
+        Change::PublishUpdates { catalog, updates } => {
             require_catalog(tx, &catalog)?;
             let mut counts = Counts::default();
             for rec in &updates {
@@ -93,20 +75,20 @@ pub(super) fn apply(tx: &Transaction, content: &ContentStore, op: Op) -> Result<
             }
             Ok(Applied::from_counts(counts))
         }
-        Op::ExpireUpdates { ids } => set_flag(
+        Change::ExpireUpdates { ids } => set_flag(
             tx,
             "UPDATE updates SET expired = 1 WHERE id = ?1 AND expired = 0",
             &ids,
             None,
         ),
-        Op::SetDeclined { ids, declined } => set_flag(
+        Change::SetDeclined { ids, declined } => set_flag(
             tx,
             "UPDATE updates SET declined = ?2 WHERE id = ?1 AND declined <> ?2",
             &ids,
             Some(declined),
         ),
-        Op::StageContent(req) => stage(tx, content, req),
-        Op::SetSyncSettings(s) => {
+        Change::StageContent(req) => stage(tx, content, req),
+        Change::SetSyncSettings(s) => {
             if read::sync_settings(tx)?.as_ref() == Some(&s) {
                 return Ok(Applied::updated(false));
             }
@@ -117,7 +99,7 @@ pub(super) fn apply(tx: &Transaction, content: &ContentStore, op: Op) -> Result<
             )?;
             Ok(Applied::updated(true))
         }
-        Op::SetSigning(s) => {
+        Change::SetSigning(s) => {
             if read::signing(tx)?.as_ref() == Some(&s) {
                 return Ok(Applied::updated(false));
             }
@@ -127,102 +109,6 @@ pub(super) fn apply(tx: &Transaction, content: &ContentStore, op: Op) -> Result<
             )?;
             Ok(Applied::updated(true))
         }
-        Op::RecordSyncRun(run) => {
-            let old = read::sync_run(tx, &run.scope, &run.started)?;
-            if old.as_ref() == Some(&run) {
-                return Ok(Applied::created(false));
-            }
-            tx.execute(
-                "INSERT OR REPLACE INTO sync_runs (scope, started, ended, result, counts, message)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![
-                    run.scope.as_str(),
-                    ts(&run.started),
-                    run.ended.as_ref().map(ts),
-                    run.result.as_str(),
-                    json(&run.counts),
-                    run.message
-                ],
-            )?;
-            Ok(if old.is_some() {
-                Applied::updated(true)
-            } else {
-                Applied::created(true)
-            })
-        }
-        Op::RecordStatusMessage(m) => {
-            let n = tx.execute(
-                "INSERT OR IGNORE INTO status_messages (at, number, severity, text, address)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
-                    ts(&m.at),
-                    m.message.number,
-                    m.message.severity.as_str(),
-                    m.message.text,
-                    m.address.as_ref().map(|a| a.as_str()).unwrap_or("")
-                ],
-            )?;
-            Ok(Applied::created(n > 0))
-        }
-        Op::SetNextRun(n) => {
-            let old = read::next_runs(tx)?
-                .into_iter()
-                .find(|o| o.scope == n.scope);
-            if old.as_ref() == Some(&n) {
-                return Ok(Applied::updated(false));
-            }
-            tx.execute(
-                "INSERT OR REPLACE INTO next_runs (scope, due, schedule) VALUES (?1, ?2, ?3)",
-                params![n.scope.as_str(), ts(&n.due), n.schedule],
-            )?;
-            Ok(if old.is_some() {
-                Applied::updated(true)
-            } else {
-                Applied::created(true)
-            })
-        }
-        Op::Atomic { ops, done } => {
-            let mut applied = Vec::with_capacity(ops.len());
-            for op in ops {
-                applied.push(apply(tx, content, op)?);
-            }
-            let at = chrono::Utc::now();
-            for d in &done {
-                let after = super::read::fingerprint(tx, d.object())?;
-                insert_journal(tx, &d.entry(after, at))?;
-            }
-            Ok(Applied::sum(applied))
-        }
-        Op::JournalAppend(e) => Ok(Applied::created(insert_journal(tx, &e)? > 0)),
-        Op::JournalBatch(entries) => {
-            let mut counts = Counts::default();
-            for e in &entries {
-                if insert_journal(tx, e)? > 0 {
-                    counts.created += 1;
-                } else {
-                    counts.unchanged += 1;
-                }
-            }
-            Ok(Applied::from_counts(counts))
-        }
-        Op::InventoryAdd { address, origin } => {
-            let n = tx.execute(
-                "INSERT INTO inventory (address, origin) VALUES (?1, ?2)
-                 ON CONFLICT (address) DO UPDATE SET origin = excluded.origin WHERE origin <> excluded.origin",
-                params![address.as_str(), origin.as_str()],
-            )?;
-            Ok(Applied::created(n > 0))
-        }
-        Op::InventoryRemove { address } => {
-            let n = tx.execute(
-                "DELETE FROM inventory WHERE address = ?1",
-                [address.as_str()],
-            )?;
-            Ok(Applied::deleted(n > 0))
-        }
-        Op::RecordFinding(f) => super::observed::record_finding(tx, &f),
-        Op::ClearFinding { scope, kind } => super::observed::clear_finding(tx, &scope, kind),
-        Op::RecordShippedCertificates(s) => super::observed::record_shipped(tx, &s),
     }
 }
 
@@ -496,22 +382,4 @@ fn stage(tx: &Transaction, content: &ContentStore, req: StageRequest) -> Result<
         ],
     )?;
     Ok(Applied::created(true))
-}
-
-/// Records one outcome; repeating the same entry is ignored (the apply may replay it).
-fn insert_journal(tx: &Transaction, e: &JournalEntry) -> Result<usize> {
-    Ok(tx.execute(
-        "INSERT OR IGNORE INTO journal
-         (plan_id, address, role, outcome, message, left_fingerprint, at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![
-            e.plan.as_str(),
-            e.address.as_str(),
-            e.role.as_str(),
-            e.outcome.as_str(),
-            e.message,
-            e.left.as_ref().map(|f| f.as_str()),
-            ts(&e.at)
-        ],
-    )?)
 }

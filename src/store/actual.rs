@@ -1,7 +1,7 @@
-//! `ActualState`: what a backend holds, as the planner reads it.
+//! `ActualState`: what the update server holds (plus the inventory and catalog revisions from the state), as the planner reads it.
 //!
-//! Built by `Backend::snapshot` without raw XML (that is loaded on demand with
-//! `Backend::raw_xml`), so a snapshot of 100,000 updates stays cheap.
+//! Built by `UpdateServer::snapshot` without raw XML (that is loaded on demand with
+//! `UpdateServer::raw_xml`), so a snapshot of 100,000 updates stays cheap.
 
 use std::collections::BTreeMap;
 
@@ -85,7 +85,7 @@ impl StoredUpdate {
     }
 }
 
-/// Everything a backend holds that the planner compares against desired state.
+/// Everything the update server holds that the planner compares against desired state.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ActualState {
     pub catalogs: BTreeMap<CatalogKey, StoredCatalog>,

@@ -5,24 +5,14 @@ use std::collections::{BTreeMap, HashMap};
 
 use rusqlite::{Connection, OptionalExtension as _, params};
 
-use crate::catalog::model::{Category, FormatVersion, PublicationState};
+use crate::catalog::model::{Category, PublicationState};
 use crate::ids::{Thumbprint, UpdateId};
-use crate::status::StatusMessage;
+use crate::store::actual::{ActualState, StoredFile, StoredUpdate, fingerprint_of, object_json};
 use crate::store::error::Result;
 use crate::store::model::*;
-use crate::store::names::{Address, CatalogKey, Fingerprint, PlanId, Target};
-use crate::store::state::{ActualState, StoredFile, StoredUpdate, fingerprint_of, object_json};
+use crate::store::names::{Address, CatalogKey, Fingerprint, Target};
 
-use super::codec::*;
-
-fn format_version(s: &str) -> Option<FormatVersion> {
-    match s {
-        "v1" => Some(FormatVersion::V1),
-        "v2" => Some(FormatVersion::V2),
-        "v3" => Some(FormatVersion::V3),
-        _ => None,
-    }
-}
+use crate::store::codec::*;
 
 pub(super) fn snapshot(c: &Connection) -> Result<ActualState> {
     Ok(ActualState {
@@ -32,7 +22,8 @@ pub(super) fn snapshot(c: &Connection) -> Result<ActualState> {
         updates: updates(c, None)?,
         sync: sync_settings(c)?,
         signing: signing(c)?,
-        inventory: inventory(c)?,
+        // supctl's bookkeeping, added by the store.
+        inventory: BTreeMap::new(),
     })
 }
 
@@ -43,7 +34,6 @@ pub(super) fn settings(c: &Connection) -> Result<ActualState> {
         certificates: certificates(c, None)?,
         sync: sync_settings(c)?,
         signing: signing(c)?,
-        inventory: inventory(c)?,
         ..ActualState::default()
     })
 }
@@ -54,8 +44,7 @@ pub(super) fn catalogs(
 ) -> Result<BTreeMap<CatalogKey, StoredCatalog>> {
     let mut st = c.prepare_cached(
         "SELECT key, kind, name, publisher, source, description, support_url, support_contact,
-                subscribed, schedule, categories, staging, signers, content_certificates,
-                format_version, cab_sha256, etag, fetched_at, prune
+                subscribed, schedule, categories, staging, signers, content_certificates, prune
          FROM catalogs WHERE ?1 IS NULL OR key = ?1 ORDER BY key",
     )?;
     let rows = st.query_map([key.map(|k| k.as_str())], |r| {
@@ -74,18 +63,13 @@ pub(super) fn catalogs(
             staging: from_json(r, 11)?,
             signers: from_json(r, 12)?,
             content_certificates: from_json(r, 13)?,
-            prune: r.get(18)?,
+            prune: r.get(14)?,
         };
-        let revision = match r.get::<_, Option<String>>(15)? {
-            None => None,
-            Some(_) => Some(CatalogRevision {
-                cab_sha256: sha256(r, 15)?,
-                etag: r.get(16)?,
-                format: word(r, 14, format_version)?,
-                at: time(r, 17)?,
-            }),
-        };
-        Ok(StoredCatalog { settings, revision })
+        // The revision in force is the state's (`catalog_revisions`), merged by the store.
+        Ok(StoredCatalog {
+            settings,
+            revision: None,
+        })
     })?;
     let mut out = BTreeMap::new();
     for row in rows {
@@ -304,12 +288,6 @@ pub(super) fn signing(c: &Connection) -> Result<Option<SigningSettings>> {
         .optional()?)
 }
 
-pub(super) fn inventory(c: &Connection) -> Result<BTreeMap<Address, Origin>> {
-    let mut st = c.prepare_cached("SELECT address, origin FROM inventory")?;
-    let rows = st.query_map([], |r| Ok((parsed(r, 0)?, word(r, 1, Origin::parse)?)))?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
-}
-
 pub(super) fn raw_xml(
     c: &Connection,
     id: &UpdateId,
@@ -321,111 +299,6 @@ pub(super) fn raw_xml(
     )?
     .query_row(params![id.as_str(), revision], |r| r.get(0))
     .optional()?)
-}
-
-pub(super) fn journal(c: &Connection, plan: Option<&PlanId>) -> Result<Option<Journal>> {
-    let plan: Option<String> = match plan {
-        Some(p) => Some(p.as_str().to_string()),
-        None => c
-            .query_row(
-                "SELECT plan_id FROM journal ORDER BY seq DESC LIMIT 1",
-                [],
-                |r| r.get(0),
-            )
-            .optional()?,
-    };
-    let Some(plan) = plan else { return Ok(None) };
-    let mut st = c.prepare_cached(
-        "SELECT plan_id, address, role, outcome, message, left_fingerprint, at
-         FROM journal WHERE plan_id = ?1 ORDER BY seq",
-    )?;
-    let entries = st
-        .query_map([&plan], |r| {
-            Ok(JournalEntry {
-                plan: parsed(r, 0)?,
-                address: parsed(r, 1)?,
-                role: word(r, 2, JournalRole::parse)?,
-                outcome: word(r, 3, Outcome::parse)?,
-                message: r.get(4)?,
-                left: opt_parsed(r, 5)?,
-                at: time(r, 6)?,
-            })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    if entries.is_empty() {
-        return Ok(None);
-    }
-    Ok(Some(Journal {
-        plan: PlanId::parse(&plan)?,
-        entries,
-    }))
-}
-
-pub(super) fn status_messages(c: &Connection, limit: usize) -> Result<Vec<RecordedMessage>> {
-    let mut st = c.prepare_cached(
-        "SELECT at, number, severity, text, address FROM status_messages ORDER BY seq DESC LIMIT ?1",
-    )?;
-    let rows = st.query_map([limit as i64], |r| {
-        let addr: String = r.get(4)?;
-        Ok(RecordedMessage {
-            at: time(r, 0)?,
-            message: StatusMessage {
-                number: r.get(1)?,
-                severity: word(r, 2, Severity::parse)?,
-                text: r.get(3)?,
-            },
-            address: if addr.is_empty() {
-                None
-            } else {
-                Some(parsed(r, 4)?)
-            },
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
-}
-
-fn run_row(r: &rusqlite::Row) -> rusqlite::Result<SyncRun> {
-    Ok(SyncRun {
-        scope: parsed(r, 0)?,
-        started: time(r, 1)?,
-        ended: opt_time(r, 2)?,
-        result: word(r, 3, RunResult::parse)?,
-        counts: from_json(r, 4)?,
-        message: r.get(5)?,
-    })
-}
-
-pub(super) fn sync_runs(c: &Connection, limit: usize) -> Result<Vec<SyncRun>> {
-    let mut st = c.prepare_cached(
-        "SELECT scope, started, ended, result, counts, message FROM sync_runs
-         ORDER BY started DESC, scope LIMIT ?1",
-    )?;
-    let rows = st.query_map([limit as i64], run_row)?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
-}
-
-pub(super) fn sync_run(
-    c: &Connection,
-    scope: &Address,
-    started: &chrono::DateTime<chrono::Utc>,
-) -> Result<Option<SyncRun>> {
-    Ok(c.prepare_cached(
-        "SELECT scope, started, ended, result, counts, message FROM sync_runs WHERE scope = ?1 AND started = ?2",
-    )?
-    .query_row(params![scope.as_str(), ts(started)], run_row)
-    .optional()?)
-}
-
-pub(super) fn next_runs(c: &Connection) -> Result<Vec<NextRun>> {
-    let mut st = c.prepare_cached("SELECT scope, due, schedule FROM next_runs ORDER BY scope")?;
-    let rows = st.query_map([], |r| {
-        Ok(NextRun {
-            scope: parsed(r, 0)?,
-            due: time(r, 1)?,
-            schedule: r.get(2)?,
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 /// The fingerprint of the object `address` names (what apply compares before acting), read

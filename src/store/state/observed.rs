@@ -10,7 +10,7 @@ use crate::store::names::{Address, CatalogKey};
 use crate::store::observed::{Finding, FindingKind, ShippedCertificates};
 use crate::store::op::Applied;
 
-use super::codec::*;
+use crate::store::codec::*;
 
 pub(super) fn findings(c: &Connection) -> Result<Vec<Finding>> {
     let mut st = c.prepare_cached(

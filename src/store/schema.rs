@@ -270,8 +270,25 @@ ALTER TABLE journal_v8 RENAME TO journal;
 CREATE INDEX journal_plan ON journal(plan_id);
 "#;
 
+/// Version 9: the catalog revision in force is supctl's bookkeeping (what it fetched and
+/// put in force), not the update server's: it moves out of the server's `catalogs` table
+/// into its own, which every server kind shares. The old columns stay, unused, so a
+/// database opened by an older build after a downgrade is still readable by it.
+pub const V9: &str = r#"
+CREATE TABLE catalog_revisions (
+    catalog TEXT PRIMARY KEY NOT NULL,
+    format_version TEXT NOT NULL,
+    cab_sha256 TEXT NOT NULL,
+    etag TEXT,
+    at TEXT NOT NULL
+);
+INSERT INTO catalog_revisions (catalog, format_version, cab_sha256, etag, at)
+SELECT key, format_version, cab_sha256, etag, fetched_at FROM catalogs
+WHERE format_version IS NOT NULL AND cab_sha256 IS NOT NULL AND fetched_at IS NOT NULL;
+"#;
+
 /// Migration `i` takes the database from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9];
 
 /// The schema version this build writes.
 pub const LATEST: i64 = MIGRATIONS.len() as i64;

@@ -12,7 +12,7 @@ use crate::store::location::StoreLocation;
 use crate::store::model::UpdateState;
 use crate::store::query::{UpdateFilter, UpdateRow, sort_rows};
 
-use super::codec::*;
+use crate::store::codec::*;
 
 /// True when every file of the update is staged and it has at least one.
 const DEPLOYABLE: &str = "(EXISTS (SELECT 1 FROM update_files f WHERE f.update_id = u.id)

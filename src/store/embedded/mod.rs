@@ -1,0 +1,165 @@
+//! The embedded update server: its objects (catalog subscriptions, certificates, categories,
+//! updates with their revisions and raw XML, its settings) in tables of the state
+//! directory's SQLite database ([`Db`]), and content in `WsusContent/`.
+//!
+//! It shares the database with supctl's bookkeeping ([`super::state`]) so that a change and
+//! the journal entry recording it commit in one transaction ([`InStateDatabase`]); its own
+//! code never touches the bookkeeping tables.
+
+mod list;
+mod read;
+mod write;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use rusqlite::{Connection, Transaction};
+
+use crate::catalog::model::Category;
+use crate::ids::UpdateId;
+
+use super::actual::{ActualState, StoredUpdate};
+use super::content::{ContentStore, GcReport};
+use super::db::{Db, OpenOptions};
+use super::error::Result;
+use super::identity::ServerIdentity;
+use super::location::StoreLocation;
+use super::names::{Address, CatalogKey, Fingerprint};
+use super::op::{Applied, Capabilities, Change};
+use super::query::{UpdateFilter, UpdateRow};
+use super::server::{InStateDatabase, UpdateServer};
+
+pub use super::db::Check;
+pub use list::{StoreStats, TableCounts};
+
+/// The embedded server over one state directory's database.
+#[derive(Debug, Clone)]
+pub struct EmbeddedServer {
+    db: Arc<Db>,
+    content: Arc<ContentStore>,
+}
+
+impl EmbeddedServer {
+    /// Opens the database in `loc` (see [`Db::open`]) and the server over it.
+    pub fn open(loc: &StoreLocation, opts: OpenOptions) -> Result<Self> {
+        Ok(Self::on(Arc::new(Db::open(loc, opts)?)))
+    }
+
+    /// The server over an already open database (shared with the state).
+    pub fn on(db: Arc<Db>) -> Self {
+        let content = Arc::new(ContentStore::new(db.location()));
+        Self { db, content }
+    }
+
+    pub fn db(&self) -> &Arc<Db> {
+        &self.db
+    }
+    pub fn location(&self) -> &StoreLocation {
+        self.db.location()
+    }
+    pub fn content(&self) -> &ContentStore {
+        &self.content
+    }
+    pub fn schema_version(&self) -> i64 {
+        self.db.schema_version()
+    }
+
+    /// `PRAGMA integrity_check` (or `quick_check`): the problems found, empty when sound.
+    pub fn integrity_check(&self, full: bool) -> Result<Vec<String>> {
+        self.db.integrity_check(full)
+    }
+
+    /// Catalogs, certificates and settings without updates and categories: what
+    /// `certs list` needs, without paying for 100,000 updates.
+    pub fn snapshot_settings(&self) -> Result<ActualState> {
+        self.db.read(|tx| read::settings(tx))
+    }
+
+    /// Every catalog's category tree, without the updates: what `updates list` checks a
+    /// `--category` against.
+    pub fn categories(&self) -> Result<BTreeMap<CatalogKey, Vec<Category>>> {
+        read::categories(&self.db.conn(), None)
+    }
+
+    /// One stored update (current revision), without reading the others.
+    pub fn update(&self, id: &UpdateId) -> Result<Option<StoredUpdate>> {
+        Ok(read::updates(&self.db.conn(), Some(id))?.remove(id))
+    }
+
+    /// The filtered "All Software Updates" view, answered with indexed SQL.
+    pub fn list_updates(&self, filter: &UpdateFilter) -> Result<Vec<UpdateRow>> {
+        list::list_updates(&self.db.conn(), filter)
+    }
+
+    /// Counts and sizes for `store show`.
+    pub fn stats(&self) -> Result<StoreStats> {
+        list::stats(&self.db.conn(), self.location(), self.schema_version())
+    }
+
+    /// Finds (and unless `dry_run`, removes) orphaned and leftover content. The caller holds
+    /// the state lock.
+    pub fn gc(&self, dry_run: bool) -> Result<GcReport> {
+        let known = list::content_index(&self.db.conn())?;
+        let mut report = self.content.scan(&known)?;
+        if !dry_run {
+            self.content.remove(&mut report)?;
+        }
+        Ok(report)
+    }
+}
+
+impl UpdateServer for EmbeddedServer {
+    fn name(&self) -> &'static str {
+        "local"
+    }
+    fn describe(&self) -> String {
+        format!("embedded store in {}", self.location().dir().display())
+    }
+    fn identity(&self) -> Result<ServerIdentity> {
+        let id: String = self.db.conn().query_row(
+            "SELECT id FROM store_identity WHERE singleton = 1",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(ServerIdentity {
+            backend: self.name().to_string(),
+            id,
+            location: self.location().dir().display().to_string(),
+        })
+    }
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::ALL
+    }
+    fn snapshot(&self) -> Result<ActualState> {
+        // One read transaction: the snapshot is consistent even while a writer commits.
+        self.db.read(|tx| read::snapshot(tx))
+    }
+    fn apply(&self, change: Change) -> Result<Applied> {
+        self.db.write(|tx| write::apply(tx, &self.content, change))
+    }
+    fn fingerprint(&self, address: &Address) -> Result<Option<Fingerprint>> {
+        read::fingerprint(&self.db.conn(), address)
+    }
+    fn raw_xml(&self, id: &UpdateId, revision: Option<u32>) -> Result<Option<String>> {
+        read::raw_xml(&self.db.conn(), id, revision)
+    }
+    fn staging_dir(&self) -> Result<PathBuf> {
+        self.content.temp_dir()
+    }
+    fn in_state_database(&self) -> Option<&dyn InStateDatabase> {
+        Some(self)
+    }
+}
+
+impl InStateDatabase for EmbeddedServer {
+    fn database(&self) -> &Arc<Db> {
+        &self.db
+    }
+    fn apply_in(&self, tx: &Transaction, change: Change) -> Result<Applied> {
+        write::apply(tx, &self.content, change)
+    }
+    fn fingerprint_in(&self, c: &Connection, address: &Address) -> Result<Option<Fingerprint>> {
+        read::fingerprint(c, address)
+    }
+}
