@@ -45,8 +45,8 @@ GNU_TIME=/usr/bin/time
   || die "GNU time is required at /usr/bin/time (Debian/Ubuntu: apt-get install time)"
 
 # ---------------------------------------------------------------- build (release, once)
-log "building release binaries (cargo build --release --features generator)"
-cargo build --release --locked --features generator --bins --quiet
+log "building release binaries (supctl and the test kit's generator)"
+cargo build --release --locked -p supctl -p supctl-test-kit --bins --quiet
 BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release
 SUPCTL=$BIN/supctl
 GEN=$BIN/supctl-gen-catalog

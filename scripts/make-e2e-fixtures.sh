@@ -45,7 +45,7 @@ a=$(nb "$QS_PKI/signer.pem"); b=$(nb "$PKI/other.pem")
 SIGN_TIME=$(( (a > b ? a : b) + 60 ))
 
 gen() {
-  cargo run --quiet --features generator --bin supctl-gen-catalog -- --seed "$SEED" \
+  cargo run --quiet -p supctl-test-kit --bin supctl-gen-catalog -- --seed "$SEED" \
     --sign-time "$SIGN_TIME" "$@"
 }
 QS_SIGN=(--sign-cert "$QS_PKI/signer.pem" --sign-key "$QS_PKI/signer.key")
@@ -85,7 +85,7 @@ gen --profile quickstart --format v2 --out "$OUT/formats/contoso-v2.cab" "${QS_S
 # signed inside its validity: refused unless the catalog sets allow_expired_signer = true.
 EXPIRED_PKI=tests/fixtures/pki
 EXPIRED_SIGN_TIME=1622548800 # 2021-06-01T12:00:00Z, as scripts/make-signed-fixtures.sh
-cargo run --quiet --features generator --bin supctl-gen-catalog -- --seed "$SEED" \
+cargo run --quiet -p supctl-test-kit --bin supctl-gen-catalog -- --seed "$SEED" \
   --sign-time "$EXPIRED_SIGN_TIME" --profile quickstart --out "$OUT/expired-signer/contoso-v3.cab" \
   --sign-cert "$EXPIRED_PKI/expired.pem" --sign-key "$EXPIRED_PKI/expired.key" \
   --content-cert "$QS_PKI/signer.cer"

@@ -41,7 +41,7 @@ SIGN_TIME=$(( $(date -u -d "$not_before" +%s) + 60 ))
 
 rm -rf "$QS/content"
 mkdir -p "$QS/catalog"
-cargo run --quiet --features generator --bin supctl-gen-catalog -- \
+cargo run --quiet -p supctl-test-kit --bin supctl-gen-catalog -- \
   --profile quickstart --seed "$SEED" \
   --out "$QS/catalog/contoso-v3.cab" \
   --content-dir "$QS/content" --content-size 4096 \

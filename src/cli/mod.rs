@@ -31,6 +31,8 @@ pub mod updates;
 mod validate;
 mod watch;
 
+pub use session::parse_duration;
+
 /// Success, or no changes.
 pub const EXIT_OK: u8 = 0;
 /// Any error: invalid config, failed apply, untrusted catalog.

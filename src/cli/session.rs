@@ -232,7 +232,7 @@ pub(super) fn lock_quiet(
 /// The one parser of command-line durations (`--lock-timeout`, `--timeout`, `--ttl`):
 /// `500ms`, `30s`, `2m`, `1h`, or a bare number of seconds. Whole numbers in checked
 /// arithmetic, so a huge value is an error, never a panic or a wrap.
-pub(super) fn parse_duration(s: &str) -> Result<Duration, String> {
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
     let n: u64 = num

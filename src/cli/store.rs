@@ -1,5 +1,5 @@
 //! `supctl store show|gc` and the options every store command shares (`--state-dir`,
-//! `--json`, `--lock-timeout`). Two hidden subcommands drive the crash and lock tests.
+//! `--json`, `--lock-timeout`), which the test kit's workloads (`supctl-test-kit`) share.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -9,11 +9,10 @@ use std::fmt::Write as _;
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
-use crate::store::bench::{BenchSpec, write as bench_write};
 use crate::store::db::{Check, OpenOptions};
 use crate::store::embedded::EmbeddedServer;
 use crate::store::lock::{LockState, inspect};
-use crate::store::{HeldLock, LockRequest, State, Store, StoreLocation, UpdateServer as _};
+use crate::store::{HeldLock, LockRequest, State, StoreLocation};
 
 /// Where the store is and how to print.
 #[derive(Debug, Clone, Args)]
@@ -117,41 +116,6 @@ pub enum StoreCommand {
         #[arg(long)]
         dry_run: bool,
     },
-    /// Write a synthetic catalog (benchmarks and crash tests).
-    #[command(hide = true)]
-    BenchWrite {
-        #[command(flatten)]
-        store: StoreArgs,
-        #[command(flatten)]
-        lock: LockArgs,
-        #[arg(long, default_value_t = 10_000)]
-        updates: usize,
-        #[arg(long, default_value_t = 100)]
-        batch: usize,
-        #[arg(long, default_value_t = 10)]
-        stage_every: usize,
-    },
-    /// Time a full snapshot and a vendor-filtered listing (benchmarks).
-    #[command(hide = true)]
-    BenchRead {
-        #[command(flatten)]
-        store: StoreArgs,
-        #[arg(long, default_value = "Vendor 07")]
-        vendor: String,
-    },
-    /// Hold the state lock for a while (lock tests).
-    #[command(hide = true)]
-    HoldLock {
-        #[command(flatten)]
-        store: StoreArgs,
-        #[arg(long, default_value = "30s", value_parser = super::session::parse_duration)]
-        hold: Duration,
-        #[arg(long, default_value = "60s", value_parser = super::session::parse_duration)]
-        ttl: Duration,
-        /// Simulate a hung holder: never refresh the heartbeat.
-        #[arg(long)]
-        no_heartbeat: bool,
-    },
 }
 
 #[derive(Serialize)]
@@ -242,62 +206,6 @@ pub fn run(cmd: StoreCommand) -> anyhow::Result<u8> {
             } else {
                 super::EXIT_OK
             })
-        }
-        StoreCommand::BenchWrite {
-            store,
-            lock,
-            updates,
-            batch,
-            stage_every,
-        } => {
-            let backend = Store::embedded(&store.location()?, OpenOptions::write())?;
-            let _lock =
-                backend.lock(&LockRequest::new("store bench-write").timeout(lock.lock_timeout))?;
-            let report = bench_write(
-                &backend,
-                &BenchSpec {
-                    updates,
-                    batch,
-                    stage_every,
-                },
-            )?;
-            print_json(&report)?;
-            Ok(super::EXIT_OK)
-        }
-        StoreCommand::BenchRead { store, vendor } => {
-            let started = std::time::Instant::now();
-            let backend = EmbeddedServer::open(&store.location()?, OpenOptions::read())?;
-            let opened = started.elapsed();
-            let snap = backend.snapshot()?;
-            let snapshot = started.elapsed() - opened;
-            let filter = crate::store::query::UpdateFilter {
-                vendor: Some(vendor),
-                ..Default::default()
-            };
-            let rows = backend.list_updates(&filter)?;
-            let listed = started.elapsed() - opened - snapshot;
-            print_json(&serde_json::json!({
-                "open_ms": opened.as_millis(),
-                "snapshot_ms": snapshot.as_millis(),
-                "updates": snap.updates.len(),
-                "list_vendor_ms": listed.as_millis(),
-                "listed": rows.len(),
-            }))?;
-            Ok(super::EXIT_OK)
-        }
-        StoreCommand::HoldLock {
-            store,
-            hold,
-            ttl,
-            no_heartbeat,
-        } => {
-            let backend = Store::embedded(&store.location()?, OpenOptions::write())?;
-            let mut req = LockRequest::new("store hold-lock").ttl(ttl);
-            req.heartbeat = !no_heartbeat;
-            let lock = backend.lock(&req)?;
-            emit(&format!("{}\n", lock.owner().id))?;
-            std::thread::sleep(hold);
-            Ok(super::EXIT_OK)
         }
     }
 }

@@ -11,7 +11,6 @@
 //! - [`db`]: the state directory's database both use.
 
 pub mod actual;
-pub mod bench;
 pub(crate) mod codec;
 pub mod content;
 pub mod db;
@@ -177,17 +176,13 @@ impl Store {
     }
 
     fn apply_atomic(&self, ops: Vec<Op>, done: Vec<DoneEntry>) -> Result<Applied> {
-        let at = chrono::Utc::now();
         if let Some(shared) = self.shared_database() {
-            return self.state.db().write(|tx| {
-                let applied = apply_in(shared, tx, ops)?;
-                for d in &done {
-                    let after = shared.fingerprint_in(tx, d.object())?;
-                    state::write::insert_journal(tx, &d.entry(after, at))?;
-                }
-                Ok(applied)
-            });
+            return self
+                .state
+                .db()
+                .write(|tx| apply_in(shared, tx, vec![Op::Atomic { ops, done }]));
         }
+        let at = chrono::Utc::now();
         // The server cannot share a transaction with the state: each operation is made in
         // turn, then the outcomes are journaled with what the server now holds.
         let mut applied = Vec::with_capacity(ops.len());

@@ -11,7 +11,7 @@
 
 use crate::support;
 
-use crate::gen_catalog;
+use supctl_test_kit::generator;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -54,9 +54,9 @@ fn fixture() -> Option<&'static (PathBuf, PathBuf)> {
             let pki = repo("examples/quickstart/pki");
             let scratch = tempfile::tempdir_in(root).unwrap();
             let started = Instant::now();
-            gen_catalog::run(&gen_catalog::Options {
-                format: gen_catalog::Format::V3,
-                profile: gen_catalog::Profile::Bench {
+            generator::run(&generator::Options {
+                format: generator::Format::V3,
+                profile: generator::Profile::Bench {
                     updates: UPDATES,
                     categories: None,
                 },
@@ -64,7 +64,7 @@ fn fixture() -> Option<&'static (PathBuf, PathBuf)> {
                 out: scratch.path().join("bench.cab"),
                 content_dir: Some(scratch.path().join("content")),
                 content_size: 256,
-                signer: Some(gen_catalog::Signer {
+                signer: Some(generator::Signer {
                     cert: pki.join("signer.pem"),
                     key: pki.join("signer.key"),
                     time: sign_time(&pki.join("signer.pem")),

@@ -1,19 +1,19 @@
 //! The catalog generator's output: determinism, package count, CAB layout, V2/V3 files.
-//! The generator is compiled in from `src/bin/gen_catalog` so plain `cargo test` runs it.
+//! The generator is the test kit's (`crates/test-kit`); plain `cargo test --workspace` runs it.
 
-use crate::gen_catalog;
 use crate::support::generator as generator_support;
+use supctl_test_kit::generator;
 
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
-use gen_catalog::{Options, Profile};
+use generator::{Options, Profile};
 use generator_support::{cab_files, have, scan_xml};
 
-fn bench(updates: usize, categories: Option<usize>, seed: u64, out: &Path) -> gen_catalog::Summary {
-    gen_catalog::run(&Options {
-        format: gen_catalog::Format::V3,
+fn bench(updates: usize, categories: Option<usize>, seed: u64, out: &Path) -> generator::Summary {
+    generator::run(&Options {
+        format: generator::Format::V3,
         profile: Profile::Bench {
             updates,
             categories,
@@ -31,9 +31,9 @@ fn bench(updates: usize, categories: Option<usize>, seed: u64, out: &Path) -> ge
 }
 
 fn xml_of(profile: &Profile, seed: u64) -> Vec<u8> {
-    let cat = gen_catalog::build(profile, seed);
+    let cat = generator::build(profile, seed);
     let mut v = Vec::new();
-    gen_catalog::cabinet::write_catalog_xml(&mut v, &cat, seed).unwrap();
+    generator::cabinet::write_catalog_xml(&mut v, &cat, seed).unwrap();
     v
 }
 
@@ -206,7 +206,7 @@ fn cab_lists_the_expected_files_in_order() {
 
 #[test]
 fn quickstart_profile_has_its_story() {
-    let cat = gen_catalog::build(&Profile::Quickstart, 1);
+    let cat = generator::build(&Profile::Quickstart, 1);
     let titles: Vec<&str> = cat.packages.iter().map(|p| p.title.as_str()).collect();
     assert_eq!(
         titles[..3],
@@ -222,11 +222,11 @@ fn quickstart_profile_has_its_story() {
 }
 
 fn quickstart_as(
-    format: gen_catalog::Format,
+    format: generator::Format,
     certs: Vec<std::path::PathBuf>,
     out: &Path,
-) -> anyhow::Result<gen_catalog::Summary> {
-    gen_catalog::run(&Options {
+) -> anyhow::Result<generator::Summary> {
+    generator::run(&Options {
         format,
         profile: Profile::Quickstart,
         seed: 1,
@@ -246,17 +246,9 @@ fn older_formats_leave_folders_out_and_read_back_as_such() {
     let dir = tempfile::tempdir().unwrap();
     let cert = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart/pki/signer.cer");
     for (format, certs, expected) in [
-        (gen_catalog::Format::V1, vec![], FormatVersion::V1),
-        (
-            gen_catalog::Format::V2,
-            vec![cert.clone()],
-            FormatVersion::V2,
-        ),
-        (
-            gen_catalog::Format::V3,
-            vec![cert.clone()],
-            FormatVersion::V3,
-        ),
+        (generator::Format::V1, vec![], FormatVersion::V1),
+        (generator::Format::V2, vec![cert.clone()], FormatVersion::V2),
+        (generator::Format::V3, vec![cert.clone()], FormatVersion::V3),
     ] {
         let cab = dir.path().join(format!("{expected:?}.cab"));
         let s = quickstart_as(format, certs, &cab).unwrap();
@@ -284,13 +276,9 @@ fn older_formats_leave_folders_out_and_read_back_as_such() {
             expected != FormatVersion::V3
         );
     }
-    let err = quickstart_as(
-        gen_catalog::Format::V1,
-        vec![cert],
-        &dir.path().join("x.cab"),
-    )
-    .unwrap_err()
-    .to_string();
+    let err = quickstart_as(generator::Format::V1, vec![cert], &dir.path().join("x.cab"))
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("v1 catalog ships no content certificates"),
         "{err}"

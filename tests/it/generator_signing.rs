@@ -2,8 +2,8 @@
 //! osslsigncode, `OriginFile` digests and sizes match the files, and the committed
 //! quickstart assets are exactly what the generator makes today.
 
-use crate::gen_catalog;
 use crate::support::generator as generator_support;
+use supctl_test_kit::generator;
 
 use std::path::Path;
 use std::process::Command;
@@ -11,7 +11,7 @@ use std::process::Command;
 use base64::Engine as _;
 use sha1::Digest as _;
 
-use gen_catalog::{Options, Profile, Signer};
+use generator::{Options, Profile, Signer};
 use generator_support::{Pki, cab_files, have, scan_xml};
 
 fn verify(ca: &Path, file: &Path) {
@@ -57,8 +57,8 @@ fn unsigned_content_digests_match_the_catalog() {
     let dir = tempfile::tempdir().unwrap();
     let content = dir.path().join("content");
     let cab = dir.path().join("c.cab");
-    gen_catalog::run(&Options {
-        format: gen_catalog::Format::V3,
+    generator::run(&Options {
+        format: generator::Format::V3,
         profile: Profile::Bench {
             updates: 25,
             categories: None,
@@ -96,8 +96,8 @@ fn signed_catalog_and_content_verify() {
     let dir = tempfile::tempdir().unwrap();
     let content = dir.path().join("content");
     let cab = dir.path().join("signed.cab");
-    let s = gen_catalog::run(&Options {
-        format: gen_catalog::Format::V3,
+    let s = generator::run(&Options {
+        format: generator::Format::V3,
         profile: Profile::Bench {
             updates: 6,
             categories: Some(3),
@@ -134,8 +134,8 @@ fn signed_catalog_and_content_verify() {
     assert_digests_match(&files[0].1, &content);
 
     // The content certificate is the signer's DER, named by its upper-case SHA-1.
-    let der = gen_catalog::read_cert_der(&pki.file("signer.pem")).unwrap();
-    let name = format!("ContentCertificates\\{}.cer", gen_catalog::thumbprint(&der));
+    let der = generator::read_cert_der(&pki.file("signer.pem")).unwrap();
+    let name = format!("ContentCertificates\\{}.cer", generator::thumbprint(&der));
     assert_eq!(files[1], (name, der));
 }
 
@@ -154,8 +154,8 @@ fn committed_quickstart_is_what_the_generator_makes() {
     let pki = Pki::candidates()
         .into_iter()
         .find(|p| {
-            let der = gen_catalog::read_cert_der(&p.file("signer.pem")).unwrap();
-            cert_name == format!("ContentCertificates\\{}.cer", gen_catalog::thumbprint(&der))
+            let der = generator::read_cert_der(&p.file("signer.pem")).unwrap();
+            cert_name == format!("ContentCertificates\\{}.cer", generator::thumbprint(&der))
         })
         .expect("the PKI that signed the quickstart is committed");
     verify(&pki.file("ca.pem"), &committed_cab);
@@ -163,8 +163,8 @@ fn committed_quickstart_is_what_the_generator_makes() {
     let dir = tempfile::tempdir().unwrap();
     let content = dir.path().join("content");
     let cab = dir.path().join("contoso-v3.cab");
-    gen_catalog::run(&Options {
-        format: gen_catalog::Format::V3,
+    generator::run(&Options {
+        format: generator::Format::V3,
         profile: Profile::Quickstart,
         seed: 1,
         out: cab.clone(),

@@ -6,10 +6,6 @@
 // Everything in this crate is test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
-// The generator binary's own code; the tests use its library part, not its report fields.
-#[allow(dead_code)]
-#[path = "../../src/bin/gen_catalog/mod.rs"]
-mod gen_catalog;
 mod support;
 
 mod apply_scale;

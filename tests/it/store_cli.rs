@@ -12,11 +12,11 @@ use supctl::catalog::model::Category;
 use supctl::ids::{CategoryId, Sha1, Sha256, Thumbprint};
 use supctl::store::Store;
 use supctl::store::UpdateServer as _;
-use supctl::store::bench::{self, catalog_key, update_id};
 use supctl::store::db::OpenOptions;
 use supctl::store::embedded::EmbeddedServer;
 use supctl::store::*;
 use supctl::trust::CertificateInfo;
+use supctl_test_kit::bench::{self, catalog_key, update_id};
 
 fn supctl() -> Command {
     Command::cargo_bin("supctl").unwrap()
@@ -39,13 +39,13 @@ fn cert() -> CertificateInfo {
 /// 200 synthetic updates, every tenth staged, a signer, and a two-level category tree.
 fn store() -> tempfile::TempDir {
     let d = tempfile::tempdir().unwrap();
-    supctl()
-        .args(["store", "bench-write", "--updates", "200", "--state-dir"])
-        .arg(d.path())
-        .assert()
-        .success()
-        .stdout(predicate::str::contains("\"published\": 200"));
     let b = Store::embedded(&StoreLocation::new(d.path()), OpenOptions::write()).unwrap();
+    let spec = bench::BenchSpec {
+        updates: 200,
+        batch: 100,
+        stage_every: 10,
+    };
+    assert_eq!(bench::write(&b, &spec).unwrap().published, 200);
     let info = cert();
     let mut cat = bench::catalog();
     cat.signers = vec![Thumbprint::from(&info.sha256)];

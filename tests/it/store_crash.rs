@@ -1,4 +1,4 @@
-//! Crash safety: `supctl store bench-write` (10,000 updates in transactions of 100, content
+//! Crash safety: `supctl-test-kit bench-write` (10,000 updates in transactions of 100, content
 //! staged for every twentieth) is SIGKILLed at random points, repeatedly, on the same store.
 //! After every kill the store must open, pass `integrity_check`, hold whole transactions
 //! only, and show no partial or temp file outside `WsusContent/.tmp/`.
@@ -9,35 +9,33 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime};
 use supctl::store::Change;
 
+use crate::support::kit::kit;
+
 use supctl::store::UpdateServer as _;
-use supctl::store::bench::update_id;
 use supctl::store::db::{Check, OpenOptions};
 use supctl::store::embedded::EmbeddedServer;
 use supctl::store::{StoreLocation, UpdateState};
+use supctl_test_kit::bench::update_id;
 
 const UPDATES: usize = 10_000;
 const BATCH: usize = 100;
 const STAGE_EVERY: usize = 20;
 
 fn bench_write(dir: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_supctl"));
-    c.args([
-        "store",
+    let mut c = kit([
         "bench-write",
         "--lock-timeout",
         "5s",
         "--state-dir",
-    ])
-    .arg(dir)
-    .args([
+        dir.to_str().unwrap(),
         "--updates",
         &UPDATES.to_string(),
         "--batch",
         &BATCH.to_string(),
-    ])
-    .args(["--stage-every", &STAGE_EVERY.to_string()])
-    .stdout(Stdio::null())
-    .stderr(Stdio::null());
+        "--stage-every",
+        &STAGE_EVERY.to_string(),
+    ]);
+    c.stdout(Stdio::null()).stderr(Stdio::null());
     c
 }
 
@@ -177,14 +175,14 @@ fn a_failed_content_write_leaves_nothing_under_the_final_name() {
 
     let d = tempfile::tempdir().unwrap();
     let b = EmbeddedServer::open(&StoreLocation::new(d.path()), OpenOptions::write()).unwrap();
-    b.apply(Change::UpsertCatalog(supctl::store::bench::catalog()))
+    b.apply(Change::UpsertCatalog(supctl_test_kit::bench::catalog()))
         .unwrap();
     b.apply(Change::PublishUpdates {
-        catalog: supctl::store::bench::catalog_key(),
-        updates: vec![supctl::store::bench::update(0)],
+        catalog: supctl_test_kit::bench::catalog_key(),
+        updates: vec![supctl_test_kit::bench::update(0)],
     })
     .unwrap();
-    let data = supctl::store::bench::content(0);
+    let data = supctl_test_kit::bench::content(0);
     let sha1 = Sha1::of(&data);
     // Make the write fail like a full disk would: the bucket directory cannot be created.
     let final_path = b.content().path(&sha1, "exe");

@@ -5,6 +5,7 @@
 //! after its TTL, or a `watch` that was `force-unlock`ed, has its next write refused, and
 //! `store show` names the holder that really holds the lock.
 
+use crate::support::kit::kit;
 use crate::support::watch as watch_common;
 use supctl::store::Record;
 
@@ -85,12 +86,16 @@ fn a_stale_holders_write_is_refused_after_a_takeover() {
 #[test]
 fn a_holder_killed_by_sigkill_is_shown_as_abandoned_not_holding() {
     let d = tempfile::tempdir().unwrap();
-    let mut child = Command::new(bin())
-        .args(["store", "hold-lock", "--hold", "60s", "--state-dir"])
-        .arg(d.path())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = kit([
+        "hold-lock",
+        "--hold",
+        "60s",
+        "--state-dir",
+        d.path().to_str().unwrap(),
+    ])
+    .stdout(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while !store_show(d.path()).contains("held by") {
         assert!(std::time::Instant::now() < deadline, "hold-lock never held");

@@ -2,15 +2,16 @@
 //! a dead holder's lock is taken over, a hung holder's lock goes stale after its TTL, a live
 //! heartbeat keeps it, and `force-unlock` releases it by ID.
 
-use std::io::{BufRead as _, BufReader};
 use std::path::Path;
-use std::process::{Child, Command as StdCommand, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
 use predicates::prelude::*;
 use supctl::store::lock::{FileLock, force_unlock, read_owner};
 use supctl::store::{HeldLock as _, LockId, LockRequest, StoreError, StoreLocation};
+
+use crate::support::kit::{first_line, kit};
 
 fn supctl() -> Command {
     Command::cargo_bin("supctl").unwrap()
@@ -30,17 +31,16 @@ impl Drop for Holder {
 }
 
 fn hold(dir: &Path, extra: &[&str]) -> Holder {
-    let mut child = StdCommand::new(env!("CARGO_BIN_EXE_supctl"))
-        .args(["store", "hold-lock", "--hold", "60s", "--state-dir"])
-        .arg(dir)
-        .args(extra)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let mut args = vec![
+        "hold-lock",
+        "--hold",
+        "60s",
+        "--state-dir",
+        dir.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let mut child = kit(args).stdout(Stdio::piped()).spawn().unwrap();
+    let line = first_line(child.stdout.take().unwrap());
     let id = line.trim().to_string();
     assert!(LockId::parse(&id).is_ok(), "holder printed {line:?}");
     Holder { child, id }
@@ -104,16 +104,17 @@ fn a_second_writer_waits_then_fails_naming_the_holder() {
 #[test]
 fn a_writer_waiting_long_enough_gets_the_lock() {
     let d = tempfile::tempdir().unwrap();
-    let mut child = StdCommand::new(env!("CARGO_BIN_EXE_supctl"))
-        .args(["store", "hold-lock", "--hold", "1s", "--state-dir"])
-        .arg(d.path())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let mut child = kit([
+        "hold-lock",
+        "--hold",
+        "1s",
+        "--state-dir",
+        d.path().to_str().unwrap(),
+    ])
+    .stdout(Stdio::piped())
+    .spawn()
+    .unwrap();
+    first_line(child.stdout.take().unwrap());
     gc(d.path(), "20s").success();
     child.wait().unwrap();
 }

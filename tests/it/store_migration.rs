@@ -174,7 +174,7 @@ fn a_v8_catalog_revision_moves_to_the_state_on_upgrade() {
         // revision lived in the catalogs table.
         let b = Store::embedded(&loc, OpenOptions::write()).unwrap();
         for key in ["contoso", "fabrikam"] {
-            let mut cat = supctl::store::bench::catalog();
+            let mut cat = supctl_test_kit::bench::catalog();
             cat.key = supctl::store::CatalogKey::parse(key).unwrap();
             b.apply(supctl::store::Change::UpsertCatalog(cat)).unwrap();
         }
@@ -350,19 +350,15 @@ fn a_file_that_is_not_sqlite_is_refused_untouched() {
 fn a_corrupt_database_is_reported_and_left_alone() {
     let d = tempfile::tempdir().unwrap();
     let loc = StoreLocation::new(d.path());
-    supctl()
-        .args([
-            "store",
-            "bench-write",
-            "--updates",
-            "300",
-            "--stage-every",
-            "0",
-            "--state-dir",
-        ])
-        .arg(d.path())
-        .assert()
-        .success();
+    {
+        let store = Store::embedded(&loc, OpenOptions::write()).unwrap();
+        let spec = supctl_test_kit::bench::BenchSpec {
+            updates: 300,
+            batch: 100,
+            stage_every: 0,
+        };
+        supctl_test_kit::bench::write(&store, &spec).unwrap();
+    }
     // Checkpoint the WAL so the damage lands in pages SQLite will read.
     Connection::open(loc.db_path())
         .unwrap()

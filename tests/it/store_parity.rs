@@ -6,9 +6,9 @@ use supctl::store::Change;
 
 use store_support::*;
 use supctl::ids::Thumbprint;
-use supctl::store::bench::{self, catalog_key, update, update_id};
 use supctl::store::query::UpdateFilter;
 use supctl::store::*;
+use supctl_test_kit::bench::{self, catalog_key, update, update_id};
 
 #[test]
 fn both_backends_end_in_the_same_state() {

@@ -8,9 +8,9 @@ use supctl::store::{Change, Record};
 use store_support::*;
 use supctl::catalog::model::{Category, FormatVersion, PublicationState};
 use supctl::ids::{CategoryId, Sha1, Sha256, UpdateId};
-use supctl::store::bench::{self, catalog_key, update, update_id};
 use supctl::store::query::UpdateFilter;
 use supctl::store::*;
+use supctl_test_kit::bench::{self, catalog_key, update, update_id};
 
 /// Catalog subscriptions: create, idempotent upsert, subscribe, fetch record.
 fn catalogs(b: &Store) {

@@ -7,8 +7,8 @@ use supctl::store::Record;
 
 use store_support::*;
 use supctl::ids::Thumbprint;
-use supctl::store::bench::{update, update_id};
 use supctl::store::*;
+use supctl_test_kit::bench::{update, update_id};
 
 /// Certificates keyed by role, merged by digest; sync and signing settings.
 fn certificates_and_settings(b: &Store) {

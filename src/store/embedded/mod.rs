@@ -37,7 +37,7 @@ pub use list::{StoreStats, TableCounts};
 #[derive(Debug, Clone)]
 pub struct EmbeddedServer {
     db: Arc<Db>,
-    content: Arc<ContentStore>,
+    content: ContentStore,
 }
 
 impl EmbeddedServer {
@@ -48,7 +48,7 @@ impl EmbeddedServer {
 
     /// The server over an already open database (shared with the state).
     pub fn on(db: Arc<Db>) -> Self {
-        let content = Arc::new(ContentStore::new(db.location()));
+        let content = ContentStore::new(db.location());
         Self { db, content }
     }
 

@@ -3,7 +3,7 @@
 //! real `supctl` binary run against them.
 //!
 //! Content URLs are fixed inside signed catalogs (`https://content.contoso.example/<name>`,
-//! see `src/bin/gen_catalog/sdp.rs`), so they cannot name a test server's random port. The
+//! see `crates/test-kit/src/generator/sdp.rs`), so they cannot name a test server's random port. The
 //! config therefore sets `[http] proxy` to a [`TestProxy`] that routes
 //! `content.contoso.example:443` to the local server, whose certificate (from the test CA in
 //! `[http] ca_certificates`) also covers that name. No fixed port, parallel tests do not

@@ -1,7 +1,7 @@
 //! Everything the integration tests share. Here: a real HTTPS (or HTTP) file server with a
 //! throwaway CA and fault injection, a counting HTTP proxy, and the way to reach
 //! `../shared/fixtures`; the submodules hold the rest (CLI runs, catalogs, the store, the
-//! WSUS double, `watch`, the generator). Both run on their own
+//! WSUS double, `watch`, the generator, the test kit's workloads). Both run on their own
 //! thread with their own Tokio runtime, so they serve equally well to `#[tokio::test]`s
 //! and to synchronous tests that drive the `supctl` binary with `assert_cmd`.
 //!
@@ -12,6 +12,7 @@ pub(crate) mod cli;
 pub(crate) mod e2e;
 pub(crate) mod generator;
 pub(crate) mod https_server;
+pub(crate) mod kit;
 pub(crate) mod proxy;
 pub(crate) mod store;
 pub(crate) mod tls;

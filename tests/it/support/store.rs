@@ -6,10 +6,10 @@ use supctl::store::Change;
 use chrono::{TimeZone, Utc};
 use supctl::ids::{Sha1, Sha256};
 use supctl::store::Store;
-use supctl::store::bench::{self, catalog_key, update, update_id};
 use supctl::store::db::OpenOptions;
 use supctl::store::*;
 use supctl::trust::CertificateInfo;
+use supctl_test_kit::bench::{self, catalog_key, update, update_id};
 
 pub(crate) fn local() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();

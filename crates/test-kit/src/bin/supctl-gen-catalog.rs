@@ -2,16 +2,14 @@
 //! (v3 by default, `--format v1|v2` for the older generations) and its content, for
 //! benchmarks, the offline quickstart and the end-to-end tests.
 //!
-//! Build with `cargo build --release --features generator --bin supctl-gen-catalog`.
-
-mod gen_catalog;
+//! Build with `cargo build --release -p supctl-test-kit --bin supctl-gen-catalog`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
 
-use gen_catalog::{Format, Options, Profile, Signer};
+use supctl_test_kit::generator::{Format, Options, Profile, Signer};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum ProfileArg {
@@ -115,7 +113,7 @@ fn main() -> ExitCode {
         unsigned_content: a.unsigned_content,
         content_signer,
     };
-    match gen_catalog::run(&opts) {
+    match supctl_test_kit::generator::run(&opts) {
         Ok(s) => {
             println!(
                 "wrote {} ({} updates, {} categories, {} content certificates, {} content files, {} B uncompressed, {} B cab{})",

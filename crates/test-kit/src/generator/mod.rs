@@ -1,20 +1,19 @@
 //! Generator of realistic, deterministic, signed catalog CABs (v3, or the older v1 and v2
 //! layouts) for benchmarks, the quickstart and the end-to-end tests.
 //!
-//! Kept as modules of the `supctl-gen-catalog` binary rather than of the library: it is a
-//! test tool, not part of supctl. `tests/it/main.rs` includes this folder with `#[path]`
-//! so a plain `cargo test` exercises it without the `generator` feature.
+//! Part of the test kit, not of supctl: the product never writes catalogs. The
+//! `supctl-gen-catalog` binary is its command line; supctl's tests call it as a library.
 
-pub(crate) mod bench;
-pub(crate) mod cabinet;
-pub(crate) mod content;
-pub(crate) mod model;
-pub(crate) mod quickstart;
-pub(crate) mod rng;
-pub(crate) mod sdp;
-pub(crate) mod sign;
-pub(crate) mod v3;
-pub(crate) mod xml;
+pub mod bench;
+pub mod cabinet;
+pub mod content;
+pub mod model;
+pub mod quickstart;
+pub mod rng;
+pub mod sdp;
+pub mod sign;
+pub mod v3;
+pub mod xml;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -24,11 +23,11 @@ use base64::Engine as _;
 use sha1::Digest as _;
 
 use model::{Catalog, Installer};
-pub(crate) use sign::Signer;
+pub use sign::Signer;
 
 /// Which catalog to make.
 #[derive(Debug, Clone)]
-pub(crate) enum Profile {
+pub enum Profile {
     /// N updates in `categories` child categories (default: about N/12).
     Bench {
         updates: usize,
@@ -42,7 +41,7 @@ pub(crate) enum Profile {
 /// and so does supctl (`catalog::extract`), so the older generations are made by leaving
 /// folders out of the same catalog.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) enum Format {
+pub enum Format {
     /// The catalog XML and `V2\` only: no content certificates, no categories.
     V1,
     /// Adds `ContentCertificates\`.
@@ -53,7 +52,7 @@ pub(crate) enum Format {
 }
 
 #[derive(Debug, Clone)]
-pub(crate) struct Options {
+pub struct Options {
     pub profile: Profile,
     pub format: Format,
     pub seed: u64,
@@ -75,7 +74,7 @@ pub(crate) struct Options {
 
 /// What was written, for the caller to print.
 #[derive(Debug, Clone)]
-pub(crate) struct Summary {
+pub struct Summary {
     pub updates: Vec<(String, String)>,
     /// (path, id, member count).
     pub categories: Vec<(String, String, usize)>,
@@ -87,7 +86,7 @@ pub(crate) struct Summary {
 }
 
 /// The skeleton for `profile`; pure function of (profile, seed).
-pub(crate) fn build(profile: &Profile, seed: u64) -> Catalog {
+pub fn build(profile: &Profile, seed: u64) -> Catalog {
     match profile {
         Profile::Bench {
             updates,
@@ -103,12 +102,12 @@ pub(crate) fn build(profile: &Profile, seed: u64) -> Catalog {
 
 /// Upper-case hex SHA-1 of the DER: the `ContentCertificates\` file name and the
 /// thumbprint ConfigMgr shows.
-pub(crate) fn thumbprint(der: &[u8]) -> String {
+pub fn thumbprint(der: &[u8]) -> String {
     hex::encode_upper(sha1::Sha1::digest(der))
 }
 
 /// Reads a certificate as DER, accepting PEM too.
-pub(crate) fn read_cert_der(path: &Path) -> Result<Vec<u8>> {
+pub fn read_cert_der(path: &Path) -> Result<Vec<u8>> {
     let bytes = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let Some(text) = std::str::from_utf8(&bytes)
         .ok()
@@ -143,7 +142,7 @@ fn exe_only(cat: &mut Catalog) {
     }
 }
 
-pub(crate) fn run(opts: &Options) -> Result<Summary> {
+pub fn run(opts: &Options) -> Result<Summary> {
     for s in opts.signer.iter().chain(&opts.content_signer) {
         sign::require_osslsigncode()?;
         for f in [&s.cert, &s.key] {

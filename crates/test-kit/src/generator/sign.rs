@@ -10,7 +10,7 @@ use anyhow::{Context, Result, bail};
 
 /// The code signing identity and the fixed signing time that makes outputs byte-stable.
 #[derive(Debug, Clone)]
-pub(crate) struct Signer {
+pub struct Signer {
     pub cert: PathBuf,
     pub key: PathBuf,
     /// Unix seconds written as the PKCS#9 signingTime (`osslsigncode -time`).
@@ -18,7 +18,7 @@ pub(crate) struct Signer {
 }
 
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Hash {
+pub enum Hash {
     Sha1,
     Sha256,
 }
@@ -33,7 +33,7 @@ impl Hash {
 }
 
 /// Fails with an actionable message when osslsigncode is not installed.
-pub(crate) fn require_osslsigncode() -> Result<()> {
+pub fn require_osslsigncode() -> Result<()> {
     match Command::new("osslsigncode").arg("--version").output() {
         Ok(_) => Ok(()),
         Err(e) => bail!(
@@ -46,7 +46,7 @@ pub(crate) fn require_osslsigncode() -> Result<()> {
 impl Signer {
     /// Signs `input` into `output` (removed first: osslsigncode refuses to overwrite).
     /// `nest` adds a second signature beside an existing one instead of replacing it.
-    pub(crate) fn sign(
+    pub fn sign(
         &self,
         input: &Path,
         output: &Path,
@@ -87,7 +87,7 @@ impl Signer {
 
     /// SHA-1 then a nested SHA-256 signature, what vendors ship for catalogs that old and
     /// new ConfigMgr versions both accept.
-    pub(crate) fn sign_dual(&self, input: &Path, output: &Path, description: &str) -> Result<()> {
+    pub fn sign_dual(&self, input: &Path, output: &Path, description: &str) -> Result<()> {
         let mid = output.with_extension("sha1.tmp");
         self.sign(input, &mid, Hash::Sha1, false, description)?;
         let r = self.sign(&mid, output, Hash::Sha256, true, description);

@@ -9,7 +9,7 @@ use std::io::{self, Write};
 use super::model::{Catalog, Category};
 
 /// `V3\<id>.json`.
-pub(crate) fn category_json(cat: &Catalog, c: &Category) -> Vec<u8> {
+pub fn category_json(cat: &Catalog, c: &Category) -> Vec<u8> {
     let mut s = String::from("\u{FEFF}{\r\n");
     s.push_str(&format!("    \"DisplayName\":  {},\r\n", json_str(&c.name)));
     s.push_str(&format!("    \"Id\":  \"{}\",\r\n", c.id));
@@ -40,7 +40,7 @@ pub(crate) fn category_json(cat: &Catalog, c: &Category) -> Vec<u8> {
 }
 
 /// `V3\update_categories.json`: every category id, UTF-16LE with BOM.
-pub(crate) fn categories_list(cat: &Catalog) -> Vec<u8> {
+pub fn categories_list(cat: &Catalog) -> Vec<u8> {
     let mut s = String::from("\u{FEFF}[\r\n");
     for (i, c) in cat.categories.iter().enumerate() {
         let comma = if i + 1 < cat.categories.len() {
@@ -56,7 +56,7 @@ pub(crate) fn categories_list(cat: &Catalog) -> Vec<u8> {
 
 /// `V2\update_manifest.json`: compact `{"<PackageID>":"<CreationDate>",…}`, streamed
 /// because it grows with N.
-pub(crate) fn write_manifest<W: Write + ?Sized>(w: &mut W, cat: &Catalog) -> io::Result<()> {
+pub fn write_manifest<W: Write + ?Sized>(w: &mut W, cat: &Catalog) -> io::Result<()> {
     w.write_all(b"{")?;
     for (i, p) in cat.packages.iter().enumerate() {
         if i > 0 {

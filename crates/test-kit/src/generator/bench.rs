@@ -45,11 +45,11 @@ const VERSIONS_PER_SERIES: usize = 4;
 const MAX_SUPERSEDED: usize = 12;
 
 /// Default number of child categories: about Lenovo's ratio (265 for 3,063 updates).
-pub(crate) fn default_categories(updates: usize) -> usize {
+pub fn default_categories(updates: usize) -> usize {
     (updates / 12).clamp(2, 500)
 }
 
-pub(crate) fn build(seed: u64, updates: usize, categories: usize) -> Catalog {
+pub fn build(seed: u64, updates: usize, categories: usize) -> Catalog {
     let series = updates.div_ceil(VERSIONS_PER_SERIES).max(1);
     let mut packages = Vec::with_capacity(updates);
     for index in 0..updates {

@@ -25,7 +25,7 @@ fn write_ns_decls<W: Write + ?Sized>(w: &mut W) -> io::Result<()> {
     Ok(())
 }
 
-pub(crate) fn write_catalog_head<W: Write + ?Sized>(w: &mut W) -> io::Result<()> {
+pub fn write_catalog_head<W: Write + ?Sized>(w: &mut W) -> io::Result<()> {
     w.write_all(BOM)?;
     w.write_all(DECL)?;
     w.write_all(b"<smc:SystemsManagementCatalog")?;
@@ -33,13 +33,13 @@ pub(crate) fn write_catalog_head<W: Write + ?Sized>(w: &mut W) -> io::Result<()>
     w.write_all(b">\r\n")
 }
 
-pub(crate) fn write_catalog_tail<W: Write + ?Sized>(w: &mut W) -> io::Result<()> {
+pub fn write_catalog_tail<W: Write + ?Sized>(w: &mut W) -> io::Result<()> {
     w.write_all(b"</smc:SystemsManagementCatalog>\r\n")
 }
 
 /// A `V2\<id>.sdp`: the same package as a document of its own (HP style: BOM, declaration,
 /// root `sdp:SoftwareDistributionPackage` declaring every namespace, `SchemaVersion` 1.2).
-pub(crate) fn write_standalone<W: Write + ?Sized>(
+pub fn write_standalone<W: Write + ?Sized>(
     w: &mut W,
     cat: &Catalog,
     p: &Package,
@@ -52,7 +52,7 @@ pub(crate) fn write_standalone<W: Write + ?Sized>(
 
 /// One package. In the catalog (`standalone == false`) the element is
 /// `smc:SoftwareDistributionPackage` at depth 1 relying on the root's declarations.
-pub(crate) fn write_package<W: Write + ?Sized>(
+pub fn write_package<W: Write + ?Sized>(
     w: &mut W,
     cat: &Catalog,
     p: &Package,

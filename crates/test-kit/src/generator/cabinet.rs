@@ -26,7 +26,7 @@ fn fixed_datetime() -> time::PrimitiveDateTime {
 }
 
 /// A content certificate to ship: `ContentCertificates\<name>` with DER bytes.
-pub(crate) struct CertFile {
+pub struct CertFile {
     pub name: String,
     pub der: Vec<u8>,
 }
@@ -54,11 +54,7 @@ impl<W: Write> Write for Budget<W> {
 }
 
 /// Writes the whole catalog XML (`SystemsManagementCatalog`) to `w`.
-pub(crate) fn write_catalog_xml<W: Write + ?Sized>(
-    w: &mut W,
-    cat: &Catalog,
-    seed: u64,
-) -> io::Result<()> {
+pub fn write_catalog_xml<W: Write + ?Sized>(w: &mut W, cat: &Catalog, seed: u64) -> io::Result<()> {
     sdp::write_catalog_head(w)?;
     for p in &cat.packages {
         sdp::write_package(w, cat, p, seed, false)?;
@@ -69,7 +65,7 @@ pub(crate) fn write_catalog_xml<W: Write + ?Sized>(
 /// Writes the unsigned CAB to `path`; returns the uncompressed payload size. Only a v3
 /// catalog gets the `V3\` folder (even when it has no categories): its presence is what
 /// makes a catalog v3.
-pub(crate) fn write_cab(
+pub fn write_cab(
     path: &Path,
     cat: &Catalog,
     seed: u64,

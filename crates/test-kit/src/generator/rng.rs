@@ -7,20 +7,20 @@
 
 /// splitmix64: fast, full-period over u64, good enough statistics for test data.
 #[derive(Debug, Clone)]
-pub(crate) struct Rng(u64);
+pub struct Rng(u64);
 
 impl Rng {
     /// An independent stream for sub-object `index` of kind `salt`, so that a package's
     /// bytes depend only on (seed, index): the V2 copy can be regenerated instead of kept in
     /// memory, and changing N does not reshuffle the packages that remain.
-    pub(crate) fn derive(seed: u64, salt: u64, index: u64) -> Self {
+    pub fn derive(seed: u64, salt: u64, index: u64) -> Self {
         let mut r = Rng(seed ^ salt.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         r.0 ^= r.next_u64() ^ index.wrapping_mul(0xD1B5_4A32_D192_ED03);
         r.next_u64();
         r
     }
 
-    pub(crate) fn next_u64(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -29,25 +29,25 @@ impl Rng {
     }
 
     /// Uniform in `0..n` (n > 0); the modulo bias is irrelevant for test data.
-    pub(crate) fn below(&mut self, n: u64) -> u64 {
+    pub fn below(&mut self, n: u64) -> u64 {
         self.next_u64() % n.max(1)
     }
 
     /// Uniform in `lo..=hi`.
-    pub(crate) fn range(&mut self, lo: u64, hi: u64) -> u64 {
+    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
         lo + self.below(hi - lo + 1)
     }
 
     /// True with probability `percent`/100.
-    pub(crate) fn chance(&mut self, percent: u64) -> bool {
+    pub fn chance(&mut self, percent: u64) -> bool {
         self.below(100) < percent
     }
 
-    pub(crate) fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.below(items.len() as u64) as usize]
     }
 
-    pub(crate) fn fill(&mut self, buf: &mut [u8]) {
+    pub fn fill(&mut self, buf: &mut [u8]) {
         for chunk in buf.chunks_mut(8) {
             let v = self.next_u64().to_le_bytes();
             chunk.copy_from_slice(&v[..chunk.len()]);
@@ -55,7 +55,7 @@ impl Rng {
     }
 
     /// A random (version 4 shaped) GUID in the lower-case form WSUS prints.
-    pub(crate) fn guid(&mut self) -> String {
+    pub fn guid(&mut self) -> String {
         let mut b = [0u8; 16];
         self.fill(&mut b);
         b[6] = (b[6] & 0x0f) | 0x40;

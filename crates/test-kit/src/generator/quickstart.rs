@@ -78,7 +78,7 @@ const SPECS: &[Spec] = &[
     },
 ];
 
-pub(crate) fn build(seed: u64) -> Catalog {
+pub fn build(seed: u64) -> Catalog {
     let mut r = Rng::derive(seed, 3, 0);
     let mut categories = vec![
         Category {

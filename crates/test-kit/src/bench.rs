@@ -1,7 +1,7 @@
 //! A synthetic, deterministic workload: catalogs of N updates with small content files.
 //!
-//! Drives the hidden `store bench-write` command used by the crash test (killed at random
-//! points, then checked) and by the benchmarks, so both exercise the real write path.
+//! Drives `supctl-test-kit bench-write`, which the crash test kills at random points and then
+//! checks, and the store tests, so both exercise the real write path.
 
 use std::io::Write as _;
 use std::time::Instant;
@@ -9,16 +9,15 @@ use std::time::Instant;
 use chrono::{TimeZone, Utc};
 use serde::Serialize;
 
-use crate::catalog::model::{
+use supctl::catalog::model::{
     InstallableItem, Installer, Localized, OriginFile, PublicationState, UpdateRecord,
 };
-use crate::ids::{Sha1, Sha256, UpdateId};
-
-use super::error::{Result, StoreError};
-use super::model::{CatalogKind, CatalogRecord, Selection};
-use super::names::CatalogKey;
-use super::op::StageRequest;
-use super::{Change, Store};
+use supctl::ids::{Sha1, Sha256, UpdateId};
+use supctl::store::error::{Result, StoreError};
+use supctl::store::model::{CatalogKind, CatalogRecord, Selection};
+use supctl::store::names::CatalogKey;
+use supctl::store::op::StageRequest;
+use supctl::store::{Change, Store};
 
 /// What to write.
 #[derive(Debug, Clone)]

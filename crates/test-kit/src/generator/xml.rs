@@ -7,7 +7,7 @@
 
 use std::io::{self, Write};
 
-pub(crate) const NS: &[(&str, &str)] = &[
+pub const NS: &[(&str, &str)] = &[
     (
         "bar",
         "http://schemas.microsoft.com/wsus/2005/04/CorporatePublishing/BaseApplicabilityRules.xsd",
@@ -60,7 +60,7 @@ pub(crate) const NS: &[(&str, &str)] = &[
 ];
 
 /// The namespace URI bound to `prefix` in real catalogs.
-pub(crate) fn uri(prefix: &str) -> &'static str {
+pub fn uri(prefix: &str) -> &'static str {
     NS.iter()
         .find(|(p, _)| *p == prefix)
         .map(|(_, u)| *u)
@@ -68,7 +68,7 @@ pub(crate) fn uri(prefix: &str) -> &'static str {
 }
 
 /// Escapes an attribute value or text node (`&`, `<`, `>`, `"`).
-pub(crate) fn esc(s: &str) -> String {
+pub fn esc(s: &str) -> String {
     let mut o = String::with_capacity(s.len() + 8);
     for c in s.chars() {
         match c {
@@ -84,14 +84,14 @@ pub(crate) fn esc(s: &str) -> String {
 
 /// Writes indented elements. `redeclare` makes [`X::open_ns`]/[`X::leaf_ns`] add an
 /// `xmlns:<prefix>` attribute, the Dell/Lenovo habit the parser must cope with.
-pub(crate) struct X<'a, W: Write + ?Sized> {
+pub struct X<'a, W: Write + ?Sized> {
     pub w: &'a mut W,
     depth: usize,
     pub redeclare: bool,
 }
 
 impl<'a, W: Write + ?Sized> X<'a, W> {
-    pub(crate) fn new(w: &'a mut W, depth: usize, redeclare: bool) -> Self {
+    pub fn new(w: &'a mut W, depth: usize, redeclare: bool) -> Self {
         X {
             w,
             depth,
@@ -113,7 +113,7 @@ impl<'a, W: Write + ?Sized> X<'a, W> {
         Ok(())
     }
 
-    pub(crate) fn open(&mut self, tag: &str, attrs: &[(&str, &str)]) -> io::Result<()> {
+    pub fn open(&mut self, tag: &str, attrs: &[(&str, &str)]) -> io::Result<()> {
         self.start(tag, attrs, None)?;
         self.w.write_all(b">\r\n")?;
         self.depth += 1;
@@ -121,14 +121,14 @@ impl<'a, W: Write + ?Sized> X<'a, W> {
     }
 
     /// Opens `tag`, re-declaring its own prefix when `redeclare` is on.
-    pub(crate) fn open_ns(&mut self, tag: &str, attrs: &[(&str, &str)]) -> io::Result<()> {
+    pub fn open_ns(&mut self, tag: &str, attrs: &[(&str, &str)]) -> io::Result<()> {
         self.start(tag, attrs, tag.split(':').next())?;
         self.w.write_all(b">\r\n")?;
         self.depth += 1;
         Ok(())
     }
 
-    pub(crate) fn close(&mut self, tag: &str) -> io::Result<()> {
+    pub fn close(&mut self, tag: &str) -> io::Result<()> {
         self.depth -= 1;
         for _ in 0..self.depth {
             self.w.write_all(b"  ")?;
@@ -136,17 +136,17 @@ impl<'a, W: Write + ?Sized> X<'a, W> {
         write!(self.w, "</{tag}>\r\n")
     }
 
-    pub(crate) fn leaf(&mut self, tag: &str, attrs: &[(&str, &str)]) -> io::Result<()> {
+    pub fn leaf(&mut self, tag: &str, attrs: &[(&str, &str)]) -> io::Result<()> {
         self.start(tag, attrs, None)?;
         self.w.write_all(b" />\r\n")
     }
 
-    pub(crate) fn leaf_ns(&mut self, tag: &str, attrs: &[(&str, &str)]) -> io::Result<()> {
+    pub fn leaf_ns(&mut self, tag: &str, attrs: &[(&str, &str)]) -> io::Result<()> {
         self.start(tag, attrs, tag.split(':').next())?;
         self.w.write_all(b" />\r\n")
     }
 
-    pub(crate) fn text(&mut self, tag: &str, text: &str) -> io::Result<()> {
+    pub fn text(&mut self, tag: &str, text: &str) -> io::Result<()> {
         self.start(tag, &[], None)?;
         write!(self.w, ">{}</{tag}>\r\n", esc(text))
     }

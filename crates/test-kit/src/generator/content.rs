@@ -23,7 +23,7 @@ const SECTION_RVA: u32 = 0x1000;
 
 /// Bytes of a PE32 console image whose one `.text` section starts with `xor eax, eax;
 /// ret` and then carries `payload`. Total size = 0x200 + payload rounded up to 0x200.
-pub(crate) fn pe_image(payload: &[u8], timestamp: u32) -> Vec<u8> {
+pub fn pe_image(payload: &[u8], timestamp: u32) -> Vec<u8> {
     let code = [0x31u8, 0xC0, 0xC3];
     let raw_len = code.len() + payload.len();
     let raw_size = raw_len.div_ceil(FILE_ALIGN) * FILE_ALIGN;
@@ -97,7 +97,7 @@ fn payload(seed: u64, p: &Package, item: usize, size: usize) -> Vec<u8> {
 /// with the final files' size and SHA-1. `size` is the unsigned image size (rounded up to
 /// the 512-byte file alignment); a signature adds ~1–2 KB. The first `unsigned` files (in
 /// package order) are written unsigned even with a signer, with their true digest.
-pub(crate) fn generate(
+pub fn generate(
     cat: &mut Catalog,
     seed: u64,
     dir: &Path,

@@ -10,7 +10,7 @@
 /// How `Properties/@CreationDate` is written: real catalogs mix these forms (§5), and the
 /// manifest must repeat whichever form the package uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum DateStyle {
+pub enum DateStyle {
     /// HP: `2015-12-21T11:48:00`.
     Zoneless,
     /// Dell: `2019-01-24T07:52:15Z`.
@@ -23,14 +23,14 @@ pub(crate) enum DateStyle {
 
 /// What an installable item runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Installer {
+pub enum Installer {
     CommandLine { arguments: String },
     Msi { product_code: String },
 }
 
 /// What kind of product a package belongs to; drives titles and rule shapes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
+pub enum Kind {
     Driver,
     Firmware,
     Software,
@@ -38,14 +38,14 @@ pub(crate) enum Kind {
 
 /// Processor architecture an item targets (`bar:Processor/@Architecture`: 0 = x86, 9 = x64).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Arch {
+pub enum Arch {
     X86,
     X64,
     Any,
 }
 
 impl Arch {
-    pub(crate) fn suffix(self) -> &'static str {
+    pub fn suffix(self) -> &'static str {
         match self {
             Arch::X86 => "_x86",
             Arch::X64 => "_x64",
@@ -57,14 +57,14 @@ impl Arch {
 /// `OriginFile` facts. Synthetic for metadata-only catalogs; measured from the final
 /// (signed) file when content is generated.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct FileFacts {
+pub struct FileFacts {
     pub size: u64,
     pub sha1: [u8; 20],
     pub modified: String,
 }
 
 #[derive(Debug, Clone)]
-pub(crate) struct Item {
+pub struct Item {
     pub id: String,
     pub arch: Arch,
     pub file_name: String,
@@ -72,7 +72,7 @@ pub(crate) struct Item {
 }
 
 #[derive(Debug, Clone)]
-pub(crate) struct Package {
+pub struct Package {
     pub index: usize,
     pub id: String,
     /// `CreationDate` exactly as written (also the `update_manifest.json` value).
@@ -105,7 +105,7 @@ pub(crate) struct Package {
 
 /// A V3 category node: `V3\<id>.json`.
 #[derive(Debug, Clone)]
-pub(crate) struct Category {
+pub struct Category {
     pub id: String,
     pub name: String,
     /// Index of the parent category; `None` for the root (the vendor).
@@ -115,7 +115,7 @@ pub(crate) struct Category {
 }
 
 #[derive(Debug, Clone)]
-pub(crate) struct Catalog {
+pub struct Catalog {
     pub vendor: String,
     /// Base name of the main XML inside the CAB (`<name>.xml`).
     pub xml_name: String,
@@ -125,7 +125,7 @@ pub(crate) struct Catalog {
 
 impl Catalog {
     /// `Root/Child` display-name path, as supctl's config addresses categories.
-    pub(crate) fn category_path(&self, index: usize) -> String {
+    pub fn category_path(&self, index: usize) -> String {
         let c = &self.categories[index];
         match c.parent {
             Some(p) => format!("{}/{}", self.category_path(p), c.name),
@@ -135,7 +135,7 @@ impl Catalog {
 }
 
 /// Formats seconds since 2000-01-01 in the requested `DateStyle`.
-pub(crate) fn format_date(secs: i64, style: DateStyle, millis: u32) -> String {
+pub fn format_date(secs: i64, style: DateStyle, millis: u32) -> String {
     let t = chrono::DateTime::from_timestamp(946_684_800 + secs, 0)
         .expect("generator dates lie between 2000 and 2100")
         .naive_utc();
