@@ -14,8 +14,7 @@ use super::record::scope_of;
 use crate::catalog::acquire::{Acquired, Acquisition};
 use crate::plan::{ActionKind, Plan};
 use crate::store::{
-    Address, CatalogKey, CertificateFacts, Finding, FindingKind, Record, ShippedCertificates,
-    Store, StoreError,
+    Address, CatalogKey, Finding, FindingKind, Record, ShippedCertificates, Store, StoreError,
 };
 
 /// The plan's actions per scope (`catalog.k`, `certificate[...]`, `sync`, `signing`).
@@ -172,7 +171,7 @@ pub fn record_shipped(
         let certificates = content
             .content_certificates
             .iter()
-            .map(CertificateFacts::from)
+            .map(|c| c.facts.clone())
             .collect();
         backend.apply(Record::ShippedCertificates(ShippedCertificates::new(
             catalog,

@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::model::FormatVersion;
-use crate::ids::{Sha1, Sha256, Thumbprint};
+use crate::ids::{Sha256, Thumbprint};
+use crate::trust::CertificateInfo;
 
 use super::names::{Address, CatalogKey, Fingerprint, PlanId};
 
@@ -91,36 +92,6 @@ pub struct StoredCatalog {
     pub revision: Option<CatalogRevision>,
 }
 
-/// Certificate facts parsed from its DER, when the store has seen the certificate itself
-/// (an approval by thumbprint alone has none).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CertificateFacts {
-    pub subject: String,
-    pub issuer: String,
-    pub serial: String,
-    pub sha1: Sha1,
-    pub sha256: Sha256,
-    pub not_before: DateTime<Utc>,
-    pub not_after: DateTime<Utc>,
-    #[serde(skip)]
-    pub der: Vec<u8>,
-}
-
-impl From<&crate::trust::CertificateInfo> for CertificateFacts {
-    fn from(c: &crate::trust::CertificateInfo) -> Self {
-        Self {
-            subject: c.subject.clone(),
-            issuer: c.issuer.clone(),
-            serial: c.serial.clone(),
-            sha1: c.sha1,
-            sha256: c.sha256,
-            not_before: c.not_before,
-            not_after: c.not_after,
-            der: c.der.clone(),
-        }
-    }
-}
-
 /// One certificate in one role. The same certificate often signs both a vendor's catalog
 /// and its binaries, so identity is (thumbprint, kind).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -129,17 +100,16 @@ pub struct StoredCertificate {
     pub thumbprint: Thumbprint,
     pub kind: CertKind,
     pub state: CertState,
-    pub facts: Option<CertificateFacts>,
+    /// The certificate when the store has seen it (an approval by thumbprint alone has
+    /// none). Its JSON (fingerprints, `--json`) is the facts alone: the DER stays in the store.
+    #[serde(default, with = "crate::trust::authenticode::facts_only")]
+    pub facts: Option<CertificateInfo>,
 }
 
 impl StoredCertificate {
     /// True when `t` names this certificate by its key or either digest.
     pub fn matches(&self, t: &Thumbprint) -> bool {
-        &self.thumbprint == t
-            || self
-                .facts
-                .as_ref()
-                .is_some_and(|f| t.as_str() == f.sha1.to_hex() || t.as_str() == f.sha256.to_hex())
+        &self.thumbprint == t || self.facts.as_ref().is_some_and(|f| f.matches(t))
     }
 }
 
@@ -317,5 +287,49 @@ impl Journal {
             .rev()
             .find(|e| e.address == key.address && e.role == key.role)
             .map(|e| e.outcome)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The JSON both shapes had when the store kept its own facts type: a plan's certificate
+    /// ends with its DER in hex, a stored one (fingerprints, `--json`) has none.
+    #[test]
+    fn certificate_json_is_facts_then_der_and_stored_facts_alone() {
+        let facts = format!(
+            r#""subject":"CN=S","issuer":"CN=I","serial":"01","sha1":"{}","sha256":"{}","not_before":"1970-01-01T00:00:00Z","not_after":"1970-01-02T00:00:00Z""#,
+            "AB".repeat(20),
+            "CD".repeat(32)
+        );
+        let planned = format!(r#"{{{facts},"der":"646572"}}"#);
+        let info: CertificateInfo = serde_json::from_str(&planned).unwrap();
+        assert_eq!(info.der, b"der");
+        assert_eq!(serde_json::to_string(&info).unwrap(), planned);
+
+        let stored = format!(
+            r#"{{"thumbprint":"{}","kind":"catalog","state":"approved","facts":{{{facts}}}}}"#,
+            info.sha1
+        );
+        let cert = StoredCertificate {
+            thumbprint: info.thumbprint(),
+            kind: CertKind::Catalog,
+            state: CertState::Approved,
+            facts: Some(info.clone()),
+        };
+        assert_eq!(serde_json::to_string(&cert).unwrap(), stored);
+        let back: StoredCertificate = serde_json::from_str(&stored).unwrap();
+        let no_der = CertificateInfo {
+            der: vec![],
+            ..info
+        };
+        assert_eq!(back.facts, Some(no_der));
+        let bare = format!(
+            r#"{{"thumbprint":"{}","kind":"catalog","state":"approved"}}"#,
+            "AB".repeat(20)
+        );
+        let bare: StoredCertificate = serde_json::from_str(&bare).unwrap();
+        assert_eq!(bare.facts, None);
     }
 }

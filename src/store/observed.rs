@@ -8,7 +8,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::model::CertificateFacts;
+use crate::trust::CertificateFacts;
+
 use super::names::{Address, CatalogKey};
 
 crate::vocab::text_enum!(
@@ -36,16 +37,13 @@ pub struct Finding {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShippedCertificates {
     pub catalog: CatalogKey,
-    /// Sorted by SHA-1; the DER is not kept.
+    /// Sorted by SHA-1.
     pub certificates: Vec<CertificateFacts>,
 }
 
 impl ShippedCertificates {
     /// Normalises the list as the stores keep it, so recording it twice changes nothing.
     pub fn new(catalog: CatalogKey, mut certificates: Vec<CertificateFacts>) -> Self {
-        for c in &mut certificates {
-            c.der = Vec::new();
-        }
         certificates.sort_by_key(|c| c.sha1);
         certificates.dedup_by_key(|c| c.sha1);
         ShippedCertificates {

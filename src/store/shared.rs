@@ -6,7 +6,9 @@ use crate::catalog::model::{Category, PublicationState, UpdateRecord};
 use crate::ids::Thumbprint;
 
 use super::actual::{StoredFile, StoredUpdate};
-use super::model::{CertKind, CertState, CertificateFacts, StoredCertificate};
+use crate::trust::CertificateInfo;
+
+use super::model::{CertKind, CertState, StoredCertificate};
 use super::names::CatalogKey;
 
 /// Categories as stored: the first of duplicate ids wins, members sorted and unique.
@@ -28,7 +30,7 @@ pub(crate) fn normalize_categories(categories: Vec<Category>) -> Vec<Category> {
 pub(crate) fn names_certificate(
     c: &StoredCertificate,
     t: &Thumbprint,
-    facts: Option<&CertificateFacts>,
+    facts: Option<&CertificateInfo>,
 ) -> bool {
     c.matches(t)
         || facts.is_some_and(|f| {
@@ -44,7 +46,7 @@ pub(crate) fn certificate_change(
     t: &Thumbprint,
     kind: CertKind,
     state: CertState,
-    facts: Option<CertificateFacts>,
+    facts: Option<CertificateInfo>,
 ) -> Option<(Vec<StoredCertificate>, StoredCertificate)> {
     let olds: Vec<StoredCertificate> = all
         .iter()

@@ -9,9 +9,9 @@ pub use supctl_authenticode as authenticode;
 pub mod policy;
 
 pub use authenticode::{
-    AuthenticodeError, CertificateError, CertificateInfo, DigestAlgorithm, SignatureInfo,
-    SignatureReport, SignatureStatus, SignerReport, cab_signature_span, inspect_signature,
-    verify_cab, verify_file, verify_msi, verify_pe, verify_pkcs7,
+    AuthenticodeError, CertificateError, CertificateFacts, CertificateInfo, DigestAlgorithm,
+    SignatureInfo, SignatureReport, SignatureStatus, SignerReport, cab_signature_span,
+    inspect_signature, verify_cab, verify_file, verify_msi, verify_pe, verify_pkcs7,
 };
 pub use policy::{
     TrustDecision, approve_line, evaluate, expired_signer, expired_signer_hint,

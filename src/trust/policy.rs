@@ -131,18 +131,20 @@ mod tests {
 
     use super::*;
     use crate::ids::{Sha1, Sha256};
-    use crate::trust::CertificateInfo;
+    use crate::trust::{CertificateFacts, CertificateInfo};
 
     fn signer(tag: u8, expired: bool) -> SignerReport {
         SignerReport {
             certificate: CertificateInfo {
-                subject: format!("CN=Signer {tag}"),
-                issuer: "CN=Root".into(),
-                serial: format!("{tag:02x}"),
-                sha1: Sha1([tag; 20]),
-                sha256: Sha256([tag; 32]),
-                not_before: Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap(),
-                not_after: Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap(),
+                facts: CertificateFacts {
+                    subject: format!("CN=Signer {tag}"),
+                    issuer: "CN=Root".into(),
+                    serial: format!("{tag:02x}"),
+                    sha1: Sha1([tag; 20]),
+                    sha256: Sha256([tag; 32]),
+                    not_before: Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap(),
+                    not_after: Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap(),
+                },
                 der: vec![tag],
             },
             digest_algorithm: "sha256".into(),

@@ -8,9 +8,10 @@ use chrono::{Duration, Utc};
 use supctl::ids::{Sha1, Sha256, Thumbprint};
 use supctl::reconcile::status::{self, Inputs};
 use supctl::store::{
-    ActualState, Address, CatalogKey, CatalogKind, CatalogRecord, CertKind, CertState,
-    CertificateFacts, RunCounts, RunResult, Selection, StoredCatalog, StoredCertificate, SyncRun,
+    ActualState, Address, CatalogKey, CatalogKind, CatalogRecord, CertKind, CertState, RunCounts,
+    RunResult, Selection, StoredCatalog, StoredCertificate, SyncRun,
 };
+use supctl::trust::{CertificateFacts, CertificateInfo};
 use watch_common::Workspace;
 
 const SIGNER: &str = "6D8B3C448B990E269336BB63A47F23498C95EB7D";
@@ -76,14 +77,16 @@ fn warnings_for_expiring_certificates_and_overdue_syncs() {
         thumbprint: thumb,
         kind: CertKind::Catalog,
         state: CertState::Approved,
-        facts: Some(CertificateFacts {
-            subject: "CN=Dell Signing".into(),
-            issuer: "CN=CA".into(),
-            serial: "01".into(),
-            sha1: Sha1::of(b"x"),
-            sha256: Sha256::of(b"x"),
-            not_before: now - Duration::days(300),
-            not_after: now + Duration::days(10),
+        facts: Some(CertificateInfo {
+            facts: CertificateFacts {
+                subject: "CN=Dell Signing".into(),
+                issuer: "CN=CA".into(),
+                serial: "01".into(),
+                sha1: Sha1::of(b"x"),
+                sha256: Sha256::of(b"x"),
+                not_before: now - Duration::days(300),
+                not_after: now + Duration::days(10),
+            },
             der: vec![],
         }),
     });
@@ -121,7 +124,12 @@ fn warnings_for_expiring_certificates_and_overdue_syncs() {
     );
 
     // A recent success and a certificate valid for a year: no warnings, healthy.
-    actual.certificates[0].facts.as_mut().unwrap().not_after = now + Duration::days(365);
+    actual.certificates[0]
+        .facts
+        .as_mut()
+        .unwrap()
+        .facts
+        .not_after = now + Duration::days(365);
     let runs = vec![run(now - Duration::hours(20), RunResult::Succeeded)];
     let report = status::report(&Inputs {
         cfg: &cfg,

@@ -15,7 +15,7 @@ use supctl::store::UpdateServer as _;
 use supctl::store::db::OpenOptions;
 use supctl::store::embedded::EmbeddedServer;
 use supctl::store::*;
-use supctl::trust::CertificateInfo;
+use supctl::trust::{CertificateFacts, CertificateInfo};
 use supctl_test_kit::bench::{self, catalog_key, update_id};
 
 fn supctl() -> Command {
@@ -24,7 +24,7 @@ fn supctl() -> Command {
 
 fn cert() -> CertificateInfo {
     let der = b"catalog signer".to_vec();
-    CertificateInfo {
+    let facts = CertificateFacts {
         subject: "CN=Synthetic Signer".into(),
         issuer: "CN=Synthetic Root".into(),
         serial: "2A".into(),
@@ -32,8 +32,8 @@ fn cert() -> CertificateInfo {
         sha256: Sha256::of(&der),
         not_before: Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap(),
         not_after: Utc.with_ymd_and_hms(2021, 1, 1, 0, 0, 0).unwrap(),
-        der,
-    }
+    };
+    CertificateInfo { facts, der }
 }
 
 /// 200 synthetic updates, every tenth staged, a signer, and a two-level category tree.

@@ -1,6 +1,8 @@
 //! X.509 certificate facts that admins approve and block: subject, issuer, validity and the
 //! thumbprints ConfigMgr shows.
 
+use std::ops::Deref;
+
 use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use x509_parser::prelude::*;
@@ -13,9 +15,10 @@ pub enum CertificateError {
     Parse(String),
 }
 
-/// A certificate as supctl reports, stores and approves it.
+/// What supctl reports and approves about a certificate: everything but its bytes, so that
+/// records that keep no DER (the content certificates a catalog ships) carry none.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CertificateInfo {
+pub struct CertificateFacts {
     pub subject: String,
     pub issuer: String,
     pub serial: String,
@@ -23,8 +26,25 @@ pub struct CertificateInfo {
     pub sha256: Sha256,
     pub not_before: DateTime<Utc>,
     pub not_after: DateTime<Utc>,
+}
+
+/// A parsed certificate: its facts and the DER they were read from, for what needs the bytes
+/// (a plan's approvals, the store's certificates). It serializes as the facts then `der` in
+/// hex, and dereferences to the facts so that what reads them takes either type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertificateInfo {
+    #[serde(flatten)]
+    pub facts: CertificateFacts,
     #[serde(with = "der_hex")]
     pub der: Vec<u8>,
+}
+
+impl Deref for CertificateInfo {
+    type Target = CertificateFacts;
+
+    fn deref(&self) -> &CertificateFacts {
+        &self.facts
+    }
 }
 
 impl CertificateInfo {
@@ -43,17 +63,21 @@ impl CertificateInfo {
                 .unwrap_or(DateTime::<Utc>::MIN_UTC)
         };
         Ok(Self {
-            subject: cert.subject().to_string(),
-            issuer: cert.issuer().to_string(),
-            serial: cert.raw_serial_as_string(),
-            sha1: Sha1::of(der),
-            sha256: Sha256::of(der),
-            not_before: time(cert.validity().not_before),
-            not_after: time(cert.validity().not_after),
+            facts: CertificateFacts {
+                subject: cert.subject().to_string(),
+                issuer: cert.issuer().to_string(),
+                serial: cert.raw_serial_as_string(),
+                sha1: Sha1::of(der),
+                sha256: Sha256::of(der),
+                not_before: time(cert.validity().not_before),
+                not_after: time(cert.validity().not_after),
+            },
             der: der.to_vec(),
         })
     }
+}
 
+impl CertificateFacts {
     pub fn thumbprint(&self) -> Thumbprint {
         Thumbprint::from(&self.sha1)
     }
@@ -69,6 +93,28 @@ impl CertificateInfo {
 
     pub fn is_expired_at(&self, at: DateTime<Utc>) -> bool {
         at > self.not_after
+    }
+}
+
+/// `#[serde(with = "facts_only")]` for an `Option<CertificateInfo>` whose DER is kept
+/// elsewhere or not at all: writes the facts alone, and reads them back with an empty DER.
+pub mod facts_only {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::{CertificateFacts, CertificateInfo};
+
+    pub fn serialize<S: Serializer>(v: &Option<CertificateInfo>, s: S) -> Result<S::Ok, S::Error> {
+        v.as_ref().map(|c| &c.facts).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<CertificateInfo>, D::Error> {
+        let facts = Option::<CertificateFacts>::deserialize(d)?;
+        Ok(facts.map(|facts| CertificateInfo {
+            facts,
+            der: Vec::new(),
+        }))
     }
 }
 

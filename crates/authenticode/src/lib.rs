@@ -32,7 +32,7 @@ pub use cab::cab_signature_span;
 pub use der::DerError;
 pub use digest::{DigestAlgorithm, Hasher};
 
-pub use certificate::{CertificateError, CertificateInfo};
+pub use certificate::{CertificateError, CertificateFacts, CertificateInfo, facts_only};
 use verify::DigestCache;
 
 /// Outcome of verifying a file's signatures.

@@ -81,7 +81,7 @@ fn check_validity(cert: &Cert<'_>, at: DateTime<Utc>) -> Result<(), Authenticode
         Ok(())
     } else {
         Err(AuthenticodeError::CertificateNotValidAt {
-            subject: info.subject,
+            subject: info.facts.subject,
             at,
         })
     }

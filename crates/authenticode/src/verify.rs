@@ -154,7 +154,7 @@ fn verify_signed_data(
     let at = timestamp.unwrap_or(now);
     if at < certificate.not_before {
         return Err(AuthenticodeError::CertificateNotValidAt {
-            subject: certificate.subject,
+            subject: certificate.facts.subject,
             at,
         });
     }

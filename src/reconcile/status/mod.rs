@@ -11,9 +11,10 @@ use serde::Serialize;
 use crate::config::{Config, Schedule};
 use crate::ids::Thumbprint;
 use crate::store::{
-    ActualState, CertKind, CertificateFacts, Finding, FindingKind, NextRun, RecordedMessage,
-    RunResult, ShippedCertificates, SyncRun, UpdateState,
+    ActualState, CertKind, Finding, FindingKind, NextRun, RecordedMessage, RunResult,
+    ShippedCertificates, SyncRun, UpdateState,
 };
+use crate::trust::CertificateFacts;
 
 pub use load::{Loaded, load};
 
@@ -203,11 +204,10 @@ fn cert_status(
     shipped: &[CertificateFacts],
 ) -> CertStatus {
     let stored = inp.actual.certificates_matching(t);
-    let facts = stored.iter().find_map(|c| c.facts.as_ref()).or_else(|| {
-        shipped
-            .iter()
-            .find(|f| t.as_str() == f.sha1.to_hex() || t.as_str() == f.sha256.to_hex())
-    });
+    let facts = stored
+        .iter()
+        .find_map(|c| c.facts.as_deref())
+        .or_else(|| shipped.iter().find(|f| f.matches(t)));
     CertStatus {
         thumbprint: t.to_string(),
         subject: facts.map(|f| f.subject.clone()),

@@ -11,6 +11,7 @@ use crate::store::actual::{ActualState, StoredFile, StoredUpdate, fingerprint_of
 use crate::store::error::Result;
 use crate::store::model::*;
 use crate::store::names::{Address, CatalogKey, Fingerprint, Target};
+use crate::trust::{CertificateFacts, CertificateInfo};
 
 use crate::store::codec::*;
 
@@ -100,6 +101,12 @@ pub(super) fn certificates(
                 sha256: sha256(r, 7)?,
                 not_before: time(r, 8)?,
                 not_after: time(r, 9)?,
+            }),
+        };
+        let facts = match facts {
+            None => None,
+            Some(facts) => Some(CertificateInfo {
+                facts,
                 der: r.get::<_, Option<Vec<u8>>>(10)?.unwrap_or_default(),
             }),
         };

@@ -37,7 +37,7 @@ pub(super) fn apply(tx: &Transaction, content: &ContentStore, change: Change) ->
             info,
         } => {
             let existing = read::certificates(tx, None)?;
-            let facts = info.as_deref().map(CertificateFacts::from);
+            let facts = info.map(|i| *i);
             match shared::certificate_change(&existing, &thumbprint, kind, state, facts) {
                 None => Ok(Applied::updated(false)),
                 Some((remove, cert)) => {

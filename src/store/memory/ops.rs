@@ -112,7 +112,7 @@ impl Mem {
                 state,
                 info,
             } => {
-                let facts = info.as_deref().map(CertificateFacts::from);
+                let facts = info.map(|i| *i);
                 match shared::certificate_change(
                     &self.certificates,
                     &thumbprint,

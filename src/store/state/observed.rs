@@ -5,10 +5,10 @@
 use rusqlite::{Connection, params};
 
 use crate::store::error::Result;
-use crate::store::model::CertificateFacts;
 use crate::store::names::{Address, CatalogKey};
 use crate::store::observed::{Finding, FindingKind, ShippedCertificates};
 use crate::store::op::Applied;
+use crate::trust::CertificateFacts;
 
 use crate::store::codec::*;
 
@@ -81,7 +81,6 @@ pub(super) fn shipped(
                 serial: r.get(5)?,
                 not_before: time(r, 6)?,
                 not_after: time(r, 7)?,
-                der: Vec::new(),
             },
         ))
     })?;

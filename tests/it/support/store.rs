@@ -8,7 +8,7 @@ use supctl::ids::{Sha1, Sha256};
 use supctl::store::Store;
 use supctl::store::db::OpenOptions;
 use supctl::store::*;
-use supctl::trust::CertificateInfo;
+use supctl::trust::{CertificateFacts, CertificateInfo};
 use supctl_test_kit::bench::{self, catalog_key, update, update_id};
 
 pub(crate) fn local() -> (tempfile::TempDir, Store) {
@@ -41,7 +41,7 @@ pub(crate) fn at(s: i64) -> chrono::DateTime<Utc> {
 
 pub(crate) fn cert_info() -> CertificateInfo {
     let der = b"not really DER, but the store keeps it as bytes".to_vec();
-    CertificateInfo {
+    let facts = CertificateFacts {
         subject: "CN=Contoso Code Signing".into(),
         issuer: "CN=Contoso Root".into(),
         serial: "01".into(),
@@ -49,8 +49,8 @@ pub(crate) fn cert_info() -> CertificateInfo {
         sha256: Sha256::of(&der),
         not_before: at(0),
         not_after: at(86_400),
-        der,
-    }
+    };
+    CertificateInfo { facts, der }
 }
 
 pub(crate) fn publish(b: &Store, updates: Vec<supctl::catalog::model::UpdateRecord>) -> Applied {
