@@ -424,5 +424,9 @@ pub fn journal_key(a: &Action) -> JournalKey {
     JournalKey::new(a.address.clone(), role)
 }
 
+// Plan, apply, plan again: convergence. Here rather than in `plan/` so that the planner's
+// modules never import apply (the dependency runs one way).
+#[cfg(test)]
+mod converge_tests;
 #[cfg(test)]
 mod tests;

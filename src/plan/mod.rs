@@ -11,8 +11,6 @@ pub mod file;
 pub mod model;
 pub mod render;
 pub mod targets;
-#[cfg(test)]
-mod tests;
 mod updates;
 
 pub use model::*;

@@ -142,7 +142,7 @@ pub(crate) enum Ns {
     Other,
 }
 
-pub(crate) fn classify(ns: &ResolveResult) -> Ns {
+fn classify(ns: &ResolveResult) -> Ns {
     match ns {
         ResolveResult::Bound(n) => match n.0 {
             NS_SMC => Ns::Smc,
@@ -226,10 +226,22 @@ pub struct PackageAt {
     pub line: usize,
 }
 
-/// Error position of a quick-xml failure: where it says, but never before the event that
-/// failed (it reports offset 0 for errors it does not locate, such as its nesting limit).
-pub(crate) fn xml_error_at(reader: &NsReader<&[u8]>, event_start: usize) -> usize {
-    (reader.error_position() as usize).max(event_start)
+/// The next event and its namespace, or quick-xml's failure as an [`SdpError`] at the place it
+/// names, but never before the event that failed (it reports offset 0 for errors it does not
+/// locate, such as its nesting limit); `package` is the package being read, if any.
+pub(crate) fn next_event<'a>(
+    reader: &mut NsReader<&'a [u8]>,
+    doc: &str,
+    event_start: usize,
+    package: Option<&UpdateId>,
+) -> Result<(Ns, Event<'a>), SdpError> {
+    match reader.read_resolved_event() {
+        Ok((ns, event)) => Ok((classify(&ns), event)),
+        Err(e) => {
+            let at = (reader.error_position() as usize).max(event_start);
+            Err(error_at(doc, at, package, SdpErrorKind::Xml(e.to_string())))
+        }
+    }
 }
 
 /// Streams packages to `sink` one at a time, so memory is bounded by the largest package
@@ -250,17 +262,7 @@ pub fn for_each_package(
     let mut namespaces = Namespaces::default();
     loop {
         let before = reader.buffer_position() as usize;
-        let (ns, event) = reader
-            .read_resolved_event()
-            .map(|(ns, ev)| (classify(&ns), ev))
-            .map_err(|e| {
-                error_at(
-                    doc,
-                    xml_error_at(&reader, before),
-                    None,
-                    SdpErrorKind::Xml(e.to_string()),
-                )
-            })?;
+        let (ns, event) = next_event(&mut reader, doc, before, None)?;
         match event {
             Event::DocType(_) => return Err(error_at(doc, before, None, SdpErrorKind::Doctype)),
             Event::Decl(ref d) => {

@@ -11,7 +11,7 @@ use quick_xml::XmlVersion;
 use quick_xml::events::{BytesStart, Event};
 
 use super::text::resolve_ref;
-use super::{Ns, SdpError, SdpErrorKind, classify, error_at, xml_error_at};
+use super::{Ns, SdpError, SdpErrorKind, error_at, next_event};
 use crate::catalog::limits::{CatalogLimits, Limit};
 use crate::catalog::model::{
     InstallableItem, Installer, Localized, OriginFile, PublicationState, UpdateRecord,
@@ -383,17 +383,7 @@ pub(super) fn parse(
     let mut stack: Vec<El> = Vec::with_capacity(16);
     loop {
         b.at = reader.buffer_position() as usize;
-        let (ns, event) = reader
-            .read_resolved_event()
-            .map(|(ns, ev)| (classify(&ns), ev))
-            .map_err(|e| {
-                error_at(
-                    doc,
-                    xml_error_at(reader, b.at),
-                    b.id.as_ref(),
-                    SdpErrorKind::Xml(e.to_string()),
-                )
-            })?;
+        let (ns, event) = next_event(reader, doc, b.at, b.id.as_ref())?;
         // Checked on the event just read, before any of it is copied.
         let size = reader.buffer_position() as usize - start;
         if size as u64 > b.limits.package_bytes {

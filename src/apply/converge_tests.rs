@@ -5,13 +5,13 @@ use std::collections::BTreeMap;
 
 use chrono::{TimeZone, Utc};
 
-use super::diff::{Inputs, diff};
-use super::model::{ActionKind, Plan};
 use crate::apply::{self, ApplyOptions, ContentContext};
 use crate::catalog::acquire::{Acquired, Acquisition};
 use crate::catalog::model::*;
 use crate::config::{self, Config};
 use crate::ids::{CategoryId, Sha1, UpdateId};
+use crate::plan::diff::{Inputs, diff};
+use crate::plan::model::{ActionKind, Plan};
 use crate::store::{Capabilities, Store};
 use crate::trust::{SignatureReport, SignatureStatus};
 
