@@ -11,6 +11,7 @@ pub mod partners;
 pub mod plan;
 pub mod reconcile;
 pub mod schedule;
+pub mod signing;
 pub mod status;
 pub mod store;
 pub mod trust;
