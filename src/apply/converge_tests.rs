@@ -129,6 +129,7 @@ fn plan(b: &Store, cfg: &Config, catalogs: &BTreeMap<String, Acquired>) -> Plan 
         capabilities: b.capabilities(),
         backend: b.name(),
         now: chrono::Utc::now(),
+        signing: None,
     })
 }
 
@@ -298,6 +299,7 @@ fn publish_rules_stage_matching_updates_and_backends_without_staging_say_so() {
         capabilities: caps,
         backend: "wsus",
         now: chrono::Utc::now(),
+        signing: None,
     });
     let stage: Vec<_> = p
         .actions

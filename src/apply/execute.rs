@@ -198,8 +198,18 @@ fn object_ops(backend: &Store, ops: &mut Vec<Op>, a: &Action) -> Result<(), Stor
         (_, Some(Payload::Sync { settings }), Some(Target::Sync)) => {
             ops.push(Change::SetSyncSettings(settings.clone()).into());
         }
-        (_, Some(Payload::Signing { settings }), Some(Target::Signing)) => {
-            ops.push(Change::SetSigning(settings.clone()).into());
+        (_, Some(Payload::Signing { settings, install }), Some(Target::Signing)) => {
+            let install = install
+                .as_ref()
+                .map(|i| super::signing::installation(i, chrono::Utc::now()))
+                .transpose()?;
+            ops.push(
+                Change::SetSigning {
+                    settings: settings.clone(),
+                    install,
+                }
+                .into(),
+            );
         }
         _ => return Err(invalid("action", format!("{} {}", a.kind, a.address))),
     }

@@ -5,6 +5,7 @@
 mod content;
 mod downloads;
 mod execute;
+mod signing;
 mod staging;
 
 use std::collections::HashMap;

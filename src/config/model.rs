@@ -196,17 +196,34 @@ pub struct SyncSettings {
 pub struct Signing {
     /// `managed` or `manual`.
     pub mode: SigningMode,
-    /// Manual mode: the certificate file (PEM or DER) WSUS signs content with.
+    /// Manual mode: the certificate WSUS signs content with: a PFX (`.pfx`/`.p12`, with its
+    /// key, password from `password_env`) or a PEM/DER certificate with `key`.
     #[schemars(with = "Option<String>")]
     pub certificate: Option<PathBuf>,
+    /// Manual mode with a PEM/DER certificate: its PKCS#8 private key (PEM or DER).
+    #[schemars(with = "Option<String>")]
+    pub key: Option<PathBuf>,
+    /// Manual mode with a PFX: the environment variable that holds its password.
+    pub password_env: Option<String>,
     /// Renew a managed certificate this many days before it expires. Default 30.
     #[serde(default = "default_renew")]
     pub renew_before_days: u32,
+    /// How long a managed certificate is valid. Default 1095 (three years).
+    #[serde(default = "default_validity")]
+    pub validity_days: u32,
 }
 
 fn default_renew() -> u32 {
     30
 }
+
+fn default_validity() -> u32 {
+    DEFAULT_VALIDITY_DAYS
+}
+
+/// Three years: long enough that renewal is rare, short enough that a key is not kept for
+/// a decade.
+pub const DEFAULT_VALIDITY_DAYS: u32 = 1095;
 
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

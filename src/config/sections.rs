@@ -32,7 +32,14 @@ pub(super) const SYNC_KEYS: &[&str] = &[
     "classifications",
     "languages",
 ];
-pub(super) const SIGNING_KEYS: &[&str] = &["mode", "certificate", "renew_before_days"];
+pub(super) const SIGNING_KEYS: &[&str] = &[
+    "mode",
+    "certificate",
+    "key",
+    "password_env",
+    "renew_before_days",
+    "validity_days",
+];
 pub(super) const DEFAULTS_KEYS: &[&str] =
     &["schedule", "timezone", "stage", "allow_expired_signer"];
 pub(super) const CERTIFICATE_KEYS: &[&str] = &["thumbprint", "kind", "state", "comment"];
@@ -146,22 +153,8 @@ pub(super) fn server(cx: &mut Cx, t: &Table) -> Server {
         s.url = Some(url.into_inner());
     }
     s.username = cx.string(t, "username").map(Spanned::into_inner);
-    if let Some(env) = cx.string(t, "password_env") {
-        let name = env.get_ref();
-        let ok = !name.is_empty()
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-            && !name.starts_with(|c: char| c.is_ascii_digit());
-        if !ok {
-            cx.error(
-                &env.span(),
-                format!("`server.password_env` must name an environment variable, got `{name}`"),
-                Some(
-                    "write the variable's name (e.g. SUPCTL_WSUS_PASSWORD), never the password"
-                        .into(),
-                ),
-            );
-        }
-        s.password_env = Some(env.into_inner());
+    if let Some(env) = env_name(cx, t, "password_env", "SUPCTL_WSUS_PASSWORD") {
+        s.password_env = Some(env);
     }
     s.domain = cx.string(t, "domain").map(Spanned::into_inner);
     if let Some(n) = cx.uint(t, "max_deletions", u64::from(u32::MAX)) {
@@ -242,6 +235,29 @@ pub(super) fn sync(cx: &mut Cx, t: &Table) -> SyncSettings {
     }
 }
 
+/// `key`'s value when it names an environment variable (letters, digits, `_`, not starting
+/// with a digit): configs name secrets' variables, never the secrets.
+fn env_name(cx: &mut Cx, t: &Table, key: &str, example: &str) -> Option<String> {
+    let env = cx.string(t, key)?;
+    let name = env.get_ref();
+    let ok = !name.is_empty()
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.starts_with(|c: char| c.is_ascii_digit());
+    if !ok {
+        cx.error(
+            &env.span(),
+            format!(
+                "`{}.{key}` must name an environment variable, got `{name}`",
+                t.name
+            ),
+            Some(format!(
+                "write the variable's name (e.g. {example}), never the password"
+            )),
+        );
+    }
+    Some(env.into_inner())
+}
+
 pub(super) fn signing(cx: &mut Cx, t: &Table) -> Option<Signing> {
     cx.check_keys(t, SIGNING_KEYS);
     let mode = match cx.choice(t, "mode", &["managed", "manual"]) {
@@ -255,26 +271,74 @@ pub(super) fn signing(cx: &mut Cx, t: &Table) -> Option<Signing> {
         }
     };
     let certificate = cx.path(t, "certificate");
-    match (mode, &certificate) {
-        (SigningMode::Manual, None) => cx.error(
+    let key = cx.path(t, "key");
+    let password_env = env_name(cx, t, "password_env", "SUPCTL_SIGNING_PFX_PASSWORD");
+    let pfx = certificate
+        .as_ref()
+        .is_some_and(|c| crate::signing::load::is_pfx(c.get_ref()));
+    match mode {
+        SigningMode::Manual => match (&certificate, &key) {
+            (None, _) => cx.error(
+                &t.span,
+                "`mode = \"manual\"` needs `signing.certificate`",
+                Some("certificate = \"certs/wsus-signing.pfx\" with password_env = \"SUPCTL_SIGNING_PFX_PASSWORD\", or a PEM certificate with key = \"certs/wsus-signing.key\"".into()),
+            ),
+            (Some(_), Some(k)) if pfx => cx.error(
+                &k.span(),
+                "`signing.key` does not apply to a PFX, which carries its own key",
+                None,
+            ),
+            (Some(c), None) if !pfx => cx.error(
+                &c.span(),
+                "a PEM or DER `signing.certificate` needs `signing.key` (its PKCS#8 private key)",
+                Some("key = \"certs/wsus-signing.key\"".into()),
+            ),
+            _ => {}
+        },
+        SigningMode::Managed => {
+            for (name, present) in [
+                ("certificate", certificate.as_ref().map(|c| c.span())),
+                ("key", key.as_ref().map(|k| k.span())),
+            ] {
+                if let Some(span) = present {
+                    cx.error(
+                        &span,
+                        format!("`signing.{name}` only applies to `mode = \"manual\"`"),
+                        None,
+                    );
+                }
+            }
+            if password_env.is_some() {
+                cx.error(
+                    &t.span,
+                    "`signing.password_env` only applies to `mode = \"manual\"` with a PFX",
+                    None,
+                );
+            }
+        }
+    }
+    let renew_before_days = cx
+        .uint(t, "renew_before_days", 3650)
+        .map(|n| n as u32)
+        .unwrap_or(30);
+    let validity_days = cx
+        .uint(t, "validity_days", 36500)
+        .map(|n| n as u32)
+        .unwrap_or(DEFAULT_VALIDITY_DAYS);
+    if mode == SigningMode::Managed && renew_before_days >= validity_days {
+        cx.error(
             &t.span,
-            "`mode = \"manual\"` needs `signing.certificate`",
-            Some("certificate = \"certs/wsus-signing.pem\"".into()),
-        ),
-        (SigningMode::Managed, Some(c)) => cx.error(
-            &c.span(),
-            "`signing.certificate` only applies to `mode = \"manual\"`",
-            None,
-        ),
-        _ => {}
+            format!("`signing.renew_before_days` ({renew_before_days}) must be less than `signing.validity_days` ({validity_days}), or every plan would renew"),
+            Some(format!("renew_before_days = {}", validity_days / 10)),
+        );
     }
     Some(Signing {
         mode,
         certificate: certificate.map(Spanned::into_inner),
-        renew_before_days: cx
-            .uint(t, "renew_before_days", 365)
-            .map(|n| n as u32)
-            .unwrap_or(30),
+        key: key.map(Spanned::into_inner),
+        password_env,
+        renew_before_days,
+        validity_days,
     })
 }
 

@@ -26,6 +26,8 @@ pub struct Inputs<'a> {
     pub backend: &'a str,
     /// The time certificate expiry is judged at.
     pub now: chrono::DateTime<chrono::Utc>,
+    /// The signing certificate, prepared from `[signing]` (`None` without one).
+    pub signing: Option<super::model::SigningInput>,
 }
 
 /// One change to plan, before the builder adds what the server has.

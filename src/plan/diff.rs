@@ -14,9 +14,7 @@ use super::model::*;
 use super::updates::plan_updates;
 use crate::catalog::acquire::{Acquired, Acquisition};
 use crate::config::{self, CategorySelection, Staging};
-use crate::store::{
-    Address, CatalogKey, CatalogKind, CatalogRecord, Selection, SigningSettings, SyncSettings,
-};
+use crate::store::{Address, CatalogKey, CatalogKind, CatalogRecord, Selection, SyncSettings};
 
 /// Plans every change needed for the update server to match the desired state.
 pub fn diff(inputs: &Inputs<'_>) -> Plan {
@@ -344,28 +342,5 @@ fn plan_sync_and_signing(b: &mut Builder) {
             );
         }
     }
-    if let Some(s) = &b.inputs.desired.signing {
-        let mode = s.mode;
-        let stored = b.inputs.actual.signing.as_ref();
-        if stored.map(|x| x.mode) != Some(mode) {
-            let desired = SigningSettings {
-                mode,
-                certificate: stored.and_then(|x| x.certificate.clone()),
-            };
-            let kind = if stored.is_some() {
-                ActionKind::Update
-            } else {
-                ActionKind::Create
-            };
-            let unsupported =
-                (!caps.signing).then(|| b.unsupported("managing the signing certificate"));
-            b.push(
-                &Address::signing(),
-                Change::new(kind, format!("WSUS signing certificate mode = {mode}"))
-                    .after(view(&desired))
-                    .payload(Payload::Signing { settings: desired })
-                    .unsupported(unsupported),
-            );
-        }
-    }
+    super::signing::plan_signing(b);
 }

@@ -10,6 +10,7 @@ pub mod diff;
 pub mod file;
 pub mod model;
 pub mod render;
+pub mod signing;
 pub mod targets;
 mod updates;
 

@@ -108,8 +108,56 @@ pub enum Payload {
     },
     /// The update point's own synchronization settings.
     Sync { settings: SyncSettings },
-    /// The WSUS signing certificate's settings.
-    Signing { settings: SigningSettings },
+    /// The WSUS signing certificate's settings, and the certificate to put in force when
+    /// this action installs one.
+    Signing {
+        settings: SigningSettings,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        install: Option<SigningInstall>,
+    },
+}
+
+/// A WSUS signing certificate to put in force.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "by", rename_all = "snake_case")]
+pub enum SigningInstall {
+    /// A certificate supctl made (managed) or read (manual): the certificate itself (public),
+    /// and where apply finds its key again. The key is never in the plan.
+    Certificate {
+        certificate: Box<CertificateInfo>,
+        key: KeySource,
+    },
+    /// The server makes its own self-signed certificate (WSUS keeps the key).
+    Server,
+}
+
+/// Where apply finds the planned certificate's key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "source", rename_all = "snake_case")]
+pub enum KeySource {
+    /// Made by the plan (managed): its key waits in the state directory.
+    Generated { key_file: std::path::PathBuf },
+    /// The admin's files (manual), read again and checked to be the planned certificate.
+    Manual(crate::signing::ManualSource),
+}
+
+/// What the plan is to do about the signing certificate, prepared before the diff (the
+/// planner does no I/O: loading the admin's PFX or making a managed certificate happens
+/// before).
+#[derive(Debug, Clone, PartialEq)]
+pub enum SigningInput {
+    /// The certificate in force stays.
+    Keep,
+    /// Put this one in force, for `reason` (in words a reviewer understands).
+    Install {
+        install: SigningInstall,
+        reason: String,
+    },
+    /// The configured certificate cannot be used: what is wrong and how to fix it.
+    Problem {
+        message: String,
+        hint: Option<String>,
+    },
 }
 
 /// One change to the update server.

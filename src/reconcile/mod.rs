@@ -15,6 +15,7 @@ pub mod pass;
 mod payloads;
 pub mod record;
 pub mod schedule;
+pub mod signing;
 pub mod status;
 pub mod watcher;
 
@@ -187,13 +188,15 @@ pub fn diff_with(
     catalogs: &BTreeMap<String, Acquired>,
     targets: &[Address],
 ) -> Result<Plan, StoreError> {
+    let now = chrono::Utc::now();
     let inputs = plan::diff::Inputs {
         desired: cfg,
         catalogs,
         actual,
         capabilities: backend.capabilities(),
         backend: backend.name(),
-        now: chrono::Utc::now(),
+        now,
+        signing: signing::prepare(cfg, backend, actual, now),
     };
     let mut plan = plan::diff::diff(&inputs);
     let unknown = plan::targets::unknown(targets, cfg, actual, catalogs);

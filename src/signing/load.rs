@@ -1,5 +1,5 @@
 //! The manual signing certificate: the admin's PFX, or a PEM/DER certificate with its PKCS#8
-//! key. Reading is all this does; [`super::check`] decides whether the pair can sign.
+//! key. Reading is all this does; [`super::check()`] decides whether the pair can sign.
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -2,14 +2,14 @@
 //! content with, as desired state (`[signing]`).
 //!
 //! - `mode = "managed"`: supctl makes a self-signed code-signing certificate
-//!   ([`generate`]) and renews it `renew_before_days` before it expires. The replacement is
+//!   ([`generate()`]) and renews it `renew_before_days` before it expires. The replacement is
 //!   made when the plan is made, so the plan can show the new thumbprint and apply installs
 //!   exactly that certificate; its key waits in the state directory ([`keys`]), never in
 //!   the plan file.
 //! - `mode = "manual"`: the admin's PFX (password from the variable `password_env` names) or
-//!   PEM certificate and PKCS#8 key ([`load`]).
+//!   PEM certificate and PKCS#8 key ([`load()`]).
 //!
-//! Either way [`check::check`] decides whether the pair can sign before anything is written.
+//! Either way [`check::check()`] decides whether the pair can sign before anything is written.
 //! Only RSA: WSUS signs with RSA keys, and clients verify nothing else.
 
 pub mod check;
@@ -85,9 +85,17 @@ pub enum SigningError {
     Unusable { what: String, problems: Problems },
     #[error("creating the signing certificate: {0}")]
     Generate(String),
+    #[error(
+        "{path} now holds certificate {found}, not {planned} as when the plan was made: make the plan again"
+    )]
+    ChangedSincePlan {
+        path: std::path::PathBuf,
+        planned: supctl_ids::Thumbprint,
+        found: supctl_ids::Thumbprint,
+    },
 }
 
-/// Everything [`check::check`] found wrong, one per line with its fix.
+/// Everything [`check::check()`] found wrong, one per line with its fix.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problems(pub Vec<Problem>);
 

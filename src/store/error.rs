@@ -10,6 +10,8 @@ use super::names::{CatalogKey, LockId, NameError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    #[error("signing certificate: {0}")]
+    Signing(#[from] crate::signing::SigningError),
     #[error("no store at {0} (a write command such as `supctl apply` creates it)")]
     NotFound(PathBuf),
     #[error("{path} is not a supctl store: {reason}; it was left untouched")]

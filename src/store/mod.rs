@@ -47,7 +47,9 @@ pub use lock_owner::LockOwner;
 pub use model::*;
 pub use names::{Address, CatalogKey, Fingerprint, LockId, PlanId, Target};
 pub use observed::{Finding, FindingKind, ShippedCertificates};
-pub use op::{Applied, Capabilities, Change, Counts, Op, Record, StageRequest};
+pub use op::{
+    Applied, Capabilities, Change, Counts, Op, Record, SigningInstallation, StageRequest,
+};
 pub use server::{ServerError, UpdateServer};
 pub use state::State;
 

@@ -36,6 +36,10 @@ pub struct Capabilities {
     /// start: WSUS does, the embedded store has none.
     #[serde(default)]
     pub upstream_sync: bool,
+    /// The server keeps the signing key and makes its own self-signed certificate (WSUS);
+    /// otherwise supctl makes and keeps it (the embedded and in-memory servers).
+    #[serde(default)]
+    pub signing_key_on_server: bool,
 }
 
 impl Capabilities {
@@ -50,6 +54,7 @@ impl Capabilities {
         signing: true,
         journal: true,
         upstream_sync: false,
+        signing_key_on_server: false,
     };
 }
 
@@ -128,7 +133,21 @@ pub enum Change {
     /// files are staged.
     StageContent(StageRequest),
     SetSyncSettings(SyncSettings),
-    SetSigning(SigningSettings),
+    /// The signing certificate's settings, installing a certificate when `install` says so.
+    SetSigning {
+        settings: SigningSettings,
+        install: Option<SigningInstallation>,
+    },
+}
+
+/// A signing certificate to put in force.
+#[derive(Debug, Clone)]
+pub enum SigningInstallation {
+    /// This certificate and its key (the embedded and in-memory servers keep the key; WSUS
+    /// would take it as a PFX).
+    Material(Box<crate::signing::SigningMaterial>),
+    /// The server makes its own self-signed certificate (WSUS).
+    Server,
 }
 
 /// One record of supctl's own bookkeeping ([`State`](super::state::State)): what it did and

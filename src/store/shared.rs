@@ -121,3 +121,19 @@ pub(crate) fn stored_update(
         files,
     }
 }
+
+/// The certificate and key a server that keeps the key itself (embedded, in-memory) is to
+/// install; such a server makes no certificate of its own.
+pub(crate) fn local_signing(
+    install: Option<super::op::SigningInstallation>,
+    server: &str,
+) -> super::error::Result<Option<Box<crate::signing::SigningMaterial>>> {
+    match install {
+        None => Ok(None),
+        Some(super::op::SigningInstallation::Material(m)) => Ok(Some(m)),
+        Some(super::op::SigningInstallation::Server) => Err(super::error::StoreError::Invalid {
+            what: "signing installation",
+            value: format!("the {server} server does not make certificates itself"),
+        }),
+    }
+}

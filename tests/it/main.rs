@@ -48,6 +48,7 @@ mod ops_status;
 mod ops_store;
 mod plan_binding;
 mod plan_once;
+mod signing;
 mod status_report;
 mod store_cli;
 mod store_crash;

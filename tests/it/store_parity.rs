@@ -33,10 +33,13 @@ fn both_backends_end_in_the_same_state() {
             info: Some(Box::new(cert_info())),
         })
         .unwrap();
-        b.apply(Change::SetSigning(SigningSettings {
-            mode: SigningMode::Manual,
-            certificate: None,
-        }))
+        b.apply(Change::SetSigning {
+            settings: SigningSettings {
+                mode: SigningMode::Manual,
+                certificate: None,
+            },
+            install: None,
+        })
         .unwrap();
     }
     let (sl, sm) = (l.snapshot().unwrap(), m.snapshot().unwrap());

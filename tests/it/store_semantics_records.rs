@@ -103,11 +103,21 @@ fn certificates_and_settings(b: &Store) {
         certificate: Some(by1.clone()),
     };
     assert!(
-        b.apply(Change::SetSigning(signing.clone()))
-            .unwrap()
-            .changed
+        b.apply(Change::SetSigning {
+            settings: signing.clone(),
+            install: None,
+        })
+        .unwrap()
+        .changed
     );
-    assert!(!b.apply(Change::SetSigning(signing)).unwrap().changed);
+    assert!(
+        !b.apply(Change::SetSigning {
+            settings: signing,
+            install: None,
+        })
+        .unwrap()
+        .changed
+    );
 }
 
 /// Runs, status messages, journal, inventory, fingerprints, catalog deletion.

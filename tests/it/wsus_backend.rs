@@ -115,7 +115,10 @@ fn managed_signing_has_the_server_create_its_certificate_once() {
     };
     assert!(
         backend
-            .apply(Change::SetSigning(managed.clone()))
+            .apply(Change::SetSigning {
+                settings: managed.clone(),
+                install: None,
+            })
             .unwrap()
             .changed
     );
@@ -123,7 +126,15 @@ fn managed_signing_has_the_server_create_its_certificate_once() {
     let signing = backend.snapshot().unwrap().signing.unwrap();
     assert_eq!(signing.mode, SigningMode::Managed);
     assert_eq!(signing.certificate, Some(Thumbprint::from(&Sha1::of(&der))));
-    assert!(!backend.apply(Change::SetSigning(managed)).unwrap().changed);
+    assert!(
+        !backend
+            .apply(Change::SetSigning {
+                settings: managed,
+                install: None,
+            })
+            .unwrap()
+            .changed
+    );
     assert_eq!(server.writes(), ["ExecuteSetSelfSigningCertificate"]);
 }
 

@@ -103,13 +103,15 @@ impl Daemon {
     fn config_drifted(&self) -> Result<bool, StoreError> {
         let actual = self.backend.snapshot()?;
         let none = BTreeMap::new();
+        let now = Utc::now();
         let plan = crate::plan::diff::diff(&crate::plan::diff::Inputs {
             desired: &self.cfg,
             catalogs: &none,
             actual: &actual,
             capabilities: self.backend.capabilities(),
             backend: self.backend.name(),
-            now: Utc::now(),
+            now,
+            signing: crate::reconcile::signing::prepare(&self.cfg, &self.backend, &actual, now),
         });
         Ok(plan.changes)
     }

@@ -26,9 +26,10 @@ use super::error::Result;
 use super::identity::ServerIdentity;
 use super::location::StoreLocation;
 use super::names::{Address, CatalogKey, Fingerprint};
-use super::op::{Applied, Capabilities, Change};
+use super::op::{Applied, Capabilities, Change, SigningInstallation};
 use super::query::{UpdateFilter, UpdateRow};
 use super::server::{InStateDatabase, UpdateServer};
+use crate::signing::KeyDir;
 
 pub use super::db::Check;
 pub use list::{StoreStats, TableCounts};
@@ -136,6 +137,7 @@ impl UpdateServer for EmbeddedServer {
         self.db.read(|tx| read::snapshot(tx))
     }
     fn apply(&self, change: Change) -> Result<Applied> {
+        self.keep_signing_key(&change)?;
         self.db.write(|tx| write::apply(tx, &self.content, change))
     }
     fn fingerprint(&self, address: &Address) -> Result<Option<Fingerprint>> {
@@ -152,11 +154,29 @@ impl UpdateServer for EmbeddedServer {
     }
 }
 
+impl EmbeddedServer {
+    /// A signing certificate's key goes to `<state>/signing/` before the database names the
+    /// certificate, so the database never names one whose key is missing; a key written for a
+    /// transaction that then fails is a harmless leftover (the next apply writes it again).
+    /// A replaced certificate's key is kept, owner-only, beside the new one.
+    fn keep_signing_key(&self, change: &Change) -> Result<()> {
+        if let Change::SetSigning {
+            install: Some(SigningInstallation::Material(m)),
+            ..
+        } = change
+        {
+            KeyDir::new(self.location().dir()).install(m)?;
+        }
+        Ok(())
+    }
+}
+
 impl InStateDatabase for EmbeddedServer {
     fn database(&self) -> &Arc<Db> {
         &self.db
     }
     fn apply_in(&self, tx: &Transaction, change: Change) -> Result<Applied> {
+        self.keep_signing_key(&change)?;
         write::apply(tx, &self.content, change)
     }
     fn fingerprint_in(&self, c: &Connection, address: &Address) -> Result<Option<Fingerprint>> {

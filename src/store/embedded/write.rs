@@ -99,15 +99,45 @@ pub(super) fn apply(tx: &Transaction, content: &ContentStore, change: Change) ->
             )?;
             Ok(Applied::updated(true))
         }
-        Change::SetSigning(s) => {
-            if read::signing(tx)?.as_ref() == Some(&s) {
-                return Ok(Applied::updated(false));
+        Change::SetSigning { settings, install } => {
+            let before = read::signing(tx)?;
+            let mut changed = false;
+            if let Some(m) = shared::local_signing(install, "embedded")? {
+                let t = m.certificate.thumbprint();
+                let all = read::certificates(tx, None)?;
+                let row = shared::certificate_change(
+                    &all,
+                    &t,
+                    CertKind::WsusSigning,
+                    CertState::Approved,
+                    Some(m.certificate.clone()),
+                );
+                if let Some((remove, cert)) = row {
+                    for old in &remove {
+                        delete_cert_row(tx, old)?;
+                    }
+                    insert_cert(tx, &cert)?;
+                    changed = true;
+                }
+                // The replaced certificate no longer signs: its role goes with it.
+                let replaced = before.as_ref().and_then(|b| b.certificate.as_ref());
+                if let Some(old) = replaced.filter(|o| **o != t) {
+                    for c in read::certificates(tx, Some(old))?
+                        .iter()
+                        .filter(|c| c.kind == CertKind::WsusSigning)
+                    {
+                        delete_cert_row(tx, c)?;
+                    }
+                }
             }
-            tx.execute(
-                "INSERT OR REPLACE INTO signing (singleton, mode, certificate) VALUES (1, ?1, ?2)",
-                params![s.mode.as_str(), s.certificate.as_ref().map(|t| t.as_str())],
-            )?;
-            Ok(Applied::updated(true))
+            if before.as_ref() != Some(&settings) {
+                tx.execute(
+                    "INSERT OR REPLACE INTO signing (singleton, mode, certificate) VALUES (1, ?1, ?2)",
+                    params![settings.mode.as_str(), settings.certificate.as_ref().map(|t| t.as_str())],
+                )?;
+                changed = true;
+            }
+            Ok(Applied::updated(changed))
         }
     }
 }

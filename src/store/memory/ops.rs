@@ -30,6 +30,8 @@ pub(super) struct Mem {
     pub(super) content: BTreeMap<Sha1, Sha256>,
     pub(super) sync: Option<SyncSettings>,
     pub(super) signing: Option<SigningSettings>,
+    /// The signing certificate's key, as the embedded server keeps it in `signing/`.
+    pub(super) signing_key: Option<crate::signing::SigningKey>,
 }
 
 impl Mem {
@@ -188,9 +190,26 @@ impl Mem {
                 self.sync = Some(s);
                 Applied::updated(changed)
             }
-            Change::SetSigning(s) => {
-                let changed = self.signing.as_ref() != Some(&s);
-                self.signing = Some(s);
+            Change::SetSigning { settings, install } => {
+                let mut changed = false;
+                if let Some(m) = shared::local_signing(install, "in-memory")? {
+                    let old = self.signing.as_ref().and_then(|s| s.certificate.clone());
+                    let t = m.certificate.thumbprint();
+                    self.certificates.retain(|c| {
+                        c.kind != CertKind::WsusSigning
+                            || !(c.matches(&t) || old.as_ref().is_some_and(|o| c.matches(o)))
+                    });
+                    self.certificates.push(StoredCertificate {
+                        thumbprint: t,
+                        kind: CertKind::WsusSigning,
+                        state: CertState::Approved,
+                        facts: Some(m.certificate.clone()),
+                    });
+                    self.signing_key = Some(m.key.clone());
+                    changed = true;
+                }
+                changed |= self.signing.as_ref() != Some(&settings);
+                self.signing = Some(settings);
                 Applied::updated(changed)
             }
         })

@@ -23,8 +23,8 @@ use crate::store::actual::{fingerprint_of, object_json};
 use crate::store::embedded::EmbeddedServer;
 use crate::store::{
     ActualState, Address, Applied, Capabilities, Change, Counts, Fingerprint, Result,
-    ServerIdentity, SigningMode, SigningSettings, StoreError, SyncRun, SyncSettings, Target,
-    UpdateServer,
+    ServerIdentity, SigningInstallation, SigningMode, SigningSettings, StoreError, SyncRun,
+    SyncSettings, Target, UpdateServer,
 };
 
 /// What this backend can do: everything but staging content, which needs the server's file
@@ -32,6 +32,7 @@ use crate::store::{
 pub const CAPABILITIES: Capabilities = Capabilities {
     content_staging: false,
     upstream_sync: true,
+    signing_key_on_server: true,
     ..Capabilities::ALL
 };
 
@@ -169,17 +170,38 @@ impl WsusServer {
         Ok(Applied::updated(wrote || recorded.changed))
     }
 
-    fn set_signing(&self, desired: SigningSettings) -> Result<Applied> {
+    /// WSUS keeps its signing key: a managed certificate (new, or a renewal) is the server's
+    /// own `ExecuteSetSelfSigningCertificate`. Installing the admin's certificate
+    /// (`ExecuteSetSigningCertificate`, a PFX on the server) is not done: the plan marks it
+    /// unsupported.
+    fn set_signing(
+        &self,
+        desired: SigningSettings,
+        install: Option<SigningInstallation>,
+    ) -> Result<Applied> {
         let mut certificate = self.signing_thumbprint()?;
-        let wrote = desired.mode == SigningMode::Managed && certificate.is_none();
+        let wrote = match install {
+            Some(SigningInstallation::Server) => true,
+            Some(SigningInstallation::Material(_)) => {
+                return Err(StoreError::Unsupported {
+                    what: "installing the admin's signing certificate".into(),
+                    backend: "wsus",
+                    why: "supctl does not call ExecuteSetSigningCertificate yet; install the PFX in the WSUS console (Options > Update Source... or ConfigMgr's SUP properties) and use mode = \"managed\" or leave [signing] out".into(),
+                });
+            }
+            None => desired.mode == SigningMode::Managed && certificate.is_none(),
+        };
         if wrote {
             self.client.create_self_signed_certificate()?;
             certificate = self.signing_thumbprint()?;
         }
-        let recorded = self.site.apply(Change::SetSigning(SigningSettings {
-            mode: desired.mode,
-            certificate,
-        }))?;
+        let recorded = self.site.apply(Change::SetSigning {
+            settings: SigningSettings {
+                mode: desired.mode,
+                certificate,
+            },
+            install: None,
+        })?;
         Ok(Applied::updated(wrote || recorded.changed))
     }
 
@@ -361,7 +383,7 @@ impl UpdateServer for WsusServer {
             Change::PublishUpdates { .. }
                 | Change::ExpireUpdates { .. }
                 | Change::SetDeclined { .. }
-                | Change::SetSigning(_)
+                | Change::SetSigning { .. }
         ) {
             // Our own writes may move the settings rows' tokens (the signing certificate
             // lives beside the configuration); from here on only the write's own re-read
@@ -373,7 +395,7 @@ impl UpdateServer for WsusServer {
             Change::ExpireUpdates { ids } => self.expire(ids),
             Change::SetDeclined { ids, declined } => self.set_declined(ids, declined),
             Change::SetSyncSettings(s) => self.set_sync(s),
-            Change::SetSigning(s) => self.set_signing(s),
+            Change::SetSigning { settings, install } => self.set_signing(settings, install),
             Change::StageContent(req) => {
                 let _ = std::fs::remove_file(&req.temp_path);
                 Err(StoreError::Unsupported {
