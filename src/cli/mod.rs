@@ -26,6 +26,7 @@ mod show;
 mod status;
 pub mod store;
 mod sync;
+pub mod trust;
 pub mod unlock;
 pub mod updates;
 mod validate;
@@ -68,6 +69,9 @@ pub enum Command {
     /// Certificates: catalog signers, content signers, WSUS signing.
     #[command(subcommand)]
     Certs(certs::CertsCommand),
+    /// Client trust for the WSUS signing certificate.
+    #[command(subcommand)]
+    Trust(trust::TrustCommand),
     /// Inspect and maintain the local store.
     #[command(subcommand)]
     Store(store::StoreCommand),
@@ -115,6 +119,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Schema => schema::run(),
         Command::Updates(c) => updates::run(c),
         Command::Certs(c) => certs::run(c),
+        Command::Trust(c) => trust::run(c),
         Command::Store(c) => store::run(c),
         Command::ForceUnlock(a) => unlock::run(a),
         Command::Plan(a) => plan::run(a),

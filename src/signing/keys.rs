@@ -67,12 +67,35 @@ impl KeyDir {
             Err(source) => Err(SigningError::Read { path, source }),
         }
     }
+}
 
-    /// Removes a replaced certificate's files (best effort: a leftover is harmless).
-    pub fn remove(&self, thumbprint: &Thumbprint) {
-        for ext in ["cer", "key"] {
-            let _ = fs::remove_file(self.root.join(format!("{thumbprint}.{ext}")));
-        }
+/// What `supctl trust export` last gave clients: the signing certificate they were told to
+/// trust, so `status` can say when the one in force is another.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ExportRecord {
+    pub thumbprint: Thumbprint,
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub dir: PathBuf,
+}
+
+impl KeyDir {
+    fn export_path(&self) -> PathBuf {
+        self.root.join("exported.json")
+    }
+
+    /// Records an export (temp + fsync + rename, like the keys).
+    pub fn record_export(&self, r: &ExportRecord) -> Result<(), SigningError> {
+        private_dir(&self.root)?;
+        let json = serde_json::to_vec_pretty(r).map_err(|e| SigningError::Write {
+            path: self.export_path(),
+            source: std::io::Error::other(e),
+        })?;
+        write_private(&self.export_path(), &json)
+    }
+
+    /// The last export, `None` when there was none (or its record does not read).
+    pub fn last_export(&self) -> Option<ExportRecord> {
+        serde_json::from_slice(&fs::read(self.export_path()).ok()?).ok()
     }
 }
 
@@ -172,7 +195,13 @@ mod tests {
             dir.key(&m.certificate.thumbprint()).unwrap(),
             Some(m.key.clone())
         );
-        dir.remove(&m.certificate.thumbprint());
-        assert_eq!(dir.key(&m.certificate.thumbprint()).unwrap(), None);
+        assert_eq!(dir.last_export(), None);
+        let r = ExportRecord {
+            thumbprint: m.certificate.thumbprint(),
+            at: chrono::Utc::now(),
+            dir: PathBuf::from("out"),
+        };
+        dir.record_export(&r).unwrap();
+        assert_eq!(dir.last_export(), Some(r));
     }
 }

@@ -13,6 +13,7 @@
 //! Only RSA: WSUS signs with RSA keys, and clients verify nothing else.
 
 pub mod check;
+pub mod client_trust;
 pub mod generate;
 pub mod keys;
 pub mod load;

@@ -22,10 +22,11 @@ use crate::ids::{Sha1, Thumbprint, UpdateId};
 use crate::store::actual::{fingerprint_of, object_json};
 use crate::store::embedded::EmbeddedServer;
 use crate::store::{
-    ActualState, Address, Applied, Capabilities, Change, Counts, Fingerprint, Result,
-    ServerIdentity, SigningInstallation, SigningMode, SigningSettings, StoreError, SyncRun,
-    SyncSettings, Target, UpdateServer,
+    ActualState, Address, Applied, Capabilities, CertKind, CertState, Change, Counts, Fingerprint,
+    Result, ServerIdentity, SigningInstallation, SigningMode, SigningSettings, StoreError,
+    StoredCertificate, SyncRun, SyncSettings, Target, UpdateServer,
 };
+use crate::trust::CertificateInfo;
 
 /// What this backend can do: everything but staging content, which needs the server's file
 /// shares (reference §10), not the admin API.
@@ -124,6 +125,14 @@ impl WsusServer {
             .client
             .signing_certificate()?
             .map(|der| Thumbprint::from(&Sha1::of(&der))))
+    }
+
+    /// The server's signing certificate, parsed; `None` when it has none or it does not parse.
+    fn signing_certificate(&self) -> Result<Option<CertificateInfo>> {
+        Ok(self
+            .client
+            .signing_certificate()?
+            .and_then(|der| CertificateInfo::from_der(&der).ok()))
     }
 
     fn signing(&self, recorded: Option<&SigningSettings>) -> Result<Option<SigningSettings>> {
@@ -374,6 +383,20 @@ impl UpdateServer for WsusServer {
         ));
         state.sync = Some(sync);
         state.signing = self.signing(state.signing.as_ref())?;
+        // The certificate itself, so that `trust export` and the expiry warnings see it as
+        // they see the embedded server's.
+        if let Some(info) = self.signing_certificate()? {
+            let t = info.thumbprint();
+            state
+                .certificates
+                .retain(|c| !(c.kind == CertKind::WsusSigning && c.matches(&t)));
+            state.certificates.push(StoredCertificate {
+                thumbprint: t,
+                kind: CertKind::WsusSigning,
+                state: CertState::Approved,
+                facts: Some(info),
+            });
+        }
         Ok(state)
     }
 
