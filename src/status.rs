@@ -13,7 +13,8 @@ pub struct StatusMessage {
     pub text: String,
 }
 
-/// 11508: the catalog's signer is not approved (or changed since approval, or is blocked).
+/// 11508: the catalog's signer is not approved (or changed since the last successful sync,
+/// or is blocked).
 pub fn catalog_signature_failed(catalog: &str, thumbprint: &str) -> StatusMessage {
     StatusMessage {
         number: 11508,
@@ -24,13 +25,19 @@ pub fn catalog_signature_failed(catalog: &str, thumbprint: &str) -> StatusMessag
     }
 }
 
-/// 11508 when the signer *changed* since it was approved: ConfigMgr's text plus the old
-/// and new thumbprints, so the admin can compare them before approving the new one.
-pub fn catalog_signer_changed(catalog: &str, approved: &[String], now: &str) -> StatusMessage {
+/// The words an 11508 text carries when the catalog's signer differs from the one recorded
+/// at its last successful sync; `status` warns `signer-changed` on them.
+pub const SIGNER_CHANGED: &str = "The catalog signer changed since the last successful sync";
+
+/// 11508 when the signer *changed* since the last successful sync: ConfigMgr's text plus
+/// the old and new thumbprints, so the admin can compare them before approving the new one
+/// (a signer that is merely unapproved, with no earlier sync to compare with, is
+/// [`catalog_signature_failed`]).
+pub fn catalog_signer_changed(catalog: &str, before: &[String], now: &str) -> StatusMessage {
     let mut m = catalog_signature_failed(catalog, now);
     m.text.push_str(&format!(
-        " The catalog signer changed since it was approved: approved {}, now signed by {now}.",
-        approved.join(", ")
+        " {SIGNER_CHANGED}: was {}, now signed by {now}.",
+        before.join(", ")
     ));
     m
 }
@@ -57,6 +64,27 @@ pub fn content_certificates_missing(catalog: &str) -> StatusMessage {
     }
 }
 
+/// 11524: content was requested for an update whose metadata is not on the update server
+/// (and this plan does not publish it), so there is nothing to attach the content to.
+pub fn update_metadata_missing(update: &str) -> StatusMessage {
+    StatusMessage {
+        number: 11524,
+        severity: Severity::Error,
+        text: format!("Failed to publish update \"{update}\" due to missing update metadata."),
+    }
+}
+
+/// The severity ConfigMgr gives a message number, where it is one of its own: a plan shows
+/// an unapproved signer (11508) as a blocked warning so that the rest applies, but the
+/// message recorded for the console is ConfigMgr's error.
+pub fn configmgr_severity(number: u32) -> Option<Severity> {
+    match number {
+        11508 | 11516 | 11524 => Some(Severity::Error),
+        11523 => Some(Severity::Warning),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,7 +96,11 @@ mod tests {
         assert_eq!(content_certificates_missing("c").number, 11523);
         let changed = catalog_signer_changed("c", &["OLD".into()], "NEW");
         assert_eq!(changed.number, 11508);
-        assert!(changed.text.contains("approved OLD, now signed by NEW"));
+        assert!(changed.text.contains("was OLD, now signed by NEW"));
+        assert!(changed.text.contains(SIGNER_CHANGED));
+        assert_eq!(update_metadata_missing("u").number, 11524);
+        assert_eq!(configmgr_severity(11523), Some(Severity::Warning));
+        assert_eq!(configmgr_severity(11524), Some(Severity::Error));
         assert!(
             content_unsigned("u")
                 .text

@@ -152,18 +152,38 @@ impl Done {
     }
 }
 
+/// An action that failed and why. The action's kind is kept because one address carries
+/// two actions (an update's publish, then its stage): counting by address made a failed
+/// stage a failed publish too.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Failed {
+    pub address: Address,
+    pub action: ActionKind,
+    pub error: String,
+}
+
+impl Failed {
+    fn of(a: &Action, error: String) -> Self {
+        Self {
+            address: a.address.clone(),
+            action: a.kind,
+            error,
+        }
+    }
+}
+
 /// What happened to every action: the report apply prints on success and failure alike.
 #[derive(Debug, Default, Clone, serde::Serialize)]
 pub struct Report {
     pub done: Vec<Done>,
     /// Already done by an earlier, interrupted apply of this plan.
     pub resumed: Vec<Done>,
-    pub failed: Vec<(Address, String)>,
+    pub failed: Vec<Failed>,
     /// The object changed since the plan was made; the action was not attempted.
     pub refused: Vec<(Address, String)>,
     /// The backend cannot perform the action.
     pub unsupported: Vec<(Address, String)>,
-    pub not_attempted: Vec<Address>,
+    pub not_attempted: Vec<Done>,
 }
 
 impl Report {
@@ -299,7 +319,7 @@ pub async fn run(
         if stop || opts.cancelled() {
             report
                 .not_attempted
-                .extend(pending[i..].iter().map(|a| a.address.clone()));
+                .extend(pending[i..].iter().map(|a| Done::of(a)));
             break;
         }
         // Metadata publishing is batched per catalog: one transaction per batch.
@@ -327,8 +347,8 @@ pub async fn run(
                         expected.by_address.insert(a.address.clone(), fp);
                         report.done.push(Done::of(a));
                     }
-                    Some(Err(e)) => report.failed.push((a.address.clone(), e)),
-                    None => report.not_attempted.push(a.address.clone()),
+                    Some(Err(e)) => report.failed.push(Failed::of(a, e)),
+                    None => report.not_attempted.push(Done::of(a)),
                 }
             }
             continue;
@@ -374,7 +394,7 @@ pub async fn run(
                 let msg = e.to_string();
                 for a in &ready {
                     journal(backend, plan_id, &journal_key(a), Outcome::Failed, &msg)?;
-                    report.failed.push((a.address.clone(), msg.clone()));
+                    report.failed.push(Failed::of(a, msg.clone()));
                 }
                 stop = true;
             }

@@ -62,10 +62,10 @@ pub(super) fn json(ending: Ending, plan: Option<&plan::Plan>, report: Option<&Re
         "resumed": addresses(&r.resumed),
         "done_actions": r.done,
         "resumed_actions": r.resumed,
-        "failed": pairs(&r.failed, "error"),
+        "failed": r.failed.iter().map(|f| json!({ "address": f.address, "error": f.error })).collect::<Vec<_>>(),
         "refused": pairs(&r.refused, "reason"),
         "unsupported": pairs(&r.unsupported, "reason"),
-        "not_attempted": r.not_attempted,
+        "not_attempted": r.not_attempted.iter().map(|d| &d.address).collect::<Vec<_>>(),
         "diagnostics": plan.map(|p| p.diagnostics.clone()).unwrap_or_default(),
     })
 }
@@ -109,14 +109,14 @@ pub(super) fn print(r: &Report, plan: &plan::Plan, interrupted: bool) {
         );
     }
     if !r.succeeded() {
-        for (a, why) in &r.failed {
-            crate::outln!("  failed        {a}: {why}");
+        for f in &r.failed {
+            crate::outln!("  failed        {}: {}", f.address, f.error);
         }
         for (a, why) in &r.refused {
             crate::outln!("  refused       {a}: {why}");
         }
-        for a in &r.not_attempted {
-            crate::outln!("  not attempted {a}");
+        for d in &r.not_attempted {
+            crate::outln!("  not attempted {}", d.address);
         }
     }
     for (a, why) in &r.unsupported {

@@ -209,15 +209,20 @@ pub(super) fn plan_updates(b: &mut Builder, c: &config::Catalog, acquired: &Acqu
         .map(PublishMatcher::new)
         .collect();
     let actual = b.inputs.actual;
+    let wants_content =
+        |r: &UpdateRecord| staged_by_category.contains(&r.id) || rules.iter().any(|m| m.matches(r));
     let mut stage_count = 0usize;
     for r in &content.updates {
-        if !in_selection(&r.id) {
-            continue;
-        }
         let ua = Address::update(&key, &r.id);
         let stored = actual.updates.get(&r.id);
+        if !in_selection(&r.id) {
+            if stored.is_none() && wants_content(r) {
+                metadata_missing(b, &ua, &r.id, "it is outside the catalog's `categories`");
+            }
+            continue;
+        }
         if let Some(s) = stored.filter(|s| s.catalog != key) {
-            b.diagnostic(Severity::Warning, "11524", &ua, format!("update {} is already on the server from catalog {}; catalog {} does not publish it", r.id, s.catalog, c.key), None);
+            b.diagnostic(Severity::Warning, "published-by-other-catalog", &ua, format!("update {} is already on the server from catalog {}; catalog {} does not publish it", r.id, s.catalog, c.key), None);
             continue;
         }
         if r.publication_state == PublicationState::Expired {
@@ -225,6 +230,13 @@ pub(super) fn plan_updates(b: &mut Builder, c: &config::Catalog, acquired: &Acqu
                 b.push(
                     &ua,
                     Change::new(ActionKind::Expire, "the catalog marks it expired"),
+                );
+            } else if stored.is_none() && wants_content(r) {
+                metadata_missing(
+                    b,
+                    &ua,
+                    &r.id,
+                    "the catalog marks it expired, so it is not published",
                 );
             }
             continue;
@@ -257,17 +269,47 @@ pub(super) fn plan_updates(b: &mut Builder, c: &config::Catalog, acquired: &Acqu
             ),
             Some(_) => {}
         }
-        let wants_content =
-            staged_by_category.contains(&r.id) || rules.iter().any(|rule| rule.matches(r));
-        if wants_content && stage(b, &ua, r, stored) {
+        if wants_content(r) && stage(b, &ua, r, stored) {
             stage_count += 1;
         }
     }
-    if stage_count > 0 && content.format == FormatVersion::V1 {
+    // Any format: a v3 catalog can ship no `ContentCertificates/` as well as a v1 one.
+    if stage_count > 0 && content.content_certificates.is_empty() {
         let m = crate::status::content_certificates_missing(c.name.as_deref().unwrap_or(&c.key));
         b.diagnostic(Severity::Warning, "11523", &address, m.text, Some("approve the vendor's content certificates with [[certificate]] entries, or get the catalog in the current format".into()));
     }
+    // `[[publish]]` ids the catalog does not hold: content asked for with no metadata.
+    let in_catalog: HashSet<&UpdateId> = content.updates.iter().map(|u| &u.id).collect();
+    let missing: IdSet = rules
+        .iter()
+        .flat_map(|m| m.rule.ids.iter())
+        .filter(|id| !in_catalog.contains(id) && !actual.updates.contains_key(*id))
+        .cloned()
+        .collect();
+    for id in &missing {
+        metadata_missing(
+            b,
+            &Address::update(&key, id),
+            id,
+            &format!("catalog {} does not list it", c.key),
+        );
+    }
     super::deselected::plan(b, c, &key, content, selected.as_ref());
+}
+
+/// 11524, as ConfigMgr reports it: content is requested (by `stage` or a `[[publish]]` rule)
+/// for an update whose metadata is not on the server and that this plan does not publish,
+/// so there is nothing to attach the content to. A warning in the plan, so that the rest
+/// applies; recorded with ConfigMgr's severity.
+fn metadata_missing(b: &mut Builder, address: &Address, id: &UpdateId, why: &str) {
+    let m = crate::status::update_metadata_missing(id.as_str());
+    b.diagnostic(
+        Severity::Warning,
+        "11524",
+        address,
+        format!("{} Content was requested for it, but its metadata is not on the update server and this plan does not publish it: {why}.", m.text),
+        Some("publish the update first (select its category), or remove it from `stage` and `[[publish]]`".into()),
+    );
 }
 
 /// Plans staging of the files not yet in the store; returns whether anything is staged.

@@ -11,12 +11,14 @@ use chrono::{DateTime, Utc};
 use crate::apply::Report;
 use crate::catalog::acquire::{Acquired, Acquisition};
 use crate::config::Config;
+use crate::ids::Thumbprint;
 use crate::plan::{self, ActionKind, Plan};
 use crate::status::StatusMessage;
 use crate::store::{
-    Address, CatalogKey, CatalogRevision, Record, RecordedMessage, RunCounts, RunResult, Severity,
-    Store, StoreError, SyncRun, Target,
+    Address, CatalogKey, CatalogRevision, Record, RecordedMessage, RunCounts, RunResult, Store,
+    StoreError, SyncRun, Target,
 };
+use crate::trust::authenticode::SignatureReport;
 
 /// The scope an address belongs to: `catalog.k` for anything inside catalog k, else itself.
 pub fn scope_of(address: &str) -> String {
@@ -75,12 +77,18 @@ pub fn record_runs(backend: &Store, r: &RunRecord<'_>) -> Result<Vec<ScopeOutcom
     }
     let empty = Report::default();
     let report = r.report.unwrap_or(&empty);
-    let failed: BTreeMap<&str, &str> = report
+    // Keyed by address *and* kind: an update's publish and its stage are two actions at one
+    // address, and each counts once, under its own kind.
+    let failed: BTreeMap<(&str, ActionKind), &str> = report
         .failed
         .iter()
-        .map(|(a, m)| (a.as_str(), m.as_str()))
+        .map(|f| ((f.address.as_str(), f.action), f.error.as_str()))
         .collect();
-    let skipped: HashSet<&str> = report.not_attempted.iter().map(|a| a.as_str()).collect();
+    let skipped: HashSet<(&str, ActionKind)> = report
+        .not_attempted
+        .iter()
+        .map(|d| (d.address.as_str(), d.action))
+        .collect();
     let fail = |o: &mut ScopeOutcome, result: RunResult, why: &str| {
         if o.result == RunResult::Succeeded || result == RunResult::Failed {
             o.result = result;
@@ -100,12 +108,13 @@ pub fn record_runs(backend: &Store, r: &RunRecord<'_>) -> Result<Vec<ScopeOutcom
         let Some(o) = per.get_mut(&scope) else {
             continue;
         };
-        if let Some(why) = failed.get(a.address.as_str()) {
+        let key = (a.address.as_str(), a.kind);
+        if let Some(why) = failed.get(&key) {
             o.counts.failed += 1;
             fail(o, RunResult::Failed, why);
             continue;
         }
-        if skipped.contains(a.address.as_str()) {
+        if skipped.contains(&key) {
             let result = if r.cancelled {
                 RunResult::Cancelled
             } else {
@@ -129,25 +138,26 @@ pub fn record_runs(backend: &Store, r: &RunRecord<'_>) -> Result<Vec<ScopeOutcom
             _ => {}
         }
     }
-    for d in r
-        .plan
-        .diagnostics
-        .iter()
-        .filter(|d| d.severity == plan::Severity::Error || d.blocked)
-    {
-        let scope = scope_of(d.address.as_str());
-        entry(&mut per, scope.clone());
-        if let Some(o) = per.get_mut(&scope) {
-            fail(o, RunResult::Failed, &format!("{}: {}", d.code, d.message));
+    let revisions = backend.state().revisions()?;
+    for d in &r.plan.diagnostics {
+        if d.severity == plan::Severity::Error || d.blocked {
+            let scope = scope_of(d.address.as_str());
+            entry(&mut per, scope.clone());
+            if let Some(o) = per.get_mut(&scope) {
+                fail(o, RunResult::Failed, &format!("{}: {}", d.code, d.message));
+            }
         }
+        // Every numbered message is recorded, warnings (11523) as well as errors, with the
+        // severity ConfigMgr gives its number (a blocked 11508 is a warning in the plan only
+        // so that the rest applies).
         if let Ok(number) = d.code.parse::<u32>() {
             backend.apply(Record::StatusMessage(RecordedMessage {
                 at: Utc::now(),
                 address: Some(d.address.clone()),
                 message: StatusMessage {
                     number,
-                    severity: Severity::Error,
-                    text: message_text(r, &d.code, d.address.as_str(), &d.message),
+                    severity: crate::status::configmgr_severity(number).unwrap_or(d.severity),
+                    text: message_text(r, &revisions, d),
                 },
             }))?;
         }
@@ -185,7 +195,7 @@ fn record_revisions(
     at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     for (k, a) in acquired {
-        let (Some(cab_sha256), Acquisition::Trusted { content, .. }) =
+        let (Some(cab_sha256), Acquisition::Trusted { content, report }) =
             (a.cab_sha256, &a.acquisition)
         else {
             continue;
@@ -198,6 +208,7 @@ fn record_revisions(
         };
         let revision = CatalogRevision {
             cab_sha256,
+            signers: signer_thumbprints(report),
             etag: a.etag.clone(),
             format: content.format,
             at,
@@ -210,40 +221,56 @@ fn record_revisions(
     Ok(())
 }
 
-/// The status message text: 11508 names the old and new signer when the catalog's signer
-/// changed since it was approved (the case admins most often meet, and the one ConfigMgr's
-/// text does not explain).
-fn message_text(r: &RunRecord<'_>, code: &str, address: &str, fallback: &str) -> String {
-    if code != "11508" {
-        return fallback.to_string();
+/// The catalog's signers, once each (a dual-signed CAB names one certificate twice).
+fn signer_thumbprints(report: &SignatureReport) -> Vec<Thumbprint> {
+    let mut out: Vec<Thumbprint> = Vec::new();
+    for s in &report.signers {
+        let t = Thumbprint::from(&s.certificate.sha1);
+        if !out.contains(&t) {
+            out.push(t);
+        }
     }
-    let key = scope_of(address);
-    let key = key.strip_prefix("catalog.").unwrap_or(&key);
+    out
+}
+
+/// The status message text: 11508 names the old and new signer when the catalog's signer
+/// differs from the one recorded at its last successful sync (the case admins most often
+/// meet, and the one ConfigMgr's text does not explain); a signer nobody approved, with no
+/// earlier sync to compare with or the same signer as then, gets ConfigMgr's text alone.
+fn message_text(
+    r: &RunRecord<'_>,
+    revisions: &BTreeMap<CatalogKey, CatalogRevision>,
+    d: &plan::PlanDiagnostic,
+) -> String {
+    let fallback = d.message.clone();
+    if d.code != "11508" {
+        return fallback;
+    }
+    let scope = scope_of(d.address.as_str());
+    let key = scope.strip_prefix("catalog.").unwrap_or(&scope);
     let (Some(a), Some(c)) = (r.acquired.get(key), r.cfg.catalogs.get(key)) else {
-        return fallback.to_string();
+        return fallback;
     };
     let Acquisition::Untrusted { report } = &a.acquisition else {
-        return fallback.to_string();
+        return fallback;
     };
-    let approved: Vec<String> = crate::catalog::acquire::signer_policy(r.cfg, c)
-        .0
-        .iter()
-        .map(|t| t.to_string())
-        .collect();
-    let new: Vec<String> = report
-        .signers
-        .iter()
-        .map(|s| s.certificate.sha1.to_string())
-        .collect();
+    let now = signer_thumbprints(report);
+    let before: Vec<String> = CatalogKey::parse(key)
+        .ok()
+        .and_then(|k| revisions.get(&k))
+        .map(|rev| rev.signers.iter().map(|t| t.to_string()).collect())
+        .unwrap_or_default();
     let name = c.name.as_deref().unwrap_or(&c.key);
-    match new.first() {
-        Some(n) if !approved.is_empty() => {
-            crate::status::catalog_signer_changed(name, &approved, n).text
-        }
-        Some(n) => format!(
+    let Some(n) = now.first().map(|t| t.to_string()) else {
+        return fallback;
+    };
+    let changed = !before.is_empty() && !before.contains(&n);
+    if changed {
+        crate::status::catalog_signer_changed(name, &before, &n).text
+    } else {
+        format!(
             "{} {fallback}",
-            crate::status::catalog_signature_failed(name, n).text
-        ),
-        None => fallback.to_string(),
+            crate::status::catalog_signature_failed(name, &n).text
+        )
     }
 }

@@ -81,6 +81,12 @@ pub struct CatalogRevision {
     /// The ETag the vendor's server sent with it, when it sent one.
     pub etag: Option<String>,
     pub format: FormatVersion,
+    /// The thumbprints (SHA-1) of the certificates that signed it: a later CAB signed by
+    /// another certificate is 11508 with both, compared against the signer of the last
+    /// successful sync rather than against the approved list (which the admin edits).
+    /// Empty for revisions recorded before supctl kept them.
+    #[serde(default)]
+    pub signers: Vec<Thumbprint>,
     /// When the apply that put it in force ended.
     pub at: DateTime<Utc>,
 }

@@ -287,8 +287,15 @@ SELECT key, format_version, cab_sha256, etag, fetched_at FROM catalogs
 WHERE format_version IS NOT NULL AND cab_sha256 IS NOT NULL AND fetched_at IS NOT NULL;
 "#;
 
+/// Version 10: a catalog revision records the thumbprints of the certificates that signed
+/// its CAB (a JSON array, as `catalogs.signers`), so a new signer is compared with the one of the last
+/// successful sync. Revisions recorded before stay without (an empty list).
+pub const V10: &str = r#"
+ALTER TABLE catalog_revisions ADD COLUMN signers TEXT NOT NULL DEFAULT '[]';
+"#;
+
 /// Migration `i` takes the database from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10];
 
 /// The schema version this build writes.
 pub const LATEST: i64 = MIGRATIONS.len() as i64;

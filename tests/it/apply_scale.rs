@@ -14,7 +14,6 @@ use crate::support;
 use supctl_test_kit::generator;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -33,16 +32,7 @@ fn fixture() -> Option<&'static (PathBuf, PathBuf)> {
     static FIXTURE: OnceLock<Option<(PathBuf, PathBuf)>> = OnceLock::new();
     FIXTURE
         .get_or_init(|| {
-            let have = Command::new("osslsigncode")
-                .arg("--version")
-                .output()
-                .is_ok();
-            if !have {
-                assert!(
-                    std::env::var_os("CI").is_none(),
-                    "osslsigncode is required under CI"
-                );
-                eprintln!("skipped: osslsigncode is not installed");
+            if !support::signed::osslsigncode() {
                 return None;
             }
             let root = Path::new(env!("CARGO_TARGET_TMPDIR"));

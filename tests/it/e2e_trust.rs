@@ -27,18 +27,7 @@ fn status_numbers(site: &Site) -> Vec<u32> {
 /// A site serving `cab` (and `content`, if any) with a config that approves the quickstart
 /// signer for catalogs and content and stages `Contoso/Utilities`.
 fn site_with(cab: &Path, content: Option<&Path>) -> (Site, std::path::PathBuf) {
-    let site = Site::new();
-    let url = site.serve_catalog("/contoso-v3.cab", cab);
-    if let Some(c) = content {
-        site.serve_content(c);
-    }
-    let body = format!(
-        "{}\n{}",
-        catalog("contoso", &url, "stage = [\"Contoso/Utilities\"]"),
-        approve_content()
-    );
-    let cfg = site.write("supctl", &site.config("", &body));
-    (site, cfg)
+    site_serving(cab, content, "stage = [\"Contoso/Utilities\"]")
 }
 
 #[test]

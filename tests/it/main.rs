@@ -49,6 +49,8 @@ mod ops_store;
 mod plan_binding;
 mod plan_once;
 mod signing;
+mod status_expiry;
+mod status_messages;
 mod status_report;
 mod store_cli;
 mod store_crash;

@@ -39,13 +39,7 @@ fn diagnostic<'a>(plan: &'a serde_json::Value, code: &str) -> Option<&'a serde_j
 }
 
 fn sync(ws: &Workspace) {
-    let out = ws.supctl(&["sync"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ws.sync_ok();
 }
 
 fn bios_state(ws: &Workspace) -> String {

@@ -15,6 +15,7 @@ use supctl::trust::{CertificateFacts, CertificateInfo};
 use watch_common::Workspace;
 
 const SIGNER: &str = "6D8B3C448B990E269336BB63A47F23498C95EB7D";
+use crate::support::e2e::OTHER_SIGNER;
 
 fn config() -> (tempfile::TempDir, supctl::config::Config) {
     let dir = tempfile::tempdir().unwrap();
@@ -146,16 +147,13 @@ fn warnings_for_expiring_certificates_and_overdue_syncs() {
     assert!(report.warnings.is_empty(), "{:?}", report.warnings);
 }
 
+/// 11508 compares the catalog's signer with the one recorded at its last successful sync,
+/// not with the approved list: an approval taken away is "not approved" alone; a vendor
+/// that re-signs its catalog with another certificate is "changed", with both thumbprints.
 #[test]
 fn a_changed_signer_is_reported_with_both_thumbprints() {
     let ws = Workspace::quickstart();
-    let out = ws.supctl(&["sync"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ws.sync_ok();
     let (code, v) = ws.status();
     assert_eq!(code, 0);
     assert_eq!(v["format_version"], "1");
@@ -165,18 +163,48 @@ fn a_changed_signer_is_reported_with_both_thumbprints() {
     assert!(c["signers"][0]["not_after"].is_string());
     assert_eq!(c["last_sync"]["result"], "succeeded");
     assert_eq!(c["updates"]["total"], 4);
+    assert_eq!(c["revision"]["signers"][0], SIGNER, "{c:#}");
     assert!(v["warnings"].as_array().unwrap().is_empty(), "{v:#}");
 
-    // The vendor's catalog is now signed by a certificate other than the approved one.
+    // The admin approves another certificate instead: the catalog's signer is the one of
+    // the last sync, so it did not change; it is only not approved.
     let approved = "00112233445566778899AABBCCDDEEFF00112233";
     ws.edit_config(SIGNER, approved);
     let out = ws.supctl(&["sync", "contoso"]);
     assert_eq!(out.status.code(), Some(1));
     let (code, v) = ws.status();
     assert_eq!(code, 1, "{v:#}");
+    let m = &v["catalogs"][0]["messages"][0];
+    assert_eq!(m["code"], 11508, "{v:#}");
+    let text = m["text"].as_str().unwrap();
+    assert!(text.contains(SIGNER) && !text.contains("changed"), "{text}");
+    assert!(
+        !v["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["code"] == "signer-changed"),
+        "{v:#}"
+    );
+
+    // The vendor's catalog is now signed by another certificate than at the last successful
+    // sync.
+    ws.edit_config(approved, SIGNER);
+    let cab = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/e2e/other-signer/contoso-v3.cab");
+    std::fs::copy(cab, ws.path().join("catalog/contoso-v3.cab")).unwrap();
+    let out = ws.supctl(&["sync", "contoso"]);
+    assert_eq!(out.status.code(), Some(1));
+    let (code, v) = ws.status();
+    assert_eq!(code, 1, "{v:#}");
     let c = &v["catalogs"][0];
     assert_eq!(c["last_sync"]["result"], "failed");
-    assert_eq!(c["messages"][0]["number"], 11508);
+    let m = &c["messages"][0];
+    assert_eq!(m["code"], 11508, "{v:#}");
+    assert_eq!(m["number"], 11508, "{v:#}");
+    assert_eq!(m["severity"], "error", "{v:#}");
+    let was = format!("was {SIGNER}, now signed by {OTHER_SIGNER}");
+    assert!(m["text"].as_str().unwrap().contains(&was), "{m}");
     let w = v["warnings"]
         .as_array()
         .unwrap()
@@ -184,10 +212,7 @@ fn a_changed_signer_is_reported_with_both_thumbprints() {
         .find(|w| w["code"] == "signer-changed")
         .unwrap_or_else(|| panic!("{v:#}"));
     let msg = w["message"].as_str().unwrap();
-    assert!(
-        msg.contains(&format!("approved {approved}, now signed by {SIGNER}")),
-        "{msg}"
-    );
+    assert!(msg.contains(&was), "{msg}");
     // The text output says the same.
     let out = ws.supctl(&["status"]);
     let text = String::from_utf8_lossy(&out.stdout);

@@ -200,6 +200,48 @@ fn a_v8_catalog_revision_moves_to_the_state_on_upgrade() {
     assert_eq!(contoso.cab_sha256.to_hex(), digest);
     assert_eq!(contoso.etag.as_deref(), Some("\"e1\""));
     assert_eq!(revision("fabrikam"), Some(None));
+    assert!(contoso.signers.is_empty(), "{contoso:?}");
+}
+
+/// Schema 10 records the catalog's signers with its revision (what 11508 compares a new
+/// signer with): a revision an older build recorded stays, with no signers; a new one keeps
+/// them.
+#[test]
+fn a_v9_catalog_revision_gains_an_empty_signer_list_on_upgrade() {
+    use supctl::catalog::model::FormatVersion;
+    use supctl::ids::{Sha256, Thumbprint};
+    use supctl::store::{CatalogKey, CatalogRevision, Record};
+    let d = tempfile::tempdir().unwrap();
+    let loc = StoreLocation::new(d.path());
+    let key = CatalogKey::parse("contoso").unwrap();
+    let signer = Thumbprint::parse("6D8B3C448B990E269336BB63A47F23498C95EB7D").unwrap();
+    let revision = CatalogRevision {
+        cab_sha256: Sha256::of(b"cab"),
+        etag: None,
+        format: FormatVersion::V3,
+        signers: vec![signer.clone()],
+        at: chrono::Utc::now(),
+    };
+    {
+        let b = Store::embedded(&loc, OpenOptions::write()).unwrap();
+        b.apply(Record::Revision {
+            key: key.clone(),
+            revision: Some(revision.clone()),
+        })
+        .unwrap();
+        assert_eq!(b.state().revisions().unwrap()[&key].signers, [signer]);
+    }
+    Connection::open(loc.db_path())
+        .unwrap()
+        .execute_batch(
+            "ALTER TABLE catalog_revisions DROP COLUMN signers; PRAGMA user_version = 9;",
+        )
+        .unwrap();
+    let b = Store::embedded(&loc, OpenOptions::write()).unwrap();
+    assert_eq!(b.state().db().schema_version(), LATEST);
+    let kept = b.state().revisions().unwrap()[&key].clone();
+    assert_eq!(kept.cab_sha256, revision.cab_sha256);
+    assert!(kept.signers.is_empty(), "{kept:?}");
 }
 
 #[test]

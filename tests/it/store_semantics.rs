@@ -66,6 +66,9 @@ fn catalogs(b: &Store) {
         cab_sha256: Sha256::of(b"cab"),
         etag: Some("\"e1\"".into()),
         format: FormatVersion::V3,
+        signers: vec![
+            supctl::ids::Thumbprint::parse("6D8B3C448B990E269336BB63A47F23498C95EB7D").unwrap(),
+        ],
         at: at(1),
     };
     assert!(

@@ -145,6 +145,9 @@ pub struct UpdateCounts {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct MessageStatus {
     pub at: DateTime<Utc>,
+    /// ConfigMgr's MessageID (11508, …), under the name scripts look for.
+    pub code: u32,
+    /// The same number, under the name the first report format used.
     pub number: u32,
     pub severity: String,
     pub text: String,
@@ -187,6 +190,7 @@ fn messages(inp: &Inputs<'_>, scope: &str) -> Vec<MessageStatus> {
         .take(MESSAGES_PER_SCOPE)
         .map(|m| MessageStatus {
             at: m.at,
+            code: m.message.number,
             number: m.message.number,
             severity: m.message.severity.to_string(),
             text: m.message.text.clone(),

@@ -135,7 +135,7 @@ pub(super) fn catalog(
     let changed = inp.messages.iter().find(|m| {
         m.message.number == 11508
             && m.address.as_ref().is_some_and(|a| a.as_str() == scope)
-            && m.message.text.contains("changed since it was approved")
+            && m.message.text.contains(crate::status::SIGNER_CHANGED)
             && st.last_success.is_none_or(|ok| m.at > ok)
     });
     if let Some(m) = changed {

@@ -27,7 +27,7 @@ pub(super) fn revisions(
     key: Option<&CatalogKey>,
 ) -> Result<BTreeMap<CatalogKey, CatalogRevision>> {
     let mut st = c.prepare_cached(
-        "SELECT catalog, format_version, cab_sha256, etag, at FROM catalog_revisions
+        "SELECT catalog, format_version, cab_sha256, etag, at, signers FROM catalog_revisions
          WHERE ?1 IS NULL OR catalog = ?1",
     )?;
     let rows = st.query_map([key.map(|k| k.as_str())], |r| {
@@ -38,6 +38,7 @@ pub(super) fn revisions(
                 cab_sha256: sha256(r, 2)?,
                 etag: r.get(3)?,
                 at: time(r, 4)?,
+                signers: from_json(r, 5)?,
             },
         ))
     })?;

@@ -17,14 +17,15 @@ pub(crate) fn apply(tx: &Transaction, record: Record) -> Result<Applied> {
             }
             match revision {
                 Some(r) => tx.execute(
-                    "INSERT OR REPLACE INTO catalog_revisions (catalog, format_version, cab_sha256, etag, at)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    "INSERT OR REPLACE INTO catalog_revisions (catalog, format_version, cab_sha256, etag, at, signers)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                     params![
                         key.as_str(),
                         r.format.as_str(),
                         r.cab_sha256.to_hex(),
                         r.etag,
-                        ts(&r.at)
+                        ts(&r.at),
+                        json(&r.signers)
                     ],
                 )?,
                 None => tx.execute(

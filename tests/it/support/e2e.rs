@@ -243,6 +243,19 @@ pub(crate) fn approve_content() -> String {
     )
 }
 
+/// A site serving `cab` at `/contoso-v3.cab` (and `content`, if any) with a config of
+/// catalog `contoso` (plus `extra` lines) and the quickstart signer approved for content.
+pub(crate) fn site_serving(cab: &Path, content: Option<&Path>, extra: &str) -> (Site, PathBuf) {
+    let site = Site::new();
+    let url = site.serve_catalog("/contoso-v3.cab", cab);
+    if let Some(c) = content {
+        site.serve_content(c);
+    }
+    let body = format!("{}\n{}", catalog("contoso", &url, extra), approve_content());
+    let cfg = site.write("supctl", &site.config("", &body));
+    (site, cfg)
+}
+
 /// `catalog.KEY.update[ID]`.
 pub(crate) fn update_addr(key: &str, id: &str) -> String {
     format!("catalog.{key}.update[{id}]")

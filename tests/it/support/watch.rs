@@ -94,6 +94,17 @@ impl Workspace {
     }
 
     /// `supctl status --json`: (exit code, report).
+    /// `supctl sync`, which must succeed.
+    pub(crate) fn sync_ok(&self) {
+        let out = self.supctl(&["sync"]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     pub(crate) fn status(&self) -> (i32, Value) {
         let out = self.supctl(&["status", "--json"]);
         let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
