@@ -62,6 +62,7 @@ mod store_semantics;
 mod store_semantics_records;
 mod targets;
 mod trust_authenticode;
+mod trust_export;
 mod watch_backoff;
 mod watch_config;
 mod watch_schedule;

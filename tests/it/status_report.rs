@@ -105,6 +105,7 @@ fn warnings_for_expiring_certificates_and_overdue_syncs() {
         findings: &[],
         shipped: &[],
         interrupted: None,
+        exported: None,
         now,
     });
     assert!(!report.healthy);
@@ -141,6 +142,7 @@ fn warnings_for_expiring_certificates_and_overdue_syncs() {
         findings: &[],
         shipped: &[],
         interrupted: None,
+        exported: None,
         now,
     });
     assert!(report.healthy);

@@ -20,6 +20,7 @@ pub struct Loaded {
     pub findings: Vec<Finding>,
     pub shipped: Vec<ShippedCertificates>,
     pub interrupted: Option<InterruptedApply>,
+    pub exported: Option<crate::signing::keys::ExportRecord>,
 }
 
 impl Loaded {
@@ -33,6 +34,7 @@ impl Loaded {
             findings: &self.findings,
             shipped: &self.shipped,
             interrupted: self.interrupted.as_ref(),
+            exported: self.exported.as_ref(),
             now,
         }
     }
@@ -56,6 +58,7 @@ pub fn load(
         findings: backend.findings()?,
         shipped: backend.shipped_certificates()?,
         interrupted: interrupted(cfg, backend, lock_holder)?,
+        exported: crate::signing::KeyDir::new(&cfg.server.path).last_export(),
     })
 }
 

@@ -38,6 +38,8 @@ pub struct Inputs<'a> {
     pub shipped: &'a [ShippedCertificates],
     /// The last apply, when it stopped before all its actions were attempted.
     pub interrupted: Option<&'a InterruptedApply>,
+    /// What `supctl trust export` last gave clients.
+    pub exported: Option<&'a crate::signing::keys::ExportRecord>,
     pub now: DateTime<Utc>,
 }
 
@@ -155,8 +157,8 @@ pub struct MessageStatus {
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Warning {
-    /// `certificate-expiring`, `sync-overdue`, `signer-changed`, `drift`, `held-back` or
-    /// `apply-interrupted`.
+    /// `certificate-expiring`, `sync-overdue`, `signer-changed`, `drift`, `held-back`,
+    /// `apply-interrupted` or `trust-outdated`.
     pub code: &'static str,
     /// `catalog.<key>`, `certificate[...]`, `sync`, `signing`, or `apply`.
     pub scope: String,
@@ -350,6 +352,7 @@ pub fn report(inp: &Inputs<'_>) -> Report {
         .collect();
     warnings::findings(&findings, &mut warnings);
     warnings::interrupted(inp.interrupted, &mut warnings);
+    warnings::signing(inp, &mut warnings);
     let held_back = findings.iter().any(|f| f.kind == FindingKind::HeldBack);
     let healthy = !held_back
         && !catalogs.iter().any(|c| {

@@ -1,6 +1,7 @@
 //! The warnings of the status report: certificates expiring (content certificates grouped
-//! per catalog), syncs overdue, a changed signer, findings of passes (drift, held back) and
-//! an interrupted apply.
+//! per catalog, the WSUS signing certificate), syncs overdue, a changed signer, findings of
+//! passes (drift, held back), an interrupted apply, and clients given another signing
+//! certificate than the one in force.
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -188,4 +189,68 @@ pub(super) fn interrupted(i: Option<&InterruptedApply>, out: &mut Vec<Warning>) 
             i.last_action.format("%Y-%m-%dT%H:%M:%SZ")
         ),
     });
+}
+
+/// How long before a manual (or unmanaged) signing certificate expires `status` says so.
+const MANUAL_SIGNING_WARNING_DAYS: i64 = 30;
+/// A managed certificate is renewed `renew_before_days` before it expires; the warning comes
+/// a week earlier, so a renewal that does not happen (no apply runs) is noticed.
+const MANAGED_SIGNING_LEAD_DAYS: i64 = 7;
+
+/// The WSUS signing certificate: expiring (clients refuse content it signs once it expires),
+/// and changed since `trust export` last gave clients one (they will not trust the new one).
+pub(super) fn signing(inp: &Inputs<'_>, out: &mut Vec<Warning>) {
+    let Some(t) = inp
+        .actual
+        .signing
+        .as_ref()
+        .and_then(|s| s.certificate.clone())
+    else {
+        return;
+    };
+    let facts = inp
+        .actual
+        .certificates
+        .iter()
+        .filter(|c| c.kind == crate::store::CertKind::WsusSigning && c.matches(&t))
+        .find_map(|c| c.facts.as_ref());
+    if let Some(f) = facts {
+        let (days, fix) = match inp.cfg.signing.as_ref() {
+            Some(s) if s.mode == crate::store::SigningMode::Managed => (
+                i64::from(s.renew_before_days) + MANAGED_SIGNING_LEAD_DAYS,
+                format!(
+                    "supctl renews it {} days before it expires: make sure an apply runs",
+                    s.renew_before_days
+                ),
+            ),
+            _ => (
+                MANUAL_SIGNING_WARNING_DAYS,
+                "replace it (signing.certificate) and give clients the new one (`supctl trust export`)"
+                    .to_string(),
+            ),
+        };
+        if f.not_after <= inp.now + Duration::days(days) {
+            out.push(Warning {
+                code: "certificate-expiring",
+                scope: "signing".into(),
+                message: format!(
+                    "the WSUS signing certificate {t} ({}) {}; {fix}",
+                    f.subject,
+                    when(f.not_after, inp.now)
+                ),
+            });
+        }
+    }
+    if let Some(e) = inp.exported.filter(|e| e.thumbprint != t) {
+        out.push(Warning {
+            code: "trust-outdated",
+            scope: "signing".into(),
+            message: format!(
+                "clients were last given signing certificate {} (`supctl trust export` at {} into {}), but {t} is in force: export again and redistribute, or clients refuse the content it signs",
+                e.thumbprint,
+                e.at.format("%Y-%m-%dT%H:%M:%SZ"),
+                e.dir.display()
+            ),
+        });
+    }
 }
