@@ -5,6 +5,7 @@ pub mod apply;
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod doctor;
 /// Identities and digests, a leaf crate of the workspace (`crates/ids`).
 pub use supctl_ids as ids;
 pub mod partners;

@@ -15,6 +15,7 @@ mod categories;
 pub mod certs;
 pub mod debug;
 mod docs;
+pub mod doctor;
 mod import;
 mod interrupt;
 pub mod output;
@@ -69,6 +70,10 @@ pub enum Command {
     /// Certificates: catalog signers, content signers, WSUS signing.
     #[command(subcommand)]
     Certs(certs::CertsCommand),
+    /// Check, read-only, what breaks third-party updating (signing certificate, client trust,
+    /// catalog signers, content certificates, network, state directory, server), each problem
+    /// with its fix.
+    Doctor(doctor::DoctorArgs),
     /// Client trust for the WSUS signing certificate.
     #[command(subcommand)]
     Trust(trust::TrustCommand),
@@ -120,6 +125,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Updates(c) => updates::run(c),
         Command::Certs(c) => certs::run(c),
         Command::Trust(c) => trust::run(c),
+        Command::Doctor(a) => doctor::run(a),
         Command::Store(c) => store::run(c),
         Command::ForceUnlock(a) => unlock::run(a),
         Command::Plan(a) => plan::run(a),

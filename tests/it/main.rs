@@ -22,6 +22,7 @@ mod cli_validate;
 mod closed_pipe;
 mod config_model;
 mod debug_cli;
+mod doctor;
 mod e2e_backends;
 mod e2e_plan_apply;
 mod e2e_safety;

@@ -5,6 +5,8 @@
 mod load;
 mod warnings;
 
+pub(crate) use warnings::when as expiry_phrase;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 

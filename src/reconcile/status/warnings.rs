@@ -12,7 +12,8 @@ use super::{
 use crate::schedule::Schedule;
 use crate::store::FindingKind;
 
-fn when(end: DateTime<Utc>, now: DateTime<Utc>) -> String {
+/// "expired on DATE" or "expires on DATE (in N days)": how the report and `doctor` say it.
+pub(crate) fn when(end: DateTime<Utc>, now: DateTime<Utc>) -> String {
     if end <= now {
         format!("expired on {}", end.format("%Y-%m-%d"))
     } else {
