@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use super::builder::{Builder, Change, view};
-use super::model::{ActionKind, KeySource, Payload, Severity, SigningInput, SigningInstall};
+use super::model::{ActionKind, Payload, Severity, SigningInput, SigningInstall};
 use crate::store::{Address, SigningSettings};
 
 /// The supctl code of a signing certificate that cannot be used.
@@ -78,23 +78,8 @@ pub(super) fn plan_signing(b: &mut Builder) {
                 (None, Some(new)) => format!("{reason}: {new}"),
                 (None, None) => reason,
             };
-            let manual_on_server = caps.signing_key_on_server
-                && matches!(
-                    &install,
-                    SigningInstall::Certificate {
-                        key: KeySource::Manual(_),
-                        ..
-                    }
-                );
-            let unsupported = if !caps.signing {
-                Some(b.unsupported("managing the signing certificate"))
-            } else if manual_on_server {
-                Some(b.unsupported(
-                    "installing the admin's signing certificate (ExecuteSetSigningCertificate)",
-                ))
-            } else {
-                None
-            };
+            let unsupported =
+                (!caps.signing).then(|| b.unsupported("managing the signing certificate"));
             let settings = SigningSettings {
                 mode,
                 certificate: new,

@@ -54,6 +54,22 @@ pub struct SigningMaterial {
     pub key: SigningKey,
 }
 
+impl SigningMaterial {
+    /// The pair as a PFX protected by `password`, for a server that takes one (WSUS's
+    /// `ExecuteSetSigningCertificate`). AES-256 with PBKDF2, as current Windows exports.
+    pub fn to_pfx(&self, password: &str) -> Result<Vec<u8>, SigningError> {
+        use p12_keystore::{Certificate, KeyStore, KeyStoreEntry, PrivateKey, PrivateKeyChain};
+        let err =
+            |e: p12_keystore::error::Error| SigningError::Generate(format!("making a PFX: {e}"));
+        let key = PrivateKey::from_der(self.key.pkcs8()).map_err(err)?;
+        let cert = Certificate::from_der(&self.certificate.der).map_err(err)?;
+        let chain = PrivateKeyChain::new(self.certificate.sha1.0.to_vec(), key, [cert]);
+        let mut store = KeyStore::new();
+        store.add_entry("wsus-signing", KeyStoreEntry::PrivateKeyChain(chain));
+        store.writer(password).write().map_err(err)
+    }
+}
+
 /// Why signing material could not be made, read or kept.
 #[derive(Debug, thiserror::Error)]
 pub enum SigningError {

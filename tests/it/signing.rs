@@ -341,3 +341,70 @@ fn signing_config_mistakes_name_the_line() {
         r.all()
     );
 }
+
+/// On WSUS the admin's PFX goes to the server (`ExecuteSetSigningCertificate`, checked
+/// against the WSDL by the double, which opens the PFX with the password it was sent), and
+/// the certificate in force is listed and re-plans empty.
+#[test]
+fn a_manual_pfx_is_installed_on_wsus_and_listed() {
+    use crate::support::wsus::{State, WsusServer};
+    const WSUS_PASSWORD: &str = "Correct-Horse-9";
+    const WSUS_VAR: &str = "SUPCTL_TEST_WSUS_PASSWORD";
+    let expected = std::fs::read_to_string(fixture("good.sha1"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let server = WsusServer::start(State::default(), Some(WSUS_PASSWORD));
+    let ws = Workspace::new();
+    let cfg = ws.write(
+        "supctl",
+        &format!(
+            "version = 1\n\n[server]\nbackend = \"wsus\"\nurl = {:?}\nusername = \"CORP\\\\svc-supctl\"\npassword_env = \"{WSUS_VAR}\"\npath = {:?}\n\n[signing]\nmode = \"manual\"\ncertificate = {:?}\npassword_env = \"{PASSWORD_VAR}\"\n",
+            server.url(),
+            ws.state("state").display().to_string(),
+            fixture("good.pfx").display().to_string()
+        ),
+    );
+    let run_wsus = |args: &[&str]| {
+        let mut c = command(ws.path(), args);
+        c.arg("-c")
+            .arg(&cfg)
+            .env(PASSWORD_VAR, password())
+            .env(WSUS_VAR, WSUS_PASSWORD);
+        let out = c.output().unwrap();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    };
+    let planned = run_wsus(&["plan", "--json"]);
+    assert_eq!(planned.code, 0, "{}", planned.all());
+    let action = signing_action(&planned.json());
+    assert_eq!(action["after"]["thumbprint"], expected.as_str());
+    assert!(action["unsupported"].is_null(), "{action:#}");
+    let applied = run_wsus(&["apply", "--auto-approve"]);
+    assert_eq!(applied.code, 0, "{}", applied.all());
+    assert!(
+        server
+            .writes()
+            .contains(&"ExecuteSetSigningCertificate".to_string())
+    );
+    assert!(server.violations().is_empty(), "{:?}", server.violations());
+    let der = server.state().signing_certificate.clone().unwrap();
+    assert_eq!(
+        supctl::ids::Thumbprint::from(&supctl::ids::Sha1::of(&der)).to_string(),
+        expected
+    );
+    let listed = run_wsus(&["certs", "list", "--json"]).json();
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["kind"] == "wsus-signing" && c["thumbprint"] == expected.as_str()),
+        "{listed:#}"
+    );
+    let replan = run_wsus(&["plan", "--detailed-exitcode"]);
+    assert_eq!(replan.code, 0, "{}", replan.all());
+}

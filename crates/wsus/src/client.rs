@@ -145,6 +145,22 @@ impl Client {
             .map(drop)
     }
 
+    /// Installs the admin's certificate: a PFX with its key, and the PFX's password.
+    /// `passwordBytes` carries the password as UTF-16LE, the bytes of the .NET string the
+    /// admin API's own `SetSigningCertificate(pfx, SecureString)` sends (inferred: the wire
+    /// format is not documented).
+    pub fn set_signing_certificate(&self, pfx: &[u8], password: &str) -> Result<()> {
+        use base64::Engine as _;
+        let b64 = &base64::engine::general_purpose::STANDARD;
+        let password: Vec<u8> = password.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        self.call(
+            Call::new("ExecuteSetSigningCertificate")
+                .arg("PFXFileContent", b64.encode(pfx))
+                .arg("passwordBytes", b64.encode(password)),
+        )
+        .map(drop)
+    }
+
     /// Whole-row subscription write: the row as read with the managed fields changed, and
     /// the complete product and classification lists (the call replaces all of them).
     pub fn set_subscription(

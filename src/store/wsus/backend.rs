@@ -37,6 +37,17 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     ..Capabilities::ALL
 };
 
+/// 32 random bytes in hex: the PFX's password exists only for the one call that carries it.
+fn one_time_password() -> Result<String> {
+    let mut b = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut b).map_err(|_| {
+        StoreError::from(crate::signing::SigningError::Generate(
+            "no randomness".into(),
+        ))
+    })?;
+    Ok(hex::encode(b))
+}
+
 /// How far back `status` looks for WSUS synchronization runs.
 const HISTORY_DAYS: i64 = 30;
 
@@ -180,34 +191,51 @@ impl WsusServer {
     }
 
     /// WSUS keeps its signing key: a managed certificate (new, or a renewal) is the server's
-    /// own `ExecuteSetSelfSigningCertificate`. Installing the admin's certificate
-    /// (`ExecuteSetSigningCertificate`, a PFX on the server) is not done: the plan marks it
-    /// unsupported.
+    /// own `ExecuteSetSelfSigningCertificate`; the admin's certificate goes to the server as a
+    /// PFX (`ExecuteSetSigningCertificate`) under a one-time password. The certificate in
+    /// force is then recorded in the site database, so `certs list` shows it.
     fn set_signing(
         &self,
         desired: SigningSettings,
         install: Option<SigningInstallation>,
     ) -> Result<Applied> {
-        let mut certificate = self.signing_thumbprint()?;
+        let before = self.signing_thumbprint()?;
         let wrote = match install {
-            Some(SigningInstallation::Server) => true,
-            Some(SigningInstallation::Material(_)) => {
-                return Err(StoreError::Unsupported {
-                    what: "installing the admin's signing certificate".into(),
-                    backend: "wsus",
-                    why: "supctl does not call ExecuteSetSigningCertificate yet; install the PFX in the WSUS console (Options > Update Source... or ConfigMgr's SUP properties) and use mode = \"managed\" or leave [signing] out".into(),
-                });
+            Some(SigningInstallation::Server) => {
+                self.client.create_self_signed_certificate()?;
+                true
             }
-            None => desired.mode == SigningMode::Managed && certificate.is_none(),
+            Some(SigningInstallation::Material(m)) => {
+                let password = one_time_password()?;
+                self.client
+                    .set_signing_certificate(&m.to_pfx(&password)?, &password)?;
+                true
+            }
+            None if desired.mode == SigningMode::Managed && before.is_none() => {
+                self.client.create_self_signed_certificate()?;
+                true
+            }
+            None => false,
         };
-        if wrote {
-            self.client.create_self_signed_certificate()?;
-            certificate = self.signing_thumbprint()?;
+        let in_force = self.signing_certificate()?;
+        if wrote && let Some(info) = &in_force {
+            self.site.apply(Change::UpsertCertificate {
+                thumbprint: info.thumbprint(),
+                kind: CertKind::WsusSigning,
+                state: CertState::Approved,
+                info: Some(Box::new(info.clone())),
+            })?;
+            if let Some(old) = before.clone().filter(|o| *o != info.thumbprint()) {
+                self.site.apply(Change::DeleteCertificate {
+                    thumbprint: old,
+                    kind: CertKind::WsusSigning,
+                })?;
+            }
         }
         let recorded = self.site.apply(Change::SetSigning {
             settings: SigningSettings {
                 mode: desired.mode,
-                certificate,
+                certificate: in_force.map(|i| i.thumbprint()).or(before),
             },
             install: None,
         })?;

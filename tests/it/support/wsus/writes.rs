@@ -189,4 +189,41 @@ impl State {
         self.signing_certificate = Some(next.to_vec());
         Ok(String::new())
     }
+
+    /// Imports a PFX as WSUS does: the password arrives as UTF-16LE bytes; a wrong one (or a
+    /// PFX without its key) is a fault, and the certificate in force stays.
+    pub(super) fn set_signing_certificate(&mut self, params: &Element) -> Result<String, String> {
+        use base64::Engine as _;
+        if self.role < 2 {
+            return Err(ACCESS_DENIED.into());
+        }
+        let b64 = &base64::engine::general_purpose::STANDARD;
+        let pfx = b64
+            .decode(super::answers::text(params, "PFXFileContent"))
+            .map_err(|e| format!("System.FormatException: PFXFileContent: {e}"))?;
+        let bytes = b64
+            .decode(super::answers::text(params, "passwordBytes"))
+            .map_err(|e| format!("System.FormatException: passwordBytes: {e}"))?;
+        let units: Vec<u16> = bytes
+            .chunks(2)
+            .map(|c| u16::from_le_bytes([c[0], *c.get(1).unwrap_or(&0)]))
+            .collect();
+        let password = String::from_utf16(&units)
+            .map_err(|_| "System.ArgumentException: passwordBytes is not UTF-16".to_string())?;
+        let store = p12_keystore::KeyStore::from_pkcs12(
+            &pfx,
+            &password,
+            p12_keystore::Pkcs12ImportPolicy::Strict,
+        )
+        .map_err(|e| format!("System.Security.Cryptography.CryptographicException: {e}"))?;
+        let (_, chain) = store
+            .private_key_chain()
+            .ok_or("System.ArgumentException: the PFX has no private key")?;
+        let cert = chain
+            .certs()
+            .first()
+            .ok_or("System.ArgumentException: the PFX has no certificate")?;
+        self.signing_certificate = Some(cert.as_der().to_vec());
+        Ok(String::new())
+    }
 }
