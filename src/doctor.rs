@@ -1,6 +1,7 @@
 //! `supctl doctor`: one read-only look at everything that breaks third-party updating before
 //! it breaks, each finding with its fix. It reads the config, the state and (on WSUS) the
-//! server; it writes nothing but a temporary file to prove the state directory writable.
+//! server; it writes nothing but a temporary file to prove the state directory writable (and,
+//! on WSUS before the first plan, the empty site database `plan` would make).
 //!
 //! The checks, and why each:
 //! - **signing**: a certificate in force, valid, not about to expire, and (where supctl keeps

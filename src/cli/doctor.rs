@@ -38,7 +38,11 @@ pub fn run(a: DoctorArgs) -> anyhow::Result<u8> {
         }
         BackendKind::Local => "run `supctl apply` to create the state directory",
     };
-    let opened = if cfg.server.path.exists() || cfg.server.backend == BackendKind::Wsus {
+    // A WSUS is checked even before the first apply: its (empty) site database is made as
+    // `plan` makes it. The embedded store is only read.
+    let opened = if cfg.server.backend == BackendKind::Wsus {
+        super::session::open_backend_to_plan(&cfg)
+    } else if cfg.server.path.exists() {
         super::session::open_backend(&cfg, false)
     } else {
         Err(anyhow::anyhow!(

@@ -1,6 +1,8 @@
 //! `supctl doctor` on the real binary: healthy when everything holds, and each problem it
 //! checks for found when a test provokes it, with exit 1 and the fix.
 
+use std::path::Path;
+
 use crate::support::cli as cli_support;
 
 use cli_support::*;
@@ -173,5 +175,101 @@ fn an_unreachable_wsus_is_found() {
     assert!(
         problems.iter().any(|(c, _, _)| c == "server"),
         "{problems:?}"
+    );
+}
+
+#[test]
+fn a_catalog_signer_expiring_within_30_days_is_found() {
+    use crate::support::signed::{self, Spec};
+    if !signed::osslsigncode() {
+        return;
+    }
+    let ws = Workspace::new();
+    let short = signed::short_lived_signer(&ws.path().join("pki"), 10);
+    let (cab, content) = signed::generate(
+        ws.path(),
+        &Spec {
+            format: supctl_test_kit::generator::Format::V3,
+            catalog: &short,
+            content: None,
+            ships: &[&short],
+        },
+    );
+    let body = format!(
+        "[catalog.contoso]\nname = \"Contoso\"\npublisher = \"Contoso\"\npath = {:?}\nsigners = [\"{}\"]\ncontent_source = {:?}\n",
+        cab.display().to_string(),
+        short.thumbprint,
+        content.display().to_string()
+    );
+    let cfg = ws.config("supctl", "state", &body);
+    let applied = run(&cfg, &["apply", "--auto-approve"]);
+    assert_eq!(applied.code, 0, "{}", applied.all());
+    let (code, problems) = doctor(&cfg);
+    assert_eq!(code, 1);
+    assert!(
+        problems.iter().any(|(c, s, d)| c == "catalog-signer"
+            && s == "catalog.contoso"
+            && d.contains(&short.thumbprint)
+            && d.contains("days)")),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn a_state_directory_that_cannot_be_written_is_found() {
+    // /proc refuses new files even to root, whom permission bits do not stop.
+    if !Path::new("/proc/self").is_dir() {
+        eprintln!("skipped: no /proc");
+        return;
+    }
+    let ws = Workspace::new();
+    let cfg = ws.write("supctl", "version = 1\n\n[server]\npath = \"/proc/self\"\n");
+    let (code, problems) = doctor(&cfg);
+    assert_eq!(code, 1);
+    assert!(
+        has(&problems, "state-directory", "not writable"),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn a_wsus_account_without_a_role_is_found() {
+    use crate::support::wsus::{State, WsusServer};
+    let server = WsusServer::start(
+        State {
+            role: 0,
+            ..State::default()
+        },
+        Some("Correct-Horse-9"),
+    );
+    let ws = Workspace::new();
+    let cfg = ws.write(
+        "supctl",
+        &format!(
+            "version = 1\n\n[server]\nbackend = \"wsus\"\nurl = {:?}\nusername = \"CORP\\\\svc\"\npassword_env = \"SUPCTL_DOCTOR_PW\"\npath = {:?}\n",
+            server.url(),
+            ws.state("state").display().to_string()
+        ),
+    );
+    let mut c = command(ws.path(), &["doctor", "--json", "-c"]);
+    c.arg(&cfg).env("SUPCTL_DOCTOR_PW", "Correct-Horse-9");
+    let out = c.output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let server_finding = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["check"] == "server")
+        .unwrap()
+        .clone();
+    assert_eq!(server_finding["ok"], false, "{server_finding:#}");
+    assert!(
+        server_finding["detail"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("role"),
+        "{server_finding:#}"
     );
 }
