@@ -273,3 +273,52 @@ fn a_wsus_account_without_a_role_is_found() {
         "{server_finding:#}"
     );
 }
+
+#[test]
+fn too_little_space_for_the_content_still_to_stage_is_found() {
+    let ws = Workspace::new();
+    let cfg = ws.config(
+        "supctl",
+        "state",
+        &format!("{}\n{}", quickstart("contoso", ""), approve_content()),
+    );
+    assert_eq!(run(&cfg, &["apply", "--auto-approve"]).code, 0);
+    // The catalog's files, as if they were a petabyte each, still to stage.
+    let db = rusqlite::Connection::open(ws.state("state").join("store.db")).unwrap();
+    db.execute("UPDATE update_files SET size = 1000000000000000", [])
+        .unwrap();
+    drop(db);
+    let cfg = ws.config(
+        "supctl",
+        "state",
+        &format!(
+            "{}\n{}",
+            quickstart("contoso", "stage = \"all\""),
+            approve_content()
+        ),
+    );
+    let (code, problems) = doctor(&cfg);
+    assert_eq!(code, 1);
+    assert!(
+        has(&problems, "state-directory", "still to stage"),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn a_configured_signing_certificate_not_in_force_is_found() {
+    let ws = Workspace::new();
+    let cfg = ws.config(
+        "supctl",
+        "state",
+        &format!("{}\n{}", quickstart("contoso", ""), approve_content()),
+    );
+    assert_eq!(run(&cfg, &["apply", "--auto-approve"]).code, 0);
+    let cfg = ws.config("supctl", "state", &body(true, ""));
+    let (code, problems) = doctor(&cfg);
+    assert_eq!(code, 1);
+    assert!(
+        has(&problems, "signing", "no signing certificate is in force"),
+        "{problems:?}"
+    );
+}
