@@ -211,12 +211,19 @@ pub(super) fn plan_updates(b: &mut Builder, c: &config::Catalog, acquired: &Acqu
     let actual = b.inputs.actual;
     let wants_content =
         |r: &UpdateRecord| staged_by_category.contains(&r.id) || rules.iter().any(|m| m.matches(r));
+    // 11524 answers an explicit request: `stage = "all"` means every update this catalog
+    // publishes, so an update it does not publish (outside `categories`, or expired) is not
+    // asked for, and a narrow selection of a large catalog makes no flood of messages.
+    let explicitly_wants = |r: &UpdateRecord| {
+        (matches!(c.stage, Staging::Only(_)) && staged_by_category.contains(&r.id))
+            || rules.iter().any(|m| m.matches(r))
+    };
     let mut stage_count = 0usize;
     for r in &content.updates {
         let ua = Address::update(&key, &r.id);
         let stored = actual.updates.get(&r.id);
         if !in_selection(&r.id) {
-            if stored.is_none() && wants_content(r) {
+            if stored.is_none() && explicitly_wants(r) {
                 metadata_missing(b, &ua, &r.id, "it is outside the catalog's `categories`");
             }
             continue;
@@ -231,7 +238,7 @@ pub(super) fn plan_updates(b: &mut Builder, c: &config::Catalog, acquired: &Acqu
                     &ua,
                     Change::new(ActionKind::Expire, "the catalog marks it expired"),
                 );
-            } else if stored.is_none() && wants_content(r) {
+            } else if stored.is_none() && explicitly_wants(r) {
                 metadata_missing(
                     b,
                     &ua,

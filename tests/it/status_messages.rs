@@ -200,3 +200,26 @@ fn content_for_an_update_whose_metadata_is_not_on_the_server_is_11524() {
         "{v:#}"
     );
 }
+
+/// `stage = "all"` asks for the content of what the catalog publishes: with a narrow
+/// `categories`, the updates left out are not "requested", so no 11524 floods the plan.
+#[test]
+fn staging_all_with_a_narrow_selection_is_not_11524() {
+    let (_site, cfg) = site_serving(
+        &quickstart_cab(),
+        Some(&quickstart_content()),
+        "categories = [\"Contoso/Utilities\"]\nstage = \"all\"",
+    );
+    let (_, plan) = plan_json(&cfg, &[]);
+    let flagged = plan["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["code"] == "11524")
+        .count();
+    assert_eq!(flagged, 0, "{plan:#}");
+    assert!(
+        plan["summary"]["updates"]["stage"].as_u64().unwrap() > 0,
+        "{plan:#}"
+    );
+}
