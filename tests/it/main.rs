@@ -67,6 +67,7 @@ mod trust_export;
 mod watch_backoff;
 mod watch_config;
 mod watch_schedule;
+mod watch_service;
 mod watch_sigterm;
 mod watch_store;
 mod watch_sync;

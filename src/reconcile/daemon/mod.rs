@@ -28,6 +28,7 @@ use crate::config::{self, Config, Schedule};
 use crate::store::{HeldLock, Store, StoreError};
 
 mod passes;
+mod service;
 mod startup;
 
 use passes::log_scopes;
@@ -170,7 +171,9 @@ pub async fn run(
         scale = d.opts.timing.scale,
         "watch started"
     );
+    service::spawn_watchdog();
     d.start_up().await?;
+    service::ready(&format!("watching {} scope(s)", d.scopes.len()));
     loop {
         if d.cancel.load(Ordering::SeqCst) {
             break;
@@ -194,6 +197,11 @@ pub async fn run(
             .collect();
         if !due.is_empty() {
             d.run_scheduled(due).await;
+            service::status(&format!(
+                "watching {} scope(s); last pass ended {}",
+                d.scopes.len(),
+                Utc::now().format("%Y-%m-%dT%H:%M:%SZ")
+            ));
             continue;
         }
         let wake = d
@@ -223,6 +231,7 @@ pub async fn run(
             Some(Ok(_)) | None => {}
         }
     }
+    service::stopping();
     tracing::info!("watch stopped");
     Ok(())
 }
