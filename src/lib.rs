@@ -17,3 +17,4 @@ pub mod status;
 pub mod store;
 pub mod trust;
 pub mod vocab;
+pub mod web;

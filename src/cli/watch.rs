@@ -24,6 +24,10 @@ pub struct WatchArgs {
     /// auto-correct applies every change; monitor-only plans and reports drift.
     #[arg(long, value_enum, default_value = "auto-correct")]
     pub mode: Mode,
+    /// Serve /healthz, /readyz, /api/status and /metrics on ADDR (e.g. 127.0.0.1:8467; port
+    /// 0 picks one, logged as `listening on http://HOST:PORT`); over `[web] listen`.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
     /// Log lines as text or one JSON object per line.
     #[arg(long, value_enum, default_value = "human")]
     pub log_format: LogFormat,
@@ -128,6 +132,7 @@ pub(super) fn run(args: WatchArgs) -> anyhow::Result<u8> {
     let opts = daemon::Options {
         config_path: std::path::absolute(&path).unwrap_or(path),
         mode: args.mode,
+        listen: args.listen,
         timing: Timing {
             scale: args.schedule_scale,
             ..Timing::default()

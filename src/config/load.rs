@@ -18,6 +18,7 @@ pub(super) const TOP_KEYS: &[&str] = &[
     "http",
     "sync",
     "signing",
+    "web",
     "defaults",
     "limits",
     "catalog",
@@ -32,6 +33,7 @@ struct Part {
     http: Option<(Http, Loc)>,
     sync: Option<(SyncSettings, Loc)>,
     signing: Option<(Option<Signing>, Loc)>,
+    web: Option<(Web, Loc)>,
     defaults: Option<(Defaults, Loc)>,
     limits: Option<(super::Limits, Loc)>,
     catalogs: Vec<(CatalogDraft, Loc)>,
@@ -117,6 +119,9 @@ fn read_part(file: &SourceFile, diags: &mut Vec<Diagnostic>) -> Part {
     }
     if let Some(t) = cx.table(&top, "signing") {
         part.signing = Some((sections::signing(&mut cx, &t), cx.loc(&t.span)));
+    }
+    if let Some(t) = cx.table(&top, "web") {
+        part.web = Some((sections::web(&mut cx, &t), cx.loc(&t.span)));
     }
     if let Some(t) = cx.table(&top, "defaults") {
         part.defaults = Some((sections::defaults(&mut cx, &t), cx.loc(&t.span)));
@@ -246,6 +251,7 @@ pub fn load_with(path: &Path, opts: LoadOptions) -> Result<(Config, Vec<Diagnost
         single(&mut merged.http, part.http, "http", &mut diags);
         single(&mut merged.sync, part.sync, "sync", &mut diags);
         single(&mut merged.signing, part.signing, "signing", &mut diags);
+        single(&mut merged.web, part.web, "web", &mut diags);
         single(&mut merged.defaults, part.defaults, "defaults", &mut diags);
         single(&mut merged.limits, part.limits, "limits", &mut diags);
         merged.catalogs.extend(part.catalogs);
@@ -332,6 +338,7 @@ pub fn load_with(path: &Path, opts: LoadOptions) -> Result<(Config, Vec<Diagnost
         http: merged.http.map(|(h, _)| h).unwrap_or_default(),
         sync: merged.sync.map(|(s, _)| s),
         signing: merged.signing.and_then(|(s, _)| s),
+        web: merged.web.map(|(w, _)| w).unwrap_or_default(),
         defaults,
         limits: merged.limits.map(|(l, _)| l).unwrap_or_default(),
         catalogs: catalogs.into_iter().map(|(k, (c, _))| (k, c)).collect(),

@@ -39,6 +39,9 @@ pub struct Config {
     pub sync: Option<SyncSettings>,
     /// The WSUS signing certificate for published content. Absent: left alone.
     pub signing: Option<Signing>,
+    /// The daemon's HTTP listener (`watch`). Default: off.
+    #[serde(default)]
+    pub web: Web,
     /// Values every catalog inherits unless it sets its own.
     #[serde(default)]
     pub defaults: Defaults,
@@ -189,6 +192,19 @@ pub struct SyncSettings {
     /// Language codes, e.g. `en`.
     #[serde(default)]
     pub languages: Vec<String>,
+}
+
+/// `[web]`: the `watch` daemon's HTTP listener (status API, metrics, health).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Web {
+    /// Address to listen on, e.g. `127.0.0.1:8467` (port 0: any free port). Off unless set
+    /// here or with `watch --listen`.
+    #[schemars(with = "Option<String>")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// The environment variable holding the bearer token every route but `/healthz` then
+    /// requires; needed to listen on anything but loopback.
+    pub token_env: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]

@@ -46,6 +46,7 @@ mod tests {
             ("Http", sections::HTTP_KEYS),
             ("SyncSettings", sections::SYNC_KEYS),
             ("Signing", sections::SIGNING_KEYS),
+            ("Web", sections::WEB_KEYS),
             ("Defaults", sections::DEFAULTS_KEYS),
             ("Limits", limits::LIMITS_KEYS),
             ("Catalog", catalog::CATALOG_KEYS),

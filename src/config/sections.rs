@@ -40,6 +40,7 @@ pub(super) const SIGNING_KEYS: &[&str] = &[
     "renew_before_days",
     "validity_days",
 ];
+pub(super) const WEB_KEYS: &[&str] = &["listen", "token_env"];
 pub(super) const DEFAULTS_KEYS: &[&str] =
     &["schedule", "timezone", "stage", "allow_expired_signer"];
 pub(super) const CERTIFICATE_KEYS: &[&str] = &["thumbprint", "kind", "state", "comment"];
@@ -340,6 +341,37 @@ pub(super) fn signing(cx: &mut Cx, t: &Table) -> Option<Signing> {
         renew_before_days,
         validity_days,
     })
+}
+
+pub(super) fn web(cx: &mut Cx, t: &Table) -> Web {
+    cx.check_keys(t, WEB_KEYS);
+    let token_env = env_name(cx, t, "token_env", "SUPCTL_WEB_TOKEN");
+    let listen =
+        cx.string(t, "listen")
+            .and_then(|s| match s.get_ref().parse::<std::net::SocketAddr>() {
+                Ok(a) => Some(a),
+                Err(_) => {
+                    cx.error(
+                        &s.span(),
+                        format!(
+                            "`web.listen` must be an address with a port, got `{}`",
+                            s.get_ref()
+                        ),
+                        Some("listen = \"127.0.0.1:8467\"".into()),
+                    );
+                    None
+                }
+            });
+    if let Some(a) = listen.filter(|a| !a.ip().is_loopback())
+        && token_env.is_none()
+    {
+        cx.error(
+            &t.span,
+            format!("listening on {a} (not loopback) needs `web.token_env`: anyone who can reach it could read the status"),
+            Some("token_env = \"SUPCTL_WEB_TOKEN\"".into()),
+        );
+    }
+    Web { listen, token_env }
 }
 
 /// `[defaults]`, keeping which keys were written so catalogs can inherit them.

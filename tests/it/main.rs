@@ -71,6 +71,7 @@ mod watch_service;
 mod watch_sigterm;
 mod watch_store;
 mod watch_sync;
+mod watch_web;
 mod watch_wsus;
 mod wsus_backend;
 mod wsus_live;

@@ -56,11 +56,15 @@ pub enum DaemonError {
     /// daemon hung past the lock's TTL): two writers must never run, so the daemon stops.
     #[error("{0}; watch stopped: start it again once the other writer is done")]
     LockLost(StoreError),
+    #[error(transparent)]
+    Web(#[from] crate::web::WebError),
 }
 
 pub struct Options {
     pub config_path: PathBuf,
     pub mode: Mode,
+    /// `--listen`: the HTTP listener's address, over `[web] listen`.
+    pub listen: Option<std::net::SocketAddr>,
     pub timing: Timing,
 }
 
@@ -93,6 +97,8 @@ struct Daemon {
     /// Digest of the config files last loaded: a save that changes nothing (`touch`, an
     /// editor rewriting the same bytes) does not trigger a reconcile.
     loaded: Option<crate::ids::Sha256>,
+    /// The HTTP listener's state, when one listens: published to after each pass.
+    web: Option<crate::web::WebState>,
 }
 
 /// A digest of the config's files (names and contents), `None` if one cannot be read.
@@ -152,6 +158,23 @@ pub async fn run(
     spawn_signals(cancel.clone(), sig_tx)?;
     let (tx, mut rx) = mpsc::unbounded_channel();
     let _watch = watcher::start(&opts.config_path, &handoff::requests_dir(&state_dir), tx)?;
+    let web = match opts.listen.or(cfg.web.listen) {
+        None => None,
+        Some(addr) => {
+            let token = match &cfg.web.token_env {
+                None => None,
+                Some(var) => Some(
+                    std::env::var(var)
+                        .ok()
+                        .filter(|t| !t.is_empty())
+                        .ok_or_else(|| crate::web::WebError::TokenMissing(var.clone()))?,
+                ),
+            };
+            let (state, bound) = crate::web::start(addr, token, backend.name()).await?;
+            tracing::info!(address = %bound, "listening on http://{bound}");
+            Some(state)
+        }
+    };
     let mut d = Daemon {
         cfg,
         opts,
@@ -163,6 +186,7 @@ pub async fn run(
         lock,
         warned: BTreeSet::new(),
         loaded: None,
+        web,
     };
     d.loaded = config_digest(&d.opts.config_path);
     tracing::info!(
@@ -173,6 +197,10 @@ pub async fn run(
     );
     service::spawn_watchdog();
     d.start_up().await?;
+    d.log_warnings();
+    if let Some(w) = &d.web {
+        w.set_ready(true);
+    }
     service::ready(&format!("watching {} scope(s)", d.scopes.len()));
     loop {
         if d.cancel.load(Ordering::SeqCst) {
@@ -230,6 +258,9 @@ pub async fn run(
             Some(Err(Signal::Reload)) => d.reload("SIGHUP").await,
             Some(Ok(_)) | None => {}
         }
+    }
+    if let Some(w) = &d.web {
+        w.set_ready(false);
     }
     service::stopping();
     tracing::info!("watch stopped");

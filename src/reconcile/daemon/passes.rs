@@ -175,8 +175,9 @@ impl Daemon {
         }
     }
 
-    /// Logs the warnings of the status report that are new since the last pass.
-    fn log_warnings(&mut self) {
+    /// Logs the warnings of the status report that are new since the last pass, and publishes
+    /// the report to the HTTP listener.
+    pub(super) fn log_warnings(&mut self) {
         let read = || -> Result<status::Report, StoreError> {
             // The daemon holds the lock itself: an incomplete plan is not being run now.
             let loaded = status::load(&self.cfg, &self.backend, 1000, 200, None)?;
@@ -184,6 +185,9 @@ impl Daemon {
         };
         match read() {
             Ok(r) => {
+                if let Some(web) = &self.web {
+                    web.publish(&r);
+                }
                 let now: BTreeSet<Warning> = r.warnings.into_iter().collect();
                 for w in now.difference(&self.warned) {
                     tracing::warn!(code = w.code, scope = %w.scope, "{}", w.message);
