@@ -180,3 +180,29 @@ fn a_non_loopback_listener_needs_a_token_and_checks_it() {
     );
     assert_eq!(w.stop(Duration::from_secs(30)), 0);
 }
+
+/// The example alert rules name only series `/metrics` exposes (a renamed metric must not
+/// leave the rules silently matching nothing).
+#[test]
+fn the_example_alert_rules_use_only_exposed_metrics() {
+    let rules = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples/monitoring/supctl-alerts.yml"),
+    )
+    .unwrap();
+    let source = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/web/metrics.rs"),
+    )
+    .unwrap();
+    let mut named = 0;
+    for word in rules.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+        if let Some(rest) = word.strip_prefix("supctl_") {
+            named += 1;
+            assert!(
+                source.contains(&format!("\"{rest}\"")),
+                "the rules use supctl_{rest}, which src/web/metrics.rs does not register"
+            );
+        }
+    }
+    assert!(named >= 6, "the rules name the metrics they alert on");
+}
