@@ -26,9 +26,9 @@ use serde::Serialize;
 use crate::config::{self, Config};
 use crate::reconcile::status::expiry_phrase as expiry;
 use crate::signing::{KeyDir, check};
-use crate::store::{ActualState, CertKind, CertState, ShippedCertificates, SigningMode};
+use crate::store::{ActualState, CertKind, CertState, ShippedCertificates};
 
-/// How far ahead an expiring catalog signer or manual signing certificate is a problem.
+/// How far ahead an expiring catalog signer is a problem.
 const EXPIRY_DAYS: i64 = 30;
 /// Free space kept beyond the content still to be staged.
 const SPACE_MARGIN: u64 = 512 * 1024 * 1024;
@@ -49,7 +49,7 @@ pub struct Finding {
 }
 
 impl Finding {
-    fn ok(check: &'static str, subject: impl Into<String>, detail: impl Into<String>) -> Self {
+    pub fn ok(check: &'static str, subject: impl Into<String>, detail: impl Into<String>) -> Self {
         Self {
             check,
             subject: subject.into(),
@@ -59,7 +59,7 @@ impl Finding {
         }
     }
 
-    fn problem(
+    pub fn problem(
         check: &'static str,
         subject: impl Into<String>,
         detail: impl Into<String>,
@@ -112,22 +112,13 @@ pub fn signing(
         )];
     };
     let mut out = Vec::new();
-    let (days, fix) = match &cfg.signing {
-        Some(s) if s.mode == SigningMode::Managed => (
-            i64::from(s.renew_before_days) + 7,
-            "run `supctl apply`: a managed certificate is renewed inside renew_before_days",
-        ),
-        _ => (
-            EXPIRY_DAYS,
-            "replace it (signing.certificate), apply, and `supctl trust export`",
-        ),
-    };
+    let (horizon, fix) = crate::reconcile::status::signing_horizon(cfg);
     let detail = format!(
         "certificate {t} ({}) {}",
         f.subject,
         expiry(f.not_after, now)
     );
-    out.push(if f.not_after <= now + Duration::days(days) {
+    out.push(if f.not_after <= now + horizon {
         Finding::problem("signing", "signing", detail, fix)
     } else {
         Finding::ok("signing", "signing", detail)

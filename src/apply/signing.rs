@@ -29,7 +29,14 @@ fn material(
     let m = match key {
         KeySource::Generated { key_file } => SigningMaterial {
             certificate: planned.clone(),
-            key: read_key(key_file)?,
+            key: read_key(key_file).map_err(|e| match e {
+                SigningError::Read { path, source }
+                    if source.kind() == std::io::ErrorKind::NotFound =>
+                {
+                    SigningError::PendingKeyGone(path)
+                }
+                other => other,
+            })?,
         },
         KeySource::Manual(src) => {
             let m = load(src, |v| std::env::var(v).ok())?;

@@ -57,13 +57,7 @@ pub fn run(a: DoctorArgs) -> anyhow::Result<u8> {
         Ok((s.describe(), s.capabilities(), snap, shipped))
     }) {
         Ok((describe, caps, snap, shipped)) => {
-            findings.push(Finding {
-                check: "server",
-                subject: "server".into(),
-                ok: true,
-                detail: describe,
-                fix: None,
-            });
+            findings.push(Finding::ok("server", "server", describe));
             findings.extend(doctor::signing(
                 &cfg,
                 &snap,
@@ -75,13 +69,12 @@ pub fn run(a: DoctorArgs) -> anyhow::Result<u8> {
             findings.extend(doctor::content_certificates(&cfg, &shipped));
             actual = Some(snap);
         }
-        Err(e) => findings.push(Finding {
-            check: "server",
-            subject: "server".into(),
-            ok: false,
-            detail: format!("{e:#}"),
-            fix: Some(server_fix.into()),
-        }),
+        Err(e) => findings.push(Finding::problem(
+            "server",
+            "server",
+            format!("{e:#}"),
+            server_fix,
+        )),
     }
     let client = super::session::fetcher_quiet(&cfg)
         .map(|_| ())

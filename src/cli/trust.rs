@@ -129,25 +129,9 @@ fn in_force(actual: &ActualState) -> anyhow::Result<CertificateInfo> {
         .with_context(|| format!("the signing certificate {t} is in force, but supctl does not hold its bytes: apply [signing] again, or export it from the server's console"))
 }
 
-/// Temp file, fsync, rename: a reader never sees half a file.
+/// Certificates and scripts are public: readable by the share that hands them out.
 fn write(dir: &std::path::Path, f: &TrustFile) -> anyhow::Result<PathBuf> {
-    use std::io::Write as _;
     let path = dir.join(&f.name);
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
-        .tempfile_in(dir)
-        .with_context(|| format!("writing {}", path.display()))?;
-    tmp.write_all(&f.bytes)
-        .and_then(|()| tmp.as_file().sync_all())
-        .with_context(|| format!("writing {}", path.display()))?;
-    // Certificates and scripts are public: readable by the share that hands them out.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        let _ = std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644));
-    }
-    tmp.persist(&path)
-        .map_err(|e| e.error)
-        .with_context(|| format!("writing {}", path.display()))?;
+    crate::signing::keys::write_atomic(&path, &f.bytes, 0o644)?;
     Ok(path)
 }

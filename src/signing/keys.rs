@@ -148,8 +148,13 @@ fn private_dir(dir: &Path) -> Result<(), SigningError> {
     Ok(())
 }
 
-/// Temp file (owner-only from its creation), write, fsync, rename, fsync the directory.
 fn write_private(path: &Path, bytes: &[u8]) -> Result<(), SigningError> {
+    write_atomic(path, bytes, 0o600)
+}
+
+/// Temp file (owner-only from its creation), write, `mode`, fsync, rename, fsync the
+/// directory: a reader never sees half a file, and a kill leaves the old one or the new one.
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), SigningError> {
     let err = |source| SigningError::Write {
         path: path.to_path_buf(),
         source,
@@ -161,6 +166,13 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), SigningError> {
         .tempfile_in(dir)
         .map_err(err)?;
     tmp.write_all(bytes).map_err(err)?;
+    #[cfg(unix)]
+    if mode != 0o600 {
+        use std::os::unix::fs::PermissionsExt as _;
+        fs::set_permissions(tmp.path(), fs::Permissions::from_mode(mode)).map_err(err)?;
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
     tmp.as_file().sync_all().map_err(err)?;
     tmp.persist(path).map_err(|e| err(e.error))?;
     if let Ok(d) = fs::File::open(dir) {

@@ -103,6 +103,10 @@ pub enum SigningError {
     #[error("creating the signing certificate: {0}")]
     Generate(String),
     #[error(
+        "the key the plan made for the signing certificate ({0}) is gone (another apply installed or replaced it): make the plan again"
+    )]
+    PendingKeyGone(std::path::PathBuf),
+    #[error(
         "{path} now holds certificate {found}, not {planned} as when the plan was made: make the plan again"
     )]
     ChangedSincePlan {

@@ -5,7 +5,7 @@
 mod load;
 mod warnings;
 
-pub(crate) use warnings::when as expiry_phrase;
+pub(crate) use warnings::{signing_horizon, when as expiry_phrase};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;

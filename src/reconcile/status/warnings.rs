@@ -198,6 +198,25 @@ const MANUAL_SIGNING_WARNING_DAYS: i64 = 30;
 /// a week earlier, so a renewal that does not happen (no apply runs) is noticed.
 const MANAGED_SIGNING_LEAD_DAYS: i64 = 7;
 
+/// How far ahead the WSUS signing certificate's expiry is a problem, and what to do about
+/// it: the one rule `status` and `doctor` share.
+pub(crate) fn signing_horizon(cfg: &crate::config::Config) -> (Duration, String) {
+    match cfg.signing.as_ref() {
+        Some(s) if s.mode == crate::store::SigningMode::Managed => (
+            Duration::days(i64::from(s.renew_before_days) + MANAGED_SIGNING_LEAD_DAYS),
+            format!(
+                "supctl renews it {} days before it expires: make sure an apply runs",
+                s.renew_before_days
+            ),
+        ),
+        _ => (
+            Duration::days(MANUAL_SIGNING_WARNING_DAYS),
+            "replace it (signing.certificate), apply, and give clients the new one (`supctl trust export`)"
+                .to_string(),
+        ),
+    }
+}
+
 /// The WSUS signing certificate: expiring (clients refuse content it signs once it expires),
 /// and changed since `trust export` last gave clients one (they will not trust the new one).
 pub(super) fn signing(inp: &Inputs<'_>, out: &mut Vec<Warning>) {
@@ -216,21 +235,8 @@ pub(super) fn signing(inp: &Inputs<'_>, out: &mut Vec<Warning>) {
         .filter(|c| c.kind == crate::store::CertKind::WsusSigning && c.matches(&t))
         .find_map(|c| c.facts.as_ref());
     if let Some(f) = facts {
-        let (days, fix) = match inp.cfg.signing.as_ref() {
-            Some(s) if s.mode == crate::store::SigningMode::Managed => (
-                i64::from(s.renew_before_days) + MANAGED_SIGNING_LEAD_DAYS,
-                format!(
-                    "supctl renews it {} days before it expires: make sure an apply runs",
-                    s.renew_before_days
-                ),
-            ),
-            _ => (
-                MANUAL_SIGNING_WARNING_DAYS,
-                "replace it (signing.certificate) and give clients the new one (`supctl trust export`)"
-                    .to_string(),
-            ),
-        };
-        if f.not_after <= inp.now + Duration::days(days) {
+        let (horizon, fix) = signing_horizon(inp.cfg);
+        if f.not_after <= inp.now + horizon {
             out.push(Warning {
                 code: "certificate-expiring",
                 scope: "signing".into(),

@@ -37,6 +37,25 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     ..Capabilities::ALL
 };
 
+/// The signing settings in force: the recorded mode with the server's certificate.
+fn signing_settings(
+    recorded: Option<&SigningSettings>,
+    certificate: Option<Thumbprint>,
+) -> Option<SigningSettings> {
+    match (recorded, certificate) {
+        (Some(r), certificate) => Some(SigningSettings {
+            mode: r.mode,
+            certificate,
+        }),
+        // A certificate nobody told supctl about is an admin's: manual.
+        (None, Some(c)) => Some(SigningSettings {
+            mode: SigningMode::Manual,
+            certificate: Some(c),
+        }),
+        (None, None) => None,
+    }
+}
+
 /// 32 random bytes in hex: the PFX's password exists only for the one call that carries it.
 fn one_time_password() -> Result<String> {
     let mut b = [0u8; 32];
@@ -147,19 +166,7 @@ impl WsusServer {
     }
 
     fn signing(&self, recorded: Option<&SigningSettings>) -> Result<Option<SigningSettings>> {
-        let certificate = self.signing_thumbprint()?;
-        Ok(match (recorded, certificate) {
-            (Some(r), certificate) => Some(SigningSettings {
-                mode: r.mode,
-                certificate,
-            }),
-            // A certificate nobody told supctl about is an admin's: manual.
-            (None, Some(c)) => Some(SigningSettings {
-                mode: SigningMode::Manual,
-                certificate: Some(c),
-            }),
-            (None, None) => None,
-        })
+        Ok(signing_settings(recorded, self.signing_thumbprint()?))
     }
 
     fn sync_settings(&self, recorded: Option<&SyncSettings>) -> Result<(SyncSettings, RemoteSync)> {
@@ -410,10 +417,13 @@ impl UpdateServer for WsusServer {
             raw.subscription.last_modified.clone(),
         ));
         state.sync = Some(sync);
-        state.signing = self.signing(state.signing.as_ref())?;
-        // The certificate itself, so that `trust export` and the expiry warnings see it as
-        // they see the embedded server's.
-        if let Some(info) = self.signing_certificate()? {
+        // One read of the certificate: its thumbprint for the settings, and the certificate
+        // itself, so that `trust export` and the expiry warnings see it as they see the
+        // embedded server's.
+        let der = self.client.signing_certificate()?;
+        let thumbprint = der.as_ref().map(|d| Thumbprint::from(&Sha1::of(d)));
+        state.signing = signing_settings(state.signing.as_ref(), thumbprint);
+        if let Some(info) = der.and_then(|d| CertificateInfo::from_der(&d).ok()) {
             let t = info.thumbprint();
             state
                 .certificates
