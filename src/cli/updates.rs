@@ -2,14 +2,13 @@
 
 use std::fmt::Write as _;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use anyhow::bail;
 use clap::{Args, Subcommand};
 use regex::RegexBuilder;
 
 use crate::catalog::model::Category;
-use crate::ids::UpdateId;
 use crate::store::db::OpenOptions;
 use crate::store::embedded::EmbeddedServer;
 use crate::store::query::UpdateFilter;
@@ -87,7 +86,7 @@ pub fn run(cmd: UpdatesCommand) -> anyhow::Result<u8> {
         }
     };
     if let Some(c) = &cfg {
-        mark_deselected(&mut rows, c, &trees);
+        crate::plan::deselected::mark_rows(&mut rows, c, &trees);
     }
     if a.store.json {
         print_json(&rows)?;
@@ -120,25 +119,6 @@ pub fn run(cmd: UpdatesCommand) -> anyhow::Result<u8> {
     let _ = writeln!(out, "{} update(s)", rows.len());
     emit(&out)?;
     Ok(super::EXIT_OK)
-}
-
-/// Marks the rows outside their catalog's selected categories, as `status` counts them.
-fn mark_deselected(
-    rows: &mut [crate::store::query::UpdateRow],
-    cfg: &crate::config::Config,
-    trees: &BTreeMap<CatalogKey, Vec<Category>>,
-) {
-    let selected: BTreeMap<&CatalogKey, BTreeSet<UpdateId>> = trees
-        .iter()
-        .filter_map(|(k, tree)| {
-            let c = cfg.catalogs.get(k.as_str())?;
-            Some((k, crate::plan::deselected::selected_by(c, tree)?))
-        })
-        .collect();
-    for r in rows {
-        r.deselected =
-            crate::plan::deselected::is_deselected(&r.id, r.state, selected.get(&r.catalog));
-    }
 }
 
 /// Refuses a `--catalog` or `--category` that names nothing in the store: such a filter

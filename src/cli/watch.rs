@@ -24,8 +24,9 @@ pub struct WatchArgs {
     /// auto-correct applies every change; monitor-only plans and reports drift.
     #[arg(long, value_enum, default_value = "auto-correct")]
     pub mode: Mode,
-    /// Serve /healthz, /readyz, /api/status and /metrics on ADDR (e.g. 127.0.0.1:8467; port
-    /// 0 picks one, logged as `listening on http://HOST:PORT`); over `[web] listen`.
+    /// Serve the status page, /api/*, /metrics, /healthz and /readyz on ADDR (e.g.
+    /// 127.0.0.1:8467; port 0 picks one, logged as `listening on http://HOST:PORT`); over
+    /// `[web] listen`.
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<std::net::SocketAddr>,
     /// Log lines as text or one JSON object per line.

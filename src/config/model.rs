@@ -205,6 +205,10 @@ pub struct Web {
     /// The environment variable holding the bearer token every route but `/healthz` then
     /// requires; needed to listen on anything but loopback.
     pub token_env: Option<String>,
+    /// PEM certificate chain to serve HTTPS with (with `tls_key`); plain HTTP without.
+    pub tls_certificate: Option<std::path::PathBuf>,
+    /// PEM private key of `tls_certificate` (PKCS#8, PKCS#1 or SEC1).
+    pub tls_key: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]

@@ -40,7 +40,7 @@ pub(super) const SIGNING_KEYS: &[&str] = &[
     "renew_before_days",
     "validity_days",
 ];
-pub(super) const WEB_KEYS: &[&str] = &["listen", "token_env"];
+pub(super) const WEB_KEYS: &[&str] = &["listen", "token_env", "tls_certificate", "tls_key"];
 pub(super) const DEFAULTS_KEYS: &[&str] =
     &["schedule", "timezone", "stage", "allow_expired_signer"];
 pub(super) const CERTIFICATE_KEYS: &[&str] = &["thumbprint", "kind", "state", "comment"];
@@ -371,7 +371,27 @@ pub(super) fn web(cx: &mut Cx, t: &Table) -> Web {
             Some("token_env = \"SUPCTL_WEB_TOKEN\"".into()),
         );
     }
-    Web { listen, token_env }
+    let tls_certificate = cx.path(t, "tls_certificate");
+    let tls_key = cx.path(t, "tls_key");
+    match (&tls_certificate, &tls_key) {
+        (Some(c), None) => cx.error(
+            &c.span(),
+            "`web.tls_certificate` needs `web.tls_key`, the certificate's private key",
+            Some("tls_key = \"/etc/supctl/web.key\"".into()),
+        ),
+        (None, Some(k)) => cx.error(
+            &k.span(),
+            "`web.tls_key` needs `web.tls_certificate`, the certificate chain it belongs to",
+            Some("tls_certificate = \"/etc/supctl/web.pem\"".into()),
+        ),
+        _ => {}
+    }
+    Web {
+        listen,
+        token_env,
+        tls_certificate: tls_certificate.map(Spanned::into_inner),
+        tls_key: tls_key.map(Spanned::into_inner),
+    }
 }
 
 /// `[defaults]`, keeping which keys were written so catalogs can inherit them.

@@ -45,6 +45,25 @@ pub fn is_deselected(id: &UpdateId, state: UpdateState, selected: Option<&IdSet>
     state != UpdateState::Expired && selected.is_some_and(|s| !s.contains(id))
 }
 
+/// Marks the rows of `updates list` (and the listener's pages) that lie outside their
+/// catalog's selected categories, as `status` counts them.
+pub fn mark_rows(
+    rows: &mut [crate::store::query::UpdateRow],
+    cfg: &config::Config,
+    trees: &std::collections::BTreeMap<CatalogKey, Vec<Category>>,
+) {
+    let selected: std::collections::BTreeMap<&CatalogKey, IdSet> = trees
+        .iter()
+        .filter_map(|(k, tree)| {
+            let c = cfg.catalogs.get(k.as_str())?;
+            Some((k, selected_by(c, tree)?))
+        })
+        .collect();
+    for r in rows {
+        r.deselected = is_deselected(&r.id, r.state, selected.get(&r.catalog));
+    }
+}
+
 /// What a stored selection selected, resolved against today's tree: `None` = everything.
 fn previously(categories: &[Category], s: &Selection) -> Option<Option<IdSet>> {
     match s {

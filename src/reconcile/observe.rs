@@ -29,6 +29,39 @@ fn actions_per_scope(plan: &Plan) -> BTreeMap<String, BTreeMap<ActionKind, usize
     per
 }
 
+/// Actions named in a drift finding before "and N more".
+const FIRST_ACTIONS: usize = 3;
+
+/// The first actions of `scope` in words: `publish catalog.k.update[…] "Title"; update
+/// catalog.k`.
+fn first_actions(plan: &Plan, scope: &str) -> String {
+    let mine: Vec<_> = plan
+        .actions
+        .iter()
+        .filter(|a| scope_of(a.address.as_str()) == scope)
+        .collect();
+    let mut words: Vec<String> = mine
+        .iter()
+        .take(FIRST_ACTIONS)
+        .map(|a| {
+            let title = a
+                .after
+                .as_ref()
+                .or(a.before.as_ref())
+                .and_then(|v| v.get("title"))
+                .and_then(|t| t.as_str());
+            match title {
+                Some(t) => format!("{} {} \"{t}\"", a.kind, a.address),
+                None => format!("{} {}", a.kind, a.address),
+            }
+        })
+        .collect();
+    if mine.len() > FIRST_ACTIONS {
+        words.push(format!("and {} more", mine.len() - FIRST_ACTIONS));
+    }
+    words.join("; ")
+}
+
 /// `2 changes (1 publish, 1 expire)`.
 fn changes(kinds: &BTreeMap<ActionKind, usize>) -> String {
     let n: usize = kinds.values().sum();
@@ -93,8 +126,9 @@ pub fn after_pass(
     if !applied {
         for (s, kinds) in &per {
             let summary = format!(
-                "{} left alone (monitor-only): run `supctl plan` to review, `supctl sync` or auto-correct mode to apply",
-                changes(kinds)
+                "{} left alone (monitor-only): {}; run `supctl plan` to review, `supctl sync` or auto-correct mode to apply",
+                changes(kinds),
+                first_actions(plan, s)
             );
             record(backend, &existing, s, FindingKind::Drift, summary, now)?;
             drifting.insert(s.clone());

@@ -73,6 +73,7 @@ mod watch_store;
 mod watch_sync;
 mod watch_web;
 mod watch_wsus;
+mod web_browser;
 mod wsus_backend;
 mod wsus_live;
 mod wsus_server_ops;

@@ -100,6 +100,11 @@ fn drift_left_alone_by_a_monitor_only_daemon_is_in_status() {
         summary.starts_with("8 changes (1 create, 4 publish, 3 stage) left alone (monitor-only)"),
         "{summary}"
     );
+    // The first actions, by title where they have one, and how many more.
+    assert!(
+        summary.contains("create catalog.contoso;") && summary.contains("and 5 more"),
+        "{summary}"
+    );
     assert!(
         v["warnings"]
             .as_array()

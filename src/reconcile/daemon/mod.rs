@@ -76,6 +76,8 @@ struct ScopeState {
     tz: FixedOffset,
     due: DateTime<Utc>,
     failures: u32,
+    /// The first of the failures in a row, for `/readyz`.
+    failing_since: Option<DateTime<Utc>>,
 }
 
 enum Signal {
@@ -170,8 +172,22 @@ pub async fn run(
                         .ok_or_else(|| crate::web::WebError::TokenMissing(var.clone()))?,
                 ),
             };
-            let (state, bound) = crate::web::start(addr, token, backend.name()).await?;
-            tracing::info!(address = %bound, "listening on http://{bound}");
+            let updates = match cfg.server.backend {
+                crate::config::BackendKind::Wsus => crate::web::UpdateSource::Snapshot,
+                _ => crate::web::UpdateSource::Embedded(crate::store::StoreLocation::new(
+                    &cfg.server.path,
+                )),
+            };
+            let tls = cfg.web.tls_certificate.clone().zip(cfg.web.tls_key.clone());
+            let (state, url) = crate::web::start(crate::web::Listen {
+                addr,
+                token,
+                tls,
+                backend: backend.name(),
+                updates,
+            })
+            .await?;
+            tracing::info!(address = %url, "listening on {url}");
             Some(state)
         }
     };

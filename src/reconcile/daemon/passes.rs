@@ -52,7 +52,15 @@ impl Daemon {
         };
         tracing::info!(reason = why, scopes = ?covered, apply, "reconciling");
         let opts = self.pass_options(apply);
+        if let Some(w) = &self.web {
+            w.set_running(true);
+        }
+        let clock = std::time::Instant::now();
         let result = pass::run(&self.cfg, &self.backend, &self.fetcher, &scope, &opts).await;
+        if let Some(w) = &self.web {
+            w.set_running(false);
+            observe(w, &covered, &result, apply, clock.elapsed().as_secs_f64());
+        }
         let (outcomes, out) = match result {
             Ok(o) => {
                 if !apply && o.plan.changes {
@@ -91,6 +99,7 @@ impl Daemon {
         };
         if failed {
             s.failures += 1;
+            s.failing_since.get_or_insert(now);
             let delay = sched::backoff(
                 s.failures,
                 s.schedule.nominal_period(),
@@ -101,6 +110,7 @@ impl Daemon {
             tracing::warn!(scope = %scope, failures = s.failures, retry_ms = delay.num_milliseconds(), next = %s.due, "retrying with backoff");
         } else {
             s.failures = 0;
+            s.failing_since = None;
             let (due, jitter) = sched::next_due(&s.schedule, s.tz, now, &timing, sched::uniform());
             s.due = due;
             tracing::info!(scope = %scope, next = %due, jitter_ms = jitter.num_milliseconds(), "next run scheduled");
@@ -178,24 +188,41 @@ impl Daemon {
     /// Logs the warnings of the status report that are new since the last pass, and publishes
     /// the report to the HTTP listener.
     pub(super) fn log_warnings(&mut self) {
-        let read = || -> Result<status::Report, StoreError> {
+        let read = || -> Result<(status::Report, status::Loaded), StoreError> {
             // The daemon holds the lock itself: an incomplete plan is not being run now.
             let loaded = status::load(&self.cfg, &self.backend, 1000, 200, None)?;
-            Ok(status::report(&loaded.inputs(&self.cfg, Utc::now())))
+            let report = status::report(&loaded.inputs(&self.cfg, Utc::now()));
+            Ok((report, loaded))
         };
         match read() {
-            Ok(r) => {
-                if let Some(web) = &self.web {
-                    web.publish(&r);
-                }
-                let now: BTreeSet<Warning> = r.warnings.into_iter().collect();
+            Ok((r, loaded)) => {
+                let now: BTreeSet<Warning> = r.warnings.iter().cloned().collect();
                 for w in now.difference(&self.warned) {
                     tracing::warn!(code = w.code, scope = %w.scope, "{}", w.message);
                 }
                 self.warned = now;
+                if let Some(web) = &self.web {
+                    web.set_stale(self.stale_failures(Utc::now()));
+                    web.publish(&self.cfg, r, loaded);
+                }
             }
             Err(e) => tracing::warn!(error = %e, "could not read the status"),
         }
+    }
+
+    /// Scopes whose syncs have failed for longer than their schedule's interval.
+    fn stale_failures(&self, now: DateTime<Utc>) -> Vec<crate::web::StaleFailure> {
+        self.scopes
+            .iter()
+            .filter_map(|(scope, s)| {
+                crate::web::StaleFailure::of(
+                    scope,
+                    s.failing_since,
+                    s.schedule.nominal_period(),
+                    now,
+                )
+            })
+            .collect()
     }
 }
 
@@ -231,4 +258,64 @@ pub(super) fn log_scopes(why: &str, scopes: &[ScopeOutcome]) {
             tracing::error!(reason = why, scope = %s.scope, result = %s.result, failed = c.failed, message = s.message.as_deref().unwrap_or(""), "synchronization failed");
         }
     }
+}
+
+/// Hands what a pass did to the listener's counters: its duration and result per catalog,
+/// the bytes it staged, and (monitor-only) the drift it left per catalog.
+fn observe(
+    web: &crate::web::WebState,
+    covered: &[String],
+    result: &Result<pass::PassOutcome, crate::reconcile::pass::PassError>,
+    applied: bool,
+    seconds: f64,
+) {
+    let catalogs: Vec<(String, bool)> = covered
+        .iter()
+        .filter_map(|s| s.strip_prefix("catalog."))
+        .map(|key| {
+            let failed = match result {
+                Ok(o) => o
+                    .scopes
+                    .iter()
+                    .find(|x| x.scope == format!("catalog.{key}"))
+                    .is_some_and(|x| x.result == RunResult::Failed),
+                Err(_) => true,
+            };
+            (key.to_string(), failed)
+        })
+        .collect();
+    let Ok(o) = result else {
+        web.observe_pass(&catalogs, seconds, 0);
+        return;
+    };
+    let staged: u64 = o.report.as_ref().map_or(0, |r| {
+        let staged: BTreeSet<&Address> = r
+            .done
+            .iter()
+            .filter(|d| d.action == crate::plan::ActionKind::Stage)
+            .map(|d| &d.address)
+            .collect();
+        o.plan
+            .actions
+            .iter()
+            .filter(|a| a.kind == crate::plan::ActionKind::Stage && staged.contains(&a.address))
+            .map(|a| a.bytes)
+            .sum()
+    });
+    web.observe_pass(&catalogs, seconds, staged);
+    // Drift is what a monitor-only pass left alone; a pass that applied left none.
+    let mut drift: std::collections::BTreeMap<String, u64> =
+        catalogs.iter().map(|(k, _)| (k.clone(), 0)).collect();
+    if !applied {
+        for a in &o.plan.actions {
+            let scope = crate::reconcile::record::scope_of(a.address.as_str());
+            if let Some(n) = scope
+                .strip_prefix("catalog.")
+                .and_then(|k| drift.get_mut(k))
+            {
+                *n += 1;
+            }
+        }
+    }
+    web.set_drift(drift);
 }

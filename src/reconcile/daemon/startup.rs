@@ -77,6 +77,7 @@ impl Daemon {
                     tz,
                     due,
                     failures: 0,
+                    failing_since: None,
                 },
             );
         }
@@ -152,6 +153,7 @@ impl Daemon {
                         schedule,
                         tz,
                         failures: 0,
+                        failing_since: None,
                     });
                     next.insert(scope, state);
                 }

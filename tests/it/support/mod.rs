@@ -18,6 +18,7 @@ pub(crate) mod signed;
 pub(crate) mod store;
 pub(crate) mod tls;
 pub(crate) mod watch;
+pub(crate) mod web;
 pub(crate) mod wsus;
 
 pub(crate) use https_server::{Fault, RequestRecord, TestServer};

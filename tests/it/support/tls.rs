@@ -78,6 +78,41 @@ impl TestCa {
         &self.ca_pem
     }
 
+    /// The server certificate chain and its key as PEM files (`cert.pem`, `key.pem`, the key
+    /// owner-only): what an admin puts in `[web] tls_certificate` and `tls_key`.
+    pub(crate) fn server_pem_files(&self) -> (PathBuf, PathBuf) {
+        use base64::Engine as _;
+        let pem = |label: &str, der: &[u8]| {
+            let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+            let lines: Vec<&str> = b64
+                .as_bytes()
+                .chunks(64)
+                .map(|c| std::str::from_utf8(c).unwrap())
+                .collect();
+            format!(
+                "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+                lines.join("\n")
+            )
+        };
+        let chain: String = self
+            .server_chain
+            .iter()
+            .map(|c| pem("CERTIFICATE", c.as_ref()))
+            .collect();
+        let (cert, key) = (
+            self.dir.path().join("cert.pem"),
+            self.dir.path().join("key.pem"),
+        );
+        std::fs::write(&cert, chain).expect("write cert.pem");
+        std::fs::write(&key, pem("PRIVATE KEY", &self.server_key)).expect("write key.pem");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        (cert, key)
+    }
+
     /// A rustls server config presenting the server certificate (HTTP/1.1 only).
     pub(crate) fn server_config(&self) -> Arc<rustls::ServerConfig> {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
