@@ -239,6 +239,17 @@ fn state_series(r: &mut Registry, report: &Report) {
             }
         }
     }
+    if let Some(cert) = &report.signing
+        && let Some(t) = cert.not_after
+    {
+        expiry
+            .get_or_create(&labels(&[
+                ("thumbprint", &cert.thumbprint),
+                ("role", "signing"),
+                ("catalog", ""),
+            ]))
+            .set(t.timestamp() as f64);
+    }
     for w in &report.warnings {
         let g = warnings.get_or_create(&labels(&[("code", w.code)]));
         g.set(g.get() + 1.0);

@@ -222,6 +222,19 @@ fn pages_api_and_metrics_show_a_good_and_a_failing_catalog() {
             &[("role", "signer"), ("catalog", "contoso")]
         ) > 1.7e9
     );
+    let signing = api["signing"]["thumbprint"]
+        .as_str()
+        .expect("the signing certificate");
+    assert!(
+        m.must(
+            "supctl_certificate_expiry_timestamp_seconds",
+            &[("role", "signing"), ("thumbprint", signing)]
+        ) > 1.7e9
+    );
+    assert!(
+        page.body.contains(signing.get(..8).unwrap()),
+        "the page shows the signing certificate"
+    );
     assert_eq!(w.stop(Duration::from_secs(30)), 0);
 }
 

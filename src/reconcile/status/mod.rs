@@ -52,6 +52,10 @@ pub struct Report {
     pub generated: DateTime<Utc>,
     pub catalogs: Vec<CatalogStatus>,
     pub update_point: UpdatePointStatus,
+    /// The WSUS signing certificate in force (content published with files is signed by it),
+    /// when the server has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signing: Option<CertStatus>,
     /// Drift left alone by a monitor-only daemon, plans held back by `max_deletions`.
     pub findings: Vec<FindingStatus>,
     /// The last apply, when it was interrupted (or is running now).
@@ -355,6 +359,12 @@ pub fn report(inp: &Inputs<'_>) -> Report {
     warnings::findings(&findings, &mut warnings);
     warnings::interrupted(inp.interrupted, &mut warnings);
     warnings::signing(inp, &mut warnings);
+    let signing = inp
+        .actual
+        .signing
+        .as_ref()
+        .and_then(|s| s.certificate.as_ref())
+        .map(|t| cert_status(inp, t, CertKind::WsusSigning, &[]));
     let held_back = findings.iter().any(|f| f.kind == FindingKind::HeldBack);
     let healthy = !held_back
         && !catalogs.iter().any(|c| {
@@ -370,6 +380,7 @@ pub fn report(inp: &Inputs<'_>) -> Report {
         generated: inp.now,
         catalogs,
         update_point,
+        signing,
         findings,
         interrupted_apply: inp.interrupted.cloned(),
         warnings,

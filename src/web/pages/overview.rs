@@ -169,6 +169,10 @@ fn update_point(report: &Report, now: DateTime<Utc>) -> Markup {
             dt { "Last sync" } dd { (last_sync(up.last_sync.as_ref(), now)) }
             dt { "Last success" } dd { (when(up.last_success, now)) }
             dt { "Next sync" } dd { (when(up.next_sync, now)) }
+            dt { "WSUS signing certificate" } dd {
+                @if let Some(c) = &report.signing { (certificate(c, now)) }
+                @else { span.muted { "none on the server" } }
+            }
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Talking to `watch --listen`: a plain HTTP GET, the bound address from the log, and the
 //! scenario the listener tests share: the quickstart catalog (good, applied, then drifted)
-//! beside a catalog whose CAB is unsigned (every sync fails with 11508), watched in
-//! monitor-only mode so the drift stays visible.
+//! with a managed signing certificate, beside a catalog whose CAB is unsigned (every sync
+//! fails with 11508), watched in monitor-only mode so the drift stays visible.
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
@@ -85,7 +85,7 @@ pub(crate) fn scenario() -> (Workspace, Watch, String) {
     let ws = Workspace::quickstart();
     let text = ws.read_config();
     ws.save_config(&format!(
-        "{text}\n[catalog.{FAILING}]\nname = \"Fabrikam Drivers\"\npublisher = \"Fabrikam\"\npath = {:?}\nsigners = [\"{}\"]\n",
+        "{text}\n[signing]\nmode = \"managed\"\n\n[catalog.{FAILING}]\nname = \"Fabrikam Drivers\"\npublisher = \"Fabrikam\"\npath = {:?}\nsigners = [\"{}\"]\n",
         unsigned_cab().display().to_string(),
         super::cli::QS_SIGNER
     ));
