@@ -2,10 +2,12 @@
 //! admins declare in TOML. See `ARCHITECTURE.md` for the code map, invariants and boundaries.
 
 pub mod apply;
+pub mod atomic_file;
 pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod doctor;
+pub mod lockfile;
 /// Identities and digests, a leaf crate of the workspace (`crates/ids`).
 pub use supctl_ids as ids;
 pub mod partners;

@@ -73,6 +73,15 @@ text_enum!(
     }
 );
 text_enum!(
+    /// What a `[[window]]` does while it is active.
+    WindowKind {
+        /// The catalogs it names may be applied only during such windows.
+        Allow = "allow",
+        /// The catalogs it names are not applied while it is active (deny beats allow).
+        Deny = "deny",
+    }
+);
+text_enum!(
     /// How serious a diagnostic or a status message is, as ConfigMgr shows it.
     Severity {
         Error = "error",

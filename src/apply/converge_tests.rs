@@ -98,6 +98,7 @@ fn trusted(c: CatalogContent) -> BTreeMap<String, Acquired> {
     let acquired = Acquired {
         key: "acme".into(),
         source: "acme.cab".into(),
+        cab_bytes: None,
         cab_sha256: None,
         etag: None,
         acquisition: Acquisition::Trusted { content: c, report },
@@ -258,6 +259,7 @@ fn untrusted_catalogs_get_11508_and_no_update_actions() {
         Acquired {
             key: "acme".into(),
             source: "acme.cab".into(),
+            cab_bytes: None,
             cab_sha256: None,
             etag: None,
             acquisition: Acquisition::Unsigned,
@@ -271,6 +273,7 @@ fn untrusted_catalogs_get_11508_and_no_update_actions() {
         Acquired {
             key: "acme".into(),
             source: "acme.cab".into(),
+            cab_bytes: None,
             cab_sha256: None,
             etag: None,
             acquisition: Acquisition::Untrusted { report },

@@ -43,6 +43,8 @@ pub struct Acquired {
     pub source: String,
     /// SHA-256 of the CAB as fetched: the catalog revision an apply records as in force.
     pub cab_sha256: Option<Sha256>,
+    /// The CAB's size in bytes, for the lock (`supctl.lock`).
+    pub cab_bytes: Option<u64>,
     /// The vendor's ETag for it, recorded with the revision.
     pub etag: Option<String>,
     pub acquisition: Acquisition,
@@ -278,6 +280,7 @@ pub async fn acquire(
         key: c.key.clone(),
         source,
         cab_sha256: None,
+        cab_bytes: None,
         etag: None,
         acquisition: Acquisition::Failed { reason },
     };
@@ -301,6 +304,7 @@ pub async fn acquire(
     };
     let gate = Gate::of(cfg, c);
     let path = fetched.path.clone();
+    let cab_bytes = std::fs::metadata(&path).ok().map(|m| m.len());
     let (cache, key, cab) = (
         fetcher.cache_dir().to_path_buf(),
         c.key.clone(),
@@ -335,6 +339,7 @@ pub async fn acquire(
         key: c.key.clone(),
         source: shown,
         cab_sha256: Some(fetched.sha256),
+        cab_bytes,
         etag: fetched.etag.clone(),
         acquisition,
     }

@@ -40,6 +40,10 @@ pub struct ApplyArgs {
     /// the plan and the report; needs --auto-approve, a PLANFILE or --resume.
     #[arg(long)]
     pub json: bool,
+    /// Apply only the catalogs pinned in supctl.lock: a catalog whose CAB differs (or that
+    /// the lock does not name) stops the apply before any change.
+    #[arg(long)]
+    pub locked: bool,
 }
 
 /// Where the outcome goes: text, or one JSON object at the end.
@@ -162,9 +166,11 @@ pub(super) fn run(args: ApplyArgs) -> anyhow::Result<u8> {
         let Some(planned) = planned else {
             return Ok(interrupted_before_changes(&out));
         };
-        let (plan, catalogs) = planned?;
+        let (mut plan, catalogs) = planned?;
         acquired = catalogs;
+        let lock = super::lock::settle(&cfg, &acquired, args.locked, &mut plan)?;
         out.plan(&plan);
+        lock.report();
         if plan.has_errors() {
             return refuse_errors(&out, &cfg, &backend, &plan, &acquired);
         }

@@ -18,6 +18,7 @@ mod docs;
 pub mod doctor;
 mod import;
 mod interrupt;
+mod lock;
 pub mod output;
 mod plan;
 mod render;
@@ -86,6 +87,9 @@ pub enum Command {
     Plan(plan::PlanArgs),
     /// Make the changes: a saved plan exactly, or plan, show and ask.
     Apply(apply::ApplyArgs),
+    /// Pin the catalogs in supctl.lock (see `plan --locked`).
+    #[command(subcommand)]
+    Lock(lock::LockCommand),
     /// Show a plan saved with `plan -o`, as text or JSON.
     Show(show::ShowArgs),
     /// Run the reconcile daemon: on config change, on schedules, on `sync` requests.
@@ -130,6 +134,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::ForceUnlock(a) => unlock::run(a),
         Command::Plan(a) => plan::run(a),
         Command::Apply(a) => apply::run(a),
+        Command::Lock(c) => lock::run(c),
         Command::Show(a) => show::run(a),
         Command::Watch(a) => watch::run(a),
         Command::Sync(a) => sync::run(a),

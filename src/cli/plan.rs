@@ -27,6 +27,10 @@ pub struct PlanArgs {
     /// Accept a config with no [server] and no catalog (it empties the update server).
     #[arg(long)]
     pub allow_empty: bool,
+    /// Plan only against the catalogs pinned in supctl.lock: a catalog whose CAB differs (or
+    /// that the lock does not name) is an error, and the lock is not refreshed.
+    #[arg(long)]
+    pub locked: bool,
 }
 
 /// The plan without its payloads (raw XML): what `--json` prints.
@@ -61,16 +65,20 @@ pub(super) fn run(args: PlanArgs) -> anyhow::Result<u8> {
     let backend = session::open_backend_to_plan(&cfg)?;
     let fetcher = session::fetcher(&cfg)?;
     let rt = session::runtime()?;
-    let (plan, _) = rt.block_on(crate::reconcile::make_plan(
+    let (mut plan, acquired) = rt.block_on(crate::reconcile::make_plan(
         &cfg,
         &backend,
         &fetcher,
         &args.targets,
     ))?;
+    let lock = super::lock::settle(&cfg, &acquired, args.locked, &mut plan)?;
     if args.json {
-        crate::outln!("{}", serde_json::to_string_pretty(&display_json(&plan))?);
+        let mut v = display_json(&plan);
+        v["lock"] = lock.json();
+        crate::outln!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         crate::out!("{}", plan::render::text(&plan));
+        lock.report();
     }
     if let Some(out) = &args.out {
         if plan.has_errors() {

@@ -146,15 +146,31 @@ pub(super) fn text(r: &Report) -> String {
             "catalog.{} ({}): {}, schedule {}\n",
             c.key,
             c.name,
-            if c.subscribed {
-                "subscribed"
-            } else {
-                "not subscribed"
+            match (c.subscribed, c.suspended) {
+                (true, true) => "subscribed, suspended",
+                (true, false) => "subscribed",
+                _ => "not subscribed",
             },
             c.schedule.as_deref().unwrap_or("none")
         ));
         for s in &c.signers {
             out.push_str(&format!("{}\n", cert_line("signer", s, r.generated)));
+        }
+        if let Some(w) = &c.window {
+            let next = w
+                .next_change
+                .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string());
+            out.push_str(&match (w.open, &w.reason, next) {
+                (true, _, Some(t)) => format!("  sync window: open, closes {t}\n"),
+                (true, _, None) => "  sync window: open\n".to_string(),
+                (false, r, Some(t)) => format!(
+                    "  sync window: closed ({}), opens {t}\n",
+                    r.as_deref().unwrap_or("")
+                ),
+                (false, r, None) => {
+                    format!("  sync window: closed ({})\n", r.as_deref().unwrap_or(""))
+                }
+            });
         }
         if c.content_certificates.len() > CERT_LINES {
             out.push_str(&format!(

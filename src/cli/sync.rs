@@ -100,6 +100,8 @@ pub(super) fn run(args: SyncArgs) -> anyhow::Result<u8> {
     let scope = sync_scope(&cfg, &args.catalogs);
     let opts = PassOptions {
         apply: true,
+        // An admin's sync: windows with `manual_sync = true` let it through.
+        closed: crate::reconcile::windows::closed(&cfg, chrono::Utc::now(), true),
         cancel: Some(interrupt.flag()),
         progress: crate::apply::Progress::for_stderr(),
     };

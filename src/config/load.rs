@@ -24,6 +24,7 @@ pub(super) const TOP_KEYS: &[&str] = &[
     "catalog",
     "certificate",
     "publish",
+    "window",
 ];
 
 /// What one file contributes, with where each singular section was declared.
@@ -39,6 +40,7 @@ struct Part {
     catalogs: Vec<(CatalogDraft, Loc)>,
     certificates: Vec<CertificateRule>,
     publish: Vec<PublishRule>,
+    windows: Vec<WindowRule>,
     /// `empty = true`: no `[server]` and no catalog, on purpose.
     empty: bool,
 }
@@ -154,6 +156,11 @@ fn read_part(file: &SourceFile, diags: &mut Vec<Diagnostic>) -> Part {
             part.certificates.push(c);
         }
     }
+    for (i, t) in cx.table_array(&top, "window").iter().enumerate() {
+        if let Some(w) = super::windows::window(&mut cx, t, i + 1) {
+            part.windows.push(w);
+        }
+    }
     for t in cx.table_array(&top, "publish") {
         if let Some(p) = sections::publish(&mut cx, &t) {
             part.publish.push(p);
@@ -257,6 +264,7 @@ pub fn load_with(path: &Path, opts: LoadOptions) -> Result<(Config, Vec<Diagnost
         merged.catalogs.extend(part.catalogs);
         merged.certificates.extend(part.certificates);
         merged.publish.extend(part.publish);
+        merged.windows.extend(part.windows);
         merged.empty |= part.empty;
         if first_file.is_none() {
             first_file = Some(source);
@@ -312,6 +320,22 @@ pub fn load_with(path: &Path, opts: LoadOptions) -> Result<(Config, Vec<Diagnost
             );
         }
     }
+    for w in &merged.windows {
+        for c in w.catalogs.iter().filter(|c| !catalogs.contains_key(*c)) {
+            let known: Vec<&str> = catalogs.keys().map(String::as_str).collect();
+            let hint = match super::source::suggest(c, &known) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => format!("defined catalogs: {}", known.join(", ")),
+            };
+            diags.push(
+                Diagnostic::error(
+                    w.loc.clone(),
+                    format!("[[window]] names catalog `{c}`, which is not defined"),
+                )
+                .with_hint(hint),
+            );
+        }
+    }
     let mut server = merged.server.map(|(s, _)| s).unwrap_or_default();
     if server.path.is_relative() {
         server.path = root_dir.join(&server.path);
@@ -344,6 +368,7 @@ pub fn load_with(path: &Path, opts: LoadOptions) -> Result<(Config, Vec<Diagnost
         catalogs: catalogs.into_iter().map(|(k, (c, _))| (k, c)).collect(),
         certificates: merged.certificates,
         publish: merged.publish,
+        windows: merged.windows,
         files,
         root: path.to_path_buf(),
     };

@@ -10,6 +10,7 @@ mod reader;
 mod schema;
 mod sections;
 mod source;
+mod windows;
 
 pub use crate::schedule::{IntervalUnit, Schedule, ScheduleError};
 pub use limits::Limits;
@@ -18,6 +19,7 @@ pub use model::*;
 pub use paths::{normalize, same_path_source, stored_path_source};
 pub use schema::schema_json;
 pub use source::{Diagnostic, Diagnostics, Loc, Severity, suggest};
+pub use windows::parse_span;
 
 /// Whether catalog `key` stages any content: its `stage` selects something, or a
 /// `[[publish]]` rule names it. Content certificates matter only to such a catalog.

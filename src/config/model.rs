@@ -14,7 +14,7 @@ use serde::Serialize;
 use super::source::Loc;
 use crate::ids::{CategoryId, Thumbprint, UpdateId};
 use crate::schedule::Schedule;
-pub use crate::vocab::{CatalogKind, CertKind, CertState, SigningMode};
+pub use crate::vocab::{CatalogKind, CertKind, CertState, SigningMode, WindowKind};
 
 /// The whole desired state, merged from one file or a directory of files.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -57,6 +57,9 @@ pub struct Config {
     /// Updates whose content is published (staged), as "Publish Third-Party Software Update Content" does.
     #[serde(default)]
     pub publish: Vec<PublishRule>,
+    /// When the `watch` daemon may apply catalogs' changes (Argo CD's sync windows).
+    #[serde(default, rename = "window")]
+    pub windows: Vec<WindowRule>,
     /// The files the state was read from, in load order.
     #[serde(skip)]
     #[schemars(skip)]
@@ -192,6 +195,10 @@ pub struct SyncSettings {
     /// Language codes, e.g. `en`.
     #[serde(default)]
     pub languages: Vec<String>,
+    /// Freeze the update point's own sync: not scheduled, not started by a pass (settings
+    /// still planned); `supctl sync` naming no catalog still starts it. Default false.
+    #[serde(default)]
+    pub suspend: bool,
 }
 
 /// `[web]`: the `watch` daemon's HTTP listener (status API, metrics, health).
@@ -392,6 +399,10 @@ pub struct Catalog {
     /// Subscribed catalogs synchronize; unsubscribing keeps their updates. Default true.
     #[serde(default = "yes")]
     pub subscribed: bool,
+    /// Freeze the catalog: no scheduled or config-triggered sync, no plan of its own, its
+    /// state kept as it is; `supctl sync KEY` (naming it) still works. Default false.
+    #[serde(default)]
+    pub suspend: bool,
     /// `every N hours|days|weeks|months [at HH:MM]` or a cron line. Default from `[defaults]`.
     #[schemars(with = "Option<String>")]
     pub schedule: Schedule,
@@ -465,6 +476,35 @@ pub struct CertificateRule {
     pub state: CertState,
     /// Free text for reviewers (who approved it and why).
     pub comment: Option<String>,
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub loc: Option<Loc>,
+}
+
+/// `[[window]]`: a recurring time when catalogs may (`allow`) or may not (`deny`) be applied
+/// by the daemon; see `reconcile::windows` for the rules.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WindowRule {
+    /// A name for messages; default `window N` (its position).
+    pub name: Option<String>,
+    pub kind: WindowKind,
+    /// When it starts: a 5-field cron line, e.g. `0 8 * * MON-FRI`.
+    pub schedule: String,
+    /// How long it lasts: `N minutes|hours|days|weeks`, e.g. `10 hours`.
+    pub duration: String,
+    /// Catalog keys it applies to; empty or absent: every catalog.
+    #[serde(default)]
+    pub catalogs: Vec<String>,
+    /// `supctl sync` may apply while this window keeps the catalog closed. Default false.
+    #[serde(default)]
+    pub manual_sync: bool,
+    /// `UTC` (default) or a fixed offset such as `+01:00`.
+    pub timezone: Option<String>,
+    /// `duration`, parsed.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub length: chrono::Duration,
     #[serde(skip)]
     #[schemars(skip)]
     pub loc: Option<Loc>,

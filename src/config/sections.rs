@@ -31,6 +31,7 @@ pub(super) const SYNC_KEYS: &[&str] = &[
     "products",
     "classifications",
     "languages",
+    "suspend",
 ];
 pub(super) const SIGNING_KEYS: &[&str] = &[
     "mode",
@@ -233,6 +234,7 @@ pub(super) fn sync(cx: &mut Cx, t: &Table) -> SyncSettings {
         products: list(cx, "products"),
         classifications: list(cx, "classifications"),
         languages: list(cx, "languages"),
+        suspend: cx.boolean(t, "suspend").unwrap_or(false),
     }
 }
 

@@ -11,7 +11,9 @@ pub mod file;
 pub mod model;
 pub mod render;
 pub mod signing;
+pub mod suspend;
 pub mod targets;
 mod updates;
+pub mod windows;
 
 pub use model::*;

@@ -287,6 +287,19 @@ impl Plan {
     }
 
     /// Records that the plan was limited to `targets` after its actions were filtered.
+    /// Keeps the actions `keep` accepts and the diagnostics `keep_diagnostic` accepts, and
+    /// counts the summary again.
+    pub fn retain(
+        &mut self,
+        keep: impl Fn(&Action) -> bool,
+        keep_diagnostic: impl Fn(&PlanDiagnostic) -> bool,
+    ) {
+        self.actions.retain(|a| keep(a));
+        self.diagnostics.retain(|d| keep_diagnostic(d));
+        self.summary = summarize(&self.actions, &self.diagnostics);
+        self.changes = !self.actions.is_empty();
+    }
+
     pub fn set_targets(&mut self, targets: &[Address]) {
         self.targets = targets.to_vec();
         self.summary = summarize(&self.actions, &self.diagnostics);

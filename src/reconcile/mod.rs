@@ -18,6 +18,7 @@ pub mod schedule;
 pub mod signing;
 pub mod status;
 pub mod watcher;
+pub mod windows;
 
 use std::collections::BTreeMap;
 
@@ -57,10 +58,15 @@ pub async fn acquire_all(
     reuse: Reuse,
 ) -> BTreeMap<String, Acquired> {
     let now = Utc::now();
-    let wanted = cfg
-        .catalogs
-        .values()
-        .filter(|c| c.subscribed && (only.is_empty() || only.contains(&c.key)));
+    // A suspended catalog is acquired only when named (plan::suspend).
+    let wanted = cfg.catalogs.values().filter(|c| {
+        c.subscribed
+            && if only.is_empty() {
+                !c.suspend
+            } else {
+                only.contains(&c.key)
+            }
+    });
     let jobs = wanted.map(|c| acquire(cfg, c, fetcher, now, reuse));
     let results: Vec<Acquired> = futures::stream::iter(jobs)
         .buffer_unordered(AT_ONCE)
@@ -199,6 +205,7 @@ pub fn diff_with(
         signing: signing::prepare(cfg, backend, actual, now),
     };
     let mut plan = plan::diff::diff(&inputs);
+    plan::suspend::hold(&mut plan, cfg, catalogs);
     let unknown = plan::targets::unknown(targets, cfg, actual, catalogs);
     plan::targets::select(&mut plan, targets, cfg);
     plan.diagnostics.extend(unknown);

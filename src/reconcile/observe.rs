@@ -110,23 +110,34 @@ fn record(
     Ok(())
 }
 
-/// After a pass that was not held back: records the drift a pass that did not apply
-/// (monitor-only) left in each scope, and clears what no longer holds in the scopes the
-/// pass covered (drift it applied or no longer sees, a budget it is no longer held by).
+/// What a pass left alone: the whole plan of a pass that did not apply (monitor-only), or
+/// the actions a sync window held back from one that did.
+pub enum LeftAlone<'a> {
+    MonitorOnly(&'a Plan),
+    Windows(&'a Plan),
+    Nothing,
+}
+
+/// After a pass that was not held back: records the drift it left in each scope (see
+/// [`LeftAlone`]), and clears what no longer holds in the scopes the pass covered (drift it
+/// applied or no longer sees, a budget it is no longer held by).
 pub fn after_pass(
     backend: &Store,
     scope: &Scope,
-    plan: &Plan,
-    applied: bool,
+    left: LeftAlone<'_>,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let existing = backend.findings()?;
-    let per = actions_per_scope(plan);
+    let (left, why) = match left {
+        LeftAlone::MonitorOnly(p) => (Some(p), "left alone (monitor-only)"),
+        LeftAlone::Windows(p) => (Some(p), "held until its sync window opens"),
+        LeftAlone::Nothing => (None, ""),
+    };
     let mut drifting = BTreeSet::new();
-    if !applied {
-        for (s, kinds) in &per {
+    if let Some(plan) = left {
+        for (s, kinds) in &actions_per_scope(plan) {
             let summary = format!(
-                "{} left alone (monitor-only): {}; run `supctl plan` to review, `supctl sync` or auto-correct mode to apply",
+                "{} {why}: {}; run `supctl plan` to review, `supctl sync` or auto-correct mode to apply",
                 changes(kinds),
                 first_actions(plan, s)
             );

@@ -73,6 +73,9 @@ impl Scope {
 pub struct PassOptions {
     /// Apply the plan (auto-correct, `sync`); false only reports drift (monitor-only).
     pub apply: bool,
+    /// Catalogs (key → why) a sync window keeps closed: their changes are planned, not
+    /// applied (`plan::windows`).
+    pub closed: std::collections::BTreeMap<String, String>,
     pub cancel: Option<Arc<AtomicBool>>,
     pub progress: crate::apply::Progress,
 }
@@ -112,6 +115,15 @@ impl PassOutcome {
                     .map(|m| format!(": {m}"))
                     .unwrap_or_default()
             ));
+        }
+        // Why a catalog was left as it is: suspended, or held by a sync window.
+        for d in self
+            .plan
+            .diagnostics
+            .iter()
+            .filter(|d| d.code == "suspended" || d.code == "window-closed")
+        {
+            out.push(format!("{}: {}", d.address, d.message));
         }
         out
     }
@@ -169,7 +181,16 @@ pub async fn run(
     let started = Utc::now();
     // A host unreachable in the last pass may be back: try it again (once).
     fetcher.new_run();
-    let (plan, acquired) = plan_scope(cfg, backend, fetcher, scope).await?;
+    let (mut plan, acquired) = plan_scope(cfg, backend, fetcher, scope).await?;
+    // Catalogs a sync window keeps closed: planned and shown, applied later.
+    let held = (opts.apply && !opts.closed.is_empty())
+        .then(|| crate::plan::windows::hold(&mut plan, &opts.closed));
+    if let Some(h) = held.as_ref().filter(|h| !h.actions.is_empty()) {
+        tracing::info!(
+            held = h.actions.len(),
+            "changes of catalogs outside their sync window planned, not applied"
+        );
+    }
     let report = if opts.apply {
         match apply_plan(cfg, backend, fetcher, &plan, false, opts).await {
             Err(PassError::Apply(ApplyError::Budget { count, max })) => {
@@ -188,11 +209,12 @@ pub async fn run(
         .cancel
         .as_ref()
         .is_some_and(|c| c.load(std::sync::atomic::Ordering::SeqCst));
-    let extra: Vec<String> = if scope.sup || (scope.all && cfg.sync.is_some()) {
-        vec!["sync".into()]
-    } else {
-        Vec::new()
-    };
+    let extra: Vec<String> =
+        if scope.sup || (scope.all && cfg.sync.as_ref().is_some_and(|s| !s.suspend)) {
+            vec!["sync".into()]
+        } else {
+            Vec::new()
+        };
     let scopes = record_runs(
         backend,
         &RunRecord {
@@ -205,7 +227,12 @@ pub async fn run(
             cancelled,
         },
     )?;
-    super::observe::after_pass(backend, scope, &plan, report.is_some(), Utc::now())?;
+    let left = match (&report, &held) {
+        (None, _) => super::observe::LeftAlone::MonitorOnly(&plan),
+        (Some(_), Some(h)) => super::observe::LeftAlone::Windows(h),
+        (Some(_), None) => super::observe::LeftAlone::Nothing,
+    };
+    super::observe::after_pass(backend, scope, left, Utc::now())?;
     Ok(PassOutcome {
         plan,
         report,

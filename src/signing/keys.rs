@@ -8,7 +8,6 @@
 //! - `<SHA1>.cer` and `.key`: certificates the embedded server signs with.
 
 use std::fs;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use supctl_ids::Thumbprint;
@@ -152,33 +151,12 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), SigningError> {
     write_atomic(path, bytes, 0o600)
 }
 
-/// Temp file (owner-only from its creation), write, `mode`, fsync, rename, fsync the
-/// directory: a reader never sees half a file, and a kill leaves the old one or the new one.
+/// [`crate::atomic_file::write`], its error naming the file.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), SigningError> {
-    let err = |source| SigningError::Write {
+    crate::atomic_file::write(path, bytes, mode).map_err(|source| SigningError::Write {
         path: path.to_path_buf(),
         source,
-    };
-    let dir = path.parent().unwrap_or(Path::new("."));
-    // tempfile creates its files 0600 on Unix.
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
-        .tempfile_in(dir)
-        .map_err(err)?;
-    tmp.write_all(bytes).map_err(err)?;
-    #[cfg(unix)]
-    if mode != 0o600 {
-        use std::os::unix::fs::PermissionsExt as _;
-        fs::set_permissions(tmp.path(), fs::Permissions::from_mode(mode)).map_err(err)?;
-    }
-    #[cfg(not(unix))]
-    let _ = mode;
-    tmp.as_file().sync_all().map_err(err)?;
-    tmp.persist(path).map_err(|e| err(e.error))?;
-    if let Ok(d) = fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    })
 }
 
 #[cfg(test)]

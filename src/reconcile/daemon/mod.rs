@@ -30,6 +30,7 @@ use crate::store::{HeldLock, Store, StoreError};
 mod passes;
 mod service;
 mod startup;
+mod windows;
 
 use passes::log_scopes;
 pub use passes::sync_scope;
@@ -101,6 +102,8 @@ struct Daemon {
     loaded: Option<crate::ids::Sha256>,
     /// The HTTP listener's state, when one listens: published to after each pass.
     web: Option<crate::web::WebState>,
+    /// Catalogs a sync window kept closed at the last look (`windows.rs`).
+    closed: BTreeSet<String>,
 }
 
 /// A digest of the config's files (names and contents), `None` if one cannot be read.
@@ -120,7 +123,7 @@ fn wanted_scopes(cfg: &Config) -> Vec<(String, Schedule, FixedOffset)> {
     let mut v: Vec<_> = cfg
         .catalogs
         .values()
-        .filter(|c| c.subscribed)
+        .filter(|c| c.subscribed && !c.suspend)
         .map(|c| {
             (
                 format!("catalog.{}", c.key),
@@ -129,7 +132,7 @@ fn wanted_scopes(cfg: &Config) -> Vec<(String, Schedule, FixedOffset)> {
             )
         })
         .collect();
-    if let Some(s) = &cfg.sync
+    if let Some(s) = cfg.sync.as_ref().filter(|s| !s.suspend)
         && let Some(schedule) = &s.schedule
     {
         v.push((
@@ -139,6 +142,19 @@ fn wanted_scopes(cfg: &Config) -> Vec<(String, Schedule, FixedOffset)> {
         ));
     }
     v
+}
+
+/// Scopes `suspend = true` keeps from running on their own, logged at start-up and reload.
+fn log_suspended(cfg: &Config) {
+    for c in cfg.catalogs.values().filter(|c| c.subscribed && c.suspend) {
+        tracing::info!(scope = %format!("catalog.{}", c.key), "suspended (suspend = true): not scheduled; `supctl sync {}` runs it once", c.key);
+    }
+    if cfg.sync.as_ref().is_some_and(|s| s.suspend) {
+        tracing::info!(
+            scope = "sync",
+            "suspended (suspend = true): the update point's own sync is not scheduled"
+        );
+    }
 }
 
 fn schedule_key(s: &Schedule, tz: FixedOffset) -> String {
@@ -203,6 +219,7 @@ pub async fn run(
         warned: BTreeSet::new(),
         loaded: None,
         web,
+        closed: BTreeSet::new(),
     };
     d.loaded = config_digest(&d.opts.config_path);
     tracing::info!(
@@ -233,6 +250,7 @@ pub async fn run(
             break;
         }
         let now = Utc::now();
+        d.open_windows(now);
         let due: Vec<String> = d
             .scopes
             .iter()
@@ -252,6 +270,7 @@ pub async fn run(
             .scopes
             .values()
             .map(|s| s.due)
+            .chain(d.next_window_change(now))
             .min()
             .map(|t| (t - now).to_std().unwrap_or_default().min(MAX_SLEEP))
             .unwrap_or(MAX_SLEEP);
@@ -334,9 +353,13 @@ fn spawn_signals(
 }
 
 impl Daemon {
-    fn pass_options(&self, apply: bool) -> PassOptions {
+    /// Options of a pass: scheduled and config-triggered ones (`manual` false) hold the
+    /// catalogs a sync window keeps closed; an admin's `sync` request (`manual`) only those
+    /// whose windows do not set `manual_sync`.
+    fn pass_options(&self, apply: bool, manual: bool) -> PassOptions {
         PassOptions {
             apply,
+            closed: crate::reconcile::windows::closed(&self.cfg, Utc::now(), manual),
             cancel: Some(self.cancel.clone()),
             progress: crate::apply::Progress::Quiet,
         }

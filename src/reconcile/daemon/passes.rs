@@ -15,6 +15,10 @@ use crate::reconcile::schedule as sched;
 use crate::reconcile::status::{self, Warning};
 use crate::store::{Address, NextRun, Record, RunResult, StoreError};
 
+/// The reason of a pass an admin asked for (`supctl sync`): windows with `manual_sync`
+/// let it through.
+const SYNC_REQUEST: &str = "sync request";
+
 impl Daemon {
     pub(super) async fn run_scheduled(&mut self, due: Vec<String>) {
         let scope = Scope {
@@ -51,7 +55,7 @@ impl Daemon {
             v
         };
         tracing::info!(reason = why, scopes = ?covered, apply, "reconciling");
-        let opts = self.pass_options(apply);
+        let opts = self.pass_options(apply, why == SYNC_REQUEST);
         if let Some(w) = &self.web {
             w.set_running(true);
         }
@@ -154,7 +158,7 @@ impl Daemon {
             }
         } else {
             let scope = sync_scope(&self.cfg, &req.catalogs);
-            match self.run_pass(scope.clone(), "sync request", true).await {
+            match self.run_pass(scope.clone(), SYNC_REQUEST, true).await {
                 Some(o) => {
                     let (mut lines, mut succeeded) = (o.lines(), o.succeeded());
                     if let Some((line, started)) =
@@ -226,8 +230,10 @@ impl Daemon {
     }
 }
 
-/// The scope of `supctl sync [CATALOG...]`: the named catalogs, or every subscribed one
-/// and the update point's own sync when `[sync]` is configured.
+/// The scope of `supctl sync [CATALOG...]`: the named catalogs (suspended or not: naming
+/// one is the explicit "sync now" a suspension allows), or every subscribed catalog that is
+/// not suspended and the update point's own sync when `[sync]` is configured and not
+/// suspended.
 pub fn sync_scope(cfg: &Config, catalogs: &[String]) -> Scope {
     if catalogs.is_empty() {
         Scope {
@@ -235,10 +241,10 @@ pub fn sync_scope(cfg: &Config, catalogs: &[String]) -> Scope {
             catalogs: cfg
                 .catalogs
                 .values()
-                .filter(|c| c.subscribed)
+                .filter(|c| c.subscribed && !c.suspend)
                 .map(|c| c.key.clone())
                 .collect(),
-            sup: cfg.sync.is_some(),
+            sup: cfg.sync.as_ref().is_some_and(|s| !s.suspend),
         }
     } else {
         Scope {

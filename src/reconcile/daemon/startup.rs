@@ -26,7 +26,7 @@ impl Daemon {
             if self.opts.mode == Mode::AutoCorrect {
                 tracing::info!(plan = %plan.id, "resuming the interrupted apply");
                 let started = Utc::now();
-                let opts = self.pass_options(true);
+                let opts = self.pass_options(true, false);
                 match pass::apply_plan(&self.cfg, &self.backend, &self.fetcher, &plan, true, &opts)
                     .await
                 {
@@ -51,6 +51,7 @@ impl Daemon {
                 tracing::warn!(plan = %plan.id, "an apply was interrupted; monitor-only mode leaves it: run `supctl apply --resume`");
             }
         }
+        super::log_suspended(&self.cfg);
         let persisted = self.backend.next_runs()?;
         let now = Utc::now();
         let mut catch_up = Vec::new();
@@ -134,6 +135,7 @@ impl Daemon {
                 }
                 tracing::info!(reason = why, "config reloaded");
                 self.cfg = cfg;
+                super::log_suspended(&self.cfg);
                 let now = Utc::now();
                 let mut next = BTreeMap::new();
                 for (scope, schedule, tz) in wanted_scopes(&self.cfg) {

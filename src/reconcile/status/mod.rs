@@ -95,6 +95,9 @@ pub struct CatalogStatus {
     pub key: String,
     pub name: String,
     pub subscribed: bool,
+    /// `suspend = true`: not scheduled, not planned unless named.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub suspended: bool,
     pub schedule: Option<String>,
     pub signers: Vec<CertStatus>,
     pub content_certificates: Vec<CertStatus>,
@@ -106,11 +109,27 @@ pub struct CatalogStatus {
     pub revision: Option<crate::store::CatalogRevision>,
     pub updates: UpdateCounts,
     pub messages: Vec<MessageStatus>,
+    /// The sync windows governing it (`[[window]]`), when any does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window: Option<WindowStatus>,
+}
+
+/// Whether the daemon may apply a catalog now, and when that changes.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct WindowStatus {
+    pub open: bool,
+    /// Why it is closed.
+    pub reason: Option<String>,
+    /// When it next opens (closed) or closes (open).
+    pub next_change: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct UpdatePointStatus {
     pub schedule: Option<String>,
+    /// `[sync] suspend = true`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub suspended: bool,
     pub last_sync: Option<RunStatus>,
     pub last_success: Option<DateTime<Utc>>,
     pub next_sync: Option<DateTime<Utc>>,
@@ -164,7 +183,7 @@ pub struct MessageStatus {
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Warning {
     /// `certificate-expiring`, `sync-overdue`, `signer-changed`, `drift`, `held-back`,
-    /// `apply-interrupted` or `trust-outdated`.
+    /// `apply-interrupted`, `trust-outdated` or `suspended`.
     pub code: &'static str,
     /// `catalog.<key>`, `certificate[...]`, `sync`, `signing`, or `apply`.
     pub scope: String,
@@ -231,8 +250,29 @@ fn cert_status(
     }
 }
 
+fn window_status(
+    windows: &[crate::reconcile::windows::Window],
+    key: &str,
+    now: DateTime<Utc>,
+) -> Option<WindowStatus> {
+    use crate::reconcile::windows::{Gate, gate, governs, next_change};
+    if !governs(windows, key) {
+        return None;
+    }
+    let (open, reason) = match gate(windows, key, now) {
+        Gate::Open => (true, None),
+        Gate::Closed { why, .. } => (false, Some(why)),
+    };
+    Some(WindowStatus {
+        open,
+        reason,
+        next_change: next_change(windows, key, now),
+    })
+}
+
 /// Builds the report.
 pub fn report(inp: &Inputs<'_>) -> Report {
+    let windows = crate::reconcile::windows::of_config(inp.cfg);
     let mut warnings = Vec::new();
     let last = |scope: &str, ok_only: bool| {
         inp.runs
@@ -311,6 +351,7 @@ pub fn report(inp: &Inputs<'_>) -> Report {
                 .or_else(|| stored.map(|s| s.name.clone()))
                 .unwrap_or_else(|| key.clone()),
             subscribed: cfg.map(|c| c.subscribed).unwrap_or(false),
+            suspended: cfg.is_some_and(|c| c.suspend),
             schedule: schedule.as_ref().map(|s| s.to_string()),
             signers: signers
                 .iter()
@@ -322,13 +363,23 @@ pub fn report(inp: &Inputs<'_>) -> Report {
                 .collect(),
             last_sync: last(&scope, false).map(run_status),
             last_success: last(&scope, true).map(|r| r.started),
-            next_sync: next(&scope),
+            next_sync: next(&scope).filter(|_| !cfg.is_some_and(|c| c.suspend)),
             revision,
             updates,
             messages: messages(inp, &scope),
+            window: window_status(&windows, &key, inp.now),
             key,
         };
-        if st.subscribed {
+        if st.subscribed && st.suspended {
+            warnings.push(Warning {
+                code: "suspended",
+                scope: scope.clone(),
+                message: format!(
+                    "catalog {} is suspended (`suspend = true`): not synchronized until the config resumes it",
+                    st.key
+                ),
+            });
+        } else if st.subscribed {
             warnings::catalog(inp, &st, schedule.as_ref(), &mut warnings);
         }
         catalogs.push(st);
@@ -340,9 +391,10 @@ pub fn report(inp: &Inputs<'_>) -> Report {
             .as_ref()
             .and_then(|s| s.schedule.as_ref())
             .map(|s| s.to_string()),
+        suspended: inp.cfg.sync.as_ref().is_some_and(|s| s.suspend),
         last_sync: last("sync", false).map(run_status),
         last_success: last("sync", true).map(|r| r.started),
-        next_sync: next("sync"),
+        next_sync: next("sync").filter(|_| !inp.cfg.sync.as_ref().is_some_and(|s| s.suspend)),
         messages: messages(inp, "sync"),
     };
     let findings: Vec<FindingStatus> = inp

@@ -96,13 +96,22 @@ fn catalogs(list: &[CatalogStatus], drift: &BTreeMap<String, u64>, now: DateTime
                                 a href=(format!("/catalogs/{}", c.key)) { (c.name) }
                                 br; code.muted { (c.key) }
                                 @if !c.subscribed { br; span.muted { "not subscribed" } }
+                                @if c.suspended { br; span.warn { "⏸ suspended" } }
                             }
                             td data-label="Signer" {
                                 @for s in &c.signers { (certificate(s, now)) }
                                 @if c.signers.is_empty() { span.muted { "none approved" } }
                             }
                             td data-label="Last sync" { (last_sync(c.last_sync.as_ref(), now)) }
-                            td data-label="Next sync" { (when(c.next_sync, now)) }
+                            td data-label="Next sync" {
+                                (when(c.next_sync, now))
+                                @if let Some(w) = &c.window {
+                                    br;
+                                    @if w.open { span.ok { "▶ window open" } }
+                                    @else { span.warn { "⏸ window closed" } " " span.muted { (w.reason.as_deref().unwrap_or("")) } }
+                                    @if let Some(t) = w.next_change { br; span.muted { @if w.open { "closes " } @else { "opens " } } (when(Some(t), now)) }
+                                }
+                            }
                             td.num data-label="Metadata-only" data-state="metadata-only" { (c.updates.metadata_only) }
                             td.num data-label="Deployable" data-state="deployable" { (c.updates.deployable) }
                             td.num data-label="Expired" data-state="expired" { (c.updates.expired) }
@@ -165,7 +174,10 @@ fn update_point(report: &Report, now: DateTime<Utc>) -> Markup {
     let up = &report.update_point;
     html! {
         dl.facts {
-            dt { "Schedule" } dd { (up.schedule.as_deref().unwrap_or("not managed by supctl")) }
+            dt { "Schedule" } dd {
+                (up.schedule.as_deref().unwrap_or("not managed by supctl"))
+                @if up.suspended { " " span.warn { "⏸ suspended" } }
+            }
             dt { "Last sync" } dd { (last_sync(up.last_sync.as_ref(), now)) }
             dt { "Last success" } dd { (when(up.last_success, now)) }
             dt { "Next sync" } dd { (when(up.next_sync, now)) }

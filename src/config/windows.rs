@@ -1,0 +1,159 @@
+//! Reading one `[[window]]` table, and the config's durations (`10 hours`).
+
+use toml::Spanned;
+
+use super::model::{WindowKind, WindowRule};
+use super::reader::{Cx, Table};
+use super::sections::timezone;
+
+pub(super) const WINDOW_KEYS: &[&str] = &[
+    "name",
+    "kind",
+    "schedule",
+    "duration",
+    "catalogs",
+    "manual_sync",
+    "timezone",
+];
+
+/// `N minute(s)|hour(s)|day(s)|week(s)`: how the config writes a span of time.
+pub fn parse_span(text: &str) -> Result<chrono::Duration, String> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let [n, unit] = words[..] else {
+        return Err(format!(
+            "`{text}` is not a duration like `30 minutes`, `10 hours` or `2 days`"
+        ));
+    };
+    let n: i64 = n
+        .parse()
+        .map_err(|_| format!("`{text}`: `{n}` is not a whole number"))?;
+    let minutes = match unit.to_ascii_lowercase().trim_end_matches('s') {
+        "minute" => 1,
+        "hour" => 60,
+        "day" => 1440,
+        "week" => 10_080,
+        _ => return Err(format!("`{text}`: use minutes, hours, days or weeks")),
+    };
+    n.checked_mul(minutes)
+        .filter(|m| *m <= 366 * 1440)
+        .map(chrono::Duration::minutes)
+        .ok_or_else(|| format!("`{text}` is longer than a year"))
+}
+
+/// One `[[window]]`; `index` (from 1) names it when it has no `name`.
+pub(super) fn window(cx: &mut Cx, t: &Table, index: usize) -> Option<WindowRule> {
+    cx.check_keys(t, WINDOW_KEYS);
+    let name = cx.string(t, "name").map(Spanned::into_inner);
+    let kind = match cx.choice(t, "kind", &["allow", "deny"]) {
+        Some(k) => WindowKind::parse(&k),
+        None => {
+            if t.get("kind").is_none() {
+                cx.error(
+                    &t.span,
+                    "[[window]] needs `kind`",
+                    Some("kind = \"deny\"   # or \"allow\"".into()),
+                );
+            }
+            None
+        }
+    };
+    let schedule = cx.string(t, "schedule");
+    let schedule = match &schedule {
+        Some(s)
+            if s.get_ref().split_whitespace().count() == 5
+                && s.get_ref().parse::<croner::Cron>().is_ok() =>
+        {
+            Some(s.get_ref().split_whitespace().collect::<Vec<_>>().join(" "))
+        }
+        Some(s) => {
+            cx.error(
+                &s.span(),
+                format!(
+                    "`window.schedule` must be a 5-field cron line (when the window starts), got `{}`",
+                    s.get_ref()
+                ),
+                Some("schedule = \"0 8 * * MON-FRI\"   # 08:00 on weekdays".into()),
+            );
+            None
+        }
+        None => {
+            cx.error(
+                &t.span,
+                "[[window]] needs `schedule`, a cron line saying when it starts",
+                Some("schedule = \"0 8 * * MON-FRI\"".into()),
+            );
+            None
+        }
+    };
+    let duration = cx.string(t, "duration");
+    let length = match &duration {
+        Some(d) => match parse_span(d.get_ref()) {
+            Ok(l) if l > chrono::Duration::zero() => Some(l),
+            Ok(_) => {
+                cx.error(
+                    &d.span(),
+                    "`window.duration` must be longer than zero",
+                    None,
+                );
+                None
+            }
+            Err(e) => {
+                cx.error(
+                    &d.span(),
+                    format!("`window.duration`: {e}"),
+                    Some("duration = \"10 hours\"".into()),
+                );
+                None
+            }
+        },
+        None => {
+            cx.error(
+                &t.span,
+                "[[window]] needs `duration`",
+                Some("duration = \"10 hours\"".into()),
+            );
+            None
+        }
+    };
+    let catalogs = cx
+        .strings(t, "catalogs")
+        .unwrap_or_default()
+        .into_iter()
+        .map(Spanned::into_inner)
+        .collect();
+    Some(WindowRule {
+        name: Some(name.unwrap_or_else(|| format!("window {index}"))),
+        kind: kind?,
+        schedule: schedule?,
+        duration: duration?.into_inner(),
+        catalogs,
+        manual_sync: cx.boolean(t, "manual_sync").unwrap_or(false),
+        timezone: timezone(cx, t, "timezone"),
+        length: length?,
+        loc: Some(cx.loc(&t.span)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_span;
+
+    #[test]
+    fn spans_read_like_the_docs_write_them() {
+        assert_eq!(parse_span("10 hours"), Ok(chrono::Duration::hours(10)));
+        assert_eq!(parse_span("1 day"), Ok(chrono::Duration::days(1)));
+        assert_eq!(parse_span("30 minutes"), Ok(chrono::Duration::minutes(30)));
+        assert_eq!(parse_span("0 days"), Ok(chrono::Duration::zero()));
+        assert!(parse_span("10h").unwrap_err().contains("not a duration"));
+        assert!(
+            parse_span("2 fortnights")
+                .unwrap_err()
+                .contains("use minutes")
+        );
+        assert!(
+            parse_span("99999999999 weeks")
+                .unwrap_err()
+                .contains("longer than a year")
+        );
+    }
+}
