@@ -24,6 +24,7 @@ pub(super) const TOP_KEYS: &[&str] = &[
     "catalog",
     "certificate",
     "publish",
+    "notify",
 ];
 
 /// What one file contributes, with where each singular section was declared.
@@ -39,6 +40,7 @@ struct Part {
     catalogs: Vec<(CatalogDraft, Loc)>,
     certificates: Vec<CertificateRule>,
     publish: Vec<PublishRule>,
+    notify: Vec<NotifyRule>,
     /// `empty = true`: no `[server]` and no catalog, on purpose.
     empty: bool,
 }
@@ -159,6 +161,11 @@ fn read_part(file: &SourceFile, diags: &mut Vec<Diagnostic>) -> Part {
             part.publish.push(p);
         }
     }
+    for t in cx.table_array(&top, "notify") {
+        if let Some(n) = super::notify::notify(&mut cx, &t) {
+            part.notify.push(n);
+        }
+    }
     diags.append(&mut cx.diags);
     part
 }
@@ -257,6 +264,7 @@ pub fn load_with(path: &Path, opts: LoadOptions) -> Result<(Config, Vec<Diagnost
         merged.catalogs.extend(part.catalogs);
         merged.certificates.extend(part.certificates);
         merged.publish.extend(part.publish);
+        merged.notify.extend(part.notify);
         merged.empty |= part.empty;
         if first_file.is_none() {
             first_file = Some(source);
@@ -312,6 +320,7 @@ pub fn load_with(path: &Path, opts: LoadOptions) -> Result<(Config, Vec<Diagnost
             );
         }
     }
+    check_notify(&merged.notify, &catalogs, &mut diags);
     let mut server = merged.server.map(|(s, _)| s).unwrap_or_default();
     if server.path.is_relative() {
         server.path = root_dir.join(&server.path);
@@ -344,6 +353,7 @@ pub fn load_with(path: &Path, opts: LoadOptions) -> Result<(Config, Vec<Diagnost
         catalogs: catalogs.into_iter().map(|(k, (c, _))| (k, c)).collect(),
         certificates: merged.certificates,
         publish: merged.publish,
+        notify: merged.notify,
         files,
         root: path.to_path_buf(),
     };
@@ -429,6 +439,49 @@ fn check_certificates(rules: &[CertificateRule], diags: &mut Vec<Diagnostic>) {
                     ),
                 )
                 .with_hint("keep one [[certificate]] entry per thumbprint and kind"),
+            );
+        }
+    }
+}
+
+/// `[[notify]]` names are unique across files (logs, metrics and `notify test NAME` use
+/// them), and a rule's `catalogs` name defined catalogs (a typo would silence it).
+fn check_notify(
+    rules: &[NotifyRule],
+    catalogs: &BTreeMap<String, (Catalog, Loc)>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    for (i, r) in rules.iter().enumerate() {
+        if let Some(first) = rules[..i].iter().find(|o| o.name == r.name) {
+            let at = first
+                .loc
+                .as_ref()
+                .map(|l| l.to_string())
+                .unwrap_or_default();
+            diags.push(
+                Diagnostic::error(
+                    r.loc.clone(),
+                    format!("[[notify]] name `{}` is used twice; first at {at}", r.name),
+                )
+                .with_hint("give each [[notify]] rule its own name"),
+            );
+        }
+        let known: Vec<&str> = catalogs.keys().map(String::as_str).collect();
+        for key in r.catalogs.iter().filter(|k| !catalogs.contains_key(*k)) {
+            let hint = match super::source::suggest(key, &known) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None if known.is_empty() => "no catalog is defined".to_string(),
+                None => format!("defined catalogs: {}", known.join(", ")),
+            };
+            diags.push(
+                Diagnostic::error(
+                    r.loc.clone(),
+                    format!(
+                        "[[notify]] `{}` filters on catalog `{key}`, which is not defined",
+                        r.name
+                    ),
+                )
+                .with_hint(hint),
             );
         }
     }

@@ -12,7 +12,7 @@ pub fn schema_json() -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{catalog, limits, load, sections};
+    use super::super::{catalog, limits, load, notify, sections};
     use super::*;
 
     fn properties(schema: &serde_json::Value, def: Option<&str>) -> Vec<String> {
@@ -52,6 +52,7 @@ mod tests {
             ("Catalog", catalog::CATALOG_KEYS),
             ("CertificateRule", sections::CERTIFICATE_KEYS),
             ("PublishRule", sections::PUBLISH_KEYS),
+            ("NotifyRule", notify::NOTIFY_KEYS),
         ] {
             assert_eq!(properties(&schema, Some(def)), sorted(keys), "{def}");
         }
