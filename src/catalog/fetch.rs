@@ -26,7 +26,7 @@ mod transfer;
 use std::path::{Path, PathBuf};
 
 pub use error::{FetchError, Unreachable};
-pub use settings::{HttpSettings, MAX_BACKOFF, MAX_RETRY_AFTER, redact};
+pub use settings::{HttpSettings, MAX_BACKOFF, MAX_RETRY_AFTER, build_client, redact};
 
 use crate::ids::{Sha1, Sha256};
 use cache::{Cache, CacheMeta, HashError};

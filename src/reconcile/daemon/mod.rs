@@ -27,6 +27,7 @@ use crate::catalog::fetch::Fetcher;
 use crate::config::{self, Config, Schedule};
 use crate::store::{HeldLock, Store, StoreError};
 
+mod notifications;
 mod passes;
 mod service;
 mod startup;
@@ -58,6 +59,8 @@ pub enum DaemonError {
     LockLost(StoreError),
     #[error(transparent)]
     Web(#[from] crate::web::WebError),
+    #[error(transparent)]
+    Notify(#[from] crate::notify::NotifyError),
 }
 
 pub struct Options {
@@ -67,6 +70,9 @@ pub struct Options {
     pub listen: Option<std::net::SocketAddr>,
     pub timing: Timing,
 }
+
+/// Longest wait at stop for queued notifications (`daemon-stopped` among them).
+const NOTIFY_DRAIN: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Longest sleep before the wall clock is read again (suspend, clock changes).
 const MAX_SLEEP: std::time::Duration = std::time::Duration::from_secs(5);
@@ -101,6 +107,8 @@ struct Daemon {
     loaded: Option<crate::ids::Sha256>,
     /// The HTTP listener's state, when one listens: published to after each pass.
     web: Option<crate::web::WebState>,
+    /// `[[notify]]`: events derived after each pass, delivered off the reconcile path.
+    notifier: crate::notify::Notifier,
 }
 
 /// A digest of the config's files (names and contents), `None` if one cannot be read.
@@ -191,6 +199,13 @@ pub async fn run(
             Some(state)
         }
     };
+    let notifier = crate::notify::Notifier::start(
+        &cfg,
+        Some(&state_dir),
+        crate::notify::Timing {
+            scale: opts.timing.scale,
+        },
+    )?;
     let mut d = Daemon {
         cfg,
         opts,
@@ -203,6 +218,7 @@ pub async fn run(
         warned: BTreeSet::new(),
         loaded: None,
         web,
+        notifier,
     };
     d.loaded = config_digest(&d.opts.config_path);
     tracing::info!(
@@ -212,6 +228,7 @@ pub async fn run(
         "watch started"
     );
     service::spawn_watchdog();
+    d.notify_lifecycle(crate::notify::EventKind::DaemonStarted);
     d.start_up().await?;
     d.log_warnings();
     if let Some(w) = &d.web {
@@ -279,6 +296,8 @@ pub async fn run(
         w.set_ready(false);
     }
     service::stopping();
+    d.notify_lifecycle(crate::notify::EventKind::DaemonStopped);
+    d.notifier.shutdown(NOTIFY_DRAIN).await;
     tracing::info!("watch stopped");
     Ok(())
 }
