@@ -42,6 +42,7 @@ mod firstweek_validate;
 mod generator_catalog;
 mod generator_signing;
 mod json_output;
+mod notify;
 mod ops_deselect;
 mod ops_downloads;
 mod ops_grouped;
