@@ -96,10 +96,17 @@ fn client(cfg: &Config, rule: &str) -> Result<reqwest::Client, NotifyError> {
     })
 }
 
-/// Every rule of `cfg`, resolved from the process environment: the first error stops.
-fn resolve_all(cfg: &Config) -> Result<Vec<Receiver>, NotifyError> {
-    let env = |v: &str| std::env::var(v).ok();
-    cfg.notify.iter().map(|r| resolve(r, &env)).collect()
+/// The process environment, where the daemon reads the rules' secrets.
+fn process_env(var: &str) -> Option<String> {
+    std::env::var(var).ok()
+}
+
+/// Every rule of `cfg`, resolved through `env`: the first error stops.
+fn resolve_all(
+    cfg: &Config,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<Receiver>, NotifyError> {
+    cfg.notify.iter().map(|r| resolve(r, env)).collect()
 }
 
 impl Notifier {
@@ -111,7 +118,17 @@ impl Notifier {
         state_dir: Option<&Path>,
         timing: Timing,
     ) -> Result<Notifier, NotifyError> {
-        let receivers = resolve_all(cfg)?;
+        Self::start_with_env(cfg, state_dir, timing, &process_env)
+    }
+
+    /// [`Notifier::start`], reading the secrets through `env`.
+    pub fn start_with_env(
+        cfg: &Config,
+        state_dir: Option<&Path>,
+        timing: Timing,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Notifier, NotifyError> {
+        let receivers = resolve_all(cfg, env)?;
         let client = match receivers.first() {
             Some(r) => Some(client(cfg, &r.rule.name)?),
             None => None,
@@ -138,7 +155,7 @@ impl Notifier {
     /// Replaces the rules after a config reload, keeping what each rule (by name) had
     /// open. On an error the old rules stay and the error is returned for the log.
     pub fn reconfigure(&mut self, cfg: &Config) -> Result<(), NotifyError> {
-        let receivers = resolve_all(cfg)?;
+        let receivers = resolve_all(cfg, &process_env)?;
         if self.client.is_none()
             && let Some(r) = receivers.first()
         {
@@ -157,6 +174,7 @@ impl Notifier {
             return;
         };
         let now = Utc::now();
+        self.tasks.retain(|t| !t.is_finished());
         for r in receivers {
             let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
             let receiver = Arc::new(r);
@@ -350,13 +368,12 @@ pub async fn send_test(
     cfg: &Config,
     rules: &[&NotifyRule],
 ) -> Vec<(String, Result<(), NotifyError>)> {
-    let env = |v: &str| std::env::var(v).ok();
     let host = host_name();
     let e = Event::test();
     let mut out = Vec::new();
     for rule in rules {
         let result = async {
-            let r = resolve(rule, &env)?;
+            let r = resolve(rule, &process_env)?;
             let client = client(cfg, &rule.name)?;
             attempt(&r, &client, &e, &host).await
         }
@@ -369,6 +386,67 @@ pub async fn send_test(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::notify::{EventKind, Severity};
+
+    /// A config with one webhook rule whose URL is in the variable `var`.
+    fn config(var: &str) -> Config {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("supctl.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "version = 1\nempty = true\n[[notify]]\nname = \"ops\"\nprovider = \"webhook\"\nurl_env = \"{var}\"\nseverity = \"info\"\n"
+            ),
+        )
+        .unwrap();
+        crate::config::load(&path).unwrap().0
+    }
+
+    /// A receiver that accepts connections and never answers: the first event holds the
+    /// delivery task, the queue fills, and what does not fit is dropped and counted,
+    /// without `emit` ever waiting.
+    #[tokio::test]
+    async fn a_full_queue_drops_new_events_and_counts_them() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((s, _)) = listener.accept().await {
+                held.push(s);
+            }
+        });
+        let url = format!("http://{addr}/hook");
+        let env = |_: &str| Some(url.clone());
+        let mut n =
+            Notifier::start_with_env(&config("OPS_URL"), None, Timing::default(), &env).unwrap();
+        let started = std::time::Instant::now();
+        let extra = 40;
+        for i in 0..QUEUE_CAPACITY + 1 + extra {
+            n.emit(&Event::new(
+                EventKind::ApplyCompleted,
+                Severity::Info,
+                format!("{i}"),
+            ));
+            if i == 0 {
+                // Let the task take the first event off the queue.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        assert!(started.elapsed() < Duration::from_secs(2), "emit waited");
+        let stats = n.stats();
+        let dropped = stats.get(
+            "ops",
+            crate::notify::NotifyProvider::Webhook,
+            Outcome::Dropped,
+        );
+        assert_eq!(dropped, extra as u64);
+        let started = std::time::Instant::now();
+        n.shutdown(Duration::from_millis(200)).await;
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "shutdown is bounded"
+        );
+    }
 
     #[test]
     fn backoff_doubles_and_scales() {

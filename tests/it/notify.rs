@@ -426,3 +426,37 @@ to = ["endpoint-team@corp.example", "oncall@corp.example"]
     assert!(m.contains("endpoint-team@corp.example"), "{m}");
     assert!(m.contains("Kind: test"), "{m}");
 }
+
+#[test]
+fn a_restart_does_not_send_an_open_problem_again() {
+    let hook = Receiver::start(Answer::Status(204));
+    let (ws, server) = workspace(
+        r#"
+[[notify]]
+name = "ops"
+provider = "webhook"
+url_env = "T_HOOK_URL"
+"#,
+    );
+    ws.set_env("T_HOOK_URL", &hook.url("/hook"));
+    let mut w = Watch::start(&ws, &[], Some(1800));
+    assert_eq!(
+        hook.wait_for(1, Duration::from_secs(30))[0].json()["kind"],
+        "sync-failed"
+    );
+    assert_eq!(w.stop(Duration::from_secs(20)), 0);
+    assert!(ws.path().join(".supctl/notify-state.json").is_file());
+
+    let mut w = Watch::start(&ws, &[], Some(1800));
+    w.wait_for(
+        "two failing passes after the restart",
+        Duration::from_secs(30),
+        |ev| failures(ev) >= 2,
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(hook.requests().len(), 1, "the open problem was sent again");
+    heal(&ws, &server);
+    let got = hook.wait_for(2, Duration::from_secs(30));
+    assert_eq!(got[1].json()["kind"], "sync-recovered");
+    assert_eq!(w.stop(Duration::from_secs(20)), 0);
+}
