@@ -129,7 +129,12 @@ pub(super) fn notify(cx: &mut Cx, t: &Table) -> Option<NotifyRule> {
         .string_array(t, "events", "event kinds")
         .unwrap_or_default()
     {
-        match EventKind::parse(e.get_ref()).filter(|k| *k != EventKind::Test) {
+        match EventKind::parse(e.get_ref()) {
+            Some(EventKind::Test) => cx.error(
+                &e.span(),
+                format!("`{}.events`: `test` needs no filter", t.name),
+                Some("`supctl notify test` reaches every rule whatever its filters".into()),
+            ),
             Some(k) => events.push(k),
             None => {
                 let hint = match super::source::suggest(e.get_ref(), &words) {

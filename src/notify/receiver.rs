@@ -68,7 +68,7 @@ pub fn resolve(
         NotifyProvider::Webhook | NotifyProvider::Teams | NotifyProvider::Slack => {
             if !matches!(url.scheme(), "https" | "http") {
                 return Err(bad(format!(
-                    "a {} receiver needs an https:// URL, not {}://",
+                    "a {} receiver needs an https:// (or http://) URL, not {}://",
                     rule.provider,
                     url.scheme()
                 )));
