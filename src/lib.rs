@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod doctor;
 pub mod lockfile;
+pub mod notify;
 /// Identities and digests, a leaf crate of the workspace (`crates/ids`).
 pub use supctl_ids as ids;
 pub mod partners;

@@ -89,3 +89,43 @@ text_enum!(
         Info = "info",
     }
 );
+text_enum!(
+    /// Where a `[[notify]]` rule sends its events.
+    NotifyProvider {
+        /// A JSON body (`schema = "supctl.event/v1"`), signed with HMAC-SHA256 when
+        /// `secret_env` is set.
+        Webhook = "webhook",
+        /// A Microsoft Teams Workflows webhook: an Adaptive Card.
+        Teams = "teams",
+        /// A Slack incoming webhook.
+        Slack = "slack",
+        /// Mail through an SMTP server (STARTTLS or implicit TLS).
+        Email = "email",
+    }
+);
+text_enum!(
+    /// What a notification is about: the `kind` of a `supctl.event/v1` event, and the
+    /// words a `[[notify]]` rule's `events` filters on.
+    EventKind {
+        /// A catalog's (or the update point's) synchronization failed.
+        SyncFailed = "sync-failed",
+        /// A synchronization that was failing succeeded again.
+        SyncRecovered = "sync-recovered",
+        /// A monitor-only pass found the server drifting from the config.
+        DriftDetected = "drift-detected",
+        /// A catalog's signer is not approved or changed (status message 11508).
+        SignerChanged = "signer-changed",
+        /// Unsigned or badly signed content was refused (status message 11516).
+        ContentRefused = "content-refused",
+        /// A certificate expires soon (or has expired).
+        CertificateExpiring = "certificate-expiring",
+        /// A pass applied changes to the server.
+        ApplyCompleted = "apply-completed",
+        /// `watch` started.
+        DaemonStarted = "daemon-started",
+        /// `watch` stopped.
+        DaemonStopped = "daemon-stopped",
+        /// Sent by `supctl notify test`; no rule filters it out.
+        Test = "test",
+    }
+);

@@ -290,7 +290,11 @@ pub async fn acquire(
     } else {
         Vec::new()
     };
-    let source = match source_of(c, &refreshed) {
+    let source = match fetcher
+        .pinned(&c.key)
+        .map(Ok)
+        .unwrap_or_else(|| source_of(c, &refreshed))
+    {
         Ok(s) => s,
         Err(e) => return failed(String::new(), e),
     };

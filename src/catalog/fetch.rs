@@ -26,7 +26,7 @@ mod transfer;
 use std::path::{Path, PathBuf};
 
 pub use error::{FetchError, Unreachable};
-pub use settings::{HttpSettings, MAX_BACKOFF, MAX_RETRY_AFTER, redact};
+pub use settings::{HttpSettings, MAX_BACKOFF, MAX_RETRY_AFTER, build_client, redact};
 
 use crate::ids::{Sha1, Sha256};
 use cache::{Cache, CacheMeta, HashError};
@@ -89,6 +89,9 @@ pub struct Fetcher {
     /// Hosts (`host:port`) found unreachable in this run, with the first error: later
     /// files of the same host fail at once instead of each waiting for its own failure.
     unreachable: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    /// Catalogs read from somewhere else than their configured source: the archived CAB a
+    /// `--locked` plan is pinned to (`supctl.lock`), by catalog key.
+    pinned: std::sync::Mutex<std::collections::HashMap<String, CatalogSource>>,
 }
 
 impl Fetcher {
@@ -101,7 +104,35 @@ impl Fetcher {
             settings,
             cache: Cache::new(cache_dir),
             unreachable: Default::default(),
+            pinned: Default::default(),
         })
+    }
+
+    /// Reads catalog `key` from `source` instead of its configured one, until the fetcher
+    /// is dropped: a `--locked` plan takes the pinned CAB from the archive this way, without
+    /// the config (and so the catalog's recorded source) changing.
+    pub fn pin(&self, key: &str, source: CatalogSource) {
+        self.pinned
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key.to_string(), source);
+    }
+
+    /// Forgets every pin (a pass starts afresh).
+    pub fn clear_pins(&self) {
+        self.pinned
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
+    /// The source `key` is pinned to, if it is.
+    pub fn pinned(&self, key: &str) -> Option<CatalogSource> {
+        self.pinned
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+            .cloned()
     }
 
     /// Starts a new run: hosts found unreachable by earlier runs are tried again. The

@@ -168,7 +168,16 @@ pub(super) fn run(args: ApplyArgs) -> anyhow::Result<u8> {
         };
         let (mut plan, catalogs) = planned?;
         acquired = catalogs;
-        let lock = super::lock::settle(&cfg, &acquired, args.locked, &mut plan)?;
+        // Locked, a catalog the vendor replaced is read again from the archive.
+        if args.locked && super::lock::pin_from_archive(&cfg, &fetcher, &acquired)? {
+            (plan, acquired) = rt.block_on(crate::reconcile::make_plan(
+                &cfg,
+                &backend,
+                &fetcher,
+                &args.targets,
+            ))?;
+        }
+        let lock = super::lock::settle(&cfg, &fetcher, &acquired, args.locked, &mut plan)?;
         out.plan(&plan);
         lock.report();
         if plan.has_errors() {

@@ -58,6 +58,15 @@ pub enum CatalogCommand {
     },
     /// Show a catalog's V3 category tree: the paths `categories` and `stage` take, member counts
     Categories(super::categories::CategoriesArgs),
+    /// Keep the CABs pinned in supctl.lock in `[archive] path` (by SHA-256), so a --locked
+    /// plan elsewhere finds them after the vendor has moved on
+    Archive {
+        /// Catalog keys (default: every locked catalog)
+        #[arg(value_name = "CATALOG")]
+        catalogs: Vec<String>,
+        #[arg(short = 'c', long = "config", value_name = "PATH")]
+        config: Option<std::path::PathBuf>,
+    },
     /// List the partner catalogs (a refreshed list when there is one, else the built-in list)
     Partners {
         #[arg(long)]
@@ -92,6 +101,9 @@ pub fn run(args: CatalogArgs) -> anyhow::Result<u8> {
             config,
         } => run_updates(&source, &categories, json, &catalog_limits(config)?),
         CatalogCommand::Categories(args) => super::categories::run(args),
+        CatalogCommand::Archive { catalogs, config } => {
+            super::lock::run_archive(config.as_deref(), &catalogs)
+        }
         CatalogCommand::Partners {
             json,
             refresh,

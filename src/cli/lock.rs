@@ -10,9 +10,12 @@ use clap::{Args, Subcommand};
 
 use super::{EXIT_ERROR, EXIT_OK, session};
 use crate::catalog::acquire::{Acquired, Acquisition, Reuse};
+use crate::catalog::fetch::Fetcher;
 use crate::config::Config;
-use crate::lockfile::{self, LockedCatalog, check};
+use crate::lockfile::archive::{self, Kept};
+use crate::lockfile::{self, LockFile, check};
 use crate::plan::Plan;
+use crate::reconcile::locked::{self, entries};
 
 #[derive(Debug, Subcommand)]
 pub enum LockCommand {
@@ -65,27 +68,6 @@ impl Settled {
     }
 }
 
-/// The config's directory, against which sources are recorded.
-fn root_dir(cfg: &Config) -> PathBuf {
-    if cfg.root.is_dir() {
-        cfg.root.clone()
-    } else {
-        cfg.root.parent().map(Path::to_path_buf).unwrap_or_default()
-    }
-}
-
-/// The lock entries of the catalogs acquired and trusted now.
-fn entries(cfg: &Config, acquired: &BTreeMap<String, Acquired>) -> BTreeMap<String, LockedCatalog> {
-    let root = root_dir(cfg);
-    acquired
-        .iter()
-        .filter_map(|(k, a)| {
-            let c = cfg.catalogs.get(k)?;
-            Some((k.clone(), check::entry_of(c, a, &root)?))
-        })
-        .collect()
-}
-
 fn configured(cfg: &Config) -> BTreeSet<String> {
     cfg.catalogs
         .values()
@@ -94,10 +76,106 @@ fn configured(cfg: &Config) -> BTreeSet<String> {
         .collect()
 }
 
+/// With `--locked` and an `[archive]`: reads each catalog whose source now serves another
+/// CAB than the lock's from the archive, saying so. True when it pinned any: the plan is
+/// then made again.
+pub(super) fn pin_from_archive(
+    cfg: &Config,
+    fetcher: &Fetcher,
+    acquired: &BTreeMap<String, Acquired>,
+) -> anyhow::Result<bool> {
+    let pins = locked::pin_from_archive(cfg, fetcher, acquired)?;
+    for (key, file) in &pins.pinned {
+        crate::errln!(
+            "catalog {key}: the source serves another catalog than the locked one; reading the locked CAB {file} from the archive"
+        );
+    }
+    for (key, path) in &pins.missing {
+        crate::errln!(
+            "catalog {key}: the source serves another catalog than the locked one, and the archive has no {}",
+            path.display()
+        );
+    }
+    Ok(!pins.pinned.is_empty())
+}
+
+/// Copies the CABs `lock` pins for `keys` (all, when empty) into `[archive] path`, from the
+/// fetch cache when it holds them, else fetched again. Returns a line per catalog and
+/// whether all were kept.
+fn archive_locked(
+    cfg: &Config,
+    fetcher: &Fetcher,
+    lock: &LockFile,
+    keys: &[String],
+) -> anyhow::Result<(Vec<String>, bool)> {
+    let Some(store) = &cfg.archive else {
+        bail!(
+            "there is no [archive] in the config: add `[archive]` with `path = \"DIR\"` where the pinned CABs are kept"
+        );
+    };
+    let Some(dir) = &store.path else {
+        bail!(
+            "[archive] url is read-only: archive into a directory (`path`) and serve its files at that URL"
+        );
+    };
+    let rt = session::runtime()?;
+    let (mut lines, mut ok) = (Vec::new(), true);
+    for (key, pin) in lock
+        .catalogs
+        .iter()
+        .filter(|(k, _)| keys.is_empty() || keys.contains(k))
+    {
+        let cached = fetcher.cache_dir().join(format!("{key}.cab"));
+        let from = if std::fs::read(&cached).is_ok_and(|b| crate::ids::Sha256::of(&b) == pin.sha256)
+        {
+            Ok(cached)
+        } else {
+            match (
+                cfg.catalogs.get(key),
+                crate::catalog::partners::load_cached(&cfg.server.path),
+            ) {
+                (Some(c), refreshed) => {
+                    let refreshed = refreshed.unwrap_or_default();
+                    match crate::catalog::acquire::source_of(c, &refreshed) {
+                        Ok(source) => rt
+                            .block_on(fetcher.fetch_catalog(key, &source))
+                            .map(|f| f.path)
+                            .map_err(|e| e.to_string()),
+                        Err(e) => Err(e),
+                    }
+                }
+                (None, _) => Err("it is no longer in the config".to_string()),
+            }
+        };
+        let line = match from
+            .map_err(|e| anyhow::anyhow!(e))
+            .and_then(|p| Ok(archive::keep(dir, &pin.sha256, &p)?))
+        {
+            Ok(Kept::Added) => format!(
+                "catalog.{key}: archived {}",
+                archive::file_name(&pin.sha256)
+            ),
+            Ok(Kept::AlreadyThere) => format!(
+                "catalog.{key}: {} already archived",
+                archive::file_name(&pin.sha256)
+            ),
+            Err(e) => {
+                ok = false;
+                format!(
+                    "catalog.{key}: not archived: {e}; archive right after the lock is written (`lock update` does it when [archive] path is set)"
+                )
+            }
+        };
+        lines.push(line);
+    }
+    Ok((lines, ok))
+}
+
 /// After a plan: with `locked`, adds an error diagnostic for each catalog that differs from
 /// the lock (so nothing applies); otherwise refreshes the lock when a catalog changed.
 pub(super) fn settle(
     cfg: &Config,
+    fetcher: &Fetcher,
     acquired: &BTreeMap<String, Acquired>,
     locked: bool,
     plan: &mut Plan,
@@ -106,14 +184,7 @@ pub(super) fn settle(
     let lock = lockfile::read(&path)?;
     let found = entries(cfg, acquired);
     if locked {
-        if lock.is_none() {
-            bail!(
-                "--locked, but there is no {}: run `supctl lock update` where the catalogs were tested and commit the lock",
-                path.display()
-            );
-        }
-        plan.diagnostics
-            .extend(check::mismatches(lock.as_ref(), &found));
+        locked::hold(plan, cfg, acquired)?;
         return Ok(Settled {
             path,
             changes: Vec::new(),
@@ -122,8 +193,62 @@ pub(super) fn settle(
     let (next, changes) = check::refresh(lock.as_ref(), &found, &configured(cfg));
     if !changes.is_empty() {
         lockfile::write(&path, &next)?;
+        archive_new_pins(cfg, fetcher, &next, &changes);
     }
     Ok(Settled { path, changes })
+}
+
+/// With `[archive] path`, keeps the CABs just pinned while the fetch cache still holds them
+/// (the vendor may move on before anyone runs `catalog archive`). Best effort: said, not
+/// fatal; `supctl catalog archive` retries.
+fn archive_new_pins(
+    cfg: &Config,
+    fetcher: &Fetcher,
+    lock: &LockFile,
+    changes: &[check::LockChange],
+) {
+    if cfg.archive.as_ref().and_then(|a| a.path.as_ref()).is_none() {
+        return;
+    }
+    let keys: Vec<String> = changes
+        .iter()
+        .filter_map(|c| match c {
+            check::LockChange::Added { key, .. } | check::LockChange::Changed { key, .. } => {
+                Some(key.clone())
+            }
+            check::LockChange::Removed { .. } => None,
+        })
+        .collect();
+    if keys.is_empty() {
+        return;
+    }
+    match archive_locked(cfg, fetcher, lock, &keys) {
+        Ok((lines, _)) => lines.iter().for_each(|l| crate::errln!("{l}")),
+        Err(e) => crate::errln!("warning: archiving the pinned catalogs: {e:#}"),
+    }
+}
+
+/// `supctl catalog archive [CATALOG...]`: keeps the locked CABs in `[archive] path`.
+pub(super) fn run_archive(config: Option<&Path>, keys: &[String]) -> anyhow::Result<u8> {
+    let (cfg, _) = session::load_config(config)?;
+    let path = lockfile::path_for(&cfg.root);
+    let Some(lock) = lockfile::read(&path)? else {
+        bail!(
+            "there is no {}: run `supctl lock update` first",
+            path.display()
+        );
+    };
+    for k in keys {
+        if !lock.catalogs.contains_key(k) {
+            bail!("catalog `{k}` is not in {}", path.display());
+        }
+    }
+    let fetcher = session::fetcher(&cfg)?;
+    let (lines, ok) = archive_locked(&cfg, &fetcher, &lock, keys)?;
+    for l in &lines {
+        crate::outln!("{l}");
+    }
+    Ok(if ok { EXIT_OK } else { EXIT_ERROR })
 }
 
 pub(super) fn run(cmd: LockCommand) -> anyhow::Result<u8> {
@@ -162,6 +287,7 @@ pub(super) fn run(cmd: LockCommand) -> anyhow::Result<u8> {
         crate::outln!("{} is up to date.", path.display());
     } else {
         lockfile::write(&path, &next)?;
+        archive_new_pins(&cfg, &fetcher, &next, &changes);
         crate::out!(
             "{}",
             Settled {

@@ -19,6 +19,7 @@ pub mod doctor;
 mod import;
 mod interrupt;
 mod lock;
+mod notify;
 pub mod output;
 mod plan;
 mod render;
@@ -94,6 +95,9 @@ pub enum Command {
     Show(show::ShowArgs),
     /// Run the reconcile daemon: on config change, on schedules, on `sync` requests.
     Watch(watch::WatchArgs),
+    /// Notifications: send a test event to the receivers of the config's notify rules.
+    #[command(subcommand)]
+    Notify(notify::NotifyCommand),
     /// Synchronize catalogs now ("Sync now"); handed to `watch` when it runs.
     Sync(sync::SyncArgs),
     /// Last and next sync, update counts, certificates, status messages, warnings.
@@ -137,6 +141,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Lock(c) => lock::run(c),
         Command::Show(a) => show::run(a),
         Command::Watch(a) => watch::run(a),
+        Command::Notify(c) => notify::run(c),
         Command::Sync(a) => sync::run(a),
         Command::ImportUpdate(a) => import::run(a),
         Command::Status(a) => status::run(a),

@@ -65,13 +65,20 @@ pub(super) fn run(args: PlanArgs) -> anyhow::Result<u8> {
     let backend = session::open_backend_to_plan(&cfg)?;
     let fetcher = session::fetcher(&cfg)?;
     let rt = session::runtime()?;
-    let (mut plan, acquired) = rt.block_on(crate::reconcile::make_plan(
-        &cfg,
-        &backend,
-        &fetcher,
-        &args.targets,
-    ))?;
-    let lock = super::lock::settle(&cfg, &acquired, args.locked, &mut plan)?;
+    let plan_now = || {
+        rt.block_on(crate::reconcile::make_plan(
+            &cfg,
+            &backend,
+            &fetcher,
+            &args.targets,
+        ))
+    };
+    let (mut plan, mut acquired) = plan_now()?;
+    // Locked, a catalog the vendor replaced is read again from the archive.
+    if args.locked && super::lock::pin_from_archive(&cfg, &fetcher, &acquired)? {
+        (plan, acquired) = plan_now()?;
+    }
+    let lock = super::lock::settle(&cfg, &fetcher, &acquired, args.locked, &mut plan)?;
     if args.json {
         let mut v = display_json(&plan);
         v["lock"] = lock.json();

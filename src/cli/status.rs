@@ -205,13 +205,18 @@ pub(super) fn text(r: &Report) -> String {
         }
         let u = &c.updates;
         out.push_str(&format!(
-            "  updates:      {} (metadata-only {}, deployable {}, expired {}{})\n",
+            "  updates:      {} (metadata-only {}, deployable {}, expired {}{}{})\n",
             u.total,
             u.metadata_only,
             u.deployable,
             u.expired,
             if u.deselected > 0 {
                 format!("; {} of them deselected", u.deselected)
+            } else {
+                String::new()
+            },
+            if u.superseded > 0 {
+                format!("; {} superseded", u.superseded)
             } else {
                 String::new()
             }

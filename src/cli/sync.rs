@@ -28,6 +28,10 @@ pub struct SyncArgs {
     /// Print the result as one JSON object (per scope: result, counts, first error).
     #[arg(long)]
     pub json: bool,
+    /// Hold the sync to supctl.lock (as `apply --locked`) when no `watch` runs; a running
+    /// `watch` applies its own `--locked`.
+    #[arg(long)]
+    pub locked: bool,
 }
 
 /// Version of `sync --json`; the major changes only when a field is renamed or removed.
@@ -102,6 +106,7 @@ pub(super) fn run(args: SyncArgs) -> anyhow::Result<u8> {
         apply: true,
         // An admin's sync: windows with `manual_sync = true` let it through.
         closed: crate::reconcile::windows::closed(&cfg, chrono::Utc::now(), true),
+        locked: args.locked,
         cancel: Some(interrupt.flag()),
         progress: crate::apply::Progress::for_stderr(),
     };

@@ -9,6 +9,7 @@ use clap::{Args, Subcommand};
 use regex::RegexBuilder;
 
 use crate::catalog::model::Category;
+use crate::ids::UpdateId;
 use crate::store::db::OpenOptions;
 use crate::store::embedded::EmbeddedServer;
 use crate::store::query::UpdateFilter;
@@ -43,6 +44,12 @@ pub struct ListArgs {
     /// A regular expression matched against the title (case-insensitive).
     #[arg(long, value_name = "REGEX")]
     pub title: Option<String>,
+    /// Only updates a newer stored update supersedes.
+    #[arg(long, conflicts_with = "not_superseded")]
+    pub superseded: bool,
+    /// Only updates nothing stored supersedes (the newest of their chains).
+    #[arg(long)]
+    pub not_superseded: bool,
 }
 
 pub fn run(cmd: UpdatesCommand) -> anyhow::Result<u8> {
@@ -60,6 +67,11 @@ pub fn run(cmd: UpdatesCommand) -> anyhow::Result<u8> {
         category: a.category,
         state: a.state.as_deref().and_then(UpdateState::parse),
         title,
+        superseded: match (a.superseded, a.not_superseded) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
+        },
     };
     let cfg = a.store.config()?;
     let checked = filter.catalog.is_some() || filter.category.is_some();
@@ -95,13 +107,13 @@ pub fn run(cmd: UpdatesCommand) -> anyhow::Result<u8> {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<36}  {:>3}  {:<25}  {:<12}  {:<20}  {:<18}  TITLE",
-        "ID", "REV", "STATE", "CATALOG", "VENDOR", "CLASSIFICATION"
+        "{:<36}  {:>3}  {:<25}  {:<12}  {:<20}  {:<18}  {:<13}  TITLE",
+        "ID", "REV", "STATE", "CATALOG", "VENDOR", "CLASSIFICATION", "SUPERSEDED BY"
     );
     for r in &rows {
         let _ = writeln!(
             out,
-            "{:<36}  {:>3}  {:<25}  {:<12}  {:<20}  {:<18}  {}",
+            "{:<36}  {:>3}  {:<25}  {:<12}  {:<20}  {:<18}  {:<13}  {}",
             // Padding needs strings: the newtypes' Display ignores width.
             r.id.to_string(),
             r.revision,
@@ -113,12 +125,22 @@ pub fn run(cmd: UpdatesCommand) -> anyhow::Result<u8> {
             r.catalog.to_string(),
             r.vendor,
             r.classification,
+            superseded_by(&r.superseded_by),
             r.title
         );
     }
     let _ = writeln!(out, "{} update(s)", rows.len());
     emit(&out)?;
     Ok(super::EXIT_OK)
+}
+
+/// `-`, the first superseding update's id prefix, and `+N` for more.
+fn superseded_by(ids: &[UpdateId]) -> String {
+    match ids {
+        [] => "-".to_string(),
+        [one] => one.to_string()[..8].to_string(),
+        [first, rest @ ..] => format!("{} +{}", &first.to_string()[..8], rest.len()),
+    }
 }
 
 /// Refuses a `--catalog` or `--category` that names nothing in the store: such a filter

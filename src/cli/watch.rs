@@ -29,6 +29,10 @@ pub struct WatchArgs {
     /// `[web] listen`.
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<std::net::SocketAddr>,
+    /// Hold every pass to supctl.lock, as `apply --locked` does: a catalog whose CAB differs
+    /// is read from the archive, or fails with lock-mismatch; a new lock is reconciled at once.
+    #[arg(long)]
+    pub locked: bool,
     /// Log lines as text or one JSON object per line.
     #[arg(long, value_enum, default_value = "human")]
     pub log_format: LogFormat,
@@ -134,6 +138,7 @@ pub(super) fn run(args: WatchArgs) -> anyhow::Result<u8> {
         config_path: std::path::absolute(&path).unwrap_or(path),
         mode: args.mode,
         listen: args.listen,
+        locked: args.locked,
         timing: Timing {
             scale: args.schedule_scale,
             ..Timing::default()

@@ -25,6 +25,8 @@ pub(super) const TOP_KEYS: &[&str] = &[
     "certificate",
     "publish",
     "window",
+    "notify",
+    "archive",
 ];
 
 /// What one file contributes, with where each singular section was declared.
@@ -37,10 +39,12 @@ struct Part {
     web: Option<(Web, Loc)>,
     defaults: Option<(Defaults, Loc)>,
     limits: Option<(super::Limits, Loc)>,
+    archive: Option<(Option<Archive>, Loc)>,
     catalogs: Vec<(CatalogDraft, Loc)>,
     certificates: Vec<CertificateRule>,
     publish: Vec<PublishRule>,
     windows: Vec<WindowRule>,
+    notify: Vec<NotifyRule>,
     /// `empty = true`: no `[server]` and no catalog, on purpose.
     empty: bool,
 }
@@ -128,6 +132,9 @@ fn read_part(file: &SourceFile, diags: &mut Vec<Diagnostic>) -> Part {
     if let Some(t) = cx.table(&top, "defaults") {
         part.defaults = Some((sections::defaults(&mut cx, &t), cx.loc(&t.span)));
     }
+    if let Some(t) = cx.table(&top, "archive") {
+        part.archive = Some((super::windows::archive(&mut cx, &t), cx.loc(&t.span)));
+    }
     if let Some(t) = cx.table(&top, "limits") {
         part.limits = Some((super::limits::limits(&mut cx, &t), cx.loc(&t.span)));
     }
@@ -164,6 +171,11 @@ fn read_part(file: &SourceFile, diags: &mut Vec<Diagnostic>) -> Part {
     for t in cx.table_array(&top, "publish") {
         if let Some(p) = sections::publish(&mut cx, &t) {
             part.publish.push(p);
+        }
+    }
+    for t in cx.table_array(&top, "notify") {
+        if let Some(n) = super::notify::notify(&mut cx, &t) {
+            part.notify.push(n);
         }
     }
     diags.append(&mut cx.diags);
@@ -261,10 +273,12 @@ pub fn load_with(path: &Path, opts: LoadOptions) -> Result<(Config, Vec<Diagnost
         single(&mut merged.web, part.web, "web", &mut diags);
         single(&mut merged.defaults, part.defaults, "defaults", &mut diags);
         single(&mut merged.limits, part.limits, "limits", &mut diags);
+        single(&mut merged.archive, part.archive, "archive", &mut diags);
         merged.catalogs.extend(part.catalogs);
         merged.certificates.extend(part.certificates);
         merged.publish.extend(part.publish);
         merged.windows.extend(part.windows);
+        merged.notify.extend(part.notify);
         merged.empty |= part.empty;
         if first_file.is_none() {
             first_file = Some(source);
@@ -302,40 +316,28 @@ pub fn load_with(path: &Path, opts: LoadOptions) -> Result<(Config, Vec<Diagnost
     check_certificates(&merged.certificates, &mut diags);
     for p in &merged.publish {
         if !catalogs.contains_key(&p.catalog) {
-            let known: Vec<&str> = catalogs.keys().map(String::as_str).collect();
-            let hint = match super::source::suggest(&p.catalog, &known) {
-                Some(s) => format!("did you mean `{s}`?"),
-                None if known.is_empty() => "no catalog is defined".to_string(),
-                None => format!("defined catalogs: {}", known.join(", ")),
-            };
-            diags.push(
-                Diagnostic::error(
-                    p.loc.clone(),
-                    format!(
-                        "[[publish]] refers to catalog `{}`, which is not defined",
-                        p.catalog
-                    ),
-                )
-                .with_hint(hint),
-            );
+            diags.push(unknown_catalog(
+                &catalogs,
+                &p.catalog,
+                p.loc.clone(),
+                format!(
+                    "[[publish]] refers to catalog `{}`, which is not defined",
+                    p.catalog
+                ),
+            ));
         }
     }
     for w in &merged.windows {
         for c in w.catalogs.iter().filter(|c| !catalogs.contains_key(*c)) {
-            let known: Vec<&str> = catalogs.keys().map(String::as_str).collect();
-            let hint = match super::source::suggest(c, &known) {
-                Some(s) => format!("did you mean `{s}`?"),
-                None => format!("defined catalogs: {}", known.join(", ")),
-            };
-            diags.push(
-                Diagnostic::error(
-                    w.loc.clone(),
-                    format!("[[window]] names catalog `{c}`, which is not defined"),
-                )
-                .with_hint(hint),
-            );
+            diags.push(unknown_catalog(
+                &catalogs,
+                c,
+                w.loc.clone(),
+                format!("[[window]] names catalog `{c}`, which is not defined"),
+            ));
         }
     }
+    check_notify(&merged.notify, &catalogs, &mut diags);
     let mut server = merged.server.map(|(s, _)| s).unwrap_or_default();
     if server.path.is_relative() {
         server.path = root_dir.join(&server.path);
@@ -369,6 +371,8 @@ pub fn load_with(path: &Path, opts: LoadOptions) -> Result<(Config, Vec<Diagnost
         certificates: merged.certificates,
         publish: merged.publish,
         windows: merged.windows,
+        archive: merged.archive.and_then(|(a, _)| a),
+        notify: merged.notify,
         files,
         root: path.to_path_buf(),
     };
@@ -455,6 +459,59 @@ fn check_certificates(rules: &[CertificateRule], diags: &mut Vec<Diagnostic>) {
                 )
                 .with_hint("keep one [[certificate]] entry per thumbprint and kind"),
             );
+        }
+    }
+}
+
+/// `[[notify]]` names are unique across files (logs, metrics and `notify test NAME` use
+/// them), and a rule's `catalogs` name defined catalogs (a typo would silence it).
+/// The error for a rule that names a catalog the config does not define, with the closest
+/// key or the defined ones.
+fn unknown_catalog(
+    catalogs: &BTreeMap<String, (Catalog, Loc)>,
+    key: &str,
+    loc: Option<Loc>,
+    message: String,
+) -> Diagnostic {
+    let known: Vec<&str> = catalogs.keys().map(String::as_str).collect();
+    let hint = match super::source::suggest(key, &known) {
+        Some(s) => format!("did you mean `{s}`?"),
+        None if known.is_empty() => "no catalog is defined".to_string(),
+        None => format!("defined catalogs: {}", known.join(", ")),
+    };
+    Diagnostic::error(loc, message).with_hint(hint)
+}
+
+fn check_notify(
+    rules: &[NotifyRule],
+    catalogs: &BTreeMap<String, (Catalog, Loc)>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    for (i, r) in rules.iter().enumerate() {
+        if let Some(first) = rules[..i].iter().find(|o| o.name == r.name) {
+            let at = first
+                .loc
+                .as_ref()
+                .map(|l| l.to_string())
+                .unwrap_or_default();
+            diags.push(
+                Diagnostic::error(
+                    r.loc.clone(),
+                    format!("[[notify]] name `{}` is used twice; first at {at}", r.name),
+                )
+                .with_hint("give each [[notify]] rule its own name"),
+            );
+        }
+        for key in r.catalogs.iter().filter(|k| !catalogs.contains_key(*k)) {
+            diags.push(unknown_catalog(
+                catalogs,
+                key,
+                r.loc.clone(),
+                format!(
+                    "[[notify]] `{}` filters on catalog `{key}`, which is not defined",
+                    r.name
+                ),
+            ));
         }
     }
 }

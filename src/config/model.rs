@@ -14,7 +14,10 @@ use serde::Serialize;
 use super::source::Loc;
 use crate::ids::{CategoryId, Thumbprint, UpdateId};
 use crate::schedule::Schedule;
-pub use crate::vocab::{CatalogKind, CertKind, CertState, SigningMode, WindowKind};
+use crate::vocab::Severity;
+pub use crate::vocab::{
+    CatalogKind, CertKind, CertState, EventKind, NotifyProvider, SigningMode, WindowKind,
+};
 
 /// The whole desired state, merged from one file or a directory of files.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -57,9 +60,16 @@ pub struct Config {
     /// Updates whose content is published (staged), as "Publish Third-Party Software Update Content" does.
     #[serde(default)]
     pub publish: Vec<PublishRule>,
+    /// Where the CABs pinned in `supctl.lock` are kept (`supctl catalog archive`), so a
+    /// `--locked` plan finds the tested catalog after the vendor has moved on.
+    pub archive: Option<Archive>,
     /// When the `watch` daemon may apply catalogs' changes (Argo CD's sync windows).
     #[serde(default, rename = "window")]
     pub windows: Vec<WindowRule>,
+    /// Where `watch` sends notifications (failed syncs, drift, status messages, expiring
+    /// certificates), any number of rules.
+    #[serde(default)]
+    pub notify: Vec<NotifyRule>,
     /// The files the state was read from, in load order.
     #[serde(skip)]
     #[schemars(skip)]
@@ -481,6 +491,17 @@ pub struct CertificateRule {
     pub loc: Option<Loc>,
 }
 
+/// `[archive]`: a directory (`path`, written by `supctl catalog archive`) or a read-only
+/// HTTPS or file location (`url`) holding pinned CABs as `<sha256>.cab`.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Archive {
+    /// A directory, relative to the config's; shared storage for promotion.
+    pub path: Option<PathBuf>,
+    /// The base URL of the same layout served over HTTPS (read-only).
+    pub url: Option<String>,
+}
+
 /// `[[window]]`: a recurring time when catalogs may (`allow`) or may not (`deny`) be applied
 /// by the daemon; see `reconcile::windows` for the rules.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -528,4 +549,61 @@ pub struct PublishRule {
     #[serde(skip)]
     #[schemars(skip)]
     pub loc: Option<Loc>,
+}
+
+/// A `[[notify]]` rule: which events go to one receiver. Secrets (the URL, the HMAC key, the
+/// SMTP password) stay in environment variables named here, read when `watch` starts.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyRule {
+    /// Unique name of the rule, shown in logs, metrics and `supctl notify test NAME`.
+    pub name: String,
+    /// `webhook`, `teams`, `slack` or `email`.
+    pub provider: NotifyProvider,
+    /// The environment variable holding the receiver's URL (for `email`, an SMTP URL such
+    /// as `smtp://user@mail.corp.example:587` or `smtps://...`). The URL is a secret: a
+    /// webhook's path carries its token.
+    pub url_env: String,
+    /// `webhook` only: the environment variable holding the HMAC-SHA256 key; each body is
+    /// then signed in `X-Supctl-Signature: sha256=<hex>`.
+    pub secret_env: Option<String>,
+    /// `email` only: the environment variable holding the SMTP password.
+    pub password_env: Option<String>,
+    /// Least severe event sent: `error`, `warning` (default) or `info`.
+    #[serde(default = "default_notify_severity")]
+    pub severity: Severity,
+    /// Event kinds sent (e.g. `sync-failed`, `signer-changed`). Default: all.
+    #[serde(default)]
+    pub events: Vec<EventKind>,
+    /// Catalog keys whose events are sent. Default: all (and events about no catalog).
+    #[serde(default)]
+    pub catalogs: Vec<String>,
+    /// How long a problem that stays open waits before it is sent again as a reminder,
+    /// e.g. `24 hours` (the default), `30 minutes`, `2 days`.
+    #[serde(serialize_with = "serialize_duration")]
+    #[schemars(with = "Option<String>")]
+    pub remind_after: std::time::Duration,
+    /// `email` only: the sender, e.g. `supctl <supctl@corp.example>`.
+    pub from: Option<String>,
+    /// `email` only: the recipients.
+    #[serde(default)]
+    pub to: Vec<String>,
+    /// Where the rule was declared.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub loc: Option<Loc>,
+}
+
+fn default_notify_severity() -> Severity {
+    Severity::Warning
+}
+
+/// One day: an open problem is repeated daily, as an on-call reminder would be.
+pub const DEFAULT_REMIND_AFTER: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+fn serialize_duration<S: serde::Serializer>(
+    d: &std::time::Duration,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format!("{} seconds", d.as_secs()))
 }

@@ -12,7 +12,7 @@ pub fn schema_json() -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{catalog, limits, load, sections, windows};
+    use super::super::{catalog, limits, load, notify, sections, windows};
     use super::*;
 
     fn properties(schema: &serde_json::Value, def: Option<&str>) -> Vec<String> {
@@ -53,6 +53,8 @@ mod tests {
             ("CertificateRule", sections::CERTIFICATE_KEYS),
             ("PublishRule", sections::PUBLISH_KEYS),
             ("WindowRule", windows::WINDOW_KEYS),
+            ("Archive", windows::ARCHIVE_KEYS),
+            ("NotifyRule", notify::NOTIFY_KEYS),
         ] {
             assert_eq!(properties(&schema, Some(def)), sorted(keys), "{def}");
         }

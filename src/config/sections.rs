@@ -240,7 +240,7 @@ pub(super) fn sync(cx: &mut Cx, t: &Table) -> SyncSettings {
 
 /// `key`'s value when it names an environment variable (letters, digits, `_`, not starting
 /// with a digit): configs name secrets' variables, never the secrets.
-fn env_name(cx: &mut Cx, t: &Table, key: &str, example: &str) -> Option<String> {
+pub(super) fn env_name(cx: &mut Cx, t: &Table, key: &str, example: &str) -> Option<String> {
     let env = cx.string(t, key)?;
     let name = env.get_ref();
     let ok = !name.is_empty()

@@ -1,10 +1,41 @@
-//! Reading one `[[window]]` table, and the config's durations (`10 hours`).
+//! Reading `[[window]]` tables and `[archive]` (issue 17's GitOps settings), and the
+//! config's durations (`10 hours`).
 
 use toml::Spanned;
 
 use super::model::{WindowKind, WindowRule};
 use super::reader::{Cx, Table};
 use super::sections::timezone;
+
+pub(super) const ARCHIVE_KEYS: &[&str] = &["path", "url"];
+
+/// `[archive]`: exactly one of `path` and `url`.
+pub(super) fn archive(cx: &mut Cx, t: &Table) -> Option<super::model::Archive> {
+    cx.check_keys(t, ARCHIVE_KEYS);
+    let path = cx.path(t, "path");
+    let url = cx.string(t, "url");
+    if let Some(u) = &url {
+        super::sections::check_url(cx, t, "url", u, true);
+    }
+    match (&path, &url) {
+        (None, None) => {
+            cx.error(
+                &t.span,
+                "[archive] needs `path` (a directory) or `url` (where the same files are served)",
+                Some("path = \"/srv/supctl-archive\"".into()),
+            );
+            None
+        }
+        (Some(_), Some(u)) => {
+            cx.error(&u.span(), "[archive] takes `path` or `url`, not both", None);
+            None
+        }
+        _ => Some(super::model::Archive {
+            path: path.map(Spanned::into_inner),
+            url: url.map(Spanned::into_inner),
+        }),
+    }
+}
 
 pub(super) const WINDOW_KEYS: &[&str] = &[
     "name",

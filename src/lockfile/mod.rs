@@ -16,6 +16,7 @@
 //!   digest ([`check::mismatches`]).
 //! - **Temp + fsync + rename**: a crash leaves the old lock or the new one.
 
+pub mod archive;
 pub mod check;
 
 use std::collections::BTreeMap;
@@ -73,6 +74,8 @@ pub enum LockFileError {
     Parse { path: PathBuf, message: String },
     #[error("{}: lock format {found}, this supctl reads {VERSION}: upgrade supctl, or delete the lock and run `supctl lock update`", path.display())]
     Version { path: PathBuf, found: u32 },
+    #[error("locked, but there is no {}: run `supctl lock update` where the catalogs were tested and commit the lock", path.display())]
+    Missing { path: PathBuf },
     #[error("writing {}: {source}", path.display())]
     Write {
         path: PathBuf,

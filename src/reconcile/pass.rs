@@ -26,6 +26,8 @@ pub enum PassError {
     PlanFile(#[from] plan::file::PlanFileError),
     #[error("{0}: {1}")]
     Io(String, std::io::Error),
+    #[error(transparent)]
+    Lock(#[from] crate::lockfile::LockFileError),
 }
 
 /// What one pass covers.
@@ -76,6 +78,9 @@ pub struct PassOptions {
     /// Catalogs (key → why) a sync window keeps closed: their changes are planned, not
     /// applied (`plan::windows`).
     pub closed: std::collections::BTreeMap<String, String>,
+    /// Hold the pass to `supctl.lock` (`watch --locked`): catalogs that differ are read from
+    /// the archive, or fail with `lock-mismatch` (`reconcile::locked`).
+    pub locked: bool,
     pub cancel: Option<Arc<AtomicBool>>,
     pub progress: crate::apply::Progress,
 }
@@ -181,7 +186,22 @@ pub async fn run(
     let started = Utc::now();
     // A host unreachable in the last pass may be back: try it again (once).
     fetcher.new_run();
-    let (mut plan, acquired) = plan_scope(cfg, backend, fetcher, scope).await?;
+    // Pins are per pass: the lock may have moved since the last one.
+    fetcher.clear_pins();
+    let (mut plan, mut acquired) = plan_scope(cfg, backend, fetcher, scope).await?;
+    if opts.locked {
+        let pins = super::locked::pin_from_archive(cfg, fetcher, &acquired)?;
+        for (key, file) in &pins.missing {
+            tracing::warn!(catalog = %key, archive = %file.display(), "the source serves another catalog than the locked one, and the archive has no copy");
+        }
+        if !pins.pinned.is_empty() {
+            for (key, file) in &pins.pinned {
+                tracing::info!(catalog = %key, file = %file, "reading the locked catalog from the archive");
+            }
+            (plan, acquired) = plan_scope(cfg, backend, fetcher, scope).await?;
+        }
+        super::locked::hold(&mut plan, cfg, &acquired)?;
+    }
     // Catalogs a sync window keeps closed: planned and shown, applied later.
     let held = (opts.apply && !opts.closed.is_empty())
         .then(|| crate::plan::windows::hold(&mut plan, &opts.closed));

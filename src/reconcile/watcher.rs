@@ -58,6 +58,10 @@ impl Filter {
         if parent != self.config_dir {
             return None;
         }
+        // The lock beside the config is desired state too (a promotion changes only it).
+        if name == crate::lockfile::FILE_NAME {
+            return Some(Change::Config);
+        }
         match &self.config_file {
             Some(f) => (name == f.as_os_str()).then_some(Change::Config),
             None => p

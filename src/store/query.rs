@@ -24,6 +24,8 @@ pub struct UpdateFilter {
     pub category: Option<String>,
     pub state: Option<UpdateState>,
     pub title: Option<Regex>,
+    /// `Some(true)`: only updates a stored update supersedes; `Some(false)`: only the others.
+    pub superseded: Option<bool>,
 }
 
 /// One row of the updates view, the JSON contract of `updates list --json`.
@@ -40,6 +42,10 @@ pub struct UpdateRow {
     /// Kept on the server but outside the catalog's selected categories (`prune = false`,
     /// `expire_deselected = false`); only the config knows, so the CLI sets it.
     pub deselected: bool,
+    /// Updates this one supersedes (sorted).
+    pub supersedes: Vec<UpdateId>,
+    /// Stored updates that supersede this one (sorted): non-empty means superseded.
+    pub superseded_by: Vec<UpdateId>,
 }
 
 impl UpdateRow {
@@ -54,6 +60,8 @@ impl UpdateRow {
             catalog: u.catalog.clone(),
             state: u.state(),
             deselected: false,
+            supersedes: u.supersedes.clone(),
+            superseded_by: u.superseded_by.clone(),
         }
     }
 }
@@ -80,6 +88,9 @@ impl UpdateFilter {
                 .is_none_or(|p| u.products.iter().any(|x| x.eq_ignore_ascii_case(p)))
             && self.state.is_none_or(|s| u.state() == s)
             && self.title.as_ref().is_none_or(|r| r.is_match(&u.title))
+            && self
+                .superseded
+                .is_none_or(|s| s != u.superseded_by.is_empty())
             && self.category.as_ref().is_none_or(|path| {
                 state.categories.get(&u.catalog).is_some_and(|cats| {
                     cats.iter()

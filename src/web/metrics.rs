@@ -5,9 +5,9 @@
 //! Two kinds of series, kept apart on purpose:
 //! - **Gauges of the state** the last report describes, in a registry filled afresh at each
 //!   request from that report, so a catalog that goes away leaves no stale series behind.
-//! - **Counters and the duration histogram** of what this process did ([`Counters`]), kept
-//!   across passes and starting at zero when the daemon starts, as Prometheus expects of
-//!   `_total` series (its `rate()` handles the reset).
+//! - **Counters and the duration histogram** of what this process did ([`Counters`], and the
+//!   notifier's delivery counts), kept across passes and starting at zero when the daemon
+//!   starts, as Prometheus expects of `_total` series (its `rate()` handles the reset).
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -138,10 +138,26 @@ pub fn render(
     report: Option<&Report>,
     drift: &BTreeMap<String, u64>,
     counters: &Counters,
+    deliveries: &[crate::notify::DeliveryCount],
     backend: &str,
 ) -> String {
     let mut r = Registry::with_prefix("supctl");
     counters.register(&mut r);
+    // Kept by the notifier since the daemon started; shown as the counter it is.
+    let sent = Counts::default();
+    r.register(
+        "notifications",
+        "Notification deliveries by rule, provider and outcome since the daemon started",
+        sent.clone(),
+    );
+    for d in deliveries {
+        sent.get_or_create(&labels(&[
+            ("name", &d.name),
+            ("provider", d.provider.as_str()),
+            ("outcome", d.outcome.as_str()),
+        ]))
+        .inc_by(d.count);
+    }
     let drifting = series(
         &mut r,
         "drift_actions",

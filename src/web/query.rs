@@ -11,7 +11,7 @@ use crate::store::{CatalogKey, UpdateState};
 pub const PER_PAGE: usize = 100;
 pub const MAX_PER_PAGE: usize = 1000;
 
-/// `?catalog=&state=&classification=&product=&vendor=&title=&page=&per_page=`; empty values
+/// `?catalog=&state=&classification=&product=&vendor=&title=&superseded=&page=&per_page=`; empty values
 /// (what a form sends for an untouched field) mean "any".
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct UpdatesQuery {
@@ -28,10 +28,30 @@ pub struct UpdatesQuery {
     /// A case-insensitive regular expression, as `updates list --title` takes.
     #[serde(default, skip_serializing_if = "is_blank")]
     pub title: Option<String>,
+    /// `true`: only superseded updates; `false`: only the others; blank: any.
+    #[serde(
+        default,
+        deserialize_with = "blank_or_bool",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub superseded: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub per_page: Option<usize>,
+}
+
+/// A form's select sends `superseded=` for "any".
+fn blank_or_bool<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    let s = String::deserialize(d)?;
+    match s.trim() {
+        "" => Ok(None),
+        "true" => Ok(Some(true)),
+        "false" => Ok(Some(false)),
+        other => Err(serde::de::Error::custom(format!(
+            "superseded: `{other}` is not true or false"
+        ))),
+    }
 }
 
 fn is_blank(v: &Option<String>) -> bool {
@@ -77,6 +97,7 @@ impl UpdatesQuery {
             category: None,
             state,
             title,
+            superseded: self.superseded,
         })
     }
 
@@ -108,9 +129,12 @@ mod tests {
 
     #[test]
     fn blank_fields_mean_any_and_bad_ones_are_named() {
-        let q: UpdatesQuery = serde_urlencoded::from_str("state=&title=&page=2").unwrap();
+        let q: UpdatesQuery =
+            serde_urlencoded::from_str("state=&title=&superseded=&page=2").unwrap();
         let f = q.filter().unwrap();
-        assert!(f.state.is_none() && f.title.is_none());
+        assert!(f.state.is_none() && f.title.is_none() && f.superseded.is_none());
+        let only: UpdatesQuery = serde_urlencoded::from_str("superseded=true").unwrap();
+        assert_eq!(only.filter().unwrap().superseded, Some(true));
         assert_eq!(q.paging(), (2, PER_PAGE));
         let bad: UpdatesQuery = serde_urlencoded::from_str("state=installed").unwrap();
         assert!(bad.filter().unwrap_err().starts_with("state: `installed`"));

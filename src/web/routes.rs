@@ -190,7 +190,20 @@ async fn api_updates(State(s): State<WebState>, Query(q): Query<UpdatesQuery>) -
 
 async fn metrics_text(State(s): State<WebState>) -> Response {
     let p = s.read();
-    let text = super::metrics::render(p.report.as_deref(), &p.drift, &s.counters, s.backend);
+    let deliveries = s
+        .deliveries
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+        .map(|d| d.snapshot())
+        .unwrap_or_default();
+    let text = super::metrics::render(
+        p.report.as_deref(),
+        &p.drift,
+        &s.counters,
+        &deliveries,
+        s.backend,
+    );
     (
         [(
             header::CONTENT_TYPE,

@@ -72,6 +72,8 @@ pub struct WebState {
     pub(super) token: Option<Arc<str>>,
     pub(super) backend: &'static str,
     pub(super) updates: UpdateSource,
+    /// The notifier's delivery counts, for `/metrics`.
+    pub(super) deliveries: Arc<RwLock<Option<crate::notify::DeliveryStats>>>,
 }
 
 impl WebState {
@@ -82,7 +84,13 @@ impl WebState {
             token: token.map(Arc::from),
             backend,
             updates,
+            deliveries: Arc::default(),
         }
+    }
+
+    /// The notifier's delivery counts, exposed as `supctl_notifications_total`.
+    pub fn set_deliveries(&self, stats: crate::notify::DeliveryStats) {
+        *self.deliveries.write().unwrap_or_else(|e| e.into_inner()) = Some(stats);
     }
 
     /// Publishes what a pass left (after each pass): the report, the recent runs, the config

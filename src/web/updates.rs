@@ -106,6 +106,8 @@ mod tests {
             catalog: CatalogKey::parse("c").unwrap(),
             state: crate::store::UpdateState::MetadataOnly,
             deselected: false,
+            supersedes: Vec::new(),
+            superseded_by: Vec::new(),
         }
     }
 

@@ -55,7 +55,12 @@ fn fails(text: &str, needle: &str) {
 
 #[test]
 fn examples_are_valid() {
-    for ex in ["examples/quickstart", "examples/gitops"] {
+    for ex in [
+        "examples/quickstart",
+        "examples/gitops",
+        "examples/promotion/lab",
+        "examples/promotion/prod",
+    ] {
         supctl()
             .args(["validate", "-c", ex])
             .assert()

@@ -112,7 +112,7 @@ fn lock_update_refreshes_without_planning_and_says_when_up_to_date() {
     let r = run(&cfg, &["plan", "--locked"]);
     assert_eq!(r.code, 1, "{}", r.all());
     assert!(
-        r.all().contains("--locked, but there is no") && r.all().contains("supctl lock update"),
+        r.all().contains("locked, but there is no") && r.all().contains("supctl lock update"),
         "{}",
         r.all()
     );

@@ -82,7 +82,7 @@ fn narrowing_keeps_deselected_updates_and_widening_names_them() {
     assert_eq!(c["updates"]["expired"], 0, "{c:#}");
     let out = ws.supctl(&["status"]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("expired 0; 1 of them deselected)"), "{text}");
+    assert!(text.contains("expired 0; 1 of them deselected"), "{text}");
     // `updates list` marks the same update, in text and JSON.
     assert_eq!(listed_deselected(&ws), vec![BIOS.to_string()]);
     let out = ws.supctl(&["updates", "list"]);

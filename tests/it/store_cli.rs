@@ -119,6 +119,8 @@ fn updates_list_filters_and_json_contract() {
             "product",
             "revision",
             "state",
+            "superseded_by",
+            "supersedes",
             "title",
             "vendor"
         ]

@@ -78,6 +78,14 @@ fn both_backends_end_in_the_same_state() {
             ..Default::default()
         },
         UpdateFilter {
+            superseded: Some(true),
+            ..Default::default()
+        },
+        UpdateFilter {
+            superseded: Some(false),
+            ..Default::default()
+        },
+        UpdateFilter {
             title: Some(regex::Regex::new("00001[0-9]$").unwrap()),
             classification: Some("updates".into()),
             ..Default::default()

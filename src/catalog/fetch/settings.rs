@@ -73,7 +73,7 @@ impl Default for HttpSettings {
 /// TLS is rustls with aws-lc-rs and `rustls-platform-verifier` (reqwest's `rustls`
 /// feature): on Linux that is the system store (`/etc/ssl/certs`, `SSL_CERT_FILE`), on
 /// Windows the OS verifier, so corporate roots deployed by GPO are trusted as in a browser.
-pub(super) fn build_client(s: &HttpSettings) -> Result<reqwest::Client, FetchError> {
+pub fn build_client(s: &HttpSettings) -> Result<reqwest::Client, FetchError> {
     let mut b = reqwest::Client::builder()
         .user_agent(s.user_agent.clone())
         .connect_timeout(s.connect_timeout)

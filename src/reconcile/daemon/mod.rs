@@ -27,6 +27,7 @@ use crate::catalog::fetch::Fetcher;
 use crate::config::{self, Config, Schedule};
 use crate::store::{HeldLock, Store, StoreError};
 
+mod notifications;
 mod passes;
 mod service;
 mod startup;
@@ -59,6 +60,8 @@ pub enum DaemonError {
     LockLost(StoreError),
     #[error(transparent)]
     Web(#[from] crate::web::WebError),
+    #[error(transparent)]
+    Notify(#[from] crate::notify::NotifyError),
 }
 
 pub struct Options {
@@ -67,7 +70,12 @@ pub struct Options {
     /// `--listen`: the HTTP listener's address, over `[web] listen`.
     pub listen: Option<std::net::SocketAddr>,
     pub timing: Timing,
+    /// `--locked`: every pass holds to `supctl.lock` (production after promotion).
+    pub locked: bool,
 }
+
+/// Longest wait at stop for queued notifications (`daemon-stopped` among them).
+const NOTIFY_DRAIN: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Longest sleep before the wall clock is read again (suspend, clock changes).
 const MAX_SLEEP: std::time::Duration = std::time::Duration::from_secs(5);
@@ -104,6 +112,8 @@ struct Daemon {
     web: Option<crate::web::WebState>,
     /// Catalogs a sync window kept closed at the last look (`windows.rs`).
     closed: BTreeSet<String>,
+    /// `[[notify]]`: events derived after each pass, delivered off the reconcile path.
+    notifier: crate::notify::Notifier,
 }
 
 /// A digest of the config's files (names and contents), `None` if one cannot be read.
@@ -114,6 +124,11 @@ fn config_digest(path: &std::path::Path) -> Option<crate::ids::Sha256> {
     for f in files {
         h.update(f.to_string_lossy().as_bytes());
         h.update(std::fs::read(&f).ok()?);
+    }
+    // A new lock (a promotion) is a change of desired state too.
+    if let Ok(lock) = std::fs::read(crate::lockfile::path_for(path)) {
+        h.update(b"supctl.lock");
+        h.update(lock);
     }
     Some(crate::ids::Sha256(h.finalize().into()))
 }
@@ -207,6 +222,16 @@ pub async fn run(
             Some(state)
         }
     };
+    let notifier = crate::notify::Notifier::start(
+        &cfg,
+        Some(&state_dir),
+        crate::notify::Timing {
+            scale: opts.timing.scale,
+        },
+    )?;
+    if let Some(w) = &web {
+        w.set_deliveries(notifier.stats());
+    }
     let mut d = Daemon {
         cfg,
         opts,
@@ -220,6 +245,7 @@ pub async fn run(
         loaded: None,
         web,
         closed: BTreeSet::new(),
+        notifier,
     };
     d.loaded = config_digest(&d.opts.config_path);
     tracing::info!(
@@ -229,6 +255,7 @@ pub async fn run(
         "watch started"
     );
     service::spawn_watchdog();
+    d.notify_lifecycle(crate::notify::EventKind::DaemonStarted);
     d.start_up().await?;
     d.log_warnings();
     if let Some(w) = &d.web {
@@ -298,6 +325,8 @@ pub async fn run(
         w.set_ready(false);
     }
     service::stopping();
+    d.notify_lifecycle(crate::notify::EventKind::DaemonStopped);
+    d.notifier.shutdown(NOTIFY_DRAIN).await;
     tracing::info!("watch stopped");
     Ok(())
 }
@@ -360,6 +389,7 @@ impl Daemon {
         PassOptions {
             apply,
             closed: crate::reconcile::windows::closed(&self.cfg, Utc::now(), manual),
+            locked: self.opts.locked,
             cancel: Some(self.cancel.clone()),
             progress: crate::apply::Progress::Quiet,
         }

@@ -84,6 +84,7 @@ impl Daemon {
         if out.as_ref().is_some_and(|o| o.cancelled) {
             return out;
         }
+        let facts = super::notifications::pass_facts(out.as_ref(), apply);
         let now = Utc::now();
         for scope in covered {
             let failed = match outcomes.iter().find(|o| o.scope == scope) {
@@ -92,7 +93,7 @@ impl Daemon {
             };
             self.reschedule(&scope, failed, now);
         }
-        self.log_warnings();
+        self.after_pass(&facts);
         out
     }
 
@@ -189,9 +190,14 @@ impl Daemon {
         }
     }
 
-    /// Logs the warnings of the status report that are new since the last pass, and publishes
-    /// the report to the HTTP listener.
+    /// [`Self::after_pass`] outside a pass (at start-up).
     pub(super) fn log_warnings(&mut self) {
+        self.after_pass(&crate::notify::PassFacts::default());
+    }
+
+    /// Logs the warnings of the status report that are new since the last pass, publishes
+    /// the report to the HTTP listener, and hands it to the notifications.
+    pub(super) fn after_pass(&mut self, facts: &crate::notify::PassFacts) {
         let read = || -> Result<(status::Report, status::Loaded), StoreError> {
             // The daemon holds the lock itself: an incomplete plan is not being run now.
             let loaded = status::load(&self.cfg, &self.backend, 1000, 200, None)?;
@@ -200,6 +206,7 @@ impl Daemon {
         };
         match read() {
             Ok((r, loaded)) => {
+                self.notifier.observe(&r, facts);
                 let now: BTreeSet<Warning> = r.warnings.iter().cloned().collect();
                 for w in now.difference(&self.warned) {
                     tracing::warn!(code = w.code, scope = %w.scope, "{}", w.message);

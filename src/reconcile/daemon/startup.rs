@@ -136,6 +136,9 @@ impl Daemon {
                 tracing::info!(reason = why, "config reloaded");
                 self.cfg = cfg;
                 super::log_suspended(&self.cfg);
+                if let Err(e) = self.notifier.reconfigure(&self.cfg) {
+                    tracing::error!(error = %e, "[[notify]]: keeping the last valid rules");
+                }
                 let now = Utc::now();
                 let mut next = BTreeMap::new();
                 for (scope, schedule, tz) in wanted_scopes(&self.cfg) {

@@ -167,6 +167,8 @@ pub struct UpdateCounts {
     /// Not expired, but outside the catalog's selected `categories` (kept: `prune` and
     /// `expire_deselected` are off).
     pub deselected: usize,
+    /// Not expired, but superseded by a newer stored update: what hygiene declines.
+    pub superseded: usize,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -340,6 +342,9 @@ pub fn report(inp: &Inputs<'_>) -> Report {
                 UpdateState::MetadataOnly => updates.metadata_only += 1,
                 UpdateState::Deployable => updates.deployable += 1,
                 UpdateState::Expired => updates.expired += 1,
+            }
+            if u.state() != UpdateState::Expired && !u.superseded_by.is_empty() {
+                updates.superseded += 1;
             }
             if crate::plan::deselected::is_deselected(&u.id, u.state(), selection.as_ref()) {
                 updates.deselected += 1;

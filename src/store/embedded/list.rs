@@ -22,7 +22,12 @@ const DEPLOYABLE: &str = "(EXISTS (SELECT 1 FROM update_files f WHERE f.update_i
 pub(super) fn list_updates(c: &Connection, filter: &UpdateFilter) -> Result<Vec<UpdateRow>> {
     let mut sql = format!(
         "SELECT u.id, u.revision, u.title, u.vendor, u.products, u.classification, u.catalog,
-                u.expired, {DEPLOYABLE} FROM updates u WHERE 1"
+                u.expired, {DEPLOYABLE},
+                (SELECT json_group_array(supersedes) FROM
+                    (SELECT supersedes FROM supersedence WHERE update_id = u.id ORDER BY supersedes)),
+                (SELECT json_group_array(update_id) FROM
+                    (SELECT update_id FROM supersedence WHERE supersedes = u.id ORDER BY update_id))
+         FROM updates u WHERE 1"
     );
     let mut args: Vec<Box<dyn ToSql>> = Vec::new();
     let mut arg = |sql: &mut String, clause: &str, v: String| {
@@ -60,6 +65,15 @@ pub(super) fn list_updates(c: &Connection, filter: &UpdateFilter) -> Result<Vec<
             p,
         );
     }
+    match filter.superseded {
+        None => {}
+        Some(true) => {
+            sql.push_str(" AND EXISTS (SELECT 1 FROM supersedence s WHERE s.supersedes = u.id)")
+        }
+        Some(false) => {
+            sql.push_str(" AND NOT EXISTS (SELECT 1 FROM supersedence s WHERE s.supersedes = u.id)")
+        }
+    }
     match filter.state {
         None => {}
         Some(UpdateState::Expired) => sql.push_str(" AND u.expired = 1"),
@@ -91,6 +105,8 @@ pub(super) fn list_updates(c: &Connection, filter: &UpdateFilter) -> Result<Vec<
             catalog: parsed(r, 6)?,
             state,
             deselected: false,
+            supersedes: from_json(r, 9)?,
+            superseded_by: from_json(r, 10)?,
         })
     })?;
     let mut out = Vec::new();

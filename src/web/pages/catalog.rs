@@ -68,6 +68,13 @@ fn filters(q: &UpdatesQuery) -> Markup {
             label { "Classification" input type="text" name="classification" value=(q.classification.as_deref().unwrap_or("")); }
             label { "Product" input type="text" name="product" value=(q.product.as_deref().unwrap_or("")); }
             label { "Title contains" input type="search" name="title" value=(q.title.as_deref().unwrap_or("")); }
+            label { "Supersedence"
+                select name="superseded" {
+                    option value="" selected[q.superseded.is_none()] { "any" }
+                    option value="true" selected[q.superseded == Some(true)] { "superseded" }
+                    option value="false" selected[q.superseded == Some(false)] { "not superseded" }
+                }
+            }
             button type="submit" { "Filter" }
         }
     }
@@ -82,6 +89,7 @@ fn updates_table(catalog: &str, page: &Page) -> Markup {
                     tr {
                         th scope="col" { "Title" } th scope="col" { "State" }
                         th scope="col" { "Classification" } th scope="col" { "Product" }
+                        th scope="col" { "Superseded by" }
                         th scope="col" class="num" { "Revision" }
                     }
                 }
@@ -94,11 +102,17 @@ fn updates_table(catalog: &str, page: &Page) -> Markup {
                             td { (u.state) @if u.deselected { ", deselected" } }
                             td { (u.classification) }
                             td { (u.product) }
+                            td {
+                                @for id in &u.superseded_by {
+                                    a href=(format!("/catalogs/{catalog}/updates/{id}")) { code { (id.to_string().get(..8).unwrap_or_default()) } } " "
+                                }
+                                @if u.superseded_by.is_empty() { span.muted { "—" } }
+                            }
                             td.num { (u.revision) }
                         }
                     }
                     @if page.updates.is_empty() {
-                        tr { td colspan="5" { span.muted { "No update matches." } } }
+                        tr { td colspan="6" { span.muted { "No update matches." } } }
                     }
                 }
             }

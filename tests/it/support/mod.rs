@@ -14,6 +14,7 @@ pub(crate) mod generator;
 pub(crate) mod https_server;
 pub(crate) mod kit;
 pub(crate) mod proxy;
+pub(crate) mod receiver;
 pub(crate) mod signed;
 pub(crate) mod store;
 pub(crate) mod tls;
