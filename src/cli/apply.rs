@@ -223,6 +223,7 @@ pub(super) fn run(args: ApplyArgs) -> anyhow::Result<u8> {
     };
     let started = Utc::now();
     let report = rt.block_on(apply::run(&plan, &backend, &ctx, &opts))?;
+    crate::reconcile::prune_saved_plans(&cfg, &backend, &plan.id);
     // Interrupted only when the signal left actions undone; one that came during the last
     // action changed nothing.
     let interrupted = interrupt.requested() && !report.not_attempted.is_empty();

@@ -143,71 +143,135 @@ pub fn run(cmd: StoreCommand) -> anyhow::Result<u8> {
             store,
             lock,
             dry_run,
-        } => {
-            let backend = EmbeddedServer::open(
-                &store.location()?,
-                OpenOptions {
-                    create: false,
-                    check: Check::Quick,
-                },
-            )?;
-            let _lock = lock.acquire(
-                &backend,
-                if dry_run {
-                    "store gc --dry-run"
-                } else {
-                    "store gc"
-                },
-                !dry_run,
-            )?;
-            let report = backend.gc(dry_run)?;
-            if store.json {
-                print_json(&report)?;
-            } else {
-                let verb = if report.removed {
-                    "removed"
-                } else {
-                    "would remove"
-                };
-                let mut out = String::new();
-                let _ = writeln!(out, "checked {} content file(s)", report.checked);
+        } => gc(&store, &lock, dry_run),
+    }
+}
+
+/// What `store gc --json` prints: the content check, the saved plans beyond
+/// `keep_plans`, and the cache of catalogs no longer configured (without a config: not
+/// looked at).
+#[derive(Serialize)]
+struct GcView {
+    #[serde(flatten)]
+    content: crate::store::content::GcReport,
+    plans: crate::reconcile::prune::Pruned,
+    cache: Option<crate::reconcile::prune::Pruned>,
+}
+
+fn gc(store: &StoreArgs, lock: &LockArgs, dry_run: bool) -> anyhow::Result<u8> {
+    use crate::reconcile::prune;
+    let cfg = store.config()?;
+    let loc = store.location_of(cfg.as_ref());
+    let backend = EmbeddedServer::open(
+        &loc,
+        OpenOptions {
+            create: false,
+            check: Check::Quick,
+        },
+    )?;
+    let _lock = lock.acquire(
+        &backend,
+        if dry_run {
+            "store gc --dry-run"
+        } else {
+            "store gc"
+        },
+        !dry_run,
+    )?;
+    let report = backend.gc(dry_run)?;
+    let keep = cfg
+        .as_ref()
+        .map_or(crate::config::default_keep_plans(), |c| c.server.keep_plans);
+    let protect: std::collections::BTreeSet<String> =
+        crate::store::state::State::on(backend.db().clone())
+            .last_journal()?
+            .map(|j| j.plan.to_string())
+            .into_iter()
+            .collect();
+    let plans = prune::plans(&loc.dir().join("plans"), keep as usize, &protect, dry_run)?;
+    let cache = match &cfg {
+        Some(c) => {
+            let configured = c.catalogs.keys().cloned().collect();
+            Some(prune::cache(
+                &loc.dir().join("cache"),
+                &configured,
+                dry_run,
+            )?)
+        }
+        None => None,
+    };
+    let view = GcView {
+        content: report,
+        plans,
+        cache,
+    };
+    if store.json {
+        print_json(&view)?;
+    } else {
+        let report = &view.content;
+        let verb = if dry_run { "would remove" } else { "removed" };
+        let mut out = String::new();
+        let _ = writeln!(out, "checked {} content file(s)", report.checked);
+        let _ = writeln!(
+            out,
+            "{verb} {} orphan(s) ({} bytes)",
+            report.orphans.len(),
+            report.orphan_bytes
+        );
+        for p in &report.orphans {
+            let _ = writeln!(out, "  orphan  {}", p.display());
+        }
+        let _ = writeln!(out, "{verb} {} leftover temp file(s)", report.temp.len());
+        for p in &report.corrupt {
+            let _ = writeln!(
+                out,
+                "  corrupt {} (digest does not match its name)",
+                p.display()
+            );
+        }
+        for d in &report.missing {
+            let _ = writeln!(out, "  missing content {d}");
+        }
+        for p in &report.unexpected {
+            let _ = writeln!(
+                out,
+                "  unexpected {} (not in the WSUS layout; left alone)",
+                p.display()
+            );
+        }
+        let _ = writeln!(
+            out,
+            "{verb} {} saved plan(s) beyond keep_plans = {keep} ({} bytes)",
+            view.plans.files.len(),
+            view.plans.bytes
+        );
+        match &view.cache {
+            Some(c) => {
                 let _ = writeln!(
                     out,
-                    "{verb} {} orphan(s) ({} bytes)",
-                    report.orphans.len(),
-                    report.orphan_bytes
+                    "{verb} {} cached file(s) of catalogs no longer configured ({} bytes)",
+                    c.files.len(),
+                    c.bytes
                 );
-                for p in &report.orphans {
-                    let _ = writeln!(out, "  orphan  {}", p.display());
+                for p in &c.files {
+                    let _ = writeln!(out, "  cached  {}", p.display());
                 }
-                let _ = writeln!(out, "{verb} {} leftover temp file(s)", report.temp.len());
-                for p in &report.corrupt {
-                    let _ = writeln!(
-                        out,
-                        "  corrupt {} (digest does not match its name)",
-                        p.display()
-                    );
-                }
-                for d in &report.missing {
-                    let _ = writeln!(out, "  missing content {d}");
-                }
-                for p in &report.unexpected {
-                    let _ = writeln!(
-                        out,
-                        "  unexpected {} (not in the WSUS layout; left alone)",
-                        p.display()
-                    );
-                }
-                emit(&out)?;
             }
-            let bad = !report.corrupt.is_empty() || !report.missing.is_empty();
-            Ok(if bad {
-                super::EXIT_ERROR
-            } else {
-                super::EXIT_OK
-            })
+            None => {
+                let _ = writeln!(
+                    out,
+                    "cache not pruned: give the config (-c) to say which catalogs are configured"
+                );
+            }
         }
+        emit(&out)?;
     }
+    let bad = !view.content.corrupt.is_empty() || !view.content.missing.is_empty();
+    Ok(if bad {
+        super::EXIT_ERROR
+    } else {
+        super::EXIT_OK
+    })
 }
 
 fn show(a: StoreArgs) -> anyhow::Result<u8> {

@@ -115,10 +115,18 @@ pub struct Server {
     /// Most destructive actions (expire, delete, unsubscribe) one apply may perform. Default 50.
     #[serde(default = "default_max_deletions")]
     pub max_deletions: u32,
+    /// Saved plans kept in `<state>/plans/` after an apply (the newest; the plan an
+    /// interrupted apply needs is always kept). Default 20, at least 1.
+    #[serde(default = "default_keep_plans")]
+    pub keep_plans: u32,
 }
 
 fn default_max_deletions() -> u32 {
     50
+}
+
+pub fn default_keep_plans() -> u32 {
+    20
 }
 
 impl Default for Server {
@@ -131,6 +139,7 @@ impl Default for Server {
             password_env: None,
             domain: None,
             max_deletions: default_max_deletions(),
+            keep_plans: default_keep_plans(),
         }
     }
 }

@@ -15,6 +15,7 @@ pub(super) const SERVER_KEYS: &[&str] = &[
     "password_env",
     "domain",
     "max_deletions",
+    "keep_plans",
 ];
 pub(super) const HTTP_KEYS: &[&str] = &[
     "proxy",
@@ -161,6 +162,9 @@ pub(super) fn server(cx: &mut Cx, t: &Table) -> Server {
     s.domain = cx.string(t, "domain").map(Spanned::into_inner);
     if let Some(n) = cx.uint(t, "max_deletions", u64::from(u32::MAX)) {
         s.max_deletions = n as u32;
+    }
+    if let Some(n) = cx.uint(t, "keep_plans", 100_000) {
+        s.keep_plans = (n as u32).max(1);
     }
     if s.backend == BackendKind::Wsus {
         for (key, missing) in [

@@ -14,6 +14,7 @@ pub mod locked;
 pub mod observe;
 pub mod pass;
 mod payloads;
+pub mod prune;
 pub mod record;
 pub mod schedule;
 pub mod signing;
@@ -220,6 +221,32 @@ pub fn diff_with(
 /// next start) can find an interrupted one.
 pub fn plans_dir(cfg: &Config) -> std::path::PathBuf {
     cfg.server.path.join("plans")
+}
+
+/// After an apply of `applied`: prunes the saved plans beyond `[server] keep_plans`,
+/// keeping `applied` and the plan the last journal names (what `apply --resume` needs).
+/// Best effort: a plan left behind costs disk, not correctness, so a failure is logged.
+pub fn prune_saved_plans(cfg: &Config, backend: &Store, applied: &crate::store::PlanId) {
+    let mut protect: std::collections::BTreeSet<String> = [applied.to_string()].into();
+    if let Ok(Some(j)) = backend.last_journal() {
+        protect.insert(j.plan.to_string());
+    }
+    match prune::plans(
+        &plans_dir(cfg),
+        cfg.server.keep_plans as usize,
+        &protect,
+        false,
+    ) {
+        Ok(p) if !p.files.is_empty() => {
+            tracing::debug!(
+                removed = p.files.len(),
+                bytes = p.bytes,
+                "pruned saved plans"
+            );
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "could not prune the saved plans"),
+    }
 }
 
 /// Where apply finds content: the fetcher, and each catalog's `content_source` folder.

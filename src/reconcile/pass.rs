@@ -284,7 +284,9 @@ pub async fn apply_plan(
         progress: opts.progress.clone(),
         cancel: opts.cancel.clone(),
     };
-    Ok(apply::run(plan, backend, &ctx, &aopts).await?)
+    let report = apply::run(plan, backend, &ctx, &aopts).await?;
+    super::prune_saved_plans(cfg, backend, &plan.id);
+    Ok(report)
 }
 
 /// The plan of an apply that was interrupted (SIGTERM, crash) rather than failed: some of

@@ -62,6 +62,7 @@ mod store_fencing;
 mod store_lock;
 mod store_migration;
 mod store_parity;
+mod store_prune;
 mod store_semantics;
 mod store_semantics_records;
 mod suspend;
