@@ -61,6 +61,9 @@ pub struct OpenProblem {
 pub struct PassFacts {
     /// Changes applied, per catalog (or none, for settings outside a catalog).
     pub applied: Vec<Applied>,
+    /// The last pass failed as a whole (the store or the server could not be read), so no
+    /// catalog's run says so: why. A problem until a pass succeeds again.
+    pub failed: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -86,7 +89,7 @@ fn catalog_of(scope: &str) -> Option<String> {
 }
 
 /// The problems a report shows, each with a stable key.
-fn current(report: &Report) -> Vec<Current> {
+fn current(report: &Report, facts: &PassFacts) -> Vec<Current> {
     let mut out = Vec::new();
     let mut push = |kind: EventKind, scope: &str, detail: &str, severity, message: String| {
         out.push(Current {
@@ -157,6 +160,15 @@ fn current(report: &Report) -> Vec<Current> {
             w.message.clone(),
         );
     }
+    if let Some(why) = &facts.failed {
+        push(
+            EventKind::SyncFailed,
+            "pass",
+            "",
+            Severity::Error,
+            format!("a reconcile pass failed as a whole: {why}"),
+        );
+    }
     out
 }
 
@@ -187,7 +199,7 @@ pub fn derive(
             .map(|(k, t)| (k.clone(), *t))
             .collect(),
     };
-    for c in current(report) {
+    for c in current(report, facts) {
         let mut e = event(c.kind, c.severity, &c.scope, c.catalog.clone());
         let open = match prev.open.get(&c.key) {
             None => {

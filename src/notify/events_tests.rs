@@ -162,6 +162,25 @@ fn a_failing_sync_that_succeeds_again_sends_sync_recovered() {
 }
 
 #[test]
+fn a_pass_that_fails_as_a_whole_is_a_problem_until_one_succeeds() {
+    let failed = PassFacts {
+        failed: Some("the store is locked by another process".into()),
+        ..PassFacts::default()
+    };
+    let (events, open) = derive(&Problems::default(), &good(), &failed, t(1), DAY);
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].kind, EventKind::SyncFailed);
+    assert_eq!(events[0].scope.as_deref(), Some("pass"));
+    assert!(events[0].catalog.is_none());
+    assert!(events[0].message.contains("locked by another process"));
+    let (events, _) = derive(&open, &good(), &failed, t(2), DAY);
+    assert!(events.is_empty(), "still the same problem");
+    let (events, closed) = derive(&open, &good(), &none(), t(3), DAY);
+    assert_eq!(events[0].kind, EventKind::SyncRecovered);
+    assert!(closed.open.is_empty());
+}
+
+#[test]
 fn the_update_points_failing_sync_is_a_problem_without_a_catalog() {
     let mut r = good();
     r.update_point.last_sync = Some(run(RunResult::Failed, Some("upstream unreachable")));
@@ -259,6 +278,7 @@ fn a_pass_that_applied_changes_is_apply_completed() {
             catalog: Some("contoso".into()),
             summary: "contoso: 4 published".into(),
         }],
+        failed: None,
     };
     let (events, _) = derive(&Problems::default(), &good(), &facts, t(1), DAY);
     assert_eq!(events.len(), 1);

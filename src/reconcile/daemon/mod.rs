@@ -112,6 +112,8 @@ struct Daemon {
     web: Option<crate::web::WebState>,
     /// Catalogs a sync window kept closed at the last look (`windows.rs`).
     closed: BTreeSet<String>,
+    /// Why the last pass failed as a whole, until one succeeds (a notification problem).
+    pass_failed: Option<String>,
     /// `[[notify]]`: events derived after each pass, delivered off the reconcile path.
     notifier: crate::notify::Notifier,
 }
@@ -245,6 +247,7 @@ pub async fn run(
         loaded: None,
         web,
         closed: BTreeSet::new(),
+        pass_failed: None,
         notifier,
     };
     d.loaded = config_digest(&d.opts.config_path);

@@ -31,11 +31,21 @@ impl Daemon {
 /// The changes a pass applied, per catalog: `apply-completed` events. A pass that changed
 /// only settings outside any catalog's runs (certificates, signing) is one fact without a
 /// catalog.
-pub(super) fn pass_facts(out: Option<&PassOutcome>, applied: bool) -> PassFacts {
+pub(super) fn pass_facts(
+    out: Option<&PassOutcome>,
+    applied: bool,
+    failed: Option<String>,
+) -> PassFacts {
     let Some(o) = out.filter(|o| applied && o.plan.changes && !o.cancelled) else {
-        return PassFacts::default();
+        return PassFacts {
+            failed,
+            ..PassFacts::default()
+        };
     };
-    let mut facts = PassFacts::default();
+    let mut facts = PassFacts {
+        failed,
+        ..PassFacts::default()
+    };
     for s in o.scopes.iter().filter(|s| s.result == RunResult::Succeeded) {
         let c = &s.counts;
         if c.published + c.revised + c.expired + c.staged == 0 {

@@ -78,13 +78,17 @@ impl Daemon {
             }
             Err(e) => {
                 tracing::error!(reason = why, error = %e, "reconcile failed");
+                self.pass_failed = Some(e.to_string());
                 (Vec::new(), None)
             }
         };
         if out.as_ref().is_some_and(|o| o.cancelled) {
             return out;
         }
-        let facts = super::notifications::pass_facts(out.as_ref(), apply);
+        if out.is_some() {
+            self.pass_failed = None;
+        }
+        let facts = super::notifications::pass_facts(out.as_ref(), apply, self.pass_failed.clone());
         let now = Utc::now();
         for scope in covered {
             let failed = match outcomes.iter().find(|o| o.scope == scope) {
@@ -192,7 +196,10 @@ impl Daemon {
 
     /// [`Self::after_pass`] outside a pass (at start-up).
     pub(super) fn log_warnings(&mut self) {
-        self.after_pass(&crate::notify::PassFacts::default());
+        self.after_pass(&crate::notify::PassFacts {
+            failed: self.pass_failed.clone(),
+            ..crate::notify::PassFacts::default()
+        });
     }
 
     /// Logs the warnings of the status report that are new since the last pass, publishes
