@@ -181,8 +181,6 @@ pub(super) fn settle(
     plan: &mut Plan,
 ) -> anyhow::Result<Settled> {
     let path = lockfile::path_for(&cfg.root);
-    let lock = lockfile::read(&path)?;
-    let found = entries(cfg, acquired);
     if locked {
         locked::hold(plan, cfg, acquired)?;
         return Ok(Settled {
@@ -190,6 +188,8 @@ pub(super) fn settle(
             changes: Vec::new(),
         });
     }
+    let lock = lockfile::read(&path)?;
+    let found = entries(cfg, acquired);
     let (next, changes) = check::refresh(lock.as_ref(), &found, &configured(cfg));
     if !changes.is_empty() {
         lockfile::write(&path, &next)?;

@@ -21,7 +21,6 @@ pub use notify::parse_interval;
 pub use paths::{normalize, same_path_source, stored_path_source};
 pub use schema::schema_json;
 pub use source::{Diagnostic, Diagnostics, Loc, Severity, suggest};
-pub use windows::parse_span;
 
 /// Whether catalog `key` stages any content: its `stage` selects something, or a
 /// `[[publish]]` rule names it. Content certificates matter only to such a catalog.

@@ -77,7 +77,7 @@ pub fn parse_interval(text: &str) -> Result<Duration, String> {
         .filter(|s| *s <= 366 * 86_400)
         .ok_or_else(|| format!("`{t}` is longer than a year"))?;
     if secs == 0 {
-        return Err("a reminder interval must be longer than zero".into());
+        return Err(format!("`{t}`: a duration must be longer than zero"));
     }
     Ok(Duration::from_secs(secs))
 }

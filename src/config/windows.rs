@@ -1,5 +1,4 @@
-//! Reading `[[window]]` tables and `[archive]` (issue 17's GitOps settings), and the
-//! config's durations (`10 hours`).
+//! Reading `[[window]]` tables and `[archive]` (issue 17's GitOps settings).
 
 use toml::Spanned;
 
@@ -46,30 +45,6 @@ pub(super) const WINDOW_KEYS: &[&str] = &[
     "manual_sync",
     "timezone",
 ];
-
-/// `N minute(s)|hour(s)|day(s)|week(s)`: how the config writes a span of time.
-pub fn parse_span(text: &str) -> Result<chrono::Duration, String> {
-    let words: Vec<&str> = text.split_whitespace().collect();
-    let [n, unit] = words[..] else {
-        return Err(format!(
-            "`{text}` is not a duration like `30 minutes`, `10 hours` or `2 days`"
-        ));
-    };
-    let n: i64 = n
-        .parse()
-        .map_err(|_| format!("`{text}`: `{n}` is not a whole number"))?;
-    let minutes = match unit.to_ascii_lowercase().trim_end_matches('s') {
-        "minute" => 1,
-        "hour" => 60,
-        "day" => 1440,
-        "week" => 10_080,
-        _ => return Err(format!("`{text}`: use minutes, hours, days or weeks")),
-    };
-    n.checked_mul(minutes)
-        .filter(|m| *m <= 366 * 1440)
-        .map(chrono::Duration::minutes)
-        .ok_or_else(|| format!("`{text}` is longer than a year"))
-}
 
 /// One `[[window]]`; `index` (from 1) names it when it has no `name`.
 pub(super) fn window(cx: &mut Cx, t: &Table, index: usize) -> Option<WindowRule> {
@@ -118,16 +93,8 @@ pub(super) fn window(cx: &mut Cx, t: &Table, index: usize) -> Option<WindowRule>
     };
     let duration = cx.string(t, "duration");
     let length = match &duration {
-        Some(d) => match parse_span(d.get_ref()) {
-            Ok(l) if l > chrono::Duration::zero() => Some(l),
-            Ok(_) => {
-                cx.error(
-                    &d.span(),
-                    "`window.duration` must be longer than zero",
-                    None,
-                );
-                None
-            }
+        Some(d) => match super::notify::parse_interval(d.get_ref()) {
+            Ok(l) => chrono::Duration::from_std(l).ok(),
             Err(e) => {
                 cx.error(
                     &d.span(),
@@ -163,28 +130,4 @@ pub(super) fn window(cx: &mut Cx, t: &Table, index: usize) -> Option<WindowRule>
         length: length?,
         loc: Some(cx.loc(&t.span)),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_span;
-
-    #[test]
-    fn spans_read_like_the_docs_write_them() {
-        assert_eq!(parse_span("10 hours"), Ok(chrono::Duration::hours(10)));
-        assert_eq!(parse_span("1 day"), Ok(chrono::Duration::days(1)));
-        assert_eq!(parse_span("30 minutes"), Ok(chrono::Duration::minutes(30)));
-        assert_eq!(parse_span("0 days"), Ok(chrono::Duration::zero()));
-        assert!(parse_span("10h").unwrap_err().contains("not a duration"));
-        assert!(
-            parse_span("2 fortnights")
-                .unwrap_err()
-                .contains("use minutes")
-        );
-        assert!(
-            parse_span("99999999999 weeks")
-                .unwrap_err()
-                .contains("longer than a year")
-        );
-    }
 }

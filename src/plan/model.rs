@@ -296,6 +296,16 @@ impl Plan {
     ) {
         self.actions.retain(|a| keep(a));
         self.diagnostics.retain(|d| keep_diagnostic(d));
+        self.recount();
+    }
+
+    /// Adds diagnostics and counts the summary again.
+    pub fn note(&mut self, diagnostics: impl IntoIterator<Item = PlanDiagnostic>) {
+        self.diagnostics.extend(diagnostics);
+        self.recount();
+    }
+
+    fn recount(&mut self) {
         self.summary = summarize(&self.actions, &self.diagnostics);
         self.changes = !self.actions.is_empty();
     }

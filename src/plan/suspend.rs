@@ -13,29 +13,25 @@
 //! - **Named explicitly, it is planned like any other**: the suspension stops automation,
 //!   not an admin.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use super::model::{Plan, PlanDiagnostic, Severity};
 use crate::catalog::acquire::Acquired;
 use crate::config::Config;
 use crate::store::{Address, CatalogKey};
 
-/// The catalog scopes (`catalog.KEY`) frozen in this plan: suspended and not acquired.
-pub fn frozen(cfg: &Config, acquired: &BTreeMap<String, Acquired>) -> BTreeSet<String> {
+/// The catalogs frozen in this plan: suspended and not acquired.
+pub fn frozen(cfg: &Config, acquired: &BTreeMap<String, Acquired>) -> Vec<CatalogKey> {
     cfg.catalogs
         .values()
         .filter(|c| c.suspend && !acquired.contains_key(&c.key))
-        .map(|c| format!("catalog.{}", c.key))
+        .filter_map(|c| CatalogKey::parse(&c.key).ok())
         .collect()
 }
 
-/// Whether `address` lies in one of the catalog `scopes` (`catalog.KEY`).
-pub(super) fn in_scope(scopes: &BTreeSet<String>, address: &Address) -> bool {
-    scopes.iter().any(|s| {
-        Address::parse(s)
-            .map(|scope| address.is_within(&scope))
-            .unwrap_or(false)
-    })
+/// Whether `address` lies in one of the catalog `scopes` (their addresses).
+pub(super) fn in_scope(scopes: &[Address], address: &Address) -> bool {
+    scopes.iter().any(|s| address.is_within(s))
 }
 
 /// Drops what the plan would do in frozen catalogs and notes each one.
@@ -44,19 +40,15 @@ pub fn hold(plan: &mut Plan, cfg: &Config, acquired: &BTreeMap<String, Acquired>
     if frozen.is_empty() {
         return;
     }
+    let scopes: Vec<Address> = frozen.iter().map(Address::catalog).collect();
     plan.retain(
-        |a| !in_scope(&frozen, &a.address),
-        |d| !in_scope(&frozen, &d.address),
+        |a| !in_scope(&scopes, &a.address),
+        |d| !in_scope(&scopes, &d.address),
     );
-    for scope in &frozen {
-        let key = scope.trim_start_matches("catalog.");
-        let Ok(k) = CatalogKey::parse(key) else {
-            continue;
-        };
-        plan.diagnostics.push(PlanDiagnostic {
+    plan.note(frozen.iter().map(|key| PlanDiagnostic {
             severity: Severity::Info,
             code: "suspended".into(),
-            address: Address::catalog(&k),
+            address: Address::catalog(key),
             message: format!(
                 "catalog {key} is suspended (`suspend = true`): not acquired or planned; it stays on the server as it is"
             ),
@@ -64,10 +56,7 @@ pub fn hold(plan: &mut Plan, cfg: &Config, acquired: &BTreeMap<String, Acquired>
                 "remove `suspend = true` to resume it, or run `supctl sync {key}` to synchronize it once"
             )),
             blocked: false,
-        });
-    }
-    // The summary counts the notes too.
-    plan.retain(|_| true, |_| true);
+        }));
 }
 
 #[cfg(test)]
@@ -76,8 +65,8 @@ mod tests {
 
     #[test]
     fn a_scope_covers_its_catalog_and_updates_only() {
-        let frozen: BTreeSet<String> = ["catalog.hp".to_string()].into();
         let at = |s: &str| Address::parse(s).unwrap();
+        let frozen = [at("catalog.hp")];
         assert!(in_scope(&frozen, &at("catalog.hp")));
         assert!(in_scope(
             &frozen,

@@ -96,8 +96,6 @@ pub fn hold(
         |a| !held.iter().any(|h| a.address.is_within(h)),
         |d| !held.iter().any(|h| d.address.is_within(h)),
     );
-    plan.diagnostics.extend(errors);
-    // The summary counts the errors too.
-    plan.retain(|_| true, |_| true);
+    plan.note(errors);
     Ok(())
 }

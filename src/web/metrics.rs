@@ -22,7 +22,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 use crate::reconcile::status::Report;
-use crate::store::{RecordedMessage, RunResult};
+use crate::store::{RecordedMessage, RunResult, Target};
 
 type Labels = Vec<(String, String)>;
 type Series = Family<Labels, Gauge<f64, AtomicU64>>;
@@ -81,15 +81,13 @@ impl Counters {
         let mut seen = self.messages_seen.lock().unwrap_or_else(|e| e.into_inner());
         let newest = *seen;
         for m in messages.iter().filter(|m| m.at > newest) {
-            let catalog = m
-                .address
-                .as_ref()
-                .and_then(|a| a.as_str().strip_prefix("catalog."))
-                .map(|rest| rest.split(['.', '[']).next().unwrap_or(rest))
-                .unwrap_or("");
+            let catalog = match m.address.as_ref().and_then(|a| a.target()) {
+                Some(Target::Catalog(k) | Target::Update(k, _)) => k.to_string(),
+                _ => String::new(),
+            };
             let code = m.message.number.to_string();
             self.messages
-                .get_or_create(&labels(&[("code", &code), ("catalog", catalog)]))
+                .get_or_create(&labels(&[("code", &code), ("catalog", &catalog)]))
                 .inc();
             *seen = (*seen).max(m.at);
         }

@@ -1,8 +1,6 @@
 //! The routes and their handlers: each reads one [`Published`] snapshot and answers from it
 //! (updates: from [`super::UpdateSource`], on a blocking thread, since SQLite blocks).
 
-use std::collections::BTreeMap;
-
 use axum::Router;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -216,12 +214,11 @@ async fn metrics_text(State(s): State<WebState>) -> Response {
 
 async fn overview(State(s): State<WebState>) -> Response {
     let p = s.read();
-    let drift: BTreeMap<String, u64> = p.drift.clone();
     Html(
         pages::overview::render(
             p.report.as_deref(),
             &p.runs,
-            &drift,
+            &p.drift,
             s.backend,
             p.running,
             Utc::now(),

@@ -20,18 +20,6 @@ fn contoso(ws: &Workspace) -> serde_json::Value {
         .unwrap_or_default()
 }
 
-fn wait_until(w: &Watch, what: &str, done: impl Fn() -> bool) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while !done() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out waiting for {what}:\n{}",
-            w.dump()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 #[test]
 fn a_locked_daemon_applies_only_the_locked_catalog() {
     let ws = Workspace::quickstart();
@@ -56,7 +44,7 @@ fn a_locked_daemon_applies_only_the_locked_catalog() {
     let newer = sha256_hex(&std::fs::read(&cab).unwrap());
 
     let mut w = Watch::start(&ws, &["--locked"], Some(1800));
-    wait_until(&w, "the lock mismatch", || {
+    w.wait_until("the lock mismatch", Duration::from_secs(60), || {
         contoso(&ws)["last_sync"]["message"]
             .as_str()
             .is_some_and(|m| m.contains("lock-mismatch"))
@@ -78,9 +66,11 @@ fn a_locked_daemon_applies_only_the_locked_catalog() {
     std::fs::write(archive.join(format!("{pinned}.cab")), &tested).unwrap();
     let text = ws.read_config();
     ws.save_config(&format!("{text}\n[archive]\npath = \"archive\"\n"));
-    wait_until(&w, "the archived catalog applied", || {
-        contoso(&ws)["updates"]["total"] == 4
-    });
+    w.wait_until(
+        "the archived catalog applied",
+        Duration::from_secs(60),
+        || contoso(&ws)["updates"]["total"] == 4,
+    );
     let c = contoso(&ws);
     assert_eq!(
         c["revision"]["cab_sha256"]
@@ -99,7 +89,7 @@ fn a_locked_daemon_applies_only_the_locked_catalog() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    wait_until(&w, "the new lock applied", || {
+    w.wait_until("the new lock applied", Duration::from_secs(60), || {
         contoso(&ws)["revision"]["cab_sha256"]
             .as_str()
             .is_some_and(|s| s.eq_ignore_ascii_case(&newer))

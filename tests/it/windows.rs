@@ -14,18 +14,6 @@ fn catalog_status(ws: &Workspace) -> serde_json::Value {
     v["catalogs"][0].clone()
 }
 
-fn wait_until(what: &str, w: &Watch, timeout: Duration, done: impl Fn() -> bool) {
-    let deadline = std::time::Instant::now() + timeout;
-    while !done() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out waiting for {what}:\n{}",
-            w.dump()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 #[test]
 fn a_deny_window_holds_changes_and_manual_sync_decides_an_admins_sync() {
     let ws = Workspace::quickstart();
@@ -124,9 +112,8 @@ fn an_allow_window_applies_the_held_changes_when_it_opens() {
         "status names the opening: {next}"
     );
     // At the minute, the daemon wakes and applies.
-    wait_until(
+    w.wait_until(
         "the window to open and apply",
-        &w,
         Duration::from_secs(90),
         || catalog_status(&ws)["updates"]["total"] == 4,
     );

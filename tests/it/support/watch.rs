@@ -212,6 +212,19 @@ impl Watch {
         }
     }
 
+    /// Polls `done` (not the log) until it holds; on timeout, fails with the daemon's log.
+    pub(crate) fn wait_until(&self, what: &str, timeout: Duration, done: impl Fn() -> bool) {
+        let deadline = Instant::now() + timeout;
+        while !done() {
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}:\n{}",
+                self.dump()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
     pub(crate) fn dump(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
