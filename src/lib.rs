@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod doctor;
+pub mod import;
 pub mod lockfile;
 pub mod notify;
 /// Identities and digests, a leaf crate of the workspace (`crates/ids`).

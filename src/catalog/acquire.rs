@@ -62,6 +62,12 @@ pub fn source_of(
     if let Some(u) = &c.url {
         return Ok(CatalogSource::Url(u.clone()));
     }
+    if c.kind == crate::store::CatalogKind::Custom {
+        return Err(format!(
+            "custom catalog {} has no `url` or `path` yet (a stub written by `supctl import`); fill one in before synchronizing it",
+            c.key
+        ));
+    }
     let name = c.name.as_deref().unwrap_or(&c.key);
     super::partners::resolve(refreshed, name)
         .map(|p| CatalogSource::Url(p.url.to_string()))

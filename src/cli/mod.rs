@@ -17,6 +17,7 @@ pub mod debug;
 mod docs;
 pub mod doctor;
 mod import;
+mod import_server;
 mod interrupt;
 mod lock;
 mod notify;
@@ -104,6 +105,9 @@ pub enum Command {
     Status(status::StatusArgs),
     /// Import updates from the Microsoft Update Catalog into WSUS by UpdateID.
     ImportUpdate(import::ImportArgs),
+    /// Write the config that reproduces what the update server holds (catalogs, certificates,
+    /// sync, signing; updates no catalog claims as catalog stubs) and adopt it.
+    Import(import_server::ImportArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     Completions(docs::CompletionsArgs),
     /// Print the manual page, or write one page per command with --out DIR.
@@ -144,6 +148,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Notify(c) => notify::run(c),
         Command::Sync(a) => sync::run(a),
         Command::ImportUpdate(a) => import::run(a),
+        Command::Import(a) => import_server::run(a),
         Command::Status(a) => status::run(a),
         Command::Completions(a) => docs::completions(a),
         Command::Man(a) => docs::man(a),

@@ -116,16 +116,19 @@ pub(super) fn catalog(cx: &mut Cx, t: &Table, key: &str) -> Option<CatalogDraft>
     if let Some(u) = &url {
         check_url(cx, t, "url", u, true);
     }
+    let suspend = cx.boolean(t, "suspend").unwrap_or(false);
     match (kind, &url, &path) {
         (_, Some(u), Some(_)) => cx.error(
             &u.span(),
             format!("[{}] sets both `url` and `path`", t.name),
             Some("keep `url` to download the catalog, or `path` for a local copy (disconnected sites), not both".into()),
         ),
-        (CatalogKind::Custom, None, None) => cx.error(
+        // A suspended catalog is never acquired unless named, so it may wait for its source:
+        // `supctl import` writes such stubs for updates whose catalog it cannot know.
+        (CatalogKind::Custom, None, None) if !suspend => cx.error(
             &t.span,
             format!("custom catalog [{}] needs `url` or `path`", t.name),
-            Some("url = \"https://vendor.example/catalog.cab\", or path = \"catalogs/vendor.cab\"".into()),
+            Some("url = \"https://vendor.example/catalog.cab\", or path = \"catalogs/vendor.cab\" (a catalog with `suspend = true` may wait for its source)".into()),
         ),
         _ => {}
     }
@@ -234,7 +237,7 @@ pub(super) fn catalog(cx: &mut Cx, t: &Table, key: &str) -> Option<CatalogDraft>
             support_url: support_url.map(Spanned::into_inner),
             support_contact: cx.string(t, "support_contact").map(Spanned::into_inner),
             subscribed: cx.boolean(t, "subscribed").unwrap_or(true),
-            suspend: cx.boolean(t, "suspend").unwrap_or(false),
+            suspend,
             schedule: schedule_v.unwrap_or_default(),
             timezone: timezone_v,
             signers,

@@ -46,6 +46,8 @@ pub fn entry_of(c: &config::Catalog, a: &Acquired, root: &Path) -> Option<Locked
         signers,
         updates: content.updates.len(),
         selected: Sha256::of(listing.as_bytes()),
+        newest_update: content.updates.iter().map(|u| u.created).max(),
+        signed: report.signers.iter().filter_map(|s| s.timestamp).max(),
     })
 }
 
@@ -93,6 +95,12 @@ impl fmt::Display for LockChange {
                 }
                 if from.signers != to.signers {
                     f.write_str(", signed by another certificate")?;
+                }
+                if let Some(newest) = to
+                    .newest_update
+                    .filter(|_| from.newest_update != to.newest_update)
+                {
+                    write!(f, ", newest update {}", newest.format("%Y-%m-%d"))?;
                 }
                 f.write_str(")")
             }
@@ -204,6 +212,8 @@ mod tests {
             signers: vec![],
             updates,
             selected: Sha256::of(b"s"),
+            newest_update: None,
+            signed: None,
         }
     }
 
@@ -233,10 +243,14 @@ mod tests {
         let (same, none) = refresh(Some(&lock), &found(&[("a", moved)]), &keys(&["a"]));
         assert!(none.is_empty());
         assert_eq!(same, lock, "the same CAB from another path keeps its entry");
-        let (_, changed) = refresh(Some(&lock), &found(&[("a", entry(b"2", 3))]), &keys(&["a"]));
+        let mut newer = entry(b"2", 3);
+        newer.newest_update = "2026-10-02T08:00:00Z".parse().ok();
+        let (_, changed) = refresh(Some(&lock), &found(&[("a", newer)]), &keys(&["a"]));
         let text = changed[0].to_string();
         assert!(
-            text.starts_with("catalog.a ") && text.contains("(2 → 3 updates"),
+            text.starts_with("catalog.a ")
+                && text.contains("(2 → 3 updates")
+                && text.contains("newest update 2026-10-02"),
             "{text}"
         );
     }

@@ -22,6 +22,7 @@ pub mod check;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{Sha256, Thumbprint};
@@ -60,6 +61,15 @@ pub struct LockedCatalog {
     /// when the catalog changes what this config takes from it.
     #[serde(with = "lower_hex")]
     pub selected: Sha256,
+    /// The catalog's own date: the newest `CreationDate` among its updates. The catalog
+    /// format carries no date or version of its own, and vendors date every package, so
+    /// this says how recent the pinned catalog is. Absent for a catalog without updates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub newest_update: Option<DateTime<Utc>>,
+    /// When the vendor signed the CAB, by its signature's verified timestamp (absent when
+    /// the signature has none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed: Option<DateTime<Utc>>,
 }
 
 /// Why the lock could not be read or written.
@@ -163,6 +173,8 @@ mod tests {
             signers: vec![Thumbprint::parse(&"AB".repeat(20)).unwrap()],
             updates: 4,
             selected: Sha256::of(b"ids"),
+            newest_update: "2026-10-02T08:00:00Z".parse().ok(),
+            signed: None,
         }
     }
 

@@ -111,6 +111,17 @@ fn staging(stage: &Staging) -> Selection {
     }
 }
 
+/// The record a configured catalog asks the server to hold, before it is acquired (its source
+/// as configured, or `stored`'s when it has none): `supctl import` checks that what it writes
+/// describes the record it adopts.
+pub fn desired_catalog_record(
+    cfg: &config::Config,
+    c: &config::Catalog,
+    stored: Option<&CatalogRecord>,
+) -> Option<CatalogRecord> {
+    catalog_record(c, cfg.root(), None, stored)
+}
+
 /// The catalog settings the server should hold for a configured catalog. A `path` source is
 /// recorded relative to the config `root` (see `config::stored_path_source`), so every
 /// checkout of the config names it alike.

@@ -62,14 +62,7 @@ impl Target {
     }
 
     fn run(&self, config: &Path, args: &[&str]) -> Run {
-        let mut c = supctl(args);
-        c.arg("-c").arg(config).env(PASSWORD_VAR, PASSWORD);
-        let out = c.output().expect("run supctl");
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        run_with(config, args, &[(PASSWORD_VAR, PASSWORD)])
     }
 
     fn plan_actions(&self, config: &Path) -> (i32, Vec<String>) {

@@ -41,6 +41,7 @@ mod firstweek_sources;
 mod firstweek_validate;
 mod generator_catalog;
 mod generator_signing;
+mod import;
 mod json_output;
 mod lockfile;
 mod notify;

@@ -193,8 +193,16 @@ impl Run {
 
 /// Runs `supctl ARGS -c CONFIG` and returns exit code and output.
 pub(crate) fn run(config: &Path, args: &[&str]) -> Run {
+    run_with(config, args, &[])
+}
+
+/// [`run`] with environment variables set (a WSUS password the config's `password_env` names).
+pub(crate) fn run_with(config: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut c = supctl(args);
     c.arg("-c").arg(config);
+    for (k, v) in env {
+        c.env(k, v);
+    }
     let out = c.output().expect("run supctl");
     Run {
         code: out.status.code().unwrap_or(-1),
