@@ -49,7 +49,8 @@ pub struct ArchivePins {
 
 /// Pins each catalog whose source served another CAB than the lock's (or none) to an
 /// archived copy of the locked one: the configured `[archive]` first, then the archive
-/// `import-bundle` fills in the state directory (`<state>/archive/`, see [`crate::bundle`]).
+/// `import-bundle` fills in the state directory (`<state>/archive/`, see [`crate::bundle`];
+/// preferred to an `[archive] url`, which a disconnected network may not reach).
 /// When it pinned any, the plan is made again, reading those catalogs from there; either way
 /// the CAB is checked by its SHA-256 and its signature like any catalog.
 pub fn pin_from_archive(
@@ -79,6 +80,11 @@ pub fn pin_from_archive(
             .and_then(|a| archive::source(a, &want.sha256))
         {
             Some(CatalogSource::Path(p)) if !p.is_file() && in_state.is_file() => {
+                Some(CatalogSource::Path(in_state))
+            }
+            // A URL archive may be out of reach where a bundle was imported: the copy in
+            // the state directory is the same bytes (both are checked by digest).
+            Some(CatalogSource::Url(_)) if in_state.is_file() => {
                 Some(CatalogSource::Path(in_state))
             }
             Some(CatalogSource::Path(p)) if !p.is_file() => {
