@@ -323,3 +323,30 @@ fn export_and_import_say_what_to_do_when_the_locks_disagree() {
         r.all()
     );
 }
+
+/// Without `import-bundle`: `[archive] path` at the bundle's `catalogs/` and
+/// `content_source` at its `content/` work too, the lock copied by hand.
+#[test]
+fn a_copied_bundle_can_be_read_in_place() {
+    let (lab, bundle) = exported();
+    let ws = Workspace::new();
+    let cfg = ws.config(
+        "supctl",
+        "state",
+        &format!(
+            "[archive]\npath = {:?}\n\n{}",
+            bundle.join("catalogs").display().to_string(),
+            body(UNREACHABLE, Some(&bundle.join("content")))
+        ),
+    );
+    std::fs::copy(
+        lab.path().join("supctl.lock"),
+        ws.path().join("supctl.lock"),
+    )
+    .unwrap();
+    let r = run(&cfg, &["apply", "--locked", "--auto-approve"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(r.stderr.contains("from the archive"), "{}", r.all());
+    assert!(!ws.state("state").join("archive").exists());
+    assert_eq!(deployable(&cfg).len(), 3);
+}
