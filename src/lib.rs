@@ -3,6 +3,7 @@
 
 pub mod apply;
 pub mod atomic_file;
+pub mod bundle;
 pub mod catalog;
 pub mod cli;
 pub mod config;

@@ -22,8 +22,10 @@ use crate::trust::{self, SignatureStatus};
 pub struct ContentContext<'a> {
     /// Downloads over HTTP(S); `None` means offline (only `content_source` folders).
     pub fetcher: Option<&'a Fetcher>,
-    /// Per catalog key, the folder searched by file name and digest before the network.
-    pub sources: BTreeMap<String, PathBuf>,
+    /// Per catalog key, the folders searched by file name and digest before the network, in
+    /// order: the catalog's `content_source`, then what `import-bundle` installed
+    /// (`<state>/bundle-content/`). The first copy whose SHA-1 is the catalog's wins.
+    pub sources: BTreeMap<String, Vec<PathBuf>>,
     pub now: DateTime<Utc>,
 }
 
@@ -120,8 +122,15 @@ fn copy_hashed(
     Ok((out.into_temp_path(), sha1, sha256))
 }
 
-/// Looks for `file` in the content source folder: by name first, then by name anywhere below.
+/// Looks for `file` in the content source folder: under its digest first
+/// (`<SHA1HEX>/<name>`, where a bundle keeps files that share a name with another), then by
+/// name, then by name anywhere below. Whatever it finds counts only when its digest matches
+/// (see [`acquire`]).
 fn find_local(dir: &Path, file: &OriginFile) -> Option<PathBuf> {
+    let by_digest = dir.join(file.sha1.to_hex()).join(&file.name);
+    if by_digest.is_file() {
+        return Some(by_digest);
+    }
     let direct = dir.join(&file.name);
     if direct.is_file() {
         return Some(direct);
@@ -149,7 +158,9 @@ fn find_local(dir: &Path, file: &OriginFile) -> Option<PathBuf> {
     None
 }
 
-fn ext_of(name: &str) -> String {
+/// The extension a content file is stored under in `WsusContent/` (`bin` when the name has
+/// none that is safe).
+pub(crate) fn ext_of(name: &str) -> String {
     let e = Path::new(name)
         .extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase())
@@ -164,13 +175,13 @@ fn ext_of(name: &str) -> String {
 /// Finds or downloads one file and checks digest and signature.
 pub(super) async fn acquire(
     ctx: &ContentContext<'_>,
-    source: Option<&PathBuf>,
+    sources: &[PathBuf],
     staging: &Path,
     file: &OriginFile,
     certs: &[StoredCertificate],
 ) -> Result<Verified, StageError> {
     let mut local = None;
-    if let Some(p) = source.and_then(|d| find_local(d, file)) {
+    for p in sources.iter().filter_map(|d| find_local(d, file)) {
         let (staging, name) = (staging.to_path_buf(), file.name.clone());
         let copied = tokio::task::spawn_blocking(move || copy_hashed(&p, &staging, &name))
             .await
@@ -179,9 +190,13 @@ pub(super) async fn acquire(
                 source: std::io::Error::other(e),
             })??;
         // A local file counts only when its digest is the catalog's; a stale copy with the
-        // same name falls through to the download (or to HASH_FAIL when offline).
-        let usable = copied.1 == file.sha1 || ctx.fetcher.is_none() || file.uri.is_none();
-        if usable {
+        // same name falls through to the next folder, then to the download (or to
+        // HASH_FAIL when offline).
+        if copied.1 == file.sha1 {
+            local = Some(copied);
+            break;
+        }
+        if ctx.fetcher.is_none() || file.uri.is_none() {
             local = Some(copied);
         }
     }
@@ -198,9 +213,7 @@ pub(super) async fn acquire(
                 .await
                 .map_err(|e| StageError::Unavailable {
                     file: file.name.clone(),
-                    source_dir: source
-                        .map(|s| s.display().to_string())
-                        .unwrap_or_else(|| "(no content_source)".into()),
+                    source_dir: source_dirs(sources),
                     why: format!("the download failed: {e}"),
                 })?;
             (d.path, d.sha1, d.sha256)
@@ -208,9 +221,7 @@ pub(super) async fn acquire(
         (None, _, uri) => {
             return Err(StageError::Unavailable {
                 file: file.name.clone(),
-                source_dir: source
-                    .map(|s| s.display().to_string())
-                    .unwrap_or_else(|| "(no content_source)".into()),
+                source_dir: source_dirs(sources),
                 why: if uri.is_none() {
                     "the catalog gives no OriginUri".into()
                 } else {
@@ -245,6 +256,18 @@ pub(super) async fn acquire(
         ext: ext_of(&file.name),
         origin,
     })
+}
+
+/// The folders searched, for a message.
+fn source_dirs(sources: &[PathBuf]) -> String {
+    if sources.is_empty() {
+        return "(no content_source)".into();
+    }
+    sources
+        .iter()
+        .map(|s| s.display().to_string())
+        .collect::<Vec<_>>()
+        .join(" or ")
 }
 
 fn check_signature(

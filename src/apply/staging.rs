@@ -82,14 +82,14 @@ pub(super) async fn stage_all(
             results[i] = finish(backend, actions[i], &mut state[i], opts, plan);
         }
     }
-    let sources: Vec<Option<&PathBuf>> = actions
+    let sources: Vec<&[PathBuf]> = actions
         .iter()
         .map(|a| {
             let catalog = match a.address.target() {
                 Some(Target::Update(k, _)) => k.to_string(),
                 _ => String::new(),
             };
-            ctx.sources.get(&catalog)
+            ctx.sources.get(&catalog).map_or(&[][..], Vec::as_slice)
         })
         .collect();
     let jobs = files.iter().enumerate().flat_map(|(i, f)| {

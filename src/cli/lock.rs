@@ -99,8 +99,8 @@ pub(super) fn pin_from_archive(
     Ok(!pins.pinned.is_empty())
 }
 
-/// Copies the CABs `lock` pins for `keys` (all, when empty) into `[archive] path`, from the
-/// fetch cache when it holds them, else fetched again. Returns a line per catalog and
+/// Copies the CABs `lock` pins for `keys` (all, when empty) into `[archive] path`, found by
+/// [`locked::locked_cab`] (the fetch cache, an archive, else fetched again). Returns a line per catalog and
 /// whether all were kept.
 fn archive_locked(
     cfg: &Config,
@@ -125,28 +125,7 @@ fn archive_locked(
         .iter()
         .filter(|(k, _)| keys.is_empty() || keys.contains(k))
     {
-        let cached = fetcher.cache_dir().join(format!("{key}.cab"));
-        let from = if std::fs::read(&cached).is_ok_and(|b| crate::ids::Sha256::of(&b) == pin.sha256)
-        {
-            Ok(cached)
-        } else {
-            match (
-                cfg.catalogs.get(key),
-                crate::catalog::partners::load_cached(&cfg.server.path),
-            ) {
-                (Some(c), refreshed) => {
-                    let refreshed = refreshed.unwrap_or_default();
-                    match crate::catalog::acquire::source_of(c, &refreshed) {
-                        Ok(source) => rt
-                            .block_on(fetcher.fetch_catalog(key, &source))
-                            .map(|f| f.path)
-                            .map_err(|e| e.to_string()),
-                        Err(e) => Err(e),
-                    }
-                }
-                (None, _) => Err("it is no longer in the config".to_string()),
-            }
-        };
+        let from = rt.block_on(locked::locked_cab(cfg, fetcher, key, &pin.sha256));
         let line = match from
             .map_err(|e| anyhow::anyhow!(e))
             .and_then(|p| Ok(archive::keep(dir, &pin.sha256, &p)?))

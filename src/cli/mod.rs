@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 
 mod apply;
 mod apply_report;
+mod bundle;
 pub mod catalog;
 mod categories;
 pub mod certs;
@@ -92,6 +93,12 @@ pub enum Command {
     /// Pin the catalogs in supctl.lock (see `plan --locked`).
     #[command(subcommand)]
     Lock(lock::LockCommand),
+    /// Write the locked catalogs, their staged content, the lock and a manifest into a
+    /// directory to carry into a disconnected network.
+    Export(bundle::ExportArgs),
+    /// Check a bundle written by `export` (every file against its manifest, every catalog
+    /// against its signature and the lock) and install it for `apply --locked`.
+    ImportBundle(bundle::ImportBundleArgs),
     /// Show a plan saved with `plan -o`, as text or JSON.
     Show(show::ShowArgs),
     /// Run the reconcile daemon: on config change, on schedules, on `sync` requests.
@@ -143,6 +150,8 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Plan(a) => plan::run(a),
         Command::Apply(a) => apply::run(a),
         Command::Lock(c) => lock::run(c),
+        Command::Export(a) => bundle::run_export(a),
+        Command::ImportBundle(a) => bundle::run_import(a),
         Command::Show(a) => show::run(a),
         Command::Watch(a) => watch::run(a),
         Command::Notify(c) => notify::run(c),

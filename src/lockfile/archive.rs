@@ -13,6 +13,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::atomic_file::CopyOutcome;
 use crate::catalog::fetch::CatalogSource;
 use crate::config::Archive;
 use crate::ids::Sha256;
@@ -62,31 +63,48 @@ pub enum Kept {
 }
 
 /// Copies `cab` into the archive directory `dir` as the CAB pinned to `sha`, after checking
-/// that it is; an intact copy already there is left alone.
+/// that it is; an intact copy already there is left alone. Streams (catalogs of hundreds of
+/// MiB exist), checking the digest of the bytes copied.
 pub fn keep(dir: &Path, sha: &Sha256, cab: &Path) -> Result<Kept, ArchiveError> {
+    keep_with_progress(dir, sha, cab, |_| {})
+}
+
+/// [`keep`], telling `progress` how many bytes each chunk copied.
+pub fn keep_with_progress(
+    dir: &Path,
+    sha: &Sha256,
+    cab: &Path,
+    progress: impl FnMut(u64),
+) -> Result<Kept, ArchiveError> {
     let dest = dir.join(file_name(sha));
-    if std::fs::read(&dest).is_ok_and(|b| Sha256::of(&b) == *sha) {
+    if crate::bundle::sha256_of_file(&dest).is_ok_and(|(_, found)| found == *sha) {
         return Ok(Kept::AlreadyThere);
-    }
-    let bytes = std::fs::read(cab).map_err(|source| ArchiveError::Read {
-        path: cab.to_path_buf(),
-        source,
-    })?;
-    let found = Sha256::of(&bytes);
-    if found != *sha {
-        return Err(ArchiveError::NotPinned {
-            path: cab.to_path_buf(),
-            expected: sha.to_hex().to_ascii_lowercase(),
-            found: found.to_hex().to_ascii_lowercase(),
-        });
     }
     let write = |source| ArchiveError::Write {
         path: dest.clone(),
         source,
     };
     std::fs::create_dir_all(dir).map_err(write)?;
-    crate::atomic_file::write(&dest, &bytes, 0o644).map_err(write)?;
-    Ok(Kept::Added)
+    let copied = crate::atomic_file::copy(cab, &dest, 0o644, progress, |c| c.sha256 == *sha)
+        .map_err(|source| {
+            // Tell a source that cannot be read from a destination that cannot be written.
+            if std::fs::File::open(cab).is_err() {
+                ArchiveError::Read {
+                    path: cab.to_path_buf(),
+                    source,
+                }
+            } else {
+                write(source)
+            }
+        })?;
+    match copied {
+        CopyOutcome::Written(_) => Ok(Kept::Added),
+        CopyOutcome::Refused(c) => Err(ArchiveError::NotPinned {
+            path: cab.to_path_buf(),
+            expected: sha.to_hex().to_ascii_lowercase(),
+            found: c.sha256.to_hex().to_ascii_lowercase(),
+        }),
+    }
 }
 
 #[cfg(test)]

@@ -249,14 +249,28 @@ pub fn prune_saved_plans(cfg: &Config, backend: &Store, applied: &crate::store::
     }
 }
 
-/// Where apply finds content: the fetcher, and each catalog's `content_source` folder.
+/// Where apply finds content: the fetcher, and for each catalog its `content_source` folder
+/// then the content `import-bundle` installed in the state directory
+/// (`<state>/bundle-content/`, see [`crate::bundle`]). Each file found counts only when its
+/// digest is the catalog's, so a folder that holds another catalog's files does no harm.
 pub fn content_context<'a>(cfg: &Config, fetcher: &'a Fetcher) -> ContentContext<'a> {
+    let imported = crate::bundle::installed_content(&cfg.server.path);
+    let imported = imported.is_dir().then_some(imported);
     ContentContext {
         fetcher: Some(fetcher),
         sources: cfg
             .catalogs
             .iter()
-            .filter_map(|(k, c)| c.content_source.clone().map(|s| (k.clone(), s)))
+            .map(|(k, c)| {
+                let dirs: Vec<_> = c
+                    .content_source
+                    .iter()
+                    .chain(imported.iter())
+                    .cloned()
+                    .collect();
+                (k.clone(), dirs)
+            })
+            .filter(|(_, dirs)| !dirs.is_empty())
             .collect(),
         now: Utc::now(),
     }
