@@ -383,6 +383,8 @@ mod tests {
                             signers: Vec::new(),
                             updates: 1,
                             selected: Sha256::of(b"ids"),
+                            newest_update: None,
+                            signed: None,
                         },
                     )
                 })
