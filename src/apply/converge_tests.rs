@@ -19,11 +19,11 @@ const ROOT: &str = "10000000-0000-0000-0000-000000000000";
 const TOOLS: &str = "20000000-0000-0000-0000-000000000000";
 const BIOS: &str = "30000000-0000-0000-0000-000000000000";
 
-fn uid(n: u32) -> UpdateId {
+pub(super) fn uid(n: u32) -> UpdateId {
     UpdateId::parse(&format!("{n:08x}-0000-0000-0000-000000000001")).unwrap()
 }
 
-fn update(n: u32, version: &str) -> UpdateRecord {
+pub(super) fn update(n: u32, version: &str) -> UpdateRecord {
     UpdateRecord {
         id: uid(n),
         schema_version: "1.2".into(),
@@ -75,7 +75,7 @@ fn category(id: &str, name: &str, parent: Option<&str>, path: &str, members: &[u
     }
 }
 
-fn content(updates: Vec<UpdateRecord>, format: FormatVersion) -> CatalogContent {
+pub(super) fn content(updates: Vec<UpdateRecord>, format: FormatVersion) -> CatalogContent {
     CatalogContent {
         format,
         updates,
@@ -89,7 +89,7 @@ fn content(updates: Vec<UpdateRecord>, format: FormatVersion) -> CatalogContent 
     }
 }
 
-fn trusted(c: CatalogContent) -> BTreeMap<String, Acquired> {
+pub(super) fn trusted(c: CatalogContent) -> BTreeMap<String, Acquired> {
     let report = SignatureReport {
         status: SignatureStatus::Valid,
         reason: None,
@@ -106,7 +106,7 @@ fn trusted(c: CatalogContent) -> BTreeMap<String, Acquired> {
     BTreeMap::from([("acme".to_string(), acquired)])
 }
 
-fn config(extra: &str) -> Config {
+pub(super) fn config(extra: &str) -> Config {
     let d = tempfile::tempdir().unwrap();
     let f = d.path().join("supctl.toml");
     // A `path` source must exist to load; the catalog itself comes from `acquired`.
@@ -121,7 +121,7 @@ fn config(extra: &str) -> Config {
     config::load(&f).unwrap().0
 }
 
-fn plan(b: &Store, cfg: &Config, catalogs: &BTreeMap<String, Acquired>) -> Plan {
+pub(super) fn plan(b: &Store, cfg: &Config, catalogs: &BTreeMap<String, Acquired>) -> Plan {
     let actual = b.snapshot().unwrap();
     diff(&Inputs {
         desired: cfg,
@@ -134,11 +134,11 @@ fn plan(b: &Store, cfg: &Config, catalogs: &BTreeMap<String, Acquired>) -> Plan 
     })
 }
 
-fn count(p: &Plan, kind: ActionKind) -> usize {
+pub(super) fn count(p: &Plan, kind: ActionKind) -> usize {
     p.actions.iter().filter(|a| a.kind == kind).count()
 }
 
-fn run(b: &Store, p: &Plan) {
+pub(super) fn run(b: &Store, p: &Plan) {
     let ctx = ContentContext {
         fetcher: None,
         sources: BTreeMap::new(),

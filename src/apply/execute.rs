@@ -17,25 +17,20 @@ fn invalid(what: &'static str, value: impl ToString) -> StoreError {
     }
 }
 
-/// Consecutive publish/revise (or expire) actions of one catalog form one batch; every
-/// other action is its own batch.
+/// Consecutive update actions of one kind (publish and revise together) and one catalog
+/// form one batch; every other action is its own batch.
 pub(super) fn batch_end(actions: &[&Action], start: usize) -> usize {
     let first = actions[start];
-    let batchable = |k: ActionKind| {
-        matches!(
-            k,
-            ActionKind::Publish | ActionKind::Revise | ActionKind::Expire | ActionKind::Stage
-        )
-    };
+    let batchable = |k: ActionKind| k.is_update_action();
     if !batchable(first.kind) {
         return start + 1;
     }
     let group = |a: &Action| {
-        (
-            a.kind == ActionKind::Expire,
-            a.kind == ActionKind::Stage,
-            catalog_of(&a.address),
-        )
+        let kind = match a.kind {
+            ActionKind::Publish | ActionKind::Revise => None,
+            other => Some(other),
+        };
+        (kind, catalog_of(&a.address))
     };
     let mut end = start + 1;
     while end < actions.len()
@@ -89,6 +84,39 @@ pub(super) fn batch_ops(backend: &Store, batch: &[&Action]) -> Result<Vec<Op>, S
                 .map(|a| update_target(a).map(|(_, id)| id))
                 .collect::<Result<Vec<_>, _>>()?;
             ops.push(Change::ExpireUpdates { ids }.into());
+        }
+        ActionKind::Decline | ActionKind::Undecline => {
+            let declined = first.kind == ActionKind::Decline;
+            let mut ids = Vec::with_capacity(batch.len());
+            let mut marks = Vec::with_capacity(batch.len());
+            for a in batch {
+                ids.push(update_target(a)?.1);
+                // What a rule declined is supctl's to undecline; nothing else is.
+                marks.push(if declined {
+                    Record::InventoryAdd {
+                        address: a.address.clone(),
+                        origin: Origin::Declined,
+                    }
+                } else {
+                    Record::InventoryRemove {
+                        address: a.address.clone(),
+                    }
+                });
+            }
+            ops.push(Change::SetDeclined { ids, declined }.into());
+            ops.extend(marks.into_iter().map(Op::from));
+        }
+        ActionKind::Unstage => {
+            let mut sha1s = Vec::new();
+            for a in batch {
+                match &a.payload {
+                    Some(Payload::Unstage { files, .. }) => sha1s.extend(files.iter().copied()),
+                    _ => return Err(invalid("content removal payload", &a.address)),
+                }
+            }
+            sha1s.sort();
+            sha1s.dedup();
+            ops.push(Change::RemoveContent { sha1s }.into());
         }
         _ => object_ops(backend, &mut ops, first)?,
     }

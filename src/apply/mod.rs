@@ -402,6 +402,14 @@ pub async fn run(
         }
     }
     opts.progress.finish();
+    // Content whose records a hygiene rule removed leaves its files behind until now, so
+    // that a crash never leaves a record without its file; an error here leaves orphans
+    // that `store gc` removes, and fails nothing that was applied.
+    if plan.actions.iter().any(|a| a.kind == ActionKind::Unstage)
+        && let Err(e) = backend.server().collect_garbage()
+    {
+        tracing::warn!(error = %e, "could not remove the content files no update uses; `supctl store gc` removes them");
+    }
     // The apply ran to its end (every action done, failed, refused or unsupported, or the
     // rest given up after a failure): say so, so that finding an interrupted apply does not
     // have to read this plan again (a plan file can hold a hundred thousand packages).
@@ -440,7 +448,10 @@ pub fn check_server(plan: &Plan, backend: &Store) -> Result<(), ApplyError> {
 /// (`certificate[T].content`), so each role is its own object already.
 pub fn journal_key(a: &Action) -> JournalKey {
     let role = match a.kind {
-        ActionKind::Stage => JournalRole::Stage,
+        // Never both on one update in one plan: content is not staged for an update whose
+        // content a hygiene rule removes.
+        ActionKind::Stage | ActionKind::Unstage => JournalRole::Stage,
+        ActionKind::Decline | ActionKind::Undecline => JournalRole::Hygiene,
         _ => JournalRole::Change,
     };
     JournalKey::new(a.address.clone(), role)
@@ -448,6 +459,8 @@ pub fn journal_key(a: &Action) -> JournalKey {
 
 // Plan, apply, plan again: convergence. Here rather than in `plan/` so that the planner's
 // modules never import apply (the dependency runs one way).
+#[cfg(test)]
+mod converge_hygiene_tests;
 #[cfg(test)]
 mod converge_tests;
 #[cfg(test)]

@@ -205,11 +205,16 @@ pub(super) fn text(r: &Report) -> String {
         }
         let u = &c.updates;
         out.push_str(&format!(
-            "  updates:      {} (metadata-only {}, deployable {}, expired {}{}{})\n",
+            "  updates:      {} (metadata-only {}, deployable {}, expired {}{}{}{})\n",
             u.total,
             u.metadata_only,
             u.deployable,
             u.expired,
+            if u.declined > 0 {
+                format!(", declined {}", u.declined)
+            } else {
+                String::new()
+            },
             if u.deselected > 0 {
                 format!("; {} of them deselected", u.deselected)
             } else {

@@ -39,7 +39,7 @@ pub struct ListArgs {
     /// subcategories.
     #[arg(long, value_name = "PATH")]
     pub category: Option<String>,
-    #[arg(long, value_parser = ["metadata-only", "deployable", "expired"])]
+    #[arg(long, value_parser = ["metadata-only", "deployable", "expired", "declined"])]
     pub state: Option<String>,
     /// A regular expression matched against the title (case-insensitive).
     #[arg(long, value_name = "REGEX")]

@@ -30,6 +30,7 @@ pub(super) const CATALOG_KEYS: &[&str] = &[
     "prune",
     "expire_deselected",
     "content_source",
+    "hygiene",
 ];
 
 /// A catalog as written, before `[defaults]` fill in what it left out.
@@ -247,6 +248,10 @@ pub(super) fn catalog(cx: &mut Cx, t: &Table, key: &str) -> Option<CatalogDraft>
             prune: cx.boolean(t, "prune").unwrap_or(false),
             expire_deselected: cx.boolean(t, "expire_deselected").unwrap_or(false),
             content_source: cx.path(t, "content_source").map(Spanned::into_inner),
+            hygiene: cx
+                .table(t, "hygiene")
+                .map(|h| super::hygiene::hygiene(cx, &h))
+                .unwrap_or_default(),
             loc: Some(cx.loc(&t.span)),
         },
     })

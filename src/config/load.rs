@@ -21,6 +21,7 @@ pub(super) const TOP_KEYS: &[&str] = &[
     "web",
     "defaults",
     "limits",
+    "hygiene",
     "catalog",
     "certificate",
     "publish",
@@ -39,6 +40,7 @@ struct Part {
     web: Option<(Web, Loc)>,
     defaults: Option<(Defaults, Loc)>,
     limits: Option<(super::Limits, Loc)>,
+    hygiene: Option<(super::Hygiene, Loc)>,
     archive: Option<(Option<Archive>, Loc)>,
     catalogs: Vec<(CatalogDraft, Loc)>,
     certificates: Vec<CertificateRule>,
@@ -137,6 +139,9 @@ fn read_part(file: &SourceFile, diags: &mut Vec<Diagnostic>) -> Part {
     }
     if let Some(t) = cx.table(&top, "limits") {
         part.limits = Some((super::limits::limits(&mut cx, &t), cx.loc(&t.span)));
+    }
+    if let Some(t) = cx.table(&top, "hygiene") {
+        part.hygiene = Some((super::hygiene::hygiene(&mut cx, &t), cx.loc(&t.span)));
     }
     if let Some(cats) = cx.table(&top, "catalog") {
         for (k, v) in cats.table.iter() {
@@ -273,6 +278,7 @@ pub fn load_with(path: &Path, opts: LoadOptions) -> Result<(Config, Vec<Diagnost
         single(&mut merged.web, part.web, "web", &mut diags);
         single(&mut merged.defaults, part.defaults, "defaults", &mut diags);
         single(&mut merged.limits, part.limits, "limits", &mut diags);
+        single(&mut merged.hygiene, part.hygiene, "hygiene", &mut diags);
         single(&mut merged.archive, part.archive, "archive", &mut diags);
         merged.catalogs.extend(part.catalogs);
         merged.certificates.extend(part.certificates);
@@ -367,6 +373,7 @@ pub fn load_with(path: &Path, opts: LoadOptions) -> Result<(Config, Vec<Diagnost
         web: merged.web.map(|(w, _)| w).unwrap_or_default(),
         defaults,
         limits: merged.limits.map(|(l, _)| l).unwrap_or_default(),
+        hygiene: merged.hygiene.map(|(h, _)| h).unwrap_or_default(),
         catalogs: catalogs.into_iter().map(|(k, (c, _))| (k, c)).collect(),
         certificates: merged.certificates,
         publish: merged.publish,

@@ -2,6 +2,7 @@
 //! `file:line:col` diagnostics. Nothing here talks to an update server.
 
 mod catalog;
+mod hygiene;
 mod limits;
 mod load;
 mod model;
@@ -14,10 +15,11 @@ mod source;
 mod windows;
 
 pub use crate::schedule::{IntervalUnit, Schedule, ScheduleError};
+pub use hygiene::{ContentOf, Hygiene};
 pub use limits::Limits;
 pub use load::{LoadOptions, config_files, default_path, load, load_with};
 pub use model::*;
-pub use notify::parse_interval;
+pub use notify::{parse_age, parse_interval};
 pub use paths::{normalize, same_path_source, stored_path_source};
 pub use schema::schema_json;
 pub use source::{Diagnostic, Diagnostics, Loc, Severity, suggest};

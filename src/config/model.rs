@@ -51,6 +51,10 @@ pub struct Config {
     /// How large a catalog supctl agrees to read; a catalog over a limit is refused by name.
     #[serde(default)]
     pub limits: super::limits::Limits,
+    /// When superseded and expired updates are declined or expired and their content
+    /// removed, for every catalog (each may override keys in `[catalog.<key>.hygiene]`).
+    #[serde(default)]
+    pub hygiene: super::Hygiene,
     /// Subscribed catalogs, keyed by a stable name that is also the plan address `catalog.<key>`.
     #[serde(default, rename = "catalog")]
     pub catalogs: BTreeMap<String, Catalog>,
@@ -453,6 +457,9 @@ pub struct Catalog {
     /// Directory searched by file name and digest before the network (disconnected sites).
     #[schemars(with = "Option<String>")]
     pub content_source: Option<PathBuf>,
+    /// This catalog's hygiene rules (`[catalog.<key>.hygiene]`), over the global `[hygiene]`.
+    #[serde(default)]
+    pub hygiene: super::Hygiene,
     /// Where the catalog was declared.
     #[serde(skip)]
     #[schemars(skip)]

@@ -49,6 +49,16 @@ fn event_words() -> Vec<&'static str> {
 /// or the short `90s`, `30m`, `24h`, `2d`. Whole numbers in checked arithmetic, so a huge
 /// value is an error, never an overflow.
 pub fn parse_interval(text: &str) -> Result<Duration, String> {
+    parse_span(text, false, 366)
+}
+
+/// An age as the hygiene rules take it: like [`parse_interval`], but `0 days` (at once) is
+/// allowed and the longest is ten years, since an update may be kept for years.
+pub fn parse_age(text: &str) -> Result<Duration, String> {
+    parse_span(text, true, 3_660)
+}
+
+fn parse_span(text: &str, zero: bool, max_days: u64) -> Result<Duration, String> {
     let t = text.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
@@ -74,9 +84,15 @@ pub fn parse_interval(text: &str) -> Result<Duration, String> {
     };
     let secs = n
         .checked_mul(secs_per)
-        .filter(|s| *s <= 366 * 86_400)
-        .ok_or_else(|| format!("`{t}` is longer than a year"))?;
-    if secs == 0 {
+        .filter(|s| *s <= max_days * 86_400)
+        .ok_or_else(|| {
+            if max_days > 366 {
+                format!("`{t}` is longer than ten years")
+            } else {
+                format!("`{t}` is longer than a year")
+            }
+        })?;
+    if secs == 0 && !zero {
         return Err(format!("`{t}`: a duration must be longer than zero"));
     }
     Ok(Duration::from_secs(secs))

@@ -29,6 +29,8 @@ pub fn diff(inputs: &Inputs<'_>) -> Plan {
             plan_updates(&mut b, catalog, acquired);
         }
     }
+    super::hygiene::plan_hygiene(&mut b);
+    super::hygiene::plan_content_removal(&mut b);
     plan_sync_and_signing(&mut b);
     name_what_an_empty_config_removes(&mut b);
     let config = inputs.desired.root.display().to_string();
@@ -90,8 +92,8 @@ fn order(kind: ActionKind) -> u8 {
         ActionKind::Approve | ActionKind::Block => 0,
         ActionKind::Create | ActionKind::Update | ActionKind::Replace | ActionKind::Subscribe => 1,
         ActionKind::Publish | ActionKind::Revise => 2,
-        ActionKind::Expire => 3,
-        ActionKind::Stage => 4,
+        ActionKind::Expire | ActionKind::Decline | ActionKind::Undecline => 3,
+        ActionKind::Stage | ActionKind::Unstage => 4,
         ActionKind::Unsubscribe | ActionKind::Delete => 5,
     }
 }

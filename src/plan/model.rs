@@ -35,6 +35,12 @@ pub enum ActionKind {
     Revise,
     Expire,
     Stage,
+    /// Decline an update (a hygiene rule): clients no longer see it; reversible.
+    Decline,
+    /// Undo a decline supctl made when no hygiene rule asks for it any more.
+    Undecline,
+    /// Remove the staged content of a declined or expired update (`remove_content_of`).
+    Unstage,
 }
 
 impl ActionKind {
@@ -52,6 +58,9 @@ impl ActionKind {
             ActionKind::Revise => "revise",
             ActionKind::Expire => "expire",
             ActionKind::Stage => "stage",
+            ActionKind::Decline => "decline",
+            ActionKind::Undecline => "undecline",
+            ActionKind::Unstage => "unstage",
         }
     }
 
@@ -59,7 +68,13 @@ impl ActionKind {
     pub fn is_update_action(self) -> bool {
         matches!(
             self,
-            ActionKind::Publish | ActionKind::Revise | ActionKind::Expire | ActionKind::Stage
+            ActionKind::Publish
+                | ActionKind::Revise
+                | ActionKind::Expire
+                | ActionKind::Stage
+                | ActionKind::Decline
+                | ActionKind::Undecline
+                | ActionKind::Unstage
         )
     }
 
@@ -67,7 +82,12 @@ impl ActionKind {
     pub fn is_destructive(self) -> bool {
         matches!(
             self,
-            ActionKind::Delete | ActionKind::Expire | ActionKind::Replace | ActionKind::Unsubscribe
+            ActionKind::Delete
+                | ActionKind::Expire
+                | ActionKind::Replace
+                | ActionKind::Unsubscribe
+                | ActionKind::Decline
+                | ActionKind::Unstage
         )
     }
 }
@@ -89,6 +109,11 @@ pub enum Payload {
     Content {
         update: UpdateId,
         files: Vec<OriginFile>,
+    },
+    /// Staged content to remove for one update: the files' SHA-1s.
+    Unstage {
+        update: UpdateId,
+        files: Vec<crate::ids::Sha1>,
     },
     /// A catalog's desired record, and its category tree when that changed.
     Catalog {
@@ -213,6 +238,16 @@ pub struct UpdateCounts {
     pub expire: usize,
     pub stage: usize,
     pub stage_bytes: u64,
+    /// Declines and undeclines by hygiene rules (absent in plans made before them).
+    #[serde(default)]
+    pub decline: usize,
+    #[serde(default)]
+    pub undecline: usize,
+    /// Updates whose staged content is removed, and the bytes freed.
+    #[serde(default)]
+    pub unstage: usize,
+    #[serde(default)]
+    pub unstage_bytes: u64,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -358,6 +393,12 @@ fn summarize(actions: &[Action], diagnostics: &[PlanDiagnostic]) -> Summary {
             ActionKind::Stage => {
                 s.updates.stage += 1;
                 s.updates.stage_bytes += a.bytes;
+            }
+            ActionKind::Decline => s.updates.decline += 1,
+            ActionKind::Undecline => s.updates.undecline += 1,
+            ActionKind::Unstage => {
+                s.updates.unstage += 1;
+                s.updates.unstage_bytes += a.bytes;
             }
         }
     }

@@ -59,6 +59,22 @@ pub fn summary_line(plan: &Plan) -> String {
     if u.stage > 0 {
         let _ = write!(line, " ({})", human_bytes(u.stage_bytes));
     }
+    // Shown only when there are any, so plans without hygiene rules read as before.
+    if u.decline > 0 || u.undecline > 0 {
+        let _ = write!(
+            line,
+            ", {} to decline, {} to undecline",
+            u.decline, u.undecline
+        );
+    }
+    if u.unstage > 0 {
+        let _ = write!(
+            line,
+            ", {} to unstage ({})",
+            u.unstage,
+            human_bytes(u.unstage_bytes)
+        );
+    }
     line.push('.');
     line.push_str(&tail);
     line
@@ -69,9 +85,13 @@ fn symbol(kind: ActionKind) -> String {
         ActionKind::Create | ActionKind::Publish | ActionKind::Subscribe | ActionKind::Approve => {
             "+".green().to_string()
         }
-        ActionKind::Delete | ActionKind::Expire | ActionKind::Unsubscribe | ActionKind::Block => {
-            "-".red().to_string()
-        }
+        ActionKind::Delete
+        | ActionKind::Expire
+        | ActionKind::Unsubscribe
+        | ActionKind::Block
+        | ActionKind::Decline
+        | ActionKind::Unstage => "-".red().to_string(),
+        ActionKind::Undecline => "+".green().to_string(),
         ActionKind::Replace => "-/+".yellow().to_string(),
         ActionKind::Update | ActionKind::Revise => "~".yellow().to_string(),
         ActionKind::Stage => "↓".cyan().to_string(),
@@ -161,6 +181,9 @@ fn past(kind: ActionKind) -> &'static str {
         ActionKind::Revise => "revised",
         ActionKind::Expire => "expired",
         ActionKind::Stage => "staged",
+        ActionKind::Decline => "declined",
+        ActionKind::Undecline => "undeclined",
+        ActionKind::Unstage => "unstaged (content removed)",
     }
 }
 

@@ -276,7 +276,9 @@ pub(super) fn plan_updates(b: &mut Builder, c: &config::Catalog, acquired: &Acqu
             ),
             Some(_) => {}
         }
-        if wants_content(r) && stage(b, &ua, r, stored) {
+        // A declined update's content is not staged: clients never install it (and
+        // `remove_content_of` would take it away again).
+        if wants_content(r) && !stored.is_some_and(|s| s.declined) && stage(b, &ua, r, stored) {
             stage_count += 1;
         }
     }

@@ -77,6 +77,8 @@ impl StoredUpdate {
     pub fn state(&self) -> UpdateState {
         if self.publication == PublicationState::Expired {
             UpdateState::Expired
+        } else if self.declined {
+            UpdateState::Declined
         } else if self.deployable() {
             UpdateState::Deployable
         } else {

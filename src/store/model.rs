@@ -18,7 +18,12 @@ pub use crate::vocab::{CatalogKind, CertKind, CertState, Severity, SigningMode};
 
 text_enum!(
     /// How an object entered supctl's inventory; only inventoried objects are ever pruned.
-    Origin { Created = "created", Adopted = "adopted" }
+    Origin {
+        Created = "created",
+        Adopted = "adopted",
+        /// An update a hygiene rule declined: supctl undeclines it when no rule asks for it.
+        Declined = "declined",
+    }
 );
 text_enum!(
     /// One journal outcome; an action without an entry was not attempted.
@@ -29,8 +34,14 @@ text_enum!(
     RunResult { Succeeded = "succeeded", Failed = "failed", Cancelled = "cancelled" }
 );
 text_enum!(
-    /// The "All Software Updates" state column: expired wins, then whether content is staged.
-    UpdateState { MetadataOnly = "metadata-only", Deployable = "deployable", Expired = "expired" }
+    /// The "All Software Updates" state column: expired wins, then declined, then whether
+    /// content is staged.
+    UpdateState {
+        MetadataOnly = "metadata-only",
+        Deployable = "deployable",
+        Expired = "expired",
+        Declined = "declined",
+    }
 );
 
 /// A category or staging selection: everything, nothing, or named paths/GUIDs.
@@ -187,6 +198,9 @@ crate::vocab::text_enum!(
         Change = "change",
         /// Staging an update's content after its metadata is published.
         Stage = "stage",
+        /// A hygiene decline or undecline, possibly after the update's publish or expiry in
+        /// the same plan.
+        Hygiene = "hygiene",
     }
 );
 

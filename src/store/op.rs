@@ -132,6 +132,14 @@ pub enum Change {
     /// Moves verified content into the store; the update becomes deployable once all its
     /// files are staged.
     StageContent(StageRequest),
+    /// Removes staged content files (hygiene's `remove_content_of`), except any that an
+    /// update neither declined nor expired still uses: those stay whatever the plan said.
+    /// The embedded server drops the records in the transaction and leaves the files to
+    /// [`UpdateServer::collect_garbage`](super::UpdateServer::collect_garbage), so a crash
+    /// leaves at worst an orphan file, never a record without its file.
+    RemoveContent {
+        sha1s: Vec<Sha1>,
+    },
     SetSyncSettings(SyncSettings),
     /// The signing certificate's settings, installing a certificate when `install` says so.
     SetSigning {

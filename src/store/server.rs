@@ -74,6 +74,12 @@ pub trait UpdateServer: Send + Sync {
                 .into(),
         })
     }
+    /// Deletes what changes left behind outside the database (content files whose records
+    /// [`Change::RemoveContent`] dropped); the apply engine calls it after such changes
+    /// commit. Servers without such leftovers have nothing to do.
+    fn collect_garbage(&self) -> Result<()> {
+        Ok(())
+    }
     /// A server whose objects live in the state database itself (the embedded server) can
     /// make a change inside the transaction that journals it; every other server returns
     /// `None` and is journaled right after each change.

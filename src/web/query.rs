@@ -76,7 +76,9 @@ impl UpdatesQuery {
         let state = given(&self.state)
             .map(|s| {
                 UpdateState::parse(&s).ok_or_else(|| {
-                    format!("state: `{s}` is not one of metadata-only, deployable, expired")
+                    format!(
+                        "state: `{s}` is not one of metadata-only, deployable, expired, declined"
+                    )
                 })
             })
             .transpose()?;

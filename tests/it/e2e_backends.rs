@@ -48,10 +48,7 @@ impl Target {
     fn config(&self, catalog_extra: &str) -> PathBuf {
         let server = match &self.wsus {
             None => String::new(),
-            Some(w) => format!(
-                "backend = \"wsus\"\nurl = {:?}\nusername = \"CORP\\\\svc-supctl\"\npassword_env = \"{PASSWORD_VAR}\"",
-                w.url()
-            ),
+            Some(w) => wsus_server_lines(&w.url(), PASSWORD_VAR),
         };
         let body = format!(
             "{}\n{}\n[sync]\nschedule = \"every 1 day at 03:00\"\nproducts = [\"Windows 11\"]\nclassifications = [\"Security Updates\", \"Critical Updates\"]\n",
@@ -66,12 +63,7 @@ impl Target {
     }
 
     fn plan_actions(&self, config: &Path) -> (i32, Vec<String>) {
-        let r = self.run(config, &["plan", "--json", "--detailed-exitcode"]);
-        let v: serde_json::Value = serde_json::from_str(&r.stdout)
-            .unwrap_or_else(|e| panic!("plan --json is not JSON ({e}):\n{}", r.all()));
-        let mut a = actions(&v);
-        a.sort();
-        (r.code, a)
+        planned_actions(config, &[(PASSWORD_VAR, PASSWORD)])
     }
 
     fn updates(&self, config: &Path) -> serde_json::Value {

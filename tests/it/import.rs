@@ -30,10 +30,7 @@ fn scenario(site: &Site, wsus: Option<&WsusServer>) -> PathBuf {
     site.serve_content(&quickstart_content());
     let server = match wsus {
         None => String::new(),
-        Some(w) => format!(
-            "backend = \"wsus\"\nurl = {:?}\nusername = \"CORP\\\\svc-supctl\"\npassword_env = \"{PASSWORD_VAR}\"",
-            w.url()
-        ),
+        Some(w) => wsus_server_lines(&w.url(), PASSWORD_VAR),
     };
     let stage = if wsus.is_none() {
         "stage = [\"Contoso/Utilities\"]\nprune = true\ndescription = \"Four \\\"sample\\\" updates\""

@@ -42,6 +42,7 @@ mod firstweek_sources;
 mod firstweek_validate;
 mod generator_catalog;
 mod generator_signing;
+mod hygiene;
 mod import;
 mod json_output;
 mod lockfile;

@@ -164,6 +164,8 @@ pub struct UpdateCounts {
     pub metadata_only: usize,
     pub deployable: usize,
     pub expired: usize,
+    /// Declined (not expired): clients do not see them.
+    pub declined: usize,
     /// Not expired, but outside the catalog's selected `categories` (kept: `prune` and
     /// `expire_deselected` are off).
     pub deselected: usize,
@@ -342,6 +344,7 @@ pub fn report(inp: &Inputs<'_>) -> Report {
                 UpdateState::MetadataOnly => updates.metadata_only += 1,
                 UpdateState::Deployable => updates.deployable += 1,
                 UpdateState::Expired => updates.expired += 1,
+                UpdateState::Declined => updates.declined += 1,
             }
             if u.state() != UpdateState::Expired && !u.superseded_by.is_empty() {
                 updates.superseded += 1;

@@ -26,7 +26,8 @@ pub(super) fn list_updates(c: &Connection, filter: &UpdateFilter) -> Result<Vec<
                 (SELECT json_group_array(supersedes) FROM
                     (SELECT supersedes FROM supersedence WHERE update_id = u.id ORDER BY supersedes)),
                 (SELECT json_group_array(update_id) FROM
-                    (SELECT update_id FROM supersedence WHERE supersedes = u.id ORDER BY update_id))
+                    (SELECT update_id FROM supersedence WHERE supersedes = u.id ORDER BY update_id)),
+                u.declined
          FROM updates u WHERE 1"
     );
     let mut args: Vec<Box<dyn ToSql>> = Vec::new();
@@ -77,12 +78,13 @@ pub(super) fn list_updates(c: &Connection, filter: &UpdateFilter) -> Result<Vec<
     match filter.state {
         None => {}
         Some(UpdateState::Expired) => sql.push_str(" AND u.expired = 1"),
-        Some(UpdateState::Deployable) => {
-            sql.push_str(&format!(" AND u.expired = 0 AND {DEPLOYABLE}"))
-        }
-        Some(UpdateState::MetadataOnly) => {
-            sql.push_str(&format!(" AND u.expired = 0 AND NOT {DEPLOYABLE}"))
-        }
+        Some(UpdateState::Declined) => sql.push_str(" AND u.expired = 0 AND u.declined = 1"),
+        Some(UpdateState::Deployable) => sql.push_str(&format!(
+            " AND u.expired = 0 AND u.declined = 0 AND {DEPLOYABLE}"
+        )),
+        Some(UpdateState::MetadataOnly) => sql.push_str(&format!(
+            " AND u.expired = 0 AND u.declined = 0 AND NOT {DEPLOYABLE}"
+        )),
     }
     let mut st = c.prepare_cached(&sql)?;
     let params: Vec<&dyn ToSql> = args.iter().map(|b| b.as_ref()).collect();
@@ -90,6 +92,8 @@ pub(super) fn list_updates(c: &Connection, filter: &UpdateFilter) -> Result<Vec<
         let products: Vec<String> = from_json(r, 4)?;
         let state = if r.get(7)? {
             UpdateState::Expired
+        } else if r.get(11)? {
+            UpdateState::Declined
         } else if r.get(8)? {
             UpdateState::Deployable
         } else {

@@ -152,6 +152,16 @@ impl UpdateServer for EmbeddedServer {
     fn in_state_database(&self) -> Option<&dyn InStateDatabase> {
         Some(self)
     }
+    fn collect_garbage(&self) -> Result<()> {
+        let report = self.gc(false)?;
+        if !report.orphans.is_empty() {
+            tracing::info!(
+                files = report.orphans.len(),
+                "removed content files no update uses"
+            );
+        }
+        Ok(())
+    }
 }
 
 impl EmbeddedServer {

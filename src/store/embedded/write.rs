@@ -88,6 +88,18 @@ pub(super) fn apply(tx: &Transaction, content: &ContentStore, change: Change) ->
             Some(declined),
         ),
         Change::StageContent(req) => stage(tx, content, req),
+        Change::RemoveContent { sha1s } => {
+            let mut removed = 0;
+            for sha1 in sha1s {
+                removed += tx.execute(
+                    "DELETE FROM content WHERE sha1 = ?1 AND NOT EXISTS (
+                        SELECT 1 FROM update_files f JOIN updates u ON u.id = f.update_id
+                        WHERE f.sha1 = ?1 AND u.expired = 0 AND u.declined = 0)",
+                    [sha1.to_hex()],
+                )?;
+            }
+            Ok(Applied::updated(removed > 0))
+        }
         Change::SetSyncSettings(s) => {
             if read::sync_settings(tx)?.as_ref() == Some(&s) {
                 return Ok(Applied::updated(false));

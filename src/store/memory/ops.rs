@@ -185,6 +185,20 @@ impl Mem {
                 changed
             }),
             Change::StageContent(req) => self.stage(req)?,
+            Change::RemoveContent { sha1s } => {
+                let mut removed = false;
+                for sha1 in sha1s {
+                    let used = self.updates.values().any(|m| {
+                        m.stored.publication != PublicationState::Expired
+                            && !m.stored.declined
+                            && m.stored.files.iter().any(|f| f.sha1 == sha1)
+                    });
+                    if !used {
+                        removed |= self.content.remove(&sha1).is_some();
+                    }
+                }
+                Applied::updated(removed)
+            }
             Change::SetSyncSettings(s) => {
                 let changed = self.sync.as_ref() != Some(&s);
                 self.sync = Some(s);

@@ -465,6 +465,11 @@ impl UpdateServer for WsusServer {
                     why: "WSUS takes content through its file shares, which its admin API does not reach; publish metadata-only and let clients download from the vendor".into(),
                 })
             }
+            Change::RemoveContent { .. } => Err(StoreError::Unsupported {
+                what: "removing staged content".into(),
+                backend: "wsus",
+                why: "this backend stages no content (WSUS keeps it on its own file shares)".into(),
+            }),
             other => self.site.apply(other),
         }
     }

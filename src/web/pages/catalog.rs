@@ -53,7 +53,7 @@ pub fn render(
 }
 
 fn filters(q: &UpdatesQuery) -> Markup {
-    let states = ["", "metadata-only", "deployable", "expired"];
+    let states = ["", "metadata-only", "deployable", "expired", "declined"];
     html! {
         form.filters method="get" role="search" {
             label { "State"

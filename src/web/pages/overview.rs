@@ -85,6 +85,7 @@ fn catalogs(list: &[CatalogStatus], drift: &BTreeMap<String, u64>, now: DateTime
                         th scope="col" class="num" { "Metadata-only" }
                         th scope="col" class="num" { "Deployable" }
                         th scope="col" class="num" { "Expired" }
+                        th scope="col" class="num" { "Declined" }
                         th scope="col" class="num" { "Deselected" }
                         th scope="col" class="num" { "Superseded" }
                         th scope="col" class="num" { "Drift" }
@@ -116,6 +117,7 @@ fn catalogs(list: &[CatalogStatus], drift: &BTreeMap<String, u64>, now: DateTime
                             td.num data-label="Metadata-only" data-state="metadata-only" { (c.updates.metadata_only) }
                             td.num data-label="Deployable" data-state="deployable" { (c.updates.deployable) }
                             td.num data-label="Expired" data-state="expired" { (c.updates.expired) }
+                            td.num data-label="Declined" data-state="declined" { (c.updates.declined) }
                             td.num data-label="Deselected" data-state="deselected" { (c.updates.deselected) }
                             td.num data-label="Superseded" data-state="superseded" { (c.updates.superseded) }
                             td.num data-label="Drift" data-drift { (drift.get(&c.key).copied().unwrap_or(0)) }

@@ -211,6 +211,23 @@ pub(crate) fn run_with(config: &Path, args: &[&str], env: &[(&str, &str)]) -> Ru
     }
 }
 
+/// `[server]` lines for the WSUS double at `url`, its password in the variable `var`.
+pub(crate) fn wsus_server_lines(url: &str, var: &str) -> String {
+    format!(
+        "backend = \"wsus\"\nurl = {url:?}\nusername = \"CORP\\\\svc-supctl\"\npassword_env = \"{var}\""
+    )
+}
+
+/// `plan --json --detailed-exitcode` with `env`: the exit code and the actions, sorted.
+pub(crate) fn planned_actions(config: &Path, env: &[(&str, &str)]) -> (i32, Vec<String>) {
+    let r = run_with(config, &["plan", "--json", "--detailed-exitcode"], env);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout)
+        .unwrap_or_else(|e| panic!("plan --json is not JSON ({e}):\n{}", r.all()));
+    let mut a = actions(&v);
+    a.sort();
+    (r.code, a)
+}
+
 /// `plan --json` parsed.
 pub(crate) fn plan_json(config: &Path, extra: &[&str]) -> (i32, serde_json::Value) {
     let mut args = vec!["plan", "--json", "--detailed-exitcode"];
