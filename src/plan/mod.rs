@@ -8,6 +8,7 @@ mod content_certs;
 pub mod deselected;
 pub mod diff;
 pub mod file;
+pub mod limits;
 pub mod model;
 pub mod render;
 pub mod signing;

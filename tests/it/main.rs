@@ -18,6 +18,7 @@ mod catalog_limits;
 mod catalog_parse;
 mod catalog_partners;
 mod catalog_xml_errors;
+mod category_limit;
 mod cli_snapshots;
 mod cli_validate;
 mod closed_pipe;

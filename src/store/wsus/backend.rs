@@ -103,7 +103,7 @@ impl WsusServer {
         let synced = SyncedIndex::load(site.location().dir());
         Ok(WsusServer {
             client,
-            site,
+            site: site.as_site_database(),
             version,
             url,
             remote: Mutex::new(None),
