@@ -86,6 +86,7 @@ mod watch_wsus;
 mod web_browser;
 mod windows;
 mod wsus_backend;
+mod wsus_category_limit;
 mod wsus_live;
 mod wsus_server_ops;
 mod wsus_server_updates;
