@@ -9,6 +9,7 @@ pub mod deselected;
 pub mod diff;
 pub mod file;
 pub mod hygiene;
+pub mod limits;
 pub mod model;
 pub mod render;
 pub mod signing;

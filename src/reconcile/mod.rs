@@ -211,6 +211,7 @@ pub fn diff_with(
     let unknown = plan::targets::unknown(targets, cfg, actual, catalogs);
     plan::targets::select(&mut plan, targets, cfg);
     plan.diagnostics.extend(unknown);
+    plan::limits::check(&mut plan, actual);
     plan.diagnostics
         .extend(plan::budget::check(&plan, cfg.server.max_deletions));
     plan.server = Some(backend.identity()?);

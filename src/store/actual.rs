@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::catalog::model::{Category, PublicationState};
 use crate::ids::{Sha1, Sha256, Thumbprint, UpdateId};
 
+use super::local_categories::LocalCategories;
 use super::model::Origin;
 use super::model::{SigningSettings, StoredCatalog, StoredCertificate, SyncSettings, UpdateState};
 use super::names::{Address, CatalogKey, Target};
@@ -74,6 +75,19 @@ impl StoredUpdate {
         fingerprint_of(&v)
     }
 
+    /// The locally published categories of these stored updates: how the embedded and
+    /// in-memory servers know theirs (see [`LocalCategories::of_updates`] for why every
+    /// stored update counts).
+    pub fn local_categories<'a>(
+        updates: impl IntoIterator<Item = &'a StoredUpdate>,
+    ) -> LocalCategories {
+        LocalCategories::of_updates(
+            updates
+                .into_iter()
+                .map(|u| (u.vendor.as_str(), u.products.as_slice())),
+        )
+    }
+
     pub fn state(&self) -> UpdateState {
         if self.publication == PublicationState::Expired {
             UpdateState::Expired
@@ -99,6 +113,10 @@ pub struct ActualState {
     pub sync: Option<SyncSettings>,
     pub signing: Option<SigningSettings>,
     pub inventory: BTreeMap<Address, Origin>,
+    /// The locally published vendor and product categories the server has, of every
+    /// publisher: what the category limit counts ([`super::local_categories`]).
+    #[serde(default)]
+    pub local_categories: LocalCategories,
 }
 
 impl ActualState {

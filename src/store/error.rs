@@ -84,6 +84,10 @@ pub enum StoreError {
     /// names the operation and carries the server's answer.
     #[error(transparent)]
     Server(#[from] super::server::ServerError),
+    /// A publication would take the server past WSUS's limit on locally published
+    /// categories (the plan refuses it first; this catches an apply that bypassed it).
+    #[error(transparent)]
+    CategoryLimit(#[from] super::local_categories::CategoryLimitError),
     /// The backend cannot do this at all (as opposed to failing at it).
     #[error("{what} is not supported by backend {backend}: {why}")]
     Unsupported {

@@ -136,7 +136,7 @@ fn updates_list_filters_and_json_contract() {
     assert_eq!(list(d.path(), &["--state", "deployable"]).len(), 20);
     assert_eq!(list(d.path(), &["--state", "metadata-only"]).len(), 180);
     assert_eq!(list(d.path(), &["--state", "expired"]).len(), 0);
-    assert_eq!(list(d.path(), &["--product", "product 07"]).len(), 4);
+    assert_eq!(list(d.path(), &["--product", "product 07"]).len(), 5);
     assert_eq!(
         list(
             d.path(),

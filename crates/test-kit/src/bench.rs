@@ -55,13 +55,14 @@ pub fn content(i: usize) -> Vec<u8> {
         .into_bytes()
 }
 
-/// Synthetic update `i`: 20 vendors, 50 products, one origin file, supersedes `i - 1`
-/// except at every tenth.
+/// Synthetic update `i`: 20 vendors with two products each (60 locally published
+/// categories: a WSUS takes at most 100, Microsoft KB 945536, and the embedded server
+/// refuses more), one origin file, supersedes `i - 1` except at every tenth.
 pub fn update(i: usize) -> UpdateRecord {
     let id = update_id(i);
     let data = content(i);
     let vendor = format!("Vendor {:02}", i % 20);
-    let product = format!("Product {:02}", i % 50);
+    let product = format!("Product {:02}", i % 20 + 20 * ((i / 20) % 2));
     let classification = ["Updates", "Security Updates", "Critical Updates"][i % 3].to_string();
     let title = format!("Synthetic update {i:06}");
     let file = OriginFile {

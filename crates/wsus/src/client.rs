@@ -100,6 +100,17 @@ impl Client {
         )
     }
 
+    /// The categories under `category` (a company's products and product families).
+    pub fn subcategories(&self, category: &UpdateId) -> Result<Vec<WsusCategory>> {
+        records::subcategories(
+            &self.call(
+                Call::new("ExecuteSPGetSubcategories")
+                    .arg("preferredCulture", CULTURE)
+                    .arg("categoryId", category.as_str()),
+            )?,
+        )
+    }
+
     pub fn languages(&self) -> Result<Vec<Language>> {
         const OP: &str = "ExecuteSPGetAllLanguagesWithEnabledState";
         let resp = self.call(Call::new(OP))?;

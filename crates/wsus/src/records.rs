@@ -174,17 +174,42 @@ pub struct WsusCategory {
     pub kind: String,
     pub title: String,
     pub description: Option<String>,
+    /// Column 11, `UpdateSource`: `MicrosoftUpdate` for categories synchronized from
+    /// Microsoft, `Other` for locally published ones (the .NET `UpdateSource` enum, which
+    /// may also arrive as its number, 0 or 1); `None` when the row has no such cell.
+    pub update_source: Option<String>,
+}
+
+impl WsusCategory {
+    /// Whether a publisher on this server made the category (a vendor or product of
+    /// locally published updates) rather than a synchronization with Microsoft Update. A
+    /// row without the cell is taken for Microsoft's: counting every Microsoft product as
+    /// local would refuse every plan.
+    pub fn is_local(&self) -> bool {
+        self.update_source
+            .as_deref()
+            .is_some_and(|s| !(s.eq_ignore_ascii_case("MicrosoftUpdate") || s == "0"))
+    }
 }
 
 pub fn categories(resp: &Element) -> Result<Vec<WsusCategory>> {
-    const OP: &str = "ExecuteSPGetCategories";
-    map_rows(OP, &result_rows(OP, resp), |c| {
+    category_rows("ExecuteSPGetCategories", resp)
+}
+
+/// `ExecuteSPGetSubcategories`: the same columns as `ExecuteSPGetCategories`.
+pub fn subcategories(resp: &Element) -> Result<Vec<WsusCategory>> {
+    category_rows("ExecuteSPGetSubcategories", resp)
+}
+
+fn category_rows(op: &str, resp: &Element) -> Result<Vec<WsusCategory>> {
+    map_rows(op, &result_rows(op, resp), |c| {
         Ok(WsusCategory {
             local_id: c.i64(0)?,
             id: c.guid(1)?,
             kind: c.str(2)?,
             title: c.opt_str(7).unwrap_or_default(),
             description: c.opt_str(8).filter(|d| !d.is_empty()),
+            update_source: c.opt_str(11).filter(|s| !s.is_empty()),
         })
     })
 }

@@ -39,6 +39,9 @@ pub use list::{StoreStats, TableCounts};
 pub struct EmbeddedServer {
     db: Arc<Db>,
     content: ContentStore,
+    /// Whether a publication past WSUS's category limit is refused: yes when this is the
+    /// update server, no when it is a WSUS's site database ([`Self::as_site_database`]).
+    category_limit: bool,
 }
 
 impl EmbeddedServer {
@@ -50,7 +53,32 @@ impl EmbeddedServer {
     /// The server over an already open database (shared with the state).
     pub fn on(db: Arc<Db>) -> Self {
         let content = ContentStore::new(db.location());
-        Self { db, content }
+        Self {
+            db,
+            content,
+            category_limit: true,
+        }
+    }
+
+    /// This database as a WSUS's site database: it records what WSUS already accepted, so
+    /// it must not refuse a publication over the category limit (the plan checked the
+    /// limit against the categories WSUS itself lists, which the mirror may not all hold).
+    pub fn as_site_database(mut self) -> Self {
+        self.category_limit = false;
+        self
+    }
+
+    /// Refuses a publication past [`crate::store::MAX_LOCAL_CATEGORIES`], so an apply that
+    /// bypasses the plan (a stale saved plan) cannot pass it on this server either.
+    fn check_category_limit(&self, c: &Connection, change: &Change) -> Result<()> {
+        match change {
+            Change::PublishUpdates { catalog, updates } if self.category_limit => {
+                let existing = read::local_categories(c)?;
+                super::local_categories::check_publication(&existing, catalog, updates)?;
+                Ok(())
+            }
+            _ => Ok(()),
+        }
     }
 
     pub fn db(&self) -> &Arc<Db> {
@@ -138,7 +166,10 @@ impl UpdateServer for EmbeddedServer {
     }
     fn apply(&self, change: Change) -> Result<Applied> {
         self.keep_signing_key(&change)?;
-        self.db.write(|tx| write::apply(tx, &self.content, change))
+        self.db.write(|tx| {
+            self.check_category_limit(tx, &change)?;
+            write::apply(tx, &self.content, change)
+        })
     }
     fn fingerprint(&self, address: &Address) -> Result<Option<Fingerprint>> {
         read::fingerprint(&self.db.conn(), address)
@@ -187,6 +218,7 @@ impl InStateDatabase for EmbeddedServer {
     }
     fn apply_in(&self, tx: &Transaction, change: Change) -> Result<Applied> {
         self.keep_signing_key(&change)?;
+        self.check_category_limit(tx, &change)?;
         write::apply(tx, &self.content, change)
     }
     fn fingerprint_in(&self, c: &Connection, address: &Address) -> Result<Option<Fingerprint>> {

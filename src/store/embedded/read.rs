@@ -9,6 +9,7 @@ use crate::catalog::model::{Category, PublicationState};
 use crate::ids::{Thumbprint, UpdateId};
 use crate::store::actual::{ActualState, StoredFile, StoredUpdate, fingerprint_of, object_json};
 use crate::store::error::Result;
+use crate::store::local_categories::{self, LocalCategories};
 use crate::store::model::*;
 use crate::store::names::{Address, CatalogKey, Fingerprint, Target};
 use crate::trust::{CertificateFacts, CertificateInfo};
@@ -16,16 +17,35 @@ use crate::trust::{CertificateFacts, CertificateInfo};
 use crate::store::codec::*;
 
 pub(super) fn snapshot(c: &Connection) -> Result<ActualState> {
+    let updates = updates(c, None)?;
     Ok(ActualState {
         catalogs: catalogs(c, None)?,
         certificates: certificates(c, None)?,
         categories: categories(c, None)?,
-        updates: updates(c, None)?,
+        local_categories: StoredUpdate::local_categories(updates.values()),
+        updates,
         sync: sync_settings(c)?,
         signing: signing(c)?,
         // supctl's bookkeeping, added by the store.
         inventory: BTreeMap::new(),
     })
+}
+
+/// The locally published categories of the stored updates, read without loading them:
+/// each distinct (vendor, products) pair once.
+pub(super) fn local_categories(c: &Connection) -> Result<LocalCategories> {
+    let mut st = c.prepare_cached("SELECT DISTINCT vendor, products FROM updates")?;
+    let rows = st.query_map([], |r| {
+        Ok((r.get::<_, String>(0)?, from_json::<Vec<String>>(r, 1)?))
+    })?;
+    let mut all = LocalCategories::default();
+    for row in rows {
+        let (vendor, products) = row?;
+        for c in local_categories::of_update(&vendor, &products) {
+            all.insert(c);
+        }
+    }
+    Ok(all)
 }
 
 /// Everything but updates and categories.

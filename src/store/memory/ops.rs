@@ -66,6 +66,7 @@ impl Mem {
             catalogs: self.catalogs.clone(),
             certificates: self.certificates.clone(),
             categories: self.categories.clone(),
+            local_categories: StoredUpdate::local_categories(updates.values()),
             updates,
             sync: self.sync.clone(),
             signing: self.signing.clone(),
@@ -168,6 +169,9 @@ impl Mem {
             }
             Change::PublishUpdates { catalog, updates } => {
                 self.catalog(&catalog)?;
+                let existing =
+                    StoredUpdate::local_categories(self.updates.values().map(|m| &m.stored));
+                crate::store::local_categories::check_publication(&existing, &catalog, &updates)?;
                 let mut counts = Counts::default();
                 for rec in &updates {
                     self.publish(&catalog, rec, &mut counts);

@@ -26,6 +26,7 @@ use crate::store::{
     Result, ServerIdentity, SigningInstallation, SigningMode, SigningSettings, StoreError,
     StoredCertificate, SyncRun, SyncSettings, Target, UpdateServer,
 };
+use crate::store::{LocalCategories, LocalCategory};
 use crate::trust::CertificateInfo;
 
 /// What this backend can do: everything but staging content, which needs the server's file
@@ -103,7 +104,7 @@ impl WsusServer {
         let synced = SyncedIndex::load(site.location().dir());
         Ok(WsusServer {
             client,
-            site,
+            site: site.as_site_database(),
             version,
             url,
             remote: Mutex::new(None),
@@ -305,6 +306,41 @@ impl WsusServer {
         }
     }
 
+    /// The locally published vendor and product categories WSUS lists, of every publisher
+    /// (the site database knows supctl's only): companies and products whose UpdateSource
+    /// is not Microsoft Update. Rows carry no parent, so each company's products are read
+    /// with `ExecuteSPGetSubcategories`; a local product found under no company still
+    /// counts, with no vendor.
+    fn local_categories(&self) -> Result<LocalCategories> {
+        let all = self.client.categories(false)?;
+        let mut out = LocalCategories::default();
+        let mut placed = std::collections::BTreeSet::new();
+        for company in all.iter().filter(|c| c.is_local() && c.kind == "Company") {
+            out.insert(LocalCategory::Vendor {
+                vendor: company.title.clone(),
+            });
+            for product in self.client.subcategories(&company.id)? {
+                if product.kind == "Product" {
+                    placed.insert(product.id.clone());
+                    out.insert(LocalCategory::Product {
+                        vendor: company.title.clone(),
+                        product: product.title,
+                    });
+                }
+            }
+        }
+        for orphan in all
+            .iter()
+            .filter(|c| c.is_local() && c.kind == "Product" && !placed.contains(&c.id))
+        {
+            out.insert(LocalCategory::Product {
+                vendor: String::new(),
+                product: orphan.title.clone(),
+            });
+        }
+        Ok(out)
+    }
+
     fn expire(&self, ids: Vec<UpdateId>) -> Result<Applied> {
         let remote = self.remote_updates(true)?;
         let mut counts = Counts::default();
@@ -417,6 +453,7 @@ impl UpdateServer for WsusServer {
             raw.subscription.last_modified.clone(),
         ));
         state.sync = Some(sync);
+        state.local_categories = self.local_categories()?;
         // One read of the certificate: its thumbprint for the settings, and the certificate
         // itself, so that `trust export` and the expiry warnings see it as they see the
         // embedded server's.

@@ -22,6 +22,7 @@ fn category(id: &str, kind: &str, title: &str) -> WsusCategory {
         kind: kind.into(),
         title: title.into(),
         description: None,
+        update_source: Some("MicrosoftUpdate".into()),
     }
 }
 

@@ -64,6 +64,19 @@ pub fn build(seed: u64, updates: usize, categories: usize) -> Catalog {
     }
 }
 
+/// `vendors × products` updates, one per (vendor, product): the benchmark catalog with its
+/// packages spread over several vendors (`Package::vendor`), for the category-limit tests.
+pub fn vendors(seed: u64, vendors: usize, products: usize) -> Catalog {
+    let products = products.max(1);
+    let updates = vendors.max(1) * products;
+    let mut cat = build(seed, updates, default_categories(updates));
+    for p in &mut cat.packages {
+        p.vendor = Some(format!("Vendor {:03}", p.index / products));
+        p.product = format!("Product {:02}", p.index % products);
+    }
+    cat
+}
+
 fn package(seed: u64, index: usize, series: usize) -> Package {
     let s = index % series;
     let generation = index / series;
@@ -207,6 +220,7 @@ fn package(seed: u64, index: usize, series: usize) -> Package {
         title,
         description,
         version,
+        vendor: None,
         product: product.to_string(),
         classification,
         severity,

@@ -35,6 +35,11 @@ pub enum Profile {
     },
     /// The four Contoso updates of the offline quickstart.
     Quickstart,
+    /// One update per product of `vendors` vendors with `products` products each
+    /// (`Vendor 000`/`Product 00`…), in the benchmark's shapes: a catalog that makes
+    /// `vendors × (1 + products)` locally published categories on WSUS, for the
+    /// category-limit tests.
+    Vendors { vendors: usize, products: usize },
 }
 
 /// Which catalog CAB generation to write. ConfigMgr tells them apart by what the CAB holds,
@@ -97,6 +102,7 @@ pub fn build(profile: &Profile, seed: u64) -> Catalog {
             categories.unwrap_or_else(|| bench::default_categories(*updates)),
         ),
         Profile::Quickstart => quickstart::build(seed),
+        Profile::Vendors { vendors, products } => bench::vendors(seed, *vendors, *products),
     }
 }
 

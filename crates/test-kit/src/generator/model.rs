@@ -81,6 +81,9 @@ pub struct Package {
     pub title: String,
     pub description: String,
     pub version: String,
+    /// `VendorName` of this package when it is not the catalog's (`Catalog::vendor`):
+    /// catalogs that carry several vendors (the category-limit tests).
+    pub vendor: Option<String>,
     pub product: String,
     pub classification: &'static str,
     pub severity: Option<&'static str>,

@@ -137,6 +137,7 @@ pub fn build(seed: u64) -> Catalog {
                 s.title, s.version
             ),
             version: s.version.into(),
+            vendor: None,
             product: s.product.into(),
             classification: s.classification,
             severity: s.severity,

@@ -78,7 +78,7 @@ pub fn write_package<W: Write + ?Sized>(
     let mut props = vec![
         ("PackageID", p.id.as_str()),
         ("CreationDate", p.created.as_str()),
-        ("VendorName", cat.vendor.as_str()),
+        ("VendorName", p.vendor.as_deref().unwrap_or(&cat.vendor)),
     ];
     if p.redeclare {
         props.extend([

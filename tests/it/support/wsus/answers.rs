@@ -147,6 +147,8 @@ pub(crate) struct State {
     pub clock: NaiveDateTime,
     /// Updates the Microsoft Update Catalog offers: (update id, title).
     pub catalog_site: Vec<(String, String)>,
+    /// Locally published categories of other publishers: (vendor, its products).
+    pub foreign_categories: Vec<(String, Vec<String>)>,
 }
 
 /// The `GetSubscription` fields, in WSDL order: what a `SetSubscription` row must carry.
@@ -227,6 +229,7 @@ impl Default for State {
                 "5e7c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b".into(),
                 "2024-05 Cumulative Update for Windows 11 Version 23H2 for x64-based Systems (KB5037771)".into(),
             )],
+            foreign_categories: Vec::new(),
         }
     }
 }
@@ -297,8 +300,14 @@ impl State {
             "GetSubscription" => res(self.subscription_fields()),
             "GetSubscriptionCategories" | "ExecuteSPGetCategories" => {
                 let classifications = text(params, "retrieveUpdateClassifications") == "true";
-                res(self.category_rows(classifications, op == "GetSubscriptionCategories"))
+                let mut rows =
+                    self.category_rows(classifications, op == "GetSubscriptionCategories");
+                if op == "ExecuteSPGetCategories" && !classifications {
+                    rows.push_str(&self.local_category_rows());
+                }
+                res(rows)
             }
+            "ExecuteSPGetSubcategories" => res(self.subcategory_rows(text(params, "categoryId"))),
             "ExecuteSPGetAllLanguagesWithEnabledState" => res(self
                 .languages
                 .iter()

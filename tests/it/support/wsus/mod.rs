@@ -8,6 +8,7 @@
 
 pub(crate) mod answers;
 pub(crate) mod calls;
+pub(crate) mod categories;
 pub(crate) mod contract;
 pub(crate) mod history;
 mod http;
