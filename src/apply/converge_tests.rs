@@ -45,6 +45,7 @@ pub(super) fn update(n: u32, version: &str) -> UpdateRecord {
         cves: vec![],
         superseded: vec![],
         items: vec![InstallableItem {
+            uninstallable: false,
             id: uid(1000 + n),
             installer: Installer::CommandLine {
                 program: "setup.exe".into(),

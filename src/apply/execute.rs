@@ -239,6 +239,42 @@ fn object_ops(backend: &Store, ops: &mut Vec<Op>, a: &Action) -> Result<(), Stor
                 .into(),
             );
         }
+        (_, Some(Payload::Group { name }), Some(Target::Group(_))) => {
+            ops.push(Change::CreateGroup { name: name.clone() }.into());
+        }
+        (
+            ActionKind::Delete,
+            Some(Payload::Approval { update, group, .. }),
+            Some(Target::Approval(..)),
+        ) => {
+            ops.push(
+                Change::RemoveApproval {
+                    update: update.clone(),
+                    group: group.clone(),
+                }
+                .into(),
+            );
+        }
+        (
+            _,
+            Some(Payload::Approval {
+                update,
+                group,
+                action,
+                deadline,
+            }),
+            Some(Target::Approval(..)),
+        ) => {
+            ops.push(
+                Change::Approve {
+                    update: update.clone(),
+                    group: group.clone(),
+                    action: *action,
+                    deadline: *deadline,
+                }
+                .into(),
+            );
+        }
         _ => return Err(invalid("action", format!("{} {}", a.kind, a.address))),
     }
     Ok(())

@@ -460,6 +460,8 @@ pub fn journal_key(a: &Action) -> JournalKey {
 // Plan, apply, plan again: convergence. Here rather than in `plan/` so that the planner's
 // modules never import apply (the dependency runs one way).
 #[cfg(test)]
+mod converge_approval_tests;
+#[cfg(test)]
 mod converge_hygiene_tests;
 #[cfg(test)]
 mod converge_tests;

@@ -92,6 +92,11 @@ pub struct InstallableItem {
     pub id: UpdateId,
     pub installer: Installer,
     pub files: Vec<OriginFile>,
+    /// The item has `UninstallProperties`: "if not present, the update does not support
+    /// uninstall" (SoftwareDistributionPackage.xsd), so only then may it be approved for
+    /// uninstall.
+    #[serde(default)]
+    pub uninstallable: bool,
 }
 
 /// One `SoftwareDistributionPackage`.

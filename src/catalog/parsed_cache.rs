@@ -83,8 +83,9 @@ fn summary_of(u: &UpdateRecord) -> UpdateRecord {
     s
 }
 
-/// 2: one record per update id, with the dropped duplicates listed.
-const VERSION: u32 = 2;
+/// 2: one record per update id, with the dropped duplicates listed; 3: items say whether
+/// they can be uninstalled.
+const VERSION: u32 = 3;
 
 fn path(cache_dir: &Path, key: &str) -> PathBuf {
     cache_dir.join(format!("{key}.parsed.json"))

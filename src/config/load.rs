@@ -25,6 +25,7 @@ pub(super) const TOP_KEYS: &[&str] = &[
     "catalog",
     "certificate",
     "publish",
+    "approve",
     "window",
     "notify",
     "archive",
@@ -45,6 +46,7 @@ struct Part {
     catalogs: Vec<(CatalogDraft, Loc)>,
     certificates: Vec<CertificateRule>,
     publish: Vec<PublishRule>,
+    approve: Vec<super::ApproveRule>,
     windows: Vec<WindowRule>,
     notify: Vec<NotifyRule>,
     /// `empty = true`: no `[server]` and no catalog, on purpose.
@@ -173,6 +175,11 @@ fn read_part(file: &SourceFile, diags: &mut Vec<Diagnostic>) -> Part {
             part.windows.push(w);
         }
     }
+    for t in cx.table_array(&top, "approve") {
+        if let Some(a) = super::approve::approve(&mut cx, &t) {
+            part.approve.push(a);
+        }
+    }
     for t in cx.table_array(&top, "publish") {
         if let Some(p) = sections::publish(&mut cx, &t) {
             part.publish.push(p);
@@ -283,6 +290,7 @@ pub fn load_with(path: &Path, opts: LoadOptions) -> Result<(Config, Vec<Diagnost
         merged.catalogs.extend(part.catalogs);
         merged.certificates.extend(part.certificates);
         merged.publish.extend(part.publish);
+        merged.approve.extend(part.approve);
         merged.windows.extend(part.windows);
         merged.notify.extend(part.notify);
         merged.empty |= part.empty;
@@ -333,6 +341,16 @@ pub fn load_with(path: &Path, opts: LoadOptions) -> Result<(Config, Vec<Diagnost
             ));
         }
     }
+    for a in &merged.approve {
+        if let Some(c) = a.catalog.as_ref().filter(|c| !catalogs.contains_key(*c)) {
+            diags.push(unknown_catalog(
+                &catalogs,
+                c,
+                a.loc.clone(),
+                format!("[[approve]] refers to catalog `{c}`, which is not defined"),
+            ));
+        }
+    }
     for w in &merged.windows {
         for c in w.catalogs.iter().filter(|c| !catalogs.contains_key(*c)) {
             diags.push(unknown_catalog(
@@ -377,6 +395,7 @@ pub fn load_with(path: &Path, opts: LoadOptions) -> Result<(Config, Vec<Diagnost
         catalogs: catalogs.into_iter().map(|(k, (c, _))| (k, c)).collect(),
         certificates: merged.certificates,
         publish: merged.publish,
+        approve: merged.approve,
         windows: merged.windows,
         archive: merged.archive.and_then(|(a, _)| a),
         notify: merged.notify,

@@ -1,6 +1,7 @@
 //! The desired state: TOML model, loading a file or a directory of files, and validation with
 //! `file:line:col` diagnostics. Nothing here talks to an update server.
 
+mod approve;
 mod catalog;
 mod hygiene;
 mod limits;
@@ -15,6 +16,7 @@ mod source;
 mod windows;
 
 pub use crate::schedule::{IntervalUnit, Schedule, ScheduleError};
+pub use approve::{ApprovalAction, ApproveRule};
 pub use hygiene::{ContentOf, Hygiene};
 pub use limits::Limits;
 pub use load::{LoadOptions, config_files, default_path, load, load_with};

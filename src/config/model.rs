@@ -61,6 +61,9 @@ pub struct Config {
     /// Approved and blocked certificates (catalog signers, content signers, WSUS signing).
     #[serde(default, rename = "certificate")]
     pub certificates: Vec<CertificateRule>,
+    /// Approvals of updates to computer target groups (rings, deadlines).
+    #[serde(default, rename = "approve")]
+    pub approve: Vec<super::ApproveRule>,
     /// Updates whose content is published (staged), as "Publish Third-Party Software Update Content" does.
     #[serde(default)]
     pub publish: Vec<PublishRule>,

@@ -12,7 +12,7 @@ pub fn schema_json() -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{catalog, hygiene, limits, load, notify, sections, windows};
+    use super::super::{approve, catalog, hygiene, limits, load, notify, sections, windows};
     use super::*;
 
     fn properties(schema: &serde_json::Value, def: Option<&str>) -> Vec<String> {
@@ -56,6 +56,7 @@ mod tests {
             ("Archive", windows::ARCHIVE_KEYS),
             ("NotifyRule", notify::NOTIFY_KEYS),
             ("Hygiene", hygiene::HYGIENE_KEYS),
+            ("ApproveRule", approve::APPROVE_KEYS),
         ] {
             assert_eq!(properties(&schema, Some(def)), sorted(keys), "{def}");
         }

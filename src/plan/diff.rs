@@ -31,11 +31,12 @@ pub fn diff(inputs: &Inputs<'_>) -> Plan {
     }
     super::hygiene::plan_hygiene(&mut b);
     super::hygiene::plan_content_removal(&mut b);
+    super::approvals::plan_approvals(&mut b);
     plan_sync_and_signing(&mut b);
     name_what_an_empty_config_removes(&mut b);
     let config = inputs.desired.root.display().to_string();
     let mut actions = b.actions;
-    actions.sort_by_key(|a| order(a.kind));
+    actions.sort_by_key(order_of);
     Plan::new(config, actions, b.diagnostics)
 }
 
@@ -87,6 +88,16 @@ fn name_what_an_empty_config_removes(b: &mut Builder) {
     );
 }
 
+/// Approvals (and the groups they need) come after staging: an update is approved for
+/// install only once its content is in.
+fn order_of(a: &super::model::Action) -> u8 {
+    match a.address.target() {
+        Some(crate::store::Target::Group(_)) => 5,
+        Some(crate::store::Target::Approval(..)) => 6,
+        _ => order(a.kind),
+    }
+}
+
 fn order(kind: ActionKind) -> u8 {
     match kind {
         ActionKind::Approve | ActionKind::Block => 0,
@@ -94,7 +105,7 @@ fn order(kind: ActionKind) -> u8 {
         ActionKind::Publish | ActionKind::Revise => 2,
         ActionKind::Expire | ActionKind::Decline | ActionKind::Undecline => 3,
         ActionKind::Stage | ActionKind::Unstage => 4,
-        ActionKind::Unsubscribe | ActionKind::Delete => 5,
+        ActionKind::Unsubscribe | ActionKind::Delete => 7,
     }
 }
 

@@ -1,6 +1,7 @@
 //! Planning: what must change on the update server, as reviewable typed actions.
 //! Nothing here performs side effects.
 
+mod approvals;
 pub mod budget;
 mod builder;
 mod certificates;

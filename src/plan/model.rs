@@ -110,6 +110,17 @@ pub enum Payload {
         update: UpdateId,
         files: Vec<OriginFile>,
     },
+    /// A computer target group to create.
+    Group { name: String },
+    /// An approval of an update for a group: to make (`approve`, `update`) or remove
+    /// (`delete`).
+    Approval {
+        update: UpdateId,
+        group: String,
+        action: crate::config::ApprovalAction,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        deadline: Option<chrono::DateTime<chrono::Utc>>,
+    },
     /// Staged content to remove for one update: the files' SHA-1s.
     Unstage {
         update: UpdateId,

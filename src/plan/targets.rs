@@ -97,6 +97,20 @@ pub fn unknown(
                 "the config has no [signing] table, so the signing certificate is not managed"
                     .to_string()
             }),
+            Some(Target::Group(name)) => {
+                let configured = desired
+                    .approve
+                    .iter()
+                    .any(|r| r.groups.iter().any(|g| g.eq_ignore_ascii_case(&name)));
+                let stored = actual.groups.iter().any(|g| g.name.eq_ignore_ascii_case(&name));
+                (!configured && !stored).then(|| {
+                    format!("no [[approve]] rule names group `{name}` and the server has no such group")
+                })
+            }
+            Some(Target::Approval(k, id, _)) => {
+                let stored = actual.updates.get(&id).is_some_and(|u| u.catalog == k);
+                (!stored).then(|| format!("catalog.{k} has no update {id} on the server"))
+            }
         };
         if let Some(message) = why {
             out.push(PlanDiagnostic {

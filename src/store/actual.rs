@@ -117,6 +117,12 @@ pub struct ActualState {
     /// publisher: what the category limit counts ([`super::local_categories`]).
     #[serde(default)]
     pub local_categories: LocalCategories,
+    /// Computer target groups, sorted by name.
+    #[serde(default)]
+    pub groups: Vec<super::model::TargetGroup>,
+    /// Approvals, sorted by (update, group).
+    #[serde(default)]
+    pub approvals: Vec<super::model::StoredApproval>,
 }
 
 impl ActualState {
@@ -160,6 +166,16 @@ impl ActualState {
                 .map(object_json),
             Target::Sync => self.sync.as_ref().map(object_json),
             Target::Signing => self.signing.as_ref().map(object_json),
+            Target::Group(name) => self
+                .groups
+                .iter()
+                .find(|g| g.name.eq_ignore_ascii_case(&name))
+                .map(object_json),
+            Target::Approval(_, id, group) => self
+                .approvals
+                .iter()
+                .find(|a| a.update == id && a.group.eq_ignore_ascii_case(&group))
+                .map(approval_json),
         }
     }
 }
@@ -170,6 +186,17 @@ impl StoredCatalog {
     pub fn fingerprint(&self) -> super::names::Fingerprint {
         fingerprint_of(&object_json(&self.settings))
     }
+}
+
+/// An approval as compared: its action and deadline (when it was made is not part of it,
+/// and servers record it to different precisions).
+pub(crate) fn approval_json(a: &super::model::StoredApproval) -> serde_json::Value {
+    serde_json::json!({
+        "update": a.update,
+        "group": a.group,
+        "action": a.action,
+        "deadline": a.deadline.map(|d| d.timestamp()),
+    })
 }
 
 pub(crate) fn object_json<T: Serialize + ?Sized>(v: &T) -> serde_json::Value {

@@ -353,3 +353,24 @@ mod tests {
         assert_eq!(bare.facts, None);
     }
 }
+
+/// A computer target group as the update server holds it (WSUS's groups; the embedded
+/// server records them the same way so that plans work offline).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetGroup {
+    pub name: String,
+    /// The server's id (a GUID on WSUS).
+    pub id: String,
+}
+
+/// An approval of an update for one group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredApproval {
+    pub update: crate::ids::UpdateId,
+    /// The group's name.
+    pub group: String,
+    pub action: crate::config::ApprovalAction,
+    pub deadline: Option<DateTime<Utc>>,
+    /// When it was approved.
+    pub approved: DateTime<Utc>,
+}

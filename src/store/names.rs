@@ -151,18 +151,70 @@ impl Address {
                 .ok()
                 .map(|t| Target::Certificate(t, role));
         }
+        if let Some(rest) = s.strip_prefix("group[") {
+            return Some(Target::Group(decode_group(rest.strip_suffix(']')?)?));
+        }
         let rest = s.strip_prefix("catalog.")?;
         match rest.split_once('.') {
             None => CatalogKey::parse(rest).ok().map(Target::Catalog),
             Some((key, tail)) => {
-                let id = tail.strip_prefix("update[")?.strip_suffix(']')?;
-                Some(Target::Update(
-                    CatalogKey::parse(key).ok()?,
-                    UpdateId::parse(id).ok()?,
-                ))
+                let tail = tail.strip_prefix("update[")?;
+                let (id, rest) = tail.split_once(']')?;
+                let (key, id) = (CatalogKey::parse(key).ok()?, UpdateId::parse(id).ok()?);
+                match rest {
+                    "" => Some(Target::Update(key, id)),
+                    r => {
+                        let group = r.strip_prefix(".approval[")?.strip_suffix(']')?;
+                        Some(Target::Approval(key, id, decode_group(group)?))
+                    }
+                }
             }
         }
     }
+
+    /// A computer target group: `group[<name>]`.
+    pub fn group(name: &str) -> Self {
+        Self(format!("group[{}]", encode_group(name)))
+    }
+
+    /// The approval of an update for one group: `catalog.<key>.update[<id>].approval[<group>]`.
+    pub fn approval(catalog: &CatalogKey, id: &UpdateId, group: &str) -> Self {
+        Self(format!(
+            "catalog.{catalog}.update[{id}].approval[{}]",
+            encode_group(group)
+        ))
+    }
+}
+
+/// Group names may hold spaces and brackets; addresses hold neither, so those (and `%`)
+/// are percent-encoded: `Ring 1 - Pilot` → `Ring%201%20-%20Pilot`.
+fn encode_group(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars() {
+        if c.is_whitespace() || matches!(c, '%' | '[' | ']') {
+            let mut b = [0u8; 4];
+            for byte in c.encode_utf8(&mut b).bytes() {
+                out.push_str(&format!("%{byte:02X}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn decode_group(s: &str) -> Option<String> {
+    let mut bytes = Vec::new();
+    let mut it = s.bytes();
+    while let Some(b) = it.next() {
+        if b == b'%' {
+            let hex = [it.next()?, it.next()?];
+            bytes.push(u8::from_str_radix(std::str::from_utf8(&hex).ok()?, 16).ok()?);
+        } else {
+            bytes.push(b);
+        }
+    }
+    String::from_utf8(bytes).ok().filter(|g| !g.is_empty())
 }
 
 /// The object an [`Address`] names.
@@ -174,6 +226,10 @@ pub enum Target {
     Certificate(Thumbprint, Option<CertKind>),
     Sync,
     Signing,
+    /// A computer target group, by name.
+    Group(String),
+    /// The approval of an update for a group (by name).
+    Approval(CatalogKey, UpdateId, String),
 }
 
 /// Unit tests write addresses as literals; the product parses them ([`Address::parse`]).
@@ -265,5 +321,30 @@ mod tests {
     fn unique_tokens_differ() {
         assert_ne!(unique_token(), unique_token());
         assert!(LockId::parse(&unique_token()).is_ok());
+    }
+}
+
+#[cfg(test)]
+mod group_address_tests {
+    use super::*;
+
+    #[test]
+    fn group_names_with_spaces_and_brackets_round_trip_through_addresses() {
+        let key = CatalogKey::parse("contoso").unwrap();
+        let id = UpdateId::parse("0c31a8ec-a368-4383-8149-3d8e2c264f17").unwrap();
+        for name in ["Ring 1 - Pilot", "odd [name] 100%", "All Computers"] {
+            let a = Address::approval(&key, &id, name);
+            assert!(!a.as_str().contains(' '), "{a}");
+            let parsed = Address::parse(a.as_str()).unwrap();
+            assert_eq!(
+                parsed.target(),
+                Some(Target::Approval(key.clone(), id.clone(), name.to_string()))
+            );
+            assert!(parsed.is_within(&Address::update(&key, &id)));
+            assert_eq!(
+                Address::group(name).target(),
+                Some(Target::Group(name.to_string()))
+            );
+        }
     }
 }

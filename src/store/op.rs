@@ -40,6 +40,9 @@ pub struct Capabilities {
     /// otherwise supctl makes and keeps it (the embedded and in-memory servers).
     #[serde(default)]
     pub signing_key_on_server: bool,
+    /// Computer target groups and approvals (`[[approve]]`).
+    #[serde(default)]
+    pub approvals: bool,
 }
 
 impl Capabilities {
@@ -55,6 +58,7 @@ impl Capabilities {
         journal: true,
         upstream_sync: false,
         signing_key_on_server: false,
+        approvals: true,
     };
 }
 
@@ -139,6 +143,22 @@ pub enum Change {
     /// leaves at worst an orphan file, never a record without its file.
     RemoveContent {
         sha1s: Vec<Sha1>,
+    },
+    /// Creates a computer target group (under All Computers) unless it exists.
+    CreateGroup {
+        name: String,
+    },
+    /// Approves an update for a group (replacing that group's approval of it).
+    Approve {
+        update: UpdateId,
+        group: String,
+        action: crate::config::ApprovalAction,
+        deadline: Option<chrono::DateTime<chrono::Utc>>,
+    },
+    /// Removes an update's approval for a group.
+    RemoveApproval {
+        update: UpdateId,
+        group: String,
     },
     SetSyncSettings(SyncSettings),
     /// The signing certificate's settings, installing a certificate when `install` says so.

@@ -294,8 +294,26 @@ pub const V10: &str = r#"
 ALTER TABLE catalog_revisions ADD COLUMN signers TEXT NOT NULL DEFAULT '[]';
 "#;
 
+/// Version 11: computer target groups and approvals (`[[approve]]`), recorded by the
+/// embedded server as WSUS keeps them, so that plans and tests work offline. Group names
+/// compare case-insensitively, as WSUS's do.
+pub const V11: &str = r#"
+CREATE TABLE target_groups (
+    name TEXT PRIMARY KEY NOT NULL COLLATE NOCASE,
+    id TEXT NOT NULL UNIQUE
+);
+CREATE TABLE approvals (
+    update_id TEXT NOT NULL REFERENCES updates(id),
+    group_name TEXT NOT NULL COLLATE NOCASE REFERENCES target_groups(name),
+    action TEXT NOT NULL,
+    deadline TEXT,
+    approved_at TEXT NOT NULL,
+    PRIMARY KEY (update_id, group_name)
+);
+"#;
+
 /// Migration `i` takes the database from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11];
 
 /// The schema version this build writes.
 pub const LATEST: i64 = MIGRATIONS.len() as i64;

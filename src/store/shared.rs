@@ -137,3 +137,30 @@ pub(crate) fn local_signing(
         }),
     }
 }
+
+/// Why an update cannot be approved with `action`, as every server refuses it: WSUS
+/// refuses to approve an expired update, and an update whose content is not staged has
+/// nothing for clients to install.
+pub(crate) fn check_approvable(
+    stored: Option<&crate::store::StoredUpdate>,
+    id: &crate::ids::UpdateId,
+    action: crate::config::ApprovalAction,
+) -> super::error::Result<()> {
+    let u = stored.ok_or_else(|| super::error::StoreError::UnknownUpdate(id.clone()))?;
+    let why = if u.publication == crate::catalog::model::PublicationState::Expired {
+        Some("it is expired")
+    } else if u.declined {
+        Some("it is declined")
+    } else if action == crate::config::ApprovalAction::Install && !u.deployable() {
+        Some("its content is not staged (metadata only)")
+    } else {
+        None
+    };
+    match why {
+        Some(why) => Err(super::error::StoreError::Invalid {
+            what: "approval",
+            value: format!("update {id} cannot be approved: {why}"),
+        }),
+        None => Ok(()),
+    }
+}

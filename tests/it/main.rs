@@ -10,6 +10,7 @@ mod support;
 
 mod apply_scale;
 mod apply_signals;
+mod approvals;
 mod bundle;
 mod catalog_cli;
 mod catalog_conformance;

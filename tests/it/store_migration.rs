@@ -182,7 +182,7 @@ fn a_v8_catalog_revision_moves_to_the_state_on_upgrade() {
     Connection::open(loc.db_path())
         .unwrap()
         .execute_batch(&format!(
-            r#"DROP TABLE catalog_revisions; PRAGMA user_version = 8;
+            r#"DROP TABLE catalog_revisions; DROP TABLE approvals; DROP TABLE target_groups; PRAGMA user_version = 8;
                UPDATE catalogs SET format_version = 'v3', cab_sha256 = '{digest}', etag = '"e1"',
                    fetched_at = '2026-12-01T10:00:00Z' WHERE key = 'contoso';"#
         ))
@@ -234,7 +234,7 @@ fn a_v9_catalog_revision_gains_an_empty_signer_list_on_upgrade() {
     Connection::open(loc.db_path())
         .unwrap()
         .execute_batch(
-            "ALTER TABLE catalog_revisions DROP COLUMN signers; PRAGMA user_version = 9;",
+            "ALTER TABLE catalog_revisions DROP COLUMN signers; DROP TABLE approvals; DROP TABLE target_groups; PRAGMA user_version = 9;",
         )
         .unwrap();
     let b = Store::embedded(&loc, OpenOptions::write()).unwrap();

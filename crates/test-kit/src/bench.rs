@@ -110,6 +110,7 @@ pub fn update(i: usize) -> UpdateRecord {
             vec![update_id(i - 1)]
         },
         items: vec![InstallableItem {
+            uninstallable: false,
             id,
             installer: Installer::CommandLine {
                 program: "setup.exe".into(),

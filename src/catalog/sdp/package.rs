@@ -93,6 +93,7 @@ struct ItemDraft {
     id: UpdateId,
     installer: Option<Installer>,
     files: Vec<OriginFile>,
+    uninstallable: bool,
 }
 
 /// Accumulates one package while its events stream by.
@@ -195,6 +196,7 @@ impl<'d> Builder<'d> {
                     id,
                     installer: None,
                     files: Vec::new(),
+                    uninstallable: false,
                 });
                 El::Item
             }
@@ -206,6 +208,12 @@ impl<'d> Builder<'d> {
             (Some(El::TypeData), "SecurityBulletinID") if sdp => El::Bulletin,
             (Some(El::TypeData), "CveID") if sdp => El::Cve,
             (Some(El::Superseded), "PackageID") if sdp => El::SupersededId,
+            (Some(El::Item), "UninstallProperties") if sdp => {
+                if let Some(item) = &mut self.item {
+                    item.uninstallable = true;
+                }
+                El::Other
+            }
             (Some(El::Item), "OriginFile") if sdp => {
                 let file = self.origin_file(&attrs)?;
                 if let Some(item) = &mut self.item {
@@ -288,6 +296,7 @@ impl<'d> Builder<'d> {
                         id: item.id,
                         installer,
                         files: item.files,
+                        uninstallable: item.uninstallable,
                     });
                 }
             }

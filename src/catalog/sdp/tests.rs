@@ -277,3 +277,13 @@ fn every_quirks_package_stands_alone_with_its_inherited_namespaces() {
     let sdp = &parse_catalog(SDP).unwrap()[0];
     assert_eq!(sdp.standalone_xml().as_deref(), Some(sdp.raw_xml.as_str()));
 }
+
+#[test]
+fn an_item_with_uninstall_properties_can_be_uninstalled() {
+    assert!(!parse_catalog(SDP).unwrap()[0].items[0].uninstallable);
+    let with = SDP.replace(
+        "<sdp:OriginFile",
+        "<sdp:UninstallProperties RebootBehavior=\"NeverReboots\" />\n    <sdp:OriginFile",
+    );
+    assert!(parse_catalog(&with).unwrap()[0].items[0].uninstallable);
+}

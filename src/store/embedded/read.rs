@@ -28,6 +28,8 @@ pub(super) fn snapshot(c: &Connection) -> Result<ActualState> {
         signing: signing(c)?,
         // supctl's bookkeeping, added by the store.
         inventory: BTreeMap::new(),
+        groups: groups(c)?,
+        approvals: approvals(c)?,
     })
 }
 
@@ -354,6 +356,44 @@ pub(super) fn fingerprint(c: &Connection, address: &Address) -> Result<Option<Fi
         }
         Some(Target::Sync) => sync_settings(c)?.map(|s| object_json(&s)),
         Some(Target::Signing) => signing(c)?.map(|s| object_json(&s)),
+        Some(Target::Group(name)) => groups(c)?
+            .into_iter()
+            .find(|g| g.name.eq_ignore_ascii_case(&name))
+            .map(|g| object_json(&g)),
+        Some(Target::Approval(_, id, group)) => approvals(c)?
+            .iter()
+            .find(|a| a.update == id && a.group.eq_ignore_ascii_case(&group))
+            .map(crate::store::actual::approval_json),
     };
     Ok(value.map(|v| fingerprint_of(&v)))
+}
+
+/// Computer target groups, by name.
+pub(super) fn groups(c: &Connection) -> Result<Vec<TargetGroup>> {
+    let mut st = c.prepare_cached("SELECT name, id FROM target_groups ORDER BY name")?;
+    let rows = st.query_map([], |r| {
+        Ok(TargetGroup {
+            name: r.get(0)?,
+            id: r.get(1)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Approvals, by update and group.
+pub(super) fn approvals(c: &Connection) -> Result<Vec<StoredApproval>> {
+    let mut st = c.prepare_cached(
+        "SELECT update_id, group_name, action, deadline, approved_at FROM approvals
+         ORDER BY update_id, group_name",
+    )?;
+    let rows = st.query_map([], |r| {
+        Ok(StoredApproval {
+            update: parsed(r, 0)?,
+            group: r.get(1)?,
+            action: word(r, 2, crate::config::ApprovalAction::parse)?,
+            deadline: opt_time(r, 3)?,
+            approved: time(r, 4)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }

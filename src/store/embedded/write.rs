@@ -88,6 +88,58 @@ pub(super) fn apply(tx: &Transaction, content: &ContentStore, change: Change) ->
             Some(declined),
         ),
         Change::StageContent(req) => stage(tx, content, req),
+        Change::CreateGroup { name } => {
+            let n = tx.execute(
+                "INSERT INTO target_groups (name, id) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
+                params![name, crate::store::names::unique_token()],
+            )?;
+            Ok(Applied::created(n > 0))
+        }
+        Change::Approve {
+            update,
+            group,
+            action,
+            deadline,
+        } => {
+            shared::check_approvable(
+                read::updates(tx, Some(&update))?.get(&update),
+                &update,
+                action,
+            )?;
+            let known: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM target_groups WHERE name = ?1)",
+                [&group],
+                |r| r.get(0),
+            )?;
+            if !known {
+                return Err(StoreError::Invalid {
+                    what: "computer target group",
+                    value: group,
+                });
+            }
+            let n = tx.execute(
+                "INSERT INTO approvals (update_id, group_name, action, deadline, approved_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (update_id, group_name) DO UPDATE SET
+                   action = excluded.action, deadline = excluded.deadline, approved_at = excluded.approved_at
+                 WHERE action <> excluded.action OR deadline IS NOT excluded.deadline",
+                params![
+                    update.as_str(),
+                    group,
+                    action.as_str(),
+                    deadline.as_ref().map(ts),
+                    ts(&chrono::Utc::now())
+                ],
+            )?;
+            Ok(Applied::updated(n > 0))
+        }
+        Change::RemoveApproval { update, group } => {
+            let n = tx.execute(
+                "DELETE FROM approvals WHERE update_id = ?1 AND group_name = ?2",
+                params![update.as_str(), group],
+            )?;
+            Ok(Applied::updated(n > 0))
+        }
         Change::RemoveContent { sha1s } => {
             let mut removed = 0;
             for sha1 in sha1s {

@@ -32,6 +32,10 @@ pub(super) struct Mem {
     pub(super) signing: Option<SigningSettings>,
     /// The signing certificate's key, as the embedded server keeps it in `signing/`.
     pub(super) signing_key: Option<crate::signing::SigningKey>,
+    /// Groups by lower-case name (WSUS compares names case-insensitively).
+    pub(super) groups: BTreeMap<String, TargetGroup>,
+    /// Approvals by (update, lower-case group name).
+    pub(super) approvals: BTreeMap<(UpdateId, String), StoredApproval>,
 }
 
 impl Mem {
@@ -71,6 +75,8 @@ impl Mem {
             sync: self.sync.clone(),
             signing: self.signing.clone(),
             inventory: BTreeMap::new(),
+            groups: self.groups.values().cloned().collect(),
+            approvals: self.approvals.values().cloned().collect(),
         }
     }
 
@@ -189,6 +195,66 @@ impl Mem {
                 changed
             }),
             Change::StageContent(req) => self.stage(req)?,
+            Change::CreateGroup { name } => {
+                let key = name.to_lowercase();
+                let created = !self.groups.contains_key(&key);
+                if created {
+                    let id = crate::store::names::unique_token();
+                    self.groups.insert(key, TargetGroup { name, id });
+                }
+                Applied::created(created)
+            }
+            Change::Approve {
+                update,
+                group,
+                action,
+                deadline,
+            } => {
+                shared::check_approvable(
+                    self.updates
+                        .get(&update)
+                        .map(|m| &m.stored)
+                        .map(|s| {
+                            // Staged-ness is derived from the content map, as in the snapshot.
+                            let mut s = s.clone();
+                            for f in &mut s.files {
+                                f.staged = self.content.contains_key(&f.sha1);
+                            }
+                            s
+                        })
+                        .as_ref(),
+                    &update,
+                    action,
+                )?;
+                let key = group.to_lowercase();
+                let Some(g) = self.groups.get(&key) else {
+                    return Err(StoreError::Invalid {
+                        what: "computer target group",
+                        value: group,
+                    });
+                };
+                let approval = StoredApproval {
+                    update: update.clone(),
+                    group: g.name.clone(),
+                    action,
+                    deadline,
+                    approved: chrono::Utc::now(),
+                };
+                let k = (update, key);
+                let same = self
+                    .approvals
+                    .get(&k)
+                    .is_some_and(|a| a.action == action && a.deadline == deadline);
+                if !same {
+                    self.approvals.insert(k, approval);
+                }
+                Applied::updated(!same)
+            }
+            Change::RemoveApproval { update, group } => Applied::updated(
+                self.approvals
+                    .remove(&(update, group.to_lowercase()))
+                    .is_some(),
+            ),
             Change::RemoveContent { sha1s } => {
                 let mut removed = false;
                 for sha1 in sha1s {

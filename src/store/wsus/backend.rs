@@ -33,6 +33,9 @@ use crate::trust::CertificateInfo;
 /// shares (reference §10), not the admin API.
 pub const CAPABILITIES: Capabilities = Capabilities {
     content_staging: false,
+    // Target groups and deployments go through the client's group and deployment
+    // operations, not wired to this backend yet: planned approvals say so.
+    approvals: false,
     upstream_sync: true,
     signing_key_on_server: true,
     ..Capabilities::ALL
@@ -500,6 +503,13 @@ impl UpdateServer for WsusServer {
                     what: "content staging".into(),
                     backend: "wsus",
                     why: "WSUS takes content through its file shares, which its admin API does not reach; publish metadata-only and let clients download from the vendor".into(),
+                })
+            }
+            Change::CreateGroup { .. } | Change::Approve { .. } | Change::RemoveApproval { .. } => {
+                Err(StoreError::Unsupported {
+                    what: "approvals to computer target groups".into(),
+                    backend: "wsus",
+                    why: "approve in the WSUS console until this backend manages approvals".into(),
                 })
             }
             Change::RemoveContent { .. } => Err(StoreError::Unsupported {

@@ -1,0 +1,108 @@
+//! `[[approve]]` through the real binary on the embedded server (issue 18): three rings, the
+//! groups created, staged updates approved with a deadline, the metadata-only one named,
+//! the last ring waiting for `after`; a second plan is empty.
+
+use crate::support::cli::*;
+
+const RINGS: &str = r#"
+[[approve]]
+groups = ["Ring 0 - IT"]
+create_groups = true
+catalog = "contoso"
+
+[[approve]]
+groups = ["Ring 1 - Pilot"]
+create_groups = true
+after = "3 days"
+deadline = "7 days"
+
+[[approve]]
+groups = ["Ring 2 - Everyone"]
+create_groups = true
+after = "3650 days"
+deadline = "14 days"
+"#;
+
+#[test]
+fn three_rings_are_planned_applied_and_converge() {
+    let ws = Workspace::new();
+    let body = format!(
+        "{}\n{}\n{RINGS}",
+        quickstart("contoso", "stage = [\"Contoso/Utilities\"]"),
+        approve_content()
+    );
+    let cfg = ws.config("supctl", "state", &body);
+    let r = run(&cfg, &["apply", "--auto-approve"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    // The first apply stages content, then approves it: both rings that are due.
+    let list = run(
+        &cfg,
+        &["updates", "list", "--json", "--state", "deployable"],
+    )
+    .json();
+    let deployable = list.as_array().unwrap().len();
+    assert!(deployable > 0, "{list}");
+    let plan = run(&cfg, &["plan", "--json", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}", plan.all());
+    let v = plan.json();
+    let codes: Vec<&str> = v["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| d["code"].as_str())
+        .collect();
+    assert!(codes.contains(&"approval-needs-content"), "{codes:?}");
+    assert!(codes.contains(&"approval-waiting"), "{codes:?}");
+
+    // What the first apply did, as a saved plan on a fresh state would show it.
+    let fresh = ws.config("fresh", "fresh-state", &body);
+    let v = run(&fresh, &["plan", "--json"]).json();
+    let actions: Vec<String> = v["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            format!(
+                "{} {}",
+                a["kind"].as_str().unwrap(),
+                a["address"].as_str().unwrap()
+            )
+        })
+        .collect();
+    let groups: Vec<&String> = actions.iter().filter(|a| a.contains(" group[")).collect();
+    assert_eq!(groups.len(), 3, "{actions:#?}");
+    assert!(
+        actions
+            .iter()
+            .any(|a| a.starts_with("create group[Ring%201%20-%20Pilot]")),
+        "{actions:#?}"
+    );
+    // On a fresh server nothing is staged yet when the plan is made: approvals follow the
+    // staging in the same plan.
+    let approvals = actions.iter().filter(|a| a.contains(".approval[")).count();
+    assert_eq!(approvals, 2 * deployable, "{actions:#?}");
+    let last_stage = actions
+        .iter()
+        .rposition(|a| a.starts_with("stage "))
+        .unwrap();
+    let first_approval = actions
+        .iter()
+        .position(|a| a.contains(".approval["))
+        .unwrap();
+    assert!(last_stage < first_approval, "{actions:#?}");
+}
+
+#[test]
+fn a_missing_group_is_an_error_naming_it() {
+    let ws = Workspace::new();
+    let body = format!(
+        "{}\n{}\n[[approve]]\ngroups = [\"Pilot\"]\n",
+        quickstart("contoso", ""),
+        approve_content()
+    );
+    let cfg = ws.config("supctl", "state", &body);
+    let r = run(&cfg, &["plan"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(r.all().contains("computer group `Pilot`"), "{}", r.all());
+    assert!(r.all().contains("create_groups = true"), "{}", r.all());
+}
