@@ -85,6 +85,7 @@ mod watch_web;
 mod watch_wsus;
 mod web_browser;
 mod windows;
+mod wsus_approvals;
 mod wsus_backend;
 mod wsus_live;
 mod wsus_server_ops;
