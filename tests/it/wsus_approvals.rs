@@ -13,6 +13,7 @@ use supctl::store::wsus::WsusError;
 use supctl::store::wsus::client::{
     ALL_COMPUTERS, Client, DeployAction, UNASSIGNED, UpdateCompliance,
 };
+use supctl::store::wsus::soap::Call;
 use wsus_support::calls::*;
 use wsus_support::{Counts, State, WsusServer};
 
@@ -286,4 +287,49 @@ fn approval_writes_need_the_administrator_role() {
     assert!(server.writes().is_empty());
     assert_eq!(server.state().groups.len(), 3);
     clean(&server);
+}
+
+#[test]
+fn the_double_holds_approval_requests_to_the_wsdl() {
+    let (server, t) = start(State::default());
+    // Parameters out of WSDL order: refused and recorded as a contract violation.
+    let e = t
+        .call(
+            Call::new("ExecuteSPCreateTargetGroup1")
+                .arg("parentGroupId", ALL_COMPUTERS)
+                .arg("name", "Ring 1"),
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("ExecuteSPCreateTargetGroup1"), "{e}");
+    let v = server.violations();
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert!(v[0].contains("parentGroupId"), "{v:?}");
+    // A deadline that is no xsd:dateTime and a group id that is no GUID are faults, as
+    // .NET's XML serializer gives them.
+    let deploy = |deadline: &str, group: &str| {
+        Call::new("ExecuteSPDeployUpdate1")
+            .arg_element(
+                "updateId",
+                el("a")
+                    .with_child(leaf("UpdateId", CONTOSO))
+                    .with_child(leaf("RevisionNumber", "2")),
+            )
+            .arg("deploymentAction", 0)
+            .arg("targetGroupId", group)
+            .arg("deadline", deadline)
+            .arg("adminName", ADMIN)
+            .arg("isAssigned", true)
+    };
+    assert_fault(
+        &t.call(deploy("next tuesday", ALL_COMPUTERS)).unwrap_err(),
+        "deadline",
+    );
+    assert_fault(
+        &t.call(deploy("2024-05-10T08:30:00", "Ring 1")).unwrap_err(),
+        "is not a GUID",
+    );
+    t.call(deploy("2024-05-10T08:30:00Z", ALL_COMPUTERS))
+        .unwrap();
+    assert_eq!(server.writes(), ["ExecuteSPDeployUpdate1"]);
+    assert_eq!(server.violations().len(), 1);
 }
