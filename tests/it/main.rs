@@ -87,6 +87,7 @@ mod watch_web;
 mod watch_wsus;
 mod web_browser;
 mod windows;
+mod wsus_approvals;
 mod wsus_backend;
 mod wsus_category_limit;
 mod wsus_live;

@@ -6,6 +6,9 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::deployments;
+/// The records these calls answer, here for callers that reach the crate through `client`.
+pub use crate::deployments::{DeployAction, Deployment, TargetGroup, UNASSIGNED, UpdateCompliance};
 use crate::error::Result;
 use crate::history::{self, Event};
 use crate::records::{
@@ -22,10 +25,15 @@ const CULTURE: &str = "en";
 const ALL_PUBLICATION_STATES: &str = "2147483647";
 /// The "All Computers" target group, which every approval and decline applies to.
 pub const ALL_COMPUTERS: &str = "a0a08746-4dbe-4a37-9adf-9e7652c0b421";
-/// `ExecuteSPDeployUpdate1` action that clears an approval or a decline ("not approved").
-const NOT_APPROVED: i32 = 2;
 /// The console's "no deadline".
 const NO_DEADLINE: &str = "9999-12-31T23:59:59.997";
+/// Every update, approved or not (`ApprovedStates="-1"`), as an open client scopes its
+/// update and deployment reads.
+const ALL_UPDATES: &str = r#"<UpdateScope ApprovedStates="-1" />"#;
+/// Every computer of this server, not those of downstream servers (observed in the same
+/// open client's summaries read).
+const ALL_COMPUTER_TARGETS: &str =
+    r#"<ComputerTargetScope IncludeDownstreamComputerTargets="false" />"#;
 
 /// One language row of `ExecuteSPGetAllLanguagesWithEnabledState`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,7 +135,7 @@ impl Client {
         const OP: &str = "ExecuteSPSearchUpdates";
         let resp = self.call(
             Call::new(OP)
-                .arg("updateScopeXml", r#"<UpdateScope ApprovedStates="-1" />"#)
+                .arg("updateScopeXml", ALL_UPDATES)
                 .arg("preferredCulture", CULTURE)
                 .arg("publicationState", ALL_PUBLICATION_STATES),
         )?;
@@ -253,23 +261,109 @@ impl Client {
 
     /// Clears a decline: "not approved" for All Computers, as the console's Approve dialog.
     pub fn undecline(&self, id: &UpdateId, revision: u32) -> Result<()> {
+        self.deploy(id, revision, DeployAction::NotApproved, ALL_COMPUTERS, None)
+    }
+
+    /// Every computer target group (the Downstream Servers group is left out).
+    pub fn target_groups(&self) -> Result<Vec<TargetGroup>> {
+        deployments::target_groups(&self.call(Call::new("ExecuteSPGetAllTargetGroups"))?)
+    }
+
+    /// Creates a computer group under `parent` (All Computers when `None`) and returns its
+    /// id. WSUS refuses a name its parent already has, so callers look before creating.
+    pub fn create_target_group(&self, name: &str, parent: Option<&str>) -> Result<String> {
+        deployments::created_target_group(
+            &self.call(
+                Call::new("ExecuteSPCreateTargetGroup1")
+                    .arg("name", name)
+                    .arg("parentGroupId", parent.unwrap_or(ALL_COMPUTERS)),
+            )?,
+        )
+    }
+
+    /// Every deployment the server holds, of every update and group, whatever its action.
+    /// The scope is all updates in all publication states, the scope of [`Client::updates`]:
+    /// WSUS has no observed scope attribute for "locally published", so callers keep the
+    /// rows of the updates they manage (and see a console's approval of an expired one).
+    pub fn deployments(&self) -> Result<Vec<Deployment>> {
+        deployments::deployments(
+            &self.call(
+                Call::new("ExecuteSPGetDeployments")
+                    .arg("updateScopeXml", ALL_UPDATES)
+                    .arg("preferredCulture", CULTURE)
+                    .arg("publicationState", ALL_PUBLICATION_STATES),
+            )?,
+        )
+    }
+
+    /// Approves (install, uninstall), blocks or clears one update revision for one group.
+    /// A new action for the same update and group replaces the old one on the server.
+    /// `deadline` is sent zone-less in UTC, the form SUSDB stores; `None` sends the
+    /// console's "no deadline". `isAssigned` is true for approvals, as an open client's
+    /// Approve sends it, and false for clearing and blocking, as `undecline` always sent.
+    pub fn deploy(
+        &self,
+        update: &UpdateId,
+        revision: u32,
+        action: DeployAction,
+        group: &str,
+        deadline: Option<DateTime<Utc>>,
+    ) -> Result<()> {
         let rev = Element::new(Some(TNS), "UpdateRevisionId")
-            .with_child(Element::leaf(Some(TNS), "UpdateId", id.to_string()))
+            .with_child(Element::leaf(Some(TNS), "UpdateId", update.to_string()))
             .with_child(Element::leaf(
                 Some(TNS),
                 "RevisionNumber",
                 revision.to_string(),
             ));
+        let deadline = deadline.map_or_else(
+            || NO_DEADLINE.to_string(),
+            |d| d.format("%Y-%m-%dT%H:%M:%S%.3f").to_string(),
+        );
         self.call(
             Call::new("ExecuteSPDeployUpdate1")
                 .arg_element("updateId", rev)
-                .arg("deploymentAction", NOT_APPROVED)
-                .arg("targetGroupId", ALL_COMPUTERS)
-                .arg("deadline", NO_DEADLINE)
+                .arg("deploymentAction", action.wire())
+                .arg("targetGroupId", group)
+                .arg("deadline", deadline)
                 .arg("adminName", &self.admin)
-                .arg("isAssigned", false),
+                .arg("isAssigned", action.is_approval()),
         )
         .map(drop)
+    }
+
+    /// Removes one deployment (an approval, a block) by its id from [`Client::deployments`].
+    pub fn delete_deployment(&self, id: &str) -> Result<()> {
+        self.call(
+            Call::new("ExecuteSPDeleteDeployment")
+                .arg("id", id)
+                .arg("adminName", &self.admin),
+        )
+        .map(drop)
+    }
+
+    /// Installation counts per update: over every computer of the server (`None`), or over
+    /// one group and its subgroups. See [`UpdateCompliance`] for the operations and why.
+    pub fn compliance(&self, group: Option<&str>) -> Result<Vec<UpdateCompliance>> {
+        let (op, call) = match group {
+            None => {
+                const OP: &str = "ExecuteSPGetSummariesPerUpdate";
+                let call = Call::new(OP)
+                    .arg("updateScopeXml", ALL_UPDATES)
+                    .arg("computerTargetScopeXml", ALL_COMPUTER_TARGETS)
+                    .arg("preferredCulture", CULTURE)
+                    .arg("publicationState", ALL_PUBLICATION_STATES);
+                (OP, call)
+            }
+            Some(g) => {
+                const OP: &str = "ExecuteSPGetUpdateSummariesForTargetGroup";
+                let call = Call::new(OP)
+                    .arg("targetGroupId", g)
+                    .arg("includeSubgroups", true);
+                (OP, call)
+            }
+        };
+        deployments::compliance(op, &self.call(call)?)
     }
 
     pub fn start_synchronization(&self) -> Result<()> {

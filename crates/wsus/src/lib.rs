@@ -3,7 +3,7 @@
 //! imports nothing from supctl but its ids (`supctl-ids`).
 //!
 //! Layers, bottom up: [`soap`] (envelopes, answers, faults), [`rows`] / [`records`] /
-//! [`history`] (positional `GenericReadableRow` results and the typed records built from
+//! [`history`] / [`deployments`] (positional `GenericReadableRow` results and the typed records built from
 //! them), [`ntlm`] (NTLMv2, because IIS Windows authentication is the only way in) and
 //! [`transport`] (one kept-alive, NTLM-authenticated HTTP/1.1 connection on its own thread),
 //! then [`client`] (one typed method per operation). Every error is a [`WsusError`] that
@@ -11,6 +11,7 @@
 //! schedules) is translated in supctl's `store::wsus`, never here.
 
 pub mod client;
+pub mod deployments;
 pub mod error;
 pub mod history;
 pub mod ntlm;

@@ -1,14 +1,15 @@
 //! In-memory WSUS state and answers in the WSDL's shapes (rows positional, §4 column maps).
 //! Reads live here; writes in `writes.rs` (schedule, configuration, certificate, sync),
-//! `publishing.rs` (updates and approvals) and `history.rs` (sync events). Every write
+//! `publishing.rs` (updates), `approvals.rs` (groups, approvals, compliance) and
+//! `history.rs` (sync events). Every write
 //! validates first and mutates last, so a fault leaves the state unchanged.
 
 use chrono::NaiveDateTime;
 use supctl::store::wsus::ntlm::crypto::utf16le;
 use supctl::store::wsus::soap::Element;
 
+pub(crate) use super::approvals::{Approval, Compliance, Group};
 pub(crate) use super::history::Event;
-pub(crate) use super::publishing::Approval;
 
 /// Escapes text for element content.
 pub(crate) fn esc(s: &str) -> String {
@@ -81,6 +82,8 @@ pub(crate) const WRITES: &[&str] = &[
     "ExecuteSetSigningCertificate",
     "ImportUpdateForPublishing",
     "ExecuteSPDeployUpdate1",
+    "ExecuteSPCreateTargetGroup1",
+    "ExecuteSPDeleteDeployment",
     "ExecuteSPDeclineUpdate",
     "ExecuteSPDeleteUpdateByUpdateID",
     "StartSubscriptionManually",
@@ -127,6 +130,12 @@ pub(crate) struct State {
     pub categories: Vec<Category>,
     pub updates: Vec<Update>,
     pub approvals: Vec<Approval>,
+    /// Target groups; All Computers, Unassigned Computers and Downstream Servers built in.
+    pub groups: Vec<Group>,
+    /// Installation counts per (update id, group id), both lower-case; absent = zeros.
+    pub compliance: Compliance,
+    /// The last number used in a generated id (deployments, groups), so none repeats.
+    pub next_id: u64,
     pub signing_certificate: Option<Vec<u8>>,
     /// `ServerSupportsAllLanguages` of the configuration row.
     pub server_supports_all_languages: bool,
@@ -213,6 +222,9 @@ impl Default for State {
                 sdp: Some("<SoftwareDistributionPackage PackageID=\"1f2e3d4c-0000-4000-8000-00000000abcd\"/>".into()),
             }],
             approvals: Vec::new(),
+            groups: super::approvals::default_groups(),
+            compliance: Compliance::new(),
+            next_id: 0,
             signing_certificate: None,
             server_supports_all_languages: true,
             configuration: default_configuration(),
@@ -368,6 +380,12 @@ impl State {
             "ImportUpdateForPublishing" => self.import_update(params)?,
             "CatalogSiteGetMetadataAndImport" => self.catalog_site_import(params)?,
             "ExecuteSPDeployUpdate1" => res(self.deploy(params)?),
+            "ExecuteSPGetAllTargetGroups" => res(self.target_group_rows()),
+            "ExecuteSPCreateTargetGroup1" => res(self.create_target_group(params)?),
+            "ExecuteSPGetDeployments" => res(self.deployment_rows()),
+            "ExecuteSPDeleteDeployment" => self.delete_deployment(params)?,
+            "ExecuteSPGetSummariesPerUpdate" => res(self.summaries_per_update(params)?),
+            "ExecuteSPGetUpdateSummariesForTargetGroup" => res(self.summaries_for_group(params)?),
             "ExecuteSPDeclineUpdate" => self.decline(params, user)?,
             "ExecuteSPDeleteUpdateByUpdateID" => self.delete_update(params)?,
             other => {

@@ -7,6 +7,7 @@
 //! a timeout, and the server stops when dropped.
 
 pub(crate) mod answers;
+pub(crate) mod approvals;
 pub(crate) mod calls;
 pub(crate) mod categories;
 pub(crate) mod contract;
@@ -30,6 +31,7 @@ use supctl::store::wsus::soap::TNS;
 use tokio_rustls::rustls;
 
 pub(crate) use answers::State;
+pub(crate) use approvals::Counts;
 use contract::check;
 pub(crate) use contract::operations;
 use http::{Request, read_request, respond};

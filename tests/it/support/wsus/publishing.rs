@@ -1,5 +1,6 @@
-//! Updates and approvals: `ImportUpdateForPublishing`, `CatalogSiteGetMetadataAndImport`,
-//! `ExecuteSPDeployUpdate1`, `ExecuteSPDeclineUpdate`, `ExecuteSPDeleteUpdateByUpdateID`.
+//! Updates: `ImportUpdateForPublishing`, `CatalogSiteGetMetadataAndImport`,
+//! `ExecuteSPDeclineUpdate`, `ExecuteSPDeleteUpdateByUpdateID` (approvals and groups are
+//! in `approvals.rs`).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -7,21 +8,9 @@ use supctl::catalog::model::PublicationState;
 use supctl::catalog::sdp::parse_catalog;
 use supctl::store::wsus::soap::Element;
 
-use super::answers::{ACCESS_DENIED, ALL_COMPUTERS, State, Update, need, parse_bool, text, values};
+use super::answers::{ACCESS_DENIED, State, Update, parse_bool, text};
 
-/// One approval (`ExecuteSPDeployUpdate1` with an action other than "not approved").
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Approval {
-    pub update_id: String,
-    pub revision: u32,
-    pub action: i32,
-    pub target_group: String,
-    pub deadline: String,
-    pub admin: String,
-    pub deployment_id: String,
-}
-
-fn guid_param(params: &Element, name: &str) -> String {
+pub(super) fn guid_param(params: &Element, name: &str) -> String {
     text(params, name)
         .trim()
         .trim_matches(['{', '}'])
@@ -33,7 +22,7 @@ fn xml_error(msg: impl std::fmt::Display) -> String {
 }
 
 impl State {
-    fn admin(&self) -> Result<(), String> {
+    pub(super) fn admin(&self) -> Result<(), String> {
         if self.role < 2 {
             return Err(ACCESS_DENIED.into());
         }
@@ -156,65 +145,6 @@ impl State {
             sdp: None,
         });
         Ok(String::new())
-    }
-
-    /// Returns the deployment row (§4 `ExecuteSPGetDeployments` column order).
-    pub(super) fn deploy(&mut self, params: &Element) -> Result<String, String> {
-        self.admin()?;
-        let rid = params.child("updateId").filter(|r| !r.is_nil()).ok_or(
-            "System.ArgumentNullException: Value cannot be null. Parameter name: updateId",
-        )?;
-        let id = guid_param(rid, "UpdateId");
-        let revision: u32 = need(rid, "RevisionNumber")?;
-        let action: i32 = need(params, "deploymentAction")?;
-        let group = guid_param(params, "targetGroupId");
-        let deadline = text(params, "deadline").to_string();
-        let admin = text(params, "adminName").to_string();
-        let assigned = parse_bool(text(params, "isAssigned")).unwrap_or(true);
-        let i = self
-            .updates
-            .iter()
-            .position(|u| u.id == id && (1..=u.revision).contains(&revision))
-            .ok_or_else(|| {
-                format!("System.ArgumentException: update {id} revision {revision} was not found")
-            })?;
-        if matches!(action, 0 | 1) && self.updates[i].expired {
-            return Err(format!(
-                "System.InvalidOperationException: update {id} is expired and cannot be approved"
-            ));
-        }
-        // Validated: apply.
-        self.approvals
-            .retain(|a| !(a.update_id == id && a.target_group == group));
-        let all = group == ALL_COMPUTERS;
-        match action {
-            2 if all => self.updates[i].declined = false,
-            3 if all => self.updates[i].declined = true,
-            2 => {}
-            _ => self.approvals.push(Approval {
-                update_id: id.clone(),
-                revision,
-                action,
-                target_group: group.clone(),
-                deadline: deadline.clone(),
-                admin: admin.clone(),
-                deployment_id: format!("d0000000-0000-4000-8000-{:012x}", self.approvals.len() + 1),
-            }),
-        }
-        let deployment = format!("d0000000-0000-4000-8000-{:012x}", self.approvals.len());
-        Ok(values(&[
-            Some(("dateTime", "2024-05-03T12:00:00".into())),
-            Some(("boolean", "true".into())),
-            Some(("int", action.to_string())),
-            Some(("dateTime", "2024-05-03T12:00:00".into())),
-            Some(("dateTime", deadline)),
-            Some(("string", admin)),
-            Some(("string", deployment)),
-            Some(("boolean", assigned.to_string())),
-            Some(("string", id)),
-            Some(("int", revision.to_string())),
-            Some(("string", group)),
-        ]))
     }
 
     pub(super) fn decline(
