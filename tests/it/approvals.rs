@@ -106,3 +106,76 @@ fn a_missing_group_is_an_error_naming_it() {
     assert!(r.all().contains("computer group `Pilot`"), "{}", r.all());
     assert!(r.all().contains("create_groups = true"), "{}", r.all());
 }
+
+/// On the WSUS double: the group is created with `ExecuteSPCreateTargetGroup1`, metadata-only
+/// updates (all of them: this backend stages no content) are named instead of approved, and
+/// an approval made in the console for a group a rule names is removed
+/// (`ExecuteSPDeleteDeployment`); every request WSDL-valid.
+#[test]
+fn on_wsus_groups_are_created_metadata_only_updates_named_and_console_drift_removed() {
+    use crate::support::e2e::{self, Site};
+    use crate::support::wsus::{State, WsusServer};
+    const VAR: &str = "SUPCTL_APPROVALS_WSUS_PASSWORD";
+    const PASSWORD: &str = "Correct-Horse-9";
+    let wsus = WsusServer::start(State::default(), Some(PASSWORD));
+    let site = Site::new();
+    let url = site.serve_catalog("/contoso-v3.cab", &e2e::quickstart_cab());
+    let body = format!(
+        "{}\n{}\n[[approve]]\ngroups = [\"Ring 1 - Pilot\"]\ncreate_groups = true\ndeadline = \"7 days\"\n",
+        e2e::catalog("contoso", &url, ""),
+        e2e::approve_content()
+    );
+    let cfg = site.write(
+        "supctl",
+        &site.config(&e2e::wsus_server_lines(&wsus.url(), VAR), &body),
+    );
+    let env = [(VAR, PASSWORD)];
+    let r = e2e::run_with(&cfg, &["apply", "--auto-approve"], &env);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(
+        wsus.writes()
+            .iter()
+            .any(|w| w == "ExecuteSPCreateTargetGroup1"),
+        "{:?}",
+        wsus.writes()
+    );
+    let r = e2e::run_with(&cfg, &["plan", "--json", "--detailed-exitcode"], &env);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(r.stdout.contains("approval-needs-content"), "{}", r.all());
+
+    // An admin approves Tool 1.1 for the pilot ring in the console.
+    {
+        let mut s = wsus.state();
+        let group = s
+            .groups
+            .iter()
+            .find(|g| g.name == "Ring 1 - Pilot")
+            .map(|g| g.id.clone())
+            .expect("the group was created");
+        s.approvals.push(crate::support::wsus::answers::Approval {
+            update_id: e2e::TOOL_11.into(),
+            revision: 1,
+            action: 0,
+            target_group: group,
+            deadline: "9999-12-31T23:59:59.997".into(),
+            admin: "CORP\\admin".into(),
+            deployment_id: "d0000000-0000-4000-8000-0000000000ff".into(),
+            assigned: true,
+        });
+    }
+    let (code, actions) = e2e::planned_actions(&cfg, &env);
+    assert_eq!(code, 2);
+    assert_eq!(
+        actions,
+        vec![format!(
+            "delete {}.approval[Ring%201%20-%20Pilot]",
+            e2e::update_addr("contoso", e2e::TOOL_11)
+        )]
+    );
+    let r = e2e::run_with(&cfg, &["apply", "--auto-approve"], &env);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(wsus.state().approvals.is_empty());
+    assert!(wsus.violations().is_empty(), "{:?}", wsus.violations());
+    let (code, _) = e2e::planned_actions(&cfg, &env);
+    assert_eq!(code, 0);
+}

@@ -33,9 +33,6 @@ use crate::trust::CertificateInfo;
 /// shares (reference §10), not the admin API.
 pub const CAPABILITIES: Capabilities = Capabilities {
     content_staging: false,
-    // Target groups and deployments go through the client's group and deployment
-    // operations, not wired to this backend yet: planned approvals say so.
-    approvals: false,
     upstream_sync: true,
     signing_key_on_server: true,
     ..Capabilities::ALL
@@ -389,6 +386,43 @@ impl WsusServer {
         }
     }
 
+    /// Approves an update for a group as the embedded server would: refused for an update
+    /// WSUS has not got, or one that cannot be approved (expired, declined, no content).
+    fn approve(
+        &self,
+        update: UpdateId,
+        group: String,
+        action: crate::config::ApprovalAction,
+        deadline: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<Applied> {
+        let remote = self.remote_updates(false)?;
+        let r = remote
+            .get(&update)
+            .ok_or_else(|| StoreError::UnknownUpdate(update.clone()))?;
+        let stored = self.site.update(&update)?.map(|m| updates::overlay(m, r));
+        crate::store::shared::check_approvable(stored.as_ref(), &update, action)?;
+        let gid = super::approvals::group_id(&self.client, &group)?.ok_or_else(|| {
+            StoreError::Invalid {
+                what: "computer target group",
+                value: group.clone(),
+            }
+        })?;
+        if let Some(d) = super::approvals::deployment_of(&self.client, &update, &gid)?
+            && d.action == super::approvals::wire(action)
+            && super::approvals::same_deadline(d.deadline, deadline)
+        {
+            return Ok(Applied::updated(false));
+        }
+        self.client.deploy(
+            &update,
+            r.revision,
+            super::approvals::wire(action),
+            &gid,
+            deadline,
+        )?;
+        Ok(Applied::updated(true))
+    }
+
     fn set_declined(&self, ids: Vec<UpdateId>, declined: bool) -> Result<Applied> {
         let remote = self.remote_updates(true)?;
         let mut counts = Counts::default();
@@ -450,6 +484,11 @@ impl UpdateServer for WsusServer {
         let mut state = self.site.snapshot()?;
         let remote = self.remote_updates(true)?;
         state.updates = self.merged_updates(&state, &remote)?;
+        state.groups = super::approvals::groups(&self.client)?;
+        state.approvals =
+            super::approvals::approvals(&self.client.deployments()?, &state.groups, |id| {
+                state.updates.contains_key(id)
+            });
         let (sync, raw) = self.sync_settings(state.sync.as_ref())?;
         *self.tokens.lock().unwrap_or_else(|e| e.into_inner()) = Some((
             raw.configuration.change_number,
@@ -505,12 +544,30 @@ impl UpdateServer for WsusServer {
                     why: "WSUS takes content through its file shares, which its admin API does not reach; publish metadata-only and let clients download from the vendor".into(),
                 })
             }
-            Change::CreateGroup { .. } | Change::Approve { .. } | Change::RemoveApproval { .. } => {
-                Err(StoreError::Unsupported {
-                    what: "approvals to computer target groups".into(),
-                    backend: "wsus",
-                    why: "approve in the WSUS console until this backend manages approvals".into(),
-                })
+            Change::CreateGroup { name } => {
+                if super::approvals::group_id(&self.client, &name)?.is_some() {
+                    return Ok(Applied::created(false));
+                }
+                self.client.create_target_group(&name, None)?;
+                Ok(Applied::created(true))
+            }
+            Change::Approve {
+                update,
+                group,
+                action,
+                deadline,
+            } => self.approve(update, group, action, deadline),
+            Change::RemoveApproval { update, group } => {
+                let Some(gid) = super::approvals::group_id(&self.client, &group)? else {
+                    return Ok(Applied::updated(false));
+                };
+                match super::approvals::deployment_of(&self.client, &update, &gid)? {
+                    Some(d) => {
+                        self.client.delete_deployment(&d.id)?;
+                        Ok(Applied::updated(true))
+                    }
+                    None => Ok(Applied::updated(false)),
+                }
             }
             Change::RemoveContent { .. } => Err(StoreError::Unsupported {
                 what: "removing staged content".into(),
@@ -550,6 +607,17 @@ impl UpdateServer for WsusServer {
             Some(Target::Signing) => {
                 let recorded = self.site.snapshot_settings()?.signing;
                 self.signing(recorded.as_ref())?.map(|s| object_json(&s))
+            }
+            Some(Target::Group(name)) => super::approvals::groups(&self.client)?
+                .into_iter()
+                .find(|g| g.name.eq_ignore_ascii_case(&name))
+                .map(|g| object_json(&g)),
+            Some(Target::Approval(_, id, group)) => {
+                let groups = super::approvals::groups(&self.client)?;
+                super::approvals::approvals(&self.client.deployments()?, &groups, |u| *u == id)
+                    .iter()
+                    .find(|a| a.group.eq_ignore_ascii_case(&group))
+                    .map(crate::store::actual::approval_json)
             }
             _ => return self.site.fingerprint(address),
         };

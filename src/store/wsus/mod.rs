@@ -6,13 +6,16 @@
 //! (translations between supctl's model and the server's) and [`backend`] (the `UpdateServer`
 //! implementation).
 
+pub mod approvals;
 pub mod backend;
 pub mod publish;
 pub mod sync_settings;
 pub mod updates;
 
 pub use backend::WsusServer;
-pub use supctl_wsus::{WsusError, client, error, history, ntlm, records, rows, soap, transport};
+pub use supctl_wsus::{
+    WsusError, client, deployments, error, history, ntlm, records, rows, soap, transport,
+};
 
 /// The store's view of a WSUS failure: the operation and the server's answer, behind the
 /// server trait's own error type.
