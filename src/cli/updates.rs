@@ -50,6 +50,10 @@ pub struct ListArgs {
     /// Only updates nothing stored supersedes (the newest of their chains).
     #[arg(long)]
     pub not_superseded: bool,
+    /// Only approved updates, with their groups and how many computers need them,
+    /// installed them and failed (WSUS's summaries; needs `backend = "wsus"`).
+    #[arg(long)]
+    pub compliance: bool,
 }
 
 pub fn run(cmd: UpdatesCommand) -> anyhow::Result<u8> {
@@ -78,13 +82,21 @@ pub fn run(cmd: UpdatesCommand) -> anyhow::Result<u8> {
     let (mut rows, trees) = match &cfg {
         // A remote server has no SQL to push the filter into: filter its snapshot.
         Some(c) if c.server.backend == crate::config::BackendKind::Wsus => {
-            let state = super::session::open_backend(c, false)?.snapshot()?;
+            let backend = super::session::open_backend(c, false)?;
+            let state = backend.snapshot()?;
             if checked {
                 let catalogs: Vec<CatalogKey> = state.catalogs.keys().cloned().collect();
                 check_filters(&filter, &catalogs, &state.categories)?;
             }
-            (filter.apply(&state), state.categories)
+            let mut rows = filter.apply(&state);
+            if a.compliance {
+                rows = with_compliance(rows, &state.approvals, &backend.server().compliance()?);
+            }
+            (rows, state.categories)
         }
+        _ if a.compliance => bail!(
+            "--compliance needs a WSUS (`[server] backend = \"wsus\"`): computers report to WSUS, and the embedded server has none"
+        ),
         _ => {
             let store =
                 EmbeddedServer::open(&a.store.location_of(cfg.as_ref()), OpenOptions::read())?;
@@ -103,6 +115,9 @@ pub fn run(cmd: UpdatesCommand) -> anyhow::Result<u8> {
     if a.store.json {
         print_json(&rows)?;
         return Ok(super::EXIT_OK);
+    }
+    if a.compliance {
+        return compliance_table(&rows);
     }
     let mut out = String::new();
     let _ = writeln!(
@@ -130,6 +145,57 @@ pub fn run(cmd: UpdatesCommand) -> anyhow::Result<u8> {
         );
     }
     let _ = writeln!(out, "{} update(s)", rows.len());
+    emit(&out)?;
+    Ok(super::EXIT_OK)
+}
+
+/// The approved rows only, each with its groups and its computers' counts.
+fn with_compliance(
+    rows: Vec<crate::store::query::UpdateRow>,
+    approvals: &[crate::store::StoredApproval],
+    counts: &BTreeMap<UpdateId, crate::store::Compliance>,
+) -> Vec<crate::store::query::UpdateRow> {
+    rows.into_iter()
+        .filter_map(|mut r| {
+            let approved_for: Vec<String> = approvals
+                .iter()
+                .filter(|a| a.update == r.id)
+                .map(|a| format!("{} ({})", a.group, a.action))
+                .collect();
+            if approved_for.is_empty() {
+                return None;
+            }
+            r.compliance = Some(crate::store::query::ApprovedCompliance {
+                approved_for,
+                counts: counts.get(&r.id).copied().unwrap_or_default(),
+            });
+            Some(r)
+        })
+        .collect()
+}
+
+fn compliance_table(rows: &[crate::store::query::UpdateRow]) -> anyhow::Result<u8> {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<36}  {:<12}  {:>6}  {:>9}  {:>6}  {:<30}  TITLE",
+        "ID", "CATALOG", "NEEDED", "INSTALLED", "FAILED", "APPROVED FOR"
+    );
+    for r in rows {
+        let Some(c) = &r.compliance else { continue };
+        let _ = writeln!(
+            out,
+            "{:<36}  {:<12}  {:>6}  {:>9}  {:>6}  {:<30}  {}",
+            r.id.to_string(),
+            r.catalog.to_string(),
+            c.counts.needed,
+            c.counts.installed,
+            c.counts.failed,
+            c.approved_for.join(", "),
+            r.title
+        );
+    }
+    let _ = writeln!(out, "{} approved update(s)", rows.len());
     emit(&out)?;
     Ok(super::EXIT_OK)
 }

@@ -374,3 +374,15 @@ pub struct StoredApproval {
     /// When it was approved.
     pub approved: DateTime<Utc>,
 }
+
+/// How the computers that report to the server stand with one update (WSUS's summaries):
+/// what `updates list --compliance` shows per approved update.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Compliance {
+    /// Not installed yet, downloaded, or waiting for a reboot.
+    pub needed: u32,
+    pub installed: u32,
+    pub failed: u32,
+    pub not_applicable: u32,
+    pub unknown: u32,
+}

@@ -4,7 +4,7 @@
 //! semantics, used by the in-memory backend and by tests comparing the two.
 
 use regex::Regex;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::ids::UpdateId;
 
@@ -46,6 +46,18 @@ pub struct UpdateRow {
     pub supersedes: Vec<UpdateId>,
     /// Stored updates that supersede this one (sorted): non-empty means superseded.
     pub superseded_by: Vec<UpdateId>,
+    /// The groups it is approved for, and how computers stand with it (`--compliance`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compliance: Option<ApprovedCompliance>,
+}
+
+/// An approved update's groups and its computers' counts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovedCompliance {
+    /// `group (action)` per approval.
+    pub approved_for: Vec<String>,
+    #[serde(flatten)]
+    pub counts: super::model::Compliance,
 }
 
 impl UpdateRow {
@@ -62,6 +74,7 @@ impl UpdateRow {
             deselected: false,
             supersedes: u.supersedes.clone(),
             superseded_by: u.superseded_by.clone(),
+            compliance: None,
         }
     }
 }

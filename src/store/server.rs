@@ -74,6 +74,17 @@ pub trait UpdateServer: Send + Sync {
                 .into(),
         })
     }
+    /// Per update, how the computers reporting to the server stand with it (WSUS's
+    /// summaries); servers without computers have none to give.
+    fn compliance(&self) -> Result<std::collections::BTreeMap<UpdateId, super::model::Compliance>> {
+        Err(StoreError::Unsupported {
+            what: "compliance counts".into(),
+            backend: self.name(),
+            why:
+                "computers report to WSUS; this server has none (use `[server] backend = \"wsus\"`)"
+                    .into(),
+        })
+    }
     /// Deletes what changes left behind outside the database (content files whose records
     /// [`Change::RemoveContent`] dropped); the apply engine calls it after such changes
     /// commit. Servers without such leftovers have nothing to do.

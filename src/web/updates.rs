@@ -108,6 +108,7 @@ mod tests {
             deselected: false,
             supersedes: Vec::new(),
             superseded_by: Vec::new(),
+            compliance: None,
         }
     }
 

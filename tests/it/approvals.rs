@@ -163,6 +163,47 @@ fn on_wsus_groups_are_created_metadata_only_updates_named_and_console_drift_remo
             assigned: true,
         });
     }
+    // Compliance at a glance: the approved update with its group and counts (the
+    // server-wide summary counts every computer: All Computers).
+    wsus.state().compliance.insert(
+        (
+            e2e::TOOL_11.to_string(),
+            crate::support::wsus::answers::ALL_COMPUTERS.to_string(),
+        ),
+        crate::support::wsus::approvals::Counts {
+            not_installed: 3,
+            installed: 5,
+            failed: 1,
+            ..Default::default()
+        },
+    );
+    let r = e2e::run_with(&cfg, &["updates", "list", "--compliance", "--json"], &env);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let rows = v.as_array().unwrap();
+    assert_eq!(rows.len(), 1, "only approved updates: {v}");
+    let c = &rows[0]["compliance"];
+    assert_eq!(
+        c["approved_for"],
+        serde_json::json!(["Ring 1 - Pilot (install)"]),
+        "{v}"
+    );
+    assert_eq!(
+        (
+            c["needed"].as_u64(),
+            c["installed"].as_u64(),
+            c["failed"].as_u64()
+        ),
+        (Some(3), Some(5), Some(1)),
+        "{v}"
+    );
+    let text = e2e::run_with(&cfg, &["updates", "list", "--compliance"], &env);
+    assert!(
+        text.stdout.contains("NEEDED") && text.stdout.contains("1 approved update(s)"),
+        "{}",
+        text.all()
+    );
+
     let (code, actions) = e2e::planned_actions(&cfg, &env);
     assert_eq!(code, 2);
     assert_eq!(
@@ -178,4 +219,17 @@ fn on_wsus_groups_are_created_metadata_only_updates_named_and_console_drift_remo
     assert!(wsus.violations().is_empty(), "{:?}", wsus.violations());
     let (code, _) = e2e::planned_actions(&cfg, &env);
     assert_eq!(code, 0);
+}
+
+#[test]
+fn compliance_needs_a_wsus() {
+    let ws = Workspace::new();
+    let cfg = ws.config("supctl", "state", &quickstart("contoso", ""));
+    let r = run(&cfg, &["updates", "list", "--compliance"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        r.stderr.contains("--compliance needs a WSUS"),
+        "{}",
+        r.all()
+    );
 }

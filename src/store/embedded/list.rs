@@ -111,6 +111,7 @@ pub(super) fn list_updates(c: &Connection, filter: &UpdateFilter) -> Result<Vec<
             deselected: false,
             supersedes: from_json(r, 9)?,
             superseded_by: from_json(r, 10)?,
+            compliance: None,
         })
     })?;
     let mut out = Vec::new();

@@ -624,6 +624,26 @@ impl UpdateServer for WsusServer {
         Ok(value.map(|v| fingerprint_of(&v)))
     }
 
+    fn compliance(&self) -> Result<BTreeMap<UpdateId, crate::store::Compliance>> {
+        Ok(self
+            .client
+            .compliance(None)?
+            .into_iter()
+            .map(|c| {
+                (
+                    c.update,
+                    crate::store::Compliance {
+                        needed: c.needed,
+                        installed: c.installed,
+                        failed: c.failed,
+                        not_applicable: c.not_applicable,
+                        unknown: c.unknown,
+                    },
+                )
+            })
+            .collect())
+    }
+
     fn raw_xml(&self, id: &UpdateId, revision: Option<u32>) -> Result<Option<String>> {
         if let Some(x) = self.site.raw_xml(id, revision)? {
             return Ok(Some(x));
