@@ -233,3 +233,54 @@ fn compliance_needs_a_wsus() {
         r.all()
     );
 }
+
+/// The `watch` daemon honours a ring's delay (issue 18): with the schedule scaled so passes
+/// come every second, the updates already due are approved by the first pass and the one
+/// that falls due later is approved by a pass after its time, not before.
+#[test]
+fn the_daemon_approves_a_ring_when_its_delay_has_passed() {
+    use crate::support::watch::{Watch, Workspace as WatchWorkspace};
+    use std::time::{Duration, Instant};
+    const AGENT: &str = "517b3da2-8ccd-46cd-9f1f-b30dc310e890";
+    let ws = WatchWorkspace::quickstart();
+    // Contoso Agent 2.3, the newest staged update, was created 2024-04-30 09:00 UTC: it
+    // falls due 20 s from now; the older staged ones are due already.
+    let created = chrono::DateTime::parse_from_rfc3339("2024-04-30T09:00:00Z").unwrap();
+    let due = chrono::Utc::now() + chrono::TimeDelta::seconds(20);
+    let after = (due - created.with_timezone(&chrono::Utc)).num_seconds();
+    // Whole seconds: the update falls due at created + after exactly.
+    let due = created.with_timezone(&chrono::Utc) + chrono::TimeDelta::seconds(after);
+    ws.save_config(&format!(
+        "{}\n[[approve]]\ngroups = [\"Ring 1\"]\ncreate_groups = true\nafter = \"{after} seconds\"\n",
+        ws.read_config()
+    ));
+    let approved = || -> Vec<String> {
+        let loc = supctl::store::StoreLocation::new(ws.path().join(".supctl"));
+        supctl::store::Store::embedded(&loc, supctl::store::db::OpenOptions::read())
+            .and_then(|s| s.snapshot())
+            .map(|s| s.approvals.iter().map(|a| a.update.to_string()).collect())
+            .unwrap_or_default()
+    };
+    let start = Instant::now();
+    // 7 days / 604800: a pass every second.
+    let mut w = Watch::start(&ws, &[], Some(604_800));
+    w.wait_until("the first ring approved", Duration::from_secs(60), || {
+        approved().len() >= 2
+    });
+    if start.elapsed() < Duration::from_secs(18) {
+        assert!(
+            !approved().contains(&AGENT.to_string()),
+            "approved before its delay: {:?}",
+            approved()
+        );
+    }
+    w.wait_until("the later update approved", Duration::from_secs(90), || {
+        approved().contains(&AGENT.to_string())
+    });
+    assert!(
+        chrono::Utc::now() >= due,
+        "approved at {} before it was due at {due}",
+        chrono::Utc::now()
+    );
+    assert_eq!(w.stop(Duration::from_secs(10)), 0);
+}
