@@ -306,7 +306,7 @@ pub(super) fn plan_approvals(b: &mut Builder) {
             );
         }
     }
-    plan_changes(b, wanted, &missing, unsupported);
+    plan_changes(b, wanted, &missing, &managed, unsupported);
 }
 
 /// Where a rule's notes are shown: the config's `[[approve]]` list.
@@ -318,6 +318,7 @@ fn plan_changes(
     b: &mut Builder,
     wanted: Vec<Wanted<'_>>,
     missing: &HashSet<String>,
+    managed: &HashSet<CatalogKey>,
     unsupported: Option<String>,
 ) {
     let actual = b.inputs.actual;
@@ -401,22 +402,28 @@ fn plan_changes(
                 .unsupported(unsupported.clone()),
         );
     }
-    // Approvals on the server for groups a rule names that no rule asks for: console drift.
-    let named: HashSet<String> = cfg
-        .approve
-        .iter()
-        .flat_map(|r| r.groups.iter().map(|g| g.to_lowercase()))
-        .filter(|g| !missing.contains(g))
-        .collect();
+    // Approvals on the server that no rule asks for, of a managed catalog's updates in a
+    // group a rule for that catalog names: console drift. Other groups and catalogs are
+    // not supctl's.
+    let ruled = |group: &str, catalog: &CatalogKey| {
+        cfg.approve.iter().any(|r| {
+            r.catalog.as_deref().is_none_or(|c| c == catalog.as_str())
+                && r.groups.iter().any(|g| g.eq_ignore_ascii_case(group))
+        }) && !missing.contains(&group.to_lowercase())
+    };
     for s in &actual.approvals {
         let key = (s.update.clone(), s.group.to_lowercase());
-        if !named.contains(&key.1) || desired.contains_key(&key) {
+        if desired.contains_key(&key) {
             continue;
         }
         let Some(u) = actual.updates.get(&s.update) else {
             continue;
         };
-        if u.publication == PublicationState::Expired || u.declined {
+        if !managed.contains(&u.catalog)
+            || !ruled(&s.group, &u.catalog)
+            || u.publication == PublicationState::Expired
+            || u.declined
+        {
             continue;
         }
         b.push(
