@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use crate::support::watch::{Watch, Workspace};
-use crate::support::web::{FAILING, address, get, scenario};
+use crate::support::web::{FAILING, address, get, poll, scenario};
 
 /// The samples of a text exposition, by series name and labels.
 struct Metrics(prometheus_parse::Scrape);
@@ -54,8 +54,11 @@ fn pages_api_and_metrics_show_a_good_and_a_failing_catalog() {
         health.headers
     );
     assert!(health.headers.contains("x-content-type-options: nosniff"));
-    // One failed sync is retried with backoff: not a reason to be unready.
-    let ready = get(&addr, "/readyz", None);
+    // One failed sync is retried with backoff: not a reason to be unready. The first pass
+    // is published a moment before start-up ends, so readiness is polled for.
+    let ready = poll(&w, &addr, "/readyz", |a| {
+        a.status != 503 || a.body != "starting or stopping\n"
+    });
     assert_eq!(ready.status, 200, "{}", ready.body);
 
     // /api/status is the object `status --json` prints.
