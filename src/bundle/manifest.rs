@@ -37,7 +37,7 @@ pub struct ManifestFile {
     pub path: String,
     pub size: u64,
     /// Lower-case hex.
-    #[serde(with = "lower_hex")]
+    #[serde(with = "crate::lockfile::lower_hex")]
     pub sha256: Sha256,
 }
 
@@ -327,22 +327,6 @@ pub fn to_text(m: &Manifest) -> String {
     let mut text = serde_json::to_string_pretty(&m).unwrap_or_default();
     text.push('\n');
     text
-}
-
-/// Digests as lower-case hex (what `sha256sum` prints), read in either case.
-mod lower_hex {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    use crate::ids::Sha256;
-
-    pub(super) fn serialize<S: Serializer>(d: &Sha256, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&d.to_hex().to_ascii_lowercase())
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Sha256, D::Error> {
-        let s = String::deserialize(d)?;
-        Sha256::from_hex(&s).map_err(serde::de::Error::custom)
-    }
 }
 
 #[cfg(test)]

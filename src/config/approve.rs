@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use schemars::JsonSchema;
-use serde::{Serialize, Serializer};
+use serde::Serialize;
 
 use super::reader::{Cx, Table};
 use super::source::Loc;
@@ -61,12 +61,18 @@ pub struct ApproveRule {
     #[serde(default = "install")]
     pub action: ApprovalAction,
     /// Installation deadline, this long after the approval (`"7 days"`). Default: none.
-    #[serde(serialize_with = "age", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        serialize_with = "super::hygiene::age",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schemars(with = "Option<String>")]
     pub deadline: Option<Duration>,
     /// Approve only this long after the vendor published the update (its `CreationDate`):
     /// rings (`"0 days"`, `"3 days"`, `"7 days"`). Default: at once.
-    #[serde(serialize_with = "age", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        serialize_with = "super::hygiene::age",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schemars(with = "Option<String>")]
     pub after: Option<Duration>,
     #[serde(skip)]
@@ -76,13 +82,6 @@ pub struct ApproveRule {
 
 fn install() -> ApprovalAction {
     ApprovalAction::Install
-}
-
-fn age<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-    match d {
-        Some(d) => s.collect_str(&format_args!("{} seconds", d.as_secs())),
-        None => s.serialize_none(),
-    }
 }
 
 pub(super) fn approve(cx: &mut Cx, t: &Table) -> Option<ApproveRule> {

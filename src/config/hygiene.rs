@@ -53,7 +53,8 @@ pub struct Hygiene {
     pub remove_content_of: Option<Vec<ContentOf>>,
 }
 
-fn age<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+/// An age as the config's JSON shows it (`2592000 seconds`): `[hygiene]` and `[[approve]]`.
+pub(super) fn age<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
     match d {
         Some(d) => s.collect_str(&format_args!("{} seconds", d.as_secs())),
         None => s.serialize_none(),

@@ -145,17 +145,18 @@ pub fn write(path: &Path, lock: &LockFile) -> Result<(), LockFileError> {
     })
 }
 
-/// Digests as lower-case hex in the lock (the contract), read in either case.
-mod lower_hex {
+/// Digests as lower-case hex (the lock's contract, and what `sha256sum` prints in a bundle's
+/// manifest), read in either case.
+pub(crate) mod lower_hex {
     use serde::{Deserialize, Deserializer, Serializer};
 
     use crate::ids::Sha256;
 
-    pub(super) fn serialize<S: Serializer>(d: &Sha256, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(d: &Sha256, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&d.to_hex().to_ascii_lowercase())
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Sha256, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Sha256, D::Error> {
         let s = String::deserialize(d)?;
         Sha256::from_hex(&s).map_err(serde::de::Error::custom)
     }
