@@ -183,3 +183,35 @@ fn the_server_refuses_to_approve_a_metadata_only_update_for_install() {
         .to_string();
     assert!(e.contains("content is not staged"), "{e}");
 }
+
+#[test]
+fn a_category_matches_its_updates_and_an_unknown_one_is_named() {
+    let cats = trusted(content(updates(), FormatVersion::V3));
+    let b = server(&cats);
+    let rule = |category: &str| {
+        config(&format!(
+            "[[approve]]\ngroups = [\"Ring 1\"]\ncreate_groups = true\ncategory = \"{category}\"\n"
+        ))
+    };
+    // Acme/BIOS holds update 3 only, which is metadata-only: named, nothing approved.
+    let p = plan(&b, &rule("Acme/BIOS"), &cats);
+    assert_eq!(count(&p, ActionKind::Approve), 0, "{:#?}", p.actions);
+    assert!(codes(&p).contains(&"approval-needs-content"));
+    // Acme/Tools holds the two staged updates; a category's path is case-insensitive.
+    let cfg = rule("acme/tools");
+    let p = plan(&b, &cfg, &cats);
+    assert_eq!(count(&p, ActionKind::Approve), 2, "{:#?}", p.actions);
+    run(&b, &p);
+    assert!(!plan(&b, &cfg, &cats).changes);
+    // A path no catalog has approves nothing and says so; the approvals it no longer
+    // asks for in its group are drift, removed.
+    let p = plan(&b, &rule("Acme/Nope"), &cats);
+    let d = p
+        .diagnostics
+        .iter()
+        .find(|d| d.code == "approval-category-unknown")
+        .expect("named");
+    assert!(d.message.contains("`Acme/Nope`"), "{}", d.message);
+    assert_eq!(count(&p, ActionKind::Approve), 0);
+    assert_eq!(count(&p, ActionKind::Delete), 2, "{:#?}", p.actions);
+}

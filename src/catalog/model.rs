@@ -229,6 +229,32 @@ impl UpdateRecord {
             _ => Sha256::of(self.raw_xml.as_bytes()),
         }
     }
+    /// A stand-in for the package `id` whose XML hashes to `content_hash`: what a saved
+    /// plan's payload loads as (`plan::package_ref`) until apply reads the package from
+    /// its catalog again. A summary: never published as it is.
+    pub fn reference(id: UpdateId, content_hash: Sha256) -> Self {
+        UpdateRecord {
+            id,
+            schema_version: String::new(),
+            created: DateTime::<Utc>::UNIX_EPOCH,
+            created_raw: String::new(),
+            vendor: String::new(),
+            products: Vec::new(),
+            publication_state: PublicationState::Published,
+            update_type: String::new(),
+            localized: Vec::new(),
+            classification: String::new(),
+            severity: None,
+            kb_article: None,
+            bulletin: None,
+            cves: Vec::new(),
+            superseded: Vec::new(),
+            items: Vec::new(),
+            raw_xml: String::new(),
+            raw_hash: Some(content_hash),
+            namespaces: Namespaces::default(),
+        }
+    }
     /// True for a cached summary without the package XML: it must not be published.
     pub fn is_summary(&self) -> bool {
         self.raw_xml.is_empty() && self.raw_hash.is_some()

@@ -204,6 +204,12 @@ pub(super) fn run(args: ApplyArgs) -> anyhow::Result<u8> {
         }
         plan
     };
+    // A saved plan refers to the packages it publishes: read them from the catalogs' CABs
+    // again, or refuse before anything changes.
+    let mut plan = plan;
+    if crate::reconcile::hydrate::needs_packages(&plan) {
+        crate::reconcile::hydrate::complete_saved(&cfg, &fetcher, &mut plan)?;
+    }
     std::fs::create_dir_all(plans_dir(&cfg))?;
     plan::file::save(&plan, &plans_dir(&cfg).join(format!("{}.json", plan.id)))?;
     let progress = apply::Progress::for_stderr();

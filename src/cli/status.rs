@@ -139,6 +139,31 @@ fn messages(out: &mut String, m: &[MessageStatus]) {
 }
 
 /// The text rendering.
+/// The approved updates, one line each, with the computers' counts where WSUS gave them.
+fn approvals(out: &mut String, list: &[crate::reconcile::status::ApprovedUpdate]) {
+    if list.is_empty() {
+        return;
+    }
+    out.push_str(&format!("approvals: {} update(s)\n", list.len()));
+    for a in list {
+        out.push_str(&format!(
+            "  {}{}: {}{}\n",
+            a.title,
+            a.catalog
+                .as_ref()
+                .map(|k| format!(" (catalog.{k})"))
+                .unwrap_or_default(),
+            a.approved_for.join(", "),
+            a.compliance
+                .map(|c| format!(
+                    "; needed {}, installed {}, failed {}",
+                    c.needed, c.installed, c.failed
+                ))
+                .unwrap_or_default()
+        ));
+    }
+}
+
 pub(super) fn text(r: &Report) -> String {
     let mut out = String::new();
     for c in &r.catalogs {
@@ -240,6 +265,7 @@ pub(super) fn text(r: &Report) -> String {
     ));
     findings(&mut out, &r.findings, |s| !s.starts_with("catalog."));
     messages(&mut out, &s.messages);
+    approvals(&mut out, &r.approvals);
     if let Some(i) = &r.interrupted_apply {
         out.push_str(&format!(
             "interrupted apply: plan {}, {} of {} actions done, last at {}{}\n",

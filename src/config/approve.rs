@@ -21,6 +21,7 @@ pub(super) const APPROVE_KEYS: &[&str] = &[
     "vendor",
     "product",
     "classification",
+    "category",
     "action",
     "deadline",
     "after",
@@ -57,6 +58,9 @@ pub struct ApproveRule {
     pub vendor: Option<String>,
     pub product: Option<String>,
     pub classification: Option<String>,
+    /// A category path (`Contoso/Utilities`, see `supctl catalog categories`) or GUID;
+    /// matches the updates in it and its subcategories.
+    pub category: Option<String>,
     /// `install` (default) or `uninstall`.
     #[serde(default = "install")]
     pub action: ApprovalAction,
@@ -158,6 +162,7 @@ pub(super) fn approve(cx: &mut Cx, t: &Table) -> Option<ApproveRule> {
         vendor: cx.string(t, "vendor").map(|v| v.into_inner()),
         product: cx.string(t, "product").map(|v| v.into_inner()),
         classification: cx.string(t, "classification").map(|v| v.into_inner()),
+        category: cx.string(t, "category").map(|v| v.into_inner()),
         action,
         deadline,
         after,

@@ -63,6 +63,7 @@ fn report(catalogs: Vec<CatalogStatus>) -> Report {
         signing: None,
         findings: Vec::new(),
         interrupted_apply: None,
+        approvals: Vec::new(),
         warnings: Vec::new(),
         healthy: true,
     }

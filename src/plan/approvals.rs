@@ -20,7 +20,7 @@
 //!   group is an error naming it, because a typo would otherwise create a group nobody's
 //!   computers are in.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use regex::Regex;
@@ -75,10 +75,17 @@ struct Wanted<'a> {
     rule: usize,
 }
 
-fn matches(rule: &ApproveRule, title: Option<&Regex>, u: &Candidate) -> bool {
-    rule.catalog
-        .as_deref()
-        .is_none_or(|c| u.catalog.as_str() == c)
+fn matches(
+    rule: &ApproveRule,
+    title: Option<&Regex>,
+    in_category: Option<&BTreeSet<UpdateId>>,
+    u: &Candidate,
+) -> bool {
+    in_category.is_none_or(|m| m.contains(&u.id))
+        && rule
+            .catalog
+            .as_deref()
+            .is_none_or(|c| u.catalog.as_str() == c)
         && (rule.ids.is_empty() || rule.ids.contains(&u.id))
         && rule
             .vendor
@@ -225,10 +232,29 @@ pub(super) fn plan_approvals(b: &mut Builder) {
             }
         }
         let title = rule.title.as_deref().and_then(|t| Regex::new(t).ok());
+        let in_category = match &rule.category {
+            None => None,
+            Some(path) => match category_members(b, &managed, path) {
+                Some(m) => Some(m),
+                None => {
+                    b.diagnostic(
+                        Severity::Warning,
+                        "approval-category-unknown",
+                        &address,
+                        format!(
+                            "[[approve]] rule {} names category `{path}`, which no subscribed catalog has, so it approves nothing",
+                            n + 1
+                        ),
+                        Some("see `supctl catalog categories` for the paths each catalog has".into()),
+                    );
+                    Some(BTreeSet::new())
+                }
+            },
+        };
         let (mut no_content, mut not_uninstallable, mut waiting) = (vec![], vec![], vec![]);
         let mut first_due: Option<DateTime<Utc>> = None;
         for u in &candidates {
-            if !matches(rule, title.as_ref(), u) {
+            if !matches(rule, title.as_ref(), in_category.as_ref(), u) {
                 continue;
             }
             if let Some(after) = rule.after.and_then(|a| chrono::TimeDelta::from_std(a).ok())
@@ -307,6 +333,35 @@ pub(super) fn plan_approvals(b: &mut Builder) {
         }
     }
     plan_changes(b, wanted, &missing, &managed, unsupported);
+}
+
+/// The updates in category `path` (and below) of the managed catalogs: the tree as this
+/// plan acquired it, or as the server holds it for a catalog not acquired now. `None` when
+/// no catalog has the category.
+fn category_members(
+    b: &Builder,
+    managed: &HashSet<CatalogKey>,
+    path: &str,
+) -> Option<BTreeSet<UpdateId>> {
+    let selector = [path.to_string()];
+    let mut found: Option<BTreeSet<UpdateId>> = None;
+    for key in managed {
+        let acquired = b
+            .inputs
+            .catalogs
+            .get(key.as_str())
+            .and_then(|a| match &a.acquisition {
+                Acquisition::Trusted { content, .. } => Some(&content.categories),
+                _ => None,
+            });
+        let Some(tree) = acquired.or_else(|| b.inputs.actual.categories.get(key)) else {
+            continue;
+        };
+        if let Some(m) = super::deselected::members(tree, &selector) {
+            found.get_or_insert_with(BTreeSet::new).extend(m);
+        }
+    }
+    found
 }
 
 /// Where a rule's notes are shown: the config's `[[approve]]` list.

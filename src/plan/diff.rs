@@ -37,7 +37,32 @@ pub fn diff(inputs: &Inputs<'_>) -> Plan {
     let config = inputs.desired.root.display().to_string();
     let mut actions = b.actions;
     actions.sort_by_key(order_of);
-    Plan::new(config, actions, b.diagnostics)
+    let sources = sources_of(inputs, &actions);
+    let mut plan = Plan::new(config, actions, b.diagnostics);
+    plan.sources = sources;
+    plan
+}
+
+/// The verified CAB of each catalog that payloads publish or revise from: a saved plan
+/// refers to packages (`plan::package_ref`), and apply reads them from that CAB again.
+fn sources_of(
+    inputs: &Inputs<'_>,
+    actions: &[Action],
+) -> std::collections::BTreeMap<String, crate::ids::Sha256> {
+    actions
+        .iter()
+        .filter(|a| matches!(a.payload, Some(Payload::Update { .. })))
+        .filter_map(|a| match a.address.target() {
+            Some(crate::store::Target::Update(key, _)) => Some(key.to_string()),
+            _ => None,
+        })
+        .collect::<BTreeSet<String>>()
+        .into_iter()
+        .filter_map(|key| {
+            let sha = inputs.catalogs.get(&key)?.cab_sha256?;
+            Some((key, sha))
+        })
+        .collect()
 }
 
 /// A config that lists no catalog (an accident more often than a decision) gets one warning

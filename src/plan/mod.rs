@@ -12,6 +12,7 @@ pub mod file;
 pub mod hygiene;
 pub mod limits;
 pub mod model;
+mod package_ref;
 pub mod render;
 pub mod signing;
 pub mod suspend;

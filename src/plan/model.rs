@@ -103,8 +103,13 @@ impl fmt::Display for ActionKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Payload {
-    /// A new update or a new revision: the record with its raw SDP XML.
-    Update { record: Box<UpdateRecord> },
+    /// A new update or a new revision: the record with its raw SDP XML in memory; saved as
+    /// a reference (id and content hash) that apply completes from the catalog's CAB
+    /// (see `plan::package_ref`).
+    Update {
+        #[serde(with = "super::package_ref")]
+        record: Box<UpdateRecord>,
+    },
     /// Content to stage for one update: its origin files.
     Content {
         update: UpdateId,
@@ -294,6 +299,10 @@ pub struct Plan {
     pub summary: Summary,
     pub actions: Vec<Action>,
     pub diagnostics: Vec<PlanDiagnostic>,
+    /// Per catalog key, the SHA-256 of the verified CAB the plan's publish and revise
+    /// payloads were read from: apply reads their package XML from that very file again.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub sources: std::collections::BTreeMap<String, crate::ids::Sha256>,
     /// `sha256:<hex>` of the plan without this field, written by `plan::file::save`: a
     /// saved plan whose content was modified after review is refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -315,6 +324,7 @@ impl Plan {
             summary,
             actions,
             diagnostics,
+            sources: std::collections::BTreeMap::new(),
             checksum: None,
         }
     }

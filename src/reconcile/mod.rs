@@ -10,6 +10,7 @@
 
 pub mod daemon;
 pub mod handoff;
+pub mod hydrate;
 pub mod locked;
 pub mod observe;
 pub mod pass;

@@ -28,6 +28,8 @@ pub enum PassError {
     Io(String, std::io::Error),
     #[error(transparent)]
     Lock(#[from] crate::lockfile::LockFileError),
+    #[error(transparent)]
+    Packages(#[from] super::hydrate::HydrateError),
 }
 
 /// What one pass covers.
@@ -273,6 +275,16 @@ pub async fn apply_plan(
     if !plan.changes && !resume {
         return Ok(Report::default());
     }
+    // A plan read from its file (a resumed one) refers to its packages: read them again.
+    let completed;
+    let plan = if super::hydrate::needs_packages(plan) {
+        let mut p = plan.clone();
+        super::hydrate::complete_saved(cfg, fetcher, &mut p)?;
+        completed = p;
+        &completed
+    } else {
+        plan
+    };
     let dir = super::plans_dir(cfg);
     std::fs::create_dir_all(&dir).map_err(|e| PassError::Io(dir.display().to_string(), e))?;
     plan::file::save(plan, &dir.join(format!("{}.json", plan.id)))?;

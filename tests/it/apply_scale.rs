@@ -61,6 +61,7 @@ fn fixture() -> Option<&'static (PathBuf, PathBuf)> {
                 }),
                 content_certs: vec![pki.join("signer.cer")],
                 unsigned_content: 0,
+                uninstallable: 0,
                 content_signer: None,
             })
             .expect("generate the 3,000-update catalog");

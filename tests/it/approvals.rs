@@ -204,6 +204,28 @@ fn on_wsus_groups_are_created_metadata_only_updates_named_and_console_drift_remo
         text.all()
     );
 
+    // `status` and its JSON (what the status page renders) show the same.
+    let r = e2e::run_with(&cfg, &["status", "--json"], &env);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let a = &v["approvals"][0];
+    assert_eq!(a["id"], e2e::TOOL_11, "{v}");
+    assert_eq!(
+        (
+            a["compliance"]["needed"].as_u64(),
+            a["compliance"]["failed"].as_u64()
+        ),
+        (Some(3), Some(1)),
+        "{v}"
+    );
+    let r = e2e::run_with(&cfg, &["status"], &env);
+    assert!(
+        r.stdout.contains(
+            "Contoso Tool 1.1 (catalog.contoso): Ring 1 - Pilot (install); needed 3, installed 5, failed 1"
+        ),
+        "{}",
+        r.all()
+    );
+
     let (code, actions) = e2e::planned_actions(&cfg, &env);
     assert_eq!(code, 2);
     assert_eq!(
@@ -263,7 +285,7 @@ fn the_daemon_approves_a_ring_when_its_delay_has_passed() {
     };
     let start = Instant::now();
     // 7 days / 604800: a pass every second.
-    let mut w = Watch::start(&ws, &[], Some(604_800));
+    let mut w = Watch::start(&ws, &["--listen", "127.0.0.1:0"], Some(604_800));
     w.wait_until("the first ring approved", Duration::from_secs(60), || {
         approved().len() >= 2
     });
@@ -277,6 +299,13 @@ fn the_daemon_approves_a_ring_when_its_delay_has_passed() {
     w.wait_until("the later update approved", Duration::from_secs(90), || {
         approved().contains(&AGENT.to_string())
     });
+    // The status page lists the approvals with their group (no counts: no computers).
+    let addr = crate::support::web::address(&mut w);
+    let page = crate::support::web::poll(&w, &addr, "/", |a| {
+        a.status == 200 && a.body.contains(&format!("data-update=\"{AGENT}\""))
+    });
+    assert!(page.body.contains("Ring 1 (install)"), "{}", page.body);
+    assert!(!page.body.contains("Needed"), "{}", page.body);
     assert!(
         chrono::Utc::now() >= due,
         "approved at {} before it was due at {due}",

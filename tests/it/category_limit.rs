@@ -37,6 +37,7 @@ fn catalog_of_vendors(dir: &Path, name: &str, vendors: usize) -> Option<PathBuf>
         }),
         content_certs: vec![pki.join("signer.cer")],
         unsigned_content: 0,
+        uninstallable: 0,
         content_signer: None,
     })
     .expect("generate the catalog");

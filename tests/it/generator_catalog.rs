@@ -25,6 +25,7 @@ fn bench(updates: usize, categories: Option<usize>, seed: u64, out: &Path) -> ge
         signer: None,
         content_certs: Vec::new(),
         unsigned_content: 0,
+        uninstallable: 0,
         content_signer: None,
     })
     .unwrap()
@@ -236,6 +237,7 @@ fn quickstart_as(
         signer: None,
         content_certs: certs,
         unsigned_content: 0,
+        uninstallable: 0,
         content_signer: None,
     })
 }

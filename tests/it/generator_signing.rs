@@ -70,6 +70,7 @@ fn unsigned_content_digests_match_the_catalog() {
         signer: None,
         content_certs: Vec::new(),
         unsigned_content: 0,
+        uninstallable: 0,
         content_signer: None,
     })
     .unwrap();
@@ -113,6 +114,7 @@ fn signed_catalog_and_content_verify() {
         }),
         content_certs: vec![pki.file("signer.pem")],
         unsigned_content: 0,
+        uninstallable: 0,
         content_signer: None,
     })
     .unwrap();
@@ -177,6 +179,7 @@ fn committed_quickstart_is_what_the_generator_makes() {
         }),
         content_certs: vec![pki.file("signer.pem")],
         unsigned_content: 0,
+        uninstallable: 0,
         content_signer: None,
     })
     .unwrap();

@@ -106,6 +106,7 @@ fn warnings_for_expiring_certificates_and_overdue_syncs() {
         shipped: &[],
         interrupted: None,
         exported: None,
+        compliance: None,
         now,
     });
     assert!(!report.healthy);
@@ -143,6 +144,7 @@ fn warnings_for_expiring_certificates_and_overdue_syncs() {
         shipped: &[],
         interrupted: None,
         exported: None,
+        compliance: None,
         now,
     });
     assert!(report.healthy);

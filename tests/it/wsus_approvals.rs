@@ -28,6 +28,17 @@ fn contoso() -> UpdateId {
     UpdateId::parse(CONTOSO).unwrap()
 }
 
+/// The default state with the pre-existing Contoso update's package declaring
+/// `UninstallProperties`, so that it can be approved for uninstall.
+fn uninstallable() -> State {
+    let mut s = State::default();
+    let u = s.updates.iter_mut().find(|u| u.id == CONTOSO).unwrap();
+    u.sdp = Some(format!(
+        "<SoftwareDistributionPackage PackageID=\"{CONTOSO}\"><InstallableItem><UninstallProperties /></InstallableItem></SoftwareDistributionPackage>"
+    ));
+    s
+}
+
 fn fault_of(e: &WsusError) -> (&str, &str) {
     match e {
         WsusError::Fault {
@@ -83,7 +94,7 @@ fn groups_are_listed_created_under_a_parent_and_refused_twice() {
 
 #[test]
 fn approvals_round_trip_with_deadlines_and_are_deleted_by_id() {
-    let (server, c) = client(State::default());
+    let (server, c) = client(uninstallable());
     let ring1 = c.create_target_group("Ring 1", None).unwrap();
     let deadline = Utc.with_ymd_and_hms(2024, 5, 10, 8, 30, 0).unwrap();
     c.deploy(&contoso(), 2, DeployAction::Install, &ring1, Some(deadline))
@@ -164,6 +175,14 @@ fn approvals_to_unknown_groups_or_revisions_are_refused_and_change_nothing() {
         .deploy(&contoso(), 3, DeployAction::Install, ALL_COMPUTERS, None)
         .unwrap_err();
     assert!(fault_of(&e).1.contains("revision 3"), "{e}");
+    // Its package declares no `UninstallProperties`: WSUS cannot uninstall it.
+    let e = c
+        .deploy(&contoso(), 2, DeployAction::Uninstall, ALL_COMPUTERS, None)
+        .unwrap_err();
+    assert!(
+        fault_of(&e).1.contains("does not support uninstallation"),
+        "{e}"
+    );
     assert!(c.deployments().unwrap().is_empty());
     assert!(server.writes().is_empty());
     clean(&server);

@@ -21,6 +21,9 @@ pub struct Loaded {
     pub shipped: Vec<ShippedCertificates>,
     pub interrupted: Option<InterruptedApply>,
     pub exported: Option<crate::signing::keys::ExportRecord>,
+    /// WSUS's counts per update, read only when the server holds approvals.
+    pub compliance:
+        Option<std::collections::BTreeMap<crate::ids::UpdateId, crate::store::Compliance>>,
 }
 
 impl Loaded {
@@ -35,6 +38,7 @@ impl Loaded {
             shipped: &self.shipped,
             interrupted: self.interrupted.as_ref(),
             exported: self.exported.as_ref(),
+            compliance: self.compliance.as_ref(),
             now,
         }
     }
@@ -50,8 +54,20 @@ pub fn load(
     messages: usize,
     lock_holder: Option<String>,
 ) -> Result<Loaded, StoreError> {
+    let actual = backend.snapshot()?;
+    let compliance = if actual.approvals.is_empty() {
+        None
+    } else {
+        match backend.server().compliance() {
+            Ok(c) => Some(c),
+            // A server without computers (the embedded one) lists approvals without counts.
+            Err(StoreError::Unsupported { .. }) => None,
+            Err(e) => return Err(e),
+        }
+    };
     Ok(Loaded {
-        actual: backend.snapshot()?,
+        actual,
+        compliance,
         runs: backend.sync_runs(runs)?,
         messages: backend.status_messages(messages)?,
         next_runs: backend.next_runs()?,

@@ -2,6 +2,7 @@
 //! console's "Third-Party Software Update Catalogs" node and the sync log show, plus the
 //! warnings no anchor product gives. A pure function of the store's contents and the config.
 
+mod approvals;
 mod load;
 mod warnings;
 
@@ -18,6 +19,7 @@ use crate::store::{
 };
 use crate::trust::CertificateFacts;
 
+pub use approvals::ApprovedUpdate;
 pub use load::{Loaded, load};
 
 /// Warn about certificates that expire within this many days.
@@ -42,6 +44,9 @@ pub struct Inputs<'a> {
     pub interrupted: Option<&'a InterruptedApply>,
     /// What `supctl trust export` last gave clients.
     pub exported: Option<&'a crate::signing::keys::ExportRecord>,
+    /// Per update, how the server's computers stand with it (WSUS only).
+    pub compliance:
+        Option<&'a std::collections::BTreeMap<crate::ids::UpdateId, crate::store::Compliance>>,
     pub now: DateTime<Utc>,
 }
 
@@ -60,6 +65,9 @@ pub struct Report {
     pub findings: Vec<FindingStatus>,
     /// The last apply, when it was interrupted (or is running now).
     pub interrupted_apply: Option<InterruptedApply>,
+    /// The updates approved for computer groups, with their computers' counts on WSUS.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub approvals: Vec<ApprovedUpdate>,
     pub warnings: Vec<Warning>,
     /// False when a subscribed catalog's last sync failed or a plan is held back by
     /// `max_deletions` (`status` exits 1).
@@ -443,6 +451,7 @@ pub fn report(inp: &Inputs<'_>) -> Report {
         signing,
         findings,
         interrupted_apply: inp.interrupted.cloned(),
+        approvals: approvals::approved(inp.actual, inp.compliance),
         warnings,
         healthy,
     }

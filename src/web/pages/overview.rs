@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 
 use super::{certificate, last_sync, layout, messages, result, when};
-use crate::reconcile::status::{CatalogStatus, MessageStatus, Report};
+use crate::reconcile::status::{ApprovedUpdate, CatalogStatus, MessageStatus, Report};
 use crate::store::{FindingKind, SyncRun};
 
 /// Runs listed on the overview (the API has more).
@@ -43,6 +43,7 @@ pub fn render(
         (warnings(report))
         h2 #catalogs { "Catalogs" }
         (catalogs(&report.catalogs, drift, now))
+        (approvals(&report.approvals))
         (findings(report, now))
         (latest_messages(report, now))
         h2 #update-point { "Update point synchronization" }
@@ -121,6 +122,57 @@ fn catalogs(list: &[CatalogStatus], drift: &BTreeMap<String, u64>, now: DateTime
                             td.num data-label="Deselected" data-state="deselected" { (c.updates.deselected) }
                             td.num data-label="Superseded" data-state="superseded" { (c.updates.superseded) }
                             td.num data-label="Drift" data-drift { (drift.get(&c.key).copied().unwrap_or(0)) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The approved updates with their groups and, on WSUS, their computers' counts: whether
+/// a ring is landing, without opening the console's reports. Shown only when the server
+/// holds approvals.
+fn approvals(list: &[ApprovedUpdate]) -> Markup {
+    let counted = list.iter().any(|a| a.compliance.is_some());
+    html! {
+        @if !list.is_empty() {
+            h2 #approvals { "Approvals (" (list.len()) ")" }
+            div.scroll {
+                table #approvals-table {
+                    caption {
+                        "Updates approved for computer groups"
+                        @if counted { ", with how many computers need them, installed them and failed" }
+                    }
+                    thead {
+                        tr {
+                            th scope="col" { "Update" } th scope="col" { "Approved for" }
+                            @if counted {
+                                th scope="col" class="num" { "Needed" }
+                                th scope="col" class="num" { "Installed" }
+                                th scope="col" class="num" { "Failed" }
+                            }
+                        }
+                    }
+                    tbody {
+                        @for a in list {
+                            tr data-update=(a.id) {
+                                th scope="row" {
+                                    @if let Some(k) = &a.catalog {
+                                        a href=(format!("/catalogs/{k}/updates/{}", a.id)) { (a.title) }
+                                    } @else { (a.title) }
+                                }
+                                td { (a.approved_for.join(", ")) }
+                                @if let Some(c) = a.compliance {
+                                    td.num data-count="needed" { (c.needed) }
+                                    td.num data-count="installed" { (c.installed) }
+                                    td.num data-count="failed" {
+                                        @if c.failed > 0 { span.bad { (c.failed) } } @else { (c.failed) }
+                                    }
+                                } @else if counted {
+                                    td.num { "—" } td.num { "—" } td.num { "—" }
+                                }
+                            }
                         }
                     }
                 }
@@ -225,5 +277,54 @@ fn recent_runs(runs: &[SyncRun], now: DateTime<Utc>) -> Markup {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Compliance;
+
+    fn approved(compliance: Option<Compliance>) -> ApprovedUpdate {
+        ApprovedUpdate {
+            id: "75703a22-ed04-4fc2-b715-75e42bc587c0".parse().unwrap(),
+            catalog: Some("contoso".parse().unwrap()),
+            title: "Contoso <Tool> 1.1".into(),
+            approved_for: vec!["Ring 1 - Pilot (install)".into()],
+            compliance,
+        }
+    }
+
+    #[test]
+    fn approvals_show_their_groups_and_counts_only_where_the_server_gives_them() {
+        assert_eq!(approvals(&[]).into_string(), "", "no approvals: no section");
+        let html = approvals(&[approved(None)]).into_string();
+        assert!(html.contains("Approvals (1)") && html.contains("Ring 1 - Pilot (install)"));
+        assert!(html.contains("Contoso &lt;Tool&gt; 1.1"), "{html}");
+        assert!(
+            html.contains(
+                "href=\"/catalogs/contoso/updates/75703a22-ed04-4fc2-b715-75e42bc587c0\""
+            ),
+            "{html}"
+        );
+        assert!(
+            !html.contains("Needed"),
+            "the embedded server has no computers: {html}"
+        );
+
+        let counts = Compliance {
+            needed: 3,
+            installed: 5,
+            failed: 1,
+            ..Compliance::default()
+        };
+        let html = approvals(&[approved(Some(counts))]).into_string();
+        for (what, n) in [("needed", 3), ("installed", 5)] {
+            assert!(
+                html.contains(&format!("data-count=\"{what}\">{n}<")),
+                "{what}: {html}"
+            );
+        }
+        assert!(html.contains("<span class=\"bad\">1</span>"), "{html}");
     }
 }

@@ -131,8 +131,30 @@ pub(crate) fn generate(dir: &Path, spec: &Spec<'_>) -> (PathBuf, PathBuf) {
         signer: Some(spec.catalog.signer.clone()),
         content_certs: spec.ships.iter().map(|s| s.der.clone()).collect(),
         unsigned_content: 0,
+        uninstallable: 0,
         content_signer: spec.content.map(|s| s.signer.clone()),
     })
     .expect("generate the catalog");
     (cab, content)
+}
+
+/// Writes `dir/contoso.cab`: the quickstart's four updates, metadata-only, signed by the
+/// quickstart signer, the first `n` of them (Tool 1.0 first) supporting uninstall.
+pub(crate) fn uninstallable_quickstart(dir: &Path, n: usize) -> PathBuf {
+    let cab = dir.join("contoso.cab");
+    generator::run(&Options {
+        profile: Profile::Quickstart,
+        format: Format::V3,
+        seed: SEED,
+        out: cab.clone(),
+        content_dir: None,
+        content_size: 1024,
+        signer: Some(quickstart_signer().signer),
+        content_certs: Vec::new(),
+        unsigned_content: 0,
+        uninstallable: n,
+        content_signer: None,
+    })
+    .expect("generate the catalog");
+    cab
 }

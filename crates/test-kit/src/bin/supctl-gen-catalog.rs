@@ -78,6 +78,10 @@ struct Args {
     /// Private key of --content-sign-cert.
     #[arg(long, requires = "content_sign_cert")]
     content_sign_key: Option<PathBuf>,
+    /// The first N packages support uninstalling (`UninstallProperties`): tests of
+    /// `uninstall` approvals.
+    #[arg(long, default_value_t = 0)]
+    uninstallable: usize,
 }
 
 fn main() -> ExitCode {
@@ -112,6 +116,7 @@ fn main() -> ExitCode {
         content_certs: a.content_cert,
         unsigned_content: a.unsigned_content,
         content_signer,
+        uninstallable: a.uninstallable,
     };
     match supctl_test_kit::generator::run(&opts) {
         Ok(s) => {

@@ -235,6 +235,7 @@ fn package(seed: u64, index: usize, series: usize) -> Package {
         large: kind == Kind::Driver && r.below(150) == 0,
         duplicate_localized: r.below(100) == 0,
         schema_version: if sr.chance(50) { "1.0" } else { "1.2" },
+        uninstallable: false,
     }
 }
 

@@ -75,6 +75,9 @@ pub struct Options {
     /// Sign content with this identity instead of `signer` (a content certificate the
     /// admin has not approved: TRUST_FAIL at staging).
     pub content_signer: Option<Signer>,
+    /// The first N packages support uninstalling (`UninstallProperties` on their items):
+    /// tests of `uninstall` approvals.
+    pub uninstallable: usize,
 }
 
 /// What was written, for the caller to print.
@@ -166,6 +169,9 @@ pub fn run(opts: &Options) -> Result<Summary> {
     }
     if cat.packages.is_empty() {
         bail!("--updates must be at least 1");
+    }
+    for p in cat.packages.iter_mut().take(opts.uninstallable) {
+        p.uninstallable = true;
     }
     let mut content_files = 0;
     if let Some(dir) = &opts.content_dir {

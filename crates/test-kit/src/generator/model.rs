@@ -104,6 +104,9 @@ pub struct Package {
     /// Two identical `LocalizedProperties` (HP quirk, §5).
     pub duplicate_localized: bool,
     pub schema_version: &'static str,
+    /// Its installable items declare `UninstallProperties` (the update supports
+    /// uninstalling): what an `uninstall` approval needs.
+    pub uninstallable: bool,
 }
 
 /// A V3 category node: `V3\<id>.json`.

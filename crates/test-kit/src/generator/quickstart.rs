@@ -155,6 +155,7 @@ pub fn build(seed: u64) -> Catalog {
             large: false,
             duplicate_localized: false,
             schema_version: "1.2",
+            uninstallable: false,
         });
     }
     Catalog {

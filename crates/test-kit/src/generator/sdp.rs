@@ -324,6 +324,17 @@ fn installable_item<W: Write + ?Sized>(
             ("RebootBehavior", reboot),
         ],
     )?;
+    if p.uninstallable {
+        x.leaf(
+            "sdp:UninstallProperties",
+            &[
+                ("CanRequestUserInput", "false"),
+                ("Impact", "Normal"),
+                ("RequiresNetworkConnectivity", "false"),
+                ("RebootBehavior", reboot),
+            ],
+        )?;
+    }
     match &p.installer {
         Installer::Msi { product_code } => x.leaf_ns(
             "msi:MsiInstallerData",

@@ -240,6 +240,18 @@ impl State {
                 "System.InvalidOperationException: update {id} is expired and cannot be approved"
             ));
         }
+        // As `IUpdate.Approve(Uninstall)`: only an update whose package declares
+        // `UninstallProperties` (its `UninstallationBehavior.IsSupported`) can be.
+        if action == 1
+            && !self.updates[i]
+                .sdp
+                .as_deref()
+                .is_some_and(|x| x.contains("UninstallProperties"))
+        {
+            return Err(format!(
+                "System.InvalidOperationException: update {id} does not support uninstallation"
+            ));
+        }
         // Validated: apply. A new action for an update and group replaces the old one.
         self.approvals
             .retain(|a| !(a.update_id == id && a.target_group == group));

@@ -1,0 +1,103 @@
+//! How a plan carries the package it publishes: by reference, never by value.
+//!
+//! A plan that published 100,000 updates used to hold every package's SDP XML (1.2 GB of
+//! JSON, read back whole by `apply --resume`). The XML is already on disk in a form that
+//! cannot drift unnoticed: the catalog's CAB in the fetch cache, whose SHA-256 the plan
+//! records (`Plan::sources`) and whose signature is verified again when the XML is read.
+//! So a saved plan refers to each package by its update id and content hash (the SHA-256
+//! of its XML), about 130 bytes; apply re-reads the XML from that CAB
+//! (`reconcile::hydrate`) and refuses, naming the update, when the CAB is gone, changed or
+//! no longer trusted, or holds a different package.
+//!
+//! In memory nothing changes: the planner's and apply's `Payload::Update` still hold the
+//! whole record. Only serialization differs: a reference deserializes to a record stub
+//! (`UpdateRecord::reference`) that is a summary, which apply never publishes
+//! ([`UpdateRecord::is_summary`]). Plans saved before references existed embed the record
+//! and still load.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::catalog::model::UpdateRecord;
+use crate::ids::{Sha256, UpdateId};
+
+/// The serialized form of a publish or revise payload.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PackageRef {
+    id: UpdateId,
+    /// SHA-256 of the package's XML as the catalog holds it.
+    content_hash: Sha256,
+}
+
+/// What a saved plan may hold: a reference (since plan format 1 with `sources`), or the
+/// whole record (older plans).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Form {
+    Ref(PackageRef),
+    Full(Box<UpdateRecord>),
+}
+
+// `serde(with)` hands the field as it is declared: `&Box<UpdateRecord>`.
+#[allow(clippy::borrowed_box)]
+pub(super) fn serialize<S: Serializer>(
+    record: &Box<UpdateRecord>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    PackageRef {
+        id: record.id.clone(),
+        content_hash: record.content_hash(),
+    }
+    .serialize(s)
+}
+
+pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Box<UpdateRecord>, D::Error> {
+    Ok(match Form::deserialize(d)? {
+        Form::Ref(r) => Box::new(UpdateRecord::reference(r.id, r.content_hash)),
+        Form::Full(record) => record,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::plan::Payload;
+
+    fn record() -> crate::catalog::model::UpdateRecord {
+        let xml = include_str!("../../tests/fixtures/catalog/package.sdp");
+        crate::catalog::sdp::parse_catalog(xml).unwrap().remove(0)
+    }
+
+    #[test]
+    fn a_payload_is_saved_as_a_reference_and_loads_as_a_summary() {
+        let r = record();
+        let hash = r.content_hash();
+        let json = serde_json::to_string(&Payload::Update {
+            record: Box::new(r.clone()),
+        })
+        .unwrap();
+        assert_eq!(
+            json,
+            format!(
+                "{{\"type\":\"update\",\"record\":{{\"id\":\"{}\",\"content_hash\":\"{}\"}}}}",
+                r.id,
+                hash.to_hex()
+            )
+        );
+        let Payload::Update { record: back } = serde_json::from_str(&json).unwrap() else {
+            panic!("an update payload");
+        };
+        assert_eq!((back.id.clone(), back.content_hash()), (r.id.clone(), hash));
+        assert!(back.is_summary(), "a reference is never published as it is");
+    }
+
+    #[test]
+    fn a_plan_saved_with_the_whole_record_still_loads_it() {
+        let r = record();
+        let old = serde_json::json!({ "type": "update", "record": r });
+        let Payload::Update { record: back } = serde_json::from_value(old).unwrap() else {
+            panic!("an update payload");
+        };
+        assert_eq!(*back, r);
+        assert!(!back.is_summary());
+    }
+}
