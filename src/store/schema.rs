@@ -312,8 +312,38 @@ CREATE TABLE approvals (
 );
 "#;
 
+/// Version 12: package XML is stored deflated (`raw_deflate`, see `codec::pack_xml`); the
+/// upgrade packs the revisions already stored ([`pack_revisions`]) and leaves their
+/// `raw_xml` empty, so an existing store shrinks as a new one would be.
+pub const V12: &str = r#"
+ALTER TABLE revisions ADD COLUMN raw_deflate BLOB;
+"#;
+
 /// Migration `i` takes the database from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12];
+
+/// What a migration does beyond its SQL, by the version it brings the database to.
+fn after(version: i64, tx: &Connection) -> Result<()> {
+    match version {
+        12 => pack_revisions(tx),
+        _ => Ok(()),
+    }
+}
+
+/// Deflates every revision's package XML that is still stored as text (in the migration's
+/// transaction: a crash leaves the old schema, whole).
+fn pack_revisions(tx: &Connection) -> Result<()> {
+    let rows: Vec<(i64, String)> = tx
+        .prepare("SELECT rowid, raw_xml FROM revisions WHERE raw_deflate IS NULL")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut update =
+        tx.prepare("UPDATE revisions SET raw_deflate = ?1, raw_xml = '' WHERE rowid = ?2")?;
+    for (rowid, xml) in rows {
+        update.execute(rusqlite::params![super::codec::pack_xml(&xml), rowid])?;
+    }
+    Ok(())
+}
 
 /// The schema version this build writes.
 pub const LATEST: i64 = MIGRATIONS.len() as i64;
@@ -343,6 +373,7 @@ pub fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<i64> {
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
         tx.execute_batch(sql)?;
+        after(i as i64 + 1, &tx)?;
         tx.pragma_update(None, "user_version", i as i64 + 1)?;
     }
     tx.pragma_update(None, "application_id", APPLICATION_ID)?;

@@ -160,7 +160,7 @@ fn an_existing_store_gets_an_id_on_first_open() {
     Connection::open(&db)
         .unwrap()
         .execute_batch(&format!(
-            "DROP TABLE store_identity; DROP TABLE catalog_revisions; DROP TABLE approvals; DROP TABLE target_groups; PRAGMA user_version = {};",
+            "DROP TABLE store_identity; DROP TABLE catalog_revisions; DROP TABLE approvals; DROP TABLE target_groups; ALTER TABLE revisions DROP COLUMN raw_deflate; PRAGMA user_version = {};",
             6
         ))
         .unwrap();

@@ -182,7 +182,7 @@ fn a_v8_catalog_revision_moves_to_the_state_on_upgrade() {
     Connection::open(loc.db_path())
         .unwrap()
         .execute_batch(&format!(
-            r#"DROP TABLE catalog_revisions; DROP TABLE approvals; DROP TABLE target_groups; PRAGMA user_version = 8;
+            r#"DROP TABLE catalog_revisions; DROP TABLE approvals; DROP TABLE target_groups; ALTER TABLE revisions DROP COLUMN raw_deflate; PRAGMA user_version = 8;
                UPDATE catalogs SET format_version = 'v3', cab_sha256 = '{digest}', etag = '"e1"',
                    fetched_at = '2026-12-01T10:00:00Z' WHERE key = 'contoso';"#
         ))
@@ -234,7 +234,7 @@ fn a_v9_catalog_revision_gains_an_empty_signer_list_on_upgrade() {
     Connection::open(loc.db_path())
         .unwrap()
         .execute_batch(
-            "ALTER TABLE catalog_revisions DROP COLUMN signers; DROP TABLE approvals; DROP TABLE target_groups; PRAGMA user_version = 9;",
+            "ALTER TABLE catalog_revisions DROP COLUMN signers; DROP TABLE approvals; DROP TABLE target_groups; ALTER TABLE revisions DROP COLUMN raw_deflate; PRAGMA user_version = 9;",
         )
         .unwrap();
     let b = Store::embedded(&loc, OpenOptions::write()).unwrap();
@@ -431,4 +431,63 @@ fn a_corrupt_database_is_reported_and_left_alone() {
         std::fs::read(loc.db_path()).unwrap() == bytes,
         "never overwritten"
     );
+}
+
+/// Schema 12 stores package XML deflated: an upgrade packs the revisions an older build
+/// kept as text, each reads back byte for byte, and the file stops growing with the XML.
+#[test]
+fn a_v11_store_packs_its_package_xml_on_upgrade() {
+    use supctl::store::Change;
+    use supctl_test_kit::bench;
+    let d = tempfile::tempdir().unwrap();
+    let loc = StoreLocation::new(d.path());
+    let updates: Vec<_> = (1..=40).map(bench::update).collect();
+    {
+        let b = Store::embedded(&loc, OpenOptions::write()).unwrap();
+        b.apply(Change::UpsertCatalog(bench::catalog())).unwrap();
+        b.apply(Change::PublishUpdates {
+            catalog: bench::catalog_key(),
+            updates: updates.clone(),
+        })
+        .unwrap();
+    }
+    let c = Connection::open(loc.db_path()).unwrap();
+    let (text, packed): (i64, i64) = c
+        .query_row(
+            "SELECT sum(length(raw_xml)), sum(length(raw_deflate)) FROM revisions",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    let xml: usize = updates.iter().map(|u| u.raw_xml.len()).sum();
+    assert_eq!(text, 0, "a new store keeps no text");
+    assert!((packed as usize) * 3 < xml, "{packed} packed of {xml}");
+    // Back to schema 11, as an older build stored it: the XML as text.
+    c.execute_batch("ALTER TABLE revisions DROP COLUMN raw_deflate; PRAGMA user_version = 11;")
+        .unwrap();
+    for u in &updates {
+        c.execute(
+            "UPDATE revisions SET raw_xml = ?1 WHERE update_id = ?2",
+            rusqlite::params![u.raw_xml, u.id.as_str()],
+        )
+        .unwrap();
+    }
+    drop(c);
+    let b = Store::embedded(&loc, OpenOptions::write()).unwrap();
+    assert_eq!(b.state().db().schema_version(), LATEST);
+    for u in &updates {
+        assert_eq!(
+            b.raw_xml(&u.id, None).unwrap().as_deref(),
+            Some(u.raw_xml.as_str())
+        );
+    }
+    let c = Connection::open(loc.db_path()).unwrap();
+    let unpacked: i64 = c
+        .query_row(
+            "SELECT count(*) FROM revisions WHERE raw_deflate IS NULL OR raw_xml != ''",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(unpacked, 0, "every revision packed");
 }

@@ -322,11 +322,18 @@ pub(super) fn raw_xml(
     id: &UpdateId,
     revision: Option<u32>,
 ) -> Result<Option<String>> {
+    // Packed since schema 12 (`raw_deflate`); text in `raw_xml` before.
     Ok(c.prepare_cached(
-        "SELECT raw_xml FROM revisions WHERE update_id = ?1
+        "SELECT raw_xml, raw_deflate FROM revisions WHERE update_id = ?1
            AND revision = COALESCE(?2, (SELECT revision FROM updates WHERE id = ?1))",
     )?
-    .query_row(params![id.as_str(), revision], |r| r.get(0))
+    .query_row(
+        params![id.as_str(), revision],
+        |r| match crate::store::codec::unpack_xml(r, 1)? {
+            Some(xml) => Ok(xml),
+            None => r.get(0),
+        },
+    )
     .optional()?)
 }
 

@@ -382,8 +382,8 @@ fn publish_one(
         ts(&rec.created),
         expired
     ])?;
-    tx.prepare_cached("INSERT INTO revisions (update_id, revision, content_hash, raw_xml) VALUES (?1, ?2, ?3, ?4)")?
-        .execute(params![id, revision, hash, rec.raw_xml])?;
+    tx.prepare_cached("INSERT INTO revisions (update_id, revision, content_hash, raw_xml, raw_deflate) VALUES (?1, ?2, ?3, '', ?4)")?
+        .execute(params![id, revision, hash, crate::store::codec::pack_xml(&rec.raw_xml)])?;
     let mut file = tx.prepare_cached(
         "INSERT OR IGNORE INTO update_files (update_id, sha1, name, size, sha256, uri) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
