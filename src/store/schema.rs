@@ -313,7 +313,7 @@ CREATE TABLE approvals (
 "#;
 
 /// Version 12: package XML is stored deflated (`raw_deflate`, see `codec::pack_xml`); the
-/// upgrade packs the revisions already stored ([`pack_revisions`]) and leaves their
+/// upgrade packs the revisions already stored (`pack_revisions`) and leaves their
 /// `raw_xml` empty, so an existing store shrinks as a new one would be.
 pub const V12: &str = r#"
 ALTER TABLE revisions ADD COLUMN raw_deflate BLOB;
