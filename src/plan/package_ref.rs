@@ -29,7 +29,7 @@ struct PackageRef {
     content_hash: Sha256,
 }
 
-/// What a saved plan may hold: a reference (since plan format 1 with `sources`), or the
+/// What a saved plan may hold: a reference (plans that record `sources`), or the
 /// whole record (older plans).
 #[derive(Deserialize)]
 #[serde(untagged)]

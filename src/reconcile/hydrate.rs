@@ -89,12 +89,14 @@ pub fn complete_saved(
     let mut found = HashMap::new();
     for (key, ids) in wanted {
         // Errors name the first of the catalog's updates, in address order.
-        let first = ids
+        let Some(first) = ids
             .values()
             .map(|(address, _)| address)
             .min_by_key(|a| a.to_string())
             .cloned()
-            .expect("a catalog is wanted for an update");
+        else {
+            continue;
+        };
         let c = cfg
             .catalogs
             .get(&key)
