@@ -8,13 +8,20 @@
 //! Directory entries may claim overlapping bytes; those bytes are decompressed, counted and
 //! held once, and the members share them ([`MemberData`]), so a small cabinet whose entries
 //! all point at the same data cannot multiply its memory.
+//! A member too big to hold (a vendor's catalog XML runs to hundreds of MB) is read instead
+//! through [`Cabinet::member_reader`]: a [`MemberReader`] is an `io::Read` that decodes the
+//! folder block by block, so memory stays at one CFDATA block plus the decoder's state
+//! whatever the member's size. Both paths walk the blocks through one shared loop, with the
+//! same checksums, limits and errors.
 //! The Authenticode signature appended after `cbCabinet` is never read here; verify it
 //! (`supctl-authenticode`, through supctl's `trust`) before extracting anything.
 
+mod blocks;
 mod checksum;
 mod decompress;
 mod header;
 mod path;
+mod reader;
 mod stream;
 
 use std::ops::{Deref, Range};
@@ -22,6 +29,7 @@ use std::sync::Arc;
 
 pub use header::{CabEntry, Cabinet, Compression, Folder};
 pub use path::{CabPath, PathError};
+pub use reader::MemberReader;
 
 /// Why a cabinet could not be read. Every variant is an input problem, never a bug.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -58,9 +66,11 @@ pub enum CabError {
 pub struct Limits {
     /// Total bytes decompressed, wanted or skipped, each counted once: checked against the
     /// directory before anything is decompressed. What is held for the visitor is a part
-    /// of it.
+    /// of it. A [`MemberReader`] holds nothing, so it counts its own bytes as it decodes
+    /// them and fails on the read that would pass the limit.
     pub max_total: u64,
-    /// Largest single member that may be handed to the visitor.
+    /// Largest single member that may be handed to the visitor or read through a
+    /// [`MemberReader`].
     pub max_file: u64,
 }
 
@@ -136,5 +146,7 @@ pub fn extract_all(data: &[u8], limits: &Limits) -> Result<Vec<(CabEntry, Vec<u8
     Ok(all.files)
 }
 
+#[cfg(test)]
+mod reader_tests;
 #[cfg(test)]
 mod tests;

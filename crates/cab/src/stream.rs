@@ -5,12 +5,13 @@
 //! [`Limits::max_total`]: a cabinet that claims too much is refused without inflating a
 //! byte. Wanted members are merged into spans of contiguous bytes; each span is filled once
 //! and its members delivered as ranges of it, so overlapping entries cost their bytes once.
+//! Reading, checking and decoding the blocks themselves is `blocks.rs`, which
+//! [`MemberReader`](crate::MemberReader) shares.
 
 use std::sync::Arc;
 
-use super::checksum;
-use super::decompress::Decoder;
-use super::header::{Bytes, Cabinet};
+use super::blocks::{Budget, FolderBlocks, bounds, past_end};
+use super::header::Cabinet;
 use super::{CabEntry, CabError, ExtractStats, Limits, MemberData, Visitor};
 
 /// Wanted bytes of one folder that touch or overlap: filled as the folder streams, then
@@ -42,31 +43,6 @@ fn spans<'c>(wanted: &[&'c CabEntry]) -> Vec<Span<'c>> {
         }
     }
     out
-}
-
-fn bounds(e: &CabEntry) -> (u64, u64) {
-    let start = u64::from(e.folder_offset);
-    (start, start + u64::from(e.size))
-}
-
-/// Running totals checked against [`Limits`].
-struct Budget<'l> {
-    limits: &'l Limits,
-    stats: ExtractStats,
-    spent: u64,
-}
-
-impl Budget<'_> {
-    fn spend(&mut self, n: u64) -> Result<(), CabError> {
-        self.spent = self.spent.saturating_add(n);
-        if self.spent > self.limits.max_total {
-            return Err(CabError::TooLarge {
-                needed: self.spent,
-                limit: self.limits.max_total,
-            });
-        }
-        Ok(())
-    }
 }
 
 impl Cabinet<'_> {
@@ -109,11 +85,7 @@ impl Cabinet<'_> {
                 limit: limits.max_total,
             });
         }
-        let mut budget = Budget {
-            limits,
-            stats: ExtractStats::default(),
-            spent: 0,
-        };
+        let mut budget = Budget::new(limits);
         for (folder, wanted) in folders {
             self.stream_folder(folder, &wanted, &mut budget, visitor)?;
         }
@@ -127,84 +99,39 @@ impl Cabinet<'_> {
         budget: &mut Budget,
         visitor: &mut dyn Visitor,
     ) -> Result<(), CabError> {
-        let folder = &self.folders()[index];
-        let mut decoder = Decoder::new(folder.compression).map_err(CabError::Unsupported)?;
+        let mut blocks = FolderBlocks::new(self, index)?;
         let needed_end = wanted.iter().map(|e| bounds(e).1).max().unwrap_or(0);
         let mut spans = spans(wanted);
         // The first span not yet delivered; spans before it are complete.
         let mut next = 0usize;
-        let mut pos = 0u64;
-        let mut r = Bytes {
-            data: self.data,
-            pos: folder.data_offset as usize,
-        };
-        let mut block = 0usize;
         loop {
-            deliver_finished(&mut spans, &mut next, pos, budget, visitor);
-            if pos >= needed_end || block >= usize::from(folder.block_count) {
+            deliver_finished(&mut spans, &mut next, blocks.pos(), budget, visitor);
+            if blocks.pos() >= needed_end {
                 break;
             }
-            let csum = r.u32("CFDATA.csum")?;
-            let cb_data = r.u16("CFDATA.cbData")?;
-            let cb_uncomp = r.u16("CFDATA.cbUncomp")?;
-            let reserve = r.take(self.data_reserve, "CFDATA.abReserve")?;
-            let input = r.take(usize::from(cb_data), "CFDATA data")?;
-            if csum != 0 && checksum::data_block(reserve, input, cb_data, cb_uncomp) != csum {
-                return Err(CabError::Checksum {
-                    folder: index,
-                    block,
-                });
-            }
-            if cb_uncomp == 0 {
-                return Err(CabError::Unsupported(
-                    "data block continued in another cabinet (multi-cabinet sets)".into(),
-                ));
-            }
-            // Only what the directory said is needed counts: the last block may run past it.
-            budget.spend(needed_end.min(pos + u64::from(cb_uncomp)) - pos)?;
-            let out = decoder
-                .block(input, usize::from(cb_uncomp))
-                .map_err(|reason| CabError::Corrupt {
-                    folder: index,
-                    block,
-                    reason,
-                })?;
-            budget.stats.blocks += 1;
-            budget.stats.decompressed_bytes += out.len() as u64;
-            let block_end = pos + out.len() as u64;
+            let Some(block) = blocks.next_block(budget, needed_end)? else {
+                break;
+            };
+            let block_end = block.start + block.bytes.len() as u64;
             for s in spans[next..].iter_mut().take_while(|s| s.start < block_end) {
-                let from = s.start.max(pos);
-                let to = s.end.min(block_end);
-                if from < to {
+                let part = block.clip(s.start, s.end);
+                if !part.is_empty() {
                     if s.buf.capacity() == 0 {
-                        // Bounded: the span lies within `needed_end`, checked above.
+                        // Bounded: the span lies within `needed_end`, checked against
+                        // `max_total` before anything was decoded.
                         s.buf.reserve_exact((s.end - s.start) as usize);
                     }
-                    s.buf
-                        .extend_from_slice(&out[(from - pos) as usize..(to - pos) as usize]);
+                    s.buf.extend_from_slice(part);
                 }
             }
-            pos = block_end;
-            block += 1;
         }
         if let Some(s) = spans.get(next) {
-            let e = s
-                .members
-                .iter()
-                .find(|e| bounds(e).1 > pos)
-                .unwrap_or(&s.members[0]);
-            let (start, end) = bounds(e);
-            return Err(CabError::Truncated(if start > pos {
-                format!(
-                    "member `{}` starts at {start} but folder {index} holds {pos} bytes",
-                    e.path
-                )
-            } else {
-                format!(
-                    "member `{}` ends at {end} but folder {index} holds {pos} bytes",
-                    e.path
-                )
-            }));
+            let held = blocks.pos();
+            // Name the first member the folder falls short of.
+            let short = s.members.iter().find(|e| bounds(e).1 > held);
+            if let Some(e) = short.or(s.members.first()) {
+                return Err(past_end(e, index, held));
+            }
         }
         Ok(())
     }
