@@ -5,12 +5,13 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 
-use super::extract::extract;
+use super::extract::extract_with;
 use super::fetch::{CatalogSource, Fetcher};
 use super::inspect::{SignerPolicy, verify};
 use super::limits::CatalogLimits;
 use super::model::CatalogContent;
 use super::parsed_cache;
+use super::sdp::KeepXml;
 use crate::config;
 use crate::ids::{Sha256, Thumbprint};
 use crate::trust::{SignatureReport, SignerReport, TrustDecision};
@@ -96,7 +97,7 @@ pub fn signer_policy(
 }
 
 /// Verifies and, when trusted, parses CAB bytes under `limits` (blocking; run it off the
-/// async runtime). `cached` yields the parsed-catalog summary saved for this very CAB; it is
+/// async runtime), copying the package XML of the updates `keep` names. `cached` yields the parsed-catalog summary saved for this very CAB; it is
 /// asked only once the signature verified and the signer is trusted under the current
 /// policy, and what it returns is used instead of parsing.
 pub fn verify_and_parse(
@@ -104,6 +105,7 @@ pub fn verify_and_parse(
     policy: &SignerPolicy<'_>,
     limits: &CatalogLimits,
     now: DateTime<Utc>,
+    keep: KeepXml<'_>,
     cached: impl FnOnce() -> Option<CatalogContent>,
 ) -> Acquisition {
     let gate = verify(data, Some(policy), now);
@@ -131,7 +133,7 @@ pub fn verify_and_parse(
             report: gate.signature,
         };
     }
-    match extract(data, limits, now) {
+    match extract_with(data, limits, now, keep) {
         Ok(x) => Acquisition::Trusted {
             content: x.content,
             report: gate.signature,
@@ -152,7 +154,7 @@ pub fn read_local(
     now: DateTime<Utc>,
 ) -> Option<CatalogContent> {
     let data = std::fs::read(c.path.as_ref()?).ok()?;
-    match Gate::of(cfg, c).check(&data, now, || None) {
+    match Gate::of(cfg, c).check(&data, now, KeepXml::None, || None) {
         Acquisition::Trusted { content, .. } => Some(content),
         _ => None,
     }
@@ -187,6 +189,7 @@ impl Gate {
         &self,
         data: &[u8],
         now: DateTime<Utc>,
+        keep: KeepXml<'_>,
         cached: impl FnOnce() -> Option<CatalogContent>,
     ) -> Acquisition {
         let policy = SignerPolicy {
@@ -194,7 +197,7 @@ impl Gate {
             blocked: &self.blocked,
             allow_expired: self.allow_expired,
         };
-        verify_and_parse(data, &policy, &self.limits, now, cached)
+        verify_and_parse(data, &policy, &self.limits, now, keep, cached)
     }
 }
 
@@ -230,12 +233,14 @@ pub enum ReparseError {
 /// ([`Fetcher::cached_catalog`]) and `expected` the SHA-256 acquisition reported
 /// ([`Acquired::cab_sha256`]): the bytes are read once and must hash to it, since a later
 /// fetch of the key may have replaced the file; then they pass the same gate as in
-/// [`acquire`], signature first, so no XML is read from an unverified file. Blocking.
+/// [`acquire`], signature first, so no XML is read from an unverified file. Only the
+/// packages `keep` names keep their XML. Blocking.
 pub fn reparse_cached(
     gate: &Gate,
     path: &Path,
     expected: Sha256,
     now: DateTime<Utc>,
+    keep: KeepXml<'_>,
 ) -> Result<(CatalogContent, SignatureReport), ReparseError> {
     let data = std::fs::read(path).map_err(|source| ReparseError::Read {
         path: path.to_path_buf(),
@@ -249,7 +254,7 @@ pub fn reparse_cached(
             found,
         });
     }
-    match gate.check(&data, now, || None) {
+    match gate.check(&data, now, keep, || None) {
         Acquisition::Trusted { content, report } => Ok((content, report)),
         Acquisition::Untrusted { .. } => {
             Err(ReparseError::Refused("its signer is not approved".into()))
@@ -323,7 +328,13 @@ pub async fn acquire(
     let acquisition = tokio::task::spawn_blocking(move || match std::fs::read(&path) {
         Ok(data) => {
             let mut from_cache = false;
-            let acquisition = gate.check(&data, now, || {
+            // Planning compares hashes; the XML of what a plan publishes is read again from
+            // the cached CAB (`reconcile::payloads`), so only `Parse` keeps it all.
+            let keep = match reuse {
+                Reuse::Summary => KeepXml::None,
+                Reuse::Parse => KeepXml::All,
+            };
+            let acquisition = gate.check(&data, now, keep, || {
                 let cached = match reuse {
                     Reuse::Summary => parsed_cache::load(&cache, &key, cab),
                     Reuse::Parse => None,

@@ -1,8 +1,9 @@
-//! From catalog bytes (a CAB, or a bare catalog `.xml`) to [`CatalogContent`] in one
-//! streaming pass over the cabinet.
+//! From catalog bytes (a CAB, or a bare catalog `.xml`) to [`CatalogContent`].
 //!
 //! Read: the top-level `*.xml` (the catalog), `ContentCertificates/*.cer` and `V3/*.json`.
-//! Skipped: `V2/` (it duplicates the XML package by package). Callers must verify the CAB's
+//! Skipped: `V2/` (it duplicates the XML package by package). The small members come out of
+//! one pass over the cabinet; the catalog XML, ten times the cabinet's size, streams from
+//! its folder into the parser ([`Cabinet::member_reader`]) and is never whole in memory. Callers must verify the CAB's
 //! Authenticode signature before calling this (trust rule 1).
 //!
 //! Everything is read under the config's `[limits]` ([`CatalogLimits`]); a package id listed
@@ -16,9 +17,10 @@ use super::cab::{CabEntry, CabError, Cabinet, ExtractStats, MemberData, Visitor}
 use super::certs::{CertError, parse_content_certificate};
 use super::limits::{CatalogLimits, Limit, LimitExceeded};
 use super::model::{CatalogContent, DuplicatePackage, FormatVersion, UpdateRecord};
-use super::sdp::{SdpError, Unique, decode, for_each_package};
+use super::sdp::{KeepXml, SdpError, Unique, for_each_package};
 use super::v3::{RawCategory, V3Error, build_tree, parse_category, parse_category_list};
 use crate::ids::Thumbprint;
+use std::io::Read;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ExtractError {
@@ -76,11 +78,12 @@ impl From<CabError> for ExtractError {
     }
 }
 
-/// Collects the members a catalog needs while the cabinet streams. Members are shared
-/// ranges of the cabinet reader's buffers, not copies.
+/// Collects the small members a catalog needs while the cabinet streams (shared ranges of
+/// the cabinet reader's buffers, not copies), and notes where the catalog XML is: it is
+/// read afterwards, as a stream.
 #[derive(Default)]
 struct CatalogFiles {
-    xml: Vec<(String, MemberData)>,
+    xml: Vec<CabEntry>,
     certificates: Vec<(String, MemberData)>,
     v3: Vec<(String, MemberData)>,
     v3_seen: bool,
@@ -98,62 +101,79 @@ impl Visitor for CatalogFiles {
             self.certificates_seen = true;
             return p.components().len() == 2 && p.has_extension("cer");
         }
-        p.is_top_level() && p.has_extension("xml")
+        if p.is_top_level() && p.has_extension("xml") {
+            self.xml.push(e.clone());
+        }
+        false
     }
 
     fn file(&mut self, e: &CabEntry, data: MemberData) {
         let name = e.path.to_string();
         if e.path.is_in_folder("V3") {
             self.v3.push((name, data));
-        } else if e.path.is_in_folder("ContentCertificates") {
+        } else {
             self.certificates
                 .push((e.path.file_name().to_string(), data));
-        } else {
-            self.xml.push((name, data));
         }
     }
 }
 
 /// Parses catalog bytes: a cabinet when they start with `MSCF`, else a bare catalog XML.
+/// Every record keeps its package XML; [`extract_with`] chooses.
 pub fn extract(
     data: &[u8],
     limits: &CatalogLimits,
     now: DateTime<Utc>,
 ) -> Result<Extracted, ExtractError> {
+    extract_with(data, limits, now, KeepXml::All)
+}
+
+/// [`extract`], copying the package XML only of the updates `keep` names: the others carry
+/// its hash, enough to plan and inspect, and the catalog's memory stays that of its records.
+pub fn extract_with(
+    data: &[u8],
+    limits: &CatalogLimits,
+    now: DateTime<Utc>,
+    keep: KeepXml<'_>,
+) -> Result<Extracted, ExtractError> {
     if data.starts_with(b"MSCF") {
-        extract_cab(data, limits, now)
+        extract_cab(data, limits, now, keep)
     } else {
-        extract_xml(data, limits)
+        extract_xml(data, limits, keep)
     }
 }
 
-/// Parses the catalog XML `file` under `limits`, one record per update id.
+/// Parses the catalog XML `file`, streamed from `source`, under `limits`, one record per
+/// update id; `keep` says whose package XML is copied into the records.
 fn parse_xml(
     file: &str,
-    bytes: &[u8],
+    source: impl std::io::Read,
     limits: &CatalogLimits,
+    keep: KeepXml<'_>,
 ) -> Result<(Vec<UpdateRecord>, Vec<DuplicatePackage>), ExtractError> {
-    let xml_error = |e: SdpError| ExtractError::Xml {
-        file: file.to_string(),
-        error: Box::new(e),
-    };
     let mut unique = Unique::default();
-    for_each_package(decode(bytes).map_err(xml_error)?, limits, |u, at| {
-        unique.push(u, at)
-    })
-    .map_err(xml_error)?;
+    for_each_package(source, limits, keep, |u, at| unique.push(u, at)).map_err(|e| {
+        ExtractError::Xml {
+            file: file.to_string(),
+            error: Box::new(e),
+        }
+    })?;
     Ok(unique.finish())
 }
 
 /// A bare catalog XML: format v1, no certificates, no categories.
-pub fn extract_xml(data: &[u8], limits: &CatalogLimits) -> Result<Extracted, ExtractError> {
+pub fn extract_xml(
+    data: &[u8],
+    limits: &CatalogLimits,
+    keep: KeepXml<'_>,
+) -> Result<Extracted, ExtractError> {
     if data.len() as u64 > limits.inflated_bytes {
         let what = format!("the catalog XML is {} bytes", data.len());
         return Err(ExtractError::Limit(
             limits.exceeded(Limit::InflatedBytes, what),
         ));
     }
-    let (updates, duplicates) = parse_xml("catalog XML", data, limits)?;
+    let (updates, duplicates) = parse_xml("catalog XML", data, limits, keep)?;
     Ok(Extracted {
         content: CatalogContent {
             format: FormatVersion::V1,
@@ -175,20 +195,33 @@ pub fn extract_cab(
     data: &[u8],
     limits: &CatalogLimits,
     now: DateTime<Utc>,
+    keep: KeepXml<'_>,
 ) -> Result<Extracted, ExtractError> {
     let cab = Cabinet::parse(data)?;
     let mut files = CatalogFiles::default();
     let stats = cab.extract(&limits.cab(), &mut files)?;
-    let (xml_name, xml) = match files.xml.len() {
+    let xml = match files.xml.len() {
         0 => return Err(ExtractError::NoCatalogXml),
         1 => files.xml.remove(0),
         _ => {
             return Err(ExtractError::SeveralCatalogXml(
-                files.xml.into_iter().map(|(n, _)| n).collect(),
+                files.xml.iter().map(|e| e.path.to_string()).collect(),
             ));
         }
     };
-    let (updates, duplicates) = parse_xml(&xml_name, &xml, limits)?;
+    let xml_name = xml.path.to_string();
+    let mut cab_error = None;
+    let source = Watched {
+        inner: cab.member_reader(&xml, &limits.cab())?,
+        failure: &mut cab_error,
+    };
+    let parsed = parse_xml(&xml_name, source, limits, keep);
+    // A cabinet defect under the XML (a checksum, a limit) is the error, not the parser's
+    // view of it (an I/O error at some offset).
+    if let Some(e) = cab_error {
+        return Err(e.into());
+    }
+    let (updates, duplicates) = parsed?;
     let mut content_certificates = Vec::new();
     let mut expired_content_certificates = Vec::new();
     for (name, der) in &files.certificates {
@@ -240,9 +273,26 @@ pub fn extract_cab(
             duplicates,
         },
         xml_name,
-        xml_bytes: xml.len() as u64,
+        xml_bytes: u64::from(xml.size),
         missing_content_certificates: !files.certificates_seen,
         expired_content_certificates,
         stats,
     })
+}
+
+/// A member stream that remembers the [`CabError`] it failed with: the parser sees only an
+/// I/O error.
+struct Watched<'f, R> {
+    inner: R,
+    failure: &'f mut Option<CabError>,
+}
+
+impl<R: Read> Read for Watched<'_, R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        self.inner.read(out).inspect_err(|e| {
+            if let Some(c) = CabError::from_io(e) {
+                *self.failure = Some(c);
+            }
+        })
+    }
 }

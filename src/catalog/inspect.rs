@@ -7,8 +7,9 @@
 
 use chrono::{DateTime, Utc};
 
-use super::extract::{ExtractError, Extracted, extract};
+use super::extract::{ExtractError, Extracted, extract_with};
 use super::limits::CatalogLimits;
+use super::sdp::KeepXml;
 use crate::ids::Thumbprint;
 use crate::trust::{
     SignatureReport, SignatureStatus, SignerReport, TrustDecision, evaluate, expired_signer,
@@ -62,7 +63,8 @@ impl<'a> SignerPolicy<'a> {
     }
 }
 
-/// Verifies `data` (a catalog cabinet, or a bare XML) and parses it if the gate allows.
+/// Verifies `data` (a catalog cabinet, or a bare XML) and parses it if the gate allows. The
+/// records carry their packages' hashes, not their XML: inspecting publishes nothing.
 /// `policy = None` inspects without a trust decision; `Some(policy)` requires an approved,
 /// unblocked signer. Expired signers without a covering timestamp are refused unless the
 /// policy allows them, as Windows does.
@@ -74,7 +76,7 @@ pub fn inspect(
 ) -> Result<Inspection, ExtractError> {
     let mut inspection = verify(data, policy, now);
     if inspection.refused.is_none() {
-        inspection.extracted = Some(extract(data, limits, now)?);
+        inspection.extracted = Some(extract_with(data, limits, now, KeepXml::None)?);
     }
     Ok(inspection)
 }

@@ -19,4 +19,4 @@ pub mod sdp;
 pub mod summary;
 pub mod v3;
 
-pub use extract::{ExtractError, Extracted, extract, extract_cab, extract_xml};
+pub use extract::{ExtractError, Extracted, extract, extract_cab, extract_with, extract_xml};

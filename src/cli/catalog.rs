@@ -9,12 +9,13 @@ use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
 use super::{EXIT_ERROR, EXIT_OK};
-use crate::catalog::extract::extract;
+use crate::catalog::extract::extract_with;
 use crate::catalog::fetch::{CatalogSource, Fetcher, HttpSettings, redact};
 use crate::catalog::inspect::{Inspection, SignerPolicy, inspect, verify};
 use crate::catalog::limits::CatalogLimits;
 use crate::catalog::model::UpdateRecord;
 use crate::catalog::partners;
+use crate::catalog::sdp::KeepXml;
 use crate::catalog::summary::summarize;
 use crate::catalog::v3::{members_under, resolve_all};
 use crate::ids::Thumbprint;
@@ -191,7 +192,8 @@ fn run_inspect(
     let mut ins = verify(&data, policy.as_ref(), now);
     let mut parse_error = None;
     if ins.refused.is_none() {
-        match extract(&data, limits, now) {
+        // What inspection prints needs no package XML: each package is hashed and dropped.
+        match extract_with(&data, limits, now, KeepXml::None) {
             Ok(x) => ins.extracted = Some(x),
             Err(e) => parse_error = Some(format!("parsing `{source}`: {e}")),
         }

@@ -17,6 +17,7 @@ use chrono::Utc;
 
 use crate::catalog::acquire::{Gate, ReparseError, reparse_cached};
 use crate::catalog::fetch::Fetcher;
+use crate::catalog::sdp::KeepXml;
 use crate::config::Config;
 use crate::ids::{Sha256, UpdateId};
 use crate::plan::{Payload, Plan};
@@ -119,8 +120,10 @@ pub fn complete_saved(
         let cab = fetcher
             .cached_catalog(&key)
             .map_err(|e| unavailable(ReparseError::Cache(e)))?;
+        let wanted: HashSet<UpdateId> = ids.keys().cloned().collect();
+        let keep = KeepXml::Only(&wanted);
         let (content, _) =
-            reparse_cached(&Gate::of(cfg, c), &cab, expected, now).map_err(unavailable)?;
+            reparse_cached(&Gate::of(cfg, c), &cab, expected, now, keep).map_err(unavailable)?;
         let mut left: HashSet<&UpdateId> = ids.keys().collect();
         for record in content.updates {
             let Some((address, planned)) = ids.get(&record.id) else {

@@ -21,6 +21,7 @@ use crate::catalog::acquire::{Acquired, Acquisition, Gate, ReparseError, reparse
 use crate::catalog::fetch::Fetcher;
 use crate::catalog::model::UpdateRecord;
 use crate::catalog::parsed_cache;
+use crate::catalog::sdp::KeepXml;
 use crate::config::Config;
 use crate::ids::{Sha256, UpdateId};
 use crate::plan::{Payload, Plan, PlanDiagnostic, Severity};
@@ -228,7 +229,8 @@ impl Job {
     /// Parses the CAB again and keeps only the wanted records, dropping the rest of the
     /// parse at once (blocking).
     fn run(self, now: DateTime<Utc>) -> Result<Vec<UpdateRecord>, Fallback> {
-        let (content, report) = reparse_cached(&self.gate, &self.cab, self.cab_sha256, now)
+        let keep = KeepXml::Only(&self.ids);
+        let (content, _) = reparse_cached(&self.gate, &self.cab, self.cab_sha256, now, keep)
             .map_err(Fallback::Unavailable)?;
         let agrees = content.updates.len() == self.summary.len()
             && content
@@ -237,6 +239,11 @@ impl Job {
                 .zip(&self.summary)
                 .all(|(u, (id, hash))| u.id == *id && u.content_hash() == *hash);
         if !agrees {
+            // The catalog is planned again from this parse, and may publish other packages
+            // than `ids`: parse once more, keeping every package's XML (a rare path).
+            let (content, report) =
+                reparse_cached(&self.gate, &self.cab, self.cab_sha256, now, KeepXml::All)
+                    .map_err(Fallback::Unavailable)?;
             // Best effort, as acquisition does: the next plan decides from a summary of
             // this parse instead of meeting the disagreement again.
             let _ = parsed_cache::save(&self.cache_dir, &self.key, self.cab_sha256, &content);

@@ -35,10 +35,10 @@ impl<'a> Cabinet<'a> {
     /// Reads one member's bytes in order, decoding its folder block by block: memory is
     /// O(one CFDATA block), never the member's size.
     ///
-    /// The checks are those of [`Cabinet::extract`]: `max_file` is checked here, before
-    /// anything is decoded; every byte decoded, including those skipped before the member
-    /// starts, counts against `max_total` as it is decoded (the budget belongs to this
-    /// reader alone). The reader borrows the cabinet's bytes, not the `Cabinet`.
+    /// The checks are those of [`Cabinet::extract`]: `max_file`, and `max_total` against the
+    /// member's end in its folder, are checked here, before anything is decoded; every byte
+    /// decoded, including those skipped before the member starts, also counts against
+    /// `max_total` as it is decoded (the budget belongs to this reader alone). The reader borrows the cabinet's bytes, not the `Cabinet`.
     pub fn member_reader(
         &self,
         entry: &CabEntry,
@@ -52,6 +52,14 @@ impl<'a> Cabinet<'a> {
             });
         }
         let (start, end) = bounds(entry);
+        // As `extract` does: a member that claims more than the budget is refused before a
+        // byte is inflated (its folder must be decoded up to the member's end).
+        if end > limits.max_total {
+            return Err(CabError::TooLarge {
+                needed: end,
+                limit: limits.max_total,
+            });
+        }
         Ok(MemberReader {
             entry: entry.clone(),
             start,

@@ -329,7 +329,7 @@ fn max_file_is_checked_before_reading() {
 }
 
 #[test]
-fn max_total_counts_skipped_and_read_bytes_as_they_are_decoded() {
+fn max_total_is_checked_against_the_members_end_before_decoding() {
     let big = sample(100_000, 5);
     let data = build(&[(MSZIP, &[("a", &big), ("b", &big)])]);
     let cab = Cabinet::parse(&data).unwrap();
@@ -341,18 +341,21 @@ fn max_total_counts_skipped_and_read_bytes_as_they_are_decoded() {
         max_file: 1 << 20,
     };
     assert!(read_member(&cab, b, &exact, 4096).unwrap() == big);
-    // With 150,000 the fifth block (to 163,840) is refused before it is inflated, after
-    // the part of `b` in the fourth was read.
+    // One byte less, and the reader is refused before a block is inflated, as `extract` is.
     let short = Limits {
-        max_total: 150_000,
+        max_total: 199_999,
         ..exact
     };
     assert_eq!(
-        read_error(&cab, b, &short),
+        cab.member_reader(b, &short).unwrap_err(),
         CabError::TooLarge {
-            needed: 163_840,
-            limit: 150_000
+            needed: 200_000,
+            limit: 199_999
         }
+    );
+    assert_eq!(
+        extract_one(&cab, b, &short).unwrap_err(),
+        cab.member_reader(b, &short).unwrap_err()
     );
 }
 

@@ -2,18 +2,25 @@
 //! `SoftwareDistributionPackage` per update, or a single `.sdp` package).
 //!
 //! Elements are matched by namespace URI, never by prefix: vendors re-declare prefixes on
-//! children and put the package element in either the `smc` or the `sdp` namespace. Each
-//! package's byte-exact XML is kept in [`UpdateRecord::raw_xml`] so the store can hash and
-//! re-publish it; applicability rules stay inside that slice and are not modelled.
+//! children and put the package element in either the `smc` or the `sdp` namespace.
+//!
+//! The document streams through a [`tape::Tape`]: it is never whole in memory. Each
+//! package's byte-exact XML is hashed as it passes ([`UpdateRecord::content_hash`]) and
+//! copied into [`UpdateRecord::raw_xml`] only for the packages the caller asks for
+//! ([`KeepXml`]): the ones a plan publishes, not the thousands it only compares.
+//! Applicability rules stay inside that XML and are not modelled.
 //! DOCTYPE declarations are refused outright: catalogs never need them and they are the
 //! vehicle of entity-expansion ("billion laughs") attacks.
 
 mod check;
 mod package;
+mod tape;
 mod text;
 mod unique;
 
+use std::collections::HashSet;
 use std::fmt;
+use std::io::Read;
 
 use quick_xml::NsReader;
 use quick_xml::events::Event;
@@ -21,9 +28,9 @@ use quick_xml::name::ResolveResult;
 
 use crate::catalog::limits::{CatalogLimits, Limit, LimitExceeded};
 use crate::catalog::model::{Namespaces, UpdateRecord};
-use crate::ids::UpdateId;
+use crate::ids::{Sha256, UpdateId};
+use tape::Tape;
 
-pub use check::decode;
 pub use text::parse_xml_datetime;
 pub use unique::Unique;
 
@@ -102,34 +109,6 @@ pub enum SdpErrorKind {
     },
 }
 
-/// Byte offset → 1-based line and column (in characters).
-pub(crate) fn line_col(doc: &str, offset: usize) -> (usize, usize) {
-    let bytes = &doc.as_bytes()[..offset.min(doc.len())];
-    let line_start = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-    let line = bytes.iter().filter(|&&b| b == b'\n').count() + 1;
-    let column = bytes[line_start..]
-        .iter()
-        .filter(|&&b| b & 0xc0 != 0x80)
-        .count()
-        + 1;
-    (line, column)
-}
-
-pub(crate) fn error_at(
-    doc: &str,
-    offset: usize,
-    package: Option<&UpdateId>,
-    kind: SdpErrorKind,
-) -> SdpError {
-    let (line, column) = line_col(doc, offset);
-    SdpError {
-        line,
-        column,
-        package: package.cloned(),
-        kind,
-    }
-}
-
 /// Where a namespace URI puts an element.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Ns {
@@ -166,12 +145,35 @@ pub fn strip_bom(s: &str) -> &str {
     s.strip_prefix('\u{feff}').unwrap_or(s)
 }
 
+/// The parser's reader: quick-xml over the checked, position-counting tape.
+type XmlReader<R> = NsReader<Tape<R>>;
+
+/// Which packages keep a copy of their XML in [`UpdateRecord::raw_xml`]; the others carry
+/// only its hash, which is all planning compares (a record without XML is never published:
+/// [`UpdateRecord::is_summary`]).
+#[derive(Debug, Clone, Copy)]
+pub enum KeepXml<'a> {
+    All,
+    None,
+    Only(&'a HashSet<UpdateId>),
+}
+
+impl KeepXml<'_> {
+    fn keeps(&self, id: &UpdateId) -> bool {
+        match self {
+            KeepXml::All => true,
+            KeepXml::None => false,
+            KeepXml::Only(ids) => ids.contains(id),
+        }
+    }
+}
+
 /// The bindings a package inherits from the catalog root (none for a standalone `.sdp`).
 /// Read right after the package's start tag, so its own declarations are included here and
 /// filtered out again by [`UpdateRecord::standalone_xml`]. When they equal `previous` (the
 /// previous package's, as they do for nearly every package) that copy is shared.
-fn inherited_namespaces(
-    reader: &NsReader<&[u8]>,
+fn inherited_namespaces<R>(
+    reader: &XmlReader<R>,
     depth: usize,
     previous: &Namespaces,
 ) -> Namespaces {
@@ -208,15 +210,17 @@ fn inherited_namespaces(
 /// Parses catalog bytes (UTF-8, BOM optional) into update records, in document order, under
 /// the default limits; duplicates are kept (see [`Unique`] for the catalog's rule).
 pub fn parse_catalog_bytes(bytes: &[u8]) -> Result<Vec<UpdateRecord>, SdpError> {
-    parse_catalog(decode(bytes)?)
+    let mut out = Vec::new();
+    for_each_package(bytes, &CatalogLimits::default(), KeepXml::All, |u, _| {
+        out.push(u)
+    })?;
+    Ok(out)
 }
 
 /// Parses a whole catalog (or one `.sdp` package) into update records, in document order,
 /// under the default limits.
 pub fn parse_catalog(doc: &str) -> Result<Vec<UpdateRecord>, SdpError> {
-    let mut out = Vec::new();
-    for_each_package(doc, &CatalogLimits::default(), |u, _| out.push(u))?;
-    Ok(out)
+    parse_catalog_bytes(doc.as_bytes())
 }
 
 /// Where a package starts: its 1-based position among the catalog's packages and its line.
@@ -226,51 +230,70 @@ pub struct PackageAt {
     pub line: usize,
 }
 
-/// The next event and its namespace, or quick-xml's failure as an [`SdpError`] at the place it
-/// names, but never before the event that failed (it reports offset 0 for errors it does not
+/// The next event (read into `buf`) and its namespace, or the failure as an [`SdpError`]: the
+/// tape's, when it refused bytes XML does not allow, else quick-xml's at the place it names,
+/// but never before the event that failed (it reports offset 0 for errors it does not
 /// locate, such as its nesting limit); `package` is the package being read, if any.
-pub(crate) fn next_event<'a>(
-    reader: &mut NsReader<&'a [u8]>,
-    doc: &str,
+pub(crate) fn next_event<'b, R: Read>(
+    reader: &mut XmlReader<R>,
+    buf: &'b mut Vec<u8>,
     event_start: usize,
     package: Option<&UpdateId>,
-) -> Result<(Ns, Event<'a>), SdpError> {
-    match reader.read_resolved_event() {
-        Ok((ns, event)) => Ok((classify(&ns), event)),
-        Err(e) => {
-            let at = (reader.error_position() as usize).max(event_start);
-            Err(error_at(doc, at, package, SdpErrorKind::Xml(e.to_string())))
+) -> Result<(Ns, Event<'b>), SdpError> {
+    buf.clear();
+    let read = reader
+        .read_resolved_event_into(buf)
+        .map(|(ns, event)| (classify(&ns), event));
+    read.map_err(|e| {
+        if let Some(mut refused) = reader.get_mut().take_error() {
+            refused.package = package.cloned();
+            return refused;
         }
-    }
+        let at = reader.error_position().max(event_start as u64);
+        let kind = SdpErrorKind::Xml(e.to_string());
+        reader.get_ref().error_at(at, package, kind)
+    })
 }
 
-/// Streams packages to `sink` one at a time, so memory is bounded by the largest package
-/// rather than the catalog, checking `limits` as it goes. Returns how many packages were seen.
-pub fn for_each_package(
-    doc: &str,
+/// `kind` located at document offset `at`, outside any package.
+fn fail_at<R: Read, T>(
+    reader: &XmlReader<R>,
+    at: usize,
+    kind: SdpErrorKind,
+) -> Result<T, SdpError> {
+    Err(reader.get_ref().error_at(at as u64, None, kind))
+}
+
+/// Streams packages from `source` to `sink` one at a time, so memory is bounded by the
+/// largest package rather than the catalog, checking `limits` as it goes; `keep` says which
+/// packages keep their XML. Returns how many packages were seen.
+pub fn for_each_package<R: Read>(
+    source: R,
     limits: &CatalogLimits,
+    keep: KeepXml<'_>,
     mut sink: impl FnMut(UpdateRecord, PackageAt),
 ) -> Result<usize, SdpError> {
-    let doc = strip_bom(doc);
-    check::characters(doc)?;
-    let mut reader = NsReader::from_str(doc);
+    let mut reader = NsReader::from_reader(Tape::new(source));
+    let (mut buf, mut package_buf) = (Vec::new(), Vec::new());
     let mut depth = 0usize;
     let mut root_seen = false;
     let mut count = 0;
-    // Lines are counted incrementally: once over the document, not once per package.
-    let (mut line_offset, mut line) = (0usize, 1usize);
     let mut namespaces = Namespaces::default();
     loop {
         let before = reader.buffer_position() as usize;
-        let (ns, event) = next_event(&mut reader, doc, before, None)?;
+        // What the tape keeps from here is this event's XML (a whole package's, for one).
+        reader.get_mut().mark();
+        let (ns, event) = next_event(&mut reader, &mut buf, before, None)?;
         match event {
-            Event::DocType(_) => return Err(error_at(doc, before, None, SdpErrorKind::Doctype)),
+            Event::DocType(_) => return fail_at(&reader, before, SdpErrorKind::Doctype),
             Event::Decl(ref d) => {
-                check::declaration(d).map_err(|k| error_at(doc, before, None, k))?
+                if let Err(k) = check::declaration(d) {
+                    return fail_at(&reader, before, k);
+                }
             }
             Event::Start(ref e) | Event::Empty(ref e) if depth == 0 && root_seen => {
                 let name = e.name().0.to_string();
-                return Err(error_at(doc, before, None, SdpErrorKind::SecondRoot(name)));
+                return fail_at(&reader, before, SdpErrorKind::SecondRoot(name));
             }
             Event::Start(ref e) | Event::Empty(ref e) => {
                 let empty = matches!(event, Event::Empty(_));
@@ -281,32 +304,29 @@ pub fn for_each_package(
                         let what =
                             format!("the catalog lists more than {} updates", limits.updates);
                         let kind = SdpErrorKind::Limit(limits.exceeded(Limit::Updates, what));
-                        return Err(error_at(doc, before, None, kind));
+                        return fail_at(&reader, before, kind);
                     }
                     namespaces = inherited_namespaces(&reader, depth, &namespaces);
-                    let mut record = package::parse(&mut reader, doc, before, e, empty, limits)?;
+                    let mut record =
+                        package::parse(&mut reader, &mut package_buf, before, e, empty, limits)?;
                     record.namespaces = namespaces.clone();
-                    line += doc.as_bytes()[line_offset..before]
-                        .iter()
-                        .filter(|&&b| b == b'\n')
-                        .count();
-                    line_offset = before;
+                    let tape = reader.get_ref();
+                    let raw = tape.kept();
+                    if keep.keeps(&record.id) {
+                        record.raw_xml = String::from_utf8_lossy(raw).into_owned();
+                    } else {
+                        record.raw_hash = Some(Sha256::of(raw));
+                    }
                     count += 1;
-                    sink(
-                        record,
-                        PackageAt {
-                            position: count,
-                            line,
-                        },
-                    );
+                    let at = PackageAt {
+                        position: count,
+                        line: tape.marked_line(),
+                    };
+                    sink(record, at);
                 } else if depth == 0 {
                     if !(ns == Ns::Smc && local == "SystemsManagementCatalog") {
-                        return Err(error_at(
-                            doc,
-                            before,
-                            None,
-                            SdpErrorKind::NotCatalog(e.name().0.to_string()),
-                        ));
+                        let name = e.name().0.to_string();
+                        return fail_at(&reader, before, SdpErrorKind::NotCatalog(name));
                     }
                     root_seen = true;
                     if !empty {
@@ -315,26 +335,32 @@ pub fn for_each_package(
                 } else {
                     // Other elements (Lenovo's trailing XML-DSig <Signature>) are skipped,
                     // but read: references in them must still be XML characters.
-                    check::references(e).map_err(|k| error_at(doc, before, None, k))?;
+                    if let Err(k) = check::references(e) {
+                        return fail_at(&reader, before, k);
+                    }
                     if !empty {
                         depth += 1;
                     }
                 }
             }
             Event::End(_) => depth = depth.saturating_sub(1),
-            Event::GeneralRef(r) => text::resolve_ref(&r)
-                .map(drop)
-                .map_err(|k| error_at(doc, before, None, k))?,
+            Event::GeneralRef(r) => {
+                if let Err(k) = text::resolve_ref(&r) {
+                    return fail_at(&reader, before, k);
+                }
+            }
             Event::Eof if depth > 0 => {
                 let kind = SdpErrorKind::Xml("document ends before the root element closes".into());
-                return Err(error_at(doc, doc.len(), None, kind));
+                let end = reader.get_ref().offset() as usize;
+                return fail_at(&reader, end, kind);
             }
             Event::Eof => break,
             _ => {}
         }
     }
     if !root_seen {
-        return Err(error_at(doc, doc.len(), None, SdpErrorKind::NoRoot));
+        let end = reader.get_ref().offset() as usize;
+        return fail_at(&reader, end, SdpErrorKind::NoRoot);
     }
     Ok(count)
 }

@@ -4,14 +4,14 @@ mod fields;
 
 use std::borrow::Cow;
 use std::collections::HashSet;
+use std::io::Read;
 
 use chrono::{DateTime, Utc};
-use quick_xml::NsReader;
 use quick_xml::XmlVersion;
 use quick_xml::events::{BytesStart, Event};
 
 use super::text::resolve_ref;
-use super::{Ns, SdpError, SdpErrorKind, error_at, next_event};
+use super::{Ns, SdpError, SdpErrorKind, XmlReader, next_event};
 use crate::catalog::limits::{CatalogLimits, Limit};
 use crate::catalog::model::{
     InstallableItem, Installer, Localized, OriginFile, PublicationState, UpdateRecord,
@@ -96,9 +96,9 @@ struct ItemDraft {
     uninstallable: bool,
 }
 
-/// Accumulates one package while its events stream by.
+/// Accumulates one package while its events stream by. Its errors are not located yet
+/// (line 0): [`parse`] places them at `at` with the tape, which the reader owns.
 struct Builder<'d> {
-    doc: &'d str,
     limits: &'d CatalogLimits,
     /// Offset of the event being handled, for error positions.
     at: usize,
@@ -129,7 +129,12 @@ type Attrs<'a> = Vec<(&'a str, Cow<'a, str>)>;
 
 impl<'d> Builder<'d> {
     fn err(&self, kind: SdpErrorKind) -> SdpError {
-        error_at(self.doc, self.at, self.id.as_ref(), kind)
+        SdpError {
+            line: 0,
+            column: 0,
+            package: self.id.clone(),
+            kind,
+        }
     }
 
     fn over(&self, limit: Limit, what: String) -> SdpError {
@@ -305,7 +310,8 @@ impl<'d> Builder<'d> {
         Ok(())
     }
 
-    fn finish(self, raw_xml: &str) -> Result<UpdateRecord, SdpError> {
+    /// The record, without its XML: the caller hashes or copies that from the tape.
+    fn finish(&mut self) -> Result<UpdateRecord, SdpError> {
         let id = self
             .id
             .clone()
@@ -313,54 +319,51 @@ impl<'d> Builder<'d> {
         if self.localized.is_empty() {
             return Err(self.err(SdpErrorKind::Missing("LocalizedProperties")));
         }
-        let classification = self.classification.clone().ok_or_else(|| {
+        let classification = self.classification.take().ok_or_else(|| {
             self.err(SdpErrorKind::Missing(
                 "UpdateSpecificData or ApplicationSpecificData",
             ))
         })?;
-        let (created, created_raw) = self.created.ok_or_else(|| {
-            error_at(
-                self.doc,
-                self.at,
-                Some(&id),
-                SdpErrorKind::Missing("Properties/@CreationDate"),
-            )
-        })?;
+        let (created, created_raw) = self
+            .created
+            .take()
+            .ok_or_else(|| self.err(SdpErrorKind::Missing("Properties/@CreationDate")))?;
+        use std::mem::take;
         Ok(UpdateRecord {
             id,
-            schema_version: self.schema_version,
+            schema_version: take(&mut self.schema_version),
             created,
             created_raw,
-            vendor: self.vendor,
-            products: self.products,
+            vendor: take(&mut self.vendor),
+            products: take(&mut self.products),
             publication_state: self.publication_state,
-            update_type: self.update_type,
-            localized: self.localized,
+            update_type: take(&mut self.update_type),
+            localized: take(&mut self.localized),
             classification,
-            severity: self.severity,
-            kb_article: self.kb_article,
-            bulletin: self.bulletin,
-            cves: self.cves,
-            superseded: self.superseded,
-            items: self.items,
-            raw_xml: raw_xml.to_string(),
+            severity: self.severity.take(),
+            kb_article: self.kb_article.take(),
+            bulletin: self.bulletin.take(),
+            cves: take(&mut self.cves),
+            superseded: take(&mut self.superseded),
+            items: take(&mut self.items),
+            raw_xml: String::new(),
             raw_hash: None,
             namespaces: Default::default(),
         })
     }
 }
 
-/// Parses the package whose start tag (`root`, at byte `start`) was just read.
-pub(super) fn parse(
-    reader: &mut NsReader<&[u8]>,
-    doc: &str,
+/// Parses the package whose start tag (`root`, at byte `start`) was just read, reading its
+/// events into `buf`.
+pub(super) fn parse<R: Read>(
+    reader: &mut XmlReader<R>,
+    buf: &mut Vec<u8>,
     start: usize,
     root: &BytesStart,
     empty: bool,
     limits: &CatalogLimits,
 ) -> Result<UpdateRecord, SdpError> {
     let mut b = Builder {
-        doc,
         limits,
         at: start,
         schema_version: String::new(),
@@ -383,16 +386,34 @@ pub(super) fn parse(
         item: None,
         text: String::new(),
     };
+    read(&mut b, reader, buf, start, root, empty).map_err(|e| {
+        if e.line == 0 {
+            reader
+                .get_ref()
+                .error_at(b.at as u64, e.package.as_ref(), e.kind)
+        } else {
+            e
+        }
+    })
+}
+
+fn read<R: Read>(
+    b: &mut Builder,
+    reader: &mut XmlReader<R>,
+    buf: &mut Vec<u8>,
+    start: usize,
+    root: &BytesStart,
+    empty: bool,
+) -> Result<UpdateRecord, SdpError> {
     let attrs = b.attributes(root)?;
     b.schema_version = get(&attrs, "SchemaVersion").unwrap_or_default().to_string();
     if empty {
-        let end = reader.buffer_position() as usize;
-        return b.finish(&doc[start..end]);
+        return b.finish();
     }
     let mut stack: Vec<El> = Vec::with_capacity(16);
     loop {
         b.at = reader.buffer_position() as usize;
-        let (ns, event) = next_event(reader, doc, b.at, b.id.as_ref())?;
+        let (ns, event) = next_event(reader, buf, b.at, b.id.as_ref())?;
         // Checked on the event just read, before any of it is copied.
         let size = reader.buffer_position() as usize - start;
         if size as u64 > b.limits.package_bytes {
@@ -411,10 +432,7 @@ pub(super) fn parse(
             }
             Event::End(_) => match stack.pop() {
                 Some(el) => b.close(el)?,
-                None => {
-                    let end = reader.buffer_position() as usize;
-                    return b.finish(&doc[start..end]);
-                }
+                None => return b.finish(),
             },
             Event::Text(t) => {
                 if stack.last().is_some_and(|el| el.has_text()) {

@@ -218,8 +218,9 @@ fn semantic_errors_are_typed() {
     let e = err("<html/>");
     assert_eq!(e.kind, SdpErrorKind::NotCatalog("html".into()));
     assert_eq!(err("  ").kind, SdpErrorKind::NoRoot);
-    let e = parse_catalog_bytes(b"<a>\xff</a>").unwrap_err();
-    assert_eq!((e.kind, e.line, e.column), (SdpErrorKind::NotUtf8, 1, 4));
+    // Bytes are checked as the parser reaches them: the first fault in document order wins.
+    let e = parse_catalog_bytes(b"<!-- \xff --><a/>").unwrap_err();
+    assert_eq!((e.kind, e.line, e.column), (SdpErrorKind::NotUtf8, 1, 6));
 }
 
 #[test]
@@ -286,4 +287,59 @@ fn an_item_with_uninstall_properties_can_be_uninstalled() {
         "<sdp:UninstallProperties RebootBehavior=\"NeverReboots\" />\n    <sdp:OriginFile",
     );
     assert!(parse_catalog(&with).unwrap()[0].items[0].uninstallable);
+}
+
+/// A source that hands out `step` bytes per read, so chunk boundaries fall everywhere.
+struct Trickle<'a>(&'a [u8], usize);
+
+impl std::io::Read for Trickle<'_> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.0.len().min(self.1).min(out.len());
+        out[..n].copy_from_slice(&self.0[..n]);
+        self.0 = &self.0[n..];
+        Ok(n)
+    }
+}
+
+fn read_all(source: impl std::io::Read, keep: KeepXml) -> Result<Vec<UpdateRecord>, SdpError> {
+    let mut out = Vec::new();
+    for_each_package(source, &CatalogLimits::default(), keep, |u, _| out.push(u))?;
+    Ok(out)
+}
+
+#[test]
+fn records_do_not_depend_on_how_the_stream_is_cut() {
+    let whole = quirks();
+    for step in [1, 2, 3, 7, 64, 4096] {
+        assert_eq!(
+            read_all(Trickle(QUIRKS, step), KeepXml::All).unwrap(),
+            whole
+        );
+    }
+    // Errors too: the same line, column and package wherever the reads end.
+    let mut bad = QUIRKS.to_vec();
+    let at = bad.windows(7).rposition(|w| w == b"<sdp:Ti").unwrap();
+    bad[at + 2] = 0x01;
+    let e = read_all(&bad[..], KeepXml::All).unwrap_err();
+    assert_eq!(e.kind, SdpErrorKind::InvalidChar(1));
+    for step in [1, 5, 4096] {
+        assert_eq!(read_all(Trickle(&bad, step), KeepXml::All).unwrap_err(), e);
+    }
+}
+
+#[test]
+fn only_the_packages_asked_for_keep_their_xml_and_every_hash_is_the_same() {
+    let whole = quirks();
+    let wanted: HashSet<UpdateId> = [whole[1].id.clone()].into();
+    let some = read_all(QUIRKS, KeepXml::Only(&wanted)).unwrap();
+    let none = read_all(QUIRKS, KeepXml::None).unwrap();
+    for ((full, some), none) in whole.iter().zip(&some).zip(&none) {
+        assert!(!full.is_summary() && none.is_summary());
+        assert_eq!(some.is_summary(), !wanted.contains(&some.id));
+        assert_eq!(full.content_hash(), some.content_hash());
+        assert_eq!(full.content_hash(), none.content_hash());
+        let fields = |u: &UpdateRecord| (u.id.clone(), u.title().to_string(), u.items.clone());
+        assert_eq!(fields(full), fields(none));
+    }
+    assert_eq!(some[1].raw_xml, whole[1].raw_xml);
 }
