@@ -4,7 +4,7 @@
 //! Elements are matched by namespace URI, never by prefix: vendors re-declare prefixes on
 //! children and put the package element in either the `smc` or the `sdp` namespace.
 //!
-//! The document streams through a [`tape::Tape`]: it is never whole in memory. Each
+//! The document streams through a tape (`tape.rs`): it is never whole in memory. Each
 //! package's byte-exact XML is hashed as it passes ([`UpdateRecord::content_hash`]) and
 //! copied into [`UpdateRecord::raw_xml`] only for the packages the caller asks for
 //! ([`KeepXml`]): the ones a plan publishes, not the thousands it only compares.
