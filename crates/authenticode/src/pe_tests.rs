@@ -219,8 +219,13 @@ fn unaligned_table() {
 
 #[test]
 fn signed_fixtures_hash_like_goblin() {
-    for name in ["pe-unsigned.exe", "pe-signed.exe", "pe-nested.exe"] {
-        let d = fixture(name);
+    let pe64 = format!("{}/testdata/pe64-sha384.exe", env!("CARGO_MANIFEST_DIR"));
+    let pe64 = std::fs::read(pe64).unwrap();
+    for (name, d) in ["pe-unsigned.exe", "pe-signed.exe", "pe-nested.exe"]
+        .map(|n| (n, fixture(n)))
+        .into_iter()
+        .chain([("pe64-sha384.exe", pe64)])
+    {
         let ours = our_digest(&d, DigestAlgorithm::Sha256);
         assert!(ours.is_some(), "{name}");
         assert_eq!(ours, goblin_digest(&d, DigestAlgorithm::Sha256), "{name}");
