@@ -6,7 +6,7 @@ use chrono::{TimeZone, Utc};
 
 use super::{verify_cab_inner, verify_msi_inner, verify_pe_inner};
 
-fn fixture(name: &str) -> Vec<u8> {
+pub(crate) fn fixture(name: &str) -> Vec<u8> {
     let path = format!(
         "{}/../../tests/fixtures/signed/{name}",
         env!("CARGO_MANIFEST_DIR")
@@ -20,15 +20,26 @@ type Inner = fn(
 ) -> Result<Option<Vec<super::SignerReport>>, super::AuthenticodeError>;
 
 /// Deterministic xorshift, so failures reproduce.
+pub(crate) struct XorShift(pub(crate) u64);
+
+impl XorShift {
+    pub(crate) fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A value in `0..n` (`n` > 0).
+    pub(crate) fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
 fn mutate(data: &[u8], verify: Inner, rounds: usize, seed: u64) -> usize {
     let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
-    let mut x = seed;
-    let mut next = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
+    let mut rng = XorShift(seed);
+    let mut next = move || rng.next();
     let mut rejected = 0;
     for round in 0..rounds {
         let mut d = data.to_vec();

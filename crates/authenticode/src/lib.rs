@@ -8,20 +8,29 @@
 //! RFC 3161 tokens and countersignatures. The public entry points never panic and never fail:
 //! they return a [`SignatureReport`] whose status the trust policy (supctl's `trust::policy`)
 //! turns into a decision. Byte ranges and checks follow `reference/authenticode.md`.
+//!
+//! [`StreamingVerifier`] does the same for a file read once, in order: it computes the file's
+//! SHA-1 and SHA-256 along the way and keeps only a PE image's headers and certificate table.
 
 mod cab;
 mod certificate;
 mod crypto;
 mod der;
 mod digest;
+mod image_hash;
 mod msi;
 mod pe;
 mod pkcs7;
+mod stream;
 mod timestamp;
 mod verify;
 
 #[cfg(test)]
 mod fuzz_tests;
+#[cfg(test)]
+mod pe_tests;
+#[cfg(test)]
+mod stream_tests;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -31,6 +40,7 @@ use serde::{Deserialize, Serialize};
 pub use cab::cab_signature_span;
 pub use der::DerError;
 pub use digest::{DigestAlgorithm, Hasher};
+pub use stream::{StreamOptions, StreamOutcome, StreamingVerifier};
 
 pub use certificate::{CertificateError, CertificateFacts, CertificateInfo, facts_only};
 use verify::DigestCache;
@@ -192,26 +202,7 @@ pub(crate) fn verify_pe_inner(
     data: &[u8],
     now: DateTime<Utc>,
 ) -> Result<Option<Vec<SignerReport>>, AuthenticodeError> {
-    if !pe::is_pe(data) {
-        return Err(AuthenticodeError::NotContainer("PE (MZ)"));
-    }
-    let image = pe::parse(data)?;
-    let blobs = pe::signatures(&image);
-    if blobs.is_empty() {
-        if pe::has_certificate_table(&image) {
-            return Err(AuthenticodeError::Pe(
-                "the attribute certificate table holds no PKCS#7 signature".into(),
-            ));
-        }
-        return Ok(None);
-    }
-    let compute = |alg| pe::pe_digest(&image, data.len(), alg);
-    let mut digests = DigestCache::new(&compute);
-    let mut signers = Vec::new();
-    for blob in blobs {
-        signers.extend(verify::verify_blob(blob, &mut digests, now)?);
-    }
-    Ok(Some(signers))
+    pe::verify_pe_bytes(data, now)
 }
 
 pub(crate) fn verify_msi_inner(
@@ -280,9 +271,7 @@ pub fn verify_cab(data: &[u8], now: DateTime<Utc>) -> SignatureReport {
 
 /// Verifies every signature in a PE image's attribute certificate table as of `now`.
 pub fn verify_pe(data: &[u8], now: DateTime<Utc>) -> SignatureReport {
-    report("the PE image carries no Authenticode signature", || {
-        verify_pe_inner(data, now)
-    })
+    report(pe::UNSIGNED_REASON, || verify_pe_inner(data, now))
 }
 
 /// Verifies an MSI package's `\u{5}DigitalSignature` (with `MsiDigitalSignatureEx` when
@@ -293,9 +282,10 @@ pub fn verify_msi(data: &[u8], now: DateTime<Utc>) -> SignatureReport {
     })
 }
 
-/// Sniffs the container (MSCF, MZ, compound file) and verifies it. Content staging calls this
-/// for any downloaded file; a format Authenticode cannot sign is reported as Unsigned, which is
-/// what ConfigMgr's 11516 says about it.
+/// Sniffs the container (MSCF, MZ, compound file) and verifies it. Content staging checks every
+/// downloaded file this way (in one pass with [`StreamingVerifier`], whose report is this
+/// one's); a format Authenticode cannot sign is reported as Unsigned, which is what ConfigMgr's
+/// 11516 says about it.
 pub fn verify_file(data: &[u8], now: DateTime<Utc>) -> SignatureReport {
     if cab::is_cab(data) {
         verify_cab(data, now)
