@@ -87,39 +87,33 @@ fn io(file: &str) -> impl Fn(std::io::Error) -> StageError + '_ {
 }
 
 /// Reads `input` to the end in 1 MiB chunks, computing its SHA-1 and SHA-256 in one pass
-/// and handing every chunk to `sink` (the staging copy, or an in-memory buffer for the
-/// signature check). Shared by staging and `supctl debug verify-content`.
+/// and handing every chunk to `sink`: for files whose signature is not checked (bundles,
+/// atomic copies); content staging uses `trust::check_file`, which also verifies it.
 pub fn hash_stream(
     input: &mut impl Read,
     mut sink: impl FnMut(&[u8]) -> std::io::Result<()>,
 ) -> std::io::Result<(Sha1, Sha256)> {
     let (mut h1, mut h2) = (sha1::Sha1::new(), sha2::Sha256::new());
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = match input.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        h1.update(&buf[..n]);
-        h2.update(&buf[..n]);
-        sink(&buf[..n])?;
-    }
+    trust::for_each_chunk(input, |chunk| {
+        h1.update(chunk);
+        h2.update(chunk);
+        sink(chunk)
+    })?;
     Ok((Sha1(h1.finalize().into()), Sha256(h2.finalize().into())))
 }
 
-/// Copies `from` into the staging area while hashing it.
-fn copy_hashed(
+/// Copies `from` into the staging area, hashing it and verifying its signature on the way:
+/// one read of the file, whatever its size ([`trust::check_file`]).
+fn copy_checked(
     from: &Path,
     staging: &Path,
     name: &str,
-) -> Result<(tempfile::TempPath, Sha1, Sha256), StageError> {
-    let mut input = std::fs::File::open(from).map_err(io(name))?;
+    now: DateTime<Utc>,
+) -> Result<(tempfile::TempPath, trust::ContentCheck), StageError> {
     let mut out = tempfile::NamedTempFile::new_in(staging).map_err(io(name))?;
-    let (sha1, sha256) = hash_stream(&mut input, |chunk| out.write_all(chunk)).map_err(io(name))?;
+    let check = trust::check_file(from, now, |chunk| out.write_all(chunk)).map_err(io(name))?;
     out.as_file().sync_all().map_err(io(name))?;
-    Ok((out.into_temp_path(), sha1, sha256))
+    Ok((out.into_temp_path(), check))
 }
 
 /// Looks for `file` in the content source folder: under its digest first
@@ -182,8 +176,8 @@ pub(super) async fn acquire(
 ) -> Result<Verified, StageError> {
     let mut local = None;
     for p in sources.iter().filter_map(|d| find_local(d, file)) {
-        let (staging, name) = (staging.to_path_buf(), file.name.clone());
-        let copied = tokio::task::spawn_blocking(move || copy_hashed(&p, &staging, &name))
+        let (staging, name, now) = (staging.to_path_buf(), file.name.clone(), ctx.now);
+        let copied = tokio::task::spawn_blocking(move || copy_checked(&p, &staging, &name, now))
             .await
             .map_err(|e| StageError::Io {
                 file: file.name.clone(),
@@ -192,7 +186,7 @@ pub(super) async fn acquire(
         // A local file counts only when its digest is the catalog's; a stale copy with the
         // same name falls through to the next folder, then to the download (or to
         // HASH_FAIL when offline).
-        if copied.1 == file.sha1 {
+        if copied.1.sha1 == file.sha1 {
             local = Some(copied);
             break;
         }
@@ -205,7 +199,7 @@ pub(super) async fn acquire(
     } else {
         Origin::Downloaded
     };
-    let (path, sha1, sha256) = match (local, ctx.fetcher, &file.uri) {
+    let (path, check) = match (local, ctx.fetcher, &file.uri) {
         (Some(copied), _, _) => copied,
         (None, Some(fetcher), Some(uri)) => {
             let d = fetcher
@@ -216,7 +210,26 @@ pub(super) async fn acquire(
                     source_dir: source_dirs(sources),
                     why: format!("the download failed: {e}"),
                 })?;
-            (d.path, d.sha1, d.sha256)
+            // The download hashed what it wrote; the signature is read from the file (one
+            // pass, bounded memory), and its digest must still be the download's.
+            let (p, name, now) = (d.path.to_path_buf(), file.name.clone(), ctx.now);
+            let check = tokio::task::spawn_blocking(move || {
+                trust::check_file(&p, now, |_| Ok(())).map_err(io(&name))
+            })
+            .await
+            .map_err(|e| StageError::Io {
+                file: file.name.clone(),
+                source: std::io::Error::other(e),
+            })??;
+            if check.sha1 != d.sha1 {
+                return Err(StageError::Io {
+                    file: file.name.clone(),
+                    source: std::io::Error::other(
+                        "the download changed on disk before it was verified",
+                    ),
+                });
+            }
+            (d.path, check)
         }
         (None, _, uri) => {
             return Err(StageError::Unavailable {
@@ -230,29 +243,18 @@ pub(super) async fn acquire(
             });
         }
     };
-    if sha1 != file.sha1 {
+    if check.sha1 != file.sha1 {
         return Err(StageError::Digest {
             file: file.name.clone(),
             expected: file.sha1,
-            actual: sha1,
+            actual: check.sha1,
         });
     }
-    let (name, now, certs, p) = (
-        file.name.clone(),
-        ctx.now,
-        certs.to_vec(),
-        path.to_path_buf(),
-    );
-    tokio::task::spawn_blocking(move || check_signature(&p, &name, now, &certs))
-        .await
-        .map_err(|e| StageError::Io {
-            file: file.name.clone(),
-            source: std::io::Error::other(e),
-        })??;
+    judge_signature(check.report, &file.name, certs)?;
     Ok(Verified {
         path,
-        sha1,
-        sha256,
+        sha1: check.sha1,
+        sha256: check.sha256,
         ext: ext_of(&file.name),
         origin,
     })
@@ -270,14 +272,13 @@ fn source_dirs(sources: &[PathBuf]) -> String {
         .join(" or ")
 }
 
-fn check_signature(
-    path: &Path,
+/// Whether a file's signature report lets it be staged: valid, no blocked signer, and an
+/// approved content signer.
+fn judge_signature(
+    report: trust::SignatureReport,
     name: &str,
-    now: DateTime<Utc>,
     certs: &[StoredCertificate],
 ) -> Result<(), StageError> {
-    let data = std::fs::read(path).map_err(io(name))?;
-    let report = trust::verify_file(&data, now);
     match report.status {
         SignatureStatus::Valid => {}
         SignatureStatus::Unsigned => {

@@ -10,14 +10,13 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 
 use super::{EXIT_ERROR, EXIT_OK};
-use crate::apply::hash_stream;
-use crate::trust::{SignatureStatus, verify_file};
+use crate::trust::{SignatureStatus, check_file};
 
 #[derive(Debug, Subcommand)]
 pub enum DebugCommand {
-    /// Content staging's checks on local files: SHA-1 + SHA-256 in one pass, then the
-    /// Authenticode signature (`trust::verify_file`). Exits 1 unless every file is validly
-    /// signed. Prints one JSON object per file.
+    /// Content staging's checks on local files: SHA-1, SHA-256 and the Authenticode
+    /// signature in one read of each file (`trust::check_file`). Exits 1 unless every file
+    /// is validly signed. Prints one JSON object per file.
     VerifyContent(VerifyContentArgs),
 }
 
@@ -50,29 +49,21 @@ pub fn run(c: DebugCommand) -> anyhow::Result<u8> {
     }
 }
 
-/// Reads a file once (hashing both digests on the way), then verifies its signature on the
-/// buffered bytes: the same checks staging makes before a file enters the store. `data` is
-/// the caller's buffer, reused from file to file so its pages are faulted in only once.
-fn check(path: &Path, data: &mut Vec<u8>) -> anyhow::Result<ContentReport> {
+/// Reads a file once, hashing both digests and verifying its signature on the way: the
+/// same checks staging makes before a file enters the store.
+fn check(path: &Path) -> anyhow::Result<ContentReport> {
     let start = Instant::now();
-    let mut f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-    data.clear();
-    data.reserve(usize::try_from(len).unwrap_or(0));
-    let (sha1, sha256) = hash_stream(&mut f, |chunk| {
-        data.extend_from_slice(chunk);
-        Ok(())
-    })
-    .with_context(|| format!("reading {}", path.display()))?;
-    let report = verify_file(data, Utc::now());
+    let c = check_file(path, Utc::now(), |_| Ok(()))
+        .with_context(|| format!("reading {}", path.display()))?;
     Ok(ContentReport {
         file: path.display().to_string(),
-        size: data.len() as u64,
-        sha1: sha1.to_hex(),
-        sha256: sha256.to_hex(),
-        signature: report.status,
-        reason: report.reason,
-        signers: report
+        size: c.bytes,
+        sha1: c.sha1.to_hex(),
+        sha256: c.sha256.to_hex(),
+        signature: c.report.status,
+        reason: c.report.reason,
+        signers: c
+            .report
             .signers
             .iter()
             .map(|s| s.certificate.thumbprint().to_string())
@@ -85,16 +76,15 @@ fn verify_content(a: VerifyContentArgs) -> anyhow::Result<u8> {
     let jobs = a.jobs.clamp(1, a.files.len().max(1));
     let mut reports: Vec<Option<anyhow::Result<ContentReport>>> =
         a.files.iter().map(|_| None).collect();
-    // Files are dealt round-robin to `jobs` threads; each holds one file in memory at a time.
+    // Files are dealt round-robin to `jobs` threads.
     std::thread::scope(|s| {
         let handles: Vec<_> = (0..jobs)
             .map(|j| {
                 let files = &a.files;
                 s.spawn(move || {
-                    let mut data = Vec::new();
                     (j..files.len())
                         .step_by(jobs)
-                        .map(|i| (i, check(&files[i], &mut data)))
+                        .map(|i| (i, check(&files[i])))
                         .collect::<Vec<_>>()
                 })
             })

@@ -7,6 +7,7 @@
 /// Authenticode and certificate facts, a leaf crate of the workspace (`crates/authenticode`).
 pub use supctl_authenticode as authenticode;
 pub mod policy;
+mod stream;
 
 pub use authenticode::{
     AuthenticodeError, CertificateError, CertificateFacts, CertificateInfo, DigestAlgorithm,
@@ -17,3 +18,5 @@ pub use policy::{
     TrustDecision, approve_line, evaluate, expired_signer, expired_signer_hint,
     expired_signer_reason,
 };
+pub(crate) use stream::for_each_chunk;
+pub use stream::{ContentCheck, check_file};
