@@ -78,43 +78,76 @@ impl From<CabError> for ExtractError {
     }
 }
 
-/// Collects the small members a catalog needs while the cabinet streams (shared ranges of
-/// the cabinet reader's buffers, not copies), and notes where the catalog XML is: it is
-/// read afterwards, as a stream.
+/// The small members a catalog needs besides its XML.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Small {
+    V3,
+    Certificate,
+}
+
+fn small_kind(e: &CabEntry) -> Option<Small> {
+    let p = &e.path;
+    if p.is_in_folder("V3") {
+        (p.components().len() == 2 && p.has_extension("json")).then_some(Small::V3)
+    } else if p.is_in_folder("ContentCertificates") {
+        (p.components().len() == 2 && p.has_extension("cer")).then_some(Small::Certificate)
+    } else {
+        None
+    }
+}
+
+/// Identifies a directory entry.
+type EntryKey = (u16, u32, u32, String);
+
+fn key_of(e: &CabEntry) -> EntryKey {
+    (e.folder, e.folder_offset, e.size, e.raw_name.clone())
+}
+
+/// A small member's bytes: a shared range of the cabinet reader's buffers (the pass over the
+/// folders), or its own copy (read from the XML's stream).
+enum Member {
+    Shared(MemberData),
+    Owned(Vec<u8>),
+}
+
+impl std::ops::Deref for Member {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Member::Shared(d) => d,
+            Member::Owned(v) => v,
+        }
+    }
+}
+
+/// Collects the small members while the cabinet streams, except those read from the XML's
+/// stream (`from_xml_stream`).
 #[derive(Default)]
 struct CatalogFiles {
-    xml: Vec<CabEntry>,
-    certificates: Vec<(String, MemberData)>,
-    v3: Vec<(String, MemberData)>,
-    v3_seen: bool,
-    certificates_seen: bool,
+    from_xml_stream: HashSet<EntryKey>,
+    certificates: Vec<(String, Member)>,
+    v3: Vec<(String, Member)>,
+}
+
+impl CatalogFiles {
+    fn add(&mut self, e: &CabEntry, data: Member) {
+        match small_kind(e) {
+            Some(Small::V3) => self.v3.push((e.path.to_string(), data)),
+            Some(Small::Certificate) => self
+                .certificates
+                .push((e.path.file_name().to_string(), data)),
+            None => {}
+        }
+    }
 }
 
 impl Visitor for CatalogFiles {
     fn wants(&mut self, e: &CabEntry) -> bool {
-        let p = &e.path;
-        if p.is_in_folder("V3") {
-            self.v3_seen = true;
-            return p.components().len() == 2 && p.has_extension("json");
-        }
-        if p.is_in_folder("ContentCertificates") {
-            self.certificates_seen = true;
-            return p.components().len() == 2 && p.has_extension("cer");
-        }
-        if p.is_top_level() && p.has_extension("xml") {
-            self.xml.push(e.clone());
-        }
-        false
+        small_kind(e).is_some() && !self.from_xml_stream.contains(&key_of(e))
     }
 
     fn file(&mut self, e: &CabEntry, data: MemberData) {
-        let name = e.path.to_string();
-        if e.path.is_in_folder("V3") {
-            self.v3.push((name, data));
-        } else {
-            self.certificates
-                .push((e.path.file_name().to_string(), data));
-        }
+        self.add(e, Member::Shared(data));
     }
 }
 
@@ -198,30 +231,81 @@ pub fn extract_cab(
     keep: KeepXml<'_>,
 ) -> Result<Extracted, ExtractError> {
     let cab = Cabinet::parse(data)?;
-    let mut files = CatalogFiles::default();
-    let stats = cab.extract(&limits.cab(), &mut files)?;
-    let xml = match files.xml.len() {
-        0 => return Err(ExtractError::NoCatalogXml),
-        1 => files.xml.remove(0),
-        _ => {
+    let entries = cab.entries();
+    let xml = match entries
+        .iter()
+        .filter(|e| e.path.is_top_level() && e.path.has_extension("xml"))
+        .collect::<Vec<_>>()[..]
+    {
+        [] => return Err(ExtractError::NoCatalogXml),
+        [one] => one.clone(),
+        ref several => {
             return Err(ExtractError::SeveralCatalogXml(
-                files.xml.iter().map(|e| e.path.to_string()).collect(),
+                several.iter().map(|e| e.path.to_string()).collect(),
             ));
         }
     };
-    let xml_name = xml.path.to_string();
-    let mut cab_error = None;
-    let source = Watched {
-        inner: cab.member_reader(&xml, &limits.cab())?,
-        failure: &mut cab_error,
+    let v3_seen = entries.iter().any(|e| e.path.is_in_folder("V3"));
+    let certificates_seen = entries
+        .iter()
+        .any(|e| e.path.is_in_folder("ContentCertificates"));
+    // Vendors put the certificates and categories after the XML in its folder: reading them
+    // from the XML's stream, rather than in a pass of their own, inflates the XML once.
+    let xml_end = u64::from(xml.folder_offset) + u64::from(xml.size);
+    let mut after: Vec<&CabEntry> = entries
+        .iter()
+        .filter(|e| {
+            small_kind(e).is_some()
+                && e.folder == xml.folder
+                && u64::from(e.folder_offset) >= xml_end
+        })
+        .collect();
+    after.sort_by_key(|e| (e.folder_offset, e.size));
+    // Only members that share no byte with another: overlapping ones are delivered by the
+    // pass over the folders, which holds their bytes once however many entries claim them.
+    let bounds = |e: &CabEntry| {
+        let start = u64::from(e.folder_offset);
+        (start, start + u64::from(e.size))
     };
-    let parsed = parse_xml(&xml_name, source, limits, keep);
+    let mut reached = 0u64;
+    let apart: Vec<bool> = (0..after.len())
+        .map(|i| {
+            let (start, end) = bounds(after[i]);
+            // Sorted by start: a member overlaps an earlier one iff one reaches past its
+            // start, and a later one iff the next starts before its end.
+            let clear_before = reached <= start;
+            let clear_after = after.get(i + 1).is_none_or(|n| end <= bounds(n).0);
+            reached = reached.max(end);
+            clear_before && clear_after
+        })
+        .collect();
+    let mut apart = apart.into_iter();
+    after.retain(|_| apart.next().unwrap_or(false));
+    let end = after.last().map_or(xml_end, |e| bounds(e).1);
+    let mut files = CatalogFiles {
+        from_xml_stream: after.iter().map(|e| key_of(e)).collect(),
+        ..CatalogFiles::default()
+    };
+    let mut stats = cab.extract(&limits.cab(), &mut files)?;
+    let xml_name = xml.path.to_string();
+    let span = CabEntry {
+        size: u32::try_from(end - u64::from(xml.folder_offset)).unwrap_or(u32::MAX),
+        ..xml.clone()
+    };
+    let mut cab_error = None;
+    let streamed = stream_xml(&cab, &span, &xml, &after, limits, keep, &mut cab_error);
     // A cabinet defect under the XML (a checksum, a limit) is the error, not the parser's
     // view of it (an I/O error at some offset).
     if let Some(e) = cab_error {
         return Err(e.into());
     }
-    let (updates, duplicates) = parsed?;
+    let (parsed, trailing) = streamed?;
+    for (e, bytes) in trailing {
+        stats.delivered_files += 1;
+        stats.delivered_bytes += bytes.len() as u64;
+        files.add(e, Member::Owned(bytes));
+    }
+    let (updates, duplicates) = parsed;
     let mut content_certificates = Vec::new();
     let mut expired_content_certificates = Vec::new();
     for (name, der) in &files.certificates {
@@ -231,7 +315,7 @@ pub fn extract_cab(
         }
         content_certificates.push(c.info);
     }
-    let categories = if files.v3_seen {
+    let categories = if v3_seen {
         let mut raw: Vec<RawCategory> = Vec::new();
         let mut seen = HashSet::new();
         let mut listed = None;
@@ -257,9 +341,9 @@ pub fn extract_cab(
     } else {
         Vec::new()
     };
-    let format = if files.v3_seen {
+    let format = if v3_seen {
         FormatVersion::V3
-    } else if files.certificates_seen {
+    } else if certificates_seen {
         FormatVersion::V2
     } else {
         FormatVersion::V1
@@ -274,11 +358,51 @@ pub fn extract_cab(
         },
         xml_name,
         xml_bytes: u64::from(xml.size),
-        missing_content_certificates: !files.certificates_seen,
+        missing_content_certificates: !certificates_seen,
         expired_content_certificates,
         stats,
     })
 }
+
+/// Parses the catalog XML `xml` from a stream of its folder over `span` (the XML and the
+/// members `after` it), then reads those members from the same stream.
+#[allow(clippy::type_complexity)]
+fn stream_xml<'e>(
+    cab: &Cabinet,
+    span: &CabEntry,
+    xml: &CabEntry,
+    after: &[&'e CabEntry],
+    limits: &CatalogLimits,
+    keep: KeepXml<'_>,
+    cab_error: &mut Option<CabError>,
+) -> Result<(Parsed, Vec<(&'e CabEntry, Vec<u8>)>), ExtractError> {
+    let mut source = Watched {
+        inner: cab.member_reader(span, &limits.cab())?,
+        failure: cab_error,
+    };
+    let name = xml.path.to_string();
+    let mut xml_part = (&mut source).take(u64::from(xml.size));
+    let parsed = parse_xml(&name, &mut xml_part, limits, keep)?;
+    let io = |e: std::io::Error| match CabError::from_io(&e) {
+        Some(c) => ExtractError::from(c),
+        None => ExtractError::Cab(CabError::Truncated(format!("{name}: {e}"))),
+    };
+    std::io::copy(&mut xml_part, &mut std::io::sink()).map_err(io)?;
+    let mut pos = u64::from(xml.folder_offset) + u64::from(xml.size);
+    let mut trailing = Vec::with_capacity(after.len());
+    for e in after {
+        let gap = u64::from(e.folder_offset) - pos;
+        std::io::copy(&mut (&mut source).take(gap), &mut std::io::sink()).map_err(io)?;
+        let mut bytes = vec![0; e.size as usize];
+        source.read_exact(&mut bytes).map_err(io)?;
+        pos = u64::from(e.folder_offset) + u64::from(e.size);
+        trailing.push((*e, bytes));
+    }
+    Ok((parsed, trailing))
+}
+
+/// Records and dropped duplicates of a parse.
+type Parsed = (Vec<UpdateRecord>, Vec<DuplicatePackage>);
 
 /// A member stream that remembers the [`CabError`] it failed with: the parser sees only an
 /// I/O error.
