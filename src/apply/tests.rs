@@ -76,6 +76,13 @@ fn the_journal_keeps_one_outcome_per_role_with_the_fingerprint_left() {
         j.latest(&done(JournalRole::Stage).key),
         Some(Outcome::Failed)
     );
+    assert!(j.any_latest_failed(), "the staging's latest outcome failed");
+    // Retried and done: its latest outcome is no longer a failure.
+    let mut retried = j.clone();
+    retried
+        .entries
+        .push(done(JournalRole::Stage).entry(None, Utc::now()));
+    assert!(!retried.any_latest_failed());
     assert_eq!(done(JournalRole::Change).entry(None, Utc::now()).left, None);
 }
 

@@ -313,10 +313,7 @@ pub fn interrupted(cfg: &Config, backend: &Store) -> Result<Option<(Plan, usize)
         return Ok(None);
     };
     // Decided from the journal alone when it can be: this runs before every plan.
-    let failed = journal
-        .entries
-        .iter()
-        .any(|e| journal.latest(&e.key()) == Some(crate::store::Outcome::Failed));
+    let failed = journal.any_latest_failed();
     let ended = journal
         .entries
         .iter()

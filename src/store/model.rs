@@ -308,6 +308,18 @@ impl Journal {
             .find(|e| e.address == key.address && e.role == key.role)
             .map(|e| e.outcome)
     }
+
+    /// Whether some key's latest outcome is a failure. One pass: asking [`Self::latest`]
+    /// for every entry was quadratic, and a journal of 100,000 actions took a no-op plan
+    /// 38 s (every plan asks whether the last apply was interrupted).
+    pub fn any_latest_failed(&self) -> bool {
+        let mut latest: std::collections::HashMap<(&Address, JournalRole), Outcome> =
+            std::collections::HashMap::with_capacity(self.entries.len());
+        for e in &self.entries {
+            latest.insert((&e.address, e.role), e.outcome);
+        }
+        latest.values().any(|o| *o == Outcome::Failed)
+    }
 }
 
 #[cfg(test)]
