@@ -51,6 +51,18 @@ pub struct Acquired {
     pub acquisition: Acquisition,
 }
 
+impl Acquired {
+    /// Drops the catalog's update records once the plan is made: applying and recording
+    /// the run need the catalog's signature, format and certificates, not its updates, and
+    /// the records of ten 10,000-update catalogs are some 300 MB an apply would otherwise
+    /// carry beside the packages it publishes.
+    pub fn shed_updates(&mut self) {
+        if let Acquisition::Trusted { content, .. } = &mut self.acquisition {
+            content.updates = Vec::new();
+        }
+    }
+}
+
 /// Where a configured catalog comes from: its `path`, its `url`, or the partner list
 /// (`refreshed` first, then the built-in one).
 pub fn source_of(

@@ -214,6 +214,7 @@ pub async fn run(
         );
     }
     let report = if opts.apply {
+        acquired.values_mut().for_each(Acquired::shed_updates);
         match apply_plan(cfg, backend, fetcher, &plan, false, opts).await {
             Err(PassError::Apply(ApplyError::Budget { count, max })) => {
                 // Recorded, so `status` says why nothing changes (the error alone only
