@@ -251,8 +251,39 @@ fn foreign_encoding(start: &[u8]) -> Option<&'static str> {
 
 /// The offset of the first character XML does not allow in valid UTF-8 `bytes`. The only
 /// multi-byte characters to refuse are U+FFFE and U+FFFF (`EF BF BE`, `EF BF BF`).
+///
+/// Eight bytes at a time: a word with no byte below 0x20 and no 0xEF (nearly every word of
+/// a catalog) is passed with a few arithmetic operations, and only the others are looked at
+/// byte by byte. This scan runs over every byte of the catalog.
 fn first_non_xml_char(bytes: &[u8]) -> Option<usize> {
-    bytes.iter().enumerate().position(|(i, &b)| {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // Sets a byte's high bit when it may be zero (exact when no byte is ≥ 0x80 after the
+    // xor; a false alarm only costs the byte-by-byte look).
+    let maybe_zero = |w: u64| w.wrapping_sub(ONES) & !w & HIGHS;
+    let mut i = 0;
+    while i + 8 <= bytes.len() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&bytes[i..i + 8]);
+        let w = u64::from_le_bytes(word);
+        // Bytes below 0x20 have none of the bits 0xE0; 0xEF xor 0xEF is zero.
+        let low = maybe_zero(w & 0xe0e0_e0e0_e0e0_e0e0);
+        let ef = maybe_zero(w ^ 0xefef_efef_efef_efef);
+        if low | ef != 0
+            && let Some(at) = first_bad_in(bytes, i, i + 8)
+        {
+            return Some(at);
+        }
+        i += 8;
+    }
+    first_bad_in(bytes, i, bytes.len())
+}
+
+/// [`first_non_xml_char`] over `bytes[from..to]`, byte by byte (a U+FFFE/U+FFFF starting
+/// there may end past `to`).
+fn first_bad_in(bytes: &[u8], from: usize, to: usize) -> Option<usize> {
+    (from..to).find(|&i| {
+        let b = bytes[i];
         (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))
             || (b == 0xef
                 && bytes.get(i + 1) == Some(&0xbf)
@@ -325,6 +356,34 @@ mod tests {
         assert_eq!(e.kind, SdpErrorKind::InvalidChar(0xffff));
         let e = drain(b"<a>\xe2\x82", 1).unwrap_err();
         assert_eq!(e.kind, SdpErrorKind::NotUtf8, "a character cut by the end");
+    }
+
+    #[test]
+    fn the_word_scan_finds_what_the_byte_scan_finds() {
+        let bytes_scan = |b: &[u8]| first_bad_in(b, 0, b.len());
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for round in 0..20_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let len = (seed % 40) as usize;
+            // Mostly text, with line ends, controls, 0xEF sequences and high bytes mixed in.
+            let pool: &[u8] = b"abc <>\n\r\t\x00\x1f\x20\xef\xbf\xbe\xbd\x80\xff";
+            let doc: Vec<u8> = (0..len)
+                .map(|k| pool[((seed >> (k % 60)) as usize + k * 7) % pool.len()])
+                .collect();
+            assert_eq!(
+                first_non_xml_char(&doc),
+                bytes_scan(&doc),
+                "round {round}: {doc:?}"
+            );
+        }
+        assert_eq!(
+            first_non_xml_char(b"0123456\xef\xbf\xbf"),
+            Some(7),
+            "across words"
+        );
+        assert_eq!(first_non_xml_char(b"01234567\n\t\r abc"), None);
     }
 
     #[test]
