@@ -280,10 +280,10 @@ pub async fn run(
     let previous = backend.journal(plan_id)?;
     let done: std::collections::HashSet<JournalKey> = match (&previous, opts.resume) {
         (Some(j), true) => j
-            .entries
-            .iter()
-            .map(JournalEntry::key)
-            .filter(|k| j.latest(k) == Some(Outcome::Done))
+            .latest_outcomes()
+            .into_iter()
+            .filter(|(_, o)| *o == Outcome::Done)
+            .map(|(k, _)| k)
             .collect(),
         (None, true) => return Err(ApplyError::NothingToResume),
         (Some(j), false) if !j.entries.is_empty() => {
