@@ -252,12 +252,17 @@ pub fn extract_cab(
     // Vendors put the certificates and categories after the XML in its folder: reading them
     // from the XML's stream, rather than in a pass of their own, inflates the XML once.
     let xml_end = u64::from(xml.folder_offset) + u64::from(xml.size);
+    // The stream then reads the XML's folder to the last of them: a member far beyond the
+    // XML (a hostile directory) is left to the pass, so the limits name it, not the XML.
+    let reach = limits.cab().max_file.min(u64::from(u32::MAX));
     let mut after: Vec<&CabEntry> = entries
         .iter()
         .filter(|e| {
+            let end = u64::from(e.folder_offset) + u64::from(e.size);
             small_kind(e).is_some()
                 && e.folder == xml.folder
                 && u64::from(e.folder_offset) >= xml_end
+                && end - u64::from(xml.folder_offset) <= reach
         })
         .collect();
     after.sort_by_key(|e| (e.folder_offset, e.size));
@@ -289,6 +294,7 @@ pub fn extract_cab(
     let mut stats = cab.extract(&limits.cab(), &mut files)?;
     let xml_name = xml.path.to_string();
     let span = CabEntry {
+        // Within `reach`, so within u32.
         size: u32::try_from(end - u64::from(xml.folder_offset)).unwrap_or(u32::MAX),
         ..xml.clone()
     };
