@@ -276,7 +276,7 @@ impl Fetcher {
                     .and_then(|mut f| cache::copy_hashing(&mut f, None, limit))
             })
             .await;
-            if let Ok((size, _, sha256)) = hashed
+            if let Ok((size, sha256)) = hashed
                 && sha256 == m.sha256
                 && size == m.size
             {
@@ -301,7 +301,7 @@ impl Fetcher {
             (tmp, r)
         })
         .await;
-        let (size, _, sha256) = copied.map_err(|e| match e {
+        let (size, sha256) = copied.map_err(|e| match e {
             HashError::Io(e) => FetchError::io("read the catalog file", path, e),
             HashError::TooLarge => FetchError::TooLarge {
                 url: path.display().to_string(),

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::FetchError;
 use super::headers::Validators;
-use crate::ids::{Sha1, Sha256};
+use crate::ids::Sha256;
 
 /// Leftover `.partial` files untouched this long belong to a crashed run (a live transfer
 /// writes continuously) and are removed.
@@ -116,7 +116,7 @@ impl Cache {
 
     /// The metadata only if the cached CAB is exactly the file it describes.
     pub(super) fn intact_meta(&self, key: &str, meta: CacheMeta) -> Option<CacheMeta> {
-        let (size, _, sha256) = hash_file(&self.cab_path(key), u64::MAX).ok()?;
+        let (size, sha256) = hash_file(&self.cab_path(key), u64::MAX).ok()?;
         (size == meta.size && sha256 == meta.sha256).then_some(meta)
     }
 
@@ -189,7 +189,7 @@ pub(super) fn sync_dir(_dir: &Path) -> Result<(), FetchError> {
 }
 
 /// Size, SHA-1 and SHA-256 of a file in one pass, failing past `limit` bytes.
-pub(super) fn hash_file(path: &Path, limit: u64) -> Result<(u64, Sha1, Sha256), HashError> {
+pub(super) fn hash_file(path: &Path, limit: u64) -> Result<(u64, Sha256), HashError> {
     let mut f = File::open(path).map_err(HashError::Io)?;
     copy_hashing(&mut f, None, limit)
 }
@@ -200,14 +200,14 @@ pub(super) enum HashError {
     TooLarge,
 }
 
-/// Copies `src` into `dst` (if any) while hashing; stops with `TooLarge` past `limit`.
+/// Copies `src` into `dst` (if any) while hashing; stops with `TooLarge` past `limit`. SHA-256
+/// only: a catalog is known by it, and this runs over every cached CAB on every plan.
 pub(super) fn copy_hashing(
     src: &mut impl Read,
     mut dst: Option<&mut File>,
     limit: u64,
-) -> Result<(u64, Sha1, Sha256), HashError> {
-    use sha1::Digest as _;
-    let mut h1 = sha1::Sha1::new();
+) -> Result<(u64, Sha256), HashError> {
+    use sha2::Digest as _;
     let mut h256 = sha2::Sha256::new();
     let mut buf = vec![0u8; 256 * 1024];
     let mut total = 0u64;
@@ -222,17 +222,12 @@ pub(super) fn copy_hashing(
         if total > limit {
             return Err(HashError::TooLarge);
         }
-        h1.update(&buf[..n]);
         h256.update(&buf[..n]);
         if let Some(d) = dst.as_deref_mut() {
             d.write_all(&buf[..n]).map_err(HashError::Io)?;
         }
     }
-    Ok((
-        total,
-        Sha1(h1.finalize().into()),
-        Sha256(h256.finalize().into()),
-    ))
+    Ok((total, Sha256(h256.finalize().into())))
 }
 
 #[cfg(test)]
@@ -325,8 +320,8 @@ mod tests {
     #[test]
     fn copy_hashing_enforces_the_limit() {
         let data = vec![7u8; 1000];
-        let (n, s1, s256) = copy_hashing(&mut &data[..], None, 1000).unwrap();
-        assert_eq!((n, s1, s256), (1000, Sha1::of(&data), Sha256::of(&data)));
+        let (n, s256) = copy_hashing(&mut &data[..], None, 1000).unwrap();
+        assert_eq!((n, s256), (1000, Sha256::of(&data)));
         assert!(matches!(
             copy_hashing(&mut &data[..], None, 999),
             Err(HashError::TooLarge)
