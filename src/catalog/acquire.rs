@@ -109,9 +109,10 @@ pub fn signer_policy(
 }
 
 /// Verifies and, when trusted, parses CAB bytes under `limits` (blocking; run it off the
-/// async runtime), copying the package XML of the updates `keep` names. `cached` yields the parsed-catalog summary saved for this very CAB; it is
-/// asked only once the signature verified and the signer is trusted under the current
-/// policy, and what it returns is used instead of parsing.
+/// async runtime), copying the package XML of the updates `keep` names. `cached` yields the
+/// parsed-catalog summary saved for this very CAB; it is asked only once the signature
+/// verified and the signer is trusted under the current policy, and what it returns is used
+/// instead of parsing.
 pub fn verify_and_parse(
     data: &[u8],
     policy: &SignerPolicy<'_>,

@@ -1,15 +1,18 @@
 //! From catalog bytes (a CAB, or a bare catalog `.xml`) to [`CatalogContent`].
 //!
 //! Read: the top-level `*.xml` (the catalog), `ContentCertificates/*.cer` and `V3/*.json`.
-//! Skipped: `V2/` (it duplicates the XML package by package). The small members come out of
-//! one pass over the cabinet; the catalog XML, ten times the cabinet's size, streams from
-//! its folder into the parser ([`Cabinet::member_reader`]) and is never whole in memory. Callers must verify the CAB's
+//! Skipped: `V2/` (it duplicates the XML package by package). The catalog XML, ten times
+//! the cabinet's size, streams from its folder into the parser ([`Cabinet::member_reader`])
+//! and is never whole in memory; the small members after it in its folder are read from the
+//! same stream, the others in one pass over the cabinet. Callers must verify the CAB's
 //! Authenticode signature before calling this (trust rule 1).
 //!
 //! Everything is read under the config's `[limits]` ([`CatalogLimits`]); a package id listed
 //! twice is resolved by [`Unique`]'s rule and reported in [`CatalogContent::duplicates`].
 
 use std::collections::HashSet;
+
+use std::io::Read;
 
 use chrono::{DateTime, Utc};
 
@@ -20,7 +23,6 @@ use super::model::{CatalogContent, DuplicatePackage, FormatVersion, UpdateRecord
 use super::sdp::{KeepXml, SdpError, Unique, for_each_package};
 use super::v3::{RawCategory, V3Error, build_tree, parse_category, parse_category_list};
 use crate::ids::Thumbprint;
-use std::io::Read;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ExtractError {
@@ -180,10 +182,10 @@ pub fn extract_with(
 /// update id; `keep` says whose package XML is copied into the records.
 fn parse_xml(
     file: &str,
-    source: impl std::io::Read,
+    source: impl Read,
     limits: &CatalogLimits,
     keep: KeepXml<'_>,
-) -> Result<(Vec<UpdateRecord>, Vec<DuplicatePackage>), ExtractError> {
+) -> Result<Parsed, ExtractError> {
     let mut unique = Unique::default();
     for_each_package(source, limits, keep, |u, at| unique.push(u, at)).map_err(|e| {
         ExtractError::Xml {
@@ -251,41 +253,38 @@ pub fn extract_cab(
         .any(|e| e.path.is_in_folder("ContentCertificates"));
     // Vendors put the certificates and categories after the XML in its folder: reading them
     // from the XML's stream, rather than in a pass of their own, inflates the XML once.
-    let xml_end = u64::from(xml.folder_offset) + u64::from(xml.size);
-    // The stream then reads the XML's folder to the last of them: a member far beyond the
-    // XML (a hostile directory) is left to the pass, so the limits name it, not the XML.
-    let reach = limits.cab().max_file.min(u64::from(u32::MAX));
-    let mut after: Vec<&CabEntry> = entries
-        .iter()
-        .filter(|e| {
-            let end = u64::from(e.folder_offset) + u64::from(e.size);
-            small_kind(e).is_some()
-                && e.folder == xml.folder
-                && u64::from(e.folder_offset) >= xml_end
-                && end - u64::from(xml.folder_offset) <= reach
-        })
-        .collect();
-    after.sort_by_key(|e| (e.folder_offset, e.size));
-    // Only members that share no byte with another: overlapping ones are delivered by the
-    // pass over the folders, which holds their bytes once however many entries claim them.
     let bounds = |e: &CabEntry| {
         let start = u64::from(e.folder_offset);
         (start, start + u64::from(e.size))
     };
-    let mut reached = 0u64;
-    let apart: Vec<bool> = (0..after.len())
-        .map(|i| {
-            let (start, end) = bounds(after[i]);
-            // Sorted by start: a member overlaps an earlier one iff one reaches past its
-            // start, and a later one iff the next starts before its end.
-            let clear_before = reached <= start;
-            let clear_after = after.get(i + 1).is_none_or(|n| end <= bounds(n).0);
-            reached = reached.max(end);
-            clear_before && clear_after
+    let (xml_start, xml_end) = bounds(&xml);
+    // The stream then reads the XML's folder to the last of them: a member far beyond the
+    // XML (a hostile directory) is left to the pass, so the limits name it, not the XML.
+    let reach = limits.cab().max_file.min(u64::from(u32::MAX));
+    let mut candidates: Vec<&CabEntry> = entries
+        .iter()
+        .filter(|e| {
+            let (start, end) = bounds(e);
+            small_kind(e).is_some()
+                && e.folder == xml.folder
+                && start >= xml_end
+                && end - xml_start <= reach
         })
         .collect();
-    let mut apart = apart.into_iter();
-    after.retain(|_| apart.next().unwrap_or(false));
+    candidates.sort_by_key(|e| (e.folder_offset, e.size));
+    // Only members that share no byte with another: overlapping ones are delivered by the
+    // pass over the folders, which holds their bytes once however many entries claim them.
+    // Sorted by start: a member overlaps an earlier one iff one reaches past its start, and
+    // a later one iff the next starts before its end.
+    let mut reached = 0u64;
+    let mut after = Vec::with_capacity(candidates.len());
+    for (i, e) in candidates.iter().enumerate() {
+        let (start, end) = bounds(e);
+        if reached <= start && candidates.get(i + 1).is_none_or(|n| end <= bounds(n).0) {
+            after.push(*e);
+        }
+        reached = reached.max(end);
+    }
     let end = after.last().map_or(xml_end, |e| bounds(e).1);
     let mut files = CatalogFiles {
         from_xml_stream: after.iter().map(|e| key_of(e)).collect(),
@@ -295,7 +294,7 @@ pub fn extract_cab(
     let xml_name = xml.path.to_string();
     let span = CabEntry {
         // Within `reach`, so within u32.
-        size: u32::try_from(end - u64::from(xml.folder_offset)).unwrap_or(u32::MAX),
+        size: u32::try_from(end - xml_start).unwrap_or(u32::MAX),
         ..xml.clone()
     };
     let mut cab_error = None;

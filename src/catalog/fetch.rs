@@ -270,12 +270,7 @@ impl Fetcher {
             .filter(|m| std::fs::metadata(path).is_ok_and(|f| f.len() == m.size))
         {
             let (src, limit) = (path.to_path_buf(), self.settings.max_bytes);
-            let hashed = blocking(move || {
-                std::fs::File::open(&src)
-                    .map_err(HashError::Io)
-                    .and_then(|mut f| cache::copy_hashing(&mut f, None, limit))
-            })
-            .await;
+            let hashed = blocking(move || cache::hash_file(&src, limit)).await;
             if let Ok((size, sha256)) = hashed
                 && sha256 == m.sha256
                 && size == m.size

@@ -188,7 +188,7 @@ pub(super) fn sync_dir(_dir: &Path) -> Result<(), FetchError> {
     Ok(())
 }
 
-/// Size, SHA-1 and SHA-256 of a file in one pass, failing past `limit` bytes.
+/// Size and SHA-256 of a file, failing past `limit` bytes.
 pub(super) fn hash_file(path: &Path, limit: u64) -> Result<(u64, Sha256), HashError> {
     let mut f = File::open(path).map_err(HashError::Io)?;
     copy_hashing(&mut f, None, limit)
