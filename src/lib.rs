@@ -1,6 +1,7 @@
 //! supctl: keeps a software update point's third-party update catalogs in the state its
 //! admins declare in TOML. See `ARCHITECTURE.md` for the code map, invariants and boundaries.
 
+pub mod allocator;
 pub mod apply;
 pub mod atomic_file;
 pub mod bundle;

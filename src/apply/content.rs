@@ -18,8 +18,11 @@ use crate::ids::{Sha1, Sha256};
 use crate::store::{CertKind, CertState, StoredCertificate};
 use crate::trust::{self, SignatureStatus};
 
-/// Where content comes from during apply.
+/// Where what apply writes comes from: content files, and the package XML a plan refers to.
 pub struct ContentContext<'a> {
+    /// Reads the packages a plan publishes (`apply::packages`); `None` when every payload
+    /// holds its XML already.
+    pub packages: Option<&'a dyn super::Packages>,
     /// Downloads over HTTP(S); `None` means offline (only `content_source` folders).
     pub fetcher: Option<&'a Fetcher>,
     /// Per catalog key, the folders searched by file name and digest before the network, in

@@ -79,7 +79,7 @@ fn category(id: &str, name: &str, parent: Option<&str>, path: &str, members: &[u
 pub(super) fn content(updates: Vec<UpdateRecord>, format: FormatVersion) -> CatalogContent {
     CatalogContent {
         format,
-        updates,
+        updates: updates.into_iter().map(std::sync::Arc::new).collect(),
         categories: vec![
             category(ROOT, "Acme", None, "Acme", &[1, 2, 3]),
             category(TOOLS, "Tools", Some(ROOT), "Acme/Tools", &[1, 2]),
@@ -102,6 +102,7 @@ pub(super) fn trusted(c: CatalogContent) -> BTreeMap<String, Acquired> {
         cab_bytes: None,
         cab_sha256: None,
         etag: None,
+        from_summary: false,
         acquisition: Acquisition::Trusted { content: c, report },
     };
     BTreeMap::from([("acme".to_string(), acquired)])
@@ -140,7 +141,18 @@ pub(super) fn count(p: &Plan, kind: ActionKind) -> usize {
 }
 
 pub(super) fn run(b: &Store, p: &Plan) {
+    let report = run_reading(b, p, None);
+    assert!(report.succeeded(), "{report:?}");
+}
+
+/// Applies `p`, reading the packages it refers to from `packages`.
+pub(super) fn run_reading(
+    b: &Store,
+    p: &Plan,
+    packages: Option<&dyn apply::Packages>,
+) -> apply::Report {
     let ctx = ContentContext {
+        packages,
         fetcher: None,
         sources: BTreeMap::new(),
         now: Utc::now(),
@@ -156,8 +168,7 @@ pub(super) fn run(b: &Store, p: &Plan) {
         .enable_all()
         .build()
         .unwrap();
-    let report = rt.block_on(apply::run(p, b, &ctx, &opts)).unwrap();
-    assert!(report.succeeded(), "{report:?}");
+    rt.block_on(apply::run(p, b, &ctx, &opts)).unwrap()
 }
 
 #[test]
@@ -263,6 +274,7 @@ fn untrusted_catalogs_get_11508_and_no_update_actions() {
             cab_bytes: None,
             cab_sha256: None,
             etag: None,
+            from_summary: false,
             acquisition: Acquisition::Unsigned,
         },
     )]);
@@ -277,6 +289,7 @@ fn untrusted_catalogs_get_11508_and_no_update_actions() {
             cab_bytes: None,
             cab_sha256: None,
             etag: None,
+            from_summary: false,
             acquisition: Acquisition::Untrusted { report },
         },
     )]);

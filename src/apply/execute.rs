@@ -58,23 +58,22 @@ fn update_target(a: &Action) -> Result<(CatalogKey, UpdateId), StoreError> {
 }
 
 /// The operations that perform one batch of actions; the caller applies them in one
-/// transaction together with the batch's journal entries (`Op::Atomic`).
+/// transaction together with the batch's journal entries (`Op::Atomic`). `updates` are the
+/// records a batch of publishes writes, read by the caller (`apply::packages`).
 /// `backend` is only read (which roles of a certificate remain), never written.
-pub(super) fn batch_ops(backend: &Store, batch: &[&Action]) -> Result<Vec<Op>, StoreError> {
+pub(super) fn batch_ops(
+    backend: &Store,
+    batch: &[&Action],
+    updates: Vec<UpdateRecord>,
+) -> Result<Vec<Op>, StoreError> {
     let first = batch[0];
     let mut ops = Vec::new();
     match first.kind {
         ActionKind::Publish | ActionKind::Revise => {
             let (catalog, _) = update_target(first)?;
-            let mut updates: Vec<UpdateRecord> = Vec::with_capacity(batch.len());
-            for a in batch {
-                match &a.payload {
-                    // A cached summary has no package XML: never publish one.
-                    Some(Payload::Update { record }) if !record.is_summary() => {
-                        updates.push((**record).clone())
-                    }
-                    _ => return Err(invalid("publish payload", &a.address)),
-                }
+            // A summary has no package XML: never publish one.
+            if let Some(u) = updates.iter().find(|u| u.is_summary()) {
+                return Err(invalid("publish payload", &u.id));
             }
             ops.push(Change::PublishUpdates { catalog, updates }.into());
         }

@@ -5,6 +5,7 @@
 mod content;
 mod downloads;
 mod execute;
+mod packages;
 mod signing;
 mod staging;
 
@@ -14,6 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 pub(crate) use content::ext_of;
 pub use content::{ContentContext, StageError, hash_stream};
+pub use packages::{PackageError, Packages};
 
 use crate::plan::{Action, ActionKind, Plan};
 use crate::store::{
@@ -314,6 +316,7 @@ pub async fn run(
         return Err(ApplyError::NothingToResume);
     }
     opts.progress.start(pending.len());
+    let mut loaded = packages::Loaded::default();
     let mut stop = false;
     let mut i = 0;
     while i < pending.len() {
@@ -324,6 +327,7 @@ pub async fn run(
             break;
         }
         // Metadata publishing is batched per catalog: one transaction per batch.
+        let start = i;
         let batch_end = execute::batch_end(&pending, i);
         let batch = &pending[i..batch_end];
         i = batch_end;
@@ -354,18 +358,31 @@ pub async fn run(
             }
             continue;
         }
+        // The packages a batch of publishes writes, read from their catalog when the plan
+        // refers to them; a package that cannot be read fails the batch like a write would.
+        let updates = if matches!(ready[0].kind, ActionKind::Publish | ActionKind::Revise) {
+            loaded
+                .records_for(content.packages, &ready, &pending[start..])
+                .map_err(|e| e.to_string())
+        } else {
+            Ok(Vec::new())
+        };
         // The batch's operations and its `done` journal entries in one transaction: a kill
         // leaves either all of it (journaled) or none of it.
-        let atomic = execute::batch_ops(backend, &ready).and_then(|ops| {
-            let done = ready
-                .iter()
-                .map(|a| DoneEntry {
-                    plan: plan_id.clone(),
-                    key: journal_key(a),
-                    what: a.kind.as_str().to_string(),
+        let atomic = updates.and_then(|updates| {
+            execute::batch_ops(backend, &ready, updates)
+                .and_then(|ops| {
+                    let done = ready
+                        .iter()
+                        .map(|a| DoneEntry {
+                            plan: plan_id.clone(),
+                            key: journal_key(a),
+                            what: a.kind.as_str().to_string(),
+                        })
+                        .collect();
+                    backend.apply(Op::Atomic { ops, done })
                 })
-                .collect();
-            backend.apply(Op::Atomic { ops, done })
+                .map_err(|e| e.to_string())
         });
         match atomic {
             Ok(_) => {
@@ -391,8 +408,7 @@ pub async fn run(
                     );
                 }
             }
-            Err(e) => {
-                let msg = e.to_string();
+            Err(msg) => {
                 for a in &ready {
                     journal(backend, plan_id, &journal_key(a), Outcome::Failed, &msg)?;
                     report.failed.push(Failed::of(a, msg.clone()));
@@ -465,5 +481,7 @@ mod converge_approval_tests;
 mod converge_hygiene_tests;
 #[cfg(test)]
 mod converge_tests;
+#[cfg(test)]
+mod packages_tests;
 #[cfg(test)]
 mod tests;

@@ -97,6 +97,7 @@ fn resume_tells_apart_one_certificate_in_two_roles() {
         vec![],
     );
     let ctx = ContentContext {
+        packages: None,
         fetcher: None,
         sources: Default::default(),
         now: Utc::now(),
@@ -145,6 +146,7 @@ fn only_an_apply_that_ran_to_its_end_says_so() {
         .build()
         .unwrap();
     let ctx = ContentContext {
+        packages: None,
         fetcher: None,
         sources: Default::default(),
         now: Utc::now(),

@@ -49,6 +49,10 @@ pub struct Acquired {
     /// The vendor's ETag for it, recorded with the revision.
     pub etag: Option<String>,
     pub acquisition: Acquisition,
+    /// The content was read from the summary saved for this very CAB
+    /// (`catalog::parsed_cache`) rather than parsed from it: a plan that publishes from
+    /// it checks the summary against the CAB first (`reconcile::summaries`).
+    pub from_summary: bool,
 }
 
 impl Acquired {
@@ -121,39 +125,81 @@ pub fn verify_and_parse(
     keep: KeepXml<'_>,
     cached: impl FnOnce() -> Option<CatalogContent>,
 ) -> Acquisition {
-    let gate = verify(data, Some(policy), now);
-    match gate.decision {
-        Some(TrustDecision::Trusted { .. }) => {}
-        Some(TrustDecision::Untrusted { .. }) => {
-            return Acquisition::Untrusted {
-                report: gate.signature,
-            };
-        }
-        Some(TrustDecision::Unsigned) => return Acquisition::Unsigned,
-        Some(TrustDecision::Invalid { reason }) => return Acquisition::Invalid { reason },
-        Some(TrustDecision::Expired { signer }) => return Acquisition::Expired { signer },
-        None => {
-            return Acquisition::Failed {
-                reason: gate
-                    .refused
-                    .unwrap_or_else(|| "the catalog was not verified".into()),
-            };
-        }
-    }
+    let report = match trusted(data, policy, now) {
+        Ok(report) => report,
+        Err(refused) => return refused.into(),
+    };
     if let Some(content) = cached() {
-        return Acquisition::Trusted {
-            content,
-            report: gate.signature,
-        };
+        return Acquisition::Trusted { content, report };
     }
     match extract_with(data, limits, now, keep) {
         Ok(x) => Acquisition::Trusted {
             content: x.content,
-            report: gate.signature,
+            report,
         },
         Err(e) => Acquisition::Failed {
             reason: e.to_string(),
         },
+    }
+}
+
+/// Why the signature gate refused a CAB: each is the [`Acquisition`] of the same name.
+#[derive(Debug)]
+pub enum Refusal {
+    Untrusted { report: SignatureReport },
+    Unsigned,
+    Invalid { reason: String },
+    Expired { signer: Box<SignerReport> },
+    Failed { reason: String },
+}
+
+impl Refusal {
+    /// In words, after "its CAB ...".
+    pub fn reason(self) -> String {
+        match self {
+            Refusal::Untrusted { .. } => "its signer is not approved".into(),
+            Refusal::Unsigned => "it is not signed".into(),
+            Refusal::Expired { signer } => crate::trust::expired_signer_reason(&signer),
+            Refusal::Invalid { reason } | Refusal::Failed { reason } => reason,
+        }
+    }
+}
+
+impl From<Refusal> for Acquisition {
+    fn from(r: Refusal) -> Self {
+        match r {
+            Refusal::Untrusted { report } => Acquisition::Untrusted { report },
+            Refusal::Unsigned => Acquisition::Unsigned,
+            Refusal::Invalid { reason } => Acquisition::Invalid { reason },
+            Refusal::Expired { signer } => Acquisition::Expired { signer: *signer },
+            Refusal::Failed { reason } => Acquisition::Failed { reason },
+        }
+    }
+}
+
+/// The signature half of [`verify_and_parse`]: the report when the CAB verifies and its
+/// signer is trusted.
+fn trusted(
+    data: &[u8],
+    policy: &SignerPolicy<'_>,
+    now: DateTime<Utc>,
+) -> Result<SignatureReport, Refusal> {
+    let gate = verify(data, Some(policy), now);
+    match gate.decision {
+        Some(TrustDecision::Trusted { .. }) => Ok(gate.signature),
+        Some(TrustDecision::Untrusted { .. }) => Err(Refusal::Untrusted {
+            report: gate.signature,
+        }),
+        Some(TrustDecision::Unsigned) => Err(Refusal::Unsigned),
+        Some(TrustDecision::Invalid { reason }) => Err(Refusal::Invalid { reason }),
+        Some(TrustDecision::Expired { signer }) => Err(Refusal::Expired {
+            signer: Box::new(signer),
+        }),
+        None => Err(Refusal::Failed {
+            reason: gate
+                .refused
+                .unwrap_or_else(|| "the catalog was not verified".into()),
+        }),
     }
 }
 
@@ -205,12 +251,20 @@ impl Gate {
         keep: KeepXml<'_>,
         cached: impl FnOnce() -> Option<CatalogContent>,
     ) -> Acquisition {
-        let policy = SignerPolicy {
+        verify_and_parse(data, &self.policy(), &self.limits, now, keep, cached)
+    }
+
+    /// The signature check of [`Gate::check`] alone, parsing nothing (blocking).
+    pub fn verify(&self, data: &[u8], now: DateTime<Utc>) -> Result<SignatureReport, Refusal> {
+        trusted(data, &self.policy(), now)
+    }
+
+    fn policy(&self) -> SignerPolicy<'_> {
+        SignerPolicy {
             approved: &self.approved,
             blocked: &self.blocked,
             allow_expired: self.allow_expired,
-        };
-        verify_and_parse(data, &policy, &self.limits, now, keep, cached)
+        }
     }
 }
 
@@ -240,21 +294,19 @@ pub enum ReparseError {
     Refused(String),
 }
 
-/// Parses in full, without downloading it again, the CAB a catalog was acquired from: a
-/// plan decided from the catalog's summary and now needs the XML of the packages it
-/// publishes (`reconcile::plan_catalogs`). `path` is the fetch cache's copy
-/// ([`Fetcher::cached_catalog`]) and `expected` the SHA-256 acquisition reported
-/// ([`Acquired::cab_sha256`]): the bytes are read once and must hash to it, since a later
-/// fetch of the key may have replaced the file; then they pass the same gate as in
-/// [`acquire`], signature first, so no XML is read from an unverified file. Only the
-/// packages `keep` names keep their XML. Blocking.
-pub fn reparse_cached(
+/// Reads again, without downloading it, the CAB a catalog was acquired from, and passes it
+/// through the same gate as [`acquire`], signature first: a plan made from the catalog's
+/// summary has its summary checked against the CAB (`reconcile::summaries`), and apply
+/// reads the packages a plan publishes from it (`reconcile::hydrate`). `path` is the
+/// fetch cache's copy ([`Fetcher::cached_catalog`]) and `expected` the SHA-256 the plan
+/// was made from: the bytes are read once and must hash to it, since a later fetch of the
+/// key may have replaced the file. Blocking.
+pub fn read_cached(
     gate: &Gate,
     path: &Path,
     expected: Sha256,
     now: DateTime<Utc>,
-    keep: KeepXml<'_>,
-) -> Result<(CatalogContent, SignatureReport), ReparseError> {
+) -> Result<(Vec<u8>, SignatureReport), ReparseError> {
     let data = std::fs::read(path).map_err(|source| ReparseError::Read {
         path: path.to_path_buf(),
         source,
@@ -267,19 +319,25 @@ pub fn reparse_cached(
             found,
         });
     }
-    match gate.check(&data, now, keep, || None) {
-        Acquisition::Trusted { content, report } => Ok((content, report)),
-        Acquisition::Untrusted { .. } => {
-            Err(ReparseError::Refused("its signer is not approved".into()))
-        }
-        Acquisition::Unsigned => Err(ReparseError::Refused("it is not signed".into())),
-        Acquisition::Expired { signer } => Err(ReparseError::Refused(
-            crate::trust::expired_signer_reason(&signer),
-        )),
-        Acquisition::Invalid { reason } | Acquisition::Failed { reason } => {
-            Err(ReparseError::Refused(reason))
-        }
-    }
+    let report = gate
+        .verify(&data, now)
+        .map_err(|refused| ReparseError::Refused(refused.reason()))?;
+    Ok((data, report))
+}
+
+/// [`read_cached`], then the CAB parsed under the gate's limits; only the packages `keep`
+/// names keep their XML. Blocking.
+pub fn reparse_cached(
+    gate: &Gate,
+    path: &Path,
+    expected: Sha256,
+    now: DateTime<Utc>,
+    keep: KeepXml<'_>,
+) -> Result<(CatalogContent, SignatureReport), ReparseError> {
+    let (data, report) = read_cached(gate, path, expected, now)?;
+    let x = extract_with(&data, &gate.limits, now, keep)
+        .map_err(|e| ReparseError::Refused(e.to_string()))?;
+    Ok((x.content, report))
 }
 
 /// Whether a saved summary of an unchanged, trusted CAB may stand in for parsing it.
@@ -287,8 +345,7 @@ pub fn reparse_cached(
 pub enum Reuse {
     /// Planning: a summary is enough to decide.
     Summary,
-    /// Every package's XML is needed (publishing), and the cached CAB that would give it
-    /// again without a download ([`reparse_cached`]) cannot: parse.
+    /// The summary could not be confirmed against its CAB (`reconcile::summaries`): parse.
     Parse,
 }
 
@@ -307,6 +364,7 @@ pub async fn acquire(
         cab_bytes: None,
         etag: None,
         acquisition: Acquisition::Failed { reason },
+        from_summary: false,
     };
     // Only a partner catalog without `url` or `path` needs the (refreshed) partner list.
     let refreshed = if c.url.is_none() && c.path.is_none() {
@@ -338,36 +396,38 @@ pub async fn acquire(
         c.key.clone(),
         fetched.sha256,
     );
-    let acquisition = tokio::task::spawn_blocking(move || match std::fs::read(&path) {
-        Ok(data) => {
-            let mut from_cache = false;
-            // Planning compares hashes; the XML of what a plan publishes is read again from
-            // the cached CAB (`reconcile::payloads`), so only `Parse` keeps it all.
-            let keep = match reuse {
-                Reuse::Summary => KeepXml::None,
-                Reuse::Parse => KeepXml::All,
-            };
-            let acquisition = gate.check(&data, now, keep, || {
-                let cached = match reuse {
-                    Reuse::Summary => parsed_cache::load(&cache, &key, cab),
-                    Reuse::Parse => None,
-                };
-                from_cache = cached.is_some();
-                cached
-            });
-            if let (Acquisition::Trusted { content, .. }, false) = (&acquisition, from_cache) {
-                // Best effort: without the copy the next plan parses again.
-                let _ = parsed_cache::save(&cache, &key, cab, content);
+    let (acquisition, from_summary) = tokio::task::spawn_blocking(move || {
+        match std::fs::read(&path) {
+            Ok(data) => {
+                let mut from_cache = false;
+                // Planning compares hashes; apply reads the XML of what a plan publishes
+                // from the cached CAB (`reconcile::hydrate`), so no package XML is kept.
+                let acquisition = gate.check(&data, now, KeepXml::None, || {
+                    let cached = match reuse {
+                        Reuse::Summary => parsed_cache::load(&cache, &key, cab),
+                        Reuse::Parse => None,
+                    };
+                    from_cache = cached.is_some();
+                    cached
+                });
+                if let (Acquisition::Trusted { content, .. }, false) = (&acquisition, from_cache) {
+                    // Best effort: without the copy the next plan parses again.
+                    let _ = parsed_cache::save(&cache, &key, cab, content);
+                }
+                (acquisition, from_cache)
             }
-            acquisition
+            Err(e) => (
+                Acquisition::Failed {
+                    reason: format!("cannot read {}: {e}", path.display()),
+                },
+                false,
+            ),
         }
-        Err(e) => Acquisition::Failed {
-            reason: format!("cannot read {}: {e}", path.display()),
-        },
     })
     .await
-    .unwrap_or_else(|e| Acquisition::Failed {
-        reason: format!("catalog parsing stopped: {e}"),
+    .unwrap_or_else(|e| {
+        let reason = format!("catalog parsing stopped: {e}");
+        (Acquisition::Failed { reason }, false)
     });
     Acquired {
         key: c.key.clone(),
@@ -376,5 +436,6 @@ pub async fn acquire(
         cab_bytes,
         etag: fetched.etag.clone(),
         acquisition,
+        from_summary,
     }
 }

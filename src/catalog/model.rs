@@ -256,6 +256,18 @@ impl UpdateRecord {
         }
     }
     /// True for a cached summary without the package XML: it must not be published.
+    /// Gives back the spare room of every vector: a record outlives its parse (a plan
+    /// holds every catalog's), and a vector grown by pushes keeps room for four elements.
+    pub fn shrink_to_fit(&mut self) {
+        self.products.shrink_to_fit();
+        self.localized.shrink_to_fit();
+        self.cves.shrink_to_fit();
+        self.superseded.shrink_to_fit();
+        self.items.shrink_to_fit();
+        for item in &mut self.items {
+            item.files.shrink_to_fit();
+        }
+    }
     pub fn is_summary(&self) -> bool {
         self.raw_xml.is_empty() && self.raw_hash.is_some()
     }
@@ -288,7 +300,7 @@ pub struct Category {
 pub struct CatalogContent {
     pub format: FormatVersion,
     /// One record per update id (see [`DuplicatePackage`] for catalogs that list one twice).
-    pub updates: Vec<UpdateRecord>,
+    pub updates: Vec<Arc<UpdateRecord>>,
     pub categories: Vec<Category>,
     pub content_certificates: Vec<CertificateInfo>,
     /// Packages dropped because another package has the same id, one entry per drop.

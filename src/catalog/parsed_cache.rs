@@ -3,9 +3,9 @@
 //! Planning an unchanged catalog should not decompress and parse it again: the benchmark of a
 //! no-op plan over 10 catalogs spent most of its time doing exactly that. The copy keeps every
 //! field but each package's XML, which is replaced by its hash; that is all the planner needs
-//! to decide. When a plan publishes or revises from such a catalog, the records it publishes
-//! are taken from a full parse of the same cached CAB (`reconcile::plan_catalogs`), so a
-//! summary is never published.
+//! to decide. When a plan publishes or revises from such a catalog, the summary is checked
+//! against the cached CAB first (`reconcile::summaries`), and apply reads the XML of what it
+//! publishes from that CAB (`reconcile::hydrate`), so a summary is never published.
 //!
 //! The copy is written only after the CAB verified and its signer was trusted, and it is used
 //! only for a CAB with the same SHA-256 whose signature verifies again under the current
@@ -13,6 +13,7 @@
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::ser::{SerializeSeq, SerializeStruct};
 use serde::{Deserialize, Serialize, Serializer};
@@ -61,7 +62,7 @@ impl Serialize for SummaryContent<'_> {
     }
 }
 
-struct SummaryUpdates<'a>(&'a [UpdateRecord]);
+struct SummaryUpdates<'a>(&'a [Arc<UpdateRecord>]);
 
 impl Serialize for SummaryUpdates<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -121,8 +122,19 @@ pub fn save(
 pub fn load(cache_dir: &Path, key: &str, cab_sha256: Sha256) -> Option<CatalogContent> {
     // From a slice: serde_json's reader-based parsing is several times slower.
     let bytes = std::fs::read(path(cache_dir, key)).ok()?;
-    let entry: Entry = serde_json::from_slice(&bytes).ok()?;
-    (entry.version == VERSION && entry.cab_sha256 == cab_sha256).then_some(entry.content)
+    let mut entry: Entry = serde_json::from_slice(&bytes).ok()?;
+    if entry.version != VERSION || entry.cab_sha256 != cab_sha256 {
+        return None;
+    }
+    // Vectors grown while decoding keep room for four elements: held for the whole plan,
+    // that room was two thirds of the summaries' memory.
+    for u in &mut entry.content.updates {
+        if let Some(u) = Arc::get_mut(u) {
+            u.shrink_to_fit();
+        }
+    }
+    entry.content.updates.shrink_to_fit();
+    Some(entry.content)
 }
 
 #[cfg(test)]
@@ -135,7 +147,7 @@ mod tests {
         let updates = crate::catalog::sdp::parse_catalog(xml).unwrap();
         CatalogContent {
             format: FormatVersion::V3,
-            updates,
+            updates: updates.into_iter().map(Arc::new).collect(),
             categories: vec![],
             content_certificates: vec![],
             duplicates: vec![],

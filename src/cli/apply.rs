@@ -204,12 +204,9 @@ pub(super) fn run(args: ApplyArgs) -> anyhow::Result<u8> {
         }
         plan
     };
-    // A saved plan refers to the packages it publishes: read them from the catalogs' CABs
-    // again, or refuse before anything changes.
-    let mut plan = plan;
-    if crate::reconcile::hydrate::needs_packages(&plan) {
-        crate::reconcile::hydrate::complete_saved(&cfg, &fetcher, &mut plan)?;
-    }
+    // A plan refers to the packages it publishes: apply reads them from the catalogs'
+    // CABs, each checked now, so a CAB gone or changed refuses before anything changes.
+    let packages = crate::reconcile::hydrate::prepare(&cfg, &fetcher, &plan)?;
     std::fs::create_dir_all(plans_dir(&cfg))?;
     plan::file::save(&plan, &plans_dir(&cfg).join(format!("{}.json", plan.id)))?;
     let progress = apply::Progress::for_stderr();
@@ -219,7 +216,7 @@ pub(super) fn run(args: ApplyArgs) -> anyhow::Result<u8> {
     } else {
         fetcher
     };
-    let ctx = crate::reconcile::content_context(&cfg, &content_fetcher);
+    let ctx = crate::reconcile::content_context(&cfg, &content_fetcher, &packages);
     let opts = ApplyOptions {
         resume: args.resume,
         max_deletions: cfg.server.max_deletions,
@@ -231,6 +228,9 @@ pub(super) fn run(args: ApplyArgs) -> anyhow::Result<u8> {
     acquired
         .values_mut()
         .for_each(crate::catalog::acquire::Acquired::shed_updates);
+    let mut plan = plan;
+    plan.refer_to_packages();
+    crate::allocator::release_freed();
     let report = rt.block_on(apply::run(&plan, &backend, &ctx, &opts))?;
     crate::reconcile::prune_saved_plans(&cfg, &backend, &plan.id);
     // Interrupted only when the signal left actions undone; one that came during the last

@@ -352,7 +352,7 @@ fn run_updates(
         crate::errln!("warning: {d}");
     }
     let selected: Vec<&UpdateRecord> = if categories.is_empty() {
-        content.updates.iter().collect()
+        content.updates.iter().map(|u| &**u).collect()
     } else {
         if content.categories.is_empty() {
             bail!(
@@ -366,6 +366,7 @@ fn run_updates(
             .updates
             .iter()
             .filter(|u| members.contains(&u.id))
+            .map(|u| &**u)
             .collect()
     };
     let mut stdout = crate::cli::output::stdout();

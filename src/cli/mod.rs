@@ -126,6 +126,7 @@ pub enum Command {
 
 /// Parses arguments, runs the command and maps its outcome to an exit code.
 pub fn main() -> ExitCode {
+    crate::allocator::limit_arenas();
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => ExitCode::from(code),

@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::model::{Action, ActionKind, Payload, PlanDiagnostic, Severity};
+use super::shown::Shown;
 use crate::catalog::acquire::Acquired;
 use crate::config::Config;
 use crate::store::actual::fingerprint_of;
@@ -138,8 +139,8 @@ impl<'a> Builder<'a> {
         self.actions.push(Action {
             address: address.clone(),
             kind: change.kind,
-            before,
-            after: change.after,
+            before: before.map(Shown::from),
+            after: change.after.map(Shown::from),
             reason: change.reason,
             before_fingerprint,
             bytes: change.bytes,

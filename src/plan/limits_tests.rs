@@ -50,7 +50,7 @@ fn action(catalog: &str, n: u32, kind: ActionKind, payload: Option<Payload>) -> 
 
 /// A publish of update `n` in `catalog` and the staging of its content.
 fn publish(catalog: &str, n: u32, vendor: &str, products: &[&str]) -> Vec<Action> {
-    let record = Box::new(record(n, vendor, products));
+    let record = std::sync::Arc::new(record(n, vendor, products));
     vec![
         action(
             catalog,
@@ -223,7 +223,7 @@ fn two_vendors_products_of_one_name_are_two_categories() {
 
 #[test]
 fn a_revision_that_moves_an_update_to_a_new_product_counts() {
-    let record = Box::new(record(7, "S000", &["New"]));
+    let record = std::sync::Arc::new(record(7, "S000", &["New"]));
     let actions = vec![action(
         "a",
         7,

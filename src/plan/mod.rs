@@ -14,6 +14,7 @@ pub mod limits;
 pub mod model;
 mod package_ref;
 pub mod render;
+pub mod shown;
 pub mod signing;
 pub mod suspend;
 pub mod targets;

@@ -103,12 +103,12 @@ impl fmt::Display for ActionKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Payload {
-    /// A new update or a new revision: the record with its raw SDP XML in memory; saved as
-    /// a reference (id and content hash) that apply completes from the catalog's CAB
-    /// (see `plan::package_ref`).
+    /// A new update or a new revision: the catalog's record, without its SDP XML, which
+    /// apply reads from the catalog's CAB (`apply::packages`); saved as a reference (id and
+    /// content hash, see `plan::package_ref`).
     Update {
         #[serde(with = "super::package_ref")]
-        record: Box<UpdateRecord>,
+        record: std::sync::Arc<UpdateRecord>,
     },
     /// Content to stage for one update: its origin files.
     Content {
@@ -209,9 +209,9 @@ pub struct Action {
     pub address: Address,
     pub kind: ActionKind,
     /// The object as the server has it (None when it does not exist).
-    pub before: Option<serde_json::Value>,
+    pub before: Option<super::shown::Shown>,
     /// The object as it will be (None when it goes away).
-    pub after: Option<serde_json::Value>,
+    pub after: Option<super::shown::Shown>,
     /// Why supctl wants this change, in words a reviewer understands.
     pub reason: String,
     /// Fingerprint of `before` as read from the server; apply refuses the action if it changed.
@@ -327,6 +327,24 @@ impl Plan {
             sources: std::collections::BTreeMap::new(),
             checksum: None,
         }
+    }
+
+    /// Turns each publish or revise payload that holds no package XML into the reference
+    /// a saved plan holds (`plan::package_ref`). Once the plan is made, apply needs of such
+    /// a payload only its id and content hash; the catalog's summary record it shared
+    /// (`UpdateRecord`, a kilobyte or more) can go with the catalog's other records.
+    pub fn refer_to_packages(&mut self) {
+        for a in &mut self.actions {
+            if let Some(Payload::Update { record }) = &mut a.payload
+                && record.is_summary()
+            {
+                *record = std::sync::Arc::new(UpdateRecord::reference(
+                    record.id.clone(),
+                    record.content_hash(),
+                ));
+            }
+        }
+        self.actions.shrink_to_fit();
     }
 
     /// Keeps only actions at or below the given addresses, without their dependencies
@@ -463,7 +481,7 @@ mod tests {
     #[test]
     fn summary_counts_like_terraform_plus_updates() {
         let mut replaced = action("catalog.b", ActionKind::Replace, 0);
-        replaced.before = Some(serde_json::json!({}));
+        replaced.before = Some(serde_json::json!({}).into());
         let plan = Plan::new(
             "c".into(),
             vec![

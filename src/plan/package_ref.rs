@@ -9,11 +9,14 @@
 //! (`reconcile::hydrate`) and refuses, naming the update, when the CAB is gone, changed or
 //! no longer trusted, or holds a different package.
 //!
-//! In memory nothing changes: the planner's and apply's `Payload::Update` still hold the
-//! whole record. Only serialization differs: a reference deserializes to a record stub
-//! (`UpdateRecord::reference`) that is a summary, which apply never publishes
-//! ([`UpdateRecord::is_summary`]). Plans saved before references existed embed the record
-//! and still load.
+//! In memory a plan's `Payload::Update` shares the catalog's summary record (no XML either),
+//! which the planning steps read; before apply, `Plan::refer_to_packages` turns it into the
+//! same stub a reference loads as (`UpdateRecord::reference`), a summary apply never
+//! publishes as it is ([`UpdateRecord::is_summary`]): apply reads the XML through
+//! `apply::packages`. Plans saved before references existed embed the record and still
+//! load; apply publishes such a record as it is.
+
+use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -38,10 +41,8 @@ enum Form {
     Full(Box<UpdateRecord>),
 }
 
-// `serde(with)` hands the field as it is declared: `&Box<UpdateRecord>`.
-#[allow(clippy::borrowed_box)]
 pub(super) fn serialize<S: Serializer>(
-    record: &Box<UpdateRecord>,
+    record: &Arc<UpdateRecord>,
     s: S,
 ) -> Result<S::Ok, S::Error> {
     PackageRef {
@@ -51,10 +52,10 @@ pub(super) fn serialize<S: Serializer>(
     .serialize(s)
 }
 
-pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Box<UpdateRecord>, D::Error> {
+pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<UpdateRecord>, D::Error> {
     Ok(match Form::deserialize(d)? {
-        Form::Ref(r) => Box::new(UpdateRecord::reference(r.id, r.content_hash)),
-        Form::Full(record) => record,
+        Form::Ref(r) => Arc::new(UpdateRecord::reference(r.id, r.content_hash)),
+        Form::Full(record) => Arc::from(record),
     })
 }
 
@@ -72,7 +73,7 @@ mod tests {
         let r = record();
         let hash = r.content_hash();
         let json = serde_json::to_string(&Payload::Update {
-            record: Box::new(r.clone()),
+            record: std::sync::Arc::new(r.clone()),
         })
         .unwrap();
         assert_eq!(

@@ -8,6 +8,7 @@ use serde_json::Value;
 use similar::{ChangeTag, TextDiff};
 
 use super::model::{Action, ActionKind, Plan, Severity, human_bytes};
+use super::shown::Shown;
 
 /// Most update lines shown per catalog and kind in text output; `--json` has them all.
 const UPDATE_LINES: usize = 25;
@@ -163,7 +164,11 @@ fn object_action(out: &mut String, a: &Action) {
     if let Some(why) = &a.unsupported {
         let _ = writeln!(out, "    ! {}", why.yellow());
     }
-    field_diff(out, a.before.as_ref(), a.after.as_ref());
+    let (before, after) = (
+        a.before.as_ref().map(Shown::value),
+        a.after.as_ref().map(Shown::value),
+    );
+    field_diff(out, before.as_ref(), after.as_ref());
     out.push('\n');
 }
 
@@ -197,9 +202,8 @@ fn title_of(a: &Action) -> String {
         .as_ref()
         .or(a.before.as_ref())
         .and_then(|v| v.get("title"))
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string()
+        .and_then(|t| t.as_str().map(str::to_string))
+        .unwrap_or_default()
 }
 
 /// The whole plan as text: detail first, summary line last (as Terraform prints it).
@@ -300,8 +304,8 @@ mod tests {
             Action {
                 address: "catalog.a".into(),
                 kind: ActionKind::Update,
-                before: Some(json!({"schedule": "every 7 days", "name": "A"})),
-                after: Some(json!({"schedule": "every 1 day", "name": "A"})),
+                before: Some(json!({"schedule": "every 7 days", "name": "A"}).into()),
+                after: Some(json!({"schedule": "every 1 day", "name": "A"}).into()),
                 reason: "schedule changed".into(),
                 before_fingerprint: None,
                 bytes: 0,
@@ -312,7 +316,7 @@ mod tests {
                 address: "catalog.a.update[u1]".into(),
                 kind: ActionKind::Publish,
                 before: None,
-                after: Some(json!({"title": "Tool 1.0"})),
+                after: Some(json!({"title": "Tool 1.0"}).into()),
                 reason: "new in catalog".into(),
                 before_fingerprint: None,
                 bytes: 0,

@@ -1,29 +1,32 @@
-//! Completing a saved plan before it is applied: the package XML its publish and revise
-//! payloads refer to (`plan::package_ref`), read again from the catalog CABs the plan was
-//! made from.
+//! Reading the packages a plan publishes from the catalog CABs it was made from
+//! (`plan::package_ref`, `apply::packages`).
 //!
 //! Each catalog's CAB is the fetch cache's copy, which must still have the SHA-256 the plan
 //! recorded (`Plan::sources`) and pass the catalog's signature gate under today's config
-//! (`acquire::reparse_cached`: signature first, no XML read from an unverified file); each
-//! package must be there with the content hash the plan named. Anything else refuses the
-//! whole plan before a change is made, naming the first update it affects: publishing
-//! other bytes than the reviewed ones is exactly what a saved plan promises not to do.
-//! A plan made in memory (`apply --auto-approve`, the daemon's passes) already holds its
-//! records and passes through untouched.
+//! (`acquire::read_cached`: signature first, no XML read from an unverified file); each
+//! package must be there with the content hash the plan named. [`prepare`] checks every
+//! CAB before apply changes anything and refuses the plan, naming the first update it
+//! affects, when one is gone, changed or no longer trusted: publishing other bytes than the
+//! reviewed ones is exactly what a plan promises not to do. Apply then reads one catalog's
+//! packages at a time ([`CabPackages`]), checking the CAB again as it reads it, so a CAB
+//! replaced during the apply stops it at that catalog's first batch, named the same way.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::path::PathBuf;
 
 use chrono::Utc;
 
-use crate::catalog::acquire::{Gate, ReparseError, reparse_cached};
+use crate::apply::{PackageError, Packages};
+use crate::catalog::acquire::{Gate, ReparseError, read_cached, reparse_cached};
 use crate::catalog::fetch::Fetcher;
+use crate::catalog::model::UpdateRecord;
 use crate::catalog::sdp::KeepXml;
 use crate::config::Config;
 use crate::ids::{Sha256, UpdateId};
 use crate::plan::{Payload, Plan};
-use crate::store::{Address, Target};
+use crate::store::{Address, CatalogKey, Target};
 
-/// Why a saved plan's packages could not be read again; each names the update.
+/// Why a plan's packages cannot be read; each names the update.
 #[derive(Debug, thiserror::Error)]
 pub enum HydrateError {
     #[error(
@@ -58,104 +61,126 @@ pub enum HydrateError {
     },
 }
 
-/// True when `plan` holds payloads that are references (a plan read from a file).
-pub fn needs_packages(plan: &Plan) -> bool {
-    plan.actions
-        .iter()
-        .any(|a| matches!(&a.payload, Some(Payload::Update { record }) if record.is_summary()))
+/// One catalog's CAB, checked: where it is, the SHA-256 the plan was made from, its gate.
+struct Source {
+    gate: Gate,
+    cab: PathBuf,
+    sha256: Sha256,
 }
 
-/// Replaces every reference payload of `plan` by the package read from its catalog's CAB,
-/// or changes nothing and names the first update it could not complete. Blocking (it
-/// verifies and parses CABs).
-pub fn complete_saved(
-    cfg: &Config,
-    fetcher: &Fetcher,
-    plan: &mut Plan,
-) -> Result<(), HydrateError> {
-    // Per catalog: the updates wanted, with the address (for errors) and the planned hash.
-    let mut wanted: BTreeMap<String, HashMap<UpdateId, (Address, Sha256)>> = BTreeMap::new();
+/// The catalogs' cached CABs a plan's packages are read from, every one checked by
+/// [`prepare`].
+pub struct CabPackages {
+    sources: BTreeMap<CatalogKey, Source>,
+}
+
+/// Checks, before apply changes anything, that every catalog `plan` publishes from by
+/// reference is still configured and that its cached CAB is the one the plan recorded and
+/// still passes the catalog's gate; returns what reads the packages. Blocking (it hashes
+/// and verifies each CAB once).
+pub fn prepare(cfg: &Config, fetcher: &Fetcher, plan: &Plan) -> Result<CabPackages, HydrateError> {
+    // The first update of each catalog in address order (the id's), for errors.
+    let mut first: BTreeMap<CatalogKey, UpdateId> = BTreeMap::new();
     for a in &plan.actions {
         if let (Some(Payload::Update { record }), Some(Target::Update(key, id))) =
             (&a.payload, a.address.target())
             && record.is_summary()
         {
-            wanted
-                .entry(key.to_string())
-                .or_default()
-                .insert(id, (a.address.clone(), record.content_hash()));
+            let slot = first.entry(key).or_insert_with(|| id.clone());
+            if id < *slot {
+                *slot = id;
+            }
         }
     }
     let now = Utc::now();
-    let mut found = HashMap::new();
-    for (key, ids) in wanted {
-        // Errors name the first of the catalog's updates, in address order.
-        let Some(first) = ids
-            .values()
-            .map(|(address, _)| address)
-            .min_by_key(|a| a.to_string())
-            .cloned()
-        else {
-            continue;
-        };
+    let mut sources = BTreeMap::new();
+    for (key, id) in first {
+        let (update, catalog) = (Address::update(&key, &id).to_string(), key.to_string());
         let c = cfg
             .catalogs
-            .get(&key)
+            .get(key.as_str())
             .ok_or_else(|| HydrateError::NotConfigured {
-                update: first.to_string(),
-                catalog: key.clone(),
+                update: update.clone(),
+                catalog: catalog.clone(),
             })?;
-        let expected = *plan
+        let sha256 = *plan
             .sources
-            .get(&key)
+            .get(key.as_str())
             .ok_or_else(|| HydrateError::NoSource {
-                update: first.to_string(),
-                catalog: key.clone(),
+                update: update.clone(),
+                catalog: catalog.clone(),
             })?;
         let unavailable = |reason| HydrateError::Unavailable {
-            update: first.to_string(),
-            catalog: key.clone(),
+            update: update.clone(),
+            catalog: catalog.clone(),
             reason: Box::new(reason),
         };
         let cab = fetcher
-            .cached_catalog(&key)
+            .cached_catalog(key.as_str())
             .map_err(|e| unavailable(ReparseError::Cache(e)))?;
-        let wanted: HashSet<UpdateId> = ids.keys().cloned().collect();
-        let keep = KeepXml::Only(&wanted);
-        let (content, _) =
-            reparse_cached(&Gate::of(cfg, c), &cab, expected, now, keep).map_err(unavailable)?;
-        let mut left: HashSet<&UpdateId> = ids.keys().collect();
+        let gate = Gate::of(cfg, c);
+        read_cached(&gate, &cab, sha256, now).map_err(unavailable)?;
+        sources.insert(key, Source { gate, cab, sha256 });
+    }
+    Ok(CabPackages { sources })
+}
+
+impl Packages for CabPackages {
+    fn read(
+        &self,
+        catalog: &CatalogKey,
+        wanted: &BTreeMap<UpdateId, Sha256>,
+    ) -> Result<Vec<UpdateRecord>, PackageError> {
+        let Some((first, _)) = wanted.first_key_value() else {
+            return Ok(Vec::new());
+        };
+        let name = |id: &UpdateId| Address::update(catalog, id).to_string();
+        let fail = |e: HydrateError| PackageError::Read(Box::new(e));
+        let source = self.sources.get(catalog).ok_or_else(|| {
+            fail(HydrateError::NoSource {
+                update: name(first),
+                catalog: catalog.to_string(),
+            })
+        })?;
+        let ids: HashSet<UpdateId> = wanted.keys().cloned().collect();
+        let (content, _) = reparse_cached(
+            &source.gate,
+            &source.cab,
+            source.sha256,
+            Utc::now(),
+            KeepXml::Only(&ids),
+        )
+        .map_err(|reason| {
+            fail(HydrateError::Unavailable {
+                update: name(first),
+                catalog: catalog.to_string(),
+                reason: Box::new(reason),
+            })
+        })?;
+        let mut left: BTreeSet<&UpdateId> = wanted.keys().collect();
+        let mut out = Vec::with_capacity(wanted.len());
         for record in content.updates {
-            let Some((address, planned)) = ids.get(&record.id) else {
+            let Some(planned) = wanted.get(&record.id) else {
                 continue;
             };
-            let hash = record.content_hash();
-            if hash != *planned {
-                return Err(HydrateError::PackageChanged {
-                    update: address.to_string(),
-                    catalog: key.clone(),
+            let found = record.content_hash();
+            if found != *planned {
+                return Err(fail(HydrateError::PackageChanged {
+                    update: name(&record.id),
+                    catalog: catalog.to_string(),
                     expected: *planned,
-                    found: hash,
-                });
+                    found,
+                }));
             }
             left.remove(&record.id);
-            found.insert((key.clone(), record.id.clone()), record);
+            out.push(std::sync::Arc::unwrap_or_clone(record));
         }
-        if let Some(missing) = left.into_iter().min() {
-            return Err(HydrateError::PackageMissing {
-                update: ids[missing].0.to_string(),
-                catalog: key,
-            });
+        if let Some(missing) = left.first() {
+            return Err(fail(HydrateError::PackageMissing {
+                update: name(missing),
+                catalog: catalog.to_string(),
+            }));
         }
+        Ok(out)
     }
-    for a in &mut plan.actions {
-        if let (Some(Payload::Update { record }), Some(Target::Update(key, id))) =
-            (&mut a.payload, a.address.target())
-            && record.is_summary()
-            && let Some(full) = found.remove(&(key.to_string(), id))
-        {
-            **record = full;
-        }
-    }
-    Ok(())
 }

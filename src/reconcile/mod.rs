@@ -14,12 +14,12 @@ pub mod hydrate;
 pub mod locked;
 pub mod observe;
 pub mod pass;
-mod payloads;
 pub mod prune;
 pub mod record;
 pub mod schedule;
 pub mod signing;
 pub mod status;
+mod summaries;
 pub mod watcher;
 pub mod windows;
 
@@ -125,15 +125,15 @@ fn interrupted_apply(cfg: &Config, backend: &Store) -> Option<plan::PlanDiagnost
 }
 
 /// Acquires (unchanged catalogs from their parsed summaries), takes one snapshot of the
-/// backend and plans once; when the plan publishes or revises from a summarised catalog,
-/// the full records are parsed from the CAB that catalog was acquired from (no second
-/// download, no second diff), so every publish carries the package's XML.
+/// backend and plans once. Publish payloads are summary records: apply reads their XML
+/// from the CABs the plan records (`reconcile::hydrate`). When the plan publishes or
+/// revises from a catalog read from its summary, the summary is checked against the CAB
+/// first (`reconcile::summaries`).
 ///
-/// When that CAB cannot serve, the plan is made again rather than refused: the catalog's
-/// full parse stands in for its summary when the two disagree, and a catalog whose cached
-/// CAB is gone, was replaced by a later fetch or no longer passes the gate is acquired
-/// again (`Reuse::Parse`); then one more diff, against the same snapshot, which keeps the
-/// records already completed for the other catalogs. A refusal would fail a plan (or a
+/// When that check fails, the plan is made again rather than refused: the catalog's parse
+/// stands in for its summary when the two disagree, and a catalog whose cached CAB is
+/// gone, was replaced by a later fetch or no longer passes the gate is acquired again and
+/// parsed; then one more diff, against the same snapshot. A refusal would fail a plan (or a
 /// daemon's pass) over a cache hiccup that planning again resolves, and for a summary that
 /// misled the first diff only a new diff gives the right actions. This path is rare: the
 /// CAB was verified moments before, under the state directory's cache.
@@ -146,35 +146,35 @@ pub async fn plan_catalogs(
 ) -> Result<(Plan, BTreeMap<String, Acquired>), StoreError> {
     let mut catalogs = acquire_all(cfg, fetcher, only, Reuse::Summary).await;
     let actual = backend.snapshot()?;
-    let mut plan = diff_with(cfg, backend, &actual, &catalogs, targets)?;
-    let fallbacks = payloads::complete(cfg, fetcher, &catalogs, &mut plan).await;
+    let plan = diff_with(cfg, backend, &actual, &catalogs, targets)?;
+    let fallbacks = summaries::check(cfg, fetcher, &catalogs, &plan).await;
     if fallbacks.is_empty() {
         return Ok((plan, catalogs));
     }
-    // Planned again: the first plan's records are kept, not the plan itself beside the new one.
-    let records = payloads::take_records(plan);
+    drop(plan);
     let mut again = Vec::new();
     for (key, fallback) in fallbacks {
         match fallback {
-            payloads::Fallback::Disagrees(full) => {
+            summaries::Fallback::Disagrees(parsed) => {
                 tracing::warn!(catalog = %key, "the catalog's parsed summary disagrees with its CAB; planning it from the CAB");
                 if let Some(a) = catalogs.get_mut(&key) {
-                    a.acquisition = *full;
+                    a.acquisition = *parsed;
+                    a.from_summary = false;
                 }
             }
-            payloads::Fallback::Unavailable(e) => {
+            summaries::Fallback::Unavailable(e) => {
                 tracing::warn!(catalog = %key, error = %e, "cannot parse the catalog again from its cached CAB; acquiring it again");
                 catalogs.remove(&key);
                 again.push(key);
             }
         }
     }
-    // `acquire_all` with no key would acquire every catalog.
+    // `acquire_all` with no key would acquire every catalog. Parsed, not summarised: the
+    // summary was not confirmed.
     if !again.is_empty() {
         catalogs.extend(acquire_all(cfg, fetcher, &again, Reuse::Parse).await);
     }
-    let mut plan = diff_with(cfg, backend, &actual, &catalogs, targets)?;
-    payloads::complete_again(&mut plan, records);
+    let plan = diff_with(cfg, backend, &actual, &catalogs, targets)?;
     Ok((plan, catalogs))
 }
 
@@ -255,10 +255,17 @@ pub fn prune_saved_plans(cfg: &Config, backend: &Store, applied: &crate::store::
 /// then the content `import-bundle` installed in the state directory
 /// (`<state>/bundle-content/`, see [`crate::bundle`]). Each file found counts only when its
 /// digest is the catalog's, so a folder that holds another catalog's files does no harm.
-pub fn content_context<'a>(cfg: &Config, fetcher: &'a Fetcher) -> ContentContext<'a> {
+///
+/// `packages` reads the package XML the plan refers to (`hydrate::prepare`).
+pub fn content_context<'a>(
+    cfg: &Config,
+    fetcher: &'a Fetcher,
+    packages: &'a hydrate::CabPackages,
+) -> ContentContext<'a> {
     let imported = crate::bundle::installed_content(&cfg.server.path);
     let imported = imported.is_dir().then_some(imported);
     ContentContext {
+        packages: Some(packages),
         fetcher: Some(fetcher),
         sources: cfg
             .catalogs

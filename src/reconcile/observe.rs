@@ -48,9 +48,8 @@ fn first_actions(plan: &Plan, scope: &str) -> String {
                 .after
                 .as_ref()
                 .or(a.before.as_ref())
-                .and_then(|v| v.get("title"))
-                .and_then(|t| t.as_str());
-            match title {
+                .and_then(|v| v.get("title"));
+            match title.as_ref().and_then(|t| t.as_str()) {
                 Some(t) => format!("{} {} \"{t}\"", a.kind, a.address),
                 None => format!("{} {}", a.kind, a.address),
             }

@@ -215,6 +215,8 @@ pub async fn run(
     }
     let report = if opts.apply {
         acquired.values_mut().for_each(Acquired::shed_updates);
+        plan.refer_to_packages();
+        crate::allocator::release_freed();
         match apply_plan(cfg, backend, fetcher, &plan, false, opts).await {
             Err(PassError::Apply(ApplyError::Budget { count, max })) => {
                 // Recorded, so `status` says why nothing changes (the error alone only
@@ -276,20 +278,13 @@ pub async fn apply_plan(
     if !plan.changes && !resume {
         return Ok(Report::default());
     }
-    // A plan read from its file (a resumed one) refers to its packages: read them again.
-    let completed;
-    let plan = if super::hydrate::needs_packages(plan) {
-        let mut p = plan.clone();
-        super::hydrate::complete_saved(cfg, fetcher, &mut p)?;
-        completed = p;
-        &completed
-    } else {
-        plan
-    };
+    // The plan refers to the packages it publishes: each CAB is checked now, before
+    // anything changes; apply reads them.
+    let packages = super::hydrate::prepare(cfg, fetcher, plan)?;
     let dir = super::plans_dir(cfg);
     std::fs::create_dir_all(&dir).map_err(|e| PassError::Io(dir.display().to_string(), e))?;
     plan::file::save(plan, &dir.join(format!("{}.json", plan.id)))?;
-    let ctx = super::content_context(cfg, fetcher);
+    let ctx = super::content_context(cfg, fetcher, &packages);
     let aopts = ApplyOptions {
         resume,
         max_deletions: cfg.server.max_deletions,

@@ -1,9 +1,9 @@
 //! Plan once (issue 14), through the library: a plan made from a catalog's cached summary
-//! reads the backend's state once and fetches the catalog once, yet every publish carries
-//! the package XML, taken from the CAB the plan verified. A backend that counts its
-//! snapshots (and can disturb the fetch cache between acquisition and the payloads, as a
-//! concurrent fetch would) and the vendor site's request log show it; so do the fallbacks
-//! when the cached CAB cannot serve.
+//! reads the backend's state once and fetches the catalog once; its publishes refer to
+//! their packages, which apply reads from the CAB the plan verified (issue 19). A backend
+//! that counts its snapshots (and can disturb the fetch cache between acquisition and the
+//! summary's check, as a concurrent fetch would) and the vendor site's request log show
+//! it; so do the fallbacks when the cached CAB cannot serve.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -146,7 +146,11 @@ impl World {
     }
 
     fn apply(&self, plan: &Plan) {
+        let fetcher =
+            Fetcher::new(supctl::reconcile::http_settings(&self.cfg), self.cache()).unwrap();
+        let packages = supctl::reconcile::hydrate::prepare(&self.cfg, &fetcher, plan).unwrap();
         let ctx = supctl::apply::ContentContext {
+            packages: Some(&packages),
             fetcher: None,
             sources: BTreeMap::new(),
             now: chrono::Utc::now(),
@@ -175,46 +179,45 @@ impl World {
     }
 }
 
-/// The publish and revise records of a plan, by update id.
-fn published(plan: &Plan) -> BTreeMap<String, (ActionKind, supctl::catalog::model::UpdateRecord)> {
+/// The publishes and revisions of a plan, by update id: what and which package. Every
+/// payload is a summary: apply reads the XML.
+fn published(plan: &Plan) -> BTreeMap<String, (ActionKind, Sha256)> {
     plan.actions
         .iter()
         .filter_map(|a| match &a.payload {
             Some(Payload::Update { record }) => {
-                Some((record.id.to_string(), (a.kind, (**record).clone())))
+                assert!(record.is_summary(), "a plan holds no package XML");
+                Some((record.id.to_string(), (a.kind, record.content_hash())))
             }
             _ => None,
         })
         .collect()
 }
 
-/// Whether the catalog was planned from its summary (no record has its XML).
+/// Whether the catalog was planned from its saved summary rather than a parse.
 fn from_summary(acquired: &BTreeMap<String, Acquired>) -> bool {
-    match &acquired["contoso"].acquisition {
-        Acquisition::Trusted { content, .. } => content.updates.iter().all(|u| u.is_summary()),
-        other => panic!("not trusted: {other:?}"),
-    }
+    let a = &acquired["contoso"];
+    assert!(
+        matches!(a.acquisition, Acquisition::Trusted { .. }),
+        "not trusted: {:?}",
+        a.acquisition
+    );
+    a.from_summary
 }
 
 /// The first plan parses the CAB keeping no package XML (it decides on hashes, and saves
-/// the summary); the second, with nothing applied, decides from the summary. Both must
-/// publish the same four updates with their XML, read again from the verified CAB: from one
-/// snapshot and one request for the catalog (the old planner fetched it again and planned
-/// twice, two snapshots).
+/// the summary); the second, with nothing applied, decides from the summary. Both publish
+/// the same four packages, from one snapshot and one request for the catalog (the old
+/// planner fetched it again and planned twice, two snapshots); apply reads their XML from
+/// the verified CAB.
 #[test]
 fn a_summarised_catalog_is_fetched_once_and_published_with_its_xml() {
     let w = World::new();
     let (first, acquired, snapshots, requests) = w.plan();
-    assert!(
-        from_summary(&acquired),
-        "even a parse keeps no package XML for planning"
-    );
+    assert!(!from_summary(&acquired), "the first plan parses the CAB");
     assert_eq!((snapshots, requests), (1, 1));
     let full = published(&first);
     assert_eq!(full.len(), 4, "{full:?}");
-    for (_, record) in full.values() {
-        assert!(!record.is_summary() && record.raw_xml.contains(&record.id.to_string()));
-    }
     assert!(w.summary_file().is_file());
 
     let (second, acquired, snapshots, requests) = w.plan();
@@ -225,10 +228,7 @@ fn a_summarised_catalog_is_fetched_once_and_published_with_its_xml() {
         from_summary(&acquired),
         "the second plan decides from the summary"
     );
-    assert_eq!(published(&second), full, "the same records, with their XML");
-    for (_, record) in published(&second).values() {
-        assert!(!record.is_summary() && record.raw_xml.contains(&record.id.to_string()));
-    }
+    assert_eq!(published(&second), full, "the same packages");
     let kinds = |p: &Plan| -> Vec<String> {
         p.actions
             .iter()
@@ -248,10 +248,10 @@ fn a_summarised_catalog_is_fetched_once_and_published_with_its_xml() {
     assert!(!after.changes, "converged: {:?}", after.actions);
 }
 
-/// The cached CAB is replaced between acquisition and the payloads (as a concurrent fetch
-/// of the key would): its SHA-256 no longer matches, so nothing is parsed from it; the
-/// catalog is fetched again (unconditionally: the cache no longer vouches for it) and the
-/// plan still comes from one snapshot with every publish complete.
+/// The cached CAB is replaced between acquisition and the summary's check (as a concurrent
+/// fetch of the key would): its SHA-256 no longer matches, so nothing is parsed from it;
+/// the catalog is fetched again (unconditionally: the cache no longer vouches for it) and
+/// the plan still comes from one snapshot, and applies.
 #[test]
 fn a_cached_cab_replaced_while_planning_is_fetched_again() {
     let w = World::new();
@@ -275,6 +275,35 @@ fn a_cached_cab_replaced_while_planning_is_fetched_again() {
     );
     assert_eq!(published(&second), published(&first));
     assert!(!second.has_errors(), "{:?}", second.diagnostics);
+    w.apply(&second);
+}
+
+/// The cached CAB is replaced after the plan was made: apply refuses before it changes
+/// anything, naming the first update, and a new plan fetches the catalog again.
+#[test]
+fn a_cached_cab_replaced_after_planning_refuses_the_apply_by_name() {
+    let w = World::new();
+    let (plan, _, _, _) = w.plan();
+    std::fs::write(
+        w.cache().join("contoso.cab"),
+        b"MSCF not the verified cabinet",
+    )
+    .unwrap();
+    let fetcher = Fetcher::new(supctl::reconcile::http_settings(&w.cfg), w.cache()).unwrap();
+    let err = supctl::reconcile::hydrate::prepare(&w.cfg, &fetcher, &plan)
+        .err()
+        .expect("refused")
+        .to_string();
+    let first = published(&plan).into_keys().min().unwrap();
+    assert!(
+        err.starts_with(&format!(
+            "cannot apply catalog.contoso.update[{first}]: the CAB of catalog `contoso`"
+        )) && err.contains("is no longer the CAB verified"),
+        "{err}"
+    );
+    let (again, _, _, requests) = w.plan();
+    assert_eq!(requests, 1);
+    w.apply(&again);
 }
 
 /// A summary that disagrees with its CAB (here one record's content hash altered, as an

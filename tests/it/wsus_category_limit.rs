@@ -44,7 +44,7 @@ fn publish_action(record: UpdateRecord) -> Action {
         bytes: 0,
         unsupported: None,
         payload: Some(Payload::Update {
-            record: Box::new(record),
+            record: std::sync::Arc::new(record),
         }),
     }
 }

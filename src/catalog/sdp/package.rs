@@ -297,12 +297,10 @@ impl<'d> Builder<'d> {
                     let installer = item.installer.ok_or_else(|| {
                         self.err(SdpErrorKind::Missing("InstallableItem installer element"))
                     })?;
-                    let mut files = item.files;
-                    files.shrink_to_fit();
                     self.items.push(InstallableItem {
                         id: item.id,
                         installer,
-                        files,
+                        files: item.files,
                         uninstallable: item.uninstallable,
                     });
                 }
@@ -330,34 +328,30 @@ impl<'d> Builder<'d> {
             .created
             .take()
             .ok_or_else(|| self.err(SdpErrorKind::Missing("Properties/@CreationDate")))?;
-        // A record outlives its parse (a plan holds every catalog's), and a vector grown by
-        // pushes keeps room for four: a third of a record's memory, before this.
-        fn exact<T>(mut v: Vec<T>) -> Vec<T> {
-            v.shrink_to_fit();
-            v
-        }
         use std::mem::take;
-        Ok(UpdateRecord {
+        let mut record = UpdateRecord {
             id,
             schema_version: take(&mut self.schema_version),
             created,
             created_raw,
             vendor: take(&mut self.vendor),
-            products: exact(take(&mut self.products)),
+            products: take(&mut self.products),
             publication_state: self.publication_state,
             update_type: take(&mut self.update_type),
-            localized: exact(take(&mut self.localized)),
+            localized: take(&mut self.localized),
             classification,
             severity: self.severity.take(),
             kb_article: self.kb_article.take(),
             bulletin: self.bulletin.take(),
-            cves: exact(take(&mut self.cves)),
-            superseded: exact(take(&mut self.superseded)),
-            items: exact(take(&mut self.items)),
+            cves: take(&mut self.cves),
+            superseded: take(&mut self.superseded),
+            items: take(&mut self.items),
             raw_xml: String::new(),
             raw_hash: None,
             namespaces: Default::default(),
-        })
+        };
+        record.shrink_to_fit();
+        Ok(record)
     }
 }
 
