@@ -145,6 +145,9 @@ pub async fn plan_catalogs(
     targets: &[Address],
 ) -> Result<(Plan, BTreeMap<String, Acquired>), StoreError> {
     let mut catalogs = acquire_all(cfg, fetcher, only, Reuse::Summary).await;
+    // What the parses and summary loads freed on their threads goes back before the
+    // snapshot is read on this one (`allocator`).
+    crate::allocator::release_freed();
     let actual = backend.snapshot()?;
     let plan = diff_with(cfg, backend, &actual, &catalogs, targets)?;
     let fallbacks = summaries::check(cfg, fetcher, &catalogs, &plan).await;

@@ -88,11 +88,12 @@ impl Db {
                 db.display()
             )));
         }
-        // A 64 MiB page cache keeps index pages hot during large publishes; per connection,
-        // it changes nothing on disk.
+        // A 32 MiB page cache keeps index pages hot during large publishes; per connection,
+        // it changes nothing on disk. Measured on the first apply of 10 x 10,000 updates:
+        // 64 MiB saved 2-3 s of 50 and cost 40 MiB of peak memory.
         conn.execute_batch(
             "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;
-             PRAGMA cache_size = -65536;",
+             PRAGMA cache_size = -32768;",
         )
         .map_err(corrupt)?;
         let schema_version = super::schema::migrate(&mut conn, &db).map_err(|e| match e {

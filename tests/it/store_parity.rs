@@ -98,3 +98,39 @@ fn both_backends_end_in_the_same_state() {
         assert!(!rows.is_empty(), "{f:?}");
     }
 }
+
+/// An update with several files and several supersedence links, each stored in an order
+/// other than the sorted one: the single-update read apply checks fingerprints with (its
+/// statements carry no ORDER BY) gives the fingerprint the snapshot's sorted read gives.
+#[test]
+fn the_fingerprint_of_one_update_is_the_snapshots() {
+    let (_d, l) = local();
+    l.apply(Change::UpsertCatalog(bench::catalog())).unwrap();
+    let mut r = update(5);
+    let template = r.items[0].files[0].clone();
+    r.items[0].files = (0..4u8)
+        .rev()
+        .map(|i| supctl::catalog::model::OriginFile {
+            name: format!("part{i}.exe"),
+            sha1: supctl::ids::Sha1::of(&[i; 3]),
+            ..template.clone()
+        })
+        .collect();
+    r.superseded = vec![update_id(3), update_id(1), update_id(2)];
+    let mut newer = update(9);
+    newer.superseded = vec![update_id(5)];
+    let mut newest = update(8);
+    newest.superseded = vec![update_id(5)];
+    publish(&l, (1..=4).map(update).collect());
+    publish(&l, vec![newer, r, newest]);
+    let snapshot = l.snapshot().unwrap();
+    let address = Address::update(&catalog_key(), &update_id(5));
+    let stored = &snapshot.updates[&update_id(5)];
+    assert_eq!(stored.files.len(), 4);
+    assert_eq!(stored.supersedes.len(), 3);
+    assert_eq!(stored.superseded_by.len(), 2);
+    assert_eq!(
+        l.fingerprint(&address).unwrap(),
+        snapshot.fingerprint(&address)
+    );
+}

@@ -193,8 +193,11 @@ pub(super) fn categories(
     Ok(out)
 }
 
-/// Updates with their files and supersedence. All three queries run in id order and are
-/// merge-joined, so 100,000 updates cost three index scans and no hashing.
+/// Updates with their files and supersedence. The updates and their files run in id order
+/// and are merge-joined, so 100,000 updates cost three index scans and no hashing. The rows
+/// go straight into the map: collecting them first, then the map, held the updates three
+/// times over (the vector, the pairs `BTreeMap::from_iter` sorts, the map), about 100 MB
+/// of a no-op plan of 100,000 updates.
 pub(super) fn updates(
     c: &Connection,
     id: Option<&UpdateId>,
@@ -212,6 +215,7 @@ pub(super) fn updates(
                 classification, severity, kb_article, update_type, created, expired, declined
          FROM updates WHERE ?1 IS NULL ORDER BY id"
     })?;
+    let mut v = BTreeMap::new();
     let rows = st.query_map([id_text], |r| {
         Ok(StoredUpdate {
             id: parsed(r, 0)?,
@@ -238,15 +242,18 @@ pub(super) fn updates(
             files: Vec::new(),
         })
     })?;
-    let mut v = rows.collect::<rusqlite::Result<Vec<StoredUpdate>>>()?;
-    // Stored ids are normalised, so text order is id order.
-    let find = |v: &[StoredUpdate], key: &str| v.binary_search_by(|u| u.id.as_str().cmp(key)).ok();
+    for u in rows {
+        let u = u?;
+        v.insert(u.id.clone(), u);
+    }
 
     let mut st = c.prepare_cached(if one {
-        "SELECT f.update_id, f.name, f.size, f.sha1, COALESCE(f.sha256, c.sha256), f.uri,
-                c.sha1 IS NOT NULL
-         FROM update_files f LEFT JOIN content c ON c.sha1 = f.sha1
-         WHERE f.update_id = ?1 ORDER BY f.update_id, f.sha1"
+        // Subqueries, not the join: with a join, SQLite prepares a statement that holds a
+        // column equal to a bound parameter again at every run (see the end).
+        "SELECT f.update_id, f.name, f.size, f.sha1,
+                COALESCE(f.sha256, (SELECT c.sha256 FROM content c WHERE c.sha1 = f.sha1)),
+                f.uri, EXISTS (SELECT 1 FROM content c WHERE c.sha1 = f.sha1)
+         FROM update_files f WHERE f.update_id = ?1"
     } else {
         "SELECT f.update_id, f.name, f.size, f.sha1, COALESCE(f.sha256, c.sha256), f.uri,
                 c.sha1 IS NOT NULL
@@ -254,13 +261,12 @@ pub(super) fn updates(
          WHERE ?1 IS NULL ORDER BY f.update_id, f.sha1"
     })?;
     let mut rows = st.query([id_text])?;
-    let mut cursor = 0;
+    // Stored ids are normalised, so text order is id order: the map's order.
+    let mut cursor = v.values_mut().peekable();
     while let Some(r) = rows.next()? {
         let owner = text_ref(r, 0)?;
-        while cursor < v.len() && v[cursor].id.as_str() < owner {
-            cursor += 1;
-        }
-        if let Some(u) = v.get_mut(cursor).filter(|u| u.id.as_str() == owner) {
+        while cursor.next_if(|u| u.id.as_str() < owner).is_some() {}
+        if let Some(u) = cursor.peek_mut().filter(|u| u.id.as_str() == owner) {
             u.files.push(StoredFile {
                 name: r.get(1)?,
                 size: r.get::<_, i64>(2)? as u64,
@@ -273,22 +279,38 @@ pub(super) fn updates(
     }
 
     let mut st = c.prepare_cached(if one {
-        "SELECT update_id, supersedes FROM supersedence WHERE update_id = ?1 OR supersedes = ?1 ORDER BY update_id, supersedes"
+        "SELECT update_id, supersedes FROM supersedence WHERE update_id = ?1 OR supersedes = ?1"
     } else {
         "SELECT update_id, supersedes FROM supersedence WHERE ?1 IS NULL ORDER BY update_id, supersedes"
     })?;
     let mut rows = st.query([id_text])?;
     while let Some(r) = rows.next()? {
-        let (newer, older) = (text_ref(r, 0)?, text_ref(r, 1)?);
+        let (newer, older): (UpdateId, UpdateId) = (parsed(r, 0)?, parsed(r, 1)?);
         // Rows arrive ordered by (newer, older), so both lists come out sorted.
-        if let Some(i) = find(&v, newer) {
-            v[i].supersedes.push(parsed(r, 1)?);
+        if let Some(u) = v.get_mut(&newer) {
+            u.supersedes.push(older.clone());
         }
-        if let Some(i) = find(&v, older) {
-            v[i].superseded_by.push(parsed(r, 0)?);
+        if let Some(u) = v.get_mut(&older) {
+            u.superseded_by.push(newer);
         }
     }
-    Ok(v.into_iter().map(|u| (u.id.clone(), u)).collect())
+    for u in v.values_mut() {
+        if one {
+            // The single-update statements have no ORDER BY and no join: a column held
+            // equal to a bound parameter in ORDER BY, or in a join, makes SQLite prepare
+            // the statement again at every run, which was a quarter of a large first apply
+            // (a fingerprint before and after each publish). Sorted here instead, as the
+            // full read's ORDER BY sorts them.
+            u.files.sort_by_key(|f| f.sha1);
+            u.supersedes.sort();
+            u.superseded_by.sort();
+        }
+        // A vector grown by pushes keeps room for four: 40 MB of a 100,000-update snapshot.
+        u.files.shrink_to_fit();
+        u.supersedes.shrink_to_fit();
+        u.superseded_by.shrink_to_fit();
+    }
+    Ok(v)
 }
 
 pub(super) fn sync_settings(c: &Connection) -> Result<Option<SyncSettings>> {
