@@ -134,8 +134,12 @@ ingest large "$N_LARGE" "$WORK/ingest-large.cab"
 rm -f "$WORK"/ingest-*.cab # keep the disk footprint small: each stage deletes its data
 # Memory growth: one more size, supctl only, one run (its peak RSS is the point).
 log "ingest $N_HUGE updates (memory growth, one run)"
-gen --updates "$N_HUGE" --seed 1 --out "$WORK/ingest-huge.cab"
-timed ingest-huge "$SUPCTL" catalog inspect "$WORK/ingest-huge.cab" --json --trust "$THUMB"
+# A cabinet holds at most 65,535 files: no per-update V2 copies at this size; and the
+# built-in [limits] stop at 50,000 updates, so this size comes with a config raising them.
+gen --updates "$N_HUGE" --seed 1 --out "$WORK/ingest-huge.cab" --no-v2-copies
+mkdir -p "$WORK/huge"
+printf '[limits]\nmax_updates = %d\n' $((N_HUGE * 2)) > "$WORK/huge/supctl.toml"
+timed ingest-huge "$SUPCTL" catalog inspect "$WORK/ingest-huge.cab" --json --trust "$THUMB" -c "$WORK/huge/supctl.toml"
 rm -f "$WORK/ingest-huge.cab"
 
 # ---------------------------------------------------------------- 2. plan (no-op) and apply

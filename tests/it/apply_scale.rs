@@ -62,6 +62,7 @@ fn fixture() -> Option<&'static (PathBuf, PathBuf)> {
                 content_certs: vec![pki.join("signer.cer")],
                 unsigned_content: 0,
                 uninstallable: 0,
+                v2_copies: true,
                 content_signer: None,
             })
             .expect("generate the 3,000-update catalog");

@@ -38,6 +38,7 @@ fn catalog_of_vendors(dir: &Path, name: &str, vendors: usize) -> Option<PathBuf>
         content_certs: vec![pki.join("signer.cer")],
         unsigned_content: 0,
         uninstallable: 0,
+        v2_copies: true,
         content_signer: None,
     })
     .expect("generate the catalog");

@@ -26,6 +26,7 @@ fn bench(updates: usize, categories: Option<usize>, seed: u64, out: &Path) -> ge
         content_certs: Vec::new(),
         unsigned_content: 0,
         uninstallable: 0,
+        v2_copies: true,
         content_signer: None,
     })
     .unwrap()
@@ -238,6 +239,7 @@ fn quickstart_as(
         content_certs: certs,
         unsigned_content: 0,
         uninstallable: 0,
+        v2_copies: true,
         content_signer: None,
     })
 }
@@ -285,4 +287,39 @@ fn older_formats_leave_folders_out_and_read_back_as_such() {
         err.contains("v1 catalog ships no content certificates"),
         "{err}"
     );
+}
+
+/// A cabinet holds at most 65,535 files, so the benchmark's 100,000-update catalog leaves
+/// out the per-package `V2\` copies; the catalog XML still holds every package.
+#[test]
+fn a_catalog_without_v2_copies_keeps_every_package_in_its_xml() {
+    let dir = tempfile::tempdir().unwrap();
+    let cab = dir.path().join("c.cab");
+    let s = generator::run(&Options {
+        format: generator::Format::V3,
+        profile: Profile::Bench {
+            updates: 30,
+            categories: Some(3),
+        },
+        seed: 5,
+        out: cab.clone(),
+        content_dir: None,
+        content_size: 4096,
+        signer: None,
+        content_certs: Vec::new(),
+        unsigned_content: 0,
+        uninstallable: 0,
+        v2_copies: false,
+        content_signer: None,
+    })
+    .unwrap();
+    let names: Vec<String> = cab_files(&cab).into_iter().map(|(n, _)| n).collect();
+    assert!(
+        !names.iter().any(|n| n.ends_with(".sdp")),
+        "no V2 copies: {names:?}"
+    );
+    assert_eq!(names[0], "ContosoUpdatesCatalog.xml");
+    assert_eq!(s.updates.len(), 30);
+    let xml = cab_files(&cab).remove(0).1;
+    assert_eq!(scan_xml(&xml).packages.len(), 30);
 }

@@ -71,6 +71,7 @@ fn unsigned_content_digests_match_the_catalog() {
         content_certs: Vec::new(),
         unsigned_content: 0,
         uninstallable: 0,
+        v2_copies: true,
         content_signer: None,
     })
     .unwrap();
@@ -115,6 +116,7 @@ fn signed_catalog_and_content_verify() {
         content_certs: vec![pki.file("signer.pem")],
         unsigned_content: 0,
         uninstallable: 0,
+        v2_copies: true,
         content_signer: None,
     })
     .unwrap();
@@ -180,6 +182,7 @@ fn committed_quickstart_is_what_the_generator_makes() {
         content_certs: vec![pki.file("signer.pem")],
         unsigned_content: 0,
         uninstallable: 0,
+        v2_copies: true,
         content_signer: None,
     })
     .unwrap();

@@ -132,6 +132,7 @@ pub(crate) fn generate(dir: &Path, spec: &Spec<'_>) -> (PathBuf, PathBuf) {
         content_certs: spec.ships.iter().map(|s| s.der.clone()).collect(),
         unsigned_content: 0,
         uninstallable: 0,
+        v2_copies: true,
         content_signer: spec.content.map(|s| s.signer.clone()),
     })
     .expect("generate the catalog");
@@ -153,6 +154,7 @@ pub(crate) fn uninstallable_quickstart(dir: &Path, n: usize) -> PathBuf {
         content_certs: Vec::new(),
         unsigned_content: 0,
         uninstallable: n,
+        v2_copies: true,
         content_signer: None,
     })
     .expect("generate the catalog");

@@ -82,6 +82,10 @@ struct Args {
     /// `uninstall` approvals.
     #[arg(long, default_value_t = 0)]
     uninstallable: usize,
+    /// Leave out the `V2\<id>.sdp` copy of each package (a cabinet holds at most 65,535
+    /// files: needed above about 65,000 updates).
+    #[arg(long)]
+    no_v2_copies: bool,
 }
 
 fn main() -> ExitCode {
@@ -117,6 +121,7 @@ fn main() -> ExitCode {
         unsigned_content: a.unsigned_content,
         content_signer,
         uninstallable: a.uninstallable,
+        v2_copies: !a.no_v2_copies,
     };
     match supctl_test_kit::generator::run(&opts) {
         Ok(s) => {

@@ -71,6 +71,7 @@ pub fn write_cab(
     seed: u64,
     certs: &[CertFile],
     format: Format,
+    v2_copies: bool,
 ) -> Result<u64> {
     let v3 = format == Format::V3;
     let mut builder = CabinetBuilder::new();
@@ -85,7 +86,9 @@ pub fn write_cab(
         names.extend(cat.categories.iter().map(|c| format!("V3\\{}.json", c.id)));
         names.push("V3\\update_categories.json".into());
     }
-    names.extend(cat.packages.iter().map(|p| format!("V2\\{}.sdp", p.id)));
+    if v2_copies {
+        names.extend(cat.packages.iter().map(|p| format!("V2\\{}.sdp", p.id)));
+    }
     names.push("V2\\update_manifest.json".into());
     if names.len() > 0xFFFF {
         bail!(
@@ -125,8 +128,10 @@ pub fn write_cab(
         }
         next(&mut cw, &mut |w| w.write_all(&v3::categories_list(cat)))?;
     }
-    for p in &cat.packages {
-        next(&mut cw, &mut |w| sdp::write_standalone(w, cat, p, seed))?;
+    if v2_copies {
+        for p in &cat.packages {
+            next(&mut cw, &mut |w| sdp::write_standalone(w, cat, p, seed))?;
+        }
     }
     next(&mut cw, &mut |w| v3::write_manifest(w, cat))?;
     let mut out = cw.finish()?;

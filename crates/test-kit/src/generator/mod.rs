@@ -78,6 +78,10 @@ pub struct Options {
     /// The first N packages support uninstalling (`UninstallProperties` on their items):
     /// tests of `uninstall` approvals.
     pub uninstallable: usize,
+    /// Ship each package again as `V2\<id>.sdp`, as HP does. A cabinet holds at most
+    /// 65,535 files, so a catalog of 100,000 updates cannot: the benchmark's largest
+    /// catalog leaves them out.
+    pub v2_copies: bool,
 }
 
 /// What was written, for the caller to print.
@@ -199,7 +203,8 @@ pub fn run(opts: &Options) -> Result<Summary> {
         fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     }
     let tmp = opts.out.with_extension("cab.unsigned.tmp");
-    let payload_bytes = cabinet::write_cab(&tmp, &cat, opts.seed, &certs, opts.format)?;
+    let payload_bytes =
+        cabinet::write_cab(&tmp, &cat, opts.seed, &certs, opts.format, opts.v2_copies)?;
     match &opts.signer {
         Some(s) => {
             let r = s.sign_dual(&tmp, &opts.out, "supctl generated catalog");
