@@ -156,11 +156,15 @@ pub fn load_own(path: &Path) -> Result<Plan, PlanFileError> {
     }
 }
 
-fn verified(plan: Plan, path: &Path) -> Result<Plan, PlanFileError> {
+fn verified(mut plan: Plan, path: &Path) -> Result<Plan, PlanFileError> {
+    // Hashed without its checksum, taken out and put back rather than hashing a copy: a
+    // plan can hold a hundred thousand actions.
+    let recorded = plan.checksum.take();
     let expected = checksum_of(&plan).map_err(|e| PlanFileError::Format {
         path: path.to_path_buf(),
         reason: e.to_string(),
     })?;
+    plan.checksum = recorded;
     if plan.checksum.as_deref() != Some(expected.as_str()) {
         return Err(PlanFileError::Checksum {
             path: path.to_path_buf(),
@@ -174,16 +178,24 @@ fn read(path: &Path) -> Result<Plan, PlanFileError> {
         path: path.to_path_buf(),
         source,
     })?;
-    let value: serde_json::Value =
-        serde_json::from_slice(&bytes).map_err(|e| PlanFileError::Format {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })?;
-    let found = value
-        .get("format_version")
-        .and_then(|v| v.as_str())
-        .unwrap_or("")
-        .to_string();
+    // The version first, the rest skimmed (borrowed, not decoded), then the plan itself:
+    // decoding the file into a `serde_json::Value` on the way held a 70 MB plan as some
+    // 500 MB of tree.
+    let format = |e: serde_json::Error| PlanFileError::Format {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    };
+    type Fields<'a> =
+        std::collections::BTreeMap<std::borrow::Cow<'a, str>, &'a serde_json::value::RawValue>;
+    let found = match serde_json::from_slice::<Fields<'_>>(&bytes) {
+        Ok(fields) => fields
+            .get("format_version")
+            .and_then(|v| serde_json::from_str::<String>(v.get()).ok())
+            .unwrap_or_default(),
+        // JSON, but not an object: no version, as a file without one.
+        Err(e) if e.is_data() => String::new(),
+        Err(e) => return Err(format(e)),
+    };
     let major = |v: &str| v.split('.').next().unwrap_or("").to_string();
     if found.is_empty() || major(&found) != major(FORMAT_VERSION) {
         return Err(PlanFileError::Version {
@@ -195,10 +207,7 @@ fn read(path: &Path) -> Result<Plan, PlanFileError> {
             },
         });
     }
-    serde_json::from_value(value).map_err(|e| PlanFileError::Format {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })
+    serde_json::from_slice(&bytes).map_err(format)
 }
 
 #[cfg(test)]
@@ -233,6 +242,15 @@ mod tests {
         assert!(matches!(load(&p), Err(PlanFileError::Version { .. })));
         std::fs::write(&p, "garbage").unwrap();
         assert!(matches!(load(&p), Err(PlanFileError::Format { .. })));
+        // JSON that is not an object has no version, as before the version was read alone.
+        std::fs::write(&p, "[1, 2]").unwrap();
+        let e = load(&p).unwrap_err();
+        assert!(
+            matches!(&e, PlanFileError::Version { found, .. } if found == "(none)"),
+            "{e}"
+        );
+        std::fs::write(&p, r#"{"format_version": 2}"#).unwrap();
+        assert!(matches!(load(&p), Err(PlanFileError::Version { .. })));
     }
 
     #[test]
