@@ -41,6 +41,10 @@ pub enum PackageError {
         "cannot apply {address}: the package read from the catalog is not the one planned; make the plan again with `supctl plan`"
     )]
     NotGiven { address: Address },
+    #[error(
+        "cannot apply {address}: its publish action carries no update package (a damaged plan?); make the plan again with `supctl plan`"
+    )]
+    Malformed { address: Address },
     /// What [`Packages::read`] reported (it names the update).
     #[error(transparent)]
     Read(Box<dyn std::error::Error + Send + Sync>),
@@ -74,7 +78,7 @@ impl Loaded {
         let mut out = Vec::with_capacity(batch.len());
         for a in batch {
             let Some(Payload::Update { record }) = &a.payload else {
-                return Err(PackageError::NotGiven {
+                return Err(PackageError::Malformed {
                     address: a.address.clone(),
                 });
             };
@@ -83,7 +87,7 @@ impl Loaded {
                 continue;
             }
             let Some(Target::Update(catalog, id)) = a.address.target() else {
-                return Err(PackageError::NotGiven {
+                return Err(PackageError::Malformed {
                     address: a.address.clone(),
                 });
             };

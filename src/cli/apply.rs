@@ -225,12 +225,8 @@ pub(super) fn run(args: ApplyArgs) -> anyhow::Result<u8> {
         cancel: Some(interrupt.flag()),
     };
     let started = Utc::now();
-    acquired
-        .values_mut()
-        .for_each(crate::catalog::acquire::Acquired::shed_updates);
     let mut plan = plan;
-    plan.refer_to_packages();
-    crate::allocator::release_freed();
+    crate::reconcile::shed_before_apply(&mut plan, &mut acquired);
     let report = rt.block_on(apply::run(&plan, &backend, &ctx, &opts))?;
     crate::reconcile::prune_saved_plans(&cfg, &backend, &plan.id);
     // Interrupted only when the signal left actions undone; one that came during the last

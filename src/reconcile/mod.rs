@@ -222,6 +222,15 @@ pub fn diff_with(
     Ok(plan)
 }
 
+/// Lets go of what apply no longer needs once `plan` is made: the catalogs' update records
+/// and the summary records the payloads shared with them (apply reads the packages from
+/// the CABs), and the memory they held.
+pub fn shed_before_apply(plan: &mut Plan, acquired: &mut BTreeMap<String, Acquired>) {
+    acquired.values_mut().for_each(Acquired::shed_updates);
+    plan.refer_to_packages();
+    crate::allocator::release_freed();
+}
+
 /// Where plans are saved before they are applied, so `apply --resume` (and the daemon's
 /// next start) can find an interrupted one.
 pub fn plans_dir(cfg: &Config) -> std::path::PathBuf {

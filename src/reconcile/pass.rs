@@ -214,9 +214,7 @@ pub async fn run(
         );
     }
     let report = if opts.apply {
-        acquired.values_mut().for_each(Acquired::shed_updates);
-        plan.refer_to_packages();
-        crate::allocator::release_freed();
+        super::shed_before_apply(&mut plan, &mut acquired);
         match apply_plan(cfg, backend, fetcher, &plan, false, opts).await {
             Err(PassError::Apply(ApplyError::Budget { count, max })) => {
                 // Recorded, so `status` says why nothing changes (the error alone only

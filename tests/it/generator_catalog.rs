@@ -12,7 +12,11 @@ use generator::{Options, Profile};
 use generator_support::{cab_files, have, scan_xml};
 
 fn bench(updates: usize, categories: Option<usize>, seed: u64, out: &Path) -> generator::Summary {
-    generator::run(&Options {
+    generator::run(&bench_options(updates, categories, seed, out)).unwrap()
+}
+
+fn bench_options(updates: usize, categories: Option<usize>, seed: u64, out: &Path) -> Options {
+    Options {
         format: generator::Format::V3,
         profile: Profile::Bench {
             updates,
@@ -28,8 +32,7 @@ fn bench(updates: usize, categories: Option<usize>, seed: u64, out: &Path) -> ge
         uninstallable: 0,
         v2_copies: true,
         content_signer: None,
-    })
-    .unwrap()
+    }
 }
 
 fn xml_of(profile: &Profile, seed: u64) -> Vec<u8> {
@@ -296,21 +299,8 @@ fn a_catalog_without_v2_copies_keeps_every_package_in_its_xml() {
     let dir = tempfile::tempdir().unwrap();
     let cab = dir.path().join("c.cab");
     let s = generator::run(&Options {
-        format: generator::Format::V3,
-        profile: Profile::Bench {
-            updates: 30,
-            categories: Some(3),
-        },
-        seed: 5,
-        out: cab.clone(),
-        content_dir: None,
-        content_size: 4096,
-        signer: None,
-        content_certs: Vec::new(),
-        unsigned_content: 0,
-        uninstallable: 0,
         v2_copies: false,
-        content_signer: None,
+        ..bench_options(30, Some(3), 5, &cab)
     })
     .unwrap();
     let names: Vec<String> = cab_files(&cab).into_iter().map(|(n, _)| n).collect();
