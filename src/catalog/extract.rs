@@ -20,10 +20,11 @@ use chrono::{DateTime, Utc};
 use super::cab::{CabEntry, CabError, Cabinet, ExtractStats, MemberData, Visitor};
 use super::certs::{CertError, parse_content_certificate};
 use super::limits::{CatalogLimits, Limit, LimitExceeded};
-use super::model::{CatalogContent, DuplicatePackage, FormatVersion, UpdateRecord};
-use super::sdp::{KeepXml, SdpError, Unique, for_each_package};
-use super::v3::{RawCategory, V3Error, build_tree, parse_category, parse_category_list};
-use crate::ids::Thumbprint;
+use super::model::{CatalogContent, Category, DuplicatePackage, FormatVersion, UpdateRecord};
+use super::sdp::{KeepXml, PackageAt, SdpError, Unique, for_each_package};
+use super::v3::{RawCategory, V3Error, build_tree, parse_category_list, parse_category_with};
+use crate::ids::{CategoryId, Thumbprint, UpdateId};
+use crate::trust::CertificateInfo;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ExtractError {
@@ -123,19 +124,39 @@ impl std::ops::Deref for Member {
     }
 }
 
+/// A `V3/` file, parsed as it arrives: a category file of a large catalog lists tens of
+/// thousands of ids, and holding every file's text until the end doubled what the
+/// categories cost. A parse error waits for its turn, so the error reported is the same.
+enum V3File {
+    List(Result<Vec<CategoryId>, V3Error>),
+    Category(Result<RawCategory, V3Error>),
+}
+
 /// Collects the small members while the cabinet streams, except those read from the XML's
 /// stream (`from_xml_stream`).
 #[derive(Default)]
 struct CatalogFiles {
     from_xml_stream: HashSet<EntryKey>,
     certificates: Vec<(String, Member)>,
-    v3: Vec<(String, Member)>,
+    v3: Vec<V3File>,
 }
 
 impl CatalogFiles {
-    fn add(&mut self, e: &CabEntry, data: Member) {
+    /// Adds a member; a category keeps the members `keep_member` returns true for.
+    fn add(&mut self, e: &CabEntry, data: Member, keep_member: &mut dyn FnMut(&UpdateId) -> bool) {
         match small_kind(e) {
-            Some(Small::V3) => self.v3.push((e.path.to_string(), data)),
+            Some(Small::V3) => {
+                let name = e.path.to_string();
+                let listed = name
+                    .rsplit('/')
+                    .next()
+                    .is_some_and(|f| f.eq_ignore_ascii_case("update_categories.json"));
+                self.v3.push(if listed {
+                    V3File::List(parse_category_list(&name, &data))
+                } else {
+                    V3File::Category(parse_category_with(&name, &data, keep_member))
+                });
+            }
             Some(Small::Certificate) => self
                 .certificates
                 .push((e.path.file_name().to_string(), data)),
@@ -149,8 +170,10 @@ impl Visitor for CatalogFiles {
         small_kind(e).is_some() && !self.from_xml_stream.contains(&key_of(e))
     }
 
+    /// Members read before the catalog XML: every category member is kept, since which
+    /// updates exist is not known yet.
     fn file(&mut self, e: &CabEntry, data: MemberData) {
-        self.add(e, Member::Shared(data));
+        self.add(e, Member::Shared(data), &mut |_| true);
     }
 }
 
@@ -179,27 +202,68 @@ pub fn extract_with(
     }
 }
 
-/// Parses the catalog XML `file`, streamed from `source`, under `limits`, one record per
-/// update id; `keep` says whose package XML is copied into the records.
+/// Receives a catalog's packages as they are parsed, in document order.
+pub(crate) trait PackageSink {
+    fn push(&mut self, record: UpdateRecord, at: PackageAt);
+    /// Whether a package with this id was pushed (V3 categories may list only those).
+    fn knows(&self, id: &UpdateId) -> bool;
+    /// Whether the categories must keep their members. A sink that only counts them says
+    /// no: each category then keeps only the members no package has, which is all the
+    /// check of the tree ([`build_tree`]) needs to fail as it would with all of them.
+    fn keeps_members(&self) -> bool {
+        true
+    }
+    /// Called once the catalog XML is read: every package has been pushed.
+    fn packages_done(&mut self) {}
+}
+
+impl PackageSink for Unique {
+    fn push(&mut self, record: UpdateRecord, at: PackageAt) {
+        Unique::push(self, record, at);
+    }
+    fn knows(&self, id: &UpdateId) -> bool {
+        self.contains(id)
+    }
+}
+
+/// Parses the catalog XML `file`, streamed from `source`, under `limits`, into `sink`;
+/// `keep` says whose package XML is copied into the records.
 fn parse_xml(
     file: &str,
     source: impl Read,
     limits: &CatalogLimits,
     keep: KeepXml<'_>,
-) -> Result<Parsed, ExtractError> {
-    let mut unique = Unique::default();
-    for_each_package(source, limits, keep, |u, at| unique.push(u, at)).map_err(|e| {
+    sink: &mut impl PackageSink,
+) -> Result<(), ExtractError> {
+    for_each_package(source, limits, keep, |u, at| sink.push(u, at)).map_err(|e| {
         ExtractError::Xml {
             file: file.to_string(),
             error: Box::new(e),
         }
     })?;
+    Ok(())
+}
+
+/// The kept records, shared, and the dropped duplicates.
+fn records(unique: Unique) -> Parsed {
     let (updates, duplicates) = unique.finish();
     // Not `collect()`: collecting in place would keep the records' buffer (room for the
     // next power of two of whole records) to hold the pointers, 6 MB per 10,000 updates.
     let mut shared = Vec::with_capacity(updates.len());
     shared.extend(updates.into_iter().map(Arc::new));
-    Ok((shared, duplicates))
+    (shared, duplicates)
+}
+
+/// Refuses a bare catalog XML of `len` bytes over the inflation limit, as a cabinet's XML
+/// would be refused.
+pub(crate) fn check_xml_size(len: u64, limits: &CatalogLimits) -> Result<(), ExtractError> {
+    if len > limits.inflated_bytes {
+        let what = format!("the catalog XML is {len} bytes");
+        return Err(ExtractError::Limit(
+            limits.exceeded(Limit::InflatedBytes, what),
+        ));
+    }
+    Ok(())
 }
 
 /// A bare catalog XML: format v1, no certificates, no categories.
@@ -208,13 +272,10 @@ pub fn extract_xml(
     limits: &CatalogLimits,
     keep: KeepXml<'_>,
 ) -> Result<Extracted, ExtractError> {
-    if data.len() as u64 > limits.inflated_bytes {
-        let what = format!("the catalog XML is {} bytes", data.len());
-        return Err(ExtractError::Limit(
-            limits.exceeded(Limit::InflatedBytes, what),
-        ));
-    }
-    let (updates, duplicates) = parse_xml("catalog XML", data, limits, keep)?;
+    check_xml_size(data.len() as u64, limits)?;
+    let mut unique = Unique::default();
+    parse_xml("catalog XML", data, limits, keep, &mut unique)?;
+    let (updates, duplicates) = records(unique);
     Ok(Extracted {
         content: CatalogContent {
             format: FormatVersion::V1,
@@ -231,6 +292,39 @@ pub fn extract_xml(
     })
 }
 
+/// Bare catalog XML streamed from `source` (`len` bytes) into `sink`: what a bare XML's
+/// [`CatalogParts`] are.
+pub(crate) fn read_xml(
+    source: impl Read,
+    len: u64,
+    limits: &CatalogLimits,
+    keep: KeepXml<'_>,
+    sink: &mut impl PackageSink,
+) -> Result<CatalogParts, ExtractError> {
+    check_xml_size(len, limits)?;
+    parse_xml("catalog XML", source, limits, keep, sink)?;
+    sink.packages_done();
+    Ok(CatalogParts {
+        format: FormatVersion::V1,
+        categories: Vec::new(),
+        content_certificates: Vec::new(),
+        xml_name: String::new(),
+        xml_bytes: len,
+        missing_content_certificates: true,
+        expired_content_certificates: Vec::new(),
+        stats: ExtractStats::default(),
+    })
+}
+
+/// The members of a catalog cabinet the reader looks at: top-level files (the catalog
+/// XML is one of them), `V3/` and `ContentCertificates/`. A vendor cabinet also carries a
+/// `V2/` copy of every package; its directory entries are checked but not kept, so they
+/// cost no memory (tens of thousands of entries, hundreds of bytes each).
+pub(crate) fn catalog_member(e: &CabEntry) -> bool {
+    let p = &e.path;
+    p.is_top_level() || p.is_in_folder("V3") || p.is_in_folder("ContentCertificates")
+}
+
 /// A catalog cabinet: one pass over each folder, then the XML, certificates and categories.
 pub fn extract_cab(
     data: &[u8],
@@ -238,7 +332,48 @@ pub fn extract_cab(
     now: DateTime<Utc>,
     keep: KeepXml<'_>,
 ) -> Result<Extracted, ExtractError> {
-    let cab = Cabinet::parse(data)?;
+    let cab = Cabinet::parse_filtered(data, &mut catalog_member)?;
+    let mut unique = Unique::default();
+    let parts = read_cab(&cab, limits, now, keep, &mut unique)?;
+    let (updates, duplicates) = records(unique);
+    Ok(Extracted {
+        content: CatalogContent {
+            format: parts.format,
+            updates,
+            categories: parts.categories,
+            content_certificates: parts.content_certificates,
+            duplicates,
+        },
+        xml_name: parts.xml_name,
+        xml_bytes: parts.xml_bytes,
+        missing_content_certificates: parts.missing_content_certificates,
+        expired_content_certificates: parts.expired_content_certificates,
+        stats: parts.stats,
+    })
+}
+
+/// Everything of a catalog but its packages, which went to a [`PackageSink`].
+#[derive(Debug, Clone)]
+pub(crate) struct CatalogParts {
+    pub format: FormatVersion,
+    pub categories: Vec<Category>,
+    pub content_certificates: Vec<CertificateInfo>,
+    pub xml_name: String,
+    pub xml_bytes: u64,
+    pub missing_content_certificates: bool,
+    pub expired_content_certificates: Vec<Thumbprint>,
+    pub stats: ExtractStats,
+}
+
+/// Reads a catalog cabinet whose directory holds at least its [`catalog_member`]s: the
+/// packages go to `sink` as the XML streams, the rest is returned.
+pub(crate) fn read_cab(
+    cab: &Cabinet<'_>,
+    limits: &CatalogLimits,
+    now: DateTime<Utc>,
+    keep: KeepXml<'_>,
+    sink: &mut impl PackageSink,
+) -> Result<CatalogParts, ExtractError> {
     let entries = cab.entries();
     let xml = match entries
         .iter()
@@ -304,19 +439,25 @@ pub fn extract_cab(
         ..xml.clone()
     };
     let mut cab_error = None;
-    let streamed = stream_xml(&cab, &span, &xml, &after, limits, keep, &mut cab_error);
+    let streamed = stream_xml(
+        cab,
+        &span,
+        &xml,
+        &after,
+        limits,
+        keep,
+        sink,
+        &mut files,
+        &mut cab_error,
+    );
     // A cabinet defect under the XML (a checksum, a limit) is the error, not the parser's
     // view of it (an I/O error at some offset).
     if let Some(e) = cab_error {
         return Err(e.into());
     }
-    let (parsed, trailing) = streamed?;
-    for (e, bytes) in trailing {
-        stats.delivered_files += 1;
-        stats.delivered_bytes += bytes.len() as u64;
-        files.add(e, Member::Owned(bytes));
-    }
-    let (updates, duplicates) = parsed;
+    let (files_read, bytes_read) = streamed?;
+    stats.delivered_files += files_read;
+    stats.delivered_bytes += bytes_read;
     let mut content_certificates = Vec::new();
     let mut expired_content_certificates = Vec::new();
     for (name, der) in &files.certificates {
@@ -330,25 +471,24 @@ pub fn extract_cab(
         let mut raw: Vec<RawCategory> = Vec::new();
         let mut seen = HashSet::new();
         let mut listed = None;
-        for (name, bytes) in &files.v3 {
-            if name
-                .rsplit('/')
-                .next()
-                .is_some_and(|f| f.eq_ignore_ascii_case("update_categories.json"))
-            {
-                listed = Some(parse_category_list(name, bytes)?);
-            } else {
-                let category = parse_category(name, bytes)?;
-                // At once, not after every file is parsed: thousands of directory entries
-                // over one category file must not each keep a copy of its members.
-                if !seen.insert(category.id.clone()) {
-                    return Err(V3Error::Duplicate(category.id).into());
+        for file in files.v3 {
+            match file {
+                V3File::List(ids) => listed = Some(ids?),
+                V3File::Category(category) => {
+                    let mut category = category?;
+                    // At once, not after every file is parsed: thousands of directory
+                    // entries over one category file must not each keep its members.
+                    if !seen.insert(category.id.clone()) {
+                        return Err(V3Error::Duplicate(category.id).into());
+                    }
+                    if !sink.keeps_members() {
+                        category.members.retain(|u| !sink.knows(u));
+                    }
+                    raw.push(category);
                 }
-                raw.push(category);
             }
         }
-        let ids: HashSet<_> = updates.iter().map(|u| u.id.clone()).collect();
-        build_tree(raw, listed.as_deref(), &ids)?
+        build_tree(raw, listed.as_deref(), &|id| sink.knows(id))?
     } else {
         Vec::new()
     };
@@ -359,14 +499,10 @@ pub fn extract_cab(
     } else {
         FormatVersion::V1
     };
-    Ok(Extracted {
-        content: CatalogContent {
-            format,
-            updates,
-            categories,
-            content_certificates,
-            duplicates,
-        },
+    Ok(CatalogParts {
+        format,
+        categories,
+        content_certificates,
         xml_name,
         xml_bytes: u64::from(xml.size),
         missing_content_certificates: !certificates_seen,
@@ -376,40 +512,47 @@ pub fn extract_cab(
 }
 
 /// Parses the catalog XML `xml` from a stream of its folder over `span` (the XML and the
-/// members `after` it), then reads those members from the same stream.
-#[allow(clippy::type_complexity)]
-fn stream_xml<'e>(
+/// members `after` it), then reads those members from the same stream into `files`; how
+/// many members and bytes that was.
+#[allow(clippy::too_many_arguments)]
+fn stream_xml(
     cab: &Cabinet,
     span: &CabEntry,
     xml: &CabEntry,
-    after: &[&'e CabEntry],
+    after: &[&CabEntry],
     limits: &CatalogLimits,
     keep: KeepXml<'_>,
+    sink: &mut impl PackageSink,
+    files: &mut CatalogFiles,
     cab_error: &mut Option<CabError>,
-) -> Result<(Parsed, Vec<(&'e CabEntry, Vec<u8>)>), ExtractError> {
+) -> Result<(u64, u64), ExtractError> {
     let mut source = Watched {
         inner: cab.member_reader(span, &limits.cab())?,
         failure: cab_error,
     };
     let name = xml.path.to_string();
     let mut xml_part = (&mut source).take(u64::from(xml.size));
-    let parsed = parse_xml(&name, &mut xml_part, limits, keep)?;
+    parse_xml(&name, &mut xml_part, limits, keep, sink)?;
+    sink.packages_done();
     let io = |e: std::io::Error| match CabError::from_io(&e) {
         Some(c) => ExtractError::from(c),
         None => ExtractError::Cab(CabError::Truncated(format!("{name}: {e}"))),
     };
     std::io::copy(&mut xml_part, &mut std::io::sink()).map_err(io)?;
     let mut pos = u64::from(xml.folder_offset) + u64::from(xml.size);
-    let mut trailing = Vec::with_capacity(after.len());
+    let trim = !sink.keeps_members();
+    let (mut count, mut total) = (0, 0);
     for e in after {
         let gap = u64::from(e.folder_offset) - pos;
         std::io::copy(&mut (&mut source).take(gap), &mut std::io::sink()).map_err(io)?;
         let mut bytes = vec![0; e.size as usize];
         source.read_exact(&mut bytes).map_err(io)?;
         pos = u64::from(e.folder_offset) + u64::from(e.size);
-        trailing.push((*e, bytes));
+        count += 1;
+        total += bytes.len() as u64;
+        files.add(e, Member::Owned(bytes), &mut |u| !trim || !sink.knows(u));
     }
-    Ok((parsed, trailing))
+    Ok((count, total))
 }
 
 /// Records and dropped duplicates of a parse.

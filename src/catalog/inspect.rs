@@ -5,6 +5,9 @@
 //! bare XML, which has no container signature) are parsed only when no approval is required,
 //! so that admins can look at a catalog before deciding to trust it.
 
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+
 use chrono::{DateTime, Utc};
 
 use super::extract::{ExtractError, Extracted, extract_with};
@@ -13,7 +16,7 @@ use super::sdp::KeepXml;
 use crate::ids::Thumbprint;
 use crate::trust::{
     SignatureReport, SignatureStatus, SignerReport, TrustDecision, evaluate, expired_signer,
-    expired_signer_reason, verify_cab,
+    expired_signer_reason, verify_cab, verify_cab_file,
 };
 
 /// What was verified, what was decided and, if allowed, what was parsed.
@@ -87,12 +90,46 @@ pub fn verify(data: &[u8], policy: Option<&SignerPolicy<'_>>, now: DateTime<Utc>
     let signature = if data.starts_with(b"MSCF") {
         verify_cab(data, now)
     } else {
-        SignatureReport {
-            status: SignatureStatus::Unsigned,
-            reason: Some("a bare catalog XML carries no Authenticode signature".into()),
-            signers: Vec::new(),
-        }
+        bare_xml()
     };
+    decide(signature, policy)
+}
+
+/// [`verify`] reading the catalog from `file` as it hashes it, never holding it whole: what
+/// `catalog inspect` uses, so that looking at a 500 MB catalog costs no 500 MB. An error
+/// reading the file makes the signature Invalid, naming the error.
+///
+/// What is verified is the file as it was read here; whoever then parses the same open
+/// file relies on nobody rewriting it in between, which holds for an admin's own file and
+/// a download in a private temporary directory (a file replaced by rename keeps the open
+/// handle's contents).
+pub fn verify_file(
+    file: &File,
+    policy: Option<&SignerPolicy<'_>>,
+    now: DateTime<Utc>,
+) -> std::io::Result<Inspection> {
+    let mut head = file;
+    head.seek(SeekFrom::Start(0))?;
+    let mut magic = Vec::with_capacity(4);
+    head.take(4).read_to_end(&mut magic)?;
+    let signature = if magic == b"MSCF" {
+        verify_cab_file(file, now)
+    } else {
+        bare_xml()
+    };
+    Ok(decide(signature, policy))
+}
+
+fn bare_xml() -> SignatureReport {
+    SignatureReport {
+        status: SignatureStatus::Unsigned,
+        reason: Some("a bare catalog XML carries no Authenticode signature".into()),
+        signers: Vec::new(),
+    }
+}
+
+/// The policy's decision on `signature` and, when parsing is not allowed, why.
+fn decide(signature: SignatureReport, policy: Option<&SignerPolicy<'_>>) -> Inspection {
     let decision = policy.map(|p| evaluate(&signature, p.approved, p.blocked, p.allow_expired));
     let refused = match (&decision, signature.status) {
         (Some(TrustDecision::Trusted { .. }), _) => None,

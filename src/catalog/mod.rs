@@ -2,7 +2,8 @@
 //!
 //! `fetch` downloads, `cab` reads cabinets, `sdp` parses the catalog XML, `v3` the categories, `certs` the
 //! content certificates; `extract` ties them into one pass producing
-//! [`model::CatalogContent`]; `partners` knows the public partner catalogs.
+//! [`model::CatalogContent`]; `tally` counts a catalog as it streams (`catalog inspect`);
+//! `partners` knows the public partner catalogs.
 
 pub mod acquire;
 /// The cabinet reader, a leaf crate of the workspace (`crates/cab`).
@@ -17,6 +18,7 @@ pub mod parsed_cache;
 pub mod partners;
 pub mod sdp;
 pub mod summary;
+pub mod tally;
 pub mod v3;
 
 pub use extract::{ExtractError, Extracted, extract, extract_cab, extract_with, extract_xml};

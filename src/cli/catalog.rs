@@ -1,7 +1,7 @@
 //! `supctl catalog inspect | updates | categories | partners`: look at a catalog before
 //! subscribing to it.
 
-use std::io::Write;
+use std::io::{Read, Write};
 
 use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
@@ -9,14 +9,13 @@ use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
 use super::{EXIT_ERROR, EXIT_OK};
-use crate::catalog::extract::extract_with;
 use crate::catalog::fetch::{CatalogSource, Fetcher, HttpSettings, redact};
-use crate::catalog::inspect::{Inspection, SignerPolicy, inspect, verify};
+use crate::catalog::inspect::{Inspection, SignerPolicy, inspect, verify_file};
 use crate::catalog::limits::CatalogLimits;
 use crate::catalog::model::UpdateRecord;
 use crate::catalog::partners;
-use crate::catalog::sdp::KeepXml;
-use crate::catalog::summary::summarize;
+use crate::catalog::summary::Summary;
+use crate::catalog::tally::tally_file;
 use crate::catalog::v3::{members_under, resolve_all};
 use crate::ids::Thumbprint;
 use crate::trust::{
@@ -115,8 +114,15 @@ pub fn run(args: CatalogArgs) -> anyhow::Result<u8> {
     }
 }
 
-/// Reads a local catalog, or downloads a URL (https only) into a throw-away cache first.
-fn read_source(source: &str) -> anyhow::Result<Vec<u8>> {
+/// A catalog file to read: the admin's own, or a download in a throw-away directory that
+/// lives as long as this.
+struct Source {
+    file: std::fs::File,
+    _download: Option<tempfile::TempDir>,
+}
+
+/// Opens a local catalog, or downloads a URL (https only) into a throw-away cache first.
+fn open_source(source: &str) -> anyhow::Result<Source> {
     let lower = source.to_ascii_lowercase();
     if lower.starts_with("https://") || lower.starts_with("http://") {
         let cache = tempfile::tempdir().context("creating a download directory")?;
@@ -128,10 +134,29 @@ fn read_source(source: &str) -> anyhow::Result<Vec<u8>> {
         let fetched = runtime
             .block_on(fetcher.fetch_catalog("inspect", &CatalogSource::Url(source.to_string())))
             .with_context(|| format!("downloading `{}`", redact(source)))?;
-        return std::fs::read(&fetched.path)
-            .with_context(|| format!("reading the download of `{}`", redact(source)));
+        let file = std::fs::File::open(&fetched.path)
+            .with_context(|| format!("reading the download of `{}`", redact(source)))?;
+        return Ok(Source {
+            file,
+            _download: Some(cache),
+        });
     }
-    std::fs::read(source).with_context(|| format!("reading `{source}`"))
+    let file = std::fs::File::open(source).with_context(|| format!("reading `{source}`"))?;
+    Ok(Source {
+        file,
+        _download: None,
+    })
+}
+
+/// Reads a local catalog, or downloads a URL (https only) into a throw-away cache first.
+fn read_source(source: &str) -> anyhow::Result<Vec<u8>> {
+    let mut opened = open_source(source)?;
+    let mut data = Vec::new();
+    opened
+        .file
+        .read_to_end(&mut data)
+        .with_context(|| format!("reading `{}`", redact(source)))?;
+    Ok(data)
 }
 
 /// The `[limits]` of `-c` (which must load), else of the default config when it loads,
@@ -184,17 +209,19 @@ fn run_inspect(
         .iter()
         .map(|t| Thumbprint::parse(t))
         .collect::<Result<_, _>>()?;
-    // Verify, then parse, in two steps: when the XML does not parse, what was learnt about
-    // the signature is still shown.
-    let data = read_source(source)?;
+    // Verify, then count, in two steps: when the XML does not parse, what was learnt about
+    // the signature is still shown. Both read the file as it streams: inspecting a catalog
+    // costs a few MB whatever its size.
+    let opened = open_source(source)?;
     let policy = (!approved.is_empty()).then(|| SignerPolicy::approving(&approved));
     let now = Utc::now();
-    let mut ins = verify(&data, policy.as_ref(), now);
+    let ins = verify_file(&opened.file, policy.as_ref(), now)
+        .with_context(|| format!("reading `{}`", redact(source)))?;
     let mut parse_error = None;
+    let mut summary = None;
     if ins.refused.is_none() {
-        // What inspection prints needs no package XML: each package is hashed and dropped.
-        match extract_with(&data, limits, now, KeepXml::None) {
-            Ok(x) => ins.extracted = Some(x),
+        match tally_file(&opened.file, limits, now) {
+            Ok(s) => summary = Some(s),
             Err(e) => parse_error = Some(format!("parsing `{source}`: {e}")),
         }
     }
@@ -211,9 +238,8 @@ fn run_inspect(
             "expired_signer": expired,
         },
     });
-    if let Some(x) = &ins.extracted
-        && let (Value::Object(o), Value::Object(s)) =
-            (&mut out, serde_json::to_value(summarize(x))?)
+    if let Some(summary) = &summary
+        && let (Value::Object(o), Value::Object(s)) = (&mut out, serde_json::to_value(summary)?)
     {
         o.extend(s);
     }
@@ -226,7 +252,7 @@ fn run_inspect(
     if as_json {
         writeln!(stdout, "{}", serde_json::to_string_pretty(&out)?)?;
     } else {
-        print_inspect(&mut stdout, &ins, &out)?;
+        print_inspect(&mut stdout, &ins, summary.as_ref(), &out)?;
     }
     if let Some(reason) = &ins.refused {
         crate::errln!("error: {reason}; nothing was extracted");
@@ -250,7 +276,12 @@ fn run_inspect(
     Ok(EXIT_OK)
 }
 
-fn print_inspect(w: &mut impl Write, ins: &Inspection, out: &Value) -> anyhow::Result<()> {
+fn print_inspect(
+    w: &mut impl Write,
+    ins: &Inspection,
+    summary: Option<&Summary>,
+    out: &Value,
+) -> anyhow::Result<()> {
     let sig = &ins.signature;
     let trusted = match ins.trusted() {
         Some(true) => " (trusted)",
@@ -287,10 +318,9 @@ fn print_inspect(w: &mut impl Write, ins: &Inspection, out: &Value) -> anyhow::R
         writeln!(w, "  expired: {}", expired_signer_reason(s))?;
         writeln!(w, "  hint: {}", expired_signer_hint(None))?;
     }
-    let Some(x) = &ins.extracted else {
+    let Some(s) = summary else {
         return Ok(());
     };
-    let s = summarize(x);
     writeln!(
         w,
         "format: {}{}",

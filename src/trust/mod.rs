@@ -12,7 +12,8 @@ mod stream;
 pub use authenticode::{
     AuthenticodeError, CertificateError, CertificateFacts, CertificateInfo, DigestAlgorithm,
     SignatureInfo, SignatureReport, SignatureStatus, SignerReport, cab_signature_span,
-    inspect_signature, verify_cab, verify_file, verify_msi, verify_pe, verify_pkcs7,
+    inspect_signature, verify_cab, verify_cab_file, verify_file, verify_msi, verify_pe,
+    verify_pkcs7,
 };
 pub use policy::{
     TrustDecision, approve_line, evaluate, expired_signer, expired_signer_hint,

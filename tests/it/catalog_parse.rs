@@ -1,40 +1,15 @@
 //! The catalog pipeline over committed fixtures: gcab-built cabs (v1/v2/v3), a bare XML,
 //! and hostile input.
 
-use std::io::{Cursor, Write};
+use std::io::Cursor;
 
-use chrono::{DateTime, Utc};
+use crate::support::catalog::{cab_of as build, fixture as read, fixture_now as now};
 use supctl::catalog::cab::{CabError, Cabinet, Limits, extract_all};
 use supctl::catalog::limits::{CatalogLimits, Limit};
 use supctl::catalog::model::FormatVersion;
 use supctl::catalog::sdp::{SdpErrorKind, parse_catalog};
 use supctl::catalog::v3::{CategoryError, V3Error, members_under, resolve};
 use supctl::catalog::{ExtractError, extract};
-
-const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/catalog/");
-
-fn read(name: &str) -> Vec<u8> {
-    std::fs::read(format!("{DIR}{name}")).unwrap()
-}
-
-fn now() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-06-01T00:00:00Z")
-        .unwrap()
-        .to_utc()
-}
-
-fn build(files: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut b = cab::CabinetBuilder::new();
-    let f = b.add_folder(cab::CompressionType::MsZip);
-    for (name, _) in files {
-        f.add_file(*name);
-    }
-    let mut w = b.build(Cursor::new(Vec::new())).unwrap();
-    for (_, data) in files {
-        w.next_file().unwrap().unwrap().write_all(data).unwrap();
-    }
-    w.finish().unwrap().into_inner()
-}
 
 #[test]
 fn v3_cab_made_by_gcab() {

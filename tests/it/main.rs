@@ -19,6 +19,7 @@ mod catalog_duplicates;
 mod catalog_limits;
 mod catalog_parse;
 mod catalog_partners;
+mod catalog_tally;
 mod catalog_xml_errors;
 mod category_limit;
 mod cli_snapshots;

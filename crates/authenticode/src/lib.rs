@@ -11,8 +11,11 @@
 //!
 //! [`StreamingVerifier`] does the same for a file read once, in order: it computes the file's
 //! SHA-1 and SHA-256 along the way and keeps only a PE image's headers and certificate table.
+//! [`verify_cab_file`] verifies a catalog CAB from a file with positional reads, holding its
+//! header, its PKCS#7 and a read buffer but never the file.
 
 mod cab;
+mod cab_source;
 mod certificate;
 mod crypto;
 mod der;
@@ -26,12 +29,15 @@ mod timestamp;
 mod verify;
 
 #[cfg(test)]
+mod cab_file_tests;
+#[cfg(test)]
 mod fuzz_tests;
 #[cfg(test)]
 mod pe_tests;
 #[cfg(test)]
 mod stream_tests;
 
+use std::fs::File;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use chrono::{DateTime, Utc};
@@ -170,6 +176,11 @@ pub enum AuthenticodeError {
     },
     #[error("timestamp does not cover the signature value (messageImprint mismatch)")]
     TimestampImprintMismatch,
+    /// Reading a file being verified failed ([`verify_cab_file`]); `at` says where ("at offset
+    /// 4096", "for its length"). A report has only its reason to carry this, so it is worded
+    /// to be read there.
+    #[error("cannot read the file {at}: {source}")]
+    Io { at: String, source: std::io::Error },
 }
 
 /// Runs a verification, mapping errors to Invalid and `Ok(None)` to Unsigned. A panic in a
@@ -190,12 +201,7 @@ pub(crate) fn verify_cab_inner(
     data: &[u8],
     now: DateTime<Utc>,
 ) -> Result<Option<Vec<SignerReport>>, AuthenticodeError> {
-    let Some(span) = cab::cab_signature_span(data)? else {
-        return Ok(None);
-    };
-    let compute = |alg| cab::cab_digest(data, alg);
-    let mut digests = DigestCache::new(&compute);
-    verify::verify_blob(&data[span], &mut digests, now).map(Some)
+    cab::verify_source(data, now)
 }
 
 pub(crate) fn verify_pe_inner(
@@ -262,10 +268,38 @@ pub fn verify_pkcs7(
     })
 }
 
+const CAB_UNSIGNED_REASON: &str = "the cabinet carries no Authenticode signature";
+
 /// Verifies a catalog CAB's Authenticode signature (and nested ones) as of `now`.
 pub fn verify_cab(data: &[u8], now: DateTime<Utc>) -> SignatureReport {
-    report("the cabinet carries no Authenticode signature", || {
-        verify_cab_inner(data, now)
+    report(CAB_UNSIGNED_REASON, || verify_cab_inner(data, now))
+}
+
+/// [`verify_cab`] for a cabinet in a file, without reading the file into memory: catalogs are
+/// 30–500 MB. Only the header, the PKCS#7 (at most 1 MiB, else Invalid as `verify_cab` says)
+/// and a 256 KiB read buffer are held; the signed bytes are hashed as they are read, once per
+/// digest algorithm the signatures use (a dual-signed catalog is read twice).
+///
+/// The report is `verify_cab` of the file's bytes, with one addition: an I/O error while reading
+/// (or a file that shrinks while it is read) gives an Invalid report whose reason names the
+/// offset and the OS error, since a report carries nothing but its reason. The file's length is
+/// taken once, when verification starts. Reads are positional (`read_at` / `seek_read`), so the
+/// file's cursor is not relied on; on Windows it is left wherever the last read put it.
+///
+/// The work is I/O- and CPU-bound; call it from a blocking context.
+pub fn verify_cab_file(file: &File, now: DateTime<Utc>) -> SignatureReport {
+    verify_cab_file_with(file, cab_source::READ_CHUNK, now)
+}
+
+/// [`verify_cab_file`] with a chosen read-buffer size (tests cross chunk boundaries with it).
+pub(crate) fn verify_cab_file_with(
+    file: &File,
+    chunk: usize,
+    now: DateTime<Utc>,
+) -> SignatureReport {
+    report(CAB_UNSIGNED_REASON, || {
+        let source = cab_source::FileSource::new(file, chunk)?;
+        cab::verify_source(&source, now)
     })
 }
 

@@ -53,7 +53,8 @@ fn check(what: &str, data: &[u8]) -> StreamOutcome {
     last.unwrap()
 }
 
-fn fixtures() -> Vec<(String, Vec<u8>)> {
+/// Every signed, unsigned and damaged fixture (CAB, PE, MSI), sorted by name.
+pub(crate) fn fixtures() -> Vec<(String, Vec<u8>)> {
     let dir = format!("{}/../../tests/fixtures/signed", env!("CARGO_MANIFEST_DIR"));
     let mut names: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()

@@ -11,7 +11,8 @@ use super::pkcs7::{self, SignedData};
 use super::{AuthenticodeError, SignerReport};
 
 /// Bound on the PKCS#7 size checked before any DER is parsed. Real signatures with a chain,
-/// a timestamp and a nested signature are 10–30 KB.
+/// a timestamp and a nested signature are 10–30 KB. It also bounds what `verify_cab_file`
+/// reads into memory for a cabinet's signature, which is checked before the read.
 pub(crate) const MAX_SIGNATURE_LEN: usize = 1 << 20;
 /// Nested signatures carry their own nested attributes in theory; real files use one level.
 const MAX_NESTING: usize = 4;

@@ -4,11 +4,13 @@
 //! Both read a folder the same way: each block's header and payload bounds-checked, its
 //! checksum verified, its output charged to the [`Limits`] budget *before* it is inflated,
 //! then decoded with state carried from the previous block. Keeping that in one place means
-//! a check added for one reader cannot be missing from the other.
+//! a check added for one reader cannot be missing from the other. Over a file, the blocks
+//! are read through one window (`source.rs`), which holds about one block.
 
 use super::checksum;
 use super::decompress::Decoder;
-use super::header::{Bytes, Cabinet};
+use super::header::Cabinet;
+use super::source::Bytes;
 use super::{CabEntry, CabError, ExtractStats, Limits};
 
 /// Where a member lies in its folder's uncompressed stream, as `start..end`. Both are sums
@@ -109,10 +111,7 @@ impl<'a> FolderBlocks<'a> {
             ))
         })?;
         Ok(Self {
-            r: Bytes {
-                data: cab.data,
-                pos: f.data_offset as usize,
-            },
+            r: Bytes::new(cab.source, cab.cabinet_len(), f.data_offset as usize),
             reserve: cab.data_reserve,
             folder,
             count: usize::from(f.block_count),
@@ -132,6 +131,12 @@ impl<'a> FolderBlocks<'a> {
         self.folder
     }
 
+    /// Bytes the file window holds memory for (0 over a slice).
+    #[cfg(test)]
+    pub(crate) fn window_len(&self) -> usize {
+        self.r.window_len()
+    }
+
     /// Reads, verifies and decodes the next block; `None` once the folder's `cCFData`
     /// blocks are used up. Only output before `stop` is charged to `budget` (the caller
     /// needs nothing past it, though the last block may run on), and it is charged before
@@ -148,8 +153,10 @@ impl<'a> FolderBlocks<'a> {
         let csum = self.r.u32("CFDATA.csum")?;
         let cb_data = self.r.u16("CFDATA.cbData")?;
         let cb_uncomp = self.r.u16("CFDATA.cbUncomp")?;
-        let reserve = self.r.take(self.reserve, "CFDATA.abReserve")?;
-        let input = self.r.take(usize::from(cb_data), "CFDATA data")?;
+        let (reserve, input) = self.r.take2(
+            (self.reserve, "CFDATA.abReserve"),
+            (usize::from(cb_data), "CFDATA data"),
+        )?;
         if csum != 0 && checksum::data_block(reserve, input, cb_data, cb_uncomp) != csum {
             return Err(CabError::Checksum { folder, block });
         }

@@ -1,15 +1,23 @@
-//! CFHEADER, CFFOLDER and CFFILE parsing over a byte slice, every read bounds-checked.
+//! CFHEADER, CFFOLDER and CFFILE parsing, every read bounds-checked (`source.rs`), from a
+//! byte slice or a file alike.
+//!
+//! The directory of a catalog cabinet can list 60,000 members, each a [`CabEntry`] of a
+//! couple of hundred bytes; a caller that needs a few of them says which as the directory
+//! is read (`*_filtered`), so the rest are checked and dropped, never held.
 
-use std::ops::Range;
+use std::borrow::Cow;
+use std::fs::File;
 
+use super::source::{Bytes, Source};
 use super::{CabError, CabPath};
 
 const FLAG_PREV_CABINET: u16 = 0x0001;
 const FLAG_NEXT_CABINET: u16 = 0x0002;
 const FLAG_RESERVE_PRESENT: u16 = 0x0004;
 const ATTR_NAME_IS_UTF: u16 = 0x0080;
-/// Longest name or cabinet string the format allows (CB_MAX_FILENAME, CB_MAX_CABINET_NAME).
-const MAX_STRING: usize = 256;
+/// The fixed fields up to and including `cbCabinet`: all that is read before it says how
+/// long the cabinet is.
+const UP_TO_CB_CABINET: usize = 12;
 
 /// A folder's compression method (`typeCompress`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,58 +79,21 @@ pub struct CabEntry {
     pub dos_time: u16,
 }
 
-/// A parsed cabinet directory over borrowed bytes.
+/// A parsed cabinet directory, over borrowed bytes or a borrowed file.
 #[derive(Debug)]
 pub struct Cabinet<'a> {
-    pub(super) data: &'a [u8],
+    /// For a slice, only its first `cbCabinet` bytes.
+    pub(super) source: Source<'a>,
+    /// `cbCabinet`.
+    len: usize,
     pub(super) data_reserve: usize,
-    header_reserve: Range<usize>,
+    header_reserve: Cow<'a, [u8]>,
     folders: Vec<Folder>,
     entries: Vec<CabEntry>,
 }
 
-/// Bounds-checked little-endian reads.
-pub(super) struct Bytes<'a> {
-    pub(super) data: &'a [u8],
-    pub(super) pos: usize,
-}
-
-impl<'a> Bytes<'a> {
-    pub(super) fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], CabError> {
-        let end = self
-            .pos
-            .checked_add(n)
-            .filter(|&e| e <= self.data.len())
-            .ok_or_else(|| CabError::Truncated(format!("{what} at offset {}", self.pos)))?;
-        let s = &self.data[self.pos..end];
-        self.pos = end;
-        Ok(s)
-    }
-    pub(super) fn u8(&mut self, what: &str) -> Result<u8, CabError> {
-        Ok(self.take(1, what)?[0])
-    }
-    pub(super) fn u16(&mut self, what: &str) -> Result<u16, CabError> {
-        let b = self.take(2, what)?;
-        Ok(u16::from_le_bytes([b[0], b[1]]))
-    }
-    pub(super) fn u32(&mut self, what: &str) -> Result<u32, CabError> {
-        let b = self.take(4, what)?;
-        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-    }
-    fn cstr(&mut self, what: &str) -> Result<&'a [u8], CabError> {
-        let rest = self.data.get(self.pos..).unwrap_or_default();
-        let len = rest
-            .iter()
-            .take(MAX_STRING + 1)
-            .position(|&b| b == 0)
-            .ok_or_else(|| {
-                CabError::Malformed(format!("{what} at offset {} is unterminated", self.pos))
-            })?;
-        let s = &rest[..len];
-        self.pos += len + 1;
-        Ok(s)
-    }
-}
+/// Which entries a parse keeps: `None` keeps all.
+type Keep<'k> = Option<&'k mut dyn FnMut(&CabEntry) -> bool>;
 
 fn decode_name(raw: &[u8], utf8_flag: bool) -> Result<String, CabError> {
     match std::str::from_utf8(raw) {
@@ -139,20 +110,69 @@ impl<'a> Cabinet<'a> {
     /// Parses the directory. `data` may extend past `cbCabinet` (the Authenticode signature
     /// lives there); nothing past `cbCabinet` is read.
     pub fn parse(data: &'a [u8]) -> Result<Self, CabError> {
-        if data.len() < 4 || &data[..4] != b"MSCF" {
-            return Err(CabError::NotCabinet);
+        Self::read(Source::Slice(data), None)
+    }
+
+    /// As [`Cabinet::parse`], keeping only the entries `keep` returns true for.
+    ///
+    /// Every entry is still decoded and checked, kept or not: an unsafe name, a folder
+    /// index out of range, a member continued from another cabinet or a name flagged UTF-8
+    /// that is not fails the parse with the same error as [`Cabinet::parse`]. `keep` sees
+    /// each entry that passed, once, in directory order (so it may have seen some before a
+    /// later entry fails the parse).
+    ///
+    /// [`Cabinet::extract`] and [`Cabinet::member_reader`] on the result behave as on the
+    /// whole cabinet with a [`Visitor`](crate::Visitor) that does not want the entries left
+    /// out: the visitor is never asked about them, and the limits are checked against the
+    /// kept members it wants, exactly the figures the whole cabinet is checked against
+    /// when only those are wanted.
+    pub fn parse_filtered(
+        data: &'a [u8],
+        keep: &mut dyn FnMut(&CabEntry) -> bool,
+    ) -> Result<Self, CabError> {
+        Self::read(Source::Slice(data), Some(keep))
+    }
+
+    /// Parses the directory of a cabinet file, as [`Cabinet::parse`] does a slice; the
+    /// file's length plays the slice's. The file is read with positional reads (its cursor
+    /// is left alone) and never held whole: the directory is read through a 64 KiB window,
+    /// and [`Cabinet::extract`] and [`Cabinet::member_reader`] read one CFDATA block at a
+    /// time. Errors are those of [`Cabinet::parse`] on the same bytes (a file shorter than
+    /// its directory says is [`CabError::Truncated`]), plus [`CabError::Io`] when the file
+    /// cannot be read.
+    pub fn open(file: &'a File) -> Result<Self, CabError> {
+        Self::read(Source::File(file), None)
+    }
+
+    /// [`Cabinet::open`] keeping only the entries `keep` returns true for, as
+    /// [`Cabinet::parse_filtered`] does.
+    pub fn open_filtered(
+        file: &'a File,
+        keep: &mut dyn FnMut(&CabEntry) -> bool,
+    ) -> Result<Self, CabError> {
+        Self::read(Source::File(file), Some(keep))
+    }
+
+    fn read(source: Source<'a>, mut keep: Keep) -> Result<Self, CabError> {
+        let present = source.present()?;
+        let mut r = Bytes::new(source, present.min(UP_TO_CB_CABINET), 0);
+        match r.take(4, "signature") {
+            Ok(magic) if magic == b"MSCF" => {}
+            Ok(_) | Err(CabError::Truncated(_)) => return Err(CabError::NotCabinet),
+            Err(e) => return Err(e),
         }
-        let mut r = Bytes { data, pos: 4 };
         r.u32("reserved1")?;
         let cb_cabinet = r.u32("cbCabinet")? as usize;
-        if cb_cabinet > data.len() {
+        if cb_cabinet > present {
             return Err(CabError::Truncated(format!(
-                "cbCabinet says {cb_cabinet} bytes, {} present",
-                data.len()
+                "cbCabinet says {cb_cabinet} bytes, {present} present"
             )));
         }
-        let data = &data[..cb_cabinet];
-        let mut r = Bytes { data, pos: r.pos };
+        let source = match source {
+            Source::Slice(data) => Source::Slice(&data[..cb_cabinet]),
+            file => file,
+        };
+        r.set_len(cb_cabinet);
         r.u32("reserved2")?;
         let coff_files = r.u32("coffFiles")? as usize;
         r.u32("reserved3")?;
@@ -167,14 +187,13 @@ impl<'a> Cabinet<'a> {
         let flags = r.u16("flags")?;
         r.u16("setID")?;
         r.u16("iCabinet")?;
-        let (mut header_reserve, mut folder_reserve, mut data_reserve) = (0..0, 0, 0);
+        let (mut header_reserve, mut folder_reserve, mut data_reserve) =
+            (Cow::Borrowed(&[][..]), 0, 0);
         if flags & FLAG_RESERVE_PRESENT != 0 {
             let cb_header = r.u16("cbCFHeader")? as usize;
             folder_reserve = r.u8("cbCFFolder")? as usize;
             data_reserve = r.u8("cbCFData")? as usize;
-            let start = r.pos;
-            r.take(cb_header, "abReserve")?;
-            header_reserve = start..r.pos;
+            header_reserve = r.take_kept(cb_header, "abReserve")?;
         }
         if flags & FLAG_PREV_CABINET != 0 {
             r.cstr("szCabinetPrev")?;
@@ -190,7 +209,7 @@ impl<'a> Cabinet<'a> {
             let block_count = r.u16("CFFOLDER.cCFData")?;
             let compression = Compression::from_raw(r.u16("CFFOLDER.typeCompress")?)?;
             r.take(folder_reserve, "CFFOLDER.abReserve")?;
-            if data_offset as usize > data.len() {
+            if data_offset as usize > cb_cabinet {
                 return Err(CabError::Truncated(format!(
                     "folder {i} data starts at {data_offset}, past the end"
                 )));
@@ -201,11 +220,12 @@ impl<'a> Cabinet<'a> {
                 compression,
             });
         }
-        let mut r = Bytes {
-            data,
-            pos: coff_files,
+        r.pos = coff_files;
+        let mut entries = match keep {
+            None => Vec::with_capacity(usize::from(file_count)),
+            // Sized by what is kept, not by what the directory lists.
+            Some(_) => Vec::new(),
         };
-        let mut entries = Vec::with_capacity(usize::from(file_count));
         for _ in 0..file_count {
             let size = r.u32("CFFILE.cbFile")?;
             let folder_offset = r.u32("CFFILE.uoffFolderStart")?;
@@ -229,7 +249,7 @@ impl<'a> Cabinet<'a> {
                 name: raw_name.clone(),
                 reason,
             })?;
-            entries.push(CabEntry {
+            let entry = CabEntry {
                 path,
                 raw_name,
                 size,
@@ -238,10 +258,14 @@ impl<'a> Cabinet<'a> {
                 attributes,
                 dos_date,
                 dos_time,
-            });
+            };
+            if keep.as_mut().is_none_or(|keep| keep(&entry)) {
+                entries.push(entry);
+            }
         }
         Ok(Self {
-            data,
+            source,
+            len: cb_cabinet,
             data_reserve,
             header_reserve,
             folders,
@@ -258,12 +282,13 @@ impl<'a> Cabinet<'a> {
     }
 
     /// The CFHEADER reserve area (signtool stores the signature's position and length here).
-    pub fn header_reserve(&self) -> &'a [u8] {
-        &self.data[self.header_reserve.clone()]
+    /// Borrowed from a slice, a copy (at most 65,535 bytes) for a file.
+    pub fn header_reserve(&self) -> &[u8] {
+        &self.header_reserve
     }
 
     /// Bytes covered by `cbCabinet`, i.e. without an appended signature.
     pub fn cabinet_len(&self) -> usize {
-        self.data.len()
+        self.len
     }
 }

@@ -2,9 +2,12 @@
 //!
 //! Why not the `cab` crate at run time: it re-decompresses a folder from its first block on
 //! every `read_file` (quadratic on catalogs with thousands of members) and panics on some
-//! malformed input. This reader parses the directory from a byte slice with every offset
-//! bounds-checked, then streams each folder's CFDATA blocks once, in order, handing wanted
-//! members to a [`Visitor`] and dropping the rest (e.g. `V2/`) without copying them.
+//! malformed input. This reader parses the directory with every offset bounds-checked, then
+//! streams each folder's CFDATA blocks once, in order, handing wanted members to a
+//! [`Visitor`] and dropping the rest (e.g. `V2/`) without copying them.
+//! The bytes come from a slice ([`Cabinet::parse`]) or from a file ([`Cabinet::open`]), read
+//! with positional reads through a 64 KiB window so a catalog of hundreds of MB is never
+//! held whole; both give the same results and the same errors.
 //! Directory entries may claim overlapping bytes; those bytes are decompressed, counted and
 //! held once, and the members share them ([`MemberData`]), so a small cabinet whose entries
 //! all point at the same data cannot multiply its memory.
@@ -13,6 +16,9 @@
 //! folder block by block, so memory stays at one CFDATA block plus the decoder's state
 //! whatever the member's size. Both paths walk the blocks through one shared loop, with the
 //! same checksums, limits and errors.
+//! A caller that needs a few members of a directory of tens of thousands keeps only those as
+//! it is parsed ([`Cabinet::parse_filtered`], [`Cabinet::open_filtered`]); every entry is
+//! still checked.
 //! The Authenticode signature appended after `cbCabinet` is never read here; verify it
 //! (`supctl-authenticode`, through supctl's `trust`) before extracting anything.
 
@@ -22,6 +28,7 @@ mod decompress;
 mod header;
 mod path;
 mod reader;
+mod source;
 mod stream;
 
 use std::ops::{Deref, Range};
@@ -31,7 +38,8 @@ pub use header::{CabEntry, Cabinet, Compression, Folder};
 pub use path::{CabPath, PathError};
 pub use reader::MemberReader;
 
-/// Why a cabinet could not be read. Every variant is an input problem, never a bug.
+/// Why a cabinet could not be read. Every variant but [`CabError::Io`] is an input problem,
+/// and none is a bug.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CabError {
     #[error("not a cabinet (no `MSCF` signature)")]
@@ -52,6 +60,10 @@ pub enum CabError {
         block: usize,
         reason: String,
     },
+    /// The cabinet file could not be read (not that it is short: that is `Truncated`). The
+    /// message names the offset and the OS error.
+    #[error("{0}")]
+    Io(String),
     #[error("member `{name}` is {size} bytes, over the per-file limit of {limit}")]
     FileTooLarge { name: String, size: u64, limit: u64 },
     #[error(
@@ -148,5 +160,7 @@ pub fn extract_all(data: &[u8], limits: &Limits) -> Result<Vec<(CabEntry, Vec<u8
 
 #[cfg(test)]
 mod reader_tests;
+#[cfg(test)]
+mod source_tests;
 #[cfg(test)]
 mod tests;

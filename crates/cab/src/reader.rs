@@ -15,9 +15,10 @@ use super::{CabEntry, CabError, Limits};
 /// Streams one member's bytes, in order, then EOF. Built by [`Cabinet::member_reader`].
 ///
 /// Holds one decoded block (at most 64 KiB, 32 KiB for MSZIP and LZX) and the folder's
-/// decoder state, never the member or the folder. Bad input surfaces as an
-/// [`io::ErrorKind::InvalidData`] error wrapping a [`CabError`] ([`CabError::from_io`]
-/// gets it back); the reader then stays failed, so a caller that retries sees the same
+/// decoder state (and, over a file, a window of about one compressed block), never the
+/// member or the folder. Bad input surfaces as an [`io::ErrorKind::InvalidData`] error
+/// wrapping a [`CabError`] ([`CabError::from_io`] gets it back), a file that cannot be read
+/// as [`io::ErrorKind::Other`] wrapping [`CabError::Io`]; the reader then stays failed, so a caller that retries sees the same
 /// error instead of bytes decoded from a state the failure left undefined.
 pub struct MemberReader<'a> {
     entry: CabEntry,
@@ -38,7 +39,8 @@ impl<'a> Cabinet<'a> {
     /// The checks are those of [`Cabinet::extract`]: `max_file`, and `max_total` against the
     /// member's end in its folder, are checked here, before anything is decoded; every byte
     /// decoded, including those skipped before the member starts, also counts against
-    /// `max_total` as it is decoded (the budget belongs to this reader alone). The reader borrows the cabinet's bytes, not the `Cabinet`.
+    /// `max_total` as it is decoded (the budget belongs to this reader alone). The reader
+    /// borrows the cabinet's bytes or file, not the `Cabinet`.
     pub fn member_reader(
         &self,
         entry: &CabEntry,
@@ -74,6 +76,12 @@ impl<'a> Cabinet<'a> {
 }
 
 impl MemberReader<'_> {
+    /// Bytes the file window holds memory for (0 over a slice).
+    #[cfg(test)]
+    pub(crate) fn window_len(&self) -> usize {
+        self.blocks.window_len()
+    }
+
     /// Decodes the next block and keeps the member's part of it (nothing, for a block
     /// wholly before the member: skipped output is never stored).
     fn fill(&mut self) -> Result<(), CabError> {
@@ -142,9 +150,14 @@ impl CabError {
     }
 }
 
-/// Always [`io::ErrorKind::InvalidData`]: every [`CabError`] is a defect of the input.
+/// [`io::ErrorKind::InvalidData`] for a defect of the input; [`io::ErrorKind::Other`] for
+/// [`CabError::Io`], a file that could not be read, which says nothing of its bytes.
 impl From<CabError> for io::Error {
     fn from(e: CabError) -> Self {
-        io::Error::new(io::ErrorKind::InvalidData, e)
+        let kind = match e {
+            CabError::Io(_) => io::ErrorKind::Other,
+            _ => io::ErrorKind::InvalidData,
+        };
+        io::Error::new(kind, e)
     }
 }

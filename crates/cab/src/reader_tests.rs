@@ -11,7 +11,7 @@ const MSZIP: cab::CompressionType = cab::CompressionType::MsZip;
 const STORED: cab::CompressionType = cab::CompressionType::None;
 
 /// Reads `entry` in `chunk`-byte reads, handing back the typed error.
-fn read_member(
+pub(crate) fn read_member(
     cab: &Cabinet,
     entry: &CabEntry,
     limits: &Limits,
@@ -92,7 +92,7 @@ fn read_error(cab: &Cabinet, entry: &CabEntry, limits: &Limits) -> CabError {
 
 /// Writes a one-folder cabinet by hand (there is no LZX writer): `blocks` are
 /// `(payload, cbUncomp)` and `members` are `(name, folder offset, size)`.
-fn raw_cabinet(
+pub(crate) fn raw_cabinet(
     type_compress: u16,
     blocks: &[(Vec<u8>, u16)],
     members: &[(&str, u32, u32)],
@@ -134,7 +134,7 @@ fn raw_cabinet(
 /// An LZX (2^15 window) cabinet whose stream is one uncompressed LZX block running over
 /// as many 32 KiB frames (CFDATA blocks) as `payload` needs: every block after the first
 /// decodes only with the state the previous one left, as in real LZX cabinets.
-fn lzx_cabinet(payload: &[u8], members: &[(&str, u32, u32)]) -> Vec<u8> {
+pub(crate) fn lzx_cabinet(payload: &[u8], members: &[(&str, u32, u32)]) -> Vec<u8> {
     // E8 translation off (1 bit), block type 3 (3 bits), 24-bit block size, 4 bits of
     // padding to the 16-bit word; words are little-endian. Then R0..R2 = 1 and raw bytes.
     let header = (3u32 << 28) | ((payload.len() as u32) << 4);
@@ -168,12 +168,12 @@ fn stored_members_read_like_extract() {
     assert_reads_like_extract(&data);
 }
 
-#[test]
-fn mszip_members_read_like_extract() {
+/// Three folders: MSZIP with a 300,000-byte member, an empty one and `V3/b.json`, which
+/// starts mid-folder, mid-block (300,010) and spans three blocks; then a stored folder and
+/// another MSZIP one, each starting its own decoder.
+pub(crate) fn mszip_folders() -> Vec<u8> {
     let big = sample(300_000, 1);
-    // `V3/b.json` starts mid-folder, mid-block (300,010) and spans three blocks; the later
-    // folders start their own decoders.
-    let data = build(&[
+    build(&[
         (
             MSZIP,
             &[
@@ -185,8 +185,12 @@ fn mszip_members_read_like_extract() {
         ),
         (STORED, &[("stored.bin", &sample(40_000, 12))]),
         (MSZIP, &[("second.xml", &big[..100_000])]),
-    ]);
-    assert_reads_like_extract(&data);
+    ])
+}
+
+#[test]
+fn mszip_members_read_like_extract() {
+    assert_reads_like_extract(&mszip_folders());
 }
 
 #[test]

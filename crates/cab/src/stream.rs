@@ -48,6 +48,9 @@ fn spans<'c>(wanted: &[&'c CabEntry]) -> Vec<Span<'c>> {
 impl Cabinet<'_> {
     /// Streams every folder once, asking `visitor` which members it wants and handing it
     /// their bytes. A folder is decompressed only up to the end of its last wanted member.
+    /// Only [`Cabinet::entries`] are offered: on a filtered cabinet the entries left out are
+    /// never asked about, as if unwanted, and every figure checked against `limits` is
+    /// computed from the wanted ones alone, so it is the one the whole cabinet would check.
     pub fn extract(
         &self,
         limits: &Limits,

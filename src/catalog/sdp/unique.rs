@@ -10,41 +10,100 @@
 //! converges. Each drop is recorded so that `catalog inspect` and the plan can name both
 //! packages.
 
-use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash, RandomState};
+
+use hashbrown::HashTable;
+
+use chrono::{DateTime, Utc};
 
 use super::PackageAt;
 use crate::catalog::model::{DuplicatePackage, KeptBecause, PackageRef, UpdateRecord};
 use crate::ids::UpdateId;
 
+/// What [`Unique`] needs of a package: its id (as a key), its `CreationDate` and how to name
+/// it. A whole [`UpdateRecord`] is one; `catalog inspect`'s tally keeps a few numbers per
+/// package instead ([`crate::catalog::tally`]), under the same rule.
+pub trait Candidate {
+    /// The id in whatever form is cheapest to hold and compare.
+    type Key: Eq + Hash;
+    fn key(&self) -> &Self::Key;
+    fn id(&self) -> UpdateId;
+    fn created(&self) -> DateTime<Utc>;
+    fn package_ref(&self, at: PackageAt) -> PackageRef;
+}
+
+impl Candidate for UpdateRecord {
+    type Key = UpdateId;
+    fn key(&self) -> &UpdateId {
+        &self.id
+    }
+    fn id(&self) -> UpdateId {
+        self.id.clone()
+    }
+    fn created(&self) -> DateTime<Utc> {
+        self.created
+    }
+    fn package_ref(&self, at: PackageAt) -> PackageRef {
+        PackageRef::of(self, at.position, at.line)
+    }
+}
+
 /// Collects a catalog's packages, keeping one per id.
-#[derive(Debug, Default)]
-pub struct Unique {
-    updates: Vec<UpdateRecord>,
+///
+/// The index holds positions into `updates` and hashes each package's key where it is: a
+/// map keyed by copies of the ids cost 100 bytes per package, a third of what counting a
+/// catalog (`catalog inspect`) holds.
+#[derive(Debug)]
+pub struct Unique<T: Candidate = UpdateRecord> {
+    updates: Vec<T>,
     /// Where each kept record sits in the document, parallel to `updates`.
     at: Vec<PackageAt>,
-    index: HashMap<UpdateId, usize>,
+    index: HashTable<usize>,
+    /// Randomly keyed: the ids come from the catalog, and a chosen set of colliding ones
+    /// must not make the catalog quadratic to read.
+    hasher: RandomState,
     duplicates: Vec<DuplicatePackage>,
 }
 
-impl Unique {
+impl<T: Candidate> Default for Unique<T> {
+    fn default() -> Self {
+        Self {
+            updates: Vec::new(),
+            at: Vec::new(),
+            index: HashTable::new(),
+            hasher: RandomState::new(),
+            duplicates: Vec::new(),
+        }
+    }
+}
+
+impl<T: Candidate> Unique<T> {
     /// Adds the next package in document order. A duplicate takes the kept one's slot, so
     /// the order of `updates` is that of each id's first appearance.
-    pub fn push(&mut self, record: UpdateRecord, at: PackageAt) {
-        let Some(&slot) = self.index.get(&record.id) else {
-            self.index.insert(record.id.clone(), self.updates.len());
-            self.updates.push(record);
+    pub fn push(&mut self, record: T, at: PackageAt) {
+        let Self {
+            updates,
+            index,
+            hasher,
+            ..
+        } = self;
+        let hash = hasher.hash_one(record.key());
+        let found = index.find(hash, |&i| updates[i].key() == record.key());
+        let Some(&slot) = found else {
+            index.insert_unique(hash, updates.len(), |&i| hasher.hash_one(updates[i].key()));
+            updates.push(record);
             self.at.push(at);
             return;
         };
         let (old, old_at) = (&self.updates[slot], self.at[slot]);
-        let old_ref = PackageRef::of(old, old_at.position, old_at.line);
-        let new_ref = PackageRef::of(&record, at.position, at.line);
-        let id = record.id.clone();
+        let old_ref = old.package_ref(old_at);
+        let new_ref = record.package_ref(at);
+        let id = record.id();
         // Later in the document: it wins unless the kept one is strictly newer.
-        let (kept, dropped, because) = if old.created > record.created {
+        let (kept, dropped, because) = if old.created() > record.created() {
             (old_ref, new_ref, KeptBecause::Newer)
         } else {
-            let because = if old.created == record.created {
+            let because = if old.created() == record.created() {
                 KeptBecause::Later
             } else {
                 KeptBecause::Newer
@@ -61,8 +120,16 @@ impl Unique {
         });
     }
 
+    /// Whether a package with this key was pushed.
+    pub fn contains(&self, key: &T::Key) -> bool {
+        let hash = self.hasher.hash_one(key);
+        self.index
+            .find(hash, |&i| self.updates[i].key() == key)
+            .is_some()
+    }
+
     /// The kept records, in order of each id's first appearance, and what was dropped.
-    pub fn finish(self) -> (Vec<UpdateRecord>, Vec<DuplicatePackage>) {
+    pub fn finish(self) -> (Vec<T>, Vec<DuplicatePackage>) {
         (self.updates, self.duplicates)
     }
 }

@@ -9,8 +9,9 @@ mod json;
 mod outline;
 mod resolve;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
+pub(crate) use json::parse_category_with;
 pub use json::{RawCategory, decode_text, parse_category, parse_category_list};
 pub use outline::{OutlineEntry, outline};
 pub use resolve::{CategoryError, members_under, resolve, resolve_all};
@@ -51,11 +52,12 @@ fn fmt_missing(m: &[(CategoryId, Vec<UpdateId>)]) -> String {
 
 /// Builds the category tree: checks parents, cycles and members against `updates`, and
 /// computes each node's `Root/Child/...` display path. `listed` is the content of
-/// `update_categories.json` when present; every listed id must have a file.
+/// `update_categories.json` when present; every listed id must have a file. `known` says
+/// whether the catalog has an update (a set of ids, or a tally that never held them all).
 pub fn build_tree(
     raw: Vec<RawCategory>,
     listed: Option<&[CategoryId]>,
-    updates: &HashSet<UpdateId>,
+    known: &dyn Fn(&UpdateId) -> bool,
 ) -> Result<Vec<Category>, V3Error> {
     let mut by_id: BTreeMap<CategoryId, RawCategory> = BTreeMap::new();
     for c in raw {
@@ -92,12 +94,7 @@ pub fn build_tree(
     let missing: Vec<(CategoryId, Vec<UpdateId>)> = by_id
         .values()
         .filter_map(|c| {
-            let m: Vec<UpdateId> = c
-                .members
-                .iter()
-                .filter(|u| !updates.contains(*u))
-                .cloned()
-                .collect();
+            let m: Vec<UpdateId> = c.members.iter().filter(|u| !known(u)).cloned().collect();
             (!m.is_empty()).then(|| (c.id.clone(), m))
         })
         .collect();

@@ -1,3 +1,5 @@
+use std::collections::HashSet;
+
 use super::*;
 
 const FIX: &str = concat!(
@@ -85,7 +87,7 @@ fn tree_paths_and_descendant_members() {
             raw(4, "Other", Some(1), &[]),
         ],
         Some(&[cid(1), cid(2), cid(3), cid(4)]),
-        &all_updates(3),
+        &|i: &UpdateId| all_updates(3).contains(i),
     )
     .unwrap();
     let paths: Vec<&str> = cats.iter().map(|c| c.path.as_str()).collect();
@@ -132,7 +134,7 @@ fn ambiguous_paths_list_their_ids() {
             raw(3, "Latitude", Some(1), &[2]),
         ],
         None,
-        &all_updates(2),
+        &|i: &UpdateId| all_updates(2).contains(i),
     )
     .unwrap();
     let e = resolve(&cats, "Dell/Latitude").unwrap_err();
@@ -153,25 +155,36 @@ fn ambiguous_paths_list_their_ids() {
 #[test]
 fn inconsistent_trees_are_errors() {
     let u = all_updates(2);
-    let e = build_tree(vec![raw(1, "A", None, &[1, 7])], None, &u).unwrap_err();
+    let e = build_tree(vec![raw(1, "A", None, &[1, 7])], None, &|i: &UpdateId| {
+        u.contains(i)
+    })
+    .unwrap_err();
     assert_eq!(e, V3Error::UnknownMembers(vec![(cid(1), vec![uid(7)])]));
     assert!(e.to_string().contains(uid(7).as_str()));
-    let e = build_tree(vec![raw(1, "A", Some(5), &[])], None, &u).unwrap_err();
+    let e = build_tree(vec![raw(1, "A", Some(5), &[])], None, &|i: &UpdateId| {
+        u.contains(i)
+    })
+    .unwrap_err();
     assert!(matches!(e, V3Error::UnknownParent { .. }));
     let e = build_tree(
         vec![raw(1, "A", Some(2), &[]), raw(2, "B", Some(1), &[])],
         None,
-        &u,
+        &|i: &UpdateId| u.contains(i),
     )
     .unwrap_err();
     assert!(matches!(e, V3Error::Cycle(_)));
     let e = build_tree(
         vec![raw(1, "A", None, &[]), raw(1, "B", None, &[])],
         None,
-        &u,
+        &|i: &UpdateId| u.contains(i),
     )
     .unwrap_err();
     assert_eq!(e, V3Error::Duplicate(cid(1)));
-    let e = build_tree(vec![raw(1, "A", None, &[])], Some(&[cid(1), cid(2)]), &u).unwrap_err();
+    let e = build_tree(
+        vec![raw(1, "A", None, &[])],
+        Some(&[cid(1), cid(2)]),
+        &|i: &UpdateId| u.contains(i),
+    )
+    .unwrap_err();
     assert_eq!(e, V3Error::Unlisted(vec![cid(2)]));
 }

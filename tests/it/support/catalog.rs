@@ -19,6 +19,34 @@ pub(crate) const SDP: &str =
     "http://schemas.microsoft.com/wsus/2005/04/CorporatePublishing/SoftwareDistributionPackage.xsd";
 pub(crate) const CMD: &str = "http://schemas.microsoft.com/wsus/2005/04/CorporatePublishing/Installers/CommandLineInstallation.xsd";
 
+/// A committed catalog fixture (`tests/fixtures/catalog/NAME`).
+pub(crate) fn fixture(name: &str) -> Vec<u8> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/catalog/");
+    std::fs::read(format!("{dir}{name}")).unwrap()
+}
+
+/// When the committed fixtures are read: inside their certificates' validity.
+pub(crate) fn fixture_now() -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339("2026-06-01T00:00:00Z")
+        .unwrap()
+        .to_utc()
+}
+
+/// A one-folder MSZIP cabinet of `files`, written by the `cab` crate (an independent
+/// writer; unsigned).
+pub(crate) fn cab_of(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut b = cab::CabinetBuilder::new();
+    let f = b.add_folder(cab::CompressionType::MsZip);
+    for (name, _) in files {
+        f.add_file(*name);
+    }
+    let mut w = b.build(std::io::Cursor::new(Vec::new())).unwrap();
+    for (_, data) in files {
+        w.next_file().unwrap().unwrap().write_all(data).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
 /// One package of a test catalog.
 #[derive(Debug, Clone)]
 pub(crate) struct Pkg {

@@ -1,5 +1,6 @@
 //! Peak heap while a [`MemberReader`](crate::MemberReader) reads a multi-MB member: the
-//! proof that it holds one block and the decoder's state, never the member.
+//! proof that it holds one block and the decoder's state, never the member, from a slice or
+//! a file; and while a filtered parse reads a big directory: it holds what it keeps.
 //!
 //! The counting allocator below serves the whole test binary, but it counts per thread, and
 //! a test runs on one thread: tests running in parallel do not disturb the count.
@@ -8,6 +9,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::io::{Read, Write};
 
+use crate::source_tests::TempCab;
 use crate::tests::sample;
 use crate::{Cabinet, Limits, extract_all};
 
@@ -106,24 +108,30 @@ fn big_mszip(blocks: usize) -> (Vec<u8>, Vec<u8>) {
     (data, member)
 }
 
+/// Reads `r` to its end in 8 KiB pieces, checking each against `want`; how much it read.
+fn read_checking(r: &mut impl Read, want: &[u8]) -> usize {
+    let mut buf = [0u8; 8192];
+    let mut read = 0usize;
+    loop {
+        let n = r.read(&mut buf).unwrap();
+        if n == 0 {
+            return read;
+        }
+        assert!(buf[..n] == want[read..read + n], "bytes at {read} differ");
+        read += n;
+    }
+}
+
 #[test]
 fn reading_a_multi_mb_member_holds_one_block() {
     let (data, folder) = big_mszip(192); // 6 MiB
     let big = &folder[1000..];
     let cab = Cabinet::parse(&data).unwrap();
     let entry = cab.entries()[1].clone();
-    let mut buf = [0u8; 8192];
     let mut read = 0usize;
     let peak = peak_extra(|| {
         let mut r = cab.member_reader(&entry, &Limits::default()).unwrap();
-        loop {
-            let n = r.read(&mut buf).unwrap();
-            if n == 0 {
-                break;
-            }
-            assert!(buf[..n] == big[read..read + n], "bytes at {read} differ");
-            read += n;
-        }
+        read = read_checking(&mut r, big);
     });
     assert_eq!(read, big.len());
     // About 200 KiB in fact: MSZIP's decoder (deflate state, window, output and priming
@@ -135,4 +143,61 @@ fn reading_a_multi_mb_member_holds_one_block() {
         whole > big.len() as isize,
         "extract held only {whole} bytes"
     );
+}
+
+#[test]
+fn reading_a_multi_mb_member_from_a_file_holds_one_block() {
+    let (data, folder) = big_mszip(192); // 6 MiB
+    let big = &folder[1000..];
+    let tmp = TempCab::new(&data);
+    let file = tmp.open();
+    let mut read = 0usize;
+    let peak = peak_extra(|| {
+        let cab = Cabinet::open(&file).unwrap();
+        let entry = cab.entries()[1].clone();
+        let mut r = cab.member_reader(&entry, &Limits::default()).unwrap();
+        read = read_checking(&mut r, big);
+    });
+    assert_eq!(read, big.len());
+    // What the slice reader holds (about 200 KiB: see above) plus the 64 KiB file window,
+    // against a file of 6 MiB.
+    assert!(peak < 320 << 10, "reading held {peak} bytes at once");
+}
+
+/// A directory of 20,000 entries filtered down to one holds the window and that entry, not
+/// the 20,000 (about 2 MiB as `CabEntry`s).
+#[test]
+fn a_filtered_directory_holds_only_the_kept_entries() {
+    let names: Vec<String> = (0..20_000).map(|i| format!(r"V2\{i:05}.sdp")).collect();
+    let mut members: Vec<(&str, u32, u32)> = names.iter().map(|n| (n.as_str(), 0, 4)).collect();
+    members.push(("Catalog.xml", 0, 4));
+    let data = raw_cabinet(0, &[(b"<x/>".to_vec(), 4)], &members);
+    assert!(
+        data.len() > 500 << 10,
+        "the directory spans several windows"
+    );
+    let tmp = TempCab::new(&data);
+    let file = tmp.open();
+    let mut kept = Vec::new();
+    let filtered = peak_extra(|| {
+        let cab = Cabinet::open_filtered(&file, &mut |e| e.path.is_top_level()).unwrap();
+        kept = cab.entries().to_vec();
+    });
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].raw_name, "Catalog.xml");
+    assert!(
+        filtered < 96 << 10,
+        "the filtered parse held {filtered} bytes"
+    );
+    let from_slice = peak_extra(|| {
+        let cab = Cabinet::parse_filtered(&data, &mut |e| e.path.is_top_level()).unwrap();
+        assert_eq!(cab.entries(), kept);
+    });
+    assert!(
+        from_slice < 32 << 10,
+        "the filtered parse held {from_slice} bytes"
+    );
+    // The counter sees the entries when they are kept.
+    let all = peak_extra(|| assert_eq!(Cabinet::open(&file).unwrap().entries().len(), 20_001));
+    assert!(all > 20_000 * 64, "the whole parse held only {all} bytes");
 }
