@@ -79,6 +79,7 @@ pub(super) fn run(args: PlanArgs) -> anyhow::Result<u8> {
         (plan, acquired) = plan_now()?;
     }
     let lock = super::lock::settle(&cfg, &fetcher, &acquired, args.locked, &mut plan)?;
+    crate::allocator::drop_aside(acquired);
     if args.json {
         let mut v = display_json(&plan);
         v["lock"] = lock.json();

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::fmt::Write as _;
 use std::path::Path;
 
 use super::{LockFile, LockedCatalog, VERSION};
@@ -27,14 +28,18 @@ pub fn entry_of(c: &config::Catalog, a: &Acquired, root: &Path) -> Option<Locked
     signers.sort();
     signers.dedup();
     let selected = crate::plan::deselected::selected_by(c, &content.categories);
-    let mut picked: Vec<(String, Sha256)> = content
+    let mut picked: Vec<(&str, Sha256)> = content
         .updates
         .iter()
         .filter(|u| selected.as_ref().is_none_or(|s| s.contains(&u.id)))
-        .map(|u| (u.id.to_string(), u.content_hash()))
+        .map(|u| (u.id.as_str(), u.content_hash()))
         .collect();
-    picked.sort();
-    let listing: String = picked.iter().map(|(id, h)| format!("{id} {h}\n")).collect();
+    picked.sort_unstable();
+    // One buffer, not a string per update: every plan lists every catalog this way.
+    let mut listing = String::with_capacity(picked.len() * 102);
+    for (id, h) in &picked {
+        let _ = writeln!(listing, "{id} {h}");
+    }
     let source = Path::new(&a.source)
         .strip_prefix(root)
         .map(|p| p.to_string_lossy().replace('\\', "/"))

@@ -226,6 +226,11 @@ impl Store {
     pub fn last_journal(&self) -> Result<Option<Journal>> {
         self.state.last_journal()
     }
+    /// Whether the most recent plan's journal records that its apply ended (no journal:
+    /// false), without reading its entries.
+    pub fn last_journal_ended(&self) -> Result<bool> {
+        self.state.last_journal_ended()
+    }
     /// The journal of one plan.
     pub fn journal(&self, plan: &PlanId) -> Result<Option<Journal>> {
         self.state.journal(plan)

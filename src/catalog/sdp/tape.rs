@@ -252,24 +252,30 @@ fn foreign_encoding(start: &[u8]) -> Option<&'static str> {
 /// The offset of the first character XML does not allow in valid UTF-8 `bytes`. The only
 /// multi-byte characters to refuse are U+FFFE and U+FFFF (`EF BF BE`, `EF BF BF`).
 ///
-/// Eight bytes at a time: a word with no byte below 0x20 and no 0xEF (nearly every word of
-/// a catalog) is passed with a few arithmetic operations, and only the others are looked at
-/// byte by byte. This scan runs over every byte of the catalog.
+/// Eight bytes at a time: a word whose bytes below 0x20 are all tab, line feed or carriage
+/// return, and that has no 0xEF (nearly every word of a catalog, line breaks and indentation
+/// included), is passed with a few arithmetic operations; only the others are looked at byte
+/// by byte. This scan runs over every byte of the catalog, so the per-byte masks are exact
+/// (no borrow crosses a byte): an inexact "this byte is a tab" could hide a control
+/// character next to one.
 fn first_non_xml_char(bytes: &[u8]) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
-    // Sets a byte's high bit when it may be zero (exact when no byte is ≥ 0x80 after the
-    // xor; a false alarm only costs the byte-by-byte look).
-    let maybe_zero = |w: u64| w.wrapping_sub(ONES) & !w & HIGHS;
+    const fn splat(b: u8) -> u64 {
+        u64::from_le_bytes([b; 8])
+    }
+    // Sets exactly the high bit of each zero byte of `w`.
+    let zero = |w: u64| !(((w & LOW7).wrapping_add(LOW7)) | w) & HIGHS;
     let mut i = 0;
     while i + 8 <= bytes.len() {
         let mut word = [0u8; 8];
         word.copy_from_slice(&bytes[i..i + 8]);
         let w = u64::from_le_bytes(word);
         // Bytes below 0x20 have none of the bits 0xE0; 0xEF xor 0xEF is zero.
-        let low = maybe_zero(w & 0xe0e0_e0e0_e0e0_e0e0);
-        let ef = maybe_zero(w ^ 0xefef_efef_efef_efef);
-        if low | ef != 0
+        let low = zero(w & splat(0xe0));
+        let allowed = zero(w ^ splat(b'\t')) | zero(w ^ splat(b'\n')) | zero(w ^ splat(b'\r'));
+        let ef = zero(w ^ splat(0xef));
+        if (low & !allowed) | ef != 0
             && let Some(at) = first_bad_in(bytes, i, i + 8)
         {
             return Some(at);
@@ -368,7 +374,7 @@ mod tests {
             seed ^= seed << 17;
             let len = (seed % 40) as usize;
             // Mostly text, with line ends, controls, 0xEF sequences and high bytes mixed in.
-            let pool: &[u8] = b"abc <>\n\r\t\x00\x1f\x20\xef\xbf\xbe\xbd\x80\xff";
+            let pool: &[u8] = b"abc <>\n\r\t\x00\x08\x0b\x0c\x0e\x1f\x20\xef\xbf\xbe\xbd\x80\xff";
             let doc: Vec<u8> = (0..len)
                 .map(|k| pool[((seed >> (k % 60)) as usize + k * 7) % pool.len()])
                 .collect();
@@ -384,6 +390,16 @@ mod tests {
             "across words"
         );
         assert_eq!(first_non_xml_char(b"01234567\n\t\r abc"), None);
+        // Every byte below 0x20 at every place of a word of allowed line ends and tabs:
+        // only tab, line feed and carriage return pass, wherever their neighbours are.
+        for c in 0u8..0x20 {
+            for at in 0..16 {
+                let mut doc = b"\n\t\r\n\t\r\n\ta\n\t\r\n\t\r\n".to_vec();
+                doc[at] = c;
+                let want = (!matches!(c, b'\t' | b'\n' | b'\r')).then_some(at);
+                assert_eq!(first_non_xml_char(&doc), want, "{c:#04x} at {at}");
+            }
+        }
     }
 
     #[test]

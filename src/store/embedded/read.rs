@@ -211,9 +211,11 @@ pub(super) fn updates(
                 classification, severity, kb_article, update_type, created, expired, declined
          FROM updates WHERE id = ?1 ORDER BY id"
     } else {
+        // In table order, not `ORDER BY id`: that walks the id index and looks every row up
+        // from it, a tenth of a no-op plan for 100,000 updates; the map sorts them anyway.
         "SELECT id, catalog, revision, content_hash, title, description, vendor, products,
                 classification, severity, kb_article, update_type, created, expired, declined
-         FROM updates WHERE ?1 IS NULL ORDER BY id"
+         FROM updates WHERE ?1 IS NULL"
     })?;
     let mut v = BTreeMap::new();
     let rows = st.query_map([id_text], |r| {

@@ -59,6 +59,11 @@ impl State {
         read::journal(&self.db.conn(), None)
     }
 
+    /// Whether the most recent plan's journal records that its apply ended.
+    pub fn last_journal_ended(&self) -> Result<bool> {
+        read::last_journal_ended(&self.db.conn())
+    }
+
     /// The journal of one plan.
     pub fn journal(&self, plan: &PlanId) -> Result<Option<Journal>> {
         read::journal(&self.db.conn(), Some(plan))

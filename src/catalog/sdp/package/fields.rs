@@ -36,8 +36,11 @@ impl Builder<'_> {
             let value = a
                 .normalized_value(XmlVersion::Implicit1_0)
                 .map_err(|err| self.err(SdpErrorKind::Xml(format!("attribute `{key}`: {err}"))))?;
-            // Literal characters were checked with the document; references are not.
-            if let Some(c) = value.chars().find(|&c| !is_xml_char(c)) {
+            // Literal characters were checked with the document; references are not. A value
+            // normalisation left borrowed has none, nor anything else to look at again.
+            if let std::borrow::Cow::Owned(v) = &value
+                && let Some(c) = v.chars().find(|&c| !is_xml_char(c))
+            {
                 return Err(self.err(SdpErrorKind::InvalidChar(u32::from(c))));
             }
             if !key.contains(':') {
