@@ -51,13 +51,17 @@ impl Candidate for Counted {
         &self.key
     }
     fn id(&self) -> UpdateId {
-        id_of(self.key)
+        UpdateId::from_bits(u128::from_be_bytes(self.key))
     }
     fn created(&self) -> DateTime<Utc> {
         self.created
     }
     fn package_ref(&self, at: PackageAt) -> PackageRef {
-        let (title, created) = self.text.split_at(self.title_len as usize);
+        // `title_len` is the title's length in bytes (within `max_text_kib`), so a boundary.
+        let (title, created) = self
+            .text
+            .split_at_checked(self.title_len as usize)
+            .unwrap_or((&self.text, ""));
         PackageRef {
             position: at.position,
             line: at.line,
@@ -67,27 +71,9 @@ impl Candidate for Counted {
     }
 }
 
-/// The 128 bits of a GUID-shaped id (the form [`UpdateId`] always has).
+/// The id's 128 bits, as bytes: a `u128` would align [`Counted`] to 16.
 fn key_of(id: &UpdateId) -> [u8; 16] {
-    id.as_str()
-        .bytes()
-        .filter_map(|b| char::from(b).to_digit(16))
-        .fold(0u128, |k, d| k << 4 | u128::from(d))
-        .to_be_bytes()
-}
-
-/// The id back from its bits, in the lower-case 8-4-4-4-12 form.
-fn id_of(key: [u8; 16]) -> UpdateId {
-    let hex = format!("{:032x}", u128::from_be_bytes(key));
-    let text = format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
-    );
-    UpdateId::parse(&text).expect("32 hex digits in GUID groups are a GUID")
+    id.bits().to_be_bytes()
 }
 
 /// Distinct vendor, product and classification names, and distinct product lists: a
