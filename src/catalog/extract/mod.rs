@@ -17,14 +17,17 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::cab::{CabEntry, CabError, Cabinet, ExtractStats, MemberData, Visitor};
+use super::cab::{CabEntry, CabError, Cabinet, ExtractStats};
 use super::certs::{CertError, parse_content_certificate};
 use super::limits::{CatalogLimits, Limit, LimitExceeded};
 use super::model::{CatalogContent, Category, DuplicatePackage, FormatVersion, UpdateRecord};
 use super::sdp::{KeepXml, PackageAt, SdpError, Unique, for_each_package};
-use super::v3::{RawCategory, V3Error, build_tree, parse_category_list, parse_category_with};
-use crate::ids::{CategoryId, Thumbprint, UpdateId};
+use super::v3::{RawCategory, V3Error, build_tree};
+use crate::ids::{Thumbprint, UpdateId};
 use crate::trust::CertificateInfo;
+use members::{CatalogFiles, Member, V3File, key_of, small_kind};
+
+mod members;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ExtractError {
@@ -79,101 +82,6 @@ impl From<CabError> for ExtractError {
             }
             other => ExtractError::Cab(other),
         }
-    }
-}
-
-/// The small members a catalog needs besides its XML.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Small {
-    V3,
-    Certificate,
-}
-
-fn small_kind(e: &CabEntry) -> Option<Small> {
-    let p = &e.path;
-    if p.is_in_folder("V3") {
-        (p.components().len() == 2 && p.has_extension("json")).then_some(Small::V3)
-    } else if p.is_in_folder("ContentCertificates") {
-        (p.components().len() == 2 && p.has_extension("cer")).then_some(Small::Certificate)
-    } else {
-        None
-    }
-}
-
-/// Identifies a directory entry.
-type EntryKey = (u16, u32, u32, String);
-
-fn key_of(e: &CabEntry) -> EntryKey {
-    (e.folder, e.folder_offset, e.size, e.raw_name.clone())
-}
-
-/// A small member's bytes: a shared range of the cabinet reader's buffers (the pass over the
-/// folders), or its own copy (read from the XML's stream).
-enum Member {
-    Shared(MemberData),
-    Owned(Vec<u8>),
-}
-
-impl std::ops::Deref for Member {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        match self {
-            Member::Shared(d) => d,
-            Member::Owned(v) => v,
-        }
-    }
-}
-
-/// A `V3/` file, parsed as it arrives: a category file of a large catalog lists tens of
-/// thousands of ids, and holding every file's text until the end doubled what the
-/// categories cost. A parse error waits for its turn, so the error reported is the same.
-enum V3File {
-    List(Result<Vec<CategoryId>, V3Error>),
-    Category(Result<RawCategory, V3Error>),
-}
-
-/// Collects the small members while the cabinet streams, except those read from the XML's
-/// stream (`from_xml_stream`).
-#[derive(Default)]
-struct CatalogFiles {
-    from_xml_stream: HashSet<EntryKey>,
-    certificates: Vec<(String, Member)>,
-    v3: Vec<V3File>,
-}
-
-impl CatalogFiles {
-    /// Adds a member; a category keeps the members `keep_member` returns true for.
-    fn add(&mut self, e: &CabEntry, data: Member, keep_member: &mut dyn FnMut(&UpdateId) -> bool) {
-        match small_kind(e) {
-            Some(Small::V3) => {
-                let name = e.path.to_string();
-                let listed = name
-                    .rsplit('/')
-                    .next()
-                    .is_some_and(|f| f.eq_ignore_ascii_case("update_categories.json"));
-                self.v3.push(if listed {
-                    V3File::List(parse_category_list(&name, &data))
-                } else {
-                    V3File::Category(parse_category_with(&name, &data, keep_member))
-                });
-            }
-            Some(Small::Certificate) => self
-                .certificates
-                .push((e.path.file_name().to_string(), data)),
-            None => {}
-        }
-    }
-}
-
-impl Visitor for CatalogFiles {
-    fn wants(&mut self, e: &CabEntry) -> bool {
-        small_kind(e).is_some() && !self.from_xml_stream.contains(&key_of(e))
-    }
-
-    /// Members read before the catalog XML: every category member is kept, since which
-    /// updates exist is not known yet.
-    fn file(&mut self, e: &CabEntry, data: MemberData) {
-        self.add(e, Member::Shared(data), &mut |_| true);
     }
 }
 
