@@ -5,7 +5,8 @@
 //! does, the builder fills in the object as the server has it and that object's fingerprint
 //! (apply's compare-and-swap), so no step patches an action after pushing it.
 
-use std::collections::BTreeMap;
+use std::cell::OnceCell;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -15,7 +16,9 @@ use super::shown::Shown;
 use crate::catalog::acquire::Acquired;
 use crate::config::Config;
 use crate::store::actual::fingerprint_of;
-use crate::store::{ActualState, Address, Capabilities, Fingerprint, Target};
+use crate::store::{
+    ActualState, Address, Capabilities, CatalogKey, Fingerprint, StoredUpdate, Target,
+};
 
 /// Everything the planner reads. `catalogs` holds one entry per subscribed catalog that was
 /// acquired (fetched, verified, parsed when trusted).
@@ -95,6 +98,9 @@ pub(super) struct Builder<'a> {
     pub inputs: &'a Inputs<'a>,
     pub actions: Vec<Action>,
     pub diagnostics: Vec<PlanDiagnostic>,
+    /// The stored updates of each catalog, in id order, sorted out at the first question:
+    /// walking all 100,000 stored updates once per catalog was 3% of a no-op plan.
+    by_catalog: OnceCell<HashMap<&'a CatalogKey, Vec<&'a StoredUpdate>>>,
 }
 
 impl<'a> Builder<'a> {
@@ -103,7 +109,23 @@ impl<'a> Builder<'a> {
             inputs,
             actions: Vec::new(),
             diagnostics: Vec::new(),
+            by_catalog: OnceCell::new(),
         }
+    }
+
+    /// The stored updates of catalog `key`, in id order.
+    pub(super) fn stored_of(&self, key: &CatalogKey) -> &[&'a StoredUpdate] {
+        let updates = &self.inputs.actual.updates;
+        self.by_catalog
+            .get_or_init(|| {
+                let mut by: HashMap<&'a CatalogKey, Vec<&'a StoredUpdate>> = HashMap::new();
+                for u in updates.values() {
+                    by.entry(&u.catalog).or_default().push(u);
+                }
+                by
+            })
+            .get(key)
+            .map_or(&[], Vec::as_slice)
     }
 
     /// The stored object at `address` as shown to reviewers (a catalog's settings, without

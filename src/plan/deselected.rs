@@ -104,14 +104,13 @@ pub(super) fn plan(
     selected: Option<&IdSet>,
 ) {
     let address = Address::catalog(key);
-    let actual = b.inputs.actual;
     let in_selection = |id: &UpdateId| selected.is_none_or(|s| s.contains(id));
     let present: HashSet<&UpdateId> = content.updates.iter().map(|u| &u.id).collect();
     let mut kept: Vec<&StoredUpdate> = Vec::new();
-    for s in actual
-        .updates
-        .values()
-        .filter(|s| &s.catalog == key && s.state() != UpdateState::Expired)
+    let stored = b.stored_of(key).to_vec();
+    for s in stored
+        .into_iter()
+        .filter(|s| s.state() != UpdateState::Expired)
     {
         let reason = if !present.contains(&s.id) {
             "no longer in the catalog"
