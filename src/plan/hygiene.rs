@@ -229,7 +229,7 @@ pub(super) fn plan_hygiene(b: &mut Builder) {
             let Ok(key) = CatalogKey::parse(&c.key) else {
                 continue;
             };
-            for u in actual.updates.values().filter(|u| u.catalog == key) {
+            for u in b.stored_of(&key).to_vec() {
                 let address = Address::update(&key, &u.id);
                 let replacements = chains.replacements(&u.id);
                 let facts = Facts {
