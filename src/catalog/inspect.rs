@@ -108,16 +108,21 @@ pub fn verify_file(
     policy: Option<&SignerPolicy<'_>>,
     now: DateTime<Utc>,
 ) -> std::io::Result<Inspection> {
-    let mut head = file;
-    head.seek(SeekFrom::Start(0))?;
-    let mut magic = Vec::with_capacity(4);
-    head.take(4).read_to_end(&mut magic)?;
-    let signature = if magic == b"MSCF" {
+    let signature = if is_cabinet(file)? {
         verify_cab_file(file, now)
     } else {
         bare_xml()
     };
     Ok(decide(signature, policy))
+}
+
+/// Whether `file` starts with the cabinet magic (else it is read as a bare catalog XML).
+pub fn is_cabinet(file: &File) -> std::io::Result<bool> {
+    let mut head = file;
+    head.seek(SeekFrom::Start(0))?;
+    let mut magic = Vec::with_capacity(4);
+    head.take(4).read_to_end(&mut magic)?;
+    Ok(magic == b"MSCF")
 }
 
 fn bare_xml() -> SignatureReport {

@@ -15,12 +15,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::io::{BufReader, Seek, SeekFrom};
 
 use chrono::{DateTime, Utc};
 
 use super::cab::Cabinet;
 use super::extract::{CatalogParts, ExtractError, PackageSink, catalog_member, read_cab, read_xml};
+use super::inspect::is_cabinet;
 use super::limits::CatalogLimits;
 use super::model::{DuplicatePackage, PackageRef, UpdateRecord};
 use super::sdp::{Candidate, KeepXml, PackageAt, Unique};
@@ -225,18 +226,13 @@ pub fn tally_file(
     limits: &CatalogLimits,
     now: DateTime<Utc>,
 ) -> Result<Summary, TallyError> {
-    let mut head = file;
     let len = file.metadata().map_err(TallyError::Read)?.len();
-    head.seek(SeekFrom::Start(0)).map_err(TallyError::Read)?;
-    let mut magic = Vec::with_capacity(4);
-    head.take(4)
-        .read_to_end(&mut magic)
-        .map_err(TallyError::Read)?;
     let mut tally = Tally::default();
-    let parts = if magic == b"MSCF" {
+    let parts = if is_cabinet(file).map_err(TallyError::Read)? {
         let cab = Cabinet::open_filtered(file, &mut catalog_member).map_err(ExtractError::from)?;
         read_cab(&cab, limits, now, KeepXml::Neither, &mut tally)?
     } else {
+        let mut head = file;
         head.seek(SeekFrom::Start(0)).map_err(TallyError::Read)?;
         let source = BufReader::with_capacity(64 << 10, head);
         read_xml(source, len, limits, KeepXml::Neither, &mut tally)?

@@ -20,7 +20,7 @@ use chrono::{DateTime, Utc};
 use super::cab::{CabEntry, CabError, Cabinet, ExtractStats};
 use super::certs::{CertError, parse_content_certificate};
 use super::limits::{CatalogLimits, Limit, LimitExceeded};
-use super::model::{CatalogContent, Category, DuplicatePackage, FormatVersion, UpdateRecord};
+use super::model::{CatalogContent, Category, FormatVersion, UpdateRecord};
 use super::sdp::{KeepXml, PackageAt, SdpError, Unique, for_each_package};
 use super::v3::{RawCategory, V3Error, build_tree};
 use crate::ids::{Thumbprint, UpdateId};
@@ -152,19 +152,32 @@ fn parse_xml(
     Ok(())
 }
 
-/// The kept records, shared, and the dropped duplicates.
-fn records(unique: Unique) -> Parsed {
+/// A parse's catalog: its parts and the records `unique` kept, shared.
+fn extracted(parts: CatalogParts, unique: Unique) -> Extracted {
     let (updates, duplicates) = unique.finish();
     // Not `collect()`: collecting in place would keep the records' buffer (room for the
     // next power of two of whole records) to hold the pointers, 6 MB per 10,000 updates.
     let mut shared = Vec::with_capacity(updates.len());
     shared.extend(updates.into_iter().map(Arc::new));
-    (shared, duplicates)
+    Extracted {
+        content: CatalogContent {
+            format: parts.format,
+            updates: shared,
+            categories: parts.categories,
+            content_certificates: parts.content_certificates,
+            duplicates,
+        },
+        xml_name: parts.xml_name,
+        xml_bytes: parts.xml_bytes,
+        missing_content_certificates: parts.missing_content_certificates,
+        expired_content_certificates: parts.expired_content_certificates,
+        stats: parts.stats,
+    }
 }
 
 /// Refuses a bare catalog XML of `len` bytes over the inflation limit, as a cabinet's XML
 /// would be refused.
-pub(crate) fn check_xml_size(len: u64, limits: &CatalogLimits) -> Result<(), ExtractError> {
+fn check_xml_size(len: u64, limits: &CatalogLimits) -> Result<(), ExtractError> {
     if len > limits.inflated_bytes {
         let what = format!("the catalog XML is {len} bytes");
         return Err(ExtractError::Limit(
@@ -180,24 +193,9 @@ pub fn extract_xml(
     limits: &CatalogLimits,
     keep: KeepXml<'_>,
 ) -> Result<Extracted, ExtractError> {
-    check_xml_size(data.len() as u64, limits)?;
     let mut unique = Unique::default();
-    parse_xml("catalog XML", data, limits, keep, &mut unique)?;
-    let (updates, duplicates) = records(unique);
-    Ok(Extracted {
-        content: CatalogContent {
-            format: FormatVersion::V1,
-            updates,
-            categories: Vec::new(),
-            content_certificates: Vec::new(),
-            duplicates,
-        },
-        xml_name: String::new(),
-        xml_bytes: data.len() as u64,
-        missing_content_certificates: true,
-        expired_content_certificates: Vec::new(),
-        stats: ExtractStats::default(),
-    })
+    let parts = read_xml(data, data.len() as u64, limits, keep, &mut unique)?;
+    Ok(extracted(parts, unique))
 }
 
 /// Bare catalog XML streamed from `source` (`len` bytes) into `sink`: what a bare XML's
@@ -243,21 +241,7 @@ pub fn extract_cab(
     let cab = Cabinet::parse_filtered(data, &mut catalog_member)?;
     let mut unique = Unique::default();
     let parts = read_cab(&cab, limits, now, keep, &mut unique)?;
-    let (updates, duplicates) = records(unique);
-    Ok(Extracted {
-        content: CatalogContent {
-            format: parts.format,
-            updates,
-            categories: parts.categories,
-            content_certificates: parts.content_certificates,
-            duplicates,
-        },
-        xml_name: parts.xml_name,
-        xml_bytes: parts.xml_bytes,
-        missing_content_certificates: parts.missing_content_certificates,
-        expired_content_certificates: parts.expired_content_certificates,
-        stats: parts.stats,
-    })
+    Ok(extracted(parts, unique))
 }
 
 /// Everything of a catalog but its packages, which went to a [`PackageSink`].
@@ -462,9 +446,6 @@ fn stream_xml(
     }
     Ok((count, total))
 }
-
-/// Records and dropped duplicates of a parse.
-type Parsed = (Vec<Arc<UpdateRecord>>, Vec<DuplicatePackage>);
 
 /// A member stream that remembers the [`CabError`] it failed with: the parser sees only an
 /// I/O error.
