@@ -7,8 +7,8 @@
 //!   does every plan named in `protect`: the plan an interrupted apply needs for
 //!   `apply --resume` is never pruned, however old.
 //! - **Only supctl's own files are touched**: `*.json` plans in `plans/`, and in `cache/`
-//!   the `<key>.cab`, `<key>.json`, `<key>.parsed.json` and `<key>.*.partial` of a key the
-//!   config no longer names. Anything else is left where it is.
+//!   the `<key>.cab`, `<key>.json`, `<key>.summary` (and the `<key>.parsed.json` earlier
+//!   builds wrote) and `<key>.*.partial` of a key the config no longer names. Anything else is left where it is.
 //! - **A dry run says what would go** and removes nothing (`store gc --dry-run`).
 
 use std::collections::BTreeSet;
@@ -87,7 +87,8 @@ pub fn plans(
 /// The catalog key a fetch-cache file belongs to, when it is one of supctl's.
 fn cache_key(name: &str) -> Option<&str> {
     let (key, rest) = name.split_once('.')?;
-    let ours = matches!(rest, "cab" | "json" | "parsed.json") || rest.ends_with(".partial");
+    let ours =
+        matches!(rest, "cab" | "json" | "summary" | "parsed.json") || rest.ends_with(".partial");
     ours.then_some(key)
 }
 
@@ -167,8 +168,11 @@ mod tests {
             "hp.cab",
             "hp.json",
             "hp.parsed.json",
+            "hp.summary",
             "dell.cab",
             "dell.json",
+            "dell.summary",
+            "dell.parsed.json",
             "dell.x1y2.partial",
             "partners.xml",
             "README",
@@ -177,11 +181,21 @@ mod tests {
         }
         let configured: BTreeSet<String> = ["hp".to_string()].into();
         let done = cache(d.path(), &configured, false).unwrap();
-        assert_eq!(names(&done), ["dell.cab", "dell.json", "dell.x1y2.partial"]);
+        assert_eq!(
+            names(&done),
+            [
+                "dell.cab",
+                "dell.json",
+                "dell.parsed.json",
+                "dell.summary",
+                "dell.x1y2.partial"
+            ]
+        );
         for left in [
             "hp.cab",
             "hp.json",
             "hp.parsed.json",
+            "hp.summary",
             "partners.xml",
             "README",
         ] {

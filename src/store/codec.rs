@@ -35,7 +35,7 @@ where
     T: FromStr,
     T::Err: std::fmt::Display,
 {
-    let s: String = r.get(i)?;
+    let s = text_ref(r, i)?;
     s.parse().map_err(|e: T::Err| bad(i, format!("`{s}`: {e}")))
 }
 
@@ -44,9 +44,9 @@ where
     T: FromStr,
     T::Err: std::fmt::Display,
 {
-    match r.get::<_, Option<String>>(i)? {
-        None => Ok(None),
-        Some(_) => parsed(r, i).map(Some),
+    match r.get_ref(i)? {
+        rusqlite::types::ValueRef::Null => Ok(None),
+        _ => parsed(r, i).map(Some),
     }
 }
 
@@ -105,13 +105,12 @@ pub(super) fn opt_sha256(r: &Row, i: usize) -> rusqlite::Result<Option<Sha256>> 
 }
 
 pub(super) fn from_json<T: DeserializeOwned>(r: &Row, i: usize) -> rusqlite::Result<T> {
-    let s: String = r.get(i)?;
-    serde_json::from_str(&s).map_err(|e| bad(i, format!("JSON: {e}")))
+    serde_json::from_str(text_ref(r, i)?).map_err(|e| bad(i, format!("JSON: {e}")))
 }
 
 pub(super) fn word<T>(r: &Row, i: usize, parse: fn(&str) -> Option<T>) -> rusqlite::Result<T> {
-    let s: String = r.get(i)?;
-    parse(&s).ok_or_else(|| bad(i, format!("unknown value `{s}`")))
+    let s = text_ref(r, i)?;
+    parse(s).ok_or_else(|| bad(i, format!("unknown value `{s}`")))
 }
 
 /// Borrowed text, for merge keys that need no allocation.

@@ -274,7 +274,7 @@ fn a_cached_summary_is_never_published() {
     let summaries: Vec<_> = std::fs::read_dir(site.state_dir().join("cache"))
         .unwrap()
         .flatten()
-        .filter(|e| e.file_name().to_string_lossy().ends_with(".parsed.json"))
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".summary"))
         .collect();
     assert_eq!(summaries.len(), 1, "the trusted catalog's summary is kept");
     assert_eq!(state_of(&site, BIOS_107), None);

@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use supctl::catalog::acquire::{Acquired, Acquisition};
 use supctl::catalog::fetch::Fetcher;
+use supctl::catalog::model::CatalogContent;
 use supctl::config::Config;
 use supctl::ids::{Sha256, UpdateId};
 use supctl::plan::{ActionKind, Payload, Plan};
@@ -171,11 +172,15 @@ impl World {
 
     /// The parsed summary the catalog's acquisition saved.
     fn summary_file(&self) -> PathBuf {
-        self.cache().join("contoso.parsed.json")
+        self.cache().join("contoso.summary")
     }
 
-    fn summary(&self) -> serde_json::Value {
-        serde_json::from_slice(&std::fs::read(self.summary_file()).unwrap()).unwrap()
+    /// The summary saved for the CAB `acquired` was read from.
+    fn summary(&self, acquired: &BTreeMap<String, Acquired>) -> (Sha256, CatalogContent) {
+        let cab = acquired["contoso"].cab_sha256.unwrap();
+        let content = supctl::catalog::parsed_cache::load(&self.cache(), "contoso", cab)
+            .expect("a summary of that CAB");
+        (cab, content)
     }
 }
 
@@ -314,36 +319,30 @@ fn a_cached_cab_replaced_after_planning_refuses_the_apply_by_name() {
 #[test]
 fn a_summary_that_disagrees_with_its_cab_never_decides_the_plan() {
     let w = World::new();
-    let (first, _, _, _) = w.plan();
+    let (first, acquired, _, _) = w.plan();
     w.apply(&first);
 
-    let mut saved = w.summary();
-    let hash = raw_hash_of(&mut saved, TOOL_10);
-    let right = hash.clone();
-    assert!(right.is_string(), "{right}");
-    *hash = Sha256::of(b"another parser's idea of the package")
-        .to_hex()
-        .into();
-    std::fs::write(w.summary_file(), serde_json::to_vec(&saved).unwrap()).unwrap();
+    let (cab, mut saved) = w.summary(&acquired);
+    let right = raw_hash_of(&saved, TOOL_10);
+    let record = saved.updates.iter_mut().find(|u| u.id.as_str() == TOOL_10);
+    Arc::make_mut(record.unwrap()).raw_hash =
+        Some(Sha256::of(b"another parser's idea of the package"));
+    supctl::catalog::parsed_cache::save(&w.cache(), "contoso", cab, &saved).unwrap();
+    assert_ne!(raw_hash_of(&w.summary(&acquired).1, TOOL_10), right);
 
     let (second, acquired, snapshots, requests) = w.plan();
     assert_eq!((snapshots, requests), (1, 1));
     assert!(!second.changes, "nothing to revise: {:?}", second.actions);
     assert!(!from_summary(&acquired), "planned again from the CAB");
     assert_eq!(
-        *raw_hash_of(&mut w.summary(), TOOL_10),
+        raw_hash_of(&w.summary(&acquired).1, TOOL_10),
         right,
         "the summary is written again"
     );
 }
 
 /// The content hash the saved summary `saved` holds for update `id`.
-fn raw_hash_of<'a>(saved: &'a mut serde_json::Value, id: &str) -> &'a mut serde_json::Value {
-    let record = saved["content"]["updates"]
-        .as_array_mut()
-        .unwrap()
-        .iter_mut()
-        .find(|u| u["id"] == id)
-        .unwrap();
-    &mut record["raw_hash"]
+fn raw_hash_of(saved: &CatalogContent, id: &str) -> Sha256 {
+    let record = saved.updates.iter().find(|u| u.id.as_str() == id);
+    record.expect("the update is in the summary").content_hash()
 }

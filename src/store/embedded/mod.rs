@@ -162,7 +162,7 @@ impl UpdateServer for EmbeddedServer {
     }
     fn snapshot(&self) -> Result<ActualState> {
         // One read transaction: the snapshot is consistent even while a writer commits.
-        self.db.read(|tx| read::snapshot(tx))
+        self.db.read_scan(|tx| read::snapshot(tx))
     }
     fn apply(&self, change: Change) -> Result<Applied> {
         self.keep_signing_key(&change)?;
