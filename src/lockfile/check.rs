@@ -3,7 +3,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::fmt::Write as _;
 use std::path::Path;
 
 use super::{LockFile, LockedCatalog, VERSION};
@@ -35,10 +34,17 @@ pub fn entry_of(c: &config::Catalog, a: &Acquired, root: &Path) -> Option<Locked
         .map(|u| (u.id.as_str(), u.content_hash()))
         .collect();
     picked.sort_unstable();
-    // One buffer, not a string per update: every plan lists every catalog this way.
-    let mut listing = String::with_capacity(picked.len() * 102);
+    // One buffer, not a string per update, and the digest's hex written straight into it:
+    // every plan lists every catalog this way.
+    let mut listing = Vec::with_capacity(picked.len() * 102);
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for (id, h) in &picked {
-        let _ = writeln!(listing, "{id} {h}");
+        listing.extend_from_slice(id.as_bytes());
+        listing.push(b' ');
+        for b in h.0 {
+            listing.extend([HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
+        }
+        listing.push(b'\n');
     }
     let source = Path::new(&a.source)
         .strip_prefix(root)
@@ -50,7 +56,7 @@ pub fn entry_of(c: &config::Catalog, a: &Acquired, root: &Path) -> Option<Locked
         bytes: a.cab_bytes?,
         signers,
         updates: content.updates.len(),
-        selected: Sha256::of(listing.as_bytes()),
+        selected: Sha256::of(&listing),
         newest_update: content.updates.iter().map(|u| u.created).max(),
         signed: report.signers.iter().filter_map(|s| s.timestamp).max(),
     })

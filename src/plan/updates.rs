@@ -220,28 +220,30 @@ pub(super) fn plan_updates(b: &mut Builder, c: &config::Catalog, acquired: &Acqu
     };
     let mut stage_count = 0usize;
     for r in &content.updates {
-        let ua = Address::update(&key, &r.id);
+        // Made only for an update the plan says something about: formatting 100,000
+        // addresses showed in a no-op plan.
+        let ua = || Address::update(&key, &r.id);
         let stored = actual.updates.get(&r.id);
         if !in_selection(&r.id) {
             if stored.is_none() && explicitly_wants(r) {
-                metadata_missing(b, &ua, &r.id, "it is outside the catalog's `categories`");
+                metadata_missing(b, &ua(), &r.id, "it is outside the catalog's `categories`");
             }
             continue;
         }
         if let Some(s) = stored.filter(|s| s.catalog != key) {
-            b.diagnostic(Severity::Warning, "published-by-other-catalog", &ua, format!("update {} is already on the server from catalog {}; catalog {} does not publish it", r.id, s.catalog, c.key), None);
+            b.diagnostic(Severity::Warning, "published-by-other-catalog", &ua(), format!("update {} is already on the server from catalog {}; catalog {} does not publish it", r.id, s.catalog, c.key), None);
             continue;
         }
         if r.publication_state == PublicationState::Expired {
             if stored.is_some_and(|s| s.state() != UpdateState::Expired) {
                 b.push(
-                    &ua,
+                    &ua(),
                     Change::new(ActionKind::Expire, "the catalog marks it expired"),
                 );
             } else if stored.is_none() && explicitly_wants(r) {
                 metadata_missing(
                     b,
-                    &ua,
+                    &ua(),
                     &r.id,
                     "the catalog marks it expired, so it is not published",
                 );
@@ -255,13 +257,13 @@ pub(super) fn plan_updates(b: &mut Builder, c: &config::Catalog, acquired: &Acqu
         let payload = || Payload::Update { record: r.clone() };
         match stored {
             None => b.push(
-                &ua,
+                &ua(),
                 Change::new(ActionKind::Publish, "new in the catalog (metadata only)")
                     .after(update_json(r))
                     .payload(payload()),
             ),
             Some(s) if s.content_hash != r.content_hash() => b.push(
-                &ua,
+                &ua(),
                 Change::new(
                     ActionKind::Revise,
                     format!(
@@ -277,7 +279,7 @@ pub(super) fn plan_updates(b: &mut Builder, c: &config::Catalog, acquired: &Acqu
         }
         // A declined update's content is not staged: clients never install it (and
         // `remove_content_of` would take it away again).
-        if wants_content(r) && !stored.is_some_and(|s| s.declined) && stage(b, &ua, r, stored) {
+        if wants_content(r) && !stored.is_some_and(|s| s.declined) && stage(b, &ua(), r, stored) {
             stage_count += 1;
         }
     }
@@ -287,13 +289,21 @@ pub(super) fn plan_updates(b: &mut Builder, c: &config::Catalog, acquired: &Acqu
         b.diagnostic(Severity::Warning, "11523", &address, m.text, Some("approve the vendor's content certificates with [[certificate]] entries, or get the catalog in the current format".into()));
     }
     // `[[publish]]` ids the catalog does not hold: content asked for with no metadata.
-    let in_catalog: HashSet<&UpdateId> = content.updates.iter().map(|u| &u.id).collect();
-    let missing: IdSet = rules
+    let asked: IdSet = rules
         .iter()
         .flat_map(|m| m.rule.ids.iter())
-        .filter(|id| !in_catalog.contains(id) && !actual.updates.contains_key(*id))
+        .filter(|id| !actual.updates.contains_key(*id))
         .cloned()
         .collect();
+    let missing: IdSet = if asked.is_empty() {
+        asked
+    } else {
+        let in_catalog: HashSet<&UpdateId> = content.updates.iter().map(|u| &u.id).collect();
+        asked
+            .into_iter()
+            .filter(|id| !in_catalog.contains(id))
+            .collect()
+    };
     for id in &missing {
         metadata_missing(
             b,

@@ -152,6 +152,9 @@ pub async fn plan_catalogs(
     let plan = diff_with(cfg, backend, &actual, &catalogs, targets)?;
     let fallbacks = summaries::check(cfg, fetcher, &catalogs, &plan).await;
     if fallbacks.is_empty() {
+        // Freeing 100,000 stored updates took a twentieth of a no-op plan, on the path to
+        // its output; nothing waits for that memory.
+        crate::allocator::drop_aside(actual);
         return Ok((plan, catalogs));
     }
     drop(plan);
