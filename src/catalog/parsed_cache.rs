@@ -124,21 +124,25 @@ struct RecordIn {
     products: Vec<String>,
     expired: bool,
     update_type: String,
-    titles: Vec<(String, String)>,
+    #[serde(deserialize_with = "titles")]
+    titles: Vec<Localized>,
     classification: String,
     severity: Option<String>,
     kb_article: Option<String>,
     bulletin: Option<String>,
     cves: Vec<String>,
-    superseded: Vec<u128>,
-    items: Vec<ItemIn>,
+    #[serde(deserialize_with = "ids")]
+    superseded: Vec<UpdateId>,
+    #[serde(deserialize_with = "items")]
+    items: Vec<InstallableItem>,
 }
 
 #[derive(Deserialize)]
 struct ItemIn {
     id: u128,
     installer: InstallerForm,
-    files: Vec<FileIn>,
+    #[serde(deserialize_with = "files")]
+    files: Vec<OriginFile>,
     uninstallable: bool,
 }
 
@@ -255,6 +259,64 @@ fn record_out(u: &UpdateRecord) -> RecordOut<'_> {
     }
 }
 
+/// A sequence decoded straight into the record's own vector, each element converted as it
+/// arrives: decoding into vectors of the stored shapes first, then converting, allocated
+/// and freed a second vector per field per record.
+fn each<'de, D, T, U>(d: D, convert: fn(T) -> U) -> Result<Vec<U>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    struct Each<T, U>(fn(T) -> U);
+    impl<'de, T: Deserialize<'de>, U> Visitor<'de> for Each<T, U> {
+        type Value = Vec<U>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a sequence")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<U>, A::Error> {
+            // A damaged length must not reserve gigabytes.
+            let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
+            while let Some(t) = seq.next_element::<T>()? {
+                out.push((self.0)(t));
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_seq(Each(convert))
+}
+
+fn titles<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Localized>, D::Error> {
+    each(d, |(language, title): (String, String)| Localized {
+        language,
+        title,
+        description: String::new(),
+    })
+}
+
+fn ids<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<UpdateId>, D::Error> {
+    each(d, UpdateId::from_bits)
+}
+
+fn items<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<InstallableItem>, D::Error> {
+    each(d, |i: ItemIn| InstallableItem {
+        id: UpdateId::from_bits(i.id),
+        installer: i.installer.into(),
+        files: i.files,
+        uninstallable: i.uninstallable,
+    })
+}
+
+fn files<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<OriginFile>, D::Error> {
+    each(d, |f: FileIn| OriginFile {
+        name: f.name,
+        size: f.size,
+        sha1: Sha1(f.sha1),
+        sha256: f.sha256.map(Sha256),
+        uri: f.uri,
+        modified: f.modified,
+    })
+}
+
 impl RecordIn {
     /// The summary record: no XML (its hash instead), no descriptions. `None` for a time
     /// no date can hold, which only a damaged file has.
@@ -272,52 +334,20 @@ impl RecordIn {
                 PublicationState::Published
             },
             update_type: self.update_type,
-            localized: self
-                .titles
-                .into_iter()
-                .map(|(language, title)| Localized {
-                    language,
-                    title,
-                    description: String::new(),
-                })
-                .collect(),
+            localized: self.titles,
             classification: self.classification,
             severity: self.severity,
             kb_article: self.kb_article,
             bulletin: self.bulletin,
             cves: self.cves,
-            superseded: self
-                .superseded
-                .into_iter()
-                .map(UpdateId::from_bits)
-                .collect(),
-            items: self
-                .items
-                .into_iter()
-                .map(|i| InstallableItem {
-                    id: UpdateId::from_bits(i.id),
-                    installer: i.installer.into(),
-                    files: i
-                        .files
-                        .into_iter()
-                        .map(|f| OriginFile {
-                            name: f.name,
-                            size: f.size,
-                            sha1: Sha1(f.sha1),
-                            sha256: f.sha256.map(Sha256),
-                            uri: f.uri,
-                            modified: f.modified,
-                        })
-                        .collect(),
-                    uninstallable: i.uninstallable,
-                })
-                .collect(),
+            superseded: self.superseded,
+            items: self.items,
             raw_xml: String::new(),
             raw_hash: Some(Sha256(self.content_hash)),
             namespaces: Namespaces::default(),
         };
-        // Collected from exact-size iterators or decoded with a known length: this only
-        // matters for vectors a caller grew, but costs nothing here.
+        // Decoded with the lengths postcard records, so only a vector of over 1,024 elements
+        // (see `each`) has room to give back.
         record.shrink_to_fit();
         Some(record)
     }
