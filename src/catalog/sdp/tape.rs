@@ -226,11 +226,21 @@ fn advance(line: &mut usize, column: &mut usize, bytes: &[u8]) {
     let chars = |b: &[u8]| b.iter().filter(|&&b| b & 0xc0 != 0x80).count();
     match bytes.iter().rposition(|&b| b == b'\n') {
         Some(last) => {
-            *line += bytes.iter().filter(|&&b| b == b'\n').count();
+            *line += newlines(&bytes[..=last]);
             *column = 1 + chars(&bytes[last + 1..]);
         }
         None => *column += chars(bytes),
     }
+}
+
+/// The line feeds in `bytes`, summed as bytes within runs of 255 so the compiler counts a
+/// whole vector register per step: every byte of a catalog passes here, and the plain
+/// `filter().count()` widened each comparison to 64 bits, four bytes a step (5% of ingest).
+fn newlines(bytes: &[u8]) -> usize {
+    bytes
+        .chunks(255)
+        .map(|run| usize::from(run.iter().map(|&b| u8::from(b == b'\n')).sum::<u8>()))
+        .sum()
 }
 
 /// UTF-16 and UTF-32, with or without a byte-order mark, by name.
@@ -399,6 +409,19 @@ mod tests {
                 let want = (!matches!(c, b'\t' | b'\n' | b'\r')).then_some(at);
                 assert_eq!(first_non_xml_char(&doc), want, "{c:#04x} at {at}");
             }
+        }
+    }
+
+    #[test]
+    fn newlines_are_counted_across_runs_of_any_length() {
+        for len in [0, 1, 254, 255, 256, 511, 1000] {
+            let bytes: Vec<u8> = (0..len)
+                .map(|i| if i % 3 == 0 { b'\n' } else { b'a' })
+                .collect();
+            let want = bytes.iter().filter(|&&b| b == b'\n').count();
+            assert_eq!(newlines(&bytes), want, "{len} bytes");
+            let all = vec![b'\n'; len];
+            assert_eq!(newlines(&all), len, "{len} line feeds");
         }
     }
 
