@@ -17,7 +17,7 @@
 //! a no-op plan of 100,000 updates read 150 MB of JSON summaries (15 MB per 10,000 updates,
 //! a third of the plan's CPU). Ids are stored as their 128 bits and digests as bytes, so
 //! nothing is parsed from text. The records are written from the catalog one at a time,
-//! and read into their final form one at a time ([`Records`]), so neither side holds a
+//! and read into their final form one at a time (`Records`), so neither side holds a
 //! second copy. The small rest (categories, content certificates, dropped duplicates)
 //! keeps its JSON form inside the file: its types are shaped for JSON (tagged enums,
 //! skipped fields), which a positional format cannot carry.
