@@ -8,7 +8,8 @@
 //!   `apply --resume` is never pruned, however old.
 //! - **Only supctl's own files are touched**: `*.json` plans in `plans/`, and in `cache/`
 //!   the `<key>.cab`, `<key>.json`, `<key>.summary` (and the `<key>.parsed.json` earlier
-//!   builds wrote) and `<key>.*.partial` of a key the config no longer names. Anything else is left where it is.
+//!   builds wrote) and `<key>.*.partial` of a key the config no longer names. Anything
+//!   else is left where it is.
 //! - **A dry run says what would go** and removes nothing (`store gc --dry-run`).
 
 use std::collections::BTreeSet;
