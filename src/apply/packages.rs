@@ -1,7 +1,7 @@
 //! The package XML of what a plan publishes, read when apply is about to write it.
 //!
 //! A plan refers to the packages it publishes (`plan::package_ref`): in memory each publish
-//! or revise payload is the catalog's summary record (every field but the XML), on disk a
+//! or revise payload is the catalog's summary record (no XML), on disk a
 //! reference. Holding the XML of every publish from planning to the end of apply was most
 //! of a large first apply's memory (1.8 GiB for ten catalogs of 10,000 updates), so apply
 //! reads it catalog by catalog, at the first batch that needs it, through [`Packages`]

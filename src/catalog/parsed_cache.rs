@@ -17,7 +17,7 @@
 //! a no-op plan of 100,000 updates read 150 MB of JSON summaries (15 MB per 10,000 updates,
 //! a third of the plan's CPU). Ids are stored as their 128 bits and digests as bytes, so
 //! nothing is parsed from text. The records are written from the catalog one at a time,
-//! and read into their final form one at a time (`Records`), so neither side holds a
+//! and read into their final form one at a time (`records`), so neither side holds a
 //! second copy. The small rest (categories, content certificates, dropped duplicates)
 //! keeps its JSON form inside the file: its types are shaped for JSON (tagged enums,
 //! skipped fields), which a positional format cannot carry.
@@ -259,72 +259,86 @@ fn record_out(u: &UpdateRecord) -> RecordOut<'_> {
     }
 }
 
-/// A sequence decoded straight into the record's own vector, each element converted as it
-/// arrives: decoding into vectors of the stored shapes first, then converting, allocated
-/// and freed a second vector per field per record.
-fn each<'de, D, T, U>(d: D, convert: fn(T) -> U) -> Result<Vec<U>, D::Error>
+/// A sequence decoded straight into its final vector, each element converted as it arrives
+/// (decoding into vectors of the stored shapes first, then converting, allocated and freed
+/// a second vector per field per record); a conversion that fails names what was wrong.
+fn each<'de, D, T, U>(d: D, convert: fn(T) -> Result<U, &'static str>) -> Result<Vec<U>, D::Error>
 where
     D: Deserializer<'de>,
     T: Deserialize<'de>,
 {
-    struct Each<T, U>(fn(T) -> U);
+    struct Each<T, U>(fn(T) -> Result<U, &'static str>);
     impl<'de, T: Deserialize<'de>, U> Visitor<'de> for Each<T, U> {
         type Value = Vec<U>;
         fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
             f.write_str("a sequence")
         }
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<U>, A::Error> {
-            // A damaged length must not reserve gigabytes.
+            // A damaged length must not reserve gigabytes: past 1,024, grow as they arrive.
             let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
             while let Some(t) = seq.next_element::<T>()? {
-                out.push((self.0)(t));
+                out.push((self.0)(t).map_err(serde::de::Error::custom)?);
             }
+            // Held for the whole plan: the room a grown vector keeps is given back.
+            out.shrink_to_fit();
             Ok(out)
         }
     }
     d.deserialize_seq(Each(convert))
 }
 
+/// The records, each made into its final form as it is decoded.
+fn records<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Arc<UpdateRecord>>, D::Error> {
+    each(d, |r: RecordIn| r.into_record().map(Arc::new))
+}
+
 fn titles<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Localized>, D::Error> {
-    each(d, |(language, title): (String, String)| Localized {
-        language,
-        title,
-        description: String::new(),
+    each(d, |(language, title): (String, String)| {
+        Ok(Localized {
+            language,
+            title,
+            description: String::new(),
+        })
     })
 }
 
 fn ids<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<UpdateId>, D::Error> {
-    each(d, UpdateId::from_bits)
+    each(d, |bits| Ok(UpdateId::from_bits(bits)))
 }
 
 fn items<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<InstallableItem>, D::Error> {
-    each(d, |i: ItemIn| InstallableItem {
-        id: UpdateId::from_bits(i.id),
-        installer: i.installer.into(),
-        files: i.files,
-        uninstallable: i.uninstallable,
+    each(d, |i: ItemIn| {
+        Ok(InstallableItem {
+            id: UpdateId::from_bits(i.id),
+            installer: i.installer.into(),
+            files: i.files,
+            uninstallable: i.uninstallable,
+        })
     })
 }
 
 fn files<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<OriginFile>, D::Error> {
-    each(d, |f: FileIn| OriginFile {
-        name: f.name,
-        size: f.size,
-        sha1: Sha1(f.sha1),
-        sha256: f.sha256.map(Sha256),
-        uri: f.uri,
-        modified: f.modified,
+    each(d, |f: FileIn| {
+        Ok(OriginFile {
+            name: f.name,
+            size: f.size,
+            sha1: Sha1(f.sha1),
+            sha256: f.sha256.map(Sha256),
+            uri: f.uri,
+            modified: f.modified,
+        })
     })
 }
 
 impl RecordIn {
-    /// The summary record: no XML (its hash instead), no descriptions. `None` for a time
+    /// The summary record: no XML (its hash instead), no descriptions. An error for a time
     /// no date can hold, which only a damaged file has.
-    fn into_record(self) -> Option<UpdateRecord> {
-        let mut record = UpdateRecord {
+    fn into_record(self) -> Result<UpdateRecord, &'static str> {
+        Ok(UpdateRecord {
             id: UpdateId::from_bits(self.id),
             schema_version: self.schema_version,
-            created: DateTime::<Utc>::from_timestamp(self.created.0, self.created.1)?,
+            created: DateTime::<Utc>::from_timestamp(self.created.0, self.created.1)
+                .ok_or("creation time out of range")?,
             created_raw: self.created_raw,
             vendor: self.vendor,
             products: self.products,
@@ -345,11 +359,7 @@ impl RecordIn {
             raw_xml: String::new(),
             raw_hash: Some(Sha256(self.content_hash)),
             namespaces: Namespaces::default(),
-        };
-        // Decoded with the lengths postcard records, so only a vector of over 1,024 elements
-        // (see `each`) has room to give back.
-        record.shrink_to_fit();
-        Some(record)
+        })
     }
 }
 
@@ -366,34 +376,6 @@ impl Serialize for RecordsOut<'_> {
     }
 }
 
-/// The records, each made into its final form as it is decoded.
-struct Records(Vec<Arc<UpdateRecord>>);
-
-impl<'de> Deserialize<'de> for Records {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Each;
-        impl<'de> Visitor<'de> for Each {
-            type Value = Records;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("summary records")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Records, A::Error> {
-                // A damaged length must not reserve gigabytes: grow as records arrive.
-                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 16));
-                while let Some(r) = seq.next_element::<RecordIn>()? {
-                    let record = r
-                        .into_record()
-                        .ok_or_else(|| serde::de::Error::custom("creation time out of range"))?;
-                    out.push(Arc::new(record));
-                }
-                out.shrink_to_fit();
-                Ok(Records(out))
-            }
-        }
-        d.deserialize_seq(Each)
-    }
-}
-
 #[derive(Serialize)]
 struct FileOutWhole<'a> {
     header: Header,
@@ -406,7 +388,8 @@ struct FileInWhole {
     /// Checked before the rest is decoded ([`load`]).
     _header: Header,
     rest: String,
-    records: Records,
+    #[serde(deserialize_with = "records")]
+    records: Vec<Arc<UpdateRecord>>,
 }
 
 fn path(cache_dir: &Path, key: &str) -> PathBuf {
@@ -467,7 +450,7 @@ pub fn load(cache_dir: &Path, key: &str, cab_sha256: Sha256) -> Option<CatalogCo
     let rest: Rest = serde_json::from_str(&whole.rest).ok()?;
     Some(CatalogContent {
         format: rest.format,
-        updates: whole.records.0,
+        updates: whole.records,
         categories: rest.categories,
         content_certificates: rest.content_certificates,
         duplicates: rest.duplicates,

@@ -1,13 +1,14 @@
 //! Plan once: a summary that decides a publish is checked against its CAB.
 //!
 //! An unchanged catalog is planned from its parsed summary (`catalog::parsed_cache`): every
-//! field but each package's XML, which is replaced by its hash. The planner decides on ids
-//! and content hashes, so a summary gives the actions a parse would give, as long as the
-//! summary is true to its CAB. One written by another version of the parser, or altered,
-//! would publish or revise what the catalog does not hold. So when a plan publishes or
-//! revises from a catalog read from its summary, [`check`] parses the very CAB acquisition
-//! verified (the fetch cache keeps it), hashes only, and compares; the XML itself is read
-//! by apply (`reconcile::hydrate`). A catalog that was parsed to be acquired needs no check.
+//! field but each package's XML, which is replaced by its hash, and its descriptions. The
+//! planner decides on ids and content hashes, so a summary gives the actions a parse would
+//! give, as long as the summary is true to its CAB. One written by another version of the
+//! parser, or altered, would publish or revise what the catalog does not hold. So when a
+//! plan publishes or revises from a catalog read from its summary, [`check`] parses the very
+//! CAB acquisition verified (the fetch cache keeps it), hashes only, and compares; the XML
+//! itself is read by apply (`reconcile::hydrate`). A catalog that was parsed to be acquired
+//! needs no check.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;

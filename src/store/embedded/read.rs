@@ -278,23 +278,17 @@ pub(super) fn updates(
          FROM update_files f LEFT JOIN content c ON c.sha1 = f.sha1
          WHERE ?1 IS NULL ORDER BY f.update_id, f.sha1"
     })?;
-    let mut rows = st.query([id_text])?;
-    // Stored ids are normalised, so text order is id order: the map's order.
-    let mut cursor = v.values_mut().peekable();
-    while let Some(r) = rows.next()? {
-        let owner = text_ref(r, 0)?;
-        while cursor.next_if(|u| u.id.as_str() < owner).is_some() {}
-        if let Some(u) = cursor.peek_mut().filter(|u| u.id.as_str() == owner) {
-            u.files.push(StoredFile {
-                name: r.get(1)?,
-                size: r.get::<_, i64>(2)? as u64,
-                sha1: sha1(r, 3)?,
-                sha256: opt_sha256(r, 4)?,
-                uri: r.get(5)?,
-                staged: r.get(6)?,
-            });
-        }
-    }
+    merge_in_id_order(st.query([id_text])?, &mut v, |u, r| {
+        u.files.push(StoredFile {
+            name: r.get(1)?,
+            size: r.get::<_, i64>(2)? as u64,
+            sha1: sha1(r, 3)?,
+            sha256: opt_sha256(r, 4)?,
+            uri: r.get(5)?,
+            staged: r.get(6)?,
+        });
+        Ok(())
+    })?;
 
     if one {
         let mut st = c.prepare_cached(
@@ -316,27 +310,17 @@ pub(super) fn updates(
         let mut st = c.prepare_cached(
             "SELECT update_id, supersedes FROM supersedence ORDER BY update_id, supersedes",
         )?;
-        let mut rows = st.query([])?;
-        let mut cursor = v.values_mut().peekable();
-        while let Some(r) = rows.next()? {
-            let newer = text_ref(r, 0)?;
-            while cursor.next_if(|u| u.id.as_str() < newer).is_some() {}
-            if let Some(u) = cursor.peek_mut().filter(|u| u.id.as_str() == newer) {
-                u.supersedes.push(parsed(r, 1)?);
-            }
-        }
+        merge_in_id_order(st.query([])?, &mut v, |u, r| {
+            u.supersedes.push(parsed(r, 1)?);
+            Ok(())
+        })?;
         let mut st = c.prepare_cached(
             "SELECT supersedes, update_id FROM supersedence ORDER BY supersedes, update_id",
         )?;
-        let mut rows = st.query([])?;
-        let mut cursor = v.values_mut().peekable();
-        while let Some(r) = rows.next()? {
-            let older = text_ref(r, 0)?;
-            while cursor.next_if(|u| u.id.as_str() < older).is_some() {}
-            if let Some(u) = cursor.peek_mut().filter(|u| u.id.as_str() == older) {
-                u.superseded_by.push(parsed(r, 1)?);
-            }
-        }
+        merge_in_id_order(st.query([])?, &mut v, |u, r| {
+            u.superseded_by.push(parsed(r, 1)?);
+            Ok(())
+        })?;
     }
     for u in v.values_mut() {
         if one {
@@ -355,6 +339,27 @@ pub(super) fn updates(
         u.superseded_by.shrink_to_fit();
     }
     Ok(v)
+}
+
+/// Hands each row of `rows` to the update its first column names, walking the rows and the
+/// map together: the rows must come in id order (stored ids are normalised, so text order is
+/// id order, the map's). Rows naming an update the map does not hold are skipped. A merge,
+/// not a lookup per row: 150,000 files and 90,000 supersedence pairs each looked up in the
+/// map were a tenth of a 100,000-update snapshot.
+fn merge_in_id_order(
+    mut rows: rusqlite::Rows<'_>,
+    updates: &mut BTreeMap<UpdateId, StoredUpdate>,
+    mut each: impl FnMut(&mut StoredUpdate, &rusqlite::Row<'_>) -> rusqlite::Result<()>,
+) -> Result<()> {
+    let mut cursor = updates.values_mut().peekable();
+    while let Some(r) = rows.next()? {
+        let owner = text_ref(r, 0)?;
+        while cursor.next_if(|u| u.id.as_str() < owner).is_some() {}
+        if let Some(u) = cursor.peek_mut().filter(|u| u.id.as_str() == owner) {
+            each(u, r)?;
+        }
+    }
+    Ok(())
 }
 
 pub(super) fn sync_settings(c: &Connection) -> Result<Option<SyncSettings>> {
