@@ -121,7 +121,7 @@ fn rings_wait_for_after_and_console_drift_is_undone() {
     let kinds: Vec<(ActionKind, bool)> = p
         .actions
         .iter()
-        .map(|a| (a.kind, a.address.as_str().contains(uid(1).as_str())))
+        .map(|a| (a.kind, a.address.as_str().contains(&*uid(1).as_str())))
         .collect();
     assert_eq!(
         kinds,
@@ -159,7 +159,7 @@ fn a_changed_deadline_re_approves_and_uninstall_needs_an_uninstallable_update() 
         .map(|a| a.address.as_str())
         .collect();
     assert_eq!(approved.len(), 1, "{approved:?}");
-    assert!(approved[0].contains(uid(1).as_str()));
+    assert!(approved[0].contains(&*uid(1).as_str()));
     assert!(
         codes(&p).contains(&"approval-not-uninstallable"),
         "{:?}",

@@ -35,7 +35,7 @@ fn superseded_updates_are_declined_with_the_publish_and_the_newest_is_kept() {
     let reason = &p
         .actions
         .iter()
-        .find(|a| a.kind == ActionKind::Decline && a.address.as_str().contains(uid(1).as_str()))
+        .find(|a| a.kind == ActionKind::Decline && a.address.as_str().contains(&*uid(1).as_str()))
         .unwrap()
         .reason;
     assert!(
@@ -95,7 +95,7 @@ fn a_decline_made_by_a_rule_is_undone_when_the_rule_goes_and_an_admins_is_kept()
     assert!(
         p.actions
             .iter()
-            .all(|a| !a.address.as_str().contains(uid(3).as_str())),
+            .all(|a| !a.address.as_str().contains(&*uid(3).as_str())),
         "the admin's decline is not supctl's to undo"
     );
     run(&b, &p);
@@ -158,7 +158,7 @@ fn content_is_not_staged_for_an_update_declined_now() {
         .map(|a| a.address.as_str())
         .collect();
     assert_eq!(staged.len(), 1, "{staged:?}");
-    assert!(staged[0].contains(uid(3).as_str()), "{staged:?}");
+    assert!(staged[0].contains(&*uid(3).as_str()), "{staged:?}");
 }
 
 #[test]
@@ -241,7 +241,7 @@ fn content_goes_only_when_no_kept_update_uses_it_and_counts_as_a_deletion() {
         .collect();
     assert_eq!(unstaged.len(), 1, "{:#?}", p.actions);
     assert!(
-        unstaged[0].contains(uid(2).as_str()),
+        unstaged[0].contains(&*uid(2).as_str()),
         "1's file is also 3's, which keeps it: {unstaged:?}"
     );
     assert_eq!(p.destructive_count(), 3, "two declines and one removal");

@@ -324,7 +324,7 @@ fn publish_rules_stage_matching_updates_and_backends_without_staging_say_so() {
         .filter(|a| a.kind == ActionKind::Stage)
         .collect();
     assert_eq!(stage.len(), 1);
-    assert!(stage[0].address.as_str().contains(uid(3).as_str()));
+    assert!(stage[0].address.as_str().contains(&*uid(3).as_str()));
     assert_eq!(
         stage[0].unsupported.as_deref(),
         Some("content staging is not supported by backend wsus")

@@ -73,7 +73,7 @@ pub(super) fn batch_ops(
             let (catalog, _) = update_target(first)?;
             // A summary has no package XML: never publish one.
             if let Some(u) = updates.iter().find(|u| u.is_summary()) {
-                return Err(invalid("publish payload", &u.id));
+                return Err(invalid("publish payload", u.id));
             }
             ops.push(Change::PublishUpdates { catalog, updates }.into());
         }
@@ -248,7 +248,7 @@ fn object_ops(backend: &Store, ops: &mut Vec<Op>, a: &Action) -> Result<(), Stor
         ) => {
             ops.push(
                 Change::RemoveApproval {
-                    update: update.clone(),
+                    update: *update,
                     group: group.clone(),
                 }
                 .into(),
@@ -266,7 +266,7 @@ fn object_ops(backend: &Store, ops: &mut Vec<Op>, a: &Action) -> Result<(), Stor
         ) => {
             ops.push(
                 Change::Approve {
-                    update: update.clone(),
+                    update: *update,
                     group: group.clone(),
                     action: *action,
                     deadline: *deadline,

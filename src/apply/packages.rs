@@ -132,7 +132,7 @@ impl Loaded {
             })
             .collect();
         let records = packages.read(catalog, &wanted)?;
-        self.records = records.into_iter().map(|r| (r.id.clone(), r)).collect();
+        self.records = records.into_iter().map(|r| (r.id, r)).collect();
         Ok(())
     }
 }

@@ -54,7 +54,7 @@ pub(super) async fn stage_all(
     let mut files: Vec<&[OriginFile]> = Vec::with_capacity(actions.len());
     for a in actions {
         let (update, f, error) = match &a.payload {
-            Some(Payload::Content { update, files }) => (Some(update.clone()), &files[..], None),
+            Some(Payload::Content { update, files }) => (Some(*update), &files[..], None),
             _ => (
                 None,
                 &[][..],
@@ -156,11 +156,11 @@ fn finish(
     plan: &PlanId,
 ) -> Option<Result<Option<Fingerprint>, String>> {
     let key = super::journal_key(a);
-    let update = s.update.clone();
+    let update = s.update;
     let result = match s.error.take() {
         Some(e) => {
             if let (StageError::Unsigned(text), Some(id)) = (&e, &update) {
-                let mut message = crate::status::content_unsigned(id.as_str());
+                let mut message = crate::status::content_unsigned(&id.as_str());
                 message.text = format!("{} {text}", message.text);
                 let _ = backend.apply(Record::StatusMessage(RecordedMessage {
                     at: Utc::now(),
@@ -212,7 +212,7 @@ fn store_files(
         .iter()
         .map(|v| {
             Change::StageContent(StageRequest {
-                update: update.clone(),
+                update,
                 sha1: v.sha1,
                 sha256: v.sha256,
                 temp_path: v.path.to_path_buf(),

@@ -170,7 +170,7 @@ fn updates_no_catalog_claims_become_one_suspended_stub_per_vendor() {
         update(2, "fabrikam", "Fabrikam", "Fabrikam Agent", false),
         update(3, "gone", "Gone Inc", "Old", true),
     ] {
-        actual.updates.insert(u.id.clone(), u);
+        actual.updates.insert(u.id, u);
     }
     let imported = import_of(&actual, dir.path());
     let cfg = load(&imported, dir.path());

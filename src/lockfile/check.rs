@@ -27,11 +27,12 @@ pub fn entry_of(c: &config::Catalog, a: &Acquired, root: &Path) -> Option<Locked
     signers.sort();
     signers.dedup();
     let selected = crate::plan::deselected::selected_by(c, &content.categories);
-    let mut picked: Vec<(&str, Sha256)> = content
+    // By id: the bits' order is the text's.
+    let mut picked: Vec<(crate::ids::UpdateId, Sha256)> = content
         .updates
         .iter()
         .filter(|u| selected.as_ref().is_none_or(|s| s.contains(&u.id)))
-        .map(|u| (u.id.as_str(), u.content_hash()))
+        .map(|u| (u.id, u.content_hash()))
         .collect();
     picked.sort_unstable();
     // One buffer, not a string per update, and the digest's hex written straight into it:
@@ -39,7 +40,7 @@ pub fn entry_of(c: &config::Catalog, a: &Acquired, root: &Path) -> Option<Locked
     let mut listing = Vec::with_capacity(picked.len() * 102);
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for (id, h) in &picked {
-        listing.extend_from_slice(id.as_bytes());
+        listing.extend_from_slice(id.as_str().as_bytes());
         listing.push(b' ');
         for b in h.0 {
             listing.extend([HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);

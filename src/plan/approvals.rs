@@ -54,7 +54,7 @@ struct Candidate {
 impl Candidate {
     fn stored(u: &StoredUpdate, staging: bool) -> Self {
         Candidate {
-            id: u.id.clone(),
+            id: u.id,
             catalog: u.catalog.clone(),
             title: u.title.clone(),
             vendor: u.vendor.clone(),
@@ -188,7 +188,7 @@ pub(super) fn plan_approvals(b: &mut Builder) {
             && !leaving.contains(&record.id)
         {
             candidates.push(Candidate {
-                id: record.id.clone(),
+                id: record.id,
                 catalog: key,
                 title: record.title().to_string(),
                 vendor: record.vendor.clone(),
@@ -388,7 +388,7 @@ fn plan_changes(
     for w in wanted {
         // The first rule that names an (update, group) decides it.
         desired
-            .entry((w.update.id.clone(), w.group.to_lowercase()))
+            .entry((w.update.id, w.group.to_lowercase()))
             .or_insert(w);
     }
     for ((id, group_key), w) in &desired {
@@ -449,7 +449,7 @@ fn plan_changes(
                     "deadline": deadline,
                 }))
                 .payload(Payload::Approval {
-                    update: id.clone(),
+                    update: *id,
                     group: w.group.clone(),
                     action: w.action,
                     deadline,
@@ -467,7 +467,7 @@ fn plan_changes(
         }) && !missing.contains(&group.to_lowercase())
     };
     for s in &actual.approvals {
-        let key = (s.update.clone(), s.group.to_lowercase());
+        let key = (s.update, s.group.to_lowercase());
         if desired.contains_key(&key) {
             continue;
         }
@@ -491,7 +491,7 @@ fn plan_changes(
                 ),
             )
             .payload(Payload::Approval {
-                update: s.update.clone(),
+                update: s.update,
                 group: s.group.clone(),
                 action: s.action,
                 deadline: None,

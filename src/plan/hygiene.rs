@@ -129,7 +129,7 @@ impl Chains {
         if self.alive.contains(id) {
             return true;
         }
-        if !seen.insert(id.clone()) {
+        if !seen.insert(*id) {
             return false;
         }
         self.successors
@@ -183,15 +183,15 @@ pub(super) fn plan_hygiene(b: &mut Builder) {
     for s in actual.updates.values() {
         let expiring = planned(&Address::update(&s.catalog, &s.id), ActionKind::Expire);
         if live(s) && !expiring {
-            chains.alive.insert(s.id.clone());
+            chains.alive.insert(s.id);
         }
         for old in &s.supersedes {
             chains
                 .successors
-                .entry(old.clone())
+                .entry(*old)
                 .or_default()
                 .push(Replacement {
-                    id: s.id.clone(),
+                    id: s.id,
                     title: s.title.clone(),
                     created: s.created,
                 });
@@ -204,12 +204,12 @@ pub(super) fn plan_hygiene(b: &mut Builder) {
             (a.kind, &a.payload)
             && record.publication_state != PublicationState::Expired
         {
-            chains.alive.insert(record.id.clone());
+            chains.alive.insert(record.id);
             for old in &record.superseded {
-                let next = chains.successors.entry(old.clone()).or_default();
+                let next = chains.successors.entry(*old).or_default();
                 if !next.iter().any(|r| r.id == record.id) {
                     next.push(Replacement {
-                        id: record.id.clone(),
+                        id: record.id,
                         title: record.title().to_string(),
                         created: record.created,
                     });
@@ -241,7 +241,7 @@ pub(super) fn plan_hygiene(b: &mut Builder) {
                 };
                 let d = decide(&facts, &rules, now);
                 if !d.is_empty() {
-                    decided.push((address, u.id.clone(), d, super::updates::stored_json(u)));
+                    decided.push((address, u.id, d, super::updates::stored_json(u)));
                 }
             }
             let prefix = Address::catalog(&key);
@@ -256,7 +256,7 @@ pub(super) fn plan_hygiene(b: &mut Builder) {
                 let d = decide(&facts, &rules, now);
                 if !d.is_empty() {
                     let shown = serde_json::json!({ "id": r.id, "title": r.title() });
-                    decided.push(((*address).clone(), r.id.clone(), d, shown));
+                    decided.push(((*address).clone(), r.id, d, shown));
                 }
             }
         }
@@ -265,7 +265,7 @@ pub(super) fn plan_hygiene(b: &mut Builder) {
             .filter(|(_, id, d, _)| {
                 !chains.alive.contains(id) && d.iter().any(|d| matches!(d, Decision::Undecline(_)))
             })
-            .map(|(_, id, _, _)| id.clone())
+            .map(|(_, id, _, _)| *id)
             .collect();
         if revived.is_empty() {
             break decided;

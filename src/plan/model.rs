@@ -338,10 +338,8 @@ impl Plan {
             if let Some(Payload::Update { record }) = &mut a.payload
                 && record.is_summary()
             {
-                *record = std::sync::Arc::new(UpdateRecord::reference(
-                    record.id.clone(),
-                    record.content_hash(),
-                ));
+                *record =
+                    std::sync::Arc::new(UpdateRecord::reference(record.id, record.content_hash()));
             }
         }
         self.actions.shrink_to_fit();

@@ -46,7 +46,7 @@ pub(super) fn serialize<S: Serializer>(
     s: S,
 ) -> Result<S::Ok, S::Error> {
     PackageRef {
-        id: record.id.clone(),
+        id: record.id,
         content_hash: record.content_hash(),
     }
     .serialize(s)
@@ -87,7 +87,7 @@ mod tests {
         let Payload::Update { record: back } = serde_json::from_str(&json).unwrap() else {
             panic!("an update payload");
         };
-        assert_eq!((back.id.clone(), back.content_hash()), (r.id.clone(), hash));
+        assert_eq!((back.id, back.content_hash()), (r.id, hash));
         assert!(back.is_summary(), "a reference is never published as it is");
     }
 

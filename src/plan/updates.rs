@@ -195,7 +195,7 @@ pub(super) fn plan_updates(b: &mut Builder, c: &config::Catalog, acquired: &Acqu
     }
     let staged_by_category: IdSet = match &c.stage {
         Staging::None => IdSet::new(),
-        Staging::All => content.updates.iter().map(|u| u.id.clone()).collect(),
+        Staging::All => content.updates.iter().map(|u| u.id).collect(),
         Staging::Only(refs) => {
             resolve(b, &c.key, &address, content, refs, "stage").unwrap_or_default()
         }
@@ -320,7 +320,7 @@ pub(super) fn plan_updates(b: &mut Builder, c: &config::Catalog, acquired: &Acqu
 /// so there is nothing to attach the content to. A warning in the plan, so that the rest
 /// applies; recorded with ConfigMgr's severity.
 fn metadata_missing(b: &mut Builder, address: &Address, id: &UpdateId, why: &str) {
-    let m = crate::status::update_metadata_missing(id.as_str());
+    let m = crate::status::update_metadata_missing(&id.as_str());
     b.diagnostic(
         Severity::Warning,
         "11524",
@@ -361,7 +361,7 @@ fn stage(
     let change = Change::new(ActionKind::Stage, "content selected for staging")
         .after(after)
         .payload(Payload::Content {
-            update: r.id.clone(),
+            update: r.id,
             files,
         })
         .bytes(bytes)

@@ -86,7 +86,7 @@ pub fn prepare(cfg: &Config, fetcher: &Fetcher, plan: &Plan) -> Result<CabPackag
             (&a.payload, a.address.target())
             && record.is_summary()
         {
-            let slot = first.entry(key).or_insert_with(|| id.clone());
+            let slot = first.entry(key).or_insert_with(|| id);
             if id < *slot {
                 *slot = id;
             }

@@ -126,7 +126,7 @@ impl Job {
             summary: content
                 .updates
                 .iter()
-                .map(|u| (u.id.clone(), u.content_hash()))
+                .map(|u| (u.id, u.content_hash()))
                 .collect(),
             cache_dir: fetcher.cache_dir().to_path_buf(),
         })

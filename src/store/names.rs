@@ -338,7 +338,7 @@ mod group_address_tests {
             let parsed = Address::parse(a.as_str()).unwrap();
             assert_eq!(
                 parsed.target(),
-                Some(Target::Approval(key.clone(), id.clone(), name.to_string()))
+                Some(Target::Approval(key.clone(), id, name.to_string()))
             );
             assert!(parsed.is_within(&Address::update(&key, &id)));
             assert_eq!(

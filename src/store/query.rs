@@ -63,7 +63,7 @@ pub struct ApprovedCompliance {
 impl UpdateRow {
     pub fn of(u: &StoredUpdate) -> Self {
         Self {
-            id: u.id.clone(),
+            id: u.id,
             revision: u.revision,
             title: u.title.clone(),
             vendor: u.vendor.clone(),

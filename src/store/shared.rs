@@ -16,7 +16,7 @@ pub(crate) fn normalize_categories(categories: Vec<Category>) -> Vec<Category> {
     let mut seen = HashSet::new();
     categories
         .into_iter()
-        .filter(|c| seen.insert(c.id.clone()))
+        .filter(|c| seen.insert(c.id))
         .map(|mut c| {
             c.members.sort();
             c.members.dedup();
@@ -101,7 +101,7 @@ pub(crate) fn stored_update(
     supersedes.sort();
     supersedes.dedup();
     StoredUpdate {
-        id: rec.id.clone(),
+        id: rec.id,
         catalog: catalog.clone(),
         revision,
         content_hash: rec.content_hash(),
@@ -146,7 +146,7 @@ pub(crate) fn check_approvable(
     id: &crate::ids::UpdateId,
     action: crate::config::ApprovalAction,
 ) -> super::error::Result<()> {
-    let u = stored.ok_or_else(|| super::error::StoreError::UnknownUpdate(id.clone()))?;
+    let u = stored.ok_or_else(|| super::error::StoreError::UnknownUpdate(*id))?;
     let why = if u.publication == crate::catalog::model::PublicationState::Expired {
         Some("it is expired")
     } else if u.declined {

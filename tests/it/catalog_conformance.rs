@@ -124,7 +124,7 @@ fn documented_counts_and_quirks() {
         let m: BTreeMap<String, String> =
             serde_json::from_slice(&std::fs::read(root.join(manifest)).unwrap()).unwrap();
         for r in records.iter() {
-            if let Some(v) = m.get(r.id.as_str()) {
+            if let Some(v) = m.get(&*r.id.as_str()) {
                 assert_eq!(v, &r.created_raw, "{manifest}: {}", r.id);
             }
         }

@@ -63,7 +63,7 @@ fn store() -> tempfile::TempDir {
         catalog: catalog_key(),
         categories: vec![
             Category {
-                id: root.clone(),
+                id: root,
                 display_name: "Drivers".into(),
                 parent: None,
                 members: vec![update_id(1)],
@@ -178,9 +178,9 @@ fn updates_list_filters_and_json_contract() {
     assert_eq!(
         ids,
         [
-            update_id(1).as_str(),
-            update_id(2).as_str(),
-            update_id(3).as_str()
+            &*update_id(1).as_str(),
+            &*update_id(2).as_str(),
+            &*update_id(3).as_str()
         ]
     );
     assert_eq!(list(d.path(), &["--category", "Drivers/Audio/"]).len(), 2);

@@ -263,14 +263,14 @@ fn flags_and_categories(b: &Store) {
     let bios = CategoryId::parse("00000000-0000-4000-8000-000000000002").unwrap();
     let cats = vec![
         Category {
-            id: root.clone(),
+            id: root,
             display_name: "Synthetic".into(),
             parent: None,
             members: vec![],
             path: "Synthetic".into(),
         },
         Category {
-            id: bios.clone(),
+            id: bios,
             display_name: "BIOS".into(),
             parent: Some(root),
             members: vec![update_id(4), update_id(2), update_id(4)],

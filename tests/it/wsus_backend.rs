@@ -150,7 +150,7 @@ fn foreign_updates_are_read_from_their_sdp_and_can_be_declined() {
     assert!(
         backend
             .apply(Change::SetDeclined {
-                ids: vec![id.clone()],
+                ids: vec![id],
                 declined: true,
             })
             .unwrap()

@@ -156,7 +156,7 @@ fn typed_records_over_the_wire() {
     let sdp = t
         .call(
             Call::new("ExecuteSPGetSdpXmlForUpdate")
-                .arg("updateId", &u.id)
+                .arg("updateId", u.id)
                 .arg("revisionNumber", u.revision),
         )
         .unwrap();
@@ -169,7 +169,7 @@ fn typed_records_over_the_wire() {
     assert_eq!(records::signing_certificate(&cert).unwrap(), None);
     t.call(
         Call::new("ExecuteSPDeclineUpdate")
-            .arg("updateId", &u.id)
+            .arg("updateId", u.id)
             .arg("adminName", "supctl")
             .arg("failIfReplica", true),
     )

@@ -86,7 +86,7 @@ pub fn update(i: usize) -> UpdateRecord {
         file.size
     );
     UpdateRecord {
-        id: id.clone(),
+        id,
         schema_version: "1.0".into(),
         created: Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap(),
         created_raw: "2024-01-01T00:00:00Z".into(),

@@ -207,7 +207,7 @@ pub fn compliance(op: &str, resp: &Element) -> Result<Vec<UpdateCompliance>> {
         let i = match out.iter().position(|u| u.update == update) {
             Some(i) => i,
             None => {
-                out.push(UpdateCompliance::new(update.clone()));
+                out.push(UpdateCompliance::new(update));
                 out.len() - 1
             }
         };

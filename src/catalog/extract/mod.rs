@@ -370,7 +370,7 @@ pub(crate) fn read_cab(
                     let mut category = category?;
                     // At once, not after every file is parsed: thousands of directory
                     // entries over one category file must not each keep its members.
-                    if !seen.insert(category.id.clone()) {
+                    if !seen.insert(category.id) {
                         return Err(V3Error::Duplicate(category.id).into());
                     }
                     if !sink.keeps_members() {

@@ -132,7 +132,7 @@ impl<'d> Builder<'d> {
         SdpError {
             line: 0,
             column: 0,
-            package: self.id.clone(),
+            package: self.id,
             kind,
         }
     }
@@ -314,7 +314,6 @@ impl<'d> Builder<'d> {
     fn finish(&mut self) -> Result<UpdateRecord, SdpError> {
         let id = self
             .id
-            .clone()
             .ok_or_else(|| self.err(SdpErrorKind::Missing("Properties/@PackageID")))?;
         if self.localized.is_empty() {
             return Err(self.err(SdpErrorKind::Missing("LocalizedProperties")));

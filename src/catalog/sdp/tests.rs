@@ -32,7 +32,7 @@ fn hp_like_package_fields() {
     assert_eq!(u.kb_article.as_deref(), Some("sp1"));
     assert_eq!(u.bulletin.as_deref(), Some("EX-1"));
     assert_eq!(u.cves, ["CVE-2015-0001", "CVE-2015-0002"]);
-    let sup: Vec<&str> = u.superseded.iter().map(|s| s.as_str()).collect();
+    let sup: Vec<String> = u.superseded.iter().map(|s| s.to_string()).collect();
     assert_eq!(
         sup,
         [
@@ -154,7 +154,7 @@ fn malformed_xml_reports_line_and_column() {
     assert!(matches!(e.kind, SdpErrorKind::Xml(_)), "{e}");
     assert_eq!(e.line, 4, "{e}");
     assert_eq!(
-        e.package.as_ref().map(|p| p.as_str()),
+        e.package.as_ref().map(|p| p.to_string()).as_deref(),
         Some("11111111-0000-4000-8000-000000000001")
     );
     assert!(e.to_string().starts_with("line 4, column "), "{e}");
@@ -330,7 +330,7 @@ fn records_do_not_depend_on_how_the_stream_is_cut() {
 #[test]
 fn only_the_packages_asked_for_keep_their_xml_and_every_hash_is_the_same() {
     let whole = quirks();
-    let wanted: HashSet<UpdateId> = [whole[1].id.clone()].into();
+    let wanted: HashSet<UpdateId> = [whole[1].id].into();
     let some = read_all(QUIRKS, KeepXml::Only(&wanted)).unwrap();
     let none = read_all(QUIRKS, KeepXml::None).unwrap();
     for ((full, some), none) in whole.iter().zip(&some).zip(&none) {
@@ -338,7 +338,7 @@ fn only_the_packages_asked_for_keep_their_xml_and_every_hash_is_the_same() {
         assert_eq!(some.is_summary(), !wanted.contains(&some.id));
         assert_eq!(full.content_hash(), some.content_hash());
         assert_eq!(full.content_hash(), none.content_hash());
-        let fields = |u: &UpdateRecord| (u.id.clone(), u.title().to_string(), u.items.clone());
+        let fields = |u: &UpdateRecord| (u.id, u.title().to_string(), u.items.clone());
         assert_eq!(fields(full), fields(none));
     }
     assert_eq!(some[1].raw_xml, whole[1].raw_xml);

@@ -38,7 +38,7 @@ impl Candidate for UpdateRecord {
         &self.id
     }
     fn id(&self) -> UpdateId {
-        self.id.clone()
+        self.id
     }
     fn created(&self) -> DateTime<Utc> {
         self.created

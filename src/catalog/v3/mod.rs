@@ -43,7 +43,7 @@ pub enum V3Error {
 fn fmt_missing(m: &[(CategoryId, Vec<UpdateId>)]) -> String {
     m.iter()
         .map(|(c, ids)| {
-            let ids: Vec<&str> = ids.iter().map(|i| i.as_str()).collect();
+            let ids: Vec<String> = ids.iter().map(|i| i.to_string()).collect();
             format!("{c}: [{}]", ids.join(", "))
         })
         .collect::<Vec<_>>()
@@ -61,8 +61,8 @@ pub fn build_tree(
 ) -> Result<Vec<Category>, V3Error> {
     let mut by_id: BTreeMap<CategoryId, RawCategory> = BTreeMap::new();
     for c in raw {
-        let id = c.id.clone();
-        if by_id.insert(id.clone(), c).is_some() {
+        let id = c.id;
+        if by_id.insert(id, c).is_some() {
             return Err(V3Error::Duplicate(id));
         }
     }
@@ -81,9 +81,9 @@ pub fn build_tree(
             && !by_id.contains_key(p)
         {
             return Err(V3Error::UnknownParent {
-                category: c.id.clone(),
+                category: c.id,
                 name: c.display_name.clone(),
-                parent: p.clone(),
+                parent: *p,
             });
         }
     }
@@ -95,7 +95,7 @@ pub fn build_tree(
         .values()
         .filter_map(|c| {
             let m: Vec<UpdateId> = c.members.iter().filter(|u| !known(u)).cloned().collect();
-            (!m.is_empty()).then(|| (c.id.clone(), m))
+            (!m.is_empty()).then_some((c.id, m))
         })
         .collect();
     if !missing.is_empty() {
@@ -145,7 +145,7 @@ fn path_of(
         } else {
             format!("{base}/{name}")
         };
-        done.insert(c.clone(), base.clone());
+        done.insert(*c, base.clone());
     }
     Ok(())
 }

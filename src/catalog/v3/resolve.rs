@@ -11,7 +11,7 @@ pub enum CategoryError {
     UnknownId(CategoryId),
     #[error("no category has the path `{0}`")]
     NotFound(String),
-    #[error("category path `{path}` is ambiguous; use one of the ids {}", ids.iter().map(|i| i.as_str()).collect::<Vec<_>>().join(", "))]
+    #[error("category path `{path}` is ambiguous; use one of the ids {}", ids.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", "))]
     Ambiguous { path: String, ids: Vec<CategoryId> },
 }
 
@@ -33,7 +33,7 @@ pub fn resolve(categories: &[Category], selector: &str) -> Result<Vec<CategoryId
     let ids: Vec<CategoryId> = categories
         .iter()
         .filter(|c| c.path.to_lowercase() == wanted)
-        .map(|c| c.id.clone())
+        .map(|c| c.id)
         .collect();
     match ids.len() {
         0 => Err(CategoryError::NotFound(selector.to_string())),

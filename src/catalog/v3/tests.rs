@@ -45,7 +45,7 @@ fn fixture_files_in_every_encoding_and_members_form() {
     );
     let x = parse_category("x", &file("aaaaaaaa-0000-4000-8000-000000000002.json")).unwrap();
     assert_eq!(x.members.len(), 1, "bare-string Members in UTF-16LE");
-    assert_eq!(x.parent, Some(root.id.clone()));
+    assert_eq!(x.parent, Some(root.id));
     let y = parse_category("y", &file("aaaaaaaa-0000-4000-8000-000000000003.json")).unwrap();
     assert!(y.members.is_empty(), "null Members");
     let list = parse_category_list("l", &file("update_categories.json")).unwrap();
@@ -113,14 +113,14 @@ fn tree_paths_and_descendant_members() {
         Err(CategoryError::NotFound("Lenovo/Nope".into()))
     );
     assert_eq!(
-        resolve(&cats, cid(9).as_str()),
+        resolve(&cats, &cid(9).as_str()),
         Err(CategoryError::UnknownId(cid(9)))
     );
     let under = members_under(&cats, &[cid(2)]);
     assert_eq!(under.into_iter().collect::<Vec<_>>(), [uid(1), uid(2)]);
     assert!(members_under(&cats, &[cid(4)]).is_empty());
     assert_eq!(
-        resolve_all(&cats, &["Lenovo/Other", "Lenovo/other", cid(1).as_str()]).unwrap(),
+        resolve_all(&cats, &["Lenovo/Other", "Lenovo/other", &*cid(1).as_str()]).unwrap(),
         [cid(4), cid(1)]
     );
 }
@@ -147,7 +147,7 @@ fn ambiguous_paths_list_their_ids() {
     );
     let msg = e.to_string();
     assert!(
-        msg.contains(cid(2).as_str()) && msg.contains(cid(3).as_str()),
+        msg.contains(&*cid(2).as_str()) && msg.contains(&*cid(3).as_str()),
         "{msg}"
     );
 }
@@ -160,7 +160,7 @@ fn inconsistent_trees_are_errors() {
     })
     .unwrap_err();
     assert_eq!(e, V3Error::UnknownMembers(vec![(cid(1), vec![uid(7)])]));
-    assert!(e.to_string().contains(uid(7).as_str()));
+    assert!(e.to_string().contains(&*uid(7).as_str()));
     let e = build_tree(vec![raw(1, "A", Some(5), &[])], None, &|i: &UpdateId| {
         u.contains(i)
     })

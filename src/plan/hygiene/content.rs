@@ -104,7 +104,7 @@ pub(in crate::plan) fn plan_content_removal(b: &mut Builder) {
             Change::new(ActionKind::Unstage, reason)
                 .after(after)
                 .payload(Payload::Unstage {
-                    update: u.id.clone(),
+                    update: u.id,
                     files: files.iter().map(|f| f.sha1).collect(),
                 })
                 .bytes(bytes)

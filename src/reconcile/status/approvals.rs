@@ -45,7 +45,7 @@ pub(super) fn approved(
             approved_for.sort();
             let stored = actual.updates.get(id);
             ApprovedUpdate {
-                id: id.clone(),
+                id: *id,
                 catalog: stored.map(|u| u.catalog.clone()),
                 title: stored.map_or_else(|| id.to_string(), |u| u.title.clone()),
                 approved_for,
@@ -71,7 +71,7 @@ mod tests {
 
     fn approval(id: &UpdateId, group: &str) -> StoredApproval {
         StoredApproval {
-            update: id.clone(),
+            update: *id,
             group: group.into(),
             action: ApprovalAction::Install,
             deadline: None,
@@ -104,7 +104,7 @@ mod tests {
         );
 
         let counts = BTreeMap::from([(
-            b.clone(),
+            b,
             Compliance {
                 needed: 4,
                 ..Compliance::default()

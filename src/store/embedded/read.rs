@@ -262,7 +262,7 @@ pub(super) fn updates(
             superseded_by: Vec::new(),
             files: Vec::new(),
         };
-        v.insert(u.id.clone(), u);
+        v.insert(u.id, u);
     }
 
     let mut st = c.prepare_cached(if one {
@@ -298,7 +298,7 @@ pub(super) fn updates(
         while let Some(r) = rows.next()? {
             let (newer, older): (UpdateId, UpdateId) = (parsed(r, 0)?, parsed(r, 1)?);
             if let Some(u) = v.get_mut(&newer) {
-                u.supersedes.push(older.clone());
+                u.supersedes.push(older);
             }
             if let Some(u) = v.get_mut(&older) {
                 u.superseded_by.push(newer);
@@ -353,9 +353,11 @@ fn merge_in_id_order(
 ) -> Result<()> {
     let mut cursor = updates.values_mut().peekable();
     while let Some(r) = rows.next()? {
-        let owner = text_ref(r, 0)?;
-        while cursor.next_if(|u| u.id.as_str() < owner).is_some() {}
-        if let Some(u) = cursor.peek_mut().filter(|u| u.id.as_str() == owner) {
+        let Ok(owner) = UpdateId::parse(text_ref(r, 0)?) else {
+            continue;
+        };
+        while cursor.next_if(|u| u.id < owner).is_some() {}
+        if let Some(u) = cursor.peek_mut().filter(|u| u.id == owner) {
             each(u, r)?;
         }
     }

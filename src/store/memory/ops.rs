@@ -51,12 +51,12 @@ impl Mem {
                         f.sha256 = f.sha256.or(Some(*d));
                     }
                 }
-                (id.clone(), u)
+                (*id, u)
             })
             .collect();
         let edges: Vec<(UpdateId, UpdateId)> = updates
             .values()
-            .flat_map(|u| u.supersedes.iter().map(|s| (u.id.clone(), s.clone())))
+            .flat_map(|u| u.supersedes.iter().map(|s| (u.id, *s)))
             .collect();
         for (newer, older) in edges {
             if let Some(o) = updates.get_mut(&older) {
@@ -234,7 +234,7 @@ impl Mem {
                     });
                 };
                 let approval = StoredApproval {
-                    update: update.clone(),
+                    update,
                     group: g.name.clone(),
                     action,
                     deadline,
@@ -304,7 +304,7 @@ impl Mem {
         let (revision, expired, declined, mut revisions) = match self.updates.remove(&rec.id) {
             Some(m) if m.stored.content_hash == hash => {
                 counts.unchanged += 1;
-                self.updates.insert(rec.id.clone(), m);
+                self.updates.insert(rec.id, m);
                 return;
             }
             Some(m) => {
@@ -330,8 +330,7 @@ impl Mem {
             PublicationState::Published
         };
         let stored = shared::stored_update(catalog, rec, revision, publication, declined);
-        self.updates
-            .insert(rec.id.clone(), MemUpdate { stored, revisions });
+        self.updates.insert(rec.id, MemUpdate { stored, revisions });
     }
 
     fn set_flag(
@@ -356,7 +355,7 @@ impl Mem {
         let m = self
             .updates
             .get(&req.update)
-            .ok_or_else(|| StoreError::UnknownUpdate(req.update.clone()))?;
+            .ok_or_else(|| StoreError::UnknownUpdate(req.update))?;
         if !m.stored.files.iter().any(|f| f.sha1 == req.sha1) {
             return Err(StoreError::UnknownFile {
                 update: req.update,

@@ -56,7 +56,7 @@ pub fn approvals(
         .filter(|d| keep(&d.update))
         .filter_map(|d| {
             Some(StoredApproval {
-                update: d.update.clone(),
+                update: d.update,
                 group: name_of(&d.target_group)?,
                 action: action_of(d)?,
                 deadline: d.deadline,

@@ -142,7 +142,7 @@ impl WsusServer {
                     .map(|rec| updates::adopted(&rec, r, &book.catalogs)),
             };
             if let Some(u) = merged {
-                out.insert(u.id.clone(), u);
+                out.insert(u.id, u);
             }
         }
         synced.save();
@@ -321,7 +321,7 @@ impl WsusServer {
             });
             for product in self.client.subcategories(&company.id)? {
                 if product.kind == "Product" {
-                    placed.insert(product.id.clone());
+                    placed.insert(product.id);
                     out.insert(LocalCategory::Product {
                         vendor: company.title.clone(),
                         product: product.title,
@@ -350,7 +350,7 @@ impl WsusServer {
             let Some(r) = remote.get(id) else { continue };
             if r.expired {
                 counts.unchanged += 1;
-                done.push(id.clone());
+                done.push(*id);
                 continue;
             }
             let result = (|| {
@@ -368,7 +368,7 @@ impl WsusServer {
             match result {
                 Ok(()) => {
                     counts.updated += 1;
-                    done.push(id.clone());
+                    done.push(*id);
                 }
                 Err(e) => {
                     failure = Some(e);
@@ -398,7 +398,7 @@ impl WsusServer {
         let remote = self.remote_updates(false)?;
         let r = remote
             .get(&update)
-            .ok_or_else(|| StoreError::UnknownUpdate(update.clone()))?;
+            .ok_or_else(|| StoreError::UnknownUpdate(update))?;
         let stored = self.site.update(&update)?.map(|m| updates::overlay(m, r));
         crate::store::shared::check_approvable(stored.as_ref(), &update, action)?;
         let gid = super::approvals::group_id(&self.client, &group)?.ok_or_else(|| {

@@ -190,20 +190,19 @@ impl RemoteSync {
                 .filter(|c| kinds.contains(&c.kind.as_str()))
         };
         if let Ok(id) = UpdateId::parse(name) {
-            return of_kind()
-                .find(|c| c.id == id)
-                .map(|c| c.id.clone())
-                .ok_or_else(|| WsusError::Resolve {
+            return of_kind().find(|c| c.id == id).map(|c| c.id).ok_or_else(|| {
+                WsusError::Resolve {
                     kind,
                     name: name.to_string(),
                     detail: format!("no {kind} category has this GUID on the server"),
-                });
+                }
+            });
         }
         let hits: Vec<&WsusCategory> = of_kind()
             .filter(|c| c.title.eq_ignore_ascii_case(name))
             .collect();
         match hits.as_slice() {
-            [one] => Ok(one.id.clone()),
+            [one] => Ok(one.id),
             [] => Err(WsusError::Resolve {
                 kind,
                 name: name.to_string(),

@@ -28,7 +28,7 @@ pub fn latest(rows: Vec<UpdateSummary>) -> RemoteUpdates {
         match out.get(&r.id) {
             Some(old) if old.revision >= r.revision => {}
             _ => {
-                out.insert(r.id.clone(), r);
+                out.insert(r.id, r);
             }
         }
     }
@@ -92,7 +92,7 @@ pub fn vendor_key(vendor: &str) -> CatalogKey {
 pub fn link_supersedence(updates: &mut BTreeMap<UpdateId, StoredUpdate>) {
     let pairs: Vec<(UpdateId, UpdateId)> = updates
         .values()
-        .flat_map(|u| u.supersedes.iter().map(|s| (s.clone(), u.id.clone())))
+        .flat_map(|u| u.supersedes.iter().map(|s| (*s, u.id)))
         .collect();
     for u in updates.values_mut() {
         u.superseded_by.clear();
@@ -133,7 +133,7 @@ impl SyncedIndex {
 
     /// The SDP of an update the mirror does not know, parsed; `None` for synced updates.
     pub fn fetch(&mut self, c: &Client, r: &UpdateSummary) -> Result<Option<UpdateRecord>> {
-        let key = (r.id.clone(), r.revision);
+        let key = (r.id, r.revision);
         if self.known.contains(&key) {
             return Ok(None);
         }
