@@ -105,26 +105,26 @@ impl Address {
     }
     /// A setting of the config a diagnostic points at (`server.max_deletions`).
     pub fn setting(table: &str, key: &str) -> Self {
-        Self(format!("{table}.{key}"))
+        Self(format!("{table}.{key}").into())
     }
     /// Where a diagnostic about the config as a whole points.
     pub fn config() -> Self {
         Self("config".into())
     }
     pub fn catalog(key: &CatalogKey) -> Self {
-        Self(format!("catalog.{key}"))
+        Self(format!("catalog.{key}").into())
     }
     pub fn update(catalog: &CatalogKey, id: &UpdateId) -> Self {
-        Self(format!("catalog.{catalog}.update[{id}]"))
+        Self(format!("catalog.{catalog}.update[{id}]").into())
     }
     /// Every role of a certificate: the inventory's name for it.
     pub fn certificate(t: &Thumbprint) -> Self {
-        Self(format!("certificate[{t}]"))
+        Self(format!("certificate[{t}]").into())
     }
     /// One role of a certificate (catalog signer, content certificate, WSUS signing): what
     /// a plan approves or blocks, so one thumbprint in two roles is two objects.
     pub fn certificate_role(t: &Thumbprint, kind: CertKind) -> Self {
-        Self(format!("certificate[{t}].{kind}"))
+        Self(format!("certificate[{t}].{kind}").into())
     }
     pub fn sync() -> Self {
         Self("sync".into())
@@ -135,7 +135,7 @@ impl Address {
 
     /// What kind of object the address names, when it is one the store can fingerprint.
     pub fn target(&self) -> Option<Target> {
-        let s = self.0.as_str();
+        let s: &str = &self.0;
         match s {
             "sync" => return Some(Target::Sync),
             "signing" => return Some(Target::Signing),
@@ -174,15 +174,18 @@ impl Address {
 
     /// A computer target group: `group[<name>]`.
     pub fn group(name: &str) -> Self {
-        Self(format!("group[{}]", encode_group(name)))
+        Self(format!("group[{}]", encode_group(name)).into())
     }
 
     /// The approval of an update for one group: `catalog.<key>.update[<id>].approval[<group>]`.
     pub fn approval(catalog: &CatalogKey, id: &UpdateId, group: &str) -> Self {
-        Self(format!(
-            "catalog.{catalog}.update[{id}].approval[{}]",
-            encode_group(group)
-        ))
+        Self(
+            format!(
+                "catalog.{catalog}.update[{id}].approval[{}]",
+                encode_group(group)
+            )
+            .into(),
+        )
     }
 }
 
@@ -249,7 +252,7 @@ impl From<String> for Address {
 impl PlanId {
     /// A fresh plan id ([`unique_token`]).
     pub fn new_unique() -> Self {
-        Self(unique_token())
+        Self(unique_token().into())
     }
 }
 

@@ -15,8 +15,10 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 #[doc(hidden)]
 pub use serde as __serde;
 
-/// A newtype over `String` whose every value passed `$check`: `parse`, `as_str`,
-/// `FromStr`, `Display`, and serde as a plain string (deserializing checks too).
+/// A newtype over shared text (`Arc<str>`) whose every value passed `$check`: `parse`,
+/// `as_str`, `FromStr`, `Display`, and serde as a plain string (deserializing checks too).
+/// Shared, because these names are cloned far more often than made: every stored update
+/// carries its catalog's key, and a clone is then a count, not an allocation.
 ///
 /// `$check` is `fn(&str) -> Result<String, $err>` and returns the canonical spelling (GUIDs
 /// lower-cased, say), so normalisation happens once, where the text enters.
@@ -25,13 +27,13 @@ macro_rules! text_newtype {
     ($(#[$m:meta])* $name:ident, $err:ty, $check:expr) => {
         $(#[$m])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub struct $name(String);
+        pub struct $name(::std::sync::Arc<str>);
 
         impl $name {
             /// Validates (and normalises) the text; see the type's documentation.
             pub fn parse(s: &str) -> ::std::result::Result<Self, $err> {
                 let check: fn(&str) -> ::std::result::Result<String, $err> = $check;
-                check(s).map(Self)
+                check(s).map(|t| Self(t.into()))
             }
             pub fn as_str(&self) -> &str {
                 &self.0
@@ -285,12 +287,12 @@ impl Thumbprint {
 
 impl From<&Sha1> for Thumbprint {
     fn from(d: &Sha1) -> Self {
-        Thumbprint(d.to_hex())
+        Thumbprint(d.to_hex().into())
     }
 }
 impl From<&Sha256> for Thumbprint {
     fn from(d: &Sha256) -> Self {
-        Thumbprint(d.to_hex())
+        Thumbprint(d.to_hex().into())
     }
 }
 

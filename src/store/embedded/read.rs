@@ -278,17 +278,20 @@ pub(super) fn updates(
          FROM update_files f LEFT JOIN content c ON c.sha1 = f.sha1
          WHERE ?1 IS NULL ORDER BY f.update_id, f.sha1"
     })?;
-    merge_in_id_order(st.query([id_text])?, &mut v, |u, r| {
-        u.files.push(StoredFile {
-            name: r.get(1)?,
-            size: r.get::<_, i64>(2)? as u64,
-            sha1: sha1(r, 3)?,
-            sha256: opt_sha256(r, 4)?,
-            uri: r.get(5)?,
-            staged: r.get(6)?,
-        });
-        Ok(())
+    let files = st.query_map([id_text], |r| {
+        Ok((
+            UpdateId::parse(text_ref(r, 0)?).ok(),
+            StoredFile {
+                name: r.get(1)?,
+                size: r.get::<_, i64>(2)? as u64,
+                sha1: sha1(r, 3)?,
+                sha256: opt_sha256(r, 4)?,
+                uri: r.get(5)?,
+                staged: r.get(6)?,
+            },
+        ))
     })?;
+    merge_in_id_order(files, &mut v, |u| &mut u.files)?;
 
     if one {
         let mut st = c.prepare_cached(
@@ -305,25 +308,31 @@ pub(super) fn updates(
             }
         }
     } else {
-        // Merge-joined in id order from each side's index, as the files are: looking up
-        // both ends of 90,000 pairs in the map was a tenth of the snapshot.
+        // Read once, in the primary key's order, and merge-joined for each side: the
+        // other side's order is a sort of 90,000 pairs of numbers in memory, cheaper than
+        // a second scan through the reverse index.
         let mut st = c.prepare_cached(
             "SELECT update_id, supersedes FROM supersedence ORDER BY update_id, supersedes",
         )?;
-        merge_in_id_order(st.query([])?, &mut v, |u, r| {
-            u.supersedes.push(parsed(r, 1)?);
-            Ok(())
-        })?;
-        let mut st = c.prepare_cached(
-            "SELECT supersedes, update_id FROM supersedence ORDER BY supersedes, update_id",
+        let mut pairs = st
+            .query_map([], |r| {
+                Ok((parsed::<UpdateId>(r, 0)?, parsed::<UpdateId>(r, 1)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        merge_in_id_order(
+            pairs.iter().map(|&(newer, older)| Ok((Some(newer), older))),
+            &mut v,
+            |u| &mut u.supersedes,
         )?;
-        merge_in_id_order(st.query([])?, &mut v, |u, r| {
-            u.superseded_by.push(parsed(r, 1)?);
-            Ok(())
-        })?;
+        pairs.sort_unstable_by_key(|&(newer, older)| (older, newer));
+        merge_in_id_order(
+            pairs.iter().map(|&(newer, older)| Ok((Some(older), newer))),
+            &mut v,
+            |u| &mut u.superseded_by,
+        )?;
     }
-    for u in v.values_mut() {
-        if one {
+    if one {
+        for u in v.values_mut() {
             // The single-update statements have no ORDER BY and no join: a column held
             // equal to a bound parameter in ORDER BY, or in a join, makes SQLite prepare
             // the statement again at every run, which was a quarter of a large first apply
@@ -333,33 +342,52 @@ pub(super) fn updates(
             u.supersedes.sort();
             u.superseded_by.sort();
         }
-        // A vector grown by pushes keeps room for four: 40 MB of a 100,000-update snapshot.
-        u.files.shrink_to_fit();
-        u.supersedes.shrink_to_fit();
-        u.superseded_by.shrink_to_fit();
     }
     Ok(v)
 }
 
-/// Hands each row of `rows` to the update its first column names, walking the rows and the
-/// map together: the rows must come in id order (stored ids are normalised, so text order is
-/// id order, the map's). Rows naming an update the map does not hold are skipped. A merge,
-/// not a lookup per row: 150,000 files and 90,000 supersedence pairs each looked up in the
-/// map were a tenth of a 100,000-update snapshot.
-fn merge_in_id_order(
-    mut rows: rusqlite::Rows<'_>,
+/// Gives each update the items `rows` name it the owner of, walking the rows and the map
+/// together: the rows must come in owner order (stored ids are normalised, so text order is
+/// id order, the map's). Rows naming an update the map does not hold, or no valid id, are
+/// skipped. A merge, not a lookup per row: 150,000 files and 90,000 supersedence pairs each
+/// looked up in the map were a tenth of a 100,000-update snapshot. Each owner's items are
+/// gathered first and then moved into a vector of exactly their number: vectors grown by
+/// pushes kept room for four, 40 MB of that snapshot at its peak.
+fn merge_in_id_order<T>(
+    rows: impl Iterator<Item = rusqlite::Result<(Option<UpdateId>, T)>>,
     updates: &mut BTreeMap<UpdateId, StoredUpdate>,
-    mut each: impl FnMut(&mut StoredUpdate, &rusqlite::Row<'_>) -> rusqlite::Result<()>,
+    field: fn(&mut StoredUpdate) -> &mut Vec<T>,
 ) -> Result<()> {
-    let mut cursor = updates.values_mut().peekable();
-    while let Some(r) = rows.next()? {
-        let Ok(owner) = UpdateId::parse(text_ref(r, 0)?) else {
-            continue;
-        };
+    type Cursor<'a> =
+        std::iter::Peekable<std::collections::btree_map::ValuesMut<'a, UpdateId, StoredUpdate>>;
+    fn hand_over<T>(
+        cursor: &mut Cursor<'_>,
+        owner: UpdateId,
+        items: &mut Vec<T>,
+        field: fn(&mut StoredUpdate) -> &mut Vec<T>,
+    ) {
         while cursor.next_if(|u| u.id < owner).is_some() {}
         if let Some(u) = cursor.peek_mut().filter(|u| u.id == owner) {
-            each(u, r)?;
+            let slot = field(u);
+            slot.reserve_exact(items.len());
+            slot.append(items);
         }
+        items.clear();
+    }
+    let mut cursor = updates.values_mut().peekable();
+    let mut gathered: Vec<T> = Vec::new();
+    let mut owner: Option<UpdateId> = None;
+    for row in rows {
+        let (id, item) = row?;
+        let Some(id) = id else { continue };
+        if let Some(o) = owner.filter(|o| *o != id) {
+            hand_over(&mut cursor, o, &mut gathered, field);
+        }
+        owner = Some(id);
+        gathered.push(item);
+    }
+    if let Some(o) = owner {
+        hand_over(&mut cursor, o, &mut gathered, field);
     }
     Ok(())
 }
