@@ -2,7 +2,8 @@
 //! directory, write, set `mode`, fsync, rename over the target, fsync the directory. A
 //! reader never sees half a file, and a `kill -9` at any moment leaves the old file or the
 //! new one. Keys, the client trust bundle and the lockfile are written through it; archived
-//! CABs and bundle files are copied through [`copy`], which streams.
+//! CABs and bundle files are copied through [`copy`], which streams, and the embedded
+//! server's snapshot cache through [`write_with`].
 
 use std::fs;
 use std::io::Write as _;
@@ -16,6 +17,21 @@ pub fn write(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
     // tempfile creates its files 0600 on Unix.
     let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
     tmp.write_all(bytes)?;
+    persist(tmp, path, dir, mode)
+}
+
+/// Replaces `path` with what `fill` writes, the same way as [`write()`], without the whole
+/// file in memory first: for files of tens of megabytes written in pieces.
+pub fn write_with(
+    path: &Path,
+    mode: u32,
+    fill: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, tmp);
+    fill(&mut out)?;
+    let tmp = out.into_inner().map_err(|e| e.into_error())?;
     persist(tmp, path, dir, mode)
 }
 

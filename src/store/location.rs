@@ -35,6 +35,11 @@ impl StoreLocation {
     pub fn db_path(&self) -> PathBuf {
         self.dir.join("store.db")
     }
+    /// The embedded server's last snapshot, for the next one (`embedded::snapshot_cache`):
+    /// derived from the database, never the truth, safe to delete.
+    pub fn snapshot_cache_path(&self) -> PathBuf {
+        self.dir.join("store.snapshot")
+    }
     /// `WsusContent/`, laid out as WSUS does.
     pub fn content_dir(&self) -> PathBuf {
         self.dir.join("WsusContent")

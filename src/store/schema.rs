@@ -319,8 +319,36 @@ pub const V12: &str = r#"
 ALTER TABLE revisions ADD COLUMN raw_deflate BLOB;
 "#;
 
+/// Version 13: a token that changes with every write to what a snapshot of the updates
+/// reads (`embedded::snapshot_cache` is valid for one token only). Triggers, not the code
+/// that writes, so no writer can forget it: another supctl version, a repair made with the
+/// `sqlite3` shell. Random, not a counter, so two copies of a store that went their own
+/// ways since a backup cannot arrive at the same token by the same number of writes.
+pub const V13: &str = r#"
+CREATE TABLE snapshot_token (token INTEGER NOT NULL);
+INSERT INTO snapshot_token (token) VALUES (random());
+CREATE TRIGGER snapshot_token_updates_i AFTER INSERT ON updates BEGIN UPDATE snapshot_token SET token = random(); END;
+CREATE TRIGGER snapshot_token_updates_u AFTER UPDATE ON updates BEGIN UPDATE snapshot_token SET token = random(); END;
+CREATE TRIGGER snapshot_token_updates_d AFTER DELETE ON updates BEGIN UPDATE snapshot_token SET token = random(); END;
+CREATE TRIGGER snapshot_token_update_files_i AFTER INSERT ON update_files BEGIN UPDATE snapshot_token SET token = random(); END;
+CREATE TRIGGER snapshot_token_update_files_u AFTER UPDATE ON update_files BEGIN UPDATE snapshot_token SET token = random(); END;
+CREATE TRIGGER snapshot_token_update_files_d AFTER DELETE ON update_files BEGIN UPDATE snapshot_token SET token = random(); END;
+CREATE TRIGGER snapshot_token_supersedence_i AFTER INSERT ON supersedence BEGIN UPDATE snapshot_token SET token = random(); END;
+CREATE TRIGGER snapshot_token_supersedence_u AFTER UPDATE ON supersedence BEGIN UPDATE snapshot_token SET token = random(); END;
+CREATE TRIGGER snapshot_token_supersedence_d AFTER DELETE ON supersedence BEGIN UPDATE snapshot_token SET token = random(); END;
+CREATE TRIGGER snapshot_token_content_i AFTER INSERT ON content BEGIN UPDATE snapshot_token SET token = random(); END;
+CREATE TRIGGER snapshot_token_content_u AFTER UPDATE ON content BEGIN UPDATE snapshot_token SET token = random(); END;
+CREATE TRIGGER snapshot_token_content_d AFTER DELETE ON content BEGIN UPDATE snapshot_token SET token = random(); END;
+CREATE TRIGGER snapshot_token_categories_i AFTER INSERT ON categories BEGIN UPDATE snapshot_token SET token = random(); END;
+CREATE TRIGGER snapshot_token_categories_u AFTER UPDATE ON categories BEGIN UPDATE snapshot_token SET token = random(); END;
+CREATE TRIGGER snapshot_token_categories_d AFTER DELETE ON categories BEGIN UPDATE snapshot_token SET token = random(); END;
+CREATE TRIGGER snapshot_token_category_members_i AFTER INSERT ON category_members BEGIN UPDATE snapshot_token SET token = random(); END;
+CREATE TRIGGER snapshot_token_category_members_u AFTER UPDATE ON category_members BEGIN UPDATE snapshot_token SET token = random(); END;
+CREATE TRIGGER snapshot_token_category_members_d AFTER DELETE ON category_members BEGIN UPDATE snapshot_token SET token = random(); END;
+"#;
+
 /// Migration `i` takes the database from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13];
 
 /// What a migration does beyond its SQL, by the version it brings the database to.
 fn after(version: i64, tx: &Connection) -> Result<()> {

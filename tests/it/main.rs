@@ -73,6 +73,7 @@ mod store_parity;
 mod store_prune;
 mod store_semantics;
 mod store_semantics_records;
+mod store_snapshot_cache;
 mod suspend;
 mod targets;
 mod trust_authenticode;

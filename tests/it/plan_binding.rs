@@ -156,14 +156,15 @@ fn an_existing_store_gets_an_id_on_first_open() {
     let first = id_of();
     assert_eq!(first.len(), 32, "{first}");
     // Back to the schema of a release before stores had an id: no identity table (nor the
-    // later catalog revisions table).
-    Connection::open(&db)
-        .unwrap()
-        .execute_batch(&format!(
-            "DROP TABLE store_identity; DROP TABLE catalog_revisions; DROP TABLE approvals; DROP TABLE target_groups; ALTER TABLE revisions DROP COLUMN raw_deflate; PRAGMA user_version = {};",
-            6
-        ))
-        .unwrap();
+    // later catalog revisions table, approvals, or snapshot token and its triggers).
+    let old = Connection::open(&db).unwrap();
+    crate::support::store::undo_snapshot_token(&old);
+    old.execute_batch(&format!(
+        "DROP TABLE store_identity; DROP TABLE catalog_revisions; DROP TABLE approvals; DROP TABLE target_groups; ALTER TABLE revisions DROP COLUMN raw_deflate; PRAGMA user_version = {};",
+        6
+    ))
+    .unwrap();
+    drop(old);
     let planfile = ws.path().join("a.plan");
     let r = run(&a, &["plan", "-o", planfile.to_str().unwrap()]);
     assert_eq!(r.code, 0, "{}", r.all());

@@ -179,9 +179,9 @@ fn a_v8_catalog_revision_moves_to_the_state_on_upgrade() {
             b.apply(supctl::store::Change::UpsertCatalog(cat)).unwrap();
         }
     }
-    Connection::open(loc.db_path())
-        .unwrap()
-        .execute_batch(&format!(
+    let c = Connection::open(loc.db_path()).unwrap();
+    crate::support::store::undo_snapshot_token(&c);
+    c.execute_batch(&format!(
             r#"DROP TABLE catalog_revisions; DROP TABLE approvals; DROP TABLE target_groups; ALTER TABLE revisions DROP COLUMN raw_deflate; PRAGMA user_version = 8;
                UPDATE catalogs SET format_version = 'v3', cab_sha256 = '{digest}', etag = '"e1"',
                    fetched_at = '2026-12-01T10:00:00Z' WHERE key = 'contoso';"#
@@ -231,9 +231,9 @@ fn a_v9_catalog_revision_gains_an_empty_signer_list_on_upgrade() {
         .unwrap();
         assert_eq!(b.state().revisions().unwrap()[&key].signers, [signer]);
     }
-    Connection::open(loc.db_path())
-        .unwrap()
-        .execute_batch(
+    let c = Connection::open(loc.db_path()).unwrap();
+    crate::support::store::undo_snapshot_token(&c);
+    c.execute_batch(
             "ALTER TABLE catalog_revisions DROP COLUMN signers; DROP TABLE approvals; DROP TABLE target_groups; ALTER TABLE revisions DROP COLUMN raw_deflate; PRAGMA user_version = 9;",
         )
         .unwrap();
@@ -463,6 +463,7 @@ fn a_v11_store_packs_its_package_xml_on_upgrade() {
     assert_eq!(text, 0, "a new store keeps no text");
     assert!((packed as usize) * 3 < xml, "{packed} packed of {xml}");
     // Back to schema 11, as an older build stored it: the XML as text.
+    crate::support::store::undo_snapshot_token(&c);
     c.execute_batch("ALTER TABLE revisions DROP COLUMN raw_deflate; PRAGMA user_version = 11;")
         .unwrap();
     for u in &updates {

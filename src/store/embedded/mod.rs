@@ -8,6 +8,7 @@
 
 mod list;
 mod read;
+mod snapshot_cache;
 mod write;
 
 use std::collections::BTreeMap;
@@ -162,7 +163,8 @@ impl UpdateServer for EmbeddedServer {
     }
     fn snapshot(&self) -> Result<ActualState> {
         // One read transaction: the snapshot is consistent even while a writer commits.
-        self.db.read_scan(|tx| read::snapshot(tx))
+        let cache = self.db.location().snapshot_cache_path();
+        self.db.read_scan(|tx| read::snapshot(tx, &cache))
     }
     fn apply(&self, change: Change) -> Result<Applied> {
         self.keep_signing_key(&change)?;

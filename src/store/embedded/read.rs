@@ -2,6 +2,7 @@
 //! through the same loaders so a fingerprint hashes exactly what the snapshot shows.
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension as _, params};
 
@@ -16,12 +17,37 @@ use crate::trust::{CertificateFacts, CertificateInfo};
 
 use crate::store::codec::*;
 
-pub(super) fn snapshot(c: &Connection) -> Result<ActualState> {
-    let updates = updates(c, None)?;
+use super::snapshot_cache::{self, Cached};
+
+/// Everything the server holds, in one read transaction. The updates and category trees
+/// come from the snapshot cache at `cache` when it was written for the database's current
+/// token, else from the database, and are then kept there for the next snapshot
+/// ([`super::snapshot_cache`]; a cache that cannot be written only costs the next one time).
+pub(super) fn snapshot(c: &Connection, cache: &Path) -> Result<ActualState> {
+    let token: i64 = c.query_row("SELECT token FROM snapshot_token", [], |r| r.get(0))?;
+    let schema = crate::store::schema::LATEST;
+    let Cached {
+        updates,
+        categories,
+    } = match snapshot_cache::load(cache, schema, token) {
+        Some(cached) => cached,
+        None => {
+            let read = Cached {
+                updates: updates(c, None)?,
+                categories: categories(c, None)?,
+            };
+            if let Err(e) =
+                snapshot_cache::save(cache, schema, token, &read.updates, &read.categories)
+            {
+                tracing::debug!(path = %cache.display(), error = %e, "the snapshot cache was not written");
+            }
+            read
+        }
+    };
     Ok(ActualState {
         catalogs: catalogs(c, None)?,
         certificates: certificates(c, None)?,
-        categories: categories(c, None)?,
+        categories,
         local_categories: StoredUpdate::local_categories(updates.values()),
         updates,
         sync: sync_settings(c)?,

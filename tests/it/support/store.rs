@@ -80,3 +80,19 @@ macro_rules! on_both_backends {
         }
     };
 }
+
+/// Takes a store back below schema 13: no snapshot token, none of its triggers. For tests
+/// that rewind a store to an older release's schema and let it migrate again.
+pub(crate) fn undo_snapshot_token(c: &rusqlite::Connection) {
+    let triggers: Vec<String> = c
+        .prepare("SELECT name FROM sqlite_schema WHERE type = 'trigger' AND name LIKE 'snapshot_token_%'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    for t in triggers {
+        c.execute_batch(&format!("DROP TRIGGER {t}")).unwrap();
+    }
+    c.execute_batch("DROP TABLE snapshot_token").unwrap();
+}
