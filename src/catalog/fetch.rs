@@ -250,6 +250,7 @@ impl Fetcher {
                     size: c.size,
                     sha256: c.sha256,
                     fetched_at: chrono::Utc::now(),
+                    cab_stat: None,
                 };
                 self.commit(key, tmp, meta, previous.as_ref()).await
             }
@@ -323,6 +324,7 @@ impl Fetcher {
             size,
             sha256,
             fetched_at: chrono::Utc::now(),
+            cab_stat: None,
         };
         self.commit(key, tmp, meta, previous.as_ref()).await
     }
@@ -338,9 +340,12 @@ impl Fetcher {
         previous: Option<&CacheMeta>,
     ) -> Result<FetchedCatalog, FetchError> {
         let changed = previous.is_none_or(|p| p.sha256 != meta.sha256);
-        let (cache, k, m) = (self.cache.clone(), key.to_string(), meta.clone());
+        let (cache, k, mut m) = (self.cache.clone(), key.to_string(), meta.clone());
         blocking(move || {
-            cache::persist(tmp, &cache.cab_path(&k))?;
+            let cab = cache.cab_path(&k);
+            cache::persist(tmp, &cab)?;
+            // Read once the CAB is in place: the rename is part of its status.
+            m.cab_stat = cache::CabStat::of(&cab);
             cache.store_meta(&k, &m)
         })
         .await?;

@@ -4,7 +4,11 @@
 //! fsynced, renamed over its final name, and the directory is fsynced, so a reader only
 //! ever sees a complete old or a complete new file. The CAB is committed before its
 //! metadata; the only torn state a crash can leave is "new CAB, old metadata", which
-//! [`Cache::intact_meta`] detects by hashing the CAB before trusting the metadata.
+//! [`Cache::intact_meta`] detects before trusting the metadata: by the CAB's file status
+//! when the metadata recorded it (inode, size, modification and change times, read after
+//! the CAB was renamed into place), else by hashing the CAB. A CAB renamed in or written
+//! since has another inode or change time, which no user can set back, so a no-op plan
+//! reads each cached CAB once (to verify it), not twice.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -35,6 +39,44 @@ pub(super) struct CacheMeta {
     pub size: u64,
     pub sha256: Sha256,
     pub fetched_at: DateTime<Utc>,
+    /// The cached CAB's file status once it was in place; absent in metadata of earlier
+    /// builds and off Unix, where [`Cache::intact_meta`] hashes instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cab_stat: Option<CabStat>,
+}
+
+/// What identifies one version of a file without reading it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct CabStat {
+    pub inode: u64,
+    pub size: u64,
+    pub modified_ns: i128,
+    pub changed_ns: i128,
+}
+
+impl CabStat {
+    /// The status of the file at `path`, or `None` where it cannot be read or does not
+    /// identify a version (not Unix).
+    pub(super) fn of(path: &Path) -> Option<Self> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt as _;
+            let m = std::fs::metadata(path).ok()?;
+            let ns = |s: i64, n: i64| i128::from(s) * 1_000_000_000 + i128::from(n);
+            Some(Self {
+                inode: m.ino(),
+                size: m.size(),
+                modified_ns: ns(m.mtime(), m.mtime_nsec()),
+                changed_ns: ns(m.ctime(), m.ctime_nsec()),
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = path;
+            None
+        }
+    }
 }
 
 impl CacheMeta {
@@ -114,9 +156,14 @@ impl Cache {
         }
     }
 
-    /// The metadata only if the cached CAB is exactly the file it describes.
+    /// The metadata only if the cached CAB is exactly the file it describes: the file the
+    /// metadata recorded the status of, or else one with its size and SHA-256.
     pub(super) fn intact_meta(&self, key: &str, meta: CacheMeta) -> Option<CacheMeta> {
-        let (size, sha256) = hash_file(&self.cab_path(key), u64::MAX).ok()?;
+        let path = self.cab_path(key);
+        if meta.cab_stat.is_some() && CabStat::of(&path) == meta.cab_stat {
+            return Some(meta);
+        }
+        let (size, sha256) = hash_file(&path, u64::MAX).ok()?;
         (size == meta.size && sha256 == meta.sha256).then_some(meta)
     }
 
@@ -243,6 +290,7 @@ mod tests {
             size,
             sha256: sha,
             fetched_at: "2026-11-01T12:00:00Z".parse().unwrap(),
+            cab_stat: None,
         }
     }
 
@@ -281,6 +329,45 @@ mod tests {
         m.version = 99;
         std::fs::write(cache.meta_path("dell"), serde_json::to_vec(&m).unwrap()).unwrap();
         assert_eq!(cache.load_meta("dell"), None);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_recorded_status_vouches_only_for_the_file_it_was_read_from() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path().to_path_buf());
+        let cab = cache.cab_path("dell");
+        std::fs::write(&cab, b"catalog").unwrap();
+        // Metadata whose digest is wrong on purpose: only the status can vouch for it.
+        let mut m = meta(Sha256::of(b"something else"), 7);
+        m.cab_stat = CabStat::of(&cab);
+        assert!(m.cab_stat.is_some());
+        assert_eq!(
+            cache.intact_meta("dell", m.clone()),
+            Some(m.clone()),
+            "the same file, not read"
+        );
+        // The same size and modification time, renamed in (the torn state): hashed, and
+        // the digest tells.
+        let before = std::fs::metadata(&cab).unwrap().modified().unwrap();
+        let other = dir.path().join("other");
+        std::fs::write(&other, b"CATALOG").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&other)
+            .unwrap()
+            .set_modified(before)
+            .unwrap();
+        std::fs::rename(&other, &cab).unwrap();
+        assert_eq!(cache.intact_meta("dell", m.clone()), None, "renamed in");
+        // Written in place with the time set back: the change time moved.
+        let mut m = meta(Sha256::of(b"something else"), 7);
+        m.cab_stat = CabStat::of(&cab);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let f = std::fs::File::options().write(true).open(&cab).unwrap();
+        std::io::Write::write_all(&mut &f, b"catalog").unwrap();
+        f.set_modified(before).unwrap();
+        assert_eq!(cache.intact_meta("dell", m), None, "written in place");
     }
 
     #[test]

@@ -19,8 +19,10 @@
 //! - Updates are written and read in chunks of at most [`CHUNK`], so neither side holds a
 //!   second encoded copy of the whole snapshot (tens of megabytes at 100,000 updates).
 //! - A chunk's length is checked against [`MAX_CHUNK_BYTES`] before anything is reserved,
-//!   and the update count only sizes the map once every chunk decoded, so a damaged length
-//!   cannot make it reserve memory.
+//!   and the file holds no count the reader sizes anything by, so a damaged length cannot
+//!   make it reserve memory.
+//! - The map is filled in id order as the chunks decode, not collected first: a vector of
+//!   100,000 updates beside the map was 43 MB at a no-op plan's peak.
 //! - The file is replaced whole (temp file, fsync, rename): a reader sees the old file or the
 //!   new one, never half of one. Each chunk carries a CRC-32 of its bytes, so a file damaged
 //!   after it was written (a bad sector, a stray edit) is read past rather than planned
@@ -78,7 +80,7 @@ pub(super) fn load(path: &Path, schema: i64, token: i64) -> Option<Cached> {
         .iter()
         .map(|k| CatalogKey::parse(k).ok())
         .collect::<Option<_>>()?;
-    let mut updates = Vec::new();
+    let mut updates = BTreeMap::new();
     loop {
         let part: Vec<UpdateIn> = postcard::from_bytes(chunk(&mut r, &mut buf)?).ok()?;
         if part.is_empty() {
@@ -88,12 +90,12 @@ pub(super) fn load(path: &Path, schema: i64, token: i64) -> Option<Cached> {
             let u = u.into_stored(&keys)?;
             // Written in id order; anything else is damage.
             if updates
-                .last()
-                .is_some_and(|(last, _): &(UpdateId, _)| *last >= u.id)
+                .last_key_value()
+                .is_some_and(|(last, _): (&UpdateId, _)| *last >= u.id)
             {
                 return None;
             }
-            updates.push((u.id, u));
+            updates.insert(u.id, u);
         }
     }
     let trees: Vec<(u32, Vec<CategoryIn>)> = postcard::from_bytes(chunk(&mut r, &mut buf)?).ok()?;
@@ -109,8 +111,7 @@ pub(super) fn load(path: &Path, schema: i64, token: i64) -> Option<Cached> {
         return None;
     }
     Some(Cached {
-        // In id order already: the map is built from it in one pass, nodes full.
-        updates: updates.into_iter().collect(),
+        updates,
         categories,
     })
 }
