@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod doctor;
 pub mod import;
+pub(crate) mod interner;
 pub mod lockfile;
 pub mod notify;
 /// Identities and digests, a leaf crate of the workspace (`crates/ids`).

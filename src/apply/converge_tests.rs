@@ -30,7 +30,7 @@ pub(super) fn update(n: u32, version: &str) -> UpdateRecord {
         created: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
         created_raw: "2026-01-01T00:00:00Z".into(),
         vendor: "Acme".into(),
-        products: vec!["Widgets".into()],
+        products: vec!["Widgets".into()].into(),
         publication_state: PublicationState::Published,
         update_type: "Software".into(),
         localized: vec![Localized {

@@ -103,21 +103,24 @@ pub struct InstallableItem {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UpdateRecord {
     pub id: UpdateId,
-    pub schema_version: String,
+    /// This and the other names every update of a catalog repeats (vendor, products,
+    /// type, classification, severity) are shared when records are read back from a
+    /// summary (`crate::interner`): a plan holds every subscribed catalog's records.
+    pub schema_version: Arc<str>,
     /// `@CreationDate` parsed (zone-less dates are UTC) ...
     pub created: DateTime<Utc>,
     /// ... and as written, so it can be shown and compared without reformatting.
     pub created_raw: String,
-    pub vendor: String,
-    pub products: Vec<String>,
+    pub vendor: Arc<str>,
+    pub products: Arc<[String]>,
     pub publication_state: PublicationState,
     /// `Software`, `Driver` or `Detectoid`.
-    pub update_type: String,
+    pub update_type: Arc<str>,
     /// Deduplicated by language; the first is the default.
     pub localized: Vec<Localized>,
     /// `UpdateSpecificData/@UpdateClassification`, or `Applications` for ApplicationSpecificData.
-    pub classification: String,
-    pub severity: Option<String>,
+    pub classification: Arc<str>,
+    pub severity: Option<Arc<str>>,
     pub kb_article: Option<String>,
     pub bulletin: Option<String>,
     pub cves: Vec<String>,
@@ -235,15 +238,15 @@ impl UpdateRecord {
     pub fn reference(id: UpdateId, content_hash: Sha256) -> Self {
         UpdateRecord {
             id,
-            schema_version: String::new(),
+            schema_version: "".into(),
             created: DateTime::<Utc>::UNIX_EPOCH,
             created_raw: String::new(),
-            vendor: String::new(),
-            products: Vec::new(),
+            vendor: "".into(),
+            products: Vec::new().into(),
             publication_state: PublicationState::Published,
-            update_type: String::new(),
+            update_type: "".into(),
             localized: Vec::new(),
-            classification: String::new(),
+            classification: "".into(),
             severity: None,
             kb_article: None,
             bulletin: None,
@@ -259,7 +262,6 @@ impl UpdateRecord {
     /// Gives back the spare room of every vector: a record outlives its parse (a plan
     /// holds every catalog's), and a vector grown by pushes keeps room for four elements.
     pub fn shrink_to_fit(&mut self) {
-        self.products.shrink_to_fit();
         self.localized.shrink_to_fit();
         self.cves.shrink_to_fit();
         self.superseded.shrink_to_fit();

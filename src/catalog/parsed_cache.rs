@@ -23,6 +23,7 @@
 //! skipped fields), which a positional format cannot carry.
 
 use std::io::Write as _;
+use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -36,6 +37,7 @@ use super::model::{
     Localized, Namespaces, OriginFile, PublicationState, UpdateRecord,
 };
 use crate::ids::{Sha1, Sha256, UpdateId};
+use crate::interner::Interner;
 use crate::trust::CertificateInfo;
 
 /// Bumped when the stored shape changes; older copies are ignored. 4: postcard, without
@@ -112,22 +114,25 @@ struct FileOut<'a> {
     modified: &'a str,
 }
 
-/// One record as read back.
+/// One record as read back. The names every record of a catalog repeats are borrowed from
+/// the file and shared ([`Interner`]) as the record is made.
 #[derive(Deserialize)]
-struct RecordIn {
+struct RecordIn<'a> {
     id: u128,
     content_hash: [u8; 32],
-    schema_version: String,
+    schema_version: &'a str,
     created: (i64, u32),
     created_raw: String,
-    vendor: String,
-    products: Vec<String>,
+    vendor: &'a str,
+    #[serde(borrow)]
+    products: Vec<&'a str>,
     expired: bool,
-    update_type: String,
+    update_type: &'a str,
     #[serde(deserialize_with = "titles")]
     titles: Vec<Localized>,
-    classification: String,
-    severity: Option<String>,
+    classification: &'a str,
+    #[serde(borrow)]
+    severity: Option<&'a str>,
     kb_article: Option<String>,
     bulletin: Option<String>,
     cves: Vec<String>,
@@ -267,29 +272,41 @@ where
     D: Deserializer<'de>,
     T: Deserialize<'de>,
 {
-    struct Each<T, U>(fn(T) -> Result<U, &'static str>);
-    impl<'de, T: Deserialize<'de>, U> Visitor<'de> for Each<T, U> {
-        type Value = Vec<U>;
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("a sequence")
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<U>, A::Error> {
-            // A damaged length must not reserve gigabytes: past 1,024, grow as they arrive.
-            let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
-            while let Some(t) = seq.next_element::<T>()? {
-                out.push((self.0)(t).map_err(serde::de::Error::custom)?);
-            }
-            // Held for the whole plan: the room a grown vector keeps is given back.
-            out.shrink_to_fit();
-            Ok(out)
-        }
-    }
-    d.deserialize_seq(Each(convert))
+    d.deserialize_seq(Each(convert, PhantomData))
 }
 
-/// The records, each made into its final form as it is decoded.
-fn records<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Arc<UpdateRecord>>, D::Error> {
-    each(d, |r: RecordIn| r.into_record().map(Arc::new))
+/// [`each`]'s visitor, with any conversion (the records' shares an [`Interner`]).
+struct Each<F, T>(F, PhantomData<fn(T)>);
+
+impl<'de, T: Deserialize<'de>, U, F: FnMut(T) -> Result<U, &'static str>> Visitor<'de>
+    for Each<F, T>
+{
+    type Value = Vec<U>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a sequence")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<Vec<U>, A::Error> {
+        // A damaged length must not reserve gigabytes: past 1,024, grow as they arrive.
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
+        while let Some(t) = seq.next_element::<T>()? {
+            out.push((self.0)(t).map_err(serde::de::Error::custom)?);
+        }
+        // Held for the whole plan: the room a grown vector keeps is given back.
+        out.shrink_to_fit();
+        Ok(out)
+    }
+}
+
+/// The records after the file's header and rest, each made into its final form as it is
+/// decoded.
+fn records(bytes: &[u8]) -> Option<Vec<Arc<UpdateRecord>>> {
+    let mut names = Interner::default();
+    let mut de = postcard::Deserializer::from_bytes(bytes);
+    let each = Each(
+        |r: RecordIn<'_>| r.into_record(&mut names).map(Arc::new),
+        PhantomData,
+    );
+    (&mut de).deserialize_seq(each).ok()
 }
 
 fn titles<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Localized>, D::Error> {
@@ -330,27 +347,27 @@ fn files<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<OriginFile>, D::Error> {
     })
 }
 
-impl RecordIn {
+impl RecordIn<'_> {
     /// The summary record: no XML (its hash instead), no descriptions. An error for a time
     /// no date can hold, which only a damaged file has.
-    fn into_record(self) -> Result<UpdateRecord, &'static str> {
+    fn into_record(self, names: &mut Interner) -> Result<UpdateRecord, &'static str> {
         Ok(UpdateRecord {
             id: UpdateId::from_bits(self.id),
-            schema_version: self.schema_version,
+            schema_version: names.name(self.schema_version),
             created: DateTime::<Utc>::from_timestamp(self.created.0, self.created.1)
                 .ok_or("creation time out of range")?,
             created_raw: self.created_raw,
-            vendor: self.vendor,
-            products: self.products,
+            vendor: names.name(self.vendor),
+            products: names.list(&self.products),
             publication_state: if self.expired {
                 PublicationState::Expired
             } else {
                 PublicationState::Published
             },
-            update_type: self.update_type,
+            update_type: names.name(self.update_type),
             localized: self.titles,
-            classification: self.classification,
-            severity: self.severity,
+            classification: names.name(self.classification),
+            severity: self.severity.map(|s| names.name(s)),
             kb_article: self.kb_article,
             bulletin: self.bulletin,
             cves: self.cves,
@@ -381,15 +398,6 @@ struct FileOutWhole<'a> {
     header: Header,
     rest: String,
     records: RecordsOut<'a>,
-}
-
-#[derive(Deserialize)]
-struct FileInWhole {
-    /// Checked before the rest is decoded ([`load`]).
-    _header: Header,
-    rest: String,
-    #[serde(deserialize_with = "records")]
-    records: Vec<Arc<UpdateRecord>>,
 }
 
 fn path(cache_dir: &Path, key: &str) -> PathBuf {
@@ -441,16 +449,18 @@ pub fn save(
 pub fn load(cache_dir: &Path, key: &str, cab_sha256: Sha256) -> Option<CatalogContent> {
     let bytes = std::fs::read(path(cache_dir, key)).ok()?;
     // The header first: a summary of another CAB is not decoded at all.
-    let (header, _) = postcard::take_from_bytes::<Header>(&bytes).ok()?;
+    // The file is what `FileOutWhole` wrote: the header, the rest, the records.
+    let (header, after) = postcard::take_from_bytes::<Header>(&bytes).ok()?;
     if header.magic != MAGIC || header.version != VERSION || header.cab_sha256 != cab_sha256.0 {
         return None;
     }
-    let whole: FileInWhole = postcard::from_bytes(&bytes).ok()?;
+    let (rest, after) = postcard::take_from_bytes::<&str>(after).ok()?;
+    let rest: Rest = serde_json::from_str(rest).ok()?;
+    let updates = records(after)?;
     drop(bytes);
-    let rest: Rest = serde_json::from_str(&whole.rest).ok()?;
     Some(CatalogContent {
         format: rest.format,
-        updates: whole.records,
+        updates,
         categories: rest.categories,
         content_certificates: rest.content_certificates,
         duplicates: rest.duplicates,

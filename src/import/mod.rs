@@ -115,7 +115,7 @@ impl Group<'_> {
     fn vendor(&self) -> String {
         let mut n: BTreeMap<&str, usize> = BTreeMap::new();
         for u in &self.updates {
-            *n.entry(u.vendor.as_str()).or_default() += 1;
+            *n.entry(&*u.vendor).or_default() += 1;
         }
         n.into_iter()
             .max_by_key(|(v, c)| (*c, std::cmp::Reverse(*v)))
@@ -126,8 +126,8 @@ impl Group<'_> {
     fn products(&self) -> Vec<String> {
         let mut n: BTreeMap<(String, String), usize> = BTreeMap::new();
         for u in &self.updates {
-            for p in &u.products {
-                *n.entry((u.vendor.clone(), p.clone())).or_default() += 1;
+            for p in u.products.iter() {
+                *n.entry((u.vendor.to_string(), p.clone())).or_default() += 1;
             }
         }
         n.into_iter()

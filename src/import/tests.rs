@@ -23,9 +23,8 @@ fn update(n: u8, catalog: &str, vendor: &str, product: &str, expired: bool) -> S
         revision: 1,
         content_hash: Sha256::of(&[n]),
         title: format!("Update {n}"),
-        description: String::new(),
         vendor: vendor.into(),
-        products: vec![product.into()],
+        products: vec![product.into()].into(),
         classification: "Updates".into(),
         severity: None,
         kb_article: None,
@@ -133,7 +132,7 @@ fn a_catalog_the_server_holds_is_written_with_every_setting_it_keeps() {
     );
     actual.updates.insert(
         UpdateId::parse("00000000-0000-4000-8000-000000000001").unwrap(),
-        update(1, "contoso", "Contoso", "Tools", false),
+        Box::new(update(1, "contoso", "Contoso", "Tools", false)),
     );
     let imported = import_of(&actual, dir.path());
     let cfg = load(&imported, dir.path());
@@ -170,7 +169,7 @@ fn updates_no_catalog_claims_become_one_suspended_stub_per_vendor() {
         update(2, "fabrikam", "Fabrikam", "Fabrikam Agent", false),
         update(3, "gone", "Gone Inc", "Old", true),
     ] {
-        actual.updates.insert(u.id, u);
+        actual.updates.insert(u.id, Box::new(u));
     }
     let imported = import_of(&actual, dir.path());
     let cfg = load(&imported, dir.path());

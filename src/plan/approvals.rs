@@ -21,6 +21,7 @@
 //!   computers are in.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use regex::Regex;
@@ -43,9 +44,9 @@ struct Candidate {
     id: UpdateId,
     catalog: CatalogKey,
     title: String,
-    vendor: String,
-    products: Vec<String>,
-    classification: String,
+    vendor: Arc<str>,
+    products: Arc<[String]>,
+    classification: Arc<str>,
     created: DateTime<Utc>,
     /// Its content is staged, or staged by this plan.
     deployable: bool,

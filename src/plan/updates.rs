@@ -223,7 +223,7 @@ pub(super) fn plan_updates(b: &mut Builder, c: &config::Catalog, acquired: &Acqu
         // Made only for an update the plan says something about: formatting 100,000
         // addresses showed in a no-op plan.
         let ua = || Address::update(&key, &r.id);
-        let stored = actual.updates.get(&r.id);
+        let stored = actual.updates.get(&r.id).map(|s| &**s);
         if !in_selection(&r.id) {
             if stored.is_none() && explicitly_wants(r) {
                 metadata_missing(b, &ua(), &r.id, "it is outside the catalog's `categories`");

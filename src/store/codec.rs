@@ -120,6 +120,13 @@ pub(super) fn text_ref<'r>(r: &'r Row, i: usize) -> rusqlite::Result<&'r str> {
         .map_err(|e| bad(i, format!("not text: {e}")))
 }
 
+/// [`text_ref`] of a column that may be NULL.
+pub(super) fn opt_text_ref<'r>(r: &'r Row, i: usize) -> rusqlite::Result<Option<&'r str>> {
+    r.get_ref(i)?
+        .as_str_or_null()
+        .map_err(|e| bad(i, format!("not text: {e}")))
+}
+
 /// Package XML is stored deflated (raw DEFLATE, level 6) in `revisions.raw_deflate`: SDP
 /// packages are repetitive XML and were most of a store (8.9 KB of 11.7 KB per update in
 /// the benchmark profile). Measured per package on 2,000 of them: deflate 6 shrinks them

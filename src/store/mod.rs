@@ -39,7 +39,7 @@ use std::sync::Arc;
 
 use crate::ids::UpdateId;
 
-pub use actual::{ActualState, StoredFile, StoredUpdate};
+pub use actual::{ActualState, StoredFile, StoredUpdate, StoredUpdates};
 pub use error::{Result, StoreError};
 pub use identity::ServerIdentity;
 pub use local_categories::{LocalCategories, LocalCategory, MAX_LOCAL_CATEGORIES};

@@ -66,9 +66,9 @@ impl UpdateRow {
             id: u.id,
             revision: u.revision,
             title: u.title.clone(),
-            vendor: u.vendor.clone(),
+            vendor: u.vendor.to_string(),
             product: u.products.join(", "),
-            classification: u.classification.clone(),
+            classification: u.classification.to_string(),
             catalog: u.catalog.clone(),
             state: u.state(),
             deselected: false,
@@ -118,7 +118,7 @@ impl UpdateFilter {
             .updates
             .values()
             .filter(|u| self.matches(state, u))
-            .map(UpdateRow::of)
+            .map(|u| UpdateRow::of(u))
             .collect();
         sort_rows(&mut rows);
         rows

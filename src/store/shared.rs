@@ -106,7 +106,6 @@ pub(crate) fn stored_update(
         revision,
         content_hash: rec.content_hash(),
         title: rec.title().to_string(),
-        description: rec.description().to_string(),
         vendor: rec.vendor.clone(),
         products: rec.products.clone(),
         classification: rec.classification.clone(),

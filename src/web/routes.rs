@@ -279,8 +279,16 @@ async fn update_page(
             )
         })?;
     match found {
-        Some(u) if u.catalog.as_str() == c.key => Ok(Html(
-            pages::catalog::update(&c, &u, s.backend, p.running, Utc::now()).into_string(),
+        Some((u, description)) if u.catalog.as_str() == c.key => Ok(Html(
+            pages::catalog::update(
+                &c,
+                &u,
+                description.as_deref(),
+                s.backend,
+                p.running,
+                Utc::now(),
+            )
+            .into_string(),
         )),
         _ => Err(not_found(format!(
             "no such update in catalog `{}`\n",

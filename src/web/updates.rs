@@ -5,7 +5,9 @@
 //! nothing between requests: a catalog of 100,000 updates costs the daemon no memory while
 //! nobody looks. A remote WSUS has no such query, and a full read per page view would load
 //! the server admins are protecting, so for it the listener keeps the snapshot the last pass
-//! read anyway.
+//! read anyway. An update's page shows its description, which no snapshot holds: both
+//! read it from the state directory's database (for a WSUS, the site database, which holds
+//! every update supctl published there).
 
 use std::collections::BTreeMap;
 
@@ -24,8 +26,9 @@ pub type Trees = BTreeMap<CatalogKey, Vec<Category>>;
 pub enum UpdateSource {
     /// Query the embedded server's database per request.
     Embedded(StoreLocation),
-    /// Filter the snapshot the daemon published after its last pass.
-    Snapshot,
+    /// Filter the snapshot the daemon published after its last pass; descriptions come
+    /// from the site database in this state directory.
+    Snapshot(StoreLocation),
 }
 
 /// A page of rows, with the number that matched.
@@ -40,7 +43,7 @@ pub struct Page {
 impl UpdateSource {
     /// Whether [`super::WebState::publish`] must keep the snapshot.
     pub fn keeps_snapshot(&self) -> bool {
-        matches!(self, Self::Snapshot)
+        matches!(self, Self::Snapshot(_))
     }
 
     /// The rows matching `filter`, sorted by title, and the category trees (to mark
@@ -55,21 +58,33 @@ impl UpdateSource {
                 let s = EmbeddedServer::open(loc, OpenOptions::read())?;
                 Ok((s.list_updates(filter)?, s.categories()?))
             }
-            Self::Snapshot => Ok(snapshot.map_or_else(Default::default, |s| {
+            Self::Snapshot(_) => Ok(snapshot.map_or_else(Default::default, |s| {
                 (filter.apply(s), s.categories.clone())
             })),
         }
     }
 
-    /// One update's current revision.
+    /// One update's current revision, and its description where the database has one.
     pub fn get(
         &self,
         id: &UpdateId,
         snapshot: Option<&ActualState>,
-    ) -> Result<Option<StoredUpdate>, StoreError> {
+    ) -> Result<Option<(StoredUpdate, Option<String>)>, StoreError> {
         match self {
-            Self::Embedded(loc) => EmbeddedServer::open(loc, OpenOptions::read())?.update(id),
-            Self::Snapshot => Ok(snapshot.and_then(|s| s.updates.get(id).cloned())),
+            Self::Embedded(loc) => {
+                let db = EmbeddedServer::open(loc, OpenOptions::read())?;
+                let Some(u) = db.update(id)? else {
+                    return Ok(None);
+                };
+                Ok(Some((u, db.description(id)?)))
+            }
+            Self::Snapshot(loc) => {
+                let Some(u) = snapshot.and_then(|s| s.updates.get(id)) else {
+                    return Ok(None);
+                };
+                let db = EmbeddedServer::open(loc, OpenOptions::read())?;
+                Ok(Some(((**u).clone(), db.description(id)?)))
+            }
         }
     }
 }

@@ -100,15 +100,12 @@ fn documented_counts_and_quirks() {
     assert_eq!(lenovo.len(), 2);
     assert_eq!(lenovo[0].superseded.len(), 2);
     assert!(lenovo[1].superseded.is_empty());
-    assert_eq!(lenovo[0].products, ["LUCAgent"]);
+    assert_eq!(&*lenovo[0].products, ["LUCAgent"]);
     // The same package in the catalog and in V2/ differs only in SchemaVersion and raw XML.
     let (_, hp_v2) = parse(&root.join("hp/V2/00004850-0000-0000-5350-000000065261.sdp"));
     let mut in_catalog = hp.iter().find(|r| r.id == hp_v2[0].id).unwrap().clone();
     assert_eq!(
-        (
-            in_catalog.schema_version.as_str(),
-            hp_v2[0].schema_version.as_str()
-        ),
+        (&*in_catalog.schema_version, &*hp_v2[0].schema_version),
         ("1.0", "1.2")
     );
     in_catalog.schema_version = hp_v2[0].schema_version.clone();

@@ -22,11 +22,13 @@ fn expected(x: &Extracted) -> Summary {
     let mut products = BTreeMap::new();
     let mut classifications = BTreeMap::new();
     for u in &c.updates {
-        *vendors.entry(u.vendor.clone()).or_default() += 1;
-        for p in &u.products {
+        *vendors.entry(u.vendor.to_string()).or_default() += 1;
+        for p in u.products.iter() {
             *products.entry(p.clone()).or_default() += 1;
         }
-        *classifications.entry(u.classification.clone()).or_default() += 1;
+        *classifications
+            .entry(u.classification.to_string())
+            .or_default() += 1;
     }
     Summary {
         format: c.format.as_str(),

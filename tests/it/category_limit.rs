@@ -138,8 +138,8 @@ fn a_catalog_under_the_limit_applies_and_the_server_counts_its_categories() {
 /// `bench::update(i)` moved to vendor `V<i>` with product `P`: two new categories each.
 fn of_own_vendor(i: usize) -> supctl::catalog::model::UpdateRecord {
     let mut r = bench::update(i);
-    r.vendor = format!("V{i:03}");
-    r.products = vec!["P".into()];
+    r.vendor = format!("V{i:03}").into();
+    r.products = vec!["P".into()].into();
     r
 }
 
@@ -157,7 +157,7 @@ fn both_servers_refuse_a_publication_past_the_limit_naming_the_newcomers() {
         // Into categories the server has: accepted at the limit.
         let mut same = bench::update(200);
         same.vendor = "V000".into();
-        same.products = vec!["P".into()];
+        same.products = vec!["P".into()].into();
         support::store::publish(store, vec![same]);
         let err = store
             .apply(Change::PublishUpdates {

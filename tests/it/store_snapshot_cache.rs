@@ -175,3 +175,32 @@ fn a_damaged_cache_is_read_past_and_replaced() {
     }
     assert!(want.updates.contains_key(&id));
 }
+
+#[test]
+fn snapshots_leave_descriptions_out_and_an_update_page_reads_them_from_the_database() {
+    use supctl::web::UpdateSource;
+    let (d, b) = local();
+    setup(&b);
+    publish(&b, vec![update(1)]);
+    let snapshot = b.snapshot().unwrap();
+    let id = update_id(1);
+    assert!(snapshot.updates.contains_key(&id));
+    let loc = StoreLocation::new(d.path());
+    // The embedded server's page and a WSUS's (from the snapshot, the description from the
+    // site database in the same state directory).
+    for source in [
+        UpdateSource::Embedded(loc.clone()),
+        UpdateSource::Snapshot(loc.clone()),
+    ] {
+        let (u, description) = source.get(&id, Some(&snapshot)).unwrap().unwrap();
+        assert_eq!(u, *snapshot.updates[&id]);
+        assert_eq!(description.as_deref(), Some("A synthetic update"));
+    }
+    // No page for an update the snapshot does not hold, whatever the database holds.
+    assert!(
+        UpdateSource::Snapshot(loc)
+            .get(&id, None)
+            .unwrap()
+            .is_none()
+    );
+}

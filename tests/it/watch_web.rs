@@ -150,6 +150,15 @@ fn pages_api_and_metrics_show_a_good_and_a_failing_catalog() {
         "{}",
         upd.body
     );
+    // The description is not in any snapshot: the page reads it from the database.
+    assert!(
+        upd.body.contains("<dt>Description</dt><dd>")
+            && upd
+                .body
+                .contains("A sample update from the supctl quickstart catalog"),
+        "{}",
+        upd.body
+    );
     assert_eq!(get(&addr, "/catalogs/nope", None).status, 404);
     assert_eq!(
         get(&addr, &format!("/catalogs/{FAILING}/updates/{id}"), None).status,

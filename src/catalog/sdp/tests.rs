@@ -15,19 +15,19 @@ fn hp_like_package_fields() {
     assert_eq!(all.len(), 3);
     let u = &all[0];
     assert_eq!(u.id.as_str(), "11111111-0000-4000-8000-000000000001");
-    assert_eq!(u.schema_version, "1.0");
+    assert_eq!(&*u.schema_version, "1.0");
     assert_eq!(u.created_raw, "2015-12-21T11:48:00");
     assert_eq!(u.created.to_rfc3339(), "2015-12-21T11:48:00+00:00");
-    assert_eq!(u.vendor, "Example Clients");
-    assert_eq!(u.products, ["Driver"]);
+    assert_eq!(&*u.vendor, "Example Clients");
+    assert_eq!(&*u.products, ["Driver"]);
     assert_eq!(u.publication_state, PublicationState::Published);
-    assert_eq!(u.update_type, "Software");
+    assert_eq!(&*u.update_type, "Software");
     // Duplicate English LocalizedProperties collapse to the first.
     let langs: Vec<&str> = u.localized.iter().map(|l| l.language.as_str()).collect();
     assert_eq!(langs, ["en", "de"]);
     assert_eq!(u.title(), "Video Driver & Control Panel [1.0]");
     assert_eq!(u.description(), "First English description.");
-    assert_eq!(u.classification, "Updates");
+    assert_eq!(&*u.classification, "Updates");
     assert_eq!(u.severity.as_deref(), Some("Important"));
     assert_eq!(u.kb_article.as_deref(), Some("sp1"));
     assert_eq!(u.bulletin.as_deref(), Some("EX-1"));
@@ -89,12 +89,12 @@ fn raw_xml_is_the_exact_package_slice() {
 #[test]
 fn dell_like_package_resolves_redeclared_namespaces() {
     let u = &quirks()[1];
-    assert_eq!(u.schema_version, "1.2");
+    assert_eq!(&*u.schema_version, "1.2");
     assert_eq!(u.created_raw, "2018-09-05T00:58:17.513Z");
-    assert_eq!(u.products, ["Drivers and Applications", "Second Product"]);
+    assert_eq!(&*u.products, ["Drivers and Applications", "Second Product"]);
     assert_eq!(u.publication_state, PublicationState::Expired);
-    assert_eq!(u.update_type, "Driver");
-    assert_eq!(u.classification, "Critical Updates");
+    assert_eq!(&*u.update_type, "Driver");
+    assert_eq!(&*u.classification, "Critical Updates");
     assert_eq!(u.severity, None);
     assert_eq!(
         u.description(),
@@ -119,7 +119,7 @@ fn dell_like_package_resolves_redeclared_namespaces() {
 fn application_package_with_char_refs_and_cdata() {
     let u = &quirks()[2];
     assert_eq!(u.created.to_rfc3339(), "2018-10-03T06:37:49+00:00");
-    assert_eq!(u.classification, "Applications");
+    assert_eq!(&*u.classification, "Applications");
     assert_eq!(u.title(), "Patch \u{263A} <3>");
     assert_eq!(u.description(), "Raw <b>text</b>");
     assert_eq!(
@@ -135,7 +135,7 @@ fn application_package_with_char_refs_and_cdata() {
 fn standalone_sdp_file() {
     let all = parse_catalog(SDP).unwrap();
     assert_eq!(all.len(), 1);
-    assert_eq!(all[0].classification, "Drivers");
+    assert_eq!(&*all[0].classification, "Drivers");
     assert_eq!(all[0].raw_xml, SDP.trim_end());
 }
 

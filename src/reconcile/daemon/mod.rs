@@ -206,7 +206,9 @@ pub async fn run(
                 ),
             };
             let updates = match cfg.server.backend {
-                crate::config::BackendKind::Wsus => crate::web::UpdateSource::Snapshot,
+                crate::config::BackendKind::Wsus => crate::web::UpdateSource::Snapshot(
+                    crate::store::StoreLocation::new(&cfg.server.path),
+                ),
                 _ => crate::web::UpdateSource::Embedded(crate::store::StoreLocation::new(
                     &cfg.server.path,
                 )),

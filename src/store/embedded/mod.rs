@@ -114,7 +114,14 @@ impl EmbeddedServer {
 
     /// One stored update (current revision), without reading the others.
     pub fn update(&self, id: &UpdateId) -> Result<Option<StoredUpdate>> {
-        Ok(read::updates(&self.db.conn(), Some(id))?.remove(id))
+        Ok(read::updates(&self.db.conn(), Some(id))?
+            .remove(id)
+            .map(|u| *u))
+    }
+
+    /// The description of update `id`, for its page (snapshots leave it out).
+    pub fn description(&self, id: &UpdateId) -> Result<Option<String>> {
+        read::description(&self.db.conn(), id)
     }
 
     /// The filtered "All Software Updates" view, answered with indexed SQL.

@@ -3,12 +3,16 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::Arc;
 
 use rusqlite::{Connection, OptionalExtension as _, params};
 
 use crate::catalog::model::{Category, PublicationState};
 use crate::ids::{Thumbprint, UpdateId};
-use crate::store::actual::{ActualState, StoredFile, StoredUpdate, fingerprint_of, object_json};
+use crate::interner::Interner;
+use crate::store::actual::{
+    ActualState, StoredFile, StoredUpdate, StoredUpdates, fingerprint_of, object_json,
+};
 use crate::store::error::Result;
 use crate::store::local_categories::{self, LocalCategories};
 use crate::store::model::*;
@@ -48,7 +52,7 @@ pub(super) fn snapshot(c: &Connection, cache: &Path) -> Result<ActualState> {
         catalogs: catalogs(c, None)?,
         certificates: certificates(c, None)?,
         categories,
-        local_categories: StoredUpdate::local_categories(updates.values()),
+        local_categories: StoredUpdate::local_categories(updates.values().map(|u| &**u)),
         updates,
         sync: sync_settings(c)?,
         signing: signing(c)?,
@@ -224,30 +228,28 @@ pub(super) fn categories(
 /// go straight into the map: collecting them first, then the map, held the updates three
 /// times over (the vector, the pairs `BTreeMap::from_iter` sorts, the map), about 100 MB
 /// of a no-op plan of 100,000 updates.
-pub(super) fn updates(
-    c: &Connection,
-    id: Option<&UpdateId>,
-) -> Result<BTreeMap<UpdateId, StoredUpdate>> {
+pub(super) fn updates(c: &Connection, id: Option<&UpdateId>) -> Result<StoredUpdates> {
     let id_text = id.map(|i| i.as_str());
     // One statement per case: SQLite cannot use an index for `?1 IS NULL OR id = ?1`, so the
     // single-update read (every fingerprint check during apply) would scan the whole table.
     let one = id.is_some();
     let mut st = c.prepare_cached(if one {
-        "SELECT id, catalog, revision, content_hash, title, description, vendor, products,
+        "SELECT id, catalog, revision, content_hash, title, vendor, products,
                 classification, severity, kb_article, update_type, created, expired, declined
          FROM updates WHERE id = ?1 ORDER BY id"
     } else {
         // In table order, not `ORDER BY id`: that walks the id index and looks every row up
         // from it, a tenth of a no-op plan for 100,000 updates; the map sorts them anyway.
-        "SELECT id, catalog, revision, content_hash, title, description, vendor, products,
+        "SELECT id, catalog, revision, content_hash, title, vendor, products,
                 classification, severity, kb_article, update_type, created, expired, declined
          FROM updates WHERE ?1 IS NULL"
     })?;
     let mut v = BTreeMap::new();
     // Rows of one catalog come together, and a catalog's updates share a few product
-    // lists: each is parsed once, not once per row.
+    // lists: each is parsed once, not once per row, and shared, as the other names are.
     let mut catalog: Option<CatalogKey> = None;
-    let mut products: HashMap<String, Vec<String>> = HashMap::new();
+    let mut products: HashMap<String, Arc<[String]>> = HashMap::new();
+    let mut names = Interner::default();
     let mut rows = st.query([id_text])?;
     while let Some(r) = rows.next()? {
         let key = text_ref(r, 1)?;
@@ -255,11 +257,11 @@ pub(super) fn updates(
             Some(k) if k.as_str() == key => k.clone(),
             _ => catalog.insert(parsed(r, 1)?).clone(),
         };
-        let listed = text_ref(r, 7)?;
+        let listed = text_ref(r, 6)?;
         let products = match products.get(listed) {
             Some(p) => p.clone(),
             None => {
-                let p: Vec<String> = from_json(r, 7)?;
+                let p = names.list(&from_json::<Vec<String>>(r, 6)?);
                 products.insert(listed.to_string(), p.clone());
                 p
             }
@@ -270,25 +272,24 @@ pub(super) fn updates(
             revision: r.get(2)?,
             content_hash: sha256(r, 3)?,
             title: r.get(4)?,
-            description: r.get(5)?,
-            vendor: r.get(6)?,
+            vendor: names.name(text_ref(r, 5)?),
             products,
-            classification: r.get(8)?,
-            severity: r.get(9)?,
-            kb_article: r.get(10)?,
-            update_type: r.get(11)?,
-            created: time(r, 12)?,
-            publication: if r.get(13)? {
+            classification: names.name(text_ref(r, 7)?),
+            severity: opt_text_ref(r, 8)?.map(|s| names.name(s)),
+            kb_article: r.get(9)?,
+            update_type: names.name(text_ref(r, 10)?),
+            created: time(r, 11)?,
+            publication: if r.get(12)? {
                 PublicationState::Expired
             } else {
                 PublicationState::Published
             },
-            declined: r.get(14)?,
+            declined: r.get(13)?,
             supersedes: Vec::new(),
             superseded_by: Vec::new(),
             files: Vec::new(),
         };
-        v.insert(u.id, u);
+        v.insert(u.id, Box::new(u));
     }
 
     let mut st = c.prepare_cached(if one {
@@ -381,11 +382,12 @@ pub(super) fn updates(
 /// pushes kept room for four, 40 MB of that snapshot at its peak.
 fn merge_in_id_order<T>(
     rows: impl Iterator<Item = rusqlite::Result<(Option<UpdateId>, T)>>,
-    updates: &mut BTreeMap<UpdateId, StoredUpdate>,
+    updates: &mut StoredUpdates,
     field: fn(&mut StoredUpdate) -> &mut Vec<T>,
 ) -> Result<()> {
-    type Cursor<'a> =
-        std::iter::Peekable<std::collections::btree_map::ValuesMut<'a, UpdateId, StoredUpdate>>;
+    type Cursor<'a> = std::iter::Peekable<
+        std::collections::btree_map::ValuesMut<'a, UpdateId, Box<StoredUpdate>>,
+    >;
     fn hand_over<T>(
         cursor: &mut Cursor<'_>,
         owner: UpdateId,
@@ -462,6 +464,16 @@ pub(super) fn raw_xml(
         },
     )
     .optional()?)
+}
+
+/// The description of update `id`'s current revision (not part of a snapshot: see
+/// [`StoredUpdate::title`]).
+pub(super) fn description(c: &Connection, id: &UpdateId) -> Result<Option<String>> {
+    Ok(
+        c.prepare_cached("SELECT description FROM updates WHERE id = ?1")?
+            .query_row([id.as_str()], |r| r.get(0))
+            .optional()?,
+    )
 }
 
 /// The fingerprint of the object `address` names (what apply compares before acting), read

@@ -37,10 +37,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::model::{Category, PublicationState};
 use crate::ids::{CategoryId, Sha1, Sha256, UpdateId};
-use crate::store::{CatalogKey, StoredFile, StoredUpdate};
+use crate::interner::Interner;
+use crate::store::{CatalogKey, StoredFile, StoredUpdate, StoredUpdates};
 
-/// Bumped when the stored shape changes; other versions are ignored.
-const VERSION: u32 = 1;
+/// Bumped when the stored shape changes; other versions are ignored. 2: no descriptions,
+/// the category trees before the updates.
+const VERSION: u32 = 2;
 
 /// What the file starts and ends with: another kind of file, or one cut short, never
 /// decodes as a snapshot.
@@ -56,7 +58,7 @@ const MAX_CHUNK_BYTES: usize = 64 << 20;
 /// What a snapshot reads that this file can stand in for.
 #[derive(Debug, Default, PartialEq)]
 pub(super) struct Cached {
-    pub updates: BTreeMap<UpdateId, StoredUpdate>,
+    pub updates: StoredUpdates,
     pub categories: BTreeMap<CatalogKey, Vec<Category>>,
 }
 
@@ -80,14 +82,26 @@ pub(super) fn load(path: &Path, schema: i64, token: i64) -> Option<Cached> {
         .iter()
         .map(|k| CatalogKey::parse(k).ok())
         .collect::<Option<_>>()?;
+    let trees: Vec<(u32, Vec<CategoryIn>)> = postcard::from_bytes(chunk(&mut r, &mut buf)?).ok()?;
+    let mut categories = BTreeMap::new();
+    for (k, tree) in trees {
+        let key = keys.get(k as usize)?.clone();
+        let tree = tree.into_iter().map(CategoryIn::into_category).collect();
+        categories.insert(key, tree);
+    }
+    // The trees' chunk lists every category's members, the largest chunk by far (4.8 MB
+    // at 100,000 updates): its buffer goes before the updates are read, so it is not held
+    // on top of them at a plan's peak.
+    let mut buf = Vec::new();
     let mut updates = BTreeMap::new();
+    let mut names = Interner::default();
     loop {
         let part: Vec<UpdateIn> = postcard::from_bytes(chunk(&mut r, &mut buf)?).ok()?;
         if part.is_empty() {
             break;
         }
         for u in part {
-            let u = u.into_stored(&keys)?;
+            let u = u.into_stored(&keys, &mut names)?;
             // Written in id order; anything else is damage.
             if updates
                 .last_key_value()
@@ -95,15 +109,8 @@ pub(super) fn load(path: &Path, schema: i64, token: i64) -> Option<Cached> {
             {
                 return None;
             }
-            updates.insert(u.id, u);
+            updates.insert(u.id, Box::new(u));
         }
-    }
-    let trees: Vec<(u32, Vec<CategoryIn>)> = postcard::from_bytes(chunk(&mut r, &mut buf)?).ok()?;
-    let mut categories = BTreeMap::new();
-    for (k, tree) in trees {
-        let key = keys.get(k as usize)?.clone();
-        let tree = tree.into_iter().map(CategoryIn::into_category).collect();
-        categories.insert(key, tree);
     }
     let mut tail = [0u8; 8];
     r.read_exact(&mut tail).ok()?;
@@ -121,7 +128,7 @@ pub(super) fn save(
     path: &Path,
     schema: i64,
     token: i64,
-    updates: &BTreeMap<UpdateId, StoredUpdate>,
+    updates: &StoredUpdates,
     categories: &BTreeMap<CatalogKey, Vec<Category>>,
 ) -> std::io::Result<()> {
     let mut keys: Vec<&CatalogKey> = categories.keys().collect();
@@ -137,17 +144,17 @@ pub(super) fn save(
         let mut buf = Vec::new();
         let names: Vec<&str> = keys.iter().map(|k| k.as_str()).collect();
         put(w, &mut buf, &names)?;
-        let all: Vec<&StoredUpdate> = updates.values().collect();
-        for part in all.chunks(CHUNK) {
-            let out: Vec<UpdateOut> = part.iter().map(|u| UpdateOut::of(u, index)).collect();
-            put(w, &mut buf, &out)?;
-        }
-        put(w, &mut buf, &Vec::<UpdateOut>::new())?;
         let trees: Vec<(u32, Vec<CategoryOut>)> = categories
             .iter()
             .map(|(k, tree)| (index(k), tree.iter().map(CategoryOut::of).collect()))
             .collect();
         put(w, &mut buf, &trees)?;
+        let all: Vec<&StoredUpdate> = updates.values().map(|u| &**u).collect();
+        for part in all.chunks(CHUNK) {
+            let out: Vec<UpdateOut> = part.iter().map(|u| UpdateOut::of(u, index)).collect();
+            put(w, &mut buf, &out)?;
+        }
+        put(w, &mut buf, &Vec::<UpdateOut>::new())?;
         w.write_all(&MAGIC)
     })
 }
@@ -200,7 +207,6 @@ struct UpdateOut<'a> {
     revision: u32,
     content_hash: [u8; 32],
     title: &'a str,
-    description: &'a str,
     vendor: &'a str,
     products: &'a [String],
     classification: &'a str,
@@ -223,7 +229,6 @@ impl<'a> UpdateOut<'a> {
             revision: u.revision,
             content_hash: u.content_hash.0,
             title: &u.title,
-            description: &u.description,
             vendor: &u.vendor,
             products: &u.products,
             classification: &u.classification,
@@ -251,21 +256,22 @@ impl<'a> UpdateOut<'a> {
     }
 }
 
-/// ... and as read back.
+/// ... and as read back: the names updates share borrowed from the chunk, to be shared
+/// through the interner rather than allocated per update.
 #[derive(Deserialize)]
-struct UpdateIn {
+struct UpdateIn<'a> {
     id: u128,
     catalog: u32,
     revision: u32,
     content_hash: [u8; 32],
     title: String,
-    description: String,
-    vendor: String,
-    products: Vec<String>,
-    classification: String,
-    severity: Option<String>,
+    vendor: &'a str,
+    #[serde(borrow)]
+    products: Vec<&'a str>,
+    classification: &'a str,
+    severity: Option<&'a str>,
     kb_article: Option<String>,
-    update_type: String,
+    update_type: &'a str,
     created: (i64, u32),
     expired: bool,
     declined: bool,
@@ -274,21 +280,20 @@ struct UpdateIn {
     files: Vec<FileIn>,
 }
 
-impl UpdateIn {
-    fn into_stored(self, keys: &[CatalogKey]) -> Option<StoredUpdate> {
+impl UpdateIn<'_> {
+    fn into_stored(self, keys: &[CatalogKey], names: &mut Interner) -> Option<StoredUpdate> {
         Some(StoredUpdate {
             id: UpdateId::from_bits(self.id),
             catalog: keys.get(self.catalog as usize)?.clone(),
             revision: self.revision,
             content_hash: Sha256(self.content_hash),
             title: self.title,
-            description: self.description,
-            vendor: self.vendor,
-            products: self.products,
-            classification: self.classification,
-            severity: self.severity,
+            vendor: names.name(self.vendor),
+            products: names.list(&self.products),
+            classification: names.name(self.classification),
+            severity: self.severity.map(|s| names.name(s)),
             kb_article: self.kb_article,
-            update_type: self.update_type,
+            update_type: names.name(self.update_type),
             created: DateTime::<Utc>::from_timestamp(self.created.0, self.created.1)?,
             publication: if self.expired {
                 PublicationState::Expired
@@ -387,9 +392,8 @@ mod tests {
             revision: 2,
             content_hash: Sha256([i as u8; 32]),
             title: format!("Update {i}"),
-            description: "Fixes things.".into(),
             vendor: "Contoso".into(),
-            products: vec!["Tools".into(), "Drivers".into()],
+            products: vec!["Tools".to_string(), "Drivers".to_string()].into(),
             classification: "Updates".into(),
             severity: i.is_multiple_of(2).then(|| "Critical".into()),
             kb_article: None,
@@ -420,7 +424,7 @@ mod tests {
     fn state() -> Cached {
         let updates: BTreeMap<_, _> = [(1, "contoso"), (2, "contoso"), (3, "fabrikam")]
             .into_iter()
-            .map(|(i, k)| (UpdateId::from_bits(i), stored(i, k)))
+            .map(|(i, k)| (UpdateId::from_bits(i), Box::new(stored(i, k))))
             .collect();
         let tree = vec![Category {
             id: CategoryId::from_bits(9),

@@ -102,7 +102,7 @@ pub(super) fn apply(tx: &Transaction, content: &ContentStore, change: Change) ->
             deadline,
         } => {
             shared::check_approvable(
-                read::updates(tx, Some(&update))?.get(&update),
+                read::updates(tx, Some(&update))?.get(&update).map(|u| &**u),
                 &update,
                 action,
             )?;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use crate::catalog::model::{Category, PublicationState, UpdateRecord};
 use crate::ids::{Sha1, Sha256, UpdateId};
-use crate::store::actual::{ActualState, StoredUpdate};
+use crate::store::actual::{ActualState, StoredUpdate, StoredUpdates};
 use crate::store::content::digest_file;
 use crate::store::error::{Result, StoreError};
 use crate::store::model::*;
@@ -40,7 +40,7 @@ pub(super) struct Mem {
 
 impl Mem {
     pub(super) fn snapshot(&self) -> ActualState {
-        let mut updates: BTreeMap<UpdateId, StoredUpdate> = self
+        let mut updates: StoredUpdates = self
             .updates
             .iter()
             .map(|(id, m)| {
@@ -51,7 +51,7 @@ impl Mem {
                         f.sha256 = f.sha256.or(Some(*d));
                     }
                 }
-                (*id, u)
+                (*id, Box::new(u))
             })
             .collect();
         let edges: Vec<(UpdateId, UpdateId)> = updates
@@ -70,7 +70,7 @@ impl Mem {
             catalogs: self.catalogs.clone(),
             certificates: self.certificates.clone(),
             categories: self.categories.clone(),
-            local_categories: StoredUpdate::local_categories(updates.values()),
+            local_categories: StoredUpdate::local_categories(updates.values().map(|u| &**u)),
             updates,
             sync: self.sync.clone(),
             signing: self.signing.clone(),

@@ -131,18 +131,18 @@ impl WsusServer {
         &self,
         book: &ActualState,
         remote: &RemoteUpdates,
-    ) -> Result<BTreeMap<UpdateId, crate::store::StoredUpdate>> {
+    ) -> Result<crate::store::StoredUpdates> {
         let mut out = BTreeMap::new();
         let mut synced = self.synced.lock().unwrap_or_else(|e| e.into_inner());
         for r in remote.values() {
             let merged = match book.updates.get(&r.id) {
-                Some(m) => Some(updates::overlay(m.clone(), r)),
+                Some(m) => Some(updates::overlay((**m).clone(), r)),
                 None => synced
                     .fetch(&self.client, r)?
                     .map(|rec| updates::adopted(&rec, r, &book.catalogs)),
             };
             if let Some(u) = merged {
-                out.insert(u.id, u);
+                out.insert(u.id, Box::new(u));
             }
         }
         synced.save();

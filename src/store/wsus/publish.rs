@@ -83,13 +83,13 @@ pub fn update_xml(r: &UpdateRecord, revision: u32) -> String {
             &[("UpdateID", &id), ("RevisionNumber", &revision.to_string())],
         )?;
         let mut props = vec![
-            ("UpdateType", r.update_type.as_str()),
+            ("UpdateType", &*r.update_type),
             ("PublicationState", state),
             ("CreationDate", r.created_raw.as_str()),
-            ("PublisherName", r.vendor.as_str()),
+            ("PublisherName", &*r.vendor),
         ];
         if let Some(s) = &r.severity {
-            props.push(("MsrcSeverity", s.as_str()));
+            props.push(("MsrcSeverity", &**s));
         }
         start(&mut w, "Properties", &props)?;
         if let Some(kb) = &r.kb_article {

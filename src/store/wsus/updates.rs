@@ -15,6 +15,7 @@ use super::records::UpdateSummary;
 use crate::catalog::model::{PublicationState, UpdateRecord};
 use crate::catalog::sdp;
 use crate::ids::UpdateId;
+use crate::store::StoredUpdates;
 use crate::store::shared;
 use crate::store::{CatalogKey, StoredCatalog, StoredUpdate};
 
@@ -89,7 +90,7 @@ pub fn vendor_key(vendor: &str) -> CatalogKey {
 }
 
 /// Fills `superseded_by` from the `supersedes` lists, as both other backends do.
-pub fn link_supersedence(updates: &mut BTreeMap<UpdateId, StoredUpdate>) {
+pub fn link_supersedence(updates: &mut StoredUpdates) {
     let pairs: Vec<(UpdateId, UpdateId)> = updates
         .values()
         .flat_map(|u| u.supersedes.iter().map(|s| (*s, u.id)))

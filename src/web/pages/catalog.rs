@@ -136,6 +136,7 @@ fn pager(catalog: &str, q: &UpdatesQuery, page: &Page) -> Markup {
 pub fn update(
     c: &CatalogStatus,
     u: &StoredUpdate,
+    description: Option<&str>,
     backend: &str,
     running: bool,
     now: DateTime<Utc>,
@@ -155,7 +156,7 @@ pub fn update(
             @if let Some(kb) = &u.kb_article { dt { "KB article" } dd { (kb) } }
             dt { "Created" } dd { (when(Some(u.created), now)) }
             dt { "Package digest" } dd { code { (u.content_hash) } }
-            dt { "Description" } dd { (u.description) }
+            @if let Some(d) = description { dt { "Description" } dd { (d) } }
             dt { "Supersedes" } dd {
                 @for id in &u.supersedes { a href=(link(id)) { code { (id) } } br; }
                 @if u.supersedes.is_empty() { span.muted { "nothing" } }

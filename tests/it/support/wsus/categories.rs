@@ -36,7 +36,7 @@ impl State {
             .filter_map(|u| u.sdp.as_deref())
             .filter_map(|x| parse_catalog(x).ok())
             .flatten()
-            .map(|r| (r.vendor, r.products));
+            .map(|r| (r.vendor.to_string(), r.products.to_vec()));
         published
             .chain(self.foreign_categories.iter().cloned())
             .flat_map(|(vendor, products)| {
