@@ -184,3 +184,34 @@ fn both_servers_refuse_a_publication_past_the_limit_naming_the_newcomers() {
         assert_eq!(actual.local_categories.len(), 100);
     }
 }
+
+/// The embedded server remembers its categories between its own publications (reading them
+/// scans every update), but only for the database as it left it: categories another writer
+/// added since are counted.
+#[test]
+fn a_publication_counts_the_categories_another_writer_added_since() {
+    let (d, a) = support::store::local();
+    a.apply(Change::UpsertCatalog(bench::catalog())).unwrap();
+    // 40 vendors = 80 categories, remembered by `a`.
+    support::store::publish(&a, (0..40).map(of_own_vendor).collect());
+    // Another store on the same state directory adds 9 vendors: 98.
+    let b = Store::embedded(
+        &supctl::store::StoreLocation::new(d.path()),
+        supctl::store::db::OpenOptions::write(),
+    )
+    .unwrap();
+    support::store::publish(&b, (40..49).map(of_own_vendor).collect());
+    drop(b);
+    // One more vendor through `a` makes 100: accepted; the next is refused, counting b's.
+    support::store::publish(&a, vec![of_own_vendor(49)]);
+    let err = a
+        .apply(Change::PublishUpdates {
+            catalog: bench::catalog_key(),
+            updates: vec![of_own_vendor(50)],
+        })
+        .unwrap_err();
+    let StoreError::CategoryLimit(e) = &err else {
+        panic!("refused with another error: {err}");
+    };
+    assert_eq!((e.existing, e.newcomers.len()), (100, 2), "{err}");
+}

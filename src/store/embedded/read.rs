@@ -28,7 +28,7 @@ use super::snapshot_cache::{self, Cached};
 /// token, else from the database, and are then kept there for the next snapshot
 /// ([`super::snapshot_cache`]; a cache that cannot be written only costs the next one time).
 pub(super) fn snapshot(c: &Connection, cache: &Path) -> Result<ActualState> {
-    let token: i64 = c.query_row("SELECT token FROM snapshot_token", [], |r| r.get(0))?;
+    let token = snapshot_token(c)?;
     let schema = crate::store::schema::LATEST;
     let Cached {
         updates,
@@ -78,6 +78,11 @@ pub(super) fn local_categories(c: &Connection) -> Result<LocalCategories> {
         }
     }
     Ok(all)
+}
+
+/// The random token every write of the tables a snapshot reads replaces (schema 13).
+pub(super) fn snapshot_token(c: &Connection) -> Result<i64> {
+    Ok(c.query_row("SELECT token FROM snapshot_token", [], |r| r.get(0))?)
 }
 
 /// Everything but updates and categories.
