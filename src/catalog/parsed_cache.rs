@@ -275,7 +275,7 @@ where
     d.deserialize_seq(Each(convert, PhantomData))
 }
 
-/// [`each`]'s visitor, with any conversion (the records' shares an [`Interner`]).
+/// [`each`]'s visitor, with any conversion: the records' conversion shares an [`Interner`].
 struct Each<F, T>(F, PhantomData<fn(T)>);
 
 impl<'de, T: Deserialize<'de>, U, F: FnMut(T) -> Result<U, &'static str>> Visitor<'de>
