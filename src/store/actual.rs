@@ -88,11 +88,14 @@ impl StoredUpdate {
 
     /// The locally published categories of these stored updates: how the embedded and
     /// in-memory servers know theirs (see [`LocalCategories::of_updates`] for why every
-    /// stored update counts).
-    pub fn local_categories<'a>(
-        updates: impl IntoIterator<Item = &'a StoredUpdate>,
+    /// stored update counts). Takes a snapshot's boxed updates as they are.
+    pub fn local_categories<'a, U: std::borrow::Borrow<StoredUpdate> + 'a>(
+        updates: impl IntoIterator<Item = &'a U>,
     ) -> LocalCategories {
-        LocalCategories::of_updates(updates.into_iter().map(|u| (&*u.vendor, &*u.products)))
+        LocalCategories::of_updates(updates.into_iter().map(|u| {
+            let u: &StoredUpdate = u.borrow();
+            (&*u.vendor, &*u.products)
+        }))
     }
 
     pub fn state(&self) -> UpdateState {

@@ -52,7 +52,7 @@ pub(super) fn snapshot(c: &Connection, cache: &Path) -> Result<ActualState> {
         catalogs: catalogs(c, None)?,
         certificates: certificates(c, None)?,
         categories,
-        local_categories: StoredUpdate::local_categories(updates.values().map(|u| &**u)),
+        local_categories: StoredUpdate::local_categories(updates.values()),
         updates,
         sync: sync_settings(c)?,
         signing: signing(c)?,

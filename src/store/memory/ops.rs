@@ -70,7 +70,7 @@ impl Mem {
             catalogs: self.catalogs.clone(),
             certificates: self.certificates.clone(),
             categories: self.categories.clone(),
-            local_categories: StoredUpdate::local_categories(updates.values().map(|u| &**u)),
+            local_categories: StoredUpdate::local_categories(updates.values()),
             updates,
             sync: self.sync.clone(),
             signing: self.signing.clone(),
