@@ -4,7 +4,8 @@ use crate::catalog::model::UpdateRecord;
 use crate::ids::UpdateId;
 use crate::plan::{Action, ActionKind, Payload};
 use crate::store::{
-    Address, CatalogKey, CertKind, Change, Op, Origin, Record, Store, StoreError, Target,
+    Address, CatalogKey, CertKind, Change, Op, Origin, PackedPackages, Record, Store, StoreError,
+    Target,
 };
 
 /// Most updates published in one transaction.
@@ -59,12 +60,14 @@ fn update_target(a: &Action) -> Result<(CatalogKey, UpdateId), StoreError> {
 
 /// The operations that perform one batch of actions; the caller applies them in one
 /// transaction together with the batch's journal entries (`Op::Atomic`). `updates` are the
-/// records a batch of publishes writes, read by the caller (`apply::packages`).
+/// records a batch of publishes writes, read by the caller (`apply::packages`), and
+/// `packed` those of their packages the reader deflated already.
 /// `backend` is only read (which roles of a certificate remain), never written.
 pub(super) fn batch_ops(
     backend: &Store,
     batch: &[&Action],
     updates: Vec<UpdateRecord>,
+    packed: PackedPackages,
 ) -> Result<Vec<Op>, StoreError> {
     let first = batch[0];
     let mut ops = Vec::new();
@@ -75,7 +78,14 @@ pub(super) fn batch_ops(
             if let Some(u) = updates.iter().find(|u| u.is_summary()) {
                 return Err(invalid("publish payload", u.id));
             }
-            ops.push(Change::PublishUpdates { catalog, updates }.into());
+            ops.push(
+                Change::PublishUpdates {
+                    catalog,
+                    updates,
+                    packed,
+                }
+                .into(),
+            );
         }
         ActionKind::Expire => {
             let ids = batch

@@ -16,32 +16,44 @@ struct Catalog {
     full: Vec<UpdateRecord>,
     reads: AtomicUsize,
     alter: fn(&mut UpdateRecord),
+    /// Puts the records in the order the catalog gives them.
+    order: fn(&mut Vec<UpdateRecord>),
     fail: bool,
 }
 
 impl Packages for Catalog {
-    fn read(
+    fn reader(
         &self,
         catalog: &CatalogKey,
-        wanted: &BTreeMap<UpdateId, Sha256>,
-    ) -> Result<Vec<UpdateRecord>, PackageError> {
+        wanted: BTreeMap<UpdateId, Sha256>,
+    ) -> Result<PackageReader, PackageError> {
         self.reads.fetch_add(1, Ordering::SeqCst);
         assert_eq!(catalog.as_str(), "acme");
-        if self.fail {
-            return Err(PackageError::Read(
-                "the CAB of catalog `acme` vanished".into(),
-            ));
-        }
-        Ok(self
+        let fail = self.fail;
+        let alter = self.alter;
+        let mut records: Vec<UpdateRecord> = self
             .full
             .iter()
             .filter(|u| wanted.contains_key(&u.id))
             .cloned()
-            .map(|mut u| {
-                (self.alter)(&mut u);
-                u
-            })
-            .collect())
+            .collect();
+        (self.order)(&mut records);
+        Ok(Box::new(
+            move |give: &mut dyn FnMut(UpdateRecord) -> bool| {
+                if fail {
+                    return Err(PackageError::Read(
+                        "the CAB of catalog `acme` vanished".into(),
+                    ));
+                }
+                for mut u in records {
+                    alter(&mut u);
+                    if !give(u) {
+                        break;
+                    }
+                }
+                Ok(())
+            },
+        ))
     }
 }
 
@@ -50,6 +62,7 @@ fn catalog(n: u32) -> Catalog {
         full: (1..=n).map(|i| update(i, "1.0")).collect(),
         reads: AtomicUsize::new(0),
         alter: |_| {},
+        order: |_| {},
         fail: false,
     }
 }
@@ -153,6 +166,66 @@ fn a_plan_that_refers_to_packages_needs_somewhere_to_read_them() {
     assert_eq!(publishes(&r, true), 2);
     assert!(
         r.failed[0].error.contains("no catalog to read it from"),
+        "{:?}",
+        r.failed[0]
+    );
+}
+
+#[test]
+fn packages_the_catalog_gives_in_another_order_than_the_plan_are_all_published() {
+    let b = Store::memory().unwrap();
+    let p = summarised_plan(&b, 1200);
+    let source = Catalog {
+        order: |v| v.reverse(),
+        ..catalog(1200)
+    };
+    let r = apply(&b, &p, Some(&source));
+    assert!(r.succeeded(), "{:?}", r.failed.first());
+    assert_eq!(publishes(&r, false), 1200);
+    assert_eq!(source.reads.load(Ordering::SeqCst), 1);
+    let xml = b.raw_xml(&update(1100, "1.0").id, None).unwrap();
+    assert_eq!(xml, Some(update(1100, "1.0").raw_xml));
+}
+
+#[test]
+fn a_refused_publish_leaves_the_rest_of_its_catalog_to_be_published() {
+    let b = Store::memory().unwrap();
+    let mut p = summarised_plan(&b, 1200);
+    // Something else "changed" updates 5 and 700 since the plan: their publishes are
+    // refused, and the packages read for them must not stand in for the next ones.
+    let refused = [update(5, "1.0").id, update(700, "1.0").id];
+    for a in &mut p.actions {
+        if let Some(crate::store::Target::Update(_, id)) = a.address.target()
+            && refused.contains(&id)
+        {
+            a.before_fingerprint =
+                Some(crate::store::Fingerprint::parse(&"ab".repeat(32)).unwrap());
+        }
+    }
+    let source = catalog(1200);
+    let r = apply(&b, &p, Some(&source));
+    assert_eq!(r.refused.len(), 2, "{:?}", r.refused);
+    assert!(r.failed.is_empty(), "{:?}", r.failed.first());
+    assert_eq!(publishes(&r, false), 1198);
+    assert_eq!(b.raw_xml(&update(5, "1.0").id, None).unwrap(), None);
+    let xml = b.raw_xml(&update(6, "1.0").id, None).unwrap();
+    assert_eq!(xml, Some(update(6, "1.0").raw_xml));
+}
+
+#[test]
+fn a_package_the_catalog_does_not_give_fails_its_batch() {
+    let b = Store::memory().unwrap();
+    let p = summarised_plan(&b, 700);
+    let source = Catalog {
+        // The reader gives the first 600 only (a reader breaking its promise).
+        order: |v| v.truncate(600),
+        ..catalog(700)
+    };
+    let r = apply(&b, &p, Some(&source));
+    assert_eq!(publishes(&r, false), 500, "the first batch");
+    assert_eq!(publishes(&r, true), 200, "the second");
+    assert!(
+        r.failed[0].error.contains("is not the one planned"),
         "{:?}",
         r.failed[0]
     );

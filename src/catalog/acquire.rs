@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 
-use super::extract::extract_with;
+use super::extract::{PackageSink, extract_with, read_into};
 use super::fetch::{CatalogSource, Fetcher};
 use super::inspect::{SignerPolicy, verify};
 use super::limits::CatalogLimits;
@@ -338,6 +338,22 @@ pub fn reparse_cached(
     let x = extract_with(&data, &gate.limits, now, keep)
         .map_err(|e| ReparseError::Refused(e.to_string()))?;
     Ok((x.content, report))
+}
+
+/// [`read_cached`], then the CAB parsed under the gate's limits, each package given to
+/// `sink` as it is read; only the packages `keep` names keep their XML. Blocking.
+pub(crate) fn restream_cached(
+    gate: &Gate,
+    path: &Path,
+    expected: Sha256,
+    now: DateTime<Utc>,
+    keep: KeepXml<'_>,
+    sink: &mut impl PackageSink,
+) -> Result<SignatureReport, ReparseError> {
+    let (data, report) = read_cached(gate, path, expected, now)?;
+    read_into(&data, &gate.limits, now, keep, sink)
+        .map_err(|e| ReparseError::Refused(e.to_string()))?;
+    Ok(report)
 }
 
 /// Whether a saved summary of an unchanged, trusted CAB may stand in for parsing it.

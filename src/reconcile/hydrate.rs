@@ -7,20 +7,22 @@
 //! package must be there with the content hash the plan named. [`prepare`] checks every
 //! CAB before apply changes anything and refuses the plan, naming the first update it
 //! affects, when one is gone, changed or no longer trusted: publishing other bytes than the
-//! reviewed ones is exactly what a plan promises not to do. Apply then reads one catalog's
-//! packages at a time ([`CabPackages`]), checking the CAB again as it reads it, so a CAB
-//! replaced during the apply stops it at that catalog's first batch, named the same way.
+//! reviewed ones is exactly what a plan promises not to do. Apply then streams each
+//! catalog's packages on its reader thread ([`CabPackages`], `apply::packages`), checking
+//! the CAB again as it reads it, so a CAB replaced during the apply stops it at that
+//! catalog's first batch, named the same way.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 
 use chrono::Utc;
 
-use crate::apply::{PackageError, Packages};
-use crate::catalog::acquire::{Gate, ReparseError, read_cached, reparse_cached};
+use crate::apply::{PackageError, PackageReader, Packages};
+use crate::catalog::acquire::{Gate, ReparseError, read_cached, restream_cached};
+use crate::catalog::extract::PackageSink;
 use crate::catalog::fetch::Fetcher;
 use crate::catalog::model::UpdateRecord;
-use crate::catalog::sdp::KeepXml;
+use crate::catalog::sdp::{KeepXml, PackageAt};
 use crate::config::Config;
 use crate::ids::{Sha256, UpdateId};
 use crate::plan::{Payload, Plan};
@@ -62,6 +64,7 @@ pub enum HydrateError {
 }
 
 /// One catalog's CAB, checked: where it is, the SHA-256 the plan was made from, its gate.
+#[derive(Clone)]
 struct Source {
     gate: Gate,
     cab: PathBuf,
@@ -126,61 +129,108 @@ pub fn prepare(cfg: &Config, fetcher: &Fetcher, plan: &Plan) -> Result<CabPackag
 }
 
 impl Packages for CabPackages {
-    fn read(
+    fn reader(
         &self,
         catalog: &CatalogKey,
-        wanted: &BTreeMap<UpdateId, Sha256>,
-    ) -> Result<Vec<UpdateRecord>, PackageError> {
-        let Some((first, _)) = wanted.first_key_value() else {
-            return Ok(Vec::new());
+        wanted: BTreeMap<UpdateId, Sha256>,
+    ) -> Result<PackageReader, PackageError> {
+        let Some(first) = wanted.keys().next().copied() else {
+            return Ok(Box::new(|_| Ok(())));
         };
-        let name = |id: &UpdateId| Address::update(catalog, id).to_string();
+        let catalog = catalog.clone();
+        let name = |catalog: &CatalogKey, id: &UpdateId| Address::update(catalog, id).to_string();
         let fail = |e: HydrateError| PackageError::Read(Box::new(e));
-        let source = self.sources.get(catalog).ok_or_else(|| {
+        let source = self.sources.get(&catalog).cloned().ok_or_else(|| {
             fail(HydrateError::NoSource {
-                update: name(first),
+                update: name(&catalog, &first),
                 catalog: catalog.to_string(),
             })
         })?;
-        let ids: HashSet<UpdateId> = wanted.keys().cloned().collect();
-        let (content, _) = reparse_cached(
-            &source.gate,
-            &source.cab,
-            source.sha256,
-            Utc::now(),
-            KeepXml::Only(&ids),
-        )
-        .map_err(|reason| {
-            fail(HydrateError::Unavailable {
-                update: name(first),
-                catalog: catalog.to_string(),
-                reason: Box::new(reason),
-            })
-        })?;
-        let mut left: BTreeSet<&UpdateId> = wanted.keys().collect();
-        let mut out = Vec::with_capacity(wanted.len());
-        for record in content.updates {
-            let Some(planned) = wanted.get(&record.id) else {
-                continue;
+        Ok(Box::new(move |give| {
+            let ids: HashSet<UpdateId> = wanted.keys().copied().collect();
+            let mut sink = Forward {
+                wanted: &wanted,
+                give,
+                listening: true,
+                seen: HashSet::with_capacity(wanted.len()),
+                given: HashSet::with_capacity(wanted.len()),
+                changed: BTreeMap::new(),
             };
-            let found = record.content_hash();
-            if found != *planned {
-                return Err(fail(HydrateError::PackageChanged {
-                    update: name(&record.id),
+            restream_cached(
+                &source.gate,
+                &source.cab,
+                source.sha256,
+                Utc::now(),
+                KeepXml::Only(&ids),
+                &mut sink,
+            )
+            .map_err(|reason| {
+                fail(HydrateError::Unavailable {
+                    update: name(&catalog, &first),
                     catalog: catalog.to_string(),
-                    expected: *planned,
-                    found,
-                }));
+                    reason: Box::new(reason),
+                })
+            })?;
+            if !sink.listening {
+                return Ok(());
             }
-            left.remove(&record.id);
-            out.push(std::sync::Arc::unwrap_or_clone(record));
+            let Some(missing) = wanted.keys().find(|id| !sink.given.contains(id)) else {
+                return Ok(());
+            };
+            Err(fail(match sink.changed.get(missing) {
+                Some(found) => HydrateError::PackageChanged {
+                    update: name(&catalog, missing),
+                    catalog: catalog.to_string(),
+                    expected: wanted[missing],
+                    found: *found,
+                },
+                None => HydrateError::PackageMissing {
+                    update: name(&catalog, missing),
+                    catalog: catalog.to_string(),
+                },
+            }))
+        }))
+    }
+}
+
+/// Gives apply each wanted package as the catalog is parsed, once, when it is exactly the
+/// planned one; remembers what else it saw to say why a package was not given. A catalog
+/// that lists an id twice gives the package that was planned whichever comes first (the
+/// planner kept one of them, `catalog::sdp::Unique`, and planned its hash).
+struct Forward<'w, 'g> {
+    wanted: &'w BTreeMap<UpdateId, Sha256>,
+    give: &'g mut dyn FnMut(UpdateRecord) -> bool,
+    /// Apply still takes packages.
+    listening: bool,
+    /// Every package's id: V3 categories may name only those.
+    seen: HashSet<UpdateId>,
+    given: HashSet<UpdateId>,
+    /// Wanted updates found with another package, and its hash.
+    changed: BTreeMap<UpdateId, Sha256>,
+}
+
+impl PackageSink for Forward<'_, '_> {
+    fn push(&mut self, record: UpdateRecord, _at: PackageAt) {
+        self.seen.insert(record.id);
+        let Some(planned) = self.wanted.get(&record.id) else {
+            return;
+        };
+        if !self.listening || self.given.contains(&record.id) {
+            return;
         }
-        if let Some(missing) = left.first() {
-            return Err(fail(HydrateError::PackageMissing {
-                update: name(missing),
-                catalog: catalog.to_string(),
-            }));
+        let found = record.content_hash();
+        if found != *planned {
+            self.changed.entry(record.id).or_insert(found);
+            return;
         }
-        Ok(out)
+        self.given.insert(record.id);
+        self.listening = (self.give)(record);
+    }
+    fn knows(&self, id: &UpdateId) -> bool {
+        self.seen.contains(id)
+    }
+    /// Apply reads no categories: the planner checked them.
+    fn keeps_members(&self) -> bool {
+        false
     }
 }

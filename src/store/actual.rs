@@ -78,12 +78,10 @@ impl StoredUpdate {
     /// superseding update (possibly in a later batch of the same plan) must not make this
     /// one look "changed since the plan" (issue 12, D2). Changes to those other updates are
     /// guarded by their own fingerprints.
+    /// Written straight into the hash (`store::update_fingerprint`): the same bytes as
+    /// the update's JSON value without `superseded_by`.
     pub fn fingerprint(&self) -> super::names::Fingerprint {
-        let mut v = object_json(self);
-        if let Some(m) = v.as_object_mut() {
-            m.remove("superseded_by");
-        }
-        fingerprint_of(&v)
+        super::update_fingerprint::of(self)
     }
 
     /// The locally published categories of these stored updates: how the embedded and

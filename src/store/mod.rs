@@ -27,11 +27,13 @@ pub mod model;
 pub mod names;
 pub mod observed;
 pub mod op;
+pub mod packed;
 pub mod query;
 pub mod schema;
 pub mod server;
 pub(crate) mod shared;
 pub mod state;
+mod update_fingerprint;
 pub mod wsus;
 
 use std::path::PathBuf;
@@ -52,6 +54,7 @@ pub use observed::{Finding, FindingKind, ShippedCertificates};
 pub use op::{
     Applied, Capabilities, Change, Counts, Op, Record, SigningInstallation, StageRequest,
 };
+pub use packed::{PackedPackages, PackedXml};
 pub use server::{ServerError, UpdateServer};
 pub use state::State;
 
@@ -204,6 +207,10 @@ impl Store {
     /// A hash of the object an address names, `None` when it does not exist.
     pub fn fingerprint(&self, address: &Address) -> Result<Option<Fingerprint>> {
         self.server.fingerprint(address)
+    }
+    /// Whether the object an address names exists ([`UpdateServer::present`]).
+    pub fn present(&self, address: &Address) -> Result<bool> {
+        self.server.present(address)
     }
     /// The raw SDP XML of an update revision (the current one when `revision` is `None`).
     pub fn raw_xml(&self, id: &UpdateId, revision: Option<u32>) -> Result<Option<String>> {

@@ -19,6 +19,7 @@ use super::model::{
 };
 use super::names::{Address, CatalogKey};
 use super::observed::{Finding, FindingKind, ShippedCertificates};
+use super::packed::PackedPackages;
 
 /// What a server can do, so the plan marks unsupported actions per server instead of
 /// failing at apply time (a remote WSUS cannot stage content the way the local store can).
@@ -124,6 +125,8 @@ pub enum Change {
     PublishUpdates {
         catalog: CatalogKey,
         updates: Vec<UpdateRecord>,
+        /// Their packages deflated ahead, all, some or none (`store::packed`).
+        packed: PackedPackages,
     },
     /// Expires updates; expiry is final, as in WSUS. Unknown ids are ignored.
     ExpireUpdates {

@@ -162,6 +162,7 @@ fn both_servers_refuse_a_publication_past_the_limit_naming_the_newcomers() {
         let err = store
             .apply(Change::PublishUpdates {
                 catalog: bench::catalog_key(),
+                packed: Default::default(),
                 updates: vec![of_own_vendor(50), of_own_vendor(51)],
             })
             .unwrap_err();
@@ -207,6 +208,7 @@ fn a_publication_counts_the_categories_another_writer_added_since() {
     let err = a
         .apply(Change::PublishUpdates {
             catalog: bench::catalog_key(),
+            packed: Default::default(),
             updates: vec![of_own_vendor(50)],
         })
         .unwrap_err();

@@ -179,6 +179,7 @@ fn a_failed_content_write_leaves_nothing_under_the_final_name() {
         .unwrap();
     b.apply(Change::PublishUpdates {
         catalog: supctl_test_kit::bench::catalog_key(),
+        packed: Default::default(),
         updates: vec![supctl_test_kit::bench::update(0)],
     })
     .unwrap();

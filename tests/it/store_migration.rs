@@ -447,6 +447,7 @@ fn a_v11_store_packs_its_package_xml_on_upgrade() {
         b.apply(Change::UpsertCatalog(bench::catalog())).unwrap();
         b.apply(Change::PublishUpdates {
             catalog: bench::catalog_key(),
+            packed: Default::default(),
             updates: updates.clone(),
         })
         .unwrap();

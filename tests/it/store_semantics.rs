@@ -21,6 +21,7 @@ fn catalogs(b: &Store) {
     let err = b
         .apply(Change::PublishUpdates {
             catalog: key.clone(),
+            packed: Default::default(),
             updates: vec![update(0)],
         })
         .unwrap_err();

@@ -82,6 +82,7 @@ fn other_publishers_categories_count_against_the_limit() {
     store
         .apply(Change::PublishUpdates {
             catalog: catalog_key(),
+            packed: Default::default(),
             updates: vec![
                 update(0, "Vendor 00", "Product 00"),
                 update(1, "Vendor 01", "Product 01"),

@@ -157,6 +157,7 @@ pub fn write(backend: &Store, spec: &BenchSpec) -> Result<BenchReport> {
         let applied = backend.apply(Change::PublishUpdates {
             catalog: catalog_key(),
             updates,
+            packed: Default::default(),
         })?;
         report.published += applied.counts.created + applied.counts.updated;
         report.unchanged += applied.counts.unchanged;

@@ -103,10 +103,25 @@ pub fn extract_with(
     now: DateTime<Utc>,
     keep: KeepXml<'_>,
 ) -> Result<Extracted, ExtractError> {
+    let mut unique = Unique::default();
+    let parts = read_into(data, limits, now, keep, &mut unique)?;
+    Ok(extracted(parts, unique))
+}
+
+/// [`extract_with`]'s parse, each package given to `sink` as it is read: a reader that
+/// takes packages one at a time (apply's, `reconcile::hydrate`) never holds the catalog's.
+pub(crate) fn read_into(
+    data: &[u8],
+    limits: &CatalogLimits,
+    now: DateTime<Utc>,
+    keep: KeepXml<'_>,
+    sink: &mut impl PackageSink,
+) -> Result<CatalogParts, ExtractError> {
     if data.starts_with(b"MSCF") {
-        extract_cab(data, limits, now, keep)
+        let cab = Cabinet::parse_filtered(data, &mut catalog_member)?;
+        read_cab(&cab, limits, now, keep, sink)
     } else {
-        extract_xml(data, limits, keep)
+        read_xml(data, data.len() as u64, limits, keep, sink)
     }
 }
 

@@ -87,7 +87,10 @@ impl EmbeddedServer {
         c: &Connection,
         change: &Change,
     ) -> Result<Option<LocalCategories>> {
-        let Change::PublishUpdates { catalog, updates } = change else {
+        let Change::PublishUpdates {
+            catalog, updates, ..
+        } = change
+        else {
             return Ok(None);
         };
         if !self.category_limit {
@@ -221,6 +224,9 @@ impl UpdateServer for EmbeddedServer {
     }
     fn fingerprint(&self, address: &Address) -> Result<Option<Fingerprint>> {
         read::fingerprint(&self.db.conn(), address)
+    }
+    fn present(&self, address: &Address) -> Result<bool> {
+        read::present(&self.db.conn(), address)
     }
     fn raw_xml(&self, id: &UpdateId, revision: Option<u32>) -> Result<Option<String>> {
         read::raw_xml(&self.db.conn(), id, revision)

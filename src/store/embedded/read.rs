@@ -519,6 +519,18 @@ pub(super) fn fingerprint(c: &Connection, address: &Address) -> Result<Option<Fi
     Ok(value.map(|v| fingerprint_of(&v)))
 }
 
+/// Whether the object `address` names exists: `fingerprint(c, address)?.is_some()`, with
+/// one indexed lookup for an update instead of reading it whole (apply asks before each
+/// publish of a new update).
+pub(super) fn present(c: &Connection, address: &Address) -> Result<bool> {
+    match address.target() {
+        Some(Target::Update(k, id)) => Ok(c
+            .prepare_cached("SELECT 1 FROM updates WHERE id = ?1 AND catalog = ?2")?
+            .exists(params![id.as_str(), k.as_str()])?),
+        _ => Ok(fingerprint(c, address)?.is_some()),
+    }
+}
+
 /// Computer target groups, by name.
 pub(super) fn groups(c: &Connection) -> Result<Vec<TargetGroup>> {
     let mut st = c.prepare_cached("SELECT name, id FROM target_groups ORDER BY name")?;

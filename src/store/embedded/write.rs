@@ -14,6 +14,7 @@ use crate::store::shared;
 
 use super::read;
 use crate::store::codec::{json, ts};
+use crate::store::packed::PackedPackages;
 
 pub(super) fn apply(tx: &Transaction, content: &ContentStore, change: Change) -> Result<Applied> {
     match change {
@@ -67,13 +68,13 @@ pub(super) fn apply(tx: &Transaction, content: &ContentStore, change: Change) ->
             catalog,
             categories,
         } => replace_categories(tx, &catalog, categories),
-        Change::PublishUpdates { catalog, updates } => {
+        Change::PublishUpdates {
+            catalog,
+            updates,
+            packed,
+        } => {
             require_catalog(tx, &catalog)?;
-            let mut counts = Counts::default();
-            for rec in &updates {
-                publish_one(tx, &catalog, rec, &mut counts)?;
-            }
-            Ok(Applied::from_counts(counts))
+            publish_all(tx, &catalog, &updates, packed)
         }
         Change::ExpireUpdates { ids } => set_flag(
             tx,
@@ -325,13 +326,29 @@ fn replace_categories(
     })
 }
 
+/// Publishes `updates` in order; their packages are deflated unless `packed` has them.
+fn publish_all(
+    tx: &Transaction,
+    catalog: &CatalogKey,
+    updates: &[UpdateRecord],
+    mut packed: PackedPackages,
+) -> Result<Applied> {
+    let mut counts = Counts::default();
+    for rec in updates {
+        publish_one(tx, catalog, rec, &mut packed, &mut counts)?;
+    }
+    Ok(Applied::from_counts(counts))
+}
+
 fn publish_one(
     tx: &Transaction,
     catalog: &CatalogKey,
     rec: &UpdateRecord,
+    packed: &mut PackedPackages,
     counts: &mut Counts,
 ) -> Result<()> {
-    let hash = rec.content_hash().to_hex();
+    let content_hash = rec.content_hash();
+    let hash = content_hash.to_hex();
     let existing: Option<(u32, String)> = tx
         .prepare_cached("SELECT revision, content_hash FROM updates WHERE id = ?1")?
         .query_row([rec.id.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -383,7 +400,7 @@ fn publish_one(
         expired
     ])?;
     tx.prepare_cached("INSERT INTO revisions (update_id, revision, content_hash, raw_xml, raw_deflate) VALUES (?1, ?2, ?3, '', ?4)")?
-        .execute(params![id, revision, hash, crate::store::codec::pack_xml(&rec.raw_xml)])?;
+        .execute(params![id, revision, hash, packed.take_or_pack(&content_hash, &rec.raw_xml)])?;
     let mut file = tx.prepare_cached(
         "INSERT OR IGNORE INTO update_files (update_id, sha1, name, size, sha256, uri) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;

@@ -173,7 +173,10 @@ impl Mem {
                     }
                 }
             }
-            Change::PublishUpdates { catalog, updates } => {
+            // Nothing stored deflated here: what came packed is not needed.
+            Change::PublishUpdates {
+                catalog, updates, ..
+            } => {
                 self.catalog(&catalog)?;
                 let existing =
                     StoredUpdate::local_categories(self.updates.values().map(|m| &m.stored));

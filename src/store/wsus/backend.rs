@@ -254,6 +254,8 @@ impl WsusServer {
         &self,
         catalog: crate::store::CatalogKey,
         records: Vec<crate::catalog::model::UpdateRecord>,
+        // The site database keeps each package deflated, as the embedded server does.
+        packed: crate::store::PackedPackages,
     ) -> Result<Applied> {
         let book = self.site.snapshot_settings()?;
         if !book.catalogs.contains_key(&catalog) {
@@ -298,6 +300,7 @@ impl WsusServer {
             self.site.apply(Change::PublishUpdates {
                 catalog,
                 updates: imported,
+                packed,
             })?;
         }
         match failure {
@@ -531,7 +534,11 @@ impl UpdateServer for WsusServer {
             *self.tokens.lock().unwrap_or_else(|e| e.into_inner()) = None;
         }
         match change {
-            Change::PublishUpdates { catalog, updates } => self.publish(catalog, updates),
+            Change::PublishUpdates {
+                catalog,
+                updates,
+                packed,
+            } => self.publish(catalog, updates, packed),
             Change::ExpireUpdates { ids } => self.expire(ids),
             Change::SetDeclined { ids, declined } => self.set_declined(ids, declined),
             Change::SetSyncSettings(s) => self.set_sync(s),

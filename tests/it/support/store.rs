@@ -56,6 +56,7 @@ pub(crate) fn cert_info() -> CertificateInfo {
 pub(crate) fn publish(b: &Store, updates: Vec<supctl::catalog::model::UpdateRecord>) -> Applied {
     b.apply(Change::PublishUpdates {
         catalog: catalog_key(),
+        packed: Default::default(),
         updates,
     })
     .unwrap()
