@@ -458,6 +458,11 @@ pub async fn run(
             "ran to its end",
         )?;
     }
+    // A long apply leaves a large write-ahead log; a daemon would keep it until its next
+    // write. Nothing applied depends on it.
+    if let Err(e) = backend.state().db().checkpoint() {
+        tracing::warn!(error = %e, "could not empty the state database's write-ahead log; the next write does");
+    }
     Ok(report)
 }
 

@@ -1,4 +1,5 @@
-//! [`Db`]: the state directory's SQLite database (`store.db`: WAL, synchronous=FULL, foreign
+//! [`Db`]: the state directory's SQLite database (`store.db`: WAL checkpointed every
+//! 128 MiB, synchronous=FULL, foreign
 //! keys, `user_version` migrations), shared by supctl's bookkeeping ([`super::state`]) and,
 //! for the embedded server, by the server's own tables.
 //!
@@ -57,6 +58,20 @@ impl OpenOptions {
 /// and cost 40 MiB of peak memory.
 const CACHE_KIB: i32 = -32768;
 
+/// Pages the write-ahead log grows to before a commit copies them into the database
+/// (SQLite's default is 1,000). A batch of 500 publishes writes about that many pages, so
+/// the default copied, and synced, the database after nearly every batch, rewriting the
+/// same index pages each time: a fifth of the writing thread in a first apply of 10 x
+/// 10,000 updates. At 32,768 (128 MiB of 4 KiB pages) that apply took 23.8-25.3 s instead
+/// of 30.8-31.8 s (16,000: 26-27 s; 64,000: no better than the noise). The log is emptied
+/// when the last connection closes, as before.
+const WAL_CHECKPOINT_PAGES: u32 = 32_768;
+
+/// What the log file is cut back to once a checkpoint has emptied it: no smaller, since
+/// cutting it to 4 MiB and growing it again each time cost that apply 5 s (29.7-30.3 s).
+/// [`Db::checkpoint`] empties it when an apply ends.
+const WAL_KEEP_BYTES: u64 = 128 << 20;
+
 /// The page cache while a whole table is scanned once ([`Db::read_scan`]).
 const SCAN_CACHE_KIB: i32 = -2048;
 
@@ -99,7 +114,9 @@ impl Db {
         }
         conn.execute_batch(&format!(
             "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;
-             PRAGMA cache_size = {CACHE_KIB};"
+             PRAGMA cache_size = {CACHE_KIB};
+             PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES};
+             PRAGMA journal_size_limit = {WAL_KEEP_BYTES};"
         ))
         .map_err(corrupt)?;
         let schema_version = super::schema::migrate(&mut conn, &db).map_err(|e| match e {
@@ -163,6 +180,18 @@ impl Db {
 
     /// Runs `f` in one immediate write transaction, after the fencing check, and commits
     /// when it succeeds.
+    /// Copies the write-ahead log into the database and empties the log file. Apply calls
+    /// it when it ends: a daemon's connection stays open for days, and would otherwise keep
+    /// a log of up to 128 MiB (`WAL_CHECKPOINT_PAGES`) between runs (closing the last
+    /// connection does the same for the commands). A reader that holds an older snapshot
+    /// is waited for as any writer waits (the busy timeout); if it is still there the rest
+    /// is copied at a later checkpoint, which SQLite reports as a result, not an error.
+    pub fn checkpoint(&self) -> Result<()> {
+        self.conn()
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
     pub(crate) fn write<T>(&self, f: impl FnOnce(&Transaction) -> Result<T>) -> Result<T> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
