@@ -101,8 +101,8 @@ pub(super) struct Reading {
     early: HashMap<UpdateId, Box<Taken>>,
 }
 
-/// A package as the reader gave it: the record, its content hash, its XML deflated.
-type Taken = (UpdateRecord, Sha256, PackedXml);
+/// A package as the reader gave it: the record, and its XML hashed and deflated.
+type Taken = (UpdateRecord, PackedXml);
 
 impl Reading {
     /// The records `batch` (publishes and revisions of one catalog) writes, in its order,
@@ -138,8 +138,8 @@ impl Reading {
                 self.start(packages, rest)?;
             }
             match self.take(&id)? {
-                Some((r, hash, p)) if hash == record.content_hash() => {
-                    packed.insert(hash, p);
+                Some((r, p)) if p.content_hash() == record.content_hash() => {
+                    packed.insert(r.id, p);
                     out.push(r);
                 }
                 _ => {
@@ -267,10 +267,8 @@ fn read_all(readers: Vec<PackageReader>, give: SyncSender<Given>) {
         let mut listening = true;
         let result = reader(&mut |r| {
             if listening {
-                let (hash, packed) = (r.content_hash(), PackedXml::of(&r));
-                listening = give
-                    .send(Given::Record(j, Box::new((r, hash, packed))))
-                    .is_ok();
+                let packed = PackedXml::of(&r);
+                listening = give.send(Given::Record(j, Box::new((r, packed)))).is_ok();
             }
             listening
         });

@@ -3,53 +3,77 @@
 //! The embedded server stores each package deflated (`codec::pack_xml`). Deflating was a
 //! fifth of a large first apply's CPU, on the one thread that writes the database; apply
 //! reads the packages it publishes on a thread of its own (`apply::packages`), so it
-//! deflates them there and hands the result over with the change. A record whose package
+//! deflates and hashes them there and hands the result over with the change. A record whose package
 //! was not packed ahead is deflated when it is written, and servers that do not store
 //! deflated XML (the in-memory one, a remote WSUS) ignore what comes packed.
 
 use std::collections::HashMap;
 
 use crate::catalog::model::UpdateRecord;
-use crate::ids::Sha256;
+use crate::ids::{Sha256, UpdateId};
 
-/// One package's XML, deflated as the embedded server stores it.
+/// One package's XML, deflated as the embedded server stores it, with the content hash of
+/// the XML it was made from (hashing 100,000 packages again on the writing thread was a
+/// second of a first apply).
 #[derive(Clone, PartialEq, Eq)]
-pub struct PackedXml(Vec<u8>);
+pub struct PackedXml {
+    content_hash: Sha256,
+    bytes: Vec<u8>,
+}
 
 impl PackedXml {
-    /// Deflates `record`'s package XML.
+    /// Deflates and hashes `record`'s package XML.
     pub fn of(record: &UpdateRecord) -> Self {
-        Self(super::codec::pack_xml(&record.raw_xml))
+        Self {
+            content_hash: record.content_hash(),
+            bytes: super::codec::pack_xml(&record.raw_xml),
+        }
     }
 
-    pub(crate) fn into_bytes(self) -> Vec<u8> {
-        self.0
+    /// The [`UpdateRecord::content_hash`] of the record it was made from.
+    pub fn content_hash(&self) -> Sha256 {
+        self.content_hash
     }
 }
 
 impl std::fmt::Debug for PackedXml {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "PackedXml({} bytes)", self.0.len())
+        write!(
+            f,
+            "PackedXml({}, {} bytes)",
+            self.content_hash,
+            self.bytes.len()
+        )
     }
 }
 
-/// Packed packages of one change, by the content hash of their XML: the hash names exactly
-/// the XML that was packed, so a record finds its own package or none.
+/// Packed packages of one change, by update: each made by [`PackedXml::of`] from the very
+/// record the change publishes (debug builds check it).
 #[derive(Clone, Default, PartialEq, Eq)]
-pub struct PackedPackages(HashMap<Sha256, PackedXml>);
+pub struct PackedPackages(HashMap<UpdateId, PackedXml>);
 
 impl PackedPackages {
-    /// Adds the package whose XML hashes to `content_hash`.
-    pub fn insert(&mut self, content_hash: Sha256, packed: PackedXml) {
-        self.0.insert(content_hash, packed);
+    /// Adds `packed`, made from the record of update `id` that the change publishes.
+    pub fn insert(&mut self, id: UpdateId, packed: PackedXml) {
+        self.0.insert(id, packed);
     }
 
-    /// The package of the record whose content hash is `content_hash`, deflated: packed
-    /// ahead, or now from `xml`.
-    pub(crate) fn take_or_pack(&mut self, content_hash: &Sha256, xml: &str) -> Vec<u8> {
-        match self.0.remove(content_hash) {
-            Some(p) => p.into_bytes(),
-            None => super::codec::pack_xml(xml),
+    /// `record`'s content hash and deflated package: packed ahead, or made now.
+    pub(crate) fn take(&mut self, record: &UpdateRecord) -> (Sha256, Vec<u8>) {
+        match self.0.remove(&record.id) {
+            Some(p) => {
+                debug_assert_eq!(
+                    p.content_hash,
+                    record.content_hash(),
+                    "a package packed from another record of {}",
+                    record.id
+                );
+                (p.content_hash, p.bytes)
+            }
+            None => (
+                record.content_hash(),
+                super::codec::pack_xml(&record.raw_xml),
+            ),
         }
     }
 
@@ -86,20 +110,31 @@ mod tests {
     fn a_package_packed_ahead_is_the_one_written() {
         let r = record("<Update>ahead</Update>");
         let mut p = PackedPackages::default();
-        p.insert(r.content_hash(), PackedXml::of(&r));
-        let ahead = PackedXml::of(&r).into_bytes();
-        assert_eq!(p.take_or_pack(&r.content_hash(), &r.raw_xml), ahead);
+        p.insert(r.id, PackedXml::of(&r));
+        let ahead = PackedXml::of(&r);
+        assert_eq!(p.take(&r), (r.content_hash(), ahead.bytes));
         assert!(p.is_empty(), "taken once");
     }
 
     #[test]
     fn a_package_not_packed_ahead_is_packed_when_written() {
         let r = record("<Update>late</Update>");
-        let other = record("<Update>other</Update>");
         let mut p = PackedPackages::default();
-        p.insert(other.content_hash(), PackedXml::of(&other));
-        let packed = p.take_or_pack(&r.content_hash(), &r.raw_xml);
-        assert_eq!(packed, PackedXml::of(&r).into_bytes());
-        assert_eq!(p.len(), 1, "the other one stays");
+        let (hash, bytes) = p.take(&r);
+        assert_eq!(hash, r.content_hash());
+        assert_eq!(bytes, PackedXml::of(&r).bytes);
+    }
+
+    #[test]
+    #[should_panic(expected = "a package packed from another record")]
+    fn a_package_packed_from_another_record_is_caught_in_debug_builds() {
+        let r = record("<Update>one</Update>");
+        let other = UpdateRecord {
+            raw_xml: "<Update>two</Update>".into(),
+            ..r.clone()
+        };
+        let mut p = PackedPackages::default();
+        p.insert(r.id, PackedXml::of(&other));
+        let _ = p.take(&r);
     }
 }

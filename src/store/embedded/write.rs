@@ -347,7 +347,7 @@ fn publish_one(
     packed: &mut PackedPackages,
     counts: &mut Counts,
 ) -> Result<()> {
-    let content_hash = rec.content_hash();
+    let (content_hash, xml) = packed.take(rec);
     let hash = content_hash.to_hex();
     let existing: Option<(u32, String)> = tx
         .prepare_cached("SELECT revision, content_hash FROM updates WHERE id = ?1")?
@@ -400,7 +400,7 @@ fn publish_one(
         expired
     ])?;
     tx.prepare_cached("INSERT INTO revisions (update_id, revision, content_hash, raw_xml, raw_deflate) VALUES (?1, ?2, ?3, '', ?4)")?
-        .execute(params![id, revision, hash, packed.take_or_pack(&content_hash, &rec.raw_xml)])?;
+        .execute(params![id, revision, hash, xml])?;
     let mut file = tx.prepare_cached(
         "INSERT OR IGNORE INTO update_files (update_id, sha1, name, size, sha256, uri) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
