@@ -292,8 +292,11 @@ fn apply_in(
             Op::Atomic { ops, done } => {
                 let a = apply_in(shared, tx, ops)?;
                 let at = chrono::Utc::now();
-                for d in &done {
-                    let after = shared.fingerprint_in(tx, d.object())?;
+                // Read together: a batch of 500 publishes read one by one was 2,000
+                // statements.
+                let objects: Vec<&Address> = done.iter().map(|d| d.object()).collect();
+                let left = shared.fingerprints_in(tx, &objects)?;
+                for (d, after) in done.iter().zip(left) {
                     state::write::insert_journal(tx, &d.entry(after, at))?;
                 }
                 a

@@ -117,6 +117,19 @@ pub trait InStateDatabase {
     /// The fingerprint of `address` as `c` sees it (inside a write transaction: with that
     /// transaction's changes).
     fn fingerprint_in(&self, c: &Connection, address: &Address) -> Result<Option<Fingerprint>>;
+    /// [`InStateDatabase::fingerprint_in`] of each of `addresses`, in order: what a batch of
+    /// actions left, for its journal entries. A server that reads many objects at once
+    /// faster than one by one overrides it.
+    fn fingerprints_in(
+        &self,
+        c: &Connection,
+        addresses: &[&Address],
+    ) -> Result<Vec<Option<Fingerprint>>> {
+        addresses
+            .iter()
+            .map(|a| self.fingerprint_in(c, a))
+            .collect()
+    }
 }
 
 /// A failure of one server implementation (a SOAP fault, an HTTP or NTLM error of a remote

@@ -315,4 +315,60 @@ fn flags_and_categories(b: &Store) {
     );
 }
 
-on_both_backends!(catalogs, publishing_and_staging, flags_and_categories);
+/// A batch's journal entries record what each action left, as a fingerprint read of that
+/// object alone gives it; an object the batch did not leave behind records none. (The
+/// embedded server reads a batch's updates together.)
+fn a_batch_journals_what_each_action_left(b: &Store) {
+    let key = setup(b);
+    let plan = PlanId::new_unique();
+    // Updates 10-13: 11 to 13 supersede the one before, and 13's predecessor already
+    // exists; 14 is named but not published; 0 is of this catalog and unchanged.
+    let updates: Vec<_> = (10..14).map(update).collect();
+    let mut addresses: Vec<Address> = (10..15)
+        .map(|i| Address::update(&key, &update_id(i)))
+        .collect();
+    addresses.push(Address::update(&key, &update_id(0)));
+    addresses.push(Address::catalog(&key));
+    let done = addresses
+        .iter()
+        .map(|a| DoneEntry {
+            plan: plan.clone(),
+            key: JournalKey::new(a.clone(), JournalRole::Change),
+            what: "publish".into(),
+        })
+        .collect();
+    b.apply(Op::Atomic {
+        ops: vec![
+            Change::PublishUpdates {
+                catalog: key.clone(),
+                updates,
+                packed: Default::default(),
+            }
+            .into(),
+        ],
+        done,
+    })
+    .unwrap();
+    let journal = b.journal(&plan).unwrap().expect("journaled");
+    assert_eq!(journal.entries.len(), addresses.len());
+    for e in &journal.entries {
+        assert_eq!(e.left, b.fingerprint(&e.address).unwrap(), "{}", e.address);
+    }
+    let left = |i: usize| {
+        journal
+            .entries
+            .iter()
+            .find(|e| e.address == addresses[i])
+            .and_then(|e| e.left.clone())
+    };
+    assert!(left(0).is_some() && left(3).is_some());
+    assert_eq!(left(4), None, "never published");
+    assert_ne!(left(1), left(2));
+}
+
+on_both_backends!(
+    catalogs,
+    publishing_and_staging,
+    flags_and_categories,
+    a_batch_journals_what_each_action_left
+);

@@ -280,4 +280,11 @@ impl InStateDatabase for EmbeddedServer {
     fn fingerprint_in(&self, c: &Connection, address: &Address) -> Result<Option<Fingerprint>> {
         read::fingerprint(c, address)
     }
+    fn fingerprints_in(
+        &self,
+        c: &Connection,
+        addresses: &[&Address],
+    ) -> Result<Vec<Option<Fingerprint>>> {
+        read::fingerprints(c, addresses)
+    }
 }

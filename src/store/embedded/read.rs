@@ -234,11 +234,60 @@ pub(super) fn categories(
 /// times over (the vector, the pairs `BTreeMap::from_iter` sorts, the map), about 100 MB
 /// of a no-op plan of 100,000 updates.
 pub(super) fn updates(c: &Connection, id: Option<&UpdateId>) -> Result<StoredUpdates> {
-    let id_text = id.map(|i| i.as_str());
+    match id {
+        Some(id) => updates_which(c, Which::One(id)),
+        None => updates_which(c, Which::All),
+    }
+}
+
+/// The stored updates of `ids` (those that exist): one statement per table for the lot,
+/// not one per update (apply records what each publish of a batch left).
+pub(super) fn updates_listed(c: &Connection, ids: &[UpdateId]) -> Result<StoredUpdates> {
+    updates_which(c, Which::Listed(ids))
+}
+
+/// Which stored updates a read takes.
+#[derive(Clone, Copy)]
+enum Which<'a> {
+    All,
+    One(&'a UpdateId),
+    /// Bound as a JSON array of ids (`json_each`).
+    Listed(&'a [UpdateId]),
+}
+
+fn updates_which(c: &Connection, which: Which<'_>) -> Result<StoredUpdates> {
+    let (one_text, listed);
+    let id_text: Option<&str> = match which {
+        Which::All => None,
+        Which::One(id) => {
+            one_text = id.as_str();
+            Some(&one_text)
+        }
+        Which::Listed(ids) => {
+            // Ids are hex digits and dashes: nothing to escape.
+            let mut json = String::with_capacity(ids.len() * 39 + 2);
+            json.push('[');
+            for (i, id) in ids.iter().enumerate() {
+                if i > 0 {
+                    json.push(',');
+                }
+                json.push('"');
+                json.push_str(&id.as_str());
+                json.push('"');
+            }
+            json.push(']');
+            listed = json;
+            Some(&listed)
+        }
+    };
     // One statement per case: SQLite cannot use an index for `?1 IS NULL OR id = ?1`, so the
     // single-update read (every fingerprint check during apply) would scan the whole table.
-    let one = id.is_some();
-    let mut st = c.prepare_cached(if one {
+    let one = !matches!(which, Which::All);
+    let mut st = c.prepare_cached(if let Which::Listed(_) = which {
+        "SELECT id, catalog, revision, content_hash, title, vendor, products,
+                classification, severity, kb_article, update_type, created, expired, declined
+         FROM updates WHERE id IN (SELECT value FROM json_each(?1))"
+    } else if one {
         "SELECT id, catalog, revision, content_hash, title, vendor, products,
                 classification, severity, kb_article, update_type, created, expired, declined
          FROM updates WHERE id = ?1 ORDER BY id"
@@ -297,7 +346,13 @@ pub(super) fn updates(c: &Connection, id: Option<&UpdateId>) -> Result<StoredUpd
         v.insert(u.id, Box::new(u));
     }
 
-    let mut st = c.prepare_cached(if one {
+    let mut st = c.prepare_cached(if let Which::Listed(_) = which {
+        "SELECT f.update_id, f.name, f.size, f.sha1,
+                COALESCE(f.sha256, (SELECT c.sha256 FROM content c WHERE c.sha1 = f.sha1)),
+                f.uri, EXISTS (SELECT 1 FROM content c WHERE c.sha1 = f.sha1)
+         FROM update_files f WHERE f.update_id IN (SELECT value FROM json_each(?1))
+         ORDER BY f.update_id"
+    } else if one {
         // Subqueries, not the join: with a join, SQLite prepares a statement that holds a
         // column equal to a bound parameter again at every run (see the end).
         "SELECT f.update_id, f.name, f.size, f.sha1,
@@ -326,9 +381,13 @@ pub(super) fn updates(c: &Connection, id: Option<&UpdateId>) -> Result<StoredUpd
     merge_in_id_order(files, &mut v, |u| &mut u.files)?;
 
     if one {
-        let mut st = c.prepare_cached(
-            "SELECT update_id, supersedes FROM supersedence WHERE update_id = ?1 OR supersedes = ?1",
-        )?;
+        let mut st = c.prepare_cached(if let Which::Listed(_) = which {
+            "SELECT update_id, supersedes FROM supersedence
+             WHERE update_id IN (SELECT value FROM json_each(?1))
+                OR supersedes IN (SELECT value FROM json_each(?1))"
+        } else {
+            "SELECT update_id, supersedes FROM supersedence WHERE update_id = ?1 OR supersedes = ?1"
+        })?;
         let mut rows = st.query([id_text])?;
         while let Some(r) = rows.next()? {
             let (newer, older): (UpdateId, UpdateId) = (parsed(r, 0)?, parsed(r, 1)?);
@@ -517,6 +576,38 @@ pub(super) fn fingerprint(c: &Connection, address: &Address) -> Result<Option<Fi
             .map(crate::store::actual::approval_json),
     };
     Ok(value.map(|v| fingerprint_of(&v)))
+}
+
+/// The fingerprints of `addresses`, in order, as [`fingerprint`] gives each: the updates
+/// among them read together ([`updates_listed`]), everything else one by one.
+pub(super) fn fingerprints(
+    c: &Connection,
+    addresses: &[&Address],
+) -> Result<Vec<Option<Fingerprint>>> {
+    let targets: Vec<Option<Target>> = addresses.iter().map(|a| a.target()).collect();
+    let ids: Vec<UpdateId> = targets
+        .iter()
+        .filter_map(|t| match t {
+            Some(Target::Update(_, id)) => Some(*id),
+            _ => None,
+        })
+        .collect();
+    let updates = if ids.is_empty() {
+        StoredUpdates::new()
+    } else {
+        updates_listed(c, &ids)?
+    };
+    let mut out = Vec::with_capacity(addresses.len());
+    for (address, target) in addresses.iter().zip(targets) {
+        out.push(match target {
+            Some(Target::Update(k, id)) => updates
+                .get(&id)
+                .filter(|u| u.catalog == k)
+                .map(|u| u.fingerprint()),
+            _ => fingerprint(c, address)?,
+        });
+    }
+    Ok(out)
 }
 
 /// Whether the object `address` names exists: `fingerprint(c, address)?.is_some()`, with
