@@ -34,6 +34,10 @@ impl PackedXml {
     pub fn content_hash(&self) -> Sha256 {
         self.content_hash
     }
+
+    pub(crate) fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
 }
 
 impl std::fmt::Debug for PackedXml {
@@ -58,23 +62,17 @@ impl PackedPackages {
         self.0.insert(id, packed);
     }
 
-    /// `record`'s content hash and deflated package: packed ahead, or made now.
-    pub(crate) fn take(&mut self, record: &UpdateRecord) -> (Sha256, Vec<u8>) {
-        match self.0.remove(&record.id) {
-            Some(p) => {
-                debug_assert_eq!(
-                    p.content_hash,
-                    record.content_hash(),
-                    "a package packed from another record of {}",
-                    record.id
-                );
-                (p.content_hash, p.bytes)
-            }
-            None => (
-                record.content_hash(),
-                super::codec::pack_xml(&record.raw_xml),
-            ),
-        }
+    /// `record`'s package if it was packed ahead. Without one, the writer hashes the XML
+    /// and deflates it only if it writes it (an unchanged update is not written).
+    pub(crate) fn take(&mut self, record: &UpdateRecord) -> Option<PackedXml> {
+        let p = self.0.remove(&record.id)?;
+        debug_assert_eq!(
+            p.content_hash,
+            record.content_hash(),
+            "a package packed from another record of {}",
+            record.id
+        );
+        Some(p)
     }
 
     pub fn len(&self) -> usize {
@@ -111,18 +109,17 @@ mod tests {
         let r = record("<Update>ahead</Update>");
         let mut p = PackedPackages::default();
         p.insert(r.id, PackedXml::of(&r));
-        let ahead = PackedXml::of(&r);
-        assert_eq!(p.take(&r), (r.content_hash(), ahead.bytes));
+        assert_eq!(p.take(&r), Some(PackedXml::of(&r)));
         assert!(p.is_empty(), "taken once");
+        assert_eq!(p.take(&r), None);
     }
 
     #[test]
-    fn a_package_not_packed_ahead_is_packed_when_written() {
+    fn a_packed_package_knows_the_hash_of_its_xml() {
         let r = record("<Update>late</Update>");
-        let mut p = PackedPackages::default();
-        let (hash, bytes) = p.take(&r);
-        assert_eq!(hash, r.content_hash());
-        assert_eq!(bytes, PackedXml::of(&r).bytes);
+        let p = PackedXml::of(&r);
+        assert_eq!(p.content_hash(), r.content_hash());
+        assert_eq!(p.into_bytes(), crate::store::codec::pack_xml(&r.raw_xml));
     }
 
     #[test]

@@ -13,8 +13,8 @@ use crate::store::op::{Applied, Change, Counts, StageRequest, check_ext};
 use crate::store::shared;
 
 use super::read;
-use crate::store::codec::{json, ts};
-use crate::store::packed::PackedPackages;
+use crate::store::codec::{json, pack_xml, ts};
+use crate::store::packed::{PackedPackages, PackedXml};
 
 pub(super) fn apply(tx: &Transaction, content: &ContentStore, change: Change) -> Result<Applied> {
     match change {
@@ -347,8 +347,11 @@ fn publish_one(
     packed: &mut PackedPackages,
     counts: &mut Counts,
 ) -> Result<()> {
-    let (content_hash, xml) = packed.take(rec);
-    let hash = content_hash.to_hex();
+    let ahead = packed.take(rec);
+    let hash = ahead
+        .as_ref()
+        .map_or_else(|| rec.content_hash(), |p| p.content_hash())
+        .to_hex();
     let existing: Option<(u32, String)> = tx
         .prepare_cached("SELECT revision, content_hash FROM updates WHERE id = ?1")?
         .query_row([rec.id.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -400,7 +403,12 @@ fn publish_one(
         expired
     ])?;
     tx.prepare_cached("INSERT INTO revisions (update_id, revision, content_hash, raw_xml, raw_deflate) VALUES (?1, ?2, ?3, '', ?4)")?
-        .execute(params![id, revision, hash, xml])?;
+        .execute(params![
+            id,
+            revision,
+            hash,
+            ahead.map_or_else(|| pack_xml(&rec.raw_xml), PackedXml::into_bytes)
+        ])?;
     let mut file = tx.prepare_cached(
         "INSERT OR IGNORE INTO update_files (update_id, sha1, name, size, sha256, uri) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
