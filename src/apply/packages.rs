@@ -99,6 +99,9 @@ pub(super) struct Reading {
     given: Option<Receiver<Given>>,
     /// Packages of the current job given before they were asked for.
     early: HashMap<UpdateId, Box<Taken>>,
+    /// A job's failure received while its remaining packages were let go (only refused
+    /// actions were left of it): the reader stopped there, so it is why nothing follows.
+    failed: Option<PackageError>,
 }
 
 /// A package as the reader gave it: the record, and its XML hashed and deflated.
@@ -184,6 +187,7 @@ impl Reading {
         }
         self.current = 0;
         self.ended = false;
+        self.failed = None;
         self.early.clear();
         let (give, given) = sync_channel(AHEAD);
         std::thread::Builder::new()
@@ -204,6 +208,9 @@ impl Reading {
             .is_some_and(|ids| !ids.contains(id))
         {
             self.next_job();
+        }
+        if let Some(e) = self.failed.take() {
+            return Err(e);
         }
         if self.current >= self.jobs.len() {
             return Ok(None);
@@ -252,7 +259,11 @@ impl Reading {
         while !self.ended {
             match self.receive() {
                 Some(Given::Record(..)) => {}
-                Some(Given::End(_)) | Some(Given::Failed(..)) | None => self.ended = true,
+                Some(Given::Failed(_, e)) => {
+                    self.failed = Some(e);
+                    self.ended = true;
+                }
+                Some(Given::End(_)) | None => self.ended = true,
             }
         }
         self.current += 1;
