@@ -61,7 +61,7 @@ fn update_target(a: &Action) -> Result<(CatalogKey, UpdateId), StoreError> {
 /// The operations that perform one batch of actions; the caller applies them in one
 /// transaction together with the batch's journal entries (`Op::Atomic`). `updates` are the
 /// records a batch of publishes writes, read by the caller (`apply::packages`), and
-/// `packed` those of their packages the reader deflated already.
+/// `packed` those of their packages the reader packed already.
 /// `backend` is only read (which roles of a certificate remain), never written.
 pub(super) fn batch_ops(
     backend: &Store,

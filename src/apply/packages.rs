@@ -77,7 +77,7 @@ pub enum PackageError {
 
 /// What the reader thread hands over, each tagged with its job (its place in the list).
 enum Given {
-    /// A package, its content hash and its XML deflated for the store (`store::packed`):
+    /// A package, its content hash and its XML packed for the store (`store::packed`):
     /// both are made on the reader thread, so the writing thread does neither.
     Record(usize, Box<Taken>),
     /// The job's reader failed; the thread stopped.
@@ -104,12 +104,12 @@ pub(super) struct Reading {
     failed: Option<PackageError>,
 }
 
-/// A package as the reader gave it: the record, and its XML hashed and deflated.
+/// A package as the reader gave it: the record, and its XML hashed and packed.
 type Taken = (UpdateRecord, PackedXml);
 
 impl Reading {
     /// The records `batch` (publishes and revisions of one catalog) writes, in its order,
-    /// and the packages the reader deflated for them.
+    /// and the packages the reader packed for them.
     /// `rest` is the batch and every action after it: what the reader thread is given to
     /// read when this is the first batch that needs a package.
     pub(super) fn records_for(

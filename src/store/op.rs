@@ -125,7 +125,7 @@ pub enum Change {
     PublishUpdates {
         catalog: CatalogKey,
         updates: Vec<UpdateRecord>,
-        /// Their packages deflated ahead, all, some or none (`store::packed`).
+        /// Their packages packed ahead, all, some or none (`store::packed`).
         packed: PackedPackages,
     },
     /// Expires updates; expiry is final, as in WSUS. Unknown ids are ignored.

@@ -1,18 +1,19 @@
-//! Package XML deflated ahead of its write.
+//! Package XML packed ahead of its write.
 //!
-//! The embedded server stores each package deflated (`codec::pack_xml`). Deflating was a
-//! fifth of a large first apply's CPU, on the one thread that writes the database; apply
-//! reads the packages it publishes on a thread of its own (`apply::packages`), so it
-//! deflates and hashes them there and hands the result over with the change. A record whose package
-//! was not packed ahead is deflated when it is written, and servers that do not store
-//! deflated XML (the in-memory one, a remote WSUS) ignore what comes packed.
+//! The embedded server stores each package packed (`codec::pack_xml`). Packing (deflate,
+//! then) was a fifth of a large first apply's CPU, on the one thread that writes the
+//! database; apply reads the packages it publishes on a thread of its own
+//! (`apply::packages`), so it packs and hashes them there and hands the result over with
+//! the change. A record whose package was not packed ahead is packed when it is written,
+//! and servers that do not store packed XML (the in-memory one, a remote WSUS) ignore what
+//! comes packed.
 
 use std::collections::HashMap;
 
 use crate::catalog::model::UpdateRecord;
 use crate::ids::{Sha256, UpdateId};
 
-/// One package's XML, deflated as the embedded server stores it, with the content hash of
+/// One package's XML, packed as the embedded server stores it, with the content hash of
 /// the XML it was made from (hashing 100,000 packages again on the writing thread was a
 /// second of a first apply).
 #[derive(Clone, PartialEq, Eq)]
@@ -63,7 +64,7 @@ impl PackedPackages {
     }
 
     /// `record`'s package if it was packed ahead. Without one, the writer hashes the XML
-    /// and deflates it only if it writes it (an unchanged update is not written).
+    /// and packs it only if it writes it (an unchanged update is not written).
     pub(crate) fn take(&mut self, record: &UpdateRecord) -> Option<PackedXml> {
         let p = self.0.remove(&record.id)?;
         debug_assert_eq!(

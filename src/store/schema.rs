@@ -312,9 +312,8 @@ CREATE TABLE approvals (
 );
 "#;
 
-/// Version 12: package XML is stored deflated (`raw_deflate`, see `codec::pack_xml`); the
-/// upgrade packs the revisions already stored (`pack_revisions`) and leaves their
-/// `raw_xml` empty, so an existing store shrinks as a new one would be.
+/// Version 12: package XML is stored deflated (`raw_deflate`, level 6) instead of as text in
+/// `raw_xml`. Builds of schema 14 on read it and write `raw_zstd` instead (V14).
 pub const V12: &str = r#"
 ALTER TABLE revisions ADD COLUMN raw_deflate BLOB;
 "#;
@@ -347,26 +346,38 @@ CREATE TRIGGER snapshot_token_category_members_u AFTER UPDATE ON category_member
 CREATE TRIGGER snapshot_token_category_members_d AFTER DELETE ON category_members BEGIN UPDATE snapshot_token SET token = random(); END;
 "#;
 
-/// Migration `i` takes the database from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13];
+/// Version 14: package XML is packed with zstd (`raw_zstd`, see `codec::pack_xml`), three
+/// times faster to pack than deflate at nearly its size. Revisions a store of schema 12 or
+/// 13 deflated keep their `raw_deflate` (still read); those still stored as text (a store
+/// older than 12) are packed by the upgrade (`pack_revisions`), leaving `raw_xml` empty.
+pub const V14: &str = r#"
+ALTER TABLE revisions ADD COLUMN raw_zstd BLOB;
+"#;
 
-/// What a migration does beyond its SQL, by the version it brings the database to.
+/// Migration `i` takes the database from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14];
+
+/// What a migration does beyond its SQL, by the version it brings the database to. (Until
+/// schema 14, the upgrade to 12 deflated the text; packing waits for 14 now, so that no
+/// build writes deflate any more.)
 fn after(version: i64, tx: &Connection) -> Result<()> {
     match version {
-        12 => pack_revisions(tx),
+        14 => pack_revisions(tx),
         _ => Ok(()),
     }
 }
 
-/// Deflates every revision's package XML that is still stored as text (in the migration's
+/// Packs every revision's package XML that is still stored as text (in the migration's
 /// transaction: a crash leaves the old schema, whole).
 fn pack_revisions(tx: &Connection) -> Result<()> {
     let rows: Vec<(i64, String)> = tx
-        .prepare("SELECT rowid, raw_xml FROM revisions WHERE raw_deflate IS NULL")?
+        .prepare(
+            "SELECT rowid, raw_xml FROM revisions WHERE raw_deflate IS NULL AND raw_zstd IS NULL",
+        )?
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
     let mut update =
-        tx.prepare("UPDATE revisions SET raw_deflate = ?1, raw_xml = '' WHERE rowid = ?2")?;
+        tx.prepare("UPDATE revisions SET raw_zstd = ?1, raw_xml = '' WHERE rowid = ?2")?;
     for (rowid, xml) in rows {
         update.execute(rusqlite::params![super::codec::pack_xml(&xml), rowid])?;
     }

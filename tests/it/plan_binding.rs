@@ -158,7 +158,7 @@ fn an_existing_store_gets_an_id_on_first_open() {
     // Back to the schema of a release before stores had an id: no identity table (nor the
     // later catalog revisions table, approvals, or snapshot token and its triggers).
     let old = Connection::open(&db).unwrap();
-    crate::support::store::undo_snapshot_token(&old);
+    crate::support::store::undo_schemas_13_and_14(&old);
     old.execute_batch(&format!(
         "DROP TABLE store_identity; DROP TABLE catalog_revisions; DROP TABLE approvals; DROP TABLE target_groups; ALTER TABLE revisions DROP COLUMN raw_deflate; PRAGMA user_version = {};",
         6

@@ -180,7 +180,7 @@ fn a_v8_catalog_revision_moves_to_the_state_on_upgrade() {
         }
     }
     let c = Connection::open(loc.db_path()).unwrap();
-    crate::support::store::undo_snapshot_token(&c);
+    crate::support::store::undo_schemas_13_and_14(&c);
     c.execute_batch(&format!(
             r#"DROP TABLE catalog_revisions; DROP TABLE approvals; DROP TABLE target_groups; ALTER TABLE revisions DROP COLUMN raw_deflate; PRAGMA user_version = 8;
                UPDATE catalogs SET format_version = 'v3', cab_sha256 = '{digest}', etag = '"e1"',
@@ -232,7 +232,7 @@ fn a_v9_catalog_revision_gains_an_empty_signer_list_on_upgrade() {
         assert_eq!(b.state().revisions().unwrap()[&key].signers, [signer]);
     }
     let c = Connection::open(loc.db_path()).unwrap();
-    crate::support::store::undo_snapshot_token(&c);
+    crate::support::store::undo_schemas_13_and_14(&c);
     c.execute_batch(
             "ALTER TABLE catalog_revisions DROP COLUMN signers; DROP TABLE approvals; DROP TABLE target_groups; ALTER TABLE revisions DROP COLUMN raw_deflate; PRAGMA user_version = 9;",
         )
@@ -433,29 +433,37 @@ fn a_corrupt_database_is_reported_and_left_alone() {
     );
 }
 
-/// Schema 12 stores package XML deflated: an upgrade packs the revisions an older build
-/// kept as text, each reads back byte for byte, and the file stops growing with the XML.
+/// A new embedded store at `loc` with the benchmark catalog's updates `numbers` published.
+fn published(
+    loc: &StoreLocation,
+    numbers: std::ops::RangeInclusive<usize>,
+) -> Vec<supctl::catalog::model::UpdateRecord> {
+    use supctl_test_kit::bench;
+    let updates: Vec<_> = numbers.map(bench::update).collect();
+    let b = Store::embedded(loc, OpenOptions::write()).unwrap();
+    b.apply(supctl::store::Change::UpsertCatalog(bench::catalog()))
+        .unwrap();
+    b.apply(supctl::store::Change::PublishUpdates {
+        catalog: bench::catalog_key(),
+        packed: Default::default(),
+        updates: updates.clone(),
+    })
+    .unwrap();
+    updates
+}
+
+/// Package XML is stored packed (deflated in schemas 12 and 13, zstd since 14): an upgrade
+/// packs the revisions an older build kept as text, each reads back byte for byte, and the
+/// file stops growing with the XML.
 #[test]
 fn a_v11_store_packs_its_package_xml_on_upgrade() {
-    use supctl::store::Change;
-    use supctl_test_kit::bench;
     let d = tempfile::tempdir().unwrap();
     let loc = StoreLocation::new(d.path());
-    let updates: Vec<_> = (1..=40).map(bench::update).collect();
-    {
-        let b = Store::embedded(&loc, OpenOptions::write()).unwrap();
-        b.apply(Change::UpsertCatalog(bench::catalog())).unwrap();
-        b.apply(Change::PublishUpdates {
-            catalog: bench::catalog_key(),
-            packed: Default::default(),
-            updates: updates.clone(),
-        })
-        .unwrap();
-    }
+    let updates = published(&loc, 1..=40);
     let c = Connection::open(loc.db_path()).unwrap();
     let (text, packed): (i64, i64) = c
         .query_row(
-            "SELECT sum(length(raw_xml)), sum(length(raw_deflate)) FROM revisions",
+            "SELECT sum(length(raw_xml)), sum(length(raw_zstd)) FROM revisions",
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
@@ -464,7 +472,7 @@ fn a_v11_store_packs_its_package_xml_on_upgrade() {
     assert_eq!(text, 0, "a new store keeps no text");
     assert!((packed as usize) * 3 < xml, "{packed} packed of {xml}");
     // Back to schema 11, as an older build stored it: the XML as text.
-    crate::support::store::undo_snapshot_token(&c);
+    crate::support::store::undo_schemas_13_and_14(&c);
     c.execute_batch("ALTER TABLE revisions DROP COLUMN raw_deflate; PRAGMA user_version = 11;")
         .unwrap();
     for u in &updates {
@@ -486,10 +494,74 @@ fn a_v11_store_packs_its_package_xml_on_upgrade() {
     let c = Connection::open(loc.db_path()).unwrap();
     let unpacked: i64 = c
         .query_row(
-            "SELECT count(*) FROM revisions WHERE raw_deflate IS NULL OR raw_xml != ''",
+            "SELECT count(*) FROM revisions WHERE raw_zstd IS NULL OR raw_xml != ''",
             [],
             |r| r.get(0),
         )
         .unwrap();
     assert_eq!(unpacked, 0, "every revision packed");
+}
+
+/// A store of schema 12 or 13 keeps its packages deflated: the upgrade to 14 leaves them as
+/// they are and each still reads back byte for byte, while what is published after it is
+/// packed with zstd.
+#[test]
+fn a_v13_store_keeps_its_deflated_packages_readable() {
+    use std::io::Write as _;
+    use supctl::store::Change;
+    use supctl_test_kit::bench;
+    let d = tempfile::tempdir().unwrap();
+    let loc = StoreLocation::new(d.path());
+    let updates = published(&loc, 1..=20);
+    // Back to schema 13, as its build stored packages: deflated, in `raw_deflate`.
+    let c = Connection::open(loc.db_path()).unwrap();
+    c.execute_batch("ALTER TABLE revisions DROP COLUMN raw_zstd; PRAGMA user_version = 13;")
+        .unwrap();
+    for u in &updates {
+        let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(u.raw_xml.as_bytes()).unwrap();
+        c.execute(
+            "UPDATE revisions SET raw_deflate = ?1 WHERE update_id = ?2",
+            rusqlite::params![e.finish().unwrap(), u.id.as_str()],
+        )
+        .unwrap();
+    }
+    drop(c);
+    let b = Store::embedded(&loc, OpenOptions::write()).unwrap();
+    assert_eq!(b.state().db().schema_version(), LATEST);
+    for u in &updates {
+        assert_eq!(
+            b.raw_xml(&u.id, None).unwrap().as_deref(),
+            Some(u.raw_xml.as_str()),
+            "{} reads back from its deflated row",
+            u.id
+        );
+    }
+    let more: Vec<_> = (21..=25).map(bench::update).collect();
+    b.apply(Change::PublishUpdates {
+        catalog: bench::catalog_key(),
+        packed: Default::default(),
+        updates: more.clone(),
+    })
+    .unwrap();
+    for u in &more {
+        assert_eq!(
+            b.raw_xml(&u.id, None).unwrap().as_deref(),
+            Some(u.raw_xml.as_str())
+        );
+    }
+    drop(b);
+    let c = Connection::open(loc.db_path()).unwrap();
+    let (deflated, zstd): (i64, i64) = c
+        .query_row(
+            "SELECT count(raw_deflate), count(raw_zstd) FROM revisions",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        (deflated, zstd),
+        (20, 5),
+        "old rows left deflated, new ones zstd"
+    );
 }

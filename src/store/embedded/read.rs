@@ -515,14 +515,15 @@ pub(super) fn raw_xml(
     id: &UpdateId,
     revision: Option<u32>,
 ) -> Result<Option<String>> {
-    // Packed since schema 12 (`raw_deflate`); text in `raw_xml` before.
+    // Packed with zstd since schema 14 (`raw_zstd`), deflated in 12 and 13 (`raw_deflate`);
+    // text in `raw_xml` before.
     Ok(c.prepare_cached(
-        "SELECT raw_xml, raw_deflate FROM revisions WHERE update_id = ?1
+        "SELECT raw_xml, raw_zstd, raw_deflate FROM revisions WHERE update_id = ?1
            AND revision = COALESCE(?2, (SELECT revision FROM updates WHERE id = ?1))",
     )?
     .query_row(
         params![id.as_str(), revision],
-        |r| match crate::store::codec::unpack_xml(r, 1)? {
+        |r| match crate::store::codec::unpack_xml(r, 1, 2)? {
             Some(xml) => Ok(xml),
             None => r.get(0),
         },

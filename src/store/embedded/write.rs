@@ -326,7 +326,7 @@ fn replace_categories(
     })
 }
 
-/// Publishes `updates` in order; their packages are deflated unless `packed` has them.
+/// Publishes `updates` in order; their packages are packed unless `packed` has them.
 fn publish_all(
     tx: &Transaction,
     catalog: &CatalogKey,
@@ -402,7 +402,7 @@ fn publish_one(
         ts(&rec.created),
         expired
     ])?;
-    tx.prepare_cached("INSERT INTO revisions (update_id, revision, content_hash, raw_xml, raw_deflate) VALUES (?1, ?2, ?3, '', ?4)")?
+    tx.prepare_cached("INSERT INTO revisions (update_id, revision, content_hash, raw_xml, raw_zstd) VALUES (?1, ?2, ?3, '', ?4)")?
         .execute(params![
             id,
             revision,

@@ -173,7 +173,7 @@ impl Mem {
                     }
                 }
             }
-            // Nothing stored deflated here: what came packed is not needed.
+            // Nothing stored packed here: what came packed is not needed.
             Change::PublishUpdates {
                 catalog, updates, ..
             } => {

@@ -254,7 +254,7 @@ impl WsusServer {
         &self,
         catalog: crate::store::CatalogKey,
         records: Vec<crate::catalog::model::UpdateRecord>,
-        // The site database keeps each package deflated, as the embedded server does.
+        // The site database keeps each package packed, as the embedded server does.
         packed: crate::store::PackedPackages,
     ) -> Result<Applied> {
         let book = self.site.snapshot_settings()?;

@@ -82,9 +82,12 @@ macro_rules! on_both_backends {
     };
 }
 
-/// Takes a store back below schema 13: no snapshot token, none of its triggers. For tests
-/// that rewind a store to an older release's schema and let it migrate again.
-pub(crate) fn undo_snapshot_token(c: &rusqlite::Connection) {
+/// Takes a store back below schema 13: no zstd column (schema 14: the packages packed in
+/// it are dropped with it), no snapshot token, none of its triggers. For tests that rewind
+/// a store to an older release's schema and let it migrate again.
+pub(crate) fn undo_schemas_13_and_14(c: &rusqlite::Connection) {
+    c.execute_batch("ALTER TABLE revisions DROP COLUMN raw_zstd")
+        .unwrap();
     let triggers: Vec<String> = c
         .prepare("SELECT name FROM sqlite_schema WHERE type = 'trigger' AND name LIKE 'snapshot_token_%'")
         .unwrap()
