@@ -1,7 +1,6 @@
 //! [`Db`]: the state directory's SQLite database (`store.db`: WAL checkpointed every
-//! 128 MiB, synchronous=FULL, foreign
-//! keys, `user_version` migrations), shared by supctl's bookkeeping ([`super::state`]) and,
-//! for the embedded server, by the server's own tables.
+//! 128 MiB, synchronous=FULL, foreign keys, `user_version` migrations), shared by supctl's
+//! bookkeeping ([`super::state`]) and, for the embedded server, by the server's own tables.
 //!
 //! One database for both on purpose: the embedded server commits a change and the journal
 //! entry that records it in one transaction, so a crash never leaves one without the other.

@@ -23,7 +23,7 @@ pub struct PackedXml {
 }
 
 impl PackedXml {
-    /// Deflates and hashes `record`'s package XML.
+    /// Packs and hashes `record`'s package XML.
     pub fn of(record: &UpdateRecord) -> Self {
         Self {
             content_hash: record.content_hash(),

@@ -264,19 +264,7 @@ fn updates_which(c: &Connection, which: Which<'_>) -> Result<StoredUpdates> {
             Some(&one_text)
         }
         Which::Listed(ids) => {
-            // Ids are hex digits and dashes: nothing to escape.
-            let mut json = String::with_capacity(ids.len() * 39 + 2);
-            json.push('[');
-            for (i, id) in ids.iter().enumerate() {
-                if i > 0 {
-                    json.push(',');
-                }
-                json.push('"');
-                json.push_str(&id.as_str());
-                json.push('"');
-            }
-            json.push(']');
-            listed = json;
+            listed = json(ids);
             Some(&listed)
         }
     };
